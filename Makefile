@@ -1,0 +1,66 @@
+# Entry points: make run | test | bench | lint | fmt | stop | clean  (see README.md)
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DDB_SIM := amplify-dynamodb-simulator@2.9.30
+JAR := .local/tools/dynamodb/DynamoDBLocal.jar
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install run stop test unit lint typecheck fmt bench soak clean system-deps
+
+install: $(STAMP) $(JAR) system-deps
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "install: Python 3.11 is required (found $$($(PYTHON) --version))"; exit 1; }
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt || { echo "install: pip could not install requirements-dev.txt (is PyPI reachable?)"; exit 1; }
+	@touch $@
+
+$(JAR):
+	@command -v npm >/dev/null || { echo "install: npm is missing: apt-get install -y npm (it fetches DynamoDB Local's jar)"; exit 1; }
+	@rm -rf .local/tools/pack && mkdir -p .local/tools/pack
+	@cd .local/tools/pack && npm pack --silent $(DDB_SIM) >/dev/null || { echo "install: npm pack $(DDB_SIM) failed (is the npm registry reachable?)"; exit 1; }
+	@cd .local/tools/pack && tar xzf amplify-dynamodb-simulator-*.tgz
+	@rm -rf .local/tools/dynamodb && mv .local/tools/pack/package/emulator .local/tools/dynamodb && rm -rf .local/tools/pack
+	@echo "install: DynamoDB Local ready in .local/tools/dynamodb"
+
+# Java runs DynamoDB Local; Chromium runs the browser tests. Both come from Debian's packages.
+system-deps:
+	@command -v java >/dev/null && command -v chromium >/dev/null || { \
+	  echo "install: installing Debian packages (java, chromium)"; \
+	  $(SUDO) apt-get update -qq >/dev/null && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless chromium >/dev/null || \
+	  { echo "install: apt-get could not install openjdk-17-jre-headless and chromium"; exit 1; }; }
+
+run: install
+	@$(PY) -m infra.local.run
+
+stop:
+	@if [ -f .local/run.pid ]; then kill $$(cat .local/run.pid) 2>/dev/null && echo "stopping make run" || echo "make run was not running"; else echo "make run is not running"; fi
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+typecheck: $(STAMP)
+	$(PY) -m mypy app.py chalicelib infra
+
+fmt: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+test: install lint typecheck
+	$(PY) -m pytest -q
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
+bench: install
+	$(PY) -m bench
+
+soak: install
+	SOAK=1 $(PY) -m pytest -q tests/integration/test_reliability.py
+
+clean:
+	rm -rf .local/dynamodb .local/logs .local/outbox test-artifacts

@@ -1,0 +1,70 @@
+"""What every REST v1 route shares: domain errors mapped in one place, JSON bodies parsed strictly, auth."""
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Blueprint, Response
+from chalice.app import ChaliceViewError, Request
+
+from chalicelib.api.errors import error_body, error_response
+from chalicelib.domain.errors import DomainError, InvalidInput
+from chalicelib.services.authn import Principal, authenticate, bearer
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class RestRoutes:
+    """`@v1.route(path, methods=[...])`: a Chalice route whose domain errors become the error envelope."""
+
+    def __init__(self, blueprint: Blueprint) -> None:
+        self.blueprint = blueprint
+
+    @property
+    def request(self) -> Request:
+        return self.blueprint.current_request
+
+    def route(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def register(view: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(view)
+            def guarded(**params: Any) -> Any:
+                try:
+                    return view(**params)
+                except DomainError as error:
+                    return error_response(error)
+                except ChaliceViewError as error:
+                    return Response(body=error_body("BAD_REQUEST", str(error)), status_code=error.STATUS_CODE)
+
+            self.blueprint.route(path, **kwargs)(guarded)
+            return view
+
+        return register
+
+    def json_body(self) -> dict[str, Any]:
+        """The request's JSON object; anything else is a 422 with a message, never a 500."""
+        raw = self.request.raw_body or b""
+        if len(raw) > MAX_BODY_BYTES:
+            raise InvalidInput("The request body is too large.", code="BODY_TOO_LARGE")
+        if not raw.strip():
+            return {}
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidInput("The request body is not valid JSON.", code="MALFORMED_JSON") from None
+        if not isinstance(body, dict):
+            raise InvalidInput("The request body must be a JSON object.", code="MALFORMED_JSON")
+        return body
+
+    def principal(self) -> Principal:
+        """The authenticated caller (session token or API key), or a 401/403 domain error."""
+        headers: Any = self.request.headers or {}
+        return authenticate(bearer(headers.get("authorization")))
+
+    def client_ip(self) -> str:
+        context: dict[str, Any] = dict(self.request.context or {})
+        identity = context.get("identity") or {}
+        headers: Any = self.request.headers or {}
+        forwarded = str(headers.get("x-forwarded-for") or "")
+        return str(identity.get("sourceIp") or forwarded.split(",")[0].strip() or "0.0.0.0")

@@ -1,0 +1,24 @@
+"""Account states and ledger entry kinds: defined once, mapped to wire strings by adapters."""
+from __future__ import annotations
+
+import enum
+
+
+class AccountStatus(str, enum.Enum):
+    UNVERIFIED = "unverified"
+    ACTIVE = "active"
+    LOCKED = "locked"  # the user reported unauthorized access (3.4); a password reset unlocks
+    BLOCKED = "blocked"  # by an admin (7.3, 10.x)
+    DEACTIVATED = "deactivated"  # consent withdrawn (12.3)
+
+
+class LedgerKind(str, enum.Enum):
+    TOP_UP = "top_up"
+    ACTIVATION_CHARGE = "activation_charge"
+    ACTIVATION_REFUND = "activation_refund"
+    REFUND_PAYOUT = "refund_payout"
+    CARD_REFUND = "card_refund"  # a refund issued in Stripe directly (charge.refunded)
+    DISPUTE = "dispute"
+    DISPUTE_REVERSAL = "dispute_reversal"
+    FORFEITURE = "forfeiture"
+    ADJUSTMENT = "adjustment"

@@ -1,0 +1,91 @@
+"""The one interface every upstream partner adapter implements (agreement 1.2: numbers are rented from partners)."""
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class PartnerStatus(enum.Enum):
+    """What a partner says about one of its activations, normalised across protocols."""
+
+    WAITING = "WAITING"          # number issued, no SMS yet
+    WAITING_RETRY = "WAITING_RETRY"  # another SMS requested, not yet arrived
+    RECEIVED = "RECEIVED"        # an SMS is there (code/text filled)
+    CANCELED = "CANCELED"        # canceled or timed out at the partner
+    FINISHED = "FINISHED"
+
+
+@dataclass(frozen=True)
+class PartnerOffer:
+    """Price and stock of one (service, country, operator) at one partner, in the partner's currency minor units."""
+
+    service: str
+    country: int
+    operator: str
+    cost_minor: int
+    currency: str
+    count: int
+
+
+@dataclass(frozen=True)
+class PartnerNumber:
+    partner_activation_id: str
+    phone: str  # digits only
+    cost_minor: int | None = None
+
+
+@dataclass(frozen=True)
+class PartnerSms:
+    text: str
+    code: str | None
+    received_at: str | None = None  # ISO-8601 UTC when the partner says
+
+
+@dataclass(frozen=True)
+class PartnerActivationState:
+    partner_activation_id: str
+    status: PartnerStatus
+    sms: Sequence[PartnerSms] = field(default_factory=tuple)
+
+
+class PartnerNoNumbers(Exception):
+    """The partner has no number for the request right now (NO_NUMBERS): try the next partner."""
+
+
+class PartnerUnavailable(Exception):
+    """Timeout, connection error, 5xx, garbage reply, or an open circuit: try the next partner."""
+
+
+class PartnerRejected(Exception):
+    """The partner refused the request for a reason that another attempt will not fix (bad key, bad service)."""
+
+
+class Partner(Protocol):
+    name: str
+
+    def get_offers(self) -> list[PartnerOffer]:
+        """All prices and stock the partner publishes."""
+
+    def get_number(self, service: str, country: int, operator: str | None, max_cost_minor: int | None,
+                   exclude_phones: Sequence[str] = ()) -> PartnerNumber:
+        """Rent a number. Raises PartnerNoNumbers / PartnerUnavailable / PartnerRejected."""
+
+    def get_state(self, partner_activation_id: str) -> PartnerActivationState:
+        """State of one activation (the on-demand path)."""
+
+    def get_active_states(self) -> list[PartnerActivationState]:
+        """States of all the partner's active activations in as few calls as the protocol allows (the poller)."""
+
+    def cancel(self, partner_activation_id: str) -> None:
+        """Cancel; idempotent: canceling an already-canceled activation is not an error."""
+
+    def finish(self, partner_activation_id: str) -> None:
+        """Finish (the code was used); idempotent."""
+
+    def request_another_sms(self, partner_activation_id: str) -> None:
+        """Ask for another SMS on the same number (free)."""
+
+    def get_balance_minor(self) -> int:
+        """Our balance at the partner, in its currency minor units."""

@@ -1,0 +1,65 @@
+"""Email out: SES when deployed; locally one .eml file a message in the outbox folder."""
+from __future__ import annotations
+
+import re
+import time
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+from typing import Protocol
+
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.ids import new_id
+
+_HEADER_UNSAFE = re.compile(r"[\r\n]")
+
+
+class Mailer(Protocol):
+    def send(self, to: str, subject: str, body: str) -> str:
+        """Send a plain-text email; returns a message id."""
+
+
+def build_message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
+    """A message whose headers cannot be injected into: CR/LF in a header value is refused."""
+    for name, value in (("to", to), ("subject", subject), ("from", sender)):
+        if _HEADER_UNSAFE.search(value):
+            raise InvalidInput(f"Email {name} must be a single line.")
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg.set_content(body)
+    return msg
+
+
+class OutboxMailer:
+    """Writes each message to `<outbox>/<time>-<id>.eml` (the local stack's email)."""
+
+    def __init__(self, outbox_dir: str, sender: str) -> None:
+        self.outbox = Path(outbox_dir)
+        self.sender = sender
+
+    def send(self, to: str, subject: str, body: str) -> str:
+        msg = build_message(self.sender, to, subject, body)
+        message_id = new_id("msg")
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        path = self.outbox / f"{int(time.time() * 1000)}-{message_id}.eml"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(msg.as_bytes())
+        tmp.rename(path)  # readers never see half a message
+        return message_id
+
+
+class SesMailer:
+    def __init__(self, sender: str, region: str) -> None:
+        self.sender = sender
+        self.region = region
+
+    def send(self, to: str, subject: str, body: str) -> str:
+        import boto3
+
+        msg = build_message(self.sender, to, subject, body)
+        client = boto3.client("sesv2", region_name=self.region)
+        reply = client.send_email(FromEmailAddress=self.sender, Destination={"ToAddresses": [to]},
+                                  Content={"Raw": {"Data": msg.as_bytes()}})
+        return str(reply["MessageId"])

@@ -1,0 +1,257 @@
+"""Stripe behind a thin gateway: customers, saved cards, charges, refunds and webhook verification."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.domain.errors import PaymentError
+from chalicelib.observability import logger
+
+if TYPE_CHECKING:
+    from stripe import StripeClient, StripeError
+    from stripe.params import PaymentIntentCreateParams
+
+WEBHOOK_TOLERANCE_SECONDS = 300
+# API Gateway gives up after 29 s, so one retry of a 10 s call must still fit.
+_TIMEOUT_SECONDS = 10
+_NETWORK_RETRIES = 1
+
+_CARD_MESSAGES = {
+    "card_declined": "Your card was declined.",
+    "expired_card": "Your card has expired.",
+    "incorrect_cvc": "Your card's security code is incorrect.",
+    "incorrect_number": "Your card number is incorrect.",
+    "processing_error": "The card could not be processed. Try again.",
+    "authentication_required": "Your bank asks you to confirm this payment. Try again and complete the check.",
+}
+_UNAVAILABLE = "The payment service is unavailable right now. Try again in a minute."
+_NOT_PROCESSED = "The payment could not be processed."
+
+
+class WebhookRejected(Exception):
+    """A webhook we must answer with 400 and otherwise ignore."""
+
+
+class WebhookSignatureError(WebhookRejected):
+    """The Stripe-Signature header is missing, forged or outside the time tolerance."""
+
+
+class WebhookPayloadError(WebhookRejected):
+    """The body is correctly signed but is not a Stripe event."""
+
+
+@dataclass(frozen=True)
+class SetupIntentResult:
+    id: str
+    client_secret: str
+
+
+@dataclass(frozen=True)
+class PaymentIntentResult:
+    id: str
+    status: str
+    client_secret: str
+    amount_cents: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    id: str
+    status: str
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class CardSummary:
+    id: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+@dataclass(frozen=True)
+class StripeEvent:
+    id: str
+    type: str
+    created: int
+    data_object: dict[str, Any]
+
+
+class StripeGateway:
+    """Every outgoing Stripe call; `stripe` is imported on first use so other routes skip its import time."""
+
+    def __init__(self, secret_key: str, api_base: str | None, webhook_secret: str) -> None:
+        self._secret_key = secret_key
+        self._api_base = api_base
+        self._webhook_secret = webhook_secret
+        self._client: StripeClient | None = None
+
+    def ensure_customer(self, account_id: str, email: str, existing_customer_id: str | None) -> str:
+        if existing_customer_id:
+            return existing_customer_id
+        with _payment_errors("create customer"):
+            customer = self._stripe().v1.customers.create(
+                params={"email": email, "metadata": {"account_id": account_id}},
+                options={"idempotency_key": f"customer:{account_id}"},
+            )
+        return customer.id
+
+    def create_setup_intent(self, customer_id: str) -> SetupIntentResult:
+        with _payment_errors("create setup intent"):
+            # on_session: we only charge while the user is on the page, so 3DS can always be completed.
+            intent = self._stripe().v1.setup_intents.create(params={"customer": customer_id, "usage": "on_session"})
+        return SetupIntentResult(id=intent.id, client_secret=intent.client_secret or "")
+
+    def charge_saved_card(
+        self, customer_id: str, payment_method_id: str, amount_cents: int, currency: str,
+        account_id: str, topup_id: str, idempotency_key: str,
+    ) -> PaymentIntentResult:
+        with _payment_errors("charge saved card"):
+            self._claim_card(customer_id, payment_method_id)
+            params: PaymentIntentCreateParams = {
+                "amount": amount_cents, "currency": currency.lower(), "customer": customer_id,
+                "payment_method": payment_method_id, "confirm": True,
+                "metadata": {"account_id": account_id, "topup_id": topup_id},
+            }
+            if self._api_base is None:
+                # Stripe wants a return_url for a server-side confirm unless redirects are ruled out;
+                # localstripe rejects the parameter (and needs neither), so only real Stripe gets it.
+                params["automatic_payment_methods"] = {"enabled": True, "allow_redirects": "never"}
+            intent = self._stripe().v1.payment_intents.create(
+                params=params, options={"idempotency_key": idempotency_key},
+            )
+        return PaymentIntentResult(
+            id=intent.id, status=intent.status, client_secret=intent.client_secret or "",
+            amount_cents=intent.amount, currency=intent.currency,
+        )
+
+    def refund(self, payment_intent_id: str, amount_cents: int, idempotency_key: str,
+               metadata: dict[str, str]) -> RefundResult:
+        with _payment_errors("refund"):
+            refund = self._stripe().v1.refunds.create(
+                params={"payment_intent": payment_intent_id, "amount": amount_cents, "metadata": metadata},
+                options={"idempotency_key": idempotency_key},
+            )
+        return RefundResult(id=refund.id, status=refund.status or "", amount_cents=refund.amount)
+
+    def list_payment_methods(self, customer_id: str) -> list[CardSummary]:
+        with _payment_errors("list payment methods"):
+            methods = self._stripe().v1.payment_methods.list(
+                params={"customer": customer_id, "type": "card", "limit": 20},
+            )
+        return [
+            CardSummary(id=pm.id, brand=pm.card.brand, last4=pm.card.last4,
+                        exp_month=pm.card.exp_month, exp_year=pm.card.exp_year)
+            for pm in methods.data if pm.card is not None
+        ]
+
+    def parse_webhook(self, raw_body: bytes, signature_header: str, now: int) -> StripeEvent:
+        verify_signature(raw_body, signature_header, self._webhook_secret, now)
+        return _event_from(raw_body)
+
+    def _claim_card(self, customer_id: str, payment_method_id: str) -> None:
+        """Refuse another customer's card; attach a card its SetupIntent left unattached.
+
+        Stripe attaches the card when the SetupIntent succeeds; localstripe does not, so this
+        attach is what makes saved cards show up locally. On Stripe it is a single read.
+        """
+        client = self._stripe()
+        method = client.v1.payment_methods.retrieve(payment_method_id)
+        if method.customer is None:
+            client.v1.payment_methods.attach(payment_method_id, params={"customer": customer_id})
+        elif _id_of(method.customer) != customer_id:
+            raise PaymentError("This card is not saved on your account. Add it again.")
+
+    def _stripe(self) -> StripeClient:
+        if self._client is None:
+            import stripe
+
+            self._client = stripe.StripeClient(
+                self._secret_key,
+                base_addresses={"api": self._api_base} if self._api_base else None,
+                max_network_retries=_NETWORK_RETRIES,
+                http_client=stripe.new_default_http_client(timeout=_TIMEOUT_SECONDS),
+            )
+        return self._client
+
+
+def verify_signature(payload: bytes, header: str, secret: str, now: int,
+                     tolerance_seconds: int = WEBHOOK_TOLERANCE_SECONDS) -> None:
+    """Check a Stripe-Signature header (`t=…,v1=…[,v1=…]`) the way Stripe documents it."""
+    timestamp, signatures = _parse_signature_header(header)
+    # Stripe's own check is one-sided; a far-future stamp would stretch the replay window, so we refuse it too.
+    if abs(now - timestamp) > tolerance_seconds:
+        raise WebhookSignatureError("Stripe-Signature timestamp is outside the tolerance")
+    signed = str(timestamp).encode() + b"." + payload
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+        raise WebhookSignatureError("no Stripe-Signature v1 signature matches")
+
+
+def _parse_signature_header(header: str) -> tuple[int, list[str]]:
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for item in (header or "").split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t" and value.isdigit():
+            timestamp = int(value)
+        elif key == "v1" and value:
+            signatures.append(value)
+    if timestamp is None or not signatures:
+        raise WebhookSignatureError("Stripe-Signature header is missing or malformed")
+    return timestamp, signatures
+
+
+def _event_from(raw_body: bytes) -> StripeEvent:
+    try:
+        event = json.loads(raw_body)
+        return StripeEvent(id=str(event["id"]), type=str(event["type"]), created=int(event["created"]),
+                           data_object=dict(event["data"]["object"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise WebhookPayloadError("signed body is not a Stripe event") from exc
+
+
+def _id_of(ref: object) -> str:
+    return ref if isinstance(ref, str) else str(getattr(ref, "id", ""))
+
+
+@contextmanager
+def _payment_errors(operation: str) -> Iterator[None]:
+    """Turns any Stripe failure inside the block into a PaymentError a user can read."""
+    try:
+        yield
+    except PaymentError:
+        raise
+    except Exception as exc:
+        import stripe
+
+        if not isinstance(exc, stripe.StripeError):
+            raise
+        raise _payment_error_for(exc, operation) from exc
+
+
+def _payment_error_for(exc: StripeError, operation: str) -> PaymentError:
+    import stripe
+
+    # Only the error class, code and request id are logged: messages can echo request parameters.
+    fields = {"operation": operation, "stripe_error": type(exc).__name__, "stripe_code": exc.code,
+              "http_status": exc.http_status, "stripe_request_id": exc.request_id}
+    if isinstance(exc, stripe.CardError):
+        logger.info("stripe card error", extra=fields)
+        reason = exc.code or "card_declined"
+        return PaymentError(_CARD_MESSAGES.get(reason, "Your card could not be charged."), details={"reason": reason})
+    if isinstance(exc, (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)):
+        logger.warning("stripe unavailable", extra=fields)
+        return PaymentError(_UNAVAILABLE)
+    if isinstance(exc, stripe.IdempotencyError):
+        logger.warning("stripe idempotency conflict", extra=fields)
+        return PaymentError("This payment is already being processed.")
+    logger.error("stripe request refused", extra=fields)
+    return PaymentError(_NOT_PROCESSED)

@@ -1,0 +1,54 @@
+"""Who is calling: a bearer session token or API key → the account, refusing what may not act."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.domain.accounts import AccountStatus
+from chalicelib.domain.clock import Clock, SystemClock
+from chalicelib.domain.errors import AccountBlocked, AccountInactive, Unauthenticated
+from chalicelib.domain.ids import sha256_hex
+from chalicelib.store.accounts import Account, Credential
+
+_REFUSED = {
+    AccountStatus.BLOCKED.value: AccountBlocked("This account is blocked."),
+    AccountStatus.DEACTIVATED.value: AccountInactive("This account was deactivated."),
+    AccountStatus.LOCKED.value: AccountInactive(
+        "This account is locked after a report of unauthorized access. Reset your password to unlock it."),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    account: Account
+    credential_kind: str  # "session" | "api_key"
+    token_hash: str
+
+
+def authenticate(secret: str | None, clock: Clock | None = None) -> Principal:
+    """The account behind a session token or API key; raises Unauthenticated, AccountBlocked, AccountInactive."""
+    if not secret:
+        raise Unauthenticated("Sign in, or send an API key as 'Authorization: Bearer <key>'.")
+    token_hash = sha256_hex(secret)
+    try:
+        credential = Credential.get(token_hash)
+    except Credential.DoesNotExist:
+        raise Unauthenticated("The token or API key is not valid.") from None
+    now = (clock or SystemClock()).now()
+    if credential.expires_at is not None and credential.expires_at.timestamp() <= now:
+        raise Unauthenticated("The session has expired. Please sign in again.")
+    try:
+        account = Account.get(credential.account_id)
+    except Account.DoesNotExist:
+        raise Unauthenticated("The token or API key is not valid.") from None
+    refused = _REFUSED.get(account.status)
+    if refused is not None:
+        raise refused
+    return Principal(account=account, credential_kind=credential.kind, token_hash=token_hash)
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The secret of an `Authorization: Bearer <secret>` header (case-insensitive scheme)."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None

@@ -1,0 +1,47 @@
+"""The ledger (immutable entries, one per balance change) and claims (uniqueness / exactly-once markers)."""
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from chalicelib.store.base import table
+
+
+@table("ledger")
+class LedgerEntry(Model):
+    class Meta:
+        table_name = "ledger"
+
+    account_id = UnicodeAttribute(hash_key=True)
+    seq = NumberAttribute(range_key=True)  # 1, 2, 3… per account, gap-free: the order money moved in
+    entry_id = UnicodeAttribute()
+    amount_cents = NumberAttribute()
+    balance_after_cents = NumberAttribute()
+    kind = UnicodeAttribute()
+    cause_id = UnicodeAttribute()
+    memo = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+
+
+@table("claims")
+class Claim(Model):
+    """A key that may be written once: email uniqueness, a ledger cause, an idempotency key, a lock."""
+
+    class Meta:
+        table_name = "claims"
+
+    key = UnicodeAttribute(hash_key=True)
+    value = UnicodeAttribute(null=True)
+    created_at = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+@table("counters")
+class Counter(Model):
+    """Atomic counters (e.g. the numeric activation ids the SMS-Activate protocol needs)."""
+
+    class Meta:
+        table_name = "counters"
+
+    name = UnicodeAttribute(hash_key=True)
+    value = NumberAttribute(default=0)

@@ -1,0 +1,50 @@
+"""Operator settings that change at run time (maintenance, markup, price overrides) and the activity/audit logs."""
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from chalicelib.store.base import table
+
+
+@table("runtime")
+class RuntimeSetting(Model):
+    class Meta:
+        table_name = "runtime"
+
+    key = UnicodeAttribute(hash_key=True)
+    value = UnicodeAttribute()  # JSON
+    updated_at = NumberAttribute()
+
+
+@table("activity")
+class ActivityEntry(Model):
+    """What an account did, with IP and time (agreement 11.1); expires by TTL."""
+
+    class Meta:
+        table_name = "activity"
+
+    account_id = UnicodeAttribute(hash_key=True)
+    sort_key = UnicodeAttribute(range_key=True)  # "<ms time>#<random>"
+    kind = UnicodeAttribute()
+    ip = UnicodeAttribute(null=True)
+    detail = UnicodeAttribute(null=True)  # JSON
+    created_at = NumberAttribute()
+    expires_at = TTLAttribute()
+
+
+@table("audit")
+class AuditEntry(Model):
+    """What an admin did: who, when, what, why, before/after. Kept (no TTL)."""
+
+    class Meta:
+        table_name = "audit"
+
+    subject = UnicodeAttribute(hash_key=True)  # account id or "system"
+    sort_key = UnicodeAttribute(range_key=True)
+    action = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    before = UnicodeAttribute(null=True)  # JSON
+    after = UnicodeAttribute(null=True)  # JSON
+    created_at = NumberAttribute()

@@ -1,0 +1,64 @@
+"""Shared fixtures: moto tables for unit tests; one local stack (DynamoDB Local, Stripe, simulator, app) a session."""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SmsRoomsTest")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+from chalicelib.config import Settings, settings_from_env
+from chalicelib.services import runtime_settings
+from chalicelib.store.base import bind_models, create_tables
+from infra.local.stack import Ports, Stack
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for in-process tests: moto-backed tables, outbox in a temp folder."""
+    return replace(settings_from_env({"STAGE": "local"}), dynamodb_endpoint=None, table_prefix="unit-",
+                   mail_outbox_dir=str(tmp_path / "outbox"))
+
+
+@pytest.fixture
+def moto_tables(settings: Settings) -> Iterator[Settings]:
+    """Every table created in moto (no network); yields the settings the models are bound to."""
+    from moto import mock_aws
+
+    with mock_aws():
+        bind_models(settings)
+        create_tables(wait=False)
+        runtime_settings.clear_cache()
+        yield settings
+    runtime_settings.clear_cache()
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """The whole local stack on free ports, in-memory DynamoDB, started once for the session."""
+    data_dir = Path(tempfile.mkdtemp(prefix="smsrooms-test-"))
+    extra = {"CANCEL_GRACE_SECONDS": "2", "STATUS_REFRESH_MIN_SECONDS": "1", "PENDING_RESOLVE_AFTER_SECONDS": "2"}
+    s = Stack(ports=Ports.free(), data_dir=data_dir, in_memory=True, extra_env=extra)
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def stack_settings(stack: Stack) -> Iterator[Settings]:
+    """Bind this test process's models to the stack's DynamoDB Local (to inspect or arrange state)."""
+    settings = settings_from_env(stack.env())
+    bind_models(settings)
+    runtime_settings.clear_cache()
+    yield settings
+    runtime_settings.clear_cache()

@@ -1,0 +1,143 @@
+"""The wallet: every balance change is a ledger entry, debits are conditional, each cause applies once."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from chalicelib.domain.accounts import AccountStatus, LedgerKind
+from chalicelib.domain.errors import AlreadyApplied, Forbidden, InsufficientBalance, NotFound
+from chalicelib.services.wallet import Wallet
+from chalicelib.store.accounts import Account
+from chalicelib.store.ledger import LedgerEntry
+
+
+def _account(account_id: str = "acc_1", status: AccountStatus = AccountStatus.ACTIVE) -> Account:
+    acc = Account(account_id, email=f"{account_id}@example.com", status=status.value, created_at=0)
+    acc.save()
+    return acc
+
+
+def _ledger_sum(account_id: str) -> int:
+    return sum(e.amount_cents for e in LedgerEntry.query(account_id))
+
+
+def test_post__credit_then_debit_writes_entries_with_exact_balance_after(moto_tables):
+    # Given an account
+    _account()
+    wallet = Wallet()
+    # When it is credited 1000 and debited 250
+    wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
+    posting = wallet.post("acc_1", -250, LedgerKind.ACTIVATION_CHARGE, "act_1")
+    # Then the balance and the entries agree
+    assert posting.balance_after_cents == 750
+    assert Account.get("acc_1").balance_cents == 750
+    entries = wallet.entries("acc_1", newest_first=False)
+    assert [(e.seq, e.amount_cents, e.balance_after_cents) for e in entries] == [(1, 1000, 1000), (2, -250, 750)]
+
+
+def test_post__same_cause_twice_is_refused_and_counted_once(moto_tables):
+    # Given a credit already applied for a payment
+    _account()
+    wallet = Wallet()
+    wallet.post("acc_1", 500, LedgerKind.TOP_UP, "pi_dup")
+    # When the same cause is posted again
+    with pytest.raises(AlreadyApplied):
+        wallet.post("acc_1", 500, LedgerKind.TOP_UP, "pi_dup")
+    # Then the money was counted once
+    assert Account.get("acc_1").balance_cents == 500
+    assert _ledger_sum("acc_1") == 500
+
+
+def test_post__debit_over_balance_is_refused_and_writes_nothing(moto_tables):
+    # Given 100 cents
+    _account()
+    wallet = Wallet()
+    wallet.post("acc_1", 100, LedgerKind.TOP_UP, "pi_1")
+    # When 101 are debited
+    with pytest.raises(InsufficientBalance):
+        wallet.post("acc_1", -101, LedgerKind.ACTIVATION_CHARGE, "act_1")
+    # Then nothing changed
+    assert Account.get("acc_1").balance_cents == 100
+    assert len(wallet.entries("acc_1")) == 1
+
+
+def test_post__held_money_cannot_be_spent(moto_tables):
+    # Given 1000 cents of which 800 are held for a refund request
+    _account()
+    wallet = Wallet()
+    wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
+    wallet.change_hold("acc_1", 800)
+    # When 300 are debited
+    with pytest.raises(InsufficientBalance):
+        wallet.post("acc_1", -300, LedgerKind.ACTIVATION_CHARGE, "act_1")
+    # Then 200 can still be spent
+    assert wallet.post("acc_1", -200, LedgerKind.ACTIVATION_CHARGE, "act_2").balance_after_cents == 800
+
+
+def test_post__dispute_may_go_negative_when_allowed(moto_tables):
+    # Given 100 cents
+    _account()
+    wallet = Wallet()
+    wallet.post("acc_1", 100, LedgerKind.TOP_UP, "pi_1")
+    # When a dispute takes back 500
+    posting = wallet.post("acc_1", -500, LedgerKind.DISPUTE, "dp_1", allow_negative=True)
+    # Then the balance is negative and still equals the ledger
+    assert posting.balance_after_cents == -400
+    assert _ledger_sum("acc_1") == -400
+
+
+def test_post__require_active_refuses_a_blocked_account(moto_tables):
+    # Given a blocked account with money
+    _account(status=AccountStatus.BLOCKED)
+    wallet = Wallet()
+    wallet.post("acc_1", 100, LedgerKind.ADJUSTMENT, "adm_1")
+    # When an order debits it
+    with pytest.raises(Forbidden):
+        wallet.post("acc_1", -10, LedgerKind.ACTIVATION_CHARGE, "act_1", require_active=True)
+    # Then nothing was taken
+    assert Account.get("acc_1").balance_cents == 100
+
+
+def test_post__unknown_account_is_not_found(moto_tables):
+    with pytest.raises(NotFound):
+        Wallet().post("nobody", 1, LedgerKind.ADJUSTMENT, "x")
+
+
+def test_post__float_amount_is_a_programming_error(moto_tables):
+    _account()
+    with pytest.raises(TypeError):
+        Wallet().post("acc_1", 1.5, LedgerKind.ADJUSTMENT, "x")  # type: ignore[arg-type]
+
+
+_ops = st.lists(st.tuples(st.sampled_from(["credit", "debit", "repeat"]), st.integers(1, 5000)), max_size=25)
+
+
+@hsettings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=_ops)
+def test_post__random_sequences_keep_balance_equal_to_ledger_and_never_negative(moto_tables, ops):
+    # Given a fresh account per example
+    account_id = f"acc_{abs(hash(tuple(ops)))}"
+    _account(account_id)
+    wallet = Wallet()
+    applied: list[str] = []
+    # When random credits, debits and retries of earlier causes are posted
+    for i, (op, amount) in enumerate(ops):
+        kind, cause, signed = {
+            "credit": (LedgerKind.TOP_UP, f"c{i}", amount),
+            "debit": (LedgerKind.ACTIVATION_CHARGE, f"d{i}", -amount),
+            "repeat": (LedgerKind.TOP_UP, applied[0] if applied else f"c{i}", amount),
+        }[op]
+        try:
+            wallet.post(account_id, signed, kind, cause)
+            if kind is LedgerKind.TOP_UP:
+                applied.append(cause)
+        except (InsufficientBalance, AlreadyApplied):
+            pass
+    # Then the balance is the ledger's sum, never negative, and each cause appears once
+    balance = Account.get(account_id).balance_cents
+    entries = wallet.entries(account_id, limit=1000)
+    assert balance == sum(e.amount_cents for e in entries) >= 0
+    causes = [(e.kind, e.cause_id) for e in entries]
+    assert len(causes) == len(set(causes))
