@@ -1,0 +1,174 @@
+"""The activation state machine: which moves are legal, where they lead, and what each does to the user's money.
+
+Refund policy (DESIGN.md §4, agreement 6.4): the charge becomes final with the first SMS. Ending an
+activation before any SMS (cancel, timeout, ban, revoke, partner failure) refunds in full, unless the
+operator has switched refunds off. One exception to the switch: when no number was ever issued
+(the activation leaves PENDING for FAILED or REVOKED), nothing was sold, so the debit is always
+reversed, whatever the switch says. No refund ever follows an SMS.
+
+Choices made here, so every adapter behaves alike:
+- USER_FINISH needs an SMS: finishing a WAITING activation is refused (cancel it instead). Industry
+  clients send `setStatus=6` only after a code arrived.
+- USER_CANCEL after an SMS is refused: the charge is final; finish the activation instead.
+- USER_RETRY on a RETRY activation is allowed and changes nothing, so a client that repeats
+  `setStatus=3` after a network error is not told off.
+- EXPIRED after an SMS finishes the activation (the user got what they paid for); before any SMS it
+  is a TIMEOUT; a PENDING activation that outlived its lifetime never got a number and ends FAILED.
+- PARTNER_FAILED on a WAITING activation (the partner dropped the number before any SMS) ends it
+  FAILED, like a failure while acquiring.
+- Final states accept no event: an SMS that arrives after a cancel or a timeout changes nothing.
+- The early-cancel window is time, not state: the service checks it with `can_cancel_at`.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from chalicelib.domain.errors import IllegalTransition
+
+
+class ActivationStatus(str, enum.Enum):
+    PENDING = "PENDING"  # debited, asking partners for a number
+    WAITING = "WAITING"  # number issued, no SMS yet
+    RECEIVED = "RECEIVED"  # at least one SMS
+    RETRY = "RETRY"  # the user asked for another SMS (free)
+    FINISHED = "FINISHED"
+    CANCELED = "CANCELED"
+    TIMEOUT = "TIMEOUT"
+    BANNED = "BANNED"  # the user reported the number as unusable
+    REVOKED = "REVOKED"  # by an admin
+    FAILED = "FAILED"  # no number could be had
+
+
+class ActivationEvent(enum.Enum):
+    NUMBER_ISSUED = "number_issued"
+    PARTNER_FAILED = "partner_failed"
+    SMS_ARRIVED = "sms_arrived"
+    USER_CANCEL = "user_cancel"
+    USER_FINISH = "user_finish"
+    USER_RETRY = "user_retry"
+    USER_BAN = "user_ban"
+    EXPIRED = "expired"
+    ADMIN_REVOKE = "admin_revoke"
+
+
+class MoneyEffect(enum.Enum):
+    NONE = "none"
+    REFUND = "refund"  # give back the full price of the activation
+
+
+@dataclass(frozen=True)
+class Transition:
+    status: ActivationStatus
+    money: MoneyEffect
+
+
+class _Refund(enum.Enum):
+    NEVER = "never"
+    POLICY = "policy"  # refund if no SMS was delivered and the operator has refunds on
+    NOTHING_SOLD = "nothing_sold"  # no number was issued: refund regardless of the operator switch
+
+
+_S = ActivationStatus
+_E = ActivationEvent
+
+FINAL_STATUSES: frozenset[ActivationStatus] = frozenset(
+    {_S.FINISHED, _S.CANCELED, _S.TIMEOUT, _S.BANNED, _S.REVOKED, _S.FAILED})
+ACTIVE_STATUSES: frozenset[ActivationStatus] = frozenset(ActivationStatus) - FINAL_STATUSES
+_WITH_SMS: frozenset[ActivationStatus] = frozenset({_S.RECEIVED, _S.RETRY})
+
+_MOVES: dict[tuple[ActivationStatus, ActivationEvent], tuple[ActivationStatus, _Refund]] = {
+    (_S.PENDING, _E.NUMBER_ISSUED): (_S.WAITING, _Refund.NEVER),
+    (_S.PENDING, _E.PARTNER_FAILED): (_S.FAILED, _Refund.NOTHING_SOLD),
+    (_S.PENDING, _E.EXPIRED): (_S.FAILED, _Refund.NOTHING_SOLD),
+    (_S.PENDING, _E.ADMIN_REVOKE): (_S.REVOKED, _Refund.NOTHING_SOLD),
+
+    (_S.WAITING, _E.SMS_ARRIVED): (_S.RECEIVED, _Refund.NEVER),
+    (_S.WAITING, _E.USER_CANCEL): (_S.CANCELED, _Refund.POLICY),
+    (_S.WAITING, _E.EXPIRED): (_S.TIMEOUT, _Refund.POLICY),
+    (_S.WAITING, _E.USER_BAN): (_S.BANNED, _Refund.POLICY),
+    (_S.WAITING, _E.ADMIN_REVOKE): (_S.REVOKED, _Refund.POLICY),
+    (_S.WAITING, _E.PARTNER_FAILED): (_S.FAILED, _Refund.POLICY),
+
+    (_S.RECEIVED, _E.SMS_ARRIVED): (_S.RECEIVED, _Refund.NEVER),
+    (_S.RECEIVED, _E.USER_RETRY): (_S.RETRY, _Refund.NEVER),
+    (_S.RECEIVED, _E.USER_FINISH): (_S.FINISHED, _Refund.NEVER),
+    (_S.RECEIVED, _E.EXPIRED): (_S.FINISHED, _Refund.NEVER),
+    (_S.RECEIVED, _E.USER_BAN): (_S.BANNED, _Refund.POLICY),
+    (_S.RECEIVED, _E.ADMIN_REVOKE): (_S.REVOKED, _Refund.POLICY),
+
+    (_S.RETRY, _E.SMS_ARRIVED): (_S.RECEIVED, _Refund.NEVER),
+    (_S.RETRY, _E.USER_RETRY): (_S.RETRY, _Refund.NEVER),
+    (_S.RETRY, _E.USER_FINISH): (_S.FINISHED, _Refund.NEVER),
+    (_S.RETRY, _E.EXPIRED): (_S.FINISHED, _Refund.NEVER),
+    (_S.RETRY, _E.USER_BAN): (_S.BANNED, _Refund.POLICY),
+    (_S.RETRY, _E.ADMIN_REVOKE): (_S.REVOKED, _Refund.POLICY),
+}
+
+_REFUSALS: dict[tuple[ActivationStatus, ActivationEvent], str] = {
+    (_S.RECEIVED, _E.USER_CANCEL): "The SMS has arrived, so the charge is final: finish the activation instead.",
+    (_S.RETRY, _E.USER_CANCEL): "The SMS has arrived, so the charge is final: finish the activation instead.",
+    (_S.WAITING, _E.USER_FINISH): "No SMS has arrived yet: cancel the activation instead of finishing it.",
+    (_S.WAITING, _E.USER_RETRY): "No SMS has arrived yet, so there is nothing to ask for again.",
+    (_S.PENDING, _E.USER_CANCEL): "The number is still being acquired; try again in a few seconds.",
+}
+
+_VERBS: dict[ActivationEvent, str] = {
+    _E.NUMBER_ISSUED: "get a number",
+    _E.PARTNER_FAILED: "fail",
+    _E.SMS_ARRIVED: "receive an SMS",
+    _E.USER_CANCEL: "be canceled",
+    _E.USER_FINISH: "be finished",
+    _E.USER_RETRY: "wait for another SMS",
+    _E.USER_BAN: "be reported as unusable",
+    _E.EXPIRED: "expire",
+    _E.ADMIN_REVOKE: "be revoked",
+}
+
+
+def is_final(status: ActivationStatus) -> bool:
+    return status in FINAL_STATUSES
+
+
+def transition(status: ActivationStatus, event: ActivationEvent, *, has_sms: bool,
+               refunds_enabled: bool) -> Transition:
+    """The next status and the money consequence of `event`, or IllegalTransition.
+
+    has_sms says whether an SMS was delivered before this event. A WAITING activation that already
+    holds an SMS is judged as RECEIVED, so a stale status can never turn into a refund after an SMS.
+    """
+    current = _judged_as(status, has_sms=has_sms)
+    move = _MOVES.get((current, event))
+    if move is None:
+        raise _illegal(status, current, event)
+    target, rule = move
+    return Transition(target, _money_effect(rule, had_sms=has_sms or current in _WITH_SMS,
+                                            refunds_enabled=refunds_enabled))
+
+
+def allowed_events(status: ActivationStatus, *, has_sms: bool) -> frozenset[ActivationEvent]:
+    """Every event `transition` accepts from this status (what a dashboard may offer)."""
+    current = _judged_as(status, has_sms=has_sms)
+    return frozenset(event for (source, event) in _MOVES if source is current)
+
+
+def can_cancel_at(created_at: float, now: float, grace_seconds: int) -> bool:
+    """Whether the early-cancel window (EARLY_CANCEL_DENIED before it closes) is over at `now`."""
+    return now - created_at >= grace_seconds
+
+
+def _judged_as(status: ActivationStatus, *, has_sms: bool) -> ActivationStatus:
+    return _S.RECEIVED if status is _S.WAITING and has_sms else status
+
+
+def _money_effect(rule: _Refund, *, had_sms: bool, refunds_enabled: bool) -> MoneyEffect:
+    if had_sms or rule is _Refund.NEVER:
+        return MoneyEffect.NONE
+    if rule is _Refund.POLICY and not refunds_enabled:
+        return MoneyEffect.NONE
+    return MoneyEffect.REFUND
+
+
+def _illegal(status: ActivationStatus, judged_as: ActivationStatus, event: ActivationEvent) -> IllegalTransition:
+    message = _REFUSALS.get((judged_as, event)) or f"An activation that is {status.value} cannot {_VERBS[event]}."
+    return IllegalTransition(message, details={"status": status.value, "event": event.value})
