@@ -1,0 +1,216 @@
+"""Partner adapter for upstreams that speak the 5sim REST protocol (protocols.md §2)."""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from chalicelib.domain.clock import Clock, SystemClock, iso
+from chalicelib.providers.base import (
+    PartnerActivationState,
+    PartnerNoNumbers,
+    PartnerNumber,
+    PartnerOffer,
+    PartnerRejected,
+    PartnerSms,
+    PartnerStatus,
+    PartnerUnavailable,
+)
+from chalicelib.providers.circuit import CircuitBreaker
+from chalicelib.providers.transport import (
+    HttpPolicy,
+    PartnerHttp,
+    balance_to_minor,
+    body_text,
+    cost_to_minor,
+    garbage,
+    minor_to_major,
+    to_decimal,
+)
+
+# Our service codes and country ids are SMS-Activate's; 5sim names products and countries in words.
+DEFAULT_PRODUCTS: dict[str, str] = {
+    "tg": "telegram", "wa": "whatsapp", "go": "google", "fb": "facebook", "ig": "instagram", "tw": "twitter",
+    "vk": "vkontakte", "ok": "odnoklassniki", "vi": "viber", "wb": "wechat", "mm": "microsoft", "ds": "discord",
+    "ot": "other",
+}
+DEFAULT_COUNTRIES: dict[int, str] = {
+    0: "russia", 1: "ukraine", 2: "kazakhstan", 6: "indonesia", 16: "england", 22: "india", 187: "usa",
+}
+
+_STATUSES = {
+    "PENDING": PartnerStatus.WAITING, "RECEIVED": PartnerStatus.RECEIVED, "FINISHED": PartnerStatus.FINISHED,
+    "CANCELED": PartnerStatus.CANCELED, "TIMEOUT": PartnerStatus.CANCELED, "BANNED": PartnerStatus.CANCELED,
+}
+_ACTIVE = ("PENDING", "RECEIVED")
+
+# Plain-text error bodies, compared lower-case.
+_NO_NUMBERS = {"no free phones"}
+_UNAVAILABLE = {"not enough user balance", "not enough rating", "server offline"}
+_REJECTED = {"bad country", "bad operator", "no product", "order not found", "order has sms", "order no sms",
+             "order expired", "hosting order"}
+
+
+class FiveSimPartner:
+    """Rents numbers from a 5sim-protocol partner.
+
+    5sim has no call for "my active orders": the poller pages through `/user/orders` newest first and stops
+    at the first page whose oldest order has expired (older ones have too), so a poll costs one call per
+    page of recent orders rather than one per activation. 5sim also has no "another SMS" call: every SMS
+    sent to the number while the order is open lands in it, and `sms` lists them all.
+    """
+
+    def __init__(self, name: str, base_url: str, api_key: str, currency: str = "RUB",
+                 session: requests.Session | None = None, breaker: CircuitBreaker | None = None, *,
+                 products: Mapping[str, str] = DEFAULT_PRODUCTS, countries: Mapping[int, str] = DEFAULT_COUNTRIES,
+                 policy: HttpPolicy = HttpPolicy(), sleep: Callable[[float], None] = time.sleep,
+                 clock: Clock | None = None, orders_page_size: int = 100, max_order_pages: int = 10) -> None:
+        self.name = name
+        self.currency = currency
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+        self._products, self._countries = dict(products), dict(countries)
+        self._services_by_product = {product: service for service, product in products.items()}
+        self._country_ids = {country_name: country for country, country_name in countries.items()}
+        self._http = PartnerHttp(name, session, breaker or CircuitBreaker(name=name), policy, sleep)
+        self._clock = clock or SystemClock()
+        self._page_size, self._max_pages = orders_page_size, max_order_pages
+
+    def get_offers(self) -> list[PartnerOffer]:
+        prices = self._read("/guest/prices", _object)
+        return [PartnerOffer(service=self._services_by_product[product], country=self._country_ids[country_name],
+                             operator=operator, cost_minor=cost_to_minor(to_decimal(entry["cost"])),
+                             currency=self.currency, count=int(entry["count"]))
+                for country_name, products in prices.items() if country_name in self._country_ids
+                for product, operators in products.items() if product in self._services_by_product
+                for operator, entry in operators.items()]
+
+    def get_number(self, service: str, country: int, operator: str | None, max_cost_minor: int | None,
+                   exclude_phones: Sequence[str] = ()) -> PartnerNumber:
+        if service not in self._products or country not in self._countries:
+            raise PartnerRejected(f"{self.name}: does not sell {service} in country {country}")
+        path = f"/user/buy/activation/{self._countries[country]}/{quote(operator or 'any')}/{self._products[service]}"
+        params = {} if max_cost_minor is None else {"maxPrice": minor_to_major(max_cost_minor)}
+        number = self._send(path, _parse_number, params)
+        # 5sim cannot exclude numbers, and ignores maxPrice for a named operator: refuse what we asked not to get.
+        if number.phone in exclude_phones or (max_cost_minor is not None and (number.cost_minor or 0) > max_cost_minor):
+            self._give_back(number.partner_activation_id)
+            raise PartnerNoNumbers(f"{self.name}: only an excluded or too expensive number was offered")
+        return number
+
+    def get_state(self, partner_activation_id: str) -> PartnerActivationState:
+        return self._read(f"/user/check/{quote(partner_activation_id)}", _order_state)
+
+    def get_active_states(self) -> list[PartnerActivationState]:
+        states: list[PartnerActivationState] = []
+        for page in range(self._max_pages):
+            params = {"category": "activation", "limit": self._page_size, "offset": page * self._page_size,
+                      "order": "id", "reverse": "true"}
+            orders = self._read("/user/orders", _orders, params)
+            states.extend(_order_state(order) for order in orders if order["status"] in _ACTIVE)
+            if len(orders) < self._page_size or _expires_at(orders[-1]) < self._clock.now():
+                break
+        return states
+
+    def cancel(self, partner_activation_id: str) -> None:
+        self._end(partner_activation_id, "cancel", PartnerStatus.CANCELED)
+
+    def finish(self, partner_activation_id: str) -> None:
+        self._end(partner_activation_id, "finish", PartnerStatus.FINISHED)
+
+    def request_another_sms(self, partner_activation_id: str) -> None:
+        """Nothing to ask: 5sim keeps every SMS the number receives while the order is open."""
+
+    def get_balance_minor(self) -> int:
+        return self._read("/user/profile", lambda profile: balance_to_minor(to_decimal(profile["balance"])))
+
+    def _give_back(self, partner_activation_id: str) -> None:
+        try:
+            self.cancel(partner_activation_id)
+        except (PartnerRejected, PartnerUnavailable):
+            return  # an order left open times out at 5sim without an SMS, and 5sim refunds it
+
+    def _end(self, partner_activation_id: str, verb: str, ended: PartnerStatus) -> None:
+        try:
+            self._send(f"/user/{verb}/{quote(partner_activation_id)}", _order_state)
+        except PartnerRejected:
+            # A repeated cancel/finish answers with an error on 5sim: idempotent if it already ended that way.
+            if self.get_state(partner_activation_id).status is not ended:
+                raise
+
+    def _read(self, path: str, parse: Callable[[Any], Any], params: Mapping[str, Any] | None = None) -> Any:
+        return self._http.read(self.base_url + path, self._reply_parser(parse), params=params, headers=self._headers)
+
+    def _send(self, path: str, parse: Callable[[Any], Any], params: Mapping[str, Any] | None = None) -> Any:
+        return self._http.send(self.base_url + path, self._reply_parser(parse), params=params, headers=self._headers)
+
+    def _reply_parser(self, parse: Callable[[Any], Any]) -> Callable[[requests.Response], Any]:
+        def parse_reply(response: requests.Response) -> Any:
+            text = body_text(response).strip()
+            self._raise_protocol_error(response.status_code, text.lower())
+            if response.status_code >= 400:
+                raise garbage(self.name, text)
+            return parse(json.loads(text, parse_float=Decimal))
+        return parse_reply
+
+    def _raise_protocol_error(self, status_code: int, text: str) -> None:
+        if status_code == 401:
+            raise PartnerRejected(f"{self.name}: bad API key")
+        if status_code == 429:
+            raise PartnerUnavailable(f"{self.name}: rate limited")
+        if text in _NO_NUMBERS:
+            raise PartnerNoNumbers(f"{self.name}: {text}")
+        if text in _UNAVAILABLE:
+            raise PartnerUnavailable(f"{self.name}: {text}")
+        if text in _REJECTED:
+            raise PartnerRejected(f"{self.name}: {text}")
+
+
+def _object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("expected a JSON object")
+    return value
+
+
+def _parse_number(order: Any) -> PartnerNumber:
+    phone = str(_object(order)["phone"]).lstrip("+")
+    if not phone.isdigit():
+        raise ValueError("phone is not digits")
+    return PartnerNumber(str(order["id"]), phone, cost_to_minor(to_decimal(order["price"])))
+
+
+def _orders(reply: Any) -> list[dict[str, Any]]:
+    orders = _object(reply)["Data"] or []
+    if not isinstance(orders, list):
+        raise ValueError("Data must be a list")
+    return [_object(order) for order in orders]
+
+
+def _order_state(order: Any) -> PartnerActivationState:
+    sms = tuple(PartnerSms(text=str(s["text"]), code=str(s["code"]) if s.get("code") else None,
+                           received_at=_iso_or_none(s.get("created_at") or s.get("date")))
+                for s in _object(order).get("sms") or [])
+    return PartnerActivationState(str(order["id"]), _STATUSES[order["status"]], sms)
+
+
+def _expires_at(order: Mapping[str, Any]) -> float:
+    return _timestamp(order["expires"])
+
+
+def _timestamp(value: object) -> float:
+    """5sim writes ISO-8601 times in UTC, usually with a Z; a time without a zone is UTC too."""
+    moment = datetime.fromisoformat(str(value))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _iso_or_none(value: object) -> str | None:
+    try:
+        return iso(_timestamp(value)) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,251 @@
+"""Partner adapter for upstreams that speak the SMS-Activate handler protocol (protocols.md §1) and its clones."""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+from chalicelib.providers.base import (
+    PartnerActivationState,
+    PartnerNoNumbers,
+    PartnerNumber,
+    PartnerOffer,
+    PartnerRejected,
+    PartnerSms,
+    PartnerStatus,
+    PartnerUnavailable,
+)
+from chalicelib.providers.circuit import CircuitBreaker
+from chalicelib.providers.transport import (
+    HttpPolicy,
+    PartnerHttp,
+    balance_to_minor,
+    body_text,
+    cost_to_minor,
+    garbage,
+    minor_to_major,
+    to_decimal,
+)
+
+HANDLER_PATH = "/stubs/handler_api.php"
+
+# Whole-string error replies. NO_BALANCE and ERROR_SQL are troubles on the partner's side that routing
+# elsewhere works around, so they count against its circuit like a timeout does.
+_UNAVAILABLE = {"NO_BALANCE", "ERROR_SQL"}
+_REJECTED = {"BAD_KEY", "BAD_ACTION", "BAD_SERVICE", "BAD_STATUS", "BAD_COUNTRY", "WRONG_COUNTRY_ID",
+             "WRONG_OPERATOR", "WRONG_SERVICE", "NO_ACTIVATION", "WRONG_ACTIVATION_ID", "EARLY_CANCEL_DENIED",
+             "ACCOUNT_INACTIVE", "WRONG_EXCEPTION_PHONE"}
+_REJECTED_PREFIXES = ("BANNED:",)
+
+# setStatus codes (protocols.md §1 lifecycle).
+_SET_RETRY, _SET_FINISH, _SET_CANCEL = 3, 6, 8
+
+# activationStatus in getActiveActivations is *uncertain* (sources disagree on its codes). The one value
+# read here is "3", the setStatus code for "another SMS requested"; otherwise the presence of a code decides.
+_ACTIVE_WAITING_RETRY = "3"
+
+_PLAIN_STATUSES = {
+    "STATUS_WAIT_CODE": PartnerStatus.WAITING,
+    "STATUS_WAIT_RESEND": PartnerStatus.WAITING_RETRY,
+    "STATUS_CANCEL": PartnerStatus.CANCELED,
+}
+
+
+class SmsActivatePartner:
+    """Rents numbers from an SMS-Activate-protocol partner over plain HTTP GETs.
+
+    The protocol shows only the latest SMS of an activation, so a state's `sms` holds that one SMS while the
+    status is RECEIVED and is empty while waiting (for the first or for another SMS). getNumber is used rather
+    than getNumberV2 because every clone has it; the cost of a number is the one its offer published.
+    """
+
+    def __init__(self, name: str, base_url: str, api_key: str, currency: str = "USD",
+                 session: requests.Session | None = None, breaker: CircuitBreaker | None = None, *,
+                 policy: HttpPolicy = HttpPolicy(), sleep: Callable[[float], None] = time.sleep) -> None:
+        self.name = name
+        self.currency = currency
+        # Partners publish either the host or the full handler URL; both are accepted.
+        self.url = base_url if base_url.endswith(".php") else base_url.rstrip("/") + HANDLER_PATH
+        self._api_key = api_key
+        self._http = PartnerHttp(name, session, breaker or CircuitBreaker(name=name), policy, sleep)
+
+    def get_offers(self) -> list[PartnerOffer]:
+        prices = self._read("getPrices", _json_object)
+        return [offer for country, services in prices.items() if country.isdigit()
+                for offer in self._offers_of(int(country), services)]
+
+    def get_number(self, service: str, country: int, operator: str | None, max_cost_minor: int | None,
+                   exclude_phones: Sequence[str] = ()) -> PartnerNumber:
+        params: dict[str, Any] = {"service": service, "country": country}
+        if operator and operator != "any":
+            params["operator"] = operator
+        if max_cost_minor is not None:
+            params["maxPrice"] = minor_to_major(max_cost_minor)
+        if exclude_phones:
+            # The protocol's phoneException takes prefixes; a whole number is its own longest prefix.
+            params["phoneException"] = ",".join(exclude_phones)
+        return self._send("getNumber", _parse_access_number, **params)
+
+    def get_state(self, partner_activation_id: str) -> PartnerActivationState:
+        status, code = self._status(partner_activation_id)
+        if status is not PartnerStatus.RECEIVED or code is None:
+            return PartnerActivationState(partner_activation_id, status)
+        sms = PartnerSms(text=self._full_text_or(code, partner_activation_id), code=code)
+        return PartnerActivationState(partner_activation_id, status, (sms,))
+
+    def get_active_states(self) -> list[PartnerActivationState]:
+        return self._read("getActiveActivations", _parse_active_activations)
+
+    def cancel(self, partner_activation_id: str) -> None:
+        self._set_status_idempotently(partner_activation_id, _SET_CANCEL, "ACCESS_CANCEL", PartnerStatus.CANCELED)
+
+    def finish(self, partner_activation_id: str) -> None:
+        # A finished activation still reads as STATUS_OK:<code>: there is no protocol string for "finished".
+        self._set_status_idempotently(partner_activation_id, _SET_FINISH, "ACCESS_ACTIVATION", PartnerStatus.RECEIVED)
+
+    def request_another_sms(self, partner_activation_id: str) -> None:
+        self._send("setStatus", _expect("ACCESS_RETRY_GET"), id=partner_activation_id, status=_SET_RETRY)
+
+    def get_balance_minor(self) -> int:
+        return self._read("getBalance", _parse_balance)
+
+    def _offers_of(self, country: int, services: object) -> list[PartnerOffer]:
+        if not isinstance(services, dict):
+            raise ValueError("services of a country must be an object")
+        return [PartnerOffer(service=service, country=country, operator="any",
+                             cost_minor=cost_to_minor(to_decimal(entry["cost"])), currency=self.currency,
+                             count=int(entry["count"]))
+                for service, entry in services.items()]
+
+    def _full_text_or(self, code: str, partner_activation_id: str) -> str:
+        """The SMS text from getFullSms; clones that lack the action still give us the code."""
+        try:
+            return self._read("getFullSms", _parse_full_sms, id=partner_activation_id)
+        except (PartnerRejected, PartnerUnavailable):
+            return code
+
+    def _set_status_idempotently(self, partner_activation_id: str, status: int, success: str,
+                                 already: PartnerStatus) -> None:
+        try:
+            self._send("setStatus", _expect(success), id=partner_activation_id, status=status)
+        except PartnerRejected:
+            # Partners differ on repeating a cancel/finish (BAD_STATUS, NO_ACTIVATION…): ask where it stands.
+            if self._status(partner_activation_id)[0] is not already:
+                raise
+
+    def _status(self, partner_activation_id: str) -> tuple[PartnerStatus, str | None]:
+        status_and_code: tuple[PartnerStatus, str | None] = self._read("getStatus", _parse_status,
+                                                                       id=partner_activation_id)
+        return status_and_code
+
+    def _read(self, action: str, parse: Callable[[str], Any], **params: Any) -> Any:
+        return self._http.read(self.url, self._reply_parser(parse), params=self._params(action, params))
+
+    def _send(self, action: str, parse: Callable[[str], Any], **params: Any) -> Any:
+        return self._http.send(self.url, self._reply_parser(parse), params=self._params(action, params))
+
+    def _params(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        return {"api_key": self._api_key, "action": action, **params}
+
+    def _reply_parser(self, parse: Callable[[str], Any]) -> Callable[[requests.Response], Any]:
+        def parse_reply(response: requests.Response) -> Any:
+            # Tolerant in what we accept: a BOM or trailing newline from a clone is not an error.
+            text = body_text(response).lstrip("\ufeff").strip()
+            self._raise_protocol_error(text)
+            if response.status_code >= 400:
+                raise garbage(self.name, text)
+            return parse(text)
+        return parse_reply
+
+    def _raise_protocol_error(self, text: str) -> None:
+        if text == "NO_NUMBERS":
+            raise PartnerNoNumbers(f"{self.name}: NO_NUMBERS")
+        if text.startswith("WRONG_MAX_PRICE:"):
+            raise PartnerNoNumbers(f"{self.name}: cheapest is {text.partition(':')[2]}")
+        if text in _UNAVAILABLE:
+            raise PartnerUnavailable(f"{self.name}: {text}")
+        if text in _REJECTED or text.startswith(_REJECTED_PREFIXES):
+            raise PartnerRejected(f"{self.name}: {text}")
+
+
+def _expect(success: str) -> Callable[[str], None]:
+    def parse(text: str) -> None:
+        if not text.startswith(success):
+            raise ValueError(f"expected {success}")
+    return parse
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    value = json.loads(text, parse_float=Decimal)
+    if not isinstance(value, dict):
+        raise ValueError("expected a JSON object")
+    return value
+
+
+def _parse_balance(text: str) -> int:
+    prefix, _, amount = text.partition(":")
+    if prefix != "ACCESS_BALANCE":
+        raise ValueError("expected ACCESS_BALANCE")
+    return balance_to_minor(to_decimal(amount))
+
+
+def _parse_access_number(text: str) -> PartnerNumber:
+    prefix, activation_id, phone = text.split(":")
+    digits = phone.lstrip("+")
+    if prefix != "ACCESS_NUMBER" or not activation_id or not digits.isdigit():
+        raise ValueError("expected ACCESS_NUMBER:<id>:<digits>")
+    return PartnerNumber(partner_activation_id=activation_id, phone=digits)
+
+
+def _parse_status(text: str) -> tuple[PartnerStatus, str | None]:
+    if text in _PLAIN_STATUSES:
+        return _PLAIN_STATUSES[text], None
+    head, _, code = text.partition(":")
+    if head == "STATUS_WAIT_RETRY":
+        return PartnerStatus.WAITING_RETRY, None
+    if head == "STATUS_OK" and code:
+        return PartnerStatus.RECEIVED, code
+    raise ValueError("unknown status")
+
+
+def _parse_full_sms(text: str) -> str:
+    prefix, colon, sms_text = text.partition(":")
+    if prefix != "FULL_SMS" or not colon:
+        raise ValueError("expected FULL_SMS:<text>")
+    return sms_text
+
+
+def _parse_active_activations(text: str) -> list[PartnerActivationState]:
+    if text == "NO_ACTIVATIONS":
+        return []
+    reply = _json_object(text)
+    if reply.get("status") != "success":
+        # Some clones wrap the empty case: {"status":"error","error":"NO_ACTIVATIONS"}.
+        if reply.get("error") == "NO_ACTIVATIONS":
+            return []
+        raise ValueError("getActiveActivations did not succeed")
+    return [_active_state(item) for item in reply["activeActivations"]]
+
+
+def _active_state(item: dict[str, Any]) -> PartnerActivationState:
+    activation_id = str(item["activationId"])
+    code = _last(item.get("smsCode"))
+    if str(item.get("activationStatus")) == _ACTIVE_WAITING_RETRY:
+        return PartnerActivationState(activation_id, PartnerStatus.WAITING_RETRY)
+    if code is None:
+        return PartnerActivationState(activation_id, PartnerStatus.WAITING)
+    sms = PartnerSms(text=_last(item.get("smsText")) or code, code=code)
+    return PartnerActivationState(activation_id, PartnerStatus.RECEIVED, (sms,))
+
+
+def _last(value: object) -> str | None:
+    """The latest of a field that clones send as null, a string or a list of strings."""
+    if isinstance(value, list):
+        value = value[-1] if value else None
+    if value is None or value == "":
+        return None
+    return str(value)
