@@ -15,7 +15,8 @@ install: $(STAMP) $(JAR) system-deps
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "install: Python 3.11 is required (found $$($(PYTHON) --version))"; exit 1; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt || { echo "install: pip could not install requirements-dev.txt (is PyPI reachable?)"; exit 1; }
+	@mkdir -p .local && echo "install: pip install -r requirements-dev.txt (log: .local/pip.log)"
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt > .local/pip.log 2>&1 || { tail -n 20 .local/pip.log; echo "install: pip could not install requirements-dev.txt (is PyPI reachable?)"; exit 1; }
 	@touch $@
 
 $(JAR):
