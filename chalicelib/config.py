@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,38 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     )
 
 
+def secrets_from_parameter_store(prefix: str, region: str, client: Any = None) -> dict[str, str]:
+    """Deployed stages keep secrets (Stripe keys, partner keys) in SSM under `prefix`: one call, decrypted.
+
+    Each parameter's last path segment is the setting's environment name (`/sms-rooms/prod/STRIPE_SECRET_KEY`).
+    """
+    if client is None:
+        import boto3
+
+        client = boto3.client("ssm", region_name=region)
+    found: dict[str, str] = {}
+    for page in client.get_paginator("get_parameters_by_path").paginate(Path=prefix, WithDecryption=True):
+        for parameter in page["Parameters"]:
+            found[parameter["Name"].rsplit("/", 1)[-1]] = parameter["Value"]
+    return found
+
+
+@functools.cache
+def get_environment_settings() -> Settings:
+    """Settings from the environment alone, without the SSM secrets: enough to bind tables at import time.
+
+    Importing app.py must not call AWS (chalice package imports it offline, and a cold start should not
+    pay for secrets a route may never need); the secrets come with `get_settings()` on first use.
+    """
+    return settings_from_env(os.environ)
+
+
 @functools.cache
 def get_settings() -> Settings:
-    """The process's settings, read from the environment once."""
-    return settings_from_env(os.environ)
+    """The process's settings: the environment, with the stage's secrets from SSM laid over it when deployed."""
+    env = dict(os.environ)
+    prefix = env.get("SECRETS_PARAMETER_PREFIX")
+    if prefix:
+        env.update(secrets_from_parameter_store(prefix, env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION",
+                                                                                    "us-east-1"))))
+    return settings_from_env(env)

@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,16 +29,23 @@ def settings(tmp_path: Path) -> Settings:
                    mail_outbox_dir=str(tmp_path / "outbox"))
 
 
-@pytest.fixture
-def moto_tables(settings: Settings) -> Iterator[Settings]:
-    """Every table created in moto (no network); yields the settings the models are bound to."""
+@pytest.fixture(scope="module")
+def _moto() -> Iterator[Any]:
+    """One moto a test module: starting moto and building clients is the slow part, not the tables."""
     from moto import mock_aws
 
-    with mock_aws():
-        bind_models(settings)
-        create_tables(wait=False)
-        runtime_settings.clear_cache()
-        yield settings
+    with mock_aws() as mock:
+        yield mock
+
+
+@pytest.fixture
+def moto_tables(settings: Settings, _moto: Any) -> Iterator[Settings]:
+    """Every table created empty in moto (no network); yields the settings the models are bound to."""
+    _moto.reset()
+    bind_models(settings)
+    create_tables(wait=False)
+    runtime_settings.clear_cache()
+    yield settings
     runtime_settings.clear_cache()
 
 
@@ -45,7 +53,7 @@ def moto_tables(settings: Settings) -> Iterator[Settings]:
 def stack() -> Iterator[Stack]:
     """The whole local stack on free ports, in-memory DynamoDB, started once for the session."""
     data_dir = Path(tempfile.mkdtemp(prefix="smsrooms-test-"))
-    extra = {"CANCEL_GRACE_SECONDS": "2", "STATUS_REFRESH_MIN_SECONDS": "1", "PENDING_RESOLVE_AFTER_SECONDS": "2"}
+    extra = {"CANCEL_GRACE_SECONDS": "2", "STATUS_REFRESH_MIN_SECONDS": "1", "PENDING_RESOLVE_AFTER_SECONDS": "15"}
     s = Stack(ports=Ports.free(), data_dir=data_dir, in_memory=True, extra_env=extra)
     s.start()
     try:

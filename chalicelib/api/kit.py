@@ -11,7 +11,7 @@ from chalice.app import ChaliceViewError, Request
 
 from chalicelib.api.errors import error_body, error_response
 from chalicelib.domain.errors import DomainError, InvalidInput
-from chalicelib.services.authn import Principal, authenticate, bearer
+from chalicelib.services.authn import Principal, authenticate_from, bearer
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -51,7 +51,7 @@ class RestRoutes:
             return {}
         try:
             body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise InvalidInput("The request body is not valid JSON.", code="MALFORMED_JSON") from None
         if not isinstance(body, dict):
             raise InvalidInput("The request body must be a JSON object.", code="MALFORMED_JSON")
@@ -60,7 +60,7 @@ class RestRoutes:
     def principal(self) -> Principal:
         """The authenticated caller (session token or API key), or a 401/403 domain error."""
         headers: Any = self.request.headers or {}
-        return authenticate(bearer(headers.get("authorization")))
+        return authenticate_from(bearer(headers.get("authorization")), self.client_ip())
 
     def client_ip(self) -> str:
         context: dict[str, Any] = dict(self.request.context or {})

@@ -24,7 +24,8 @@ def build_message(sender: str, to: str, subject: str, body: str) -> EmailMessage
     for name, value in (("to", to), ("subject", subject), ("from", sender)):
         if _HEADER_UNSAFE.search(value):
             raise InvalidInput(f"Email {name} must be a single line.")
-    msg = EmailMessage(policy=SMTP)
+    # Long lines stay readable (links are not split into quoted-printable) up to RFC 5322's 998 characters.
+    msg = EmailMessage(policy=SMTP.clone(max_line_length=998))
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject

@@ -3,17 +3,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pynamodb.exceptions import UpdateError
+
 from chalicelib.domain.accounts import AccountStatus
 from chalicelib.domain.clock import Clock, SystemClock
 from chalicelib.domain.errors import AccountBlocked, AccountInactive, Unauthenticated
 from chalicelib.domain.ids import sha256_hex
 from chalicelib.store.accounts import Account, Credential
 
+_TOUCH_EVERY_SECONDS = 60
 _REFUSED = {
     AccountStatus.BLOCKED.value: AccountBlocked("This account is blocked."),
     AccountStatus.DEACTIVATED.value: AccountInactive("This account was deactivated."),
     AccountStatus.LOCKED.value: AccountInactive(
-        "This account is locked after a report of unauthorized access. Reset your password to unlock it."),
+        "This account is locked after a report of unauthorized access. Reset your password to unlock it.",
+        code="ACCOUNT_LOCKED"),
 }
 
 
@@ -43,7 +47,37 @@ def authenticate(secret: str | None, clock: Clock | None = None) -> Principal:
     refused = _REFUSED.get(account.status)
     if refused is not None:
         raise refused
+    if _revoked(credential, account):
+        raise Unauthenticated("This session or API key was revoked. Please sign in again.")
+    _touch(credential, now)
     return Principal(account=account, credential_kind=credential.kind, token_hash=token_hash)
+
+
+def _revoked(credential: Credential, account: Account) -> bool:
+    cutoff = account.sessions_valid_after if credential.kind == "session" else account.keys_valid_after
+    return cutoff is not None and credential.created_at <= cutoff
+
+
+def _touch(credential: Credential, now: float) -> None:
+    """Record last use for the key list, at most one write a minute a credential so it stays cheap."""
+    if credential.last_used_at is not None and now - credential.last_used_at < _TOUCH_EVERY_SECONDS:
+        return
+    try:
+        credential.update(actions=[Credential.last_used_at.set(now)], condition=Credential.token_hash.exists())
+    except UpdateError:
+        pass  # revoked a moment ago: nothing to record, and the next request is refused anyway
+
+
+def authenticate_from(secret: str | None, ip: str | None, clock: Clock | None = None) -> Principal:
+    """`authenticate`, where each unknown credential also spends the caller's IP guessing budget (429 past it)."""
+    try:
+        return authenticate(secret, clock)
+    except Unauthenticated:
+        if secret:
+            from chalicelib.services import rate_limit
+
+            rate_limit.admit_failed_credential(ip)
+        raise
 
 
 def bearer(authorization: str | None) -> str | None:

@@ -77,7 +77,9 @@ class Wallet:
                 self._commit(account, posting, memo, require_active, extra)
                 return posting
             except TransactWriteError as exc:
-                self._raise_if_final(exc, kind, cause_id, account_id)
+                if _claim_exists(cause_key(kind, cause_id)):
+                    raise AlreadyApplied(f"{kind.value} for {cause_id} was already applied.") from None
+                self._raise_unless_lost_race(exc, account, require_active)
                 _backoff(attempt)
         raise RuntimeError("ledger contention did not settle")  # pragma: no cover - 60 lost races in a row
 
@@ -96,8 +98,7 @@ class Wallet:
                         extra(tx)
                 return new_held
             except TransactWriteError as exc:
-                if not _is_contention(exc):
-                    raise
+                self._raise_unless_lost_race(exc, account, require_active=False)
                 _backoff(attempt)
         raise RuntimeError("ledger contention did not settle")  # pragma: no cover
 
@@ -136,15 +137,21 @@ class Wallet:
             if extra:
                 extra(tx)
 
-    def _raise_if_final(self, exc: TransactWriteError, kind: LedgerKind, cause_id: str, account_id: str) -> None:
-        # Ask the claim itself rather than trust which item the service blamed (moto and DynamoDB differ).
-        if _claim_exists(cause_key(kind, cause_id)):
-            raise AlreadyApplied(f"{kind.value} for {cause_id} was already applied.") from None
-        reasons = [r.code if r else None for r in (exc.cancellation_reasons or [])]
-        if "ConditionalCheckFailed" in reasons[3:]:
-            raise exc  # the caller's own items refused: theirs to interpret
-        if not _is_contention(exc):
-            raise exc
+    def _raise_unless_lost_race(self, exc: TransactWriteError, read: Account, require_active: bool) -> None:
+        """Retry only when the account moved under us; a refusal of the caller's own items is theirs to handle.
+
+        Which item DynamoDB blames is not used: PynamoDB reorders a transaction's items (checks, deletes,
+        puts, updates) and moto reports differently, so the account itself is asked whether it changed.
+        """
+        codes = {r.code for r in (exc.cancellation_reasons or []) if r}
+        if "TransactionConflict" in codes:
+            return
+        now = self._read(read.account_id)
+        if now.version != read.version:
+            return
+        if require_active and now.status != AccountStatus.ACTIVE.value:
+            return  # the next attempt refuses it with a clear error
+        raise exc
 
 
 def _claim_exists(key: str) -> bool:
@@ -153,11 +160,6 @@ def _claim_exists(key: str) -> bool:
         return True
     except Claim.DoesNotExist:
         return False
-
-
-def _is_contention(exc: TransactWriteError) -> bool:
-    codes = {r.code for r in (exc.cancellation_reasons or []) if r}
-    return bool(codes) and codes <= {"ConditionalCheckFailed", "TransactionConflict", "None", None}
 
 
 def _backoff(attempt: int) -> None:

@@ -105,6 +105,8 @@ class Stack:
         return env
 
     def start(self) -> None:
+        from chalicelib.config import settings_from_env
+
         self._check_prerequisites()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.outbox.mkdir(parents=True, exist_ok=True)
@@ -114,8 +116,12 @@ class Stack:
             if not self.in_memory:
                 stripe_args += ["--state-file", str(self.data_dir / "localstripe.pickle")]
             self._start("localstripe", stripe_args, ready=f"{self.stripe_url}/v1/customers", auth=True)
+            # The simulator pushes each SMS to the app (the fastest code path); pushes made before the app
+            # is up are retried by the simulator, and the poller picks up any it gives up on.
             self._start("simulator", [PYTHON, "-m", "chalicelib.providers.simulator", "--port",
-                                      str(self.ports.simulator)], ready=f"{self.simulator_url}/_sim/state")
+                                      str(self.ports.simulator), "--push-url", f"{self.app_url}/v1/partners/sim/push",
+                                      "--push-secret", settings_from_env(self.env()).partner_push_secret],
+                        ready=f"{self.simulator_url}/_sim/state")
             self._prepare_tables()
             if self.with_app:
                 self._start("app", [PYTHON, "-m", "infra.local.serve", "--port", str(self.ports.app)],
@@ -158,14 +164,15 @@ class Stack:
             db_dir = self.data_dir / "dynamodb"
             db_dir.mkdir(parents=True, exist_ok=True)
             args += ["-dbPath", str(db_dir)]
-        self._start("dynamodb", args, ready=self.dynamodb_url, any_status=True, timeout=60)
+        # DynamoDB Local writes its metadata file into its working folder: keep it with the data.
+        self._start("dynamodb", args, ready=self.dynamodb_url, any_status=True, timeout=60, cwd=self.data_dir)
 
     def _start(self, name: str, args: list[str], *, ready: str | None, timeout: float = 30,
-               any_status: bool = False, auth: bool = False) -> None:
+               any_status: bool = False, auth: bool = False, cwd: Path = ROOT) -> None:
         log_dir = self.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         log = open(log_dir / f"{name}.log", "ab")
-        proc = subprocess.Popen(args, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(args, cwd=cwd, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         self.procs[name] = proc
         if ready is not None:
