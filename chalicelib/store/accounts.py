@@ -1,4 +1,4 @@
-"""Accounts, their credentials (sessions, API keys) and one-time tokens (email verification, password reset)."""
+"""Accounts, credentials (sessions, API keys), one-time tokens (verify, reset) and sign-in throttles."""
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
@@ -31,6 +31,10 @@ class Account(Model):
     webhook_secret = UnicodeAttribute(null=True)
     status_reason = UnicodeAttribute(null=True)
     is_admin_created = BooleanAttribute(default=False)
+    # Credentials created at or before these times are refused (sign out everywhere, lock, reset), even
+    # ones a GSI query has not shown yet: the by_account index is only eventually consistent.
+    sessions_valid_after = NumberAttribute(null=True)
+    keys_valid_after = NumberAttribute(null=True)
 
 
 class CredentialsByAccount(GlobalSecondaryIndex["Credential"]):
@@ -71,4 +75,18 @@ class OneTimeToken(Model):
     purpose = UnicodeAttribute()  # "verify" | "reset"
     account_id = UnicodeAttribute()
     created_at = NumberAttribute()
+    expires_at = TTLAttribute()
+
+
+@table("login_throttle")
+class LoginThrottle(Model):
+    """Failed sign-ins of one email or one IP in a sliding window, and until when further tries are refused."""
+
+    class Meta:
+        table_name = "login_throttle"
+
+    key = UnicodeAttribute(hash_key=True)  # "email#<sha256 of the normalised email>" | "ip#<address>"
+    failures = NumberAttribute(default=0)
+    window_ends_at = NumberAttribute()  # the count restarts after this long without a failure
+    blocked_until = NumberAttribute(default=0)
     expires_at = TTLAttribute()

@@ -1,0 +1,44 @@
+"""JSON shapes of the account area's replies (API.md field names), built from store rows."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.config import Settings
+from chalicelib.domain.clock import iso
+from chalicelib.services.accounts import agreement_update_required
+from chalicelib.services.activity import detail_of
+from chalicelib.store.accounts import Account, Credential
+from chalicelib.store.runtime import ActivityEntry
+
+
+def _iso_or_none(ts: float | None) -> str | None:
+    return iso(ts) if ts is not None else None
+
+
+def me(account: Account, credential_kind: str, settings: Settings) -> dict[str, Any]:
+    balance, held = int(account.balance_cents), int(account.held_cents)
+    return {
+        "account_id": account.account_id,
+        "email": account.email,
+        "status": account.status,
+        "balance_cents": balance,
+        "held_cents": held,
+        "available_cents": balance - held,
+        "currency": settings.currency,
+        "restricted": balance < 0,
+        "agreement_version": account.agreement_version,
+        "agreement_accepted_at": _iso_or_none(account.agreement_accepted_at),
+        "current_agreement_version": settings.agreement_version,
+        "agreement_update_required": agreement_update_required(account, settings.agreement_version),
+        "created_at": iso(account.created_at),
+        "authenticated_with": credential_kind,
+    }
+
+
+def api_key(credential: Credential) -> dict[str, Any]:
+    return {"key_id": credential.key_id, "label": credential.label, "created_at": iso(credential.created_at),
+            "last_used_at": _iso_or_none(credential.last_used_at)}
+
+
+def activity(entry: ActivityEntry) -> dict[str, Any]:
+    return {"kind": entry.kind, "ip": entry.ip, "detail": detail_of(entry), "created_at": iso(entry.created_at)}

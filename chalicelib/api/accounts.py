@@ -1,0 +1,219 @@
+"""REST v1 for accounts: registration, verification, sign-in, API keys, the account's rights, activity, webhook."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.api import account_views as views
+from chalicelib.api import fields
+from chalicelib.api.kit import RestRoutes
+from chalicelib.config import get_settings
+from chalicelib.domain.clock import iso
+from chalicelib.domain.errors import Forbidden, InvalidInput
+from chalicelib.services import container
+from chalicelib.services.account_rights import AccountRights
+from chalicelib.services.accounts import AccountsService
+from chalicelib.services.activity import MAX_PAGE, list_activity
+from chalicelib.services.api_keys import ApiKeys
+from chalicelib.services.authn import Principal
+from chalicelib.services.sessions import SESSION, Credentials
+from chalicelib.services.signin import SignIn
+from chalicelib.services.webhook_settings import WebhookSettings, webhook_of
+
+bp = Blueprint(__name__)
+v1 = RestRoutes(bp)
+
+_EMAIL_MAX = 320
+_PASSWORD_MAX = 1024  # the policy says 128; longer is refused by it with a clear message, not by a type error
+_NO_STORE: dict[str, str | list[str]] = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+
+
+@dataclass(frozen=True)
+class AccountServices:
+    accounts: AccountsService
+    signin: SignIn
+    rights: AccountRights
+    api_keys: ApiKeys
+    webhooks: WebhookSettings
+
+
+@functools.cache
+def services() -> AccountServices:
+    settings = get_settings()
+    accounts = AccountsService(settings, container.clock(), container.mailer())
+    return AccountServices(accounts=accounts, signin=SignIn(accounts), rights=AccountRights(accounts),
+                           api_keys=ApiKeys(Credentials(accounts.clock, settings.session_ttl_seconds), accounts.clock,
+                                            settings.activity_retention_days),
+                           webhooks=WebhookSettings(accounts.clock, settings.activity_retention_days))
+
+
+def _reply(body: dict[str, Any], status: int = 200, headers: dict[str, str | list[str]] | None = None) -> Response:
+    return Response(body=body, status_code=status, headers=headers or {"Content-Type": "application/json"})
+
+
+def _no_content() -> Response:
+    return Response(body="", status_code=204)
+
+
+def _session() -> Principal:
+    principal = v1.principal()
+    if principal.credential_kind != SESSION:
+        raise Forbidden("This needs a signed-in session, not an API key.", code="SESSION_REQUIRED")
+    return principal
+
+
+def _accepted(message: str) -> Response:
+    return _reply({"status": "accepted", "message": message}, 202)
+
+
+@v1.route("/v1/auth/register", methods=["POST"])
+def register() -> Response:
+    body = v1.json_body()
+    account = services().accounts.register(
+        fields.text(body, "email", max_length=_EMAIL_MAX), fields.text(body, "password", max_length=_PASSWORD_MAX),
+        fields.text(body, "agreement_version", max_length=20), v1.client_ip())
+    return _reply({"account_id": account.account_id, "status": account.status}, 201)
+
+
+@v1.route("/v1/auth/verify", methods=["POST"])
+def verify() -> Response:
+    account = services().accounts.verify_email(fields.text(v1.json_body(), "token", max_length=200), v1.client_ip())
+    return _reply({"account_id": account.account_id, "status": account.status})
+
+
+@v1.route("/v1/auth/resend-verification", methods=["POST"])
+def resend_verification() -> Response:
+    email = fields.optional_text(v1.json_body(), "email", max_length=_EMAIL_MAX) or v1.principal().account.email
+    services().accounts.resend_verification(email)
+    return _accepted("If this address has an unconfirmed account, a new confirmation email is on its way.")
+
+
+@v1.route("/v1/auth/login", methods=["POST"])
+def login() -> Response:
+    body = v1.json_body()
+    session = services().signin.login(fields.text(body, "email", max_length=_EMAIL_MAX),
+                                      fields.text(body, "password", max_length=_PASSWORD_MAX), v1.client_ip())
+    return _reply({"token": session.token, "token_type": "Bearer", "expires_at": iso(session.expires_at)},
+                  headers=_NO_STORE)
+
+
+@v1.route("/v1/auth/logout", methods=["POST"])
+def logout() -> Response:
+    principal = v1.principal()
+    services().signin.logout(principal.account.account_id, principal.credential_kind, principal.token_hash,
+                             v1.client_ip())
+    return _no_content()
+
+
+@v1.route("/v1/auth/logout-all", methods=["POST"])
+def logout_all() -> Response:
+    services().signin.logout_everywhere(v1.principal().account.account_id, v1.client_ip())
+    return _no_content()
+
+
+@v1.route("/v1/auth/forgot-password", methods=["POST"])
+def forgot_password() -> Response:
+    services().signin.forgot_password(fields.text(v1.json_body(), "email", max_length=_EMAIL_MAX))
+    return _accepted("If this address has an account, an email with a reset link is on its way.")
+
+
+@v1.route("/v1/auth/reset-password", methods=["POST"])
+def reset_password() -> Response:
+    body = v1.json_body()
+    account = services().signin.reset_password(fields.text(body, "token", max_length=200),
+                                               fields.text(body, "password", max_length=_PASSWORD_MAX), v1.client_ip())
+    return _reply({"account_id": account.account_id, "status": account.status})
+
+
+@v1.route("/v1/me", methods=["GET"])
+def me() -> dict[str, Any]:
+    principal = v1.principal()
+    return views.me(principal.account, principal.credential_kind, get_settings())
+
+
+@v1.route("/v1/api-keys", methods=["POST"])
+def create_api_key() -> Response:
+    account_id = _session().account.account_id
+    label = fields.optional_text(v1.json_body(), "label", max_length=100)
+    issued = services().api_keys.create(account_id, label, v1.client_ip())
+    return _reply({"api_key": issued.api_key, "key_id": issued.key_id, "label": issued.label,
+                   "created_at": iso(issued.created_at)}, 201, _NO_STORE)
+
+
+@v1.route("/v1/api-keys", methods=["GET"])
+def list_api_keys() -> dict[str, Any]:
+    return {"items": [views.api_key(c) for c in services().api_keys.list(v1.principal().account.account_id)]}
+
+
+@v1.route("/v1/api-keys/{key_id}", methods=["DELETE"])
+def revoke_api_key(key_id: str) -> Response:
+    account_id = _session().account.account_id
+    if len(key_id) > 64:
+        raise InvalidInput("That is not an API key id.", details={"field": "key_id"})
+    services().api_keys.revoke(account_id, key_id, v1.client_ip())
+    return _no_content()
+
+
+@v1.route("/v1/account/report-unauthorized", methods=["POST"])
+def report_unauthorized() -> dict[str, Any]:
+    services().rights.report_unauthorized(v1.principal().account, v1.client_ip())
+    return {"status": "locked", "message": "Your account is locked and every session and API key was revoked. "
+                                           "We emailed you a link to choose a new password, which unlocks it."}
+
+
+@v1.route("/v1/account/withdraw-consent", methods=["POST"])
+def withdraw_consent() -> dict[str, Any]:
+    services().rights.withdraw_consent(_session().account, v1.client_ip())
+    return {"status": "deactivated", "message": "Your account is deactivated and your personal data removed."}
+
+
+@v1.route("/v1/account/accept-agreement", methods=["POST"])
+def accept_agreement() -> dict[str, Any]:
+    principal = v1.principal()
+    body = v1.json_body()
+    version = fields.text(body, "agreement_version" if "agreement_version" in body else "version", max_length=20)
+    account = services().rights.accept_agreement(principal.account, version, v1.client_ip())
+    return {"agreement_version": account.agreement_version, "agreement_accepted_at": iso(account.agreement_accepted_at)}
+
+
+@v1.route("/v1/activity", methods=["GET"])
+def activity() -> dict[str, Any]:
+    account_id = v1.principal().account.account_id
+    query = dict(v1.request.query_params or {})
+    page = list_activity(account_id, limit=_limit(query.get("limit")), before=query.get("before") or None)
+    return {"items": [views.activity(e) for e in page.entries], "next_before": page.next_before}
+
+
+@v1.route("/v1/webhook", methods=["GET"])
+def get_webhook() -> Response:
+    setting = webhook_of(v1.principal().account)
+    return _reply({"url": setting.url, "secret": setting.secret}, headers=_NO_STORE)
+
+
+@v1.route("/v1/webhook", methods=["PUT"])
+def put_webhook() -> Response:
+    principal = v1.principal()
+    body = v1.json_body()
+    url = fields.text(body, "url", max_length=4096)
+    rotate = body.get("rotate_secret", False)
+    if not isinstance(rotate, bool):
+        raise InvalidInput("'rotate_secret' must be true or false.", details={"field": "rotate_secret"})
+    setting = services().webhooks.set(principal.account, url, rotate_secret=rotate, ip=v1.client_ip())
+    return _reply({"url": setting.url, "secret": setting.secret}, headers=_NO_STORE)
+
+
+@v1.route("/v1/webhook", methods=["DELETE"])
+def delete_webhook() -> Response:
+    services().webhooks.clear(v1.principal().account, v1.client_ip())
+    return _no_content()
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return 50
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise InvalidInput(f"'limit' must be a whole number from 1 to {MAX_PAGE}.", details={"field": "limit"})
+    return int(raw)

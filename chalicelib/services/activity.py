@@ -1,0 +1,73 @@
+"""The account's activity log (agreement 11.1): what happened, from which IP, when; entries expire by TTL."""
+from __future__ import annotations
+
+import enum
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from chalicelib.config import get_settings
+from chalicelib.domain.clock import Clock, SystemClock
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.store.runtime import ActivityEntry
+
+MAX_PAGE = 100
+_SORT_KEY = re.compile(r"^\d{13}#[0-9a-f]{8}$")
+
+
+class ActivityKind(str, enum.Enum):
+    """What this area records; other areas may record their own kinds as plain strings."""
+
+    REGISTERED = "registered"
+    EMAIL_VERIFIED = "email_verified"
+    SIGN_IN = "sign_in"
+    SIGN_IN_FAILED = "sign_in_failed"
+    SIGN_OUT = "sign_out"
+    SIGN_OUT_EVERYWHERE = "sign_out_everywhere"
+    PASSWORD_RESET = "password_reset"  # noqa: S105  (an event name, not a secret)
+    API_KEY_CREATED = "api_key_created"
+    API_KEY_REVOKED = "api_key_revoked"
+    UNAUTHORIZED_ACCESS_REPORTED = "unauthorized_access_reported"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    AGREEMENT_ACCEPTED = "agreement_accepted"
+    WEBHOOK_CHANGED = "webhook_changed"
+
+
+@dataclass(frozen=True)
+class ActivityPage:
+    entries: list[ActivityEntry]
+    next_before: str | None  # pass as `before` for the next (older) page
+
+
+def record_activity(account_id: str, kind: str, ip: str | None, detail: Mapping[str, object] | None = None, *,
+                    clock: Clock | None = None, retention_days: int | None = None) -> ActivityEntry:
+    """Append an entry to the account's log; it expires after `retention_days` (default: the settings')."""
+    now = (clock or SystemClock()).now()
+    days = get_settings().activity_retention_days if retention_days is None else retention_days
+    entry = ActivityEntry(account_id, f"{int(now * 1000):013d}#{secrets.token_hex(4)}",
+                          kind=kind.value if isinstance(kind, ActivityKind) else kind, ip=ip,
+                          detail=json.dumps(dict(detail), sort_keys=True) if detail else None, created_at=now,
+                          expires_at=datetime.fromtimestamp(now + days * 86400, tz=UTC))
+    entry.save()
+    return entry
+
+
+def list_activity(account_id: str, *, limit: int = 50, before: str | None = None,
+                  clock: Clock | None = None) -> ActivityPage:
+    """Newest first; entries past their TTL are hidden even before DynamoDB deletes them."""
+    if before is not None and not _SORT_KEY.match(before):
+        raise InvalidInput("'before' is not a cursor this API gave out.", details={"field": "before"})
+    now = (clock or SystemClock()).now()
+    page = ActivityEntry.query(account_id, range_key_condition=ActivityEntry.sort_key < before if before else None,
+                               scan_index_forward=False, limit=min(limit, MAX_PAGE))
+    entries = list(page)
+    more = page.last_evaluated_key is not None and len(entries) == min(limit, MAX_PAGE)
+    visible = [e for e in entries if e.expires_at is None or e.expires_at.timestamp() > now]
+    return ActivityPage(entries=visible, next_before=entries[-1].sort_key if more and entries else None)
+
+
+def detail_of(entry: ActivityEntry) -> dict[str, object]:
+    return dict(json.loads(entry.detail)) if entry.detail else {}

@@ -1,0 +1,98 @@
+"""Sessions and API keys: issued once, stored as SHA-256 only, listed by key id, revoked singly or all at once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.domain.clock import Clock
+from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.ids import new_id, new_secret, sha256_hex
+from chalicelib.store.accounts import Account, Credential
+
+SESSION = "session"
+API_KEY = "api_key"
+API_KEY_PREFIX = "smsr_"  # recognisable in leaks and by secret scanners; 256 random bits follow
+MAX_API_KEYS = 20
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    token: str
+    key_id: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: str
+    key_id: str
+    label: str | None
+    created_at: float
+
+
+class Credentials:
+    def __init__(self, clock: Clock, session_ttl_seconds: int) -> None:
+        self.clock = clock
+        self.session_ttl_seconds = session_ttl_seconds
+
+    def issue_session(self, account_id: str) -> IssuedSession:
+        now = self.clock.now()
+        token, key_id, expires_at = new_secret(32), new_id("ses"), now + self.session_ttl_seconds
+        Credential(sha256_hex(token), account_id=account_id, kind=SESSION, key_id=key_id, created_at=now,
+                   expires_at=datetime.fromtimestamp(expires_at, tz=UTC)).save()
+        return IssuedSession(token=token, key_id=key_id, expires_at=expires_at)
+
+    def create_api_key(self, account_id: str, label: str | None) -> IssuedApiKey:
+        """A new key, shown once; raises Conflict (TOO_MANY_API_KEYS) past MAX_API_KEYS."""
+        if len(self.list_api_keys(account_id)) >= MAX_API_KEYS:
+            raise Conflict(f"An account may have at most {MAX_API_KEYS} API keys; revoke one first.",
+                           code="TOO_MANY_API_KEYS")
+        now = self.clock.now()
+        api_key, key_id = API_KEY_PREFIX + new_secret(32), new_id("key")
+        Credential(sha256_hex(api_key), account_id=account_id, kind=API_KEY, key_id=key_id, label=label,
+                   created_at=now).save()
+        return IssuedApiKey(api_key=api_key, key_id=key_id, label=label, created_at=now)
+
+    def list_api_keys(self, account_id: str) -> list[Credential]:
+        return list(Credential.by_account.query(account_id, filter_condition=Credential.kind == API_KEY))
+
+    def revoke_api_key(self, account_id: str, key_id: str) -> None:
+        """Raises NotFound unless the account has a key with this id."""
+        for credential in self.list_api_keys(account_id):
+            if credential.key_id == key_id:
+                credential.delete()
+                return
+        raise NotFound("There is no API key with this id on your account.", code="API_KEY_NOT_FOUND")
+
+    def revoke(self, token_hash: str) -> None:
+        Credential(token_hash).delete()
+
+    def revoke_sessions(self, account_id: str) -> int:
+        """Sign out everywhere: every session of the account stops working now. Returns how many were deleted."""
+        self._refuse_older(account_id, [Account.sessions_valid_after])
+        return self._delete(account_id, SESSION)
+
+    def revoke_all(self, account_id: str) -> int:
+        """Every session and API key of the account stops working now. Returns how many were deleted."""
+        self._refuse_older(account_id, [Account.sessions_valid_after, Account.keys_valid_after])
+        return self._delete(account_id, None)
+
+    def _refuse_older(self, account_id: str, fields: list[object]) -> None:
+        now = self.clock.now()
+        try:
+            Account(account_id).update(actions=[f.set(now) for f in fields],  # type: ignore[attr-defined]
+                                       condition=Account.account_id.exists())
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise NotFound("Account not found.") from None
+            raise
+
+    def _delete(self, account_id: str, kind: str | None) -> int:
+        condition = Credential.kind == kind if kind else None
+        doomed = list(Credential.by_account.query(account_id, filter_condition=condition))
+        with Credential.batch_write() as batch:
+            for credential in doomed:
+                batch.delete(credential)
+        return len(doomed)

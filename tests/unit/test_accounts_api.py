@@ -1,0 +1,217 @@
+"""The account routes as an HTTP adapter (Chalice's test client, services over moto): statuses, envelopes, auth."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib.api import accounts as accounts_api
+from chalicelib.config import Settings
+from chalicelib.store.accounts import Account, Credential, OneTimeToken
+from chalicelib.store.ledger import Claim
+from tests.unit.accounts_support import PASSWORD, Harness, moto_module, wipe_tables
+
+
+class Api:
+    def __init__(self, client: Client, harness: Harness) -> None:
+        self.client = client
+        self.h = harness
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None, raw: bytes | None = None):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        return self.client.http.request(method, path, headers=headers, body=payload)
+
+    def session(self) -> str:
+        self.h.verified()
+        reply = self.call("POST", "/v1/auth/login", {"email": "ann@example.com", "password": PASSWORD})
+        return str(reply.json_body["token"])
+
+
+@pytest.fixture(scope="module")
+def tables() -> Iterator[Settings]:
+    with moto_module() as settings:
+        yield settings
+
+
+@pytest.fixture
+def api(tables, monkeypatch) -> Iterator[Api]:
+    wipe_tables()
+    h = Harness(tables)
+    bundle = accounts_api.AccountServices(accounts=h.accounts, signin=h.signin, rights=h.rights, api_keys=h.api_keys,
+                                          webhooks=h.webhooks)
+    monkeypatch.setattr(accounts_api, "services", lambda: bundle)
+    with Client(app) as client:
+        yield Api(client, h)
+
+
+def _nothing_written() -> bool:
+    return Account.count() == Claim.count() == OneTimeToken.count() == Credential.count() == 0
+
+
+GOOD = {"email": "ann@example.com", "password": PASSWORD, "agreement_version": "1"}
+
+
+@pytest.mark.parametrize(("raw", "code"), [
+    (b"{not json", "MALFORMED_JSON"),
+    (b"[1, 2]", "MALFORMED_JSON"),
+    (json.dumps({**GOOD, "pad": "x" * 70_000}).encode(), "BODY_TOO_LARGE"),
+    (b"{}", "INVALID_INPUT"),
+    (json.dumps({**GOOD, "email": 5}).encode(), "INVALID_INPUT"),
+    (json.dumps({**GOOD, "password": ["x"]}).encode(), "INVALID_INPUT"),
+    (json.dumps({k: v for k, v in GOOD.items() if k != "agreement_version"}).encode(), "INVALID_INPUT"),
+    (json.dumps({**GOOD, "email": "ann at example.com"}).encode(), "INVALID_EMAIL"),
+    (json.dumps({**GOOD, "password": "12345678"}).encode(), "WEAK_PASSWORD"),
+    (json.dumps({**GOOD, "agreement_version": "0"}).encode(), "AGREEMENT_VERSION_NOT_CURRENT"),
+])
+def test_register_route__malformed_input_gets_422_with_the_envelope_and_writes_nothing(api, raw, code):
+    # When a malformed registration arrives
+    reply = api.call("POST", "/v1/auth/register", raw=raw)
+    # Then it is a 422 with the error envelope, and no row was written
+    assert reply.status_code == 422
+    assert reply.json_body["error"]["code"] == code and reply.json_body["error"]["message"]
+    assert _nothing_written()
+
+
+def test_register_route__201_then_409_for_the_same_email(api):
+    # When Ann registers twice
+    first = api.call("POST", "/v1/auth/register", GOOD)
+    second = api.call("POST", "/v1/auth/register", {**GOOD, "email": "ANN@example.com"})
+    # Then the first is created unverified and the second is EMAIL_TAKEN
+    assert first.status_code == 201 and first.json_body["status"] == "unverified"
+    assert first.json_body["account_id"].startswith("acc_")
+    assert (second.status_code, second.json_body["error"]["code"]) == (409, "EMAIL_TAKEN")
+
+
+def test_verify_route__token_from_the_email_activates_once(api):
+    # Given a registration
+    api.call("POST", "/v1/auth/register", GOOD)
+    token = api.h.mailer.last_to("ann@example.com").token
+    # When the token is posted twice
+    first = api.call("POST", "/v1/auth/verify", {"token": token})
+    second = api.call("POST", "/v1/auth/verify", {"token": token})
+    # Then the first activates and the second is a 422 TOKEN_INVALID
+    assert (first.status_code, first.json_body["status"]) == (200, "active")
+    assert (second.status_code, second.json_body["error"]["code"]) == (422, "TOKEN_INVALID")
+
+
+def test_login_route__token_with_expiry_and_no_store(api):
+    # Given a verified account
+    api.h.verified()
+    # When Ann signs in
+    reply = api.call("POST", "/v1/auth/login", {"email": "ann@example.com", "password": PASSWORD})
+    # Then she gets a bearer token with an ISO expiry, not to be cached
+    assert reply.status_code == 200 and reply.json_body["token"] and reply.json_body["expires_at"].endswith("Z")
+    assert reply.headers["Cache-Control"] == "no-store"
+
+
+def test_login_route__wrong_password_is_401_then_429_with_retry_after(api):
+    # Given a verified account
+    api.h.verified()
+    wrong = {"email": "ann@example.com", "password": "not my password"}
+    # When wrong passwords keep coming
+    replies = [api.call("POST", "/v1/auth/login", wrong) for _ in range(7)]
+    # Then the first are 401 INVALID_CREDENTIALS and then 429 with Retry-After
+    assert replies[0].status_code == 401 and replies[0].json_body["error"]["code"] == "INVALID_CREDENTIALS"
+    assert replies[-1].status_code == 429 and int(replies[-1].headers["Retry-After"]) >= 1
+
+
+def test_me_route__shows_money_and_agreement_state(api):
+    # Given Ann signed in
+    token = api.session()
+    # When she reads /v1/me
+    me = api.call("GET", "/v1/me", token=token).json_body
+    # Then the contract fields are there
+    assert {k: me[k] for k in ("email", "status", "balance_cents", "held_cents", "available_cents", "currency",
+                               "agreement_version", "current_agreement_version", "agreement_update_required",
+                               "restricted")} == {
+        "email": "ann@example.com", "status": "active", "balance_cents": 0, "held_cents": 0, "available_cents": 0,
+        "currency": "USD", "agreement_version": "1", "current_agreement_version": "1",
+        "agreement_update_required": False, "restricted": False}
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/v1/me"), ("POST", "/v1/api-keys"), ("GET", "/v1/activity"),
+                                              ("POST", "/v1/account/report-unauthorized"), ("PUT", "/v1/webhook"),
+                                              ("POST", "/v1/auth/logout")])
+def test_routes__without_a_credential_are_401(api, method, path):
+    # When a route that needs a caller is called anonymously or with a made-up token
+    anonymous = api.call(method, path, {})
+    forged = api.call(method, path, {}, token="smsr_madeup")
+    # Then both are 401 with the envelope
+    assert anonymous.status_code == forged.status_code == 401
+    assert anonymous.json_body["error"]["code"] == "UNAUTHENTICATED"
+
+
+def test_api_key_routes__keys_are_managed_with_a_session_not_with_a_key(api):
+    # Given Ann's session and an API key made with it
+    token = api.session()
+    created = api.call("POST", "/v1/api-keys", {"label": "bot"}, token=token)
+    assert created.status_code == 201 and created.headers["Cache-Control"] == "no-store"
+    key, key_id = created.json_body["api_key"], created.json_body["key_id"]
+    # When the key tries to make another key or revoke itself
+    minted = api.call("POST", "/v1/api-keys", {}, token=key)
+    revoked = api.call("DELETE", f"/v1/api-keys/{key_id}", token=key)
+    # Then both are refused, while the key may read the list
+    assert (minted.status_code, minted.json_body["error"]["code"]) == (403, "SESSION_REQUIRED")
+    assert revoked.status_code == 403
+    assert [k["key_id"] for k in api.call("GET", "/v1/api-keys", token=key).json_body["items"]] == [key_id]
+    # And the session revokes it with 204, after which a second revoke is 404
+    assert api.call("DELETE", f"/v1/api-keys/{key_id}", token=token).status_code == 204
+    assert api.call("DELETE", f"/v1/api-keys/{key_id}", token=token).status_code == 404
+
+
+def test_forgot_password_route__same_reply_for_known_and_unknown_emails(api):
+    # Given Ann's account
+    api.h.verified()
+    # When resets are asked for her and for a stranger
+    known = api.call("POST", "/v1/auth/forgot-password", {"email": "ann@example.com"})
+    unknown = api.call("POST", "/v1/auth/forgot-password", {"email": "nobody@example.com"})
+    # Then the replies are identical and only Ann got an email
+    assert (known.status_code, known.json_body) == (unknown.status_code, unknown.json_body)
+    assert known.status_code == 202
+    assert [m.to for m in api.h.mailer.sent if "Reset" in m.subject] == ["ann@example.com"]
+
+
+def test_webhook_routes__put_get_delete_and_bad_input(api):
+    # Given Ann signed in
+    token = api.session()
+    # When she sets, reads, and deletes her webhook
+    put = api.call("PUT", "/v1/webhook", {"url": "https://bot.example.com/sms"}, token=token)
+    got = api.call("GET", "/v1/webhook", token=token)
+    deleted = api.call("DELETE", "/v1/webhook", token=token)
+    # Then the URL and secret round-trip and deletion clears them
+    assert put.status_code == 200 and put.json_body["secret"].startswith("whsec_")
+    assert got.json_body == put.json_body
+    assert deleted.status_code == 204
+    assert api.call("GET", "/v1/webhook", token=token).json_body == {"url": None, "secret": None}
+    # And bad input is a 422 that stores nothing
+    for body in ({"url": "ftp://x.example.com"}, {"url": 7}, {"url": "https://x.example.com", "rotate_secret": "yes"}):
+        assert api.call("PUT", "/v1/webhook", body, token=token).status_code == 422
+    assert api.call("GET", "/v1/webhook", token=token).json_body["url"] is None
+
+
+def test_activity_route__lists_sign_ins_and_refuses_a_bad_limit(api):
+    # Given Ann signed in
+    token = api.session()
+    # When she reads her activity
+    items = api.call("GET", "/v1/activity?limit=10", token=token).json_body["items"]
+    bad = api.call("GET", "/v1/activity?limit=0", token=token)
+    # Then her sign-in is there with its IP field, and a bad limit is a 422
+    assert "sign_in" in [i["kind"] for i in items] and {"kind", "ip", "detail", "created_at"} <= set(items[0])
+    assert bad.status_code == 422
+
+
+def test_logout_route__ends_the_session(api):
+    # Given Ann signed in
+    token = api.session()
+    # When she signs out
+    reply = api.call("POST", "/v1/auth/logout", token=token)
+    # Then it is a 204 and the token no longer works
+    assert reply.status_code == 204
+    assert api.call("GET", "/v1/me", token=token).status_code == 401
