@@ -1,0 +1,140 @@
+"""REST v1 for money: card top-ups, Stripe's webhook, the ledger, the payments page and refund requests (6.2, 6.3)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.api import fields
+from chalicelib.api.errors import error_body
+from chalicelib.api.kit import RestRoutes
+from chalicelib.domain.clock import iso
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.observability import logger
+from chalicelib.providers.stripe_gateway import WebhookRejected
+from chalicelib.services import payments
+from chalicelib.services.refunds import refund_requests
+from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.payments import PaymentRecord, RefundRequest, TopUp
+
+bp = Blueprint(__name__)
+v1 = RestRoutes(bp)
+
+_LEDGER_DEFAULT_LIMIT = 50
+_LEDGER_MAX_LIMIT = 200
+_ID_MAX = 255
+_REASON_MAX = 2000
+# Stripe sends `application/json; charset=utf-8`; the signature is checked on the raw bytes either way.
+_STRIPE_CONTENT_TYPES = ["application/json", "text/plain", "application/octet-stream"]
+
+
+def _created(body: dict[str, Any]) -> Response:
+    return Response(body=body, status_code=201, headers={"Content-Type": "application/json"})
+
+
+@v1.route("/v1/topups/card-setup", methods=["POST"])
+def card_setup() -> Response:
+    setup = payments.top_ups().start_card_setup(v1.principal().account)
+    return _created({"setup_intent_id": setup.setup_intent_id, "client_secret": setup.client_secret,
+                     "publishable_key": setup.publishable_key, "stripe_js_url": setup.stripe_js_url})
+
+
+@v1.route("/v1/topups/cards", methods=["GET"])
+def saved_cards() -> dict[str, Any]:
+    cards = payments.top_ups().saved_cards(v1.principal().account)
+    return {"items": [{"id": c.id, "brand": c.brand, "last4": c.last4, "exp_month": c.exp_month,
+                       "exp_year": c.exp_year} for c in cards]}
+
+
+@v1.route("/v1/topups", methods=["POST"])
+def top_up() -> Response:
+    account = v1.principal().account
+    body = v1.json_body()
+    started = payments.top_ups().start(account, fields.required_integer(body, "amount_cents"),
+                                       fields.text(body, "payment_method_id", max_length=_ID_MAX))
+    return _created({"topup_id": started.topup_id, "payment_intent_id": started.payment_intent_id,
+                     "status": started.stripe_status, "client_secret": started.client_secret})
+
+
+@v1.route("/v1/webhooks/stripe", methods=["POST"], content_types=_STRIPE_CONTENT_TYPES)
+def stripe_webhook() -> Response:
+    raw = v1.request.raw_body
+    body = raw if isinstance(raw, bytes) else raw.encode()
+    headers: Any = v1.request.headers or {}
+    try:
+        outcome = payments.stripe_events().receive(body, str(headers.get("stripe-signature") or ""))
+    except WebhookRejected as rejected:
+        logger.warning("stripe webhook rejected", extra={"reason": str(rejected)})
+        return Response(body=error_body("BAD_SIGNATURE", "The Stripe signature or event is not valid."),
+                        status_code=400, headers={"Content-Type": "application/json"})
+    return Response(body={"received": True, "outcome": outcome.value}, status_code=200,
+                    headers={"Content-Type": "application/json"})
+
+
+@v1.route("/v1/ledger", methods=["GET"])
+def ledger() -> dict[str, Any]:
+    account = v1.principal().account
+    query: Mapping[str, str] = v1.request.query_params or {}
+    limit = _query_integer(query, "limit", _LEDGER_MAX_LIMIT) or _LEDGER_DEFAULT_LIMIT
+    page = payments.ledger_page(account.account_id, limit, _query_integer(query, "before_seq", None))
+    return {"items": [_ledger_item(entry) for entry in page.entries], "next_before_seq": page.next_before_seq}
+
+
+@v1.route("/v1/payments", methods=["GET"])
+def payment_history() -> dict[str, Any]:
+    history = payments.payment_history(v1.principal().account.account_id)
+    items = ([_top_up_item(t) for t in history.top_ups] + [_record_item(r) for r in history.records]
+             + [_refund_request_item(r) for r in history.refund_requests])
+    items.sort(key=lambda item: item["created_at"], reverse=True)
+    return {"items": items}
+
+
+@v1.route("/v1/refund-requests", methods=["POST"])
+def create_refund_request() -> Response:
+    account = v1.principal().account
+    reason = fields.text(v1.json_body(), "reason", max_length=_REASON_MAX)
+    return _created(_refund_request_item(refund_requests().create(account.account_id, reason)))
+
+
+@v1.route("/v1/refund-requests", methods=["GET"])
+def list_refund_requests() -> dict[str, Any]:
+    requests = refund_requests().of_account(v1.principal().account.account_id)
+    return {"items": [_refund_request_item(r) for r in requests]}
+
+
+def _query_integer(query: Mapping[str, str], name: str, maximum: int | None) -> int | None:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or int(raw) < 1 or (maximum is not None and int(raw) > maximum):
+        limit = f" up to {maximum}" if maximum else ""
+        raise InvalidInput(f"'{name}' must be a whole number from 1{limit}.", details={"field": name})
+    return int(raw)
+
+
+def _ledger_item(entry: LedgerEntry) -> dict[str, Any]:
+    return {"entry_id": entry.entry_id, "seq": int(entry.seq), "amount_cents": int(entry.amount_cents),
+            "balance_after_cents": int(entry.balance_after_cents), "kind": entry.kind, "cause_id": entry.cause_id,
+            "memo": entry.memo, "created_at": iso(entry.created_at)}
+
+
+def _top_up_item(topup: TopUp) -> dict[str, Any]:
+    return {"type": "top_up", "id": topup.topup_id, "amount_cents": int(topup.amount_cents),
+            "currency": topup.currency, "status": topup.status, "payment_intent_id": topup.payment_intent_id,
+            "refunded_cents": int(topup.refunded_cents), "created_at": iso(topup.created_at)}
+
+
+def _record_item(record: PaymentRecord) -> dict[str, Any]:
+    return {"type": record.kind, "id": record.ref_id, "amount_cents": int(record.amount_cents),
+            "currency": record.currency, "payment_intent_id": record.payment_intent_id,
+            "refund_request_id": record.refund_request_id, "created_at": iso(record.created_at)}
+
+
+def _refund_request_item(request: RefundRequest) -> dict[str, Any]:
+    return {"type": "refund_request", "id": request.request_id, "request_id": request.request_id,
+            "amount_cents": int(request.amount_cents), "status": request.status, "reason": request.reason,
+            "paid_cents": int(request.paid_cents), "fee_cents": int(request.fee_cents),
+            "uncovered_cents": int(request.uncovered_cents), "decision_note": request.decision_note,
+            "created_at": iso(request.created_at),
+            "decided_at": iso(request.decided_at) if request.decided_at is not None else None}

@@ -1,0 +1,170 @@
+"""An in-memory Stripe with the gateway's methods, and signed events as Stripe sends them, for money's unit tests."""
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from chalicelib.config import Settings, settings_from_env
+from chalicelib.domain.accounts import AccountStatus
+from chalicelib.domain.errors import PaymentError
+from chalicelib.domain.ids import new_id
+from chalicelib.providers.localstripe_setup import signature_header
+from chalicelib.providers.stripe_gateway import (
+    CardSummary,
+    PaymentIntentResult,
+    RefundResult,
+    SetupIntentResult,
+    StripeEvent,
+    StripeGateway,
+)
+from chalicelib.store.accounts import Account
+from chalicelib.store.base import bind_models, create_tables
+
+WEBHOOK_SECRET = "whsec_unit"
+NOW = 1_800_000_000
+# Stripe's ids are unique across accounts and time; one counter for every fake keeps them so between tests.
+_IDS = itertools.count(1)
+
+
+@dataclass
+class Charge:
+    id: str
+    customer_id: str
+    amount_cents: int
+    currency: str
+    metadata: dict[str, str]
+    refunds: list[RefundResult] = field(default_factory=list)
+
+    @property
+    def refunded_cents(self) -> int:
+        return sum(r.amount_cents for r in self.refunds)
+
+
+class FakeGateway:
+    """Keeps customers, charges and refunds; honours idempotency keys as Stripe does."""
+
+    def __init__(self) -> None:
+        self.customers: list[str] = []
+        self.charges: dict[str, Charge] = {}  # by PaymentIntent id
+        self.cards: dict[str, list[CardSummary]] = {}
+        self.keys: dict[str, Any] = {}  # idempotency key -> the first answer
+        self.charge_status = "succeeded"
+        self.decline = False
+        self.failing_refunds: set[str] = set()  # PaymentIntent ids whose next refund fails
+        self.during_charge: Callable[[PaymentIntentResult], None] | None = None
+        self._verifier = StripeGateway("sk_test_unit", None, WEBHOOK_SECRET)
+
+    def ensure_customer(self, account_id: str, email: str, existing_customer_id: str | None) -> str:
+        if existing_customer_id:
+            return existing_customer_id
+        customer_id = f"cus_{next(_IDS)}"
+        self.customers.append(customer_id)
+        self.cards[customer_id] = [CardSummary(f"pm_{customer_id}", "visa", "4242", 12, 2030)]
+        return customer_id
+
+    def create_setup_intent(self, customer_id: str) -> SetupIntentResult:
+        n = next(_IDS)
+        return SetupIntentResult(id=f"seti_{n}", client_secret=f"seti_{n}_secret_x")
+
+    def charge_saved_card(self, customer_id: str, payment_method_id: str, amount_cents: int, currency: str,
+                          account_id: str, topup_id: str, idempotency_key: str) -> PaymentIntentResult:
+        if idempotency_key in self.keys:
+            return self.keys[idempotency_key]  # type: ignore[no-any-return]
+        if self.decline:
+            raise PaymentError("Your card was declined.", details={"reason": "card_declined"})
+        intent_id = f"pi_{next(_IDS)}"
+        self.charges[intent_id] = Charge(f"ch_{intent_id}", customer_id, amount_cents, currency.lower(),
+                                         {"account_id": account_id, "topup_id": topup_id})
+        intent = PaymentIntentResult(id=intent_id, status=self.charge_status, client_secret=f"{intent_id}_secret",
+                                     amount_cents=amount_cents, currency=currency.lower())
+        self.keys[idempotency_key] = intent
+        if self.during_charge:
+            self.during_charge(intent)
+        return intent
+
+    def refund(self, payment_intent_id: str, amount_cents: int, idempotency_key: str,
+               metadata: dict[str, str]) -> RefundResult:
+        if idempotency_key in self.keys:
+            return self.keys[idempotency_key]  # type: ignore[no-any-return]
+        if payment_intent_id in self.failing_refunds:
+            self.failing_refunds.discard(payment_intent_id)
+            raise PaymentError("The payment service is unavailable right now. Try again in a minute.")
+        charge = self.charges[payment_intent_id]
+        if charge.refunded_cents + amount_cents > charge.amount_cents:
+            raise PaymentError("The payment could not be processed.")  # Stripe refuses over-refunds
+        refund = RefundResult(id=f"re_{next(_IDS)}", status="succeeded", amount_cents=amount_cents)
+        charge.refunds.append(refund)
+        self.keys[idempotency_key] = refund
+        return refund
+
+    def list_payment_methods(self, customer_id: str) -> list[CardSummary]:
+        return list(self.cards.get(customer_id, []))
+
+    def parse_webhook(self, raw_body: bytes, signature_header: str, now: int) -> StripeEvent:
+        return self._verifier.parse_webhook(raw_body, signature_header, now)
+
+    def refunds_of(self, payment_intent_id: str) -> list[RefundResult]:
+        return list(self.charges[payment_intent_id].refunds)
+
+
+@contextmanager
+def shared_moto_tables() -> Iterator[Settings]:
+    """Every table in moto once for a whole test module: creating them costs seconds, so tests keep apart by
+    account id (see `new_account`) instead of by fresh tables."""
+    from moto import mock_aws
+
+    settings = replace(settings_from_env({"STAGE": "local"}), dynamodb_endpoint=None, table_prefix="unit-money-")
+    with mock_aws():
+        bind_models(settings)
+        create_tables(wait=False)
+        yield settings
+
+
+def new_account(status: AccountStatus = AccountStatus.ACTIVE) -> str:
+    """A fresh account with nothing on it; returns its id."""
+    account_id = new_id("acc")
+    Account(account_id, email=f"{account_id}@example.com", status=status.value, created_at=0).save()
+    return account_id
+
+
+def signed(event_type: str, obj: dict[str, Any], event_id: str | None = None,
+           timestamp: int = NOW, secret: str = WEBHOOK_SECRET) -> tuple[bytes, str]:
+    """A delivery as Stripe makes it: the JSON body and its Stripe-Signature header."""
+    body = json.dumps({"id": event_id or f"evt_{event_type}_{obj.get('id')}", "object": "event",
+                       "type": event_type, "created": timestamp, "data": {"object": obj}}).encode()
+    return body, signature_header(body, secret, timestamp)
+
+
+def intent_object(intent_id: str, amount_cents: int, metadata: dict[str, str], currency: str = "usd",
+                  status: str = "succeeded") -> dict[str, Any]:
+    return {"id": intent_id, "object": "payment_intent", "amount": amount_cents, "amount_received": amount_cents,
+            "currency": currency, "status": status, "metadata": metadata}
+
+
+def intent_of(gateway: FakeGateway, intent_id: str) -> dict[str, Any]:
+    """The PaymentIntent object Stripe would put in payment_intent.succeeded for a charge the fake made."""
+    charge = gateway.charges[intent_id]
+    return intent_object(intent_id, charge.amount_cents, charge.metadata, charge.currency)
+
+
+def refunded_charge(gateway: FakeGateway, intent_id: str, refunds: list[dict[str, Any]]) -> dict[str, Any]:
+    """A charge.refunded object: amount_refunded is cumulative, `refunds` lists each refund."""
+    charge = gateway.charges[intent_id]
+    return {"id": charge.id, "object": "charge", "payment_intent": intent_id, "amount": charge.amount_cents,
+            "currency": charge.currency, "amount_refunded": sum(r["amount"] for r in refunds),
+            "refunds": {"object": "list", "data": refunds}}
+
+
+def refund_object(refund_id: str, amount_cents: int, intent_id: str, metadata: dict[str, str] | None = None,
+                  ) -> dict[str, Any]:
+    return {"id": refund_id, "object": "refund", "amount": amount_cents, "currency": "usd", "status": "succeeded",
+            "payment_intent": intent_id, "metadata": metadata or {}}
+
+
+def dispute_object(dispute_id: str, amount_cents: int, intent_id: str) -> dict[str, Any]:
+    return {"id": dispute_id, "object": "dispute", "amount": amount_cents, "currency": "usd",
+            "charge": f"ch_{intent_id}", "payment_intent": intent_id, "status": "needs_response"}

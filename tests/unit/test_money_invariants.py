@@ -1,0 +1,143 @@
+"""Property: whatever mix of top-ups, replays, spending, card refunds, disputes and refund requests, the books hold.
+
+The wallet's own property test covers credits and debits; this one adds the money that goes back
+through cards and comes in again from Stripe's events.
+"""
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.clock import FixedClock
+from chalicelib.domain.errors import Conflict, InsufficientBalance, PaymentError
+from chalicelib.services.payments import StripeEvents, TopUps
+from chalicelib.services.refunds import RefundDecision, RefundRequests, RefundStatus
+from chalicelib.services.wallet import Wallet
+from chalicelib.store.accounts import Account
+from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.payments import TopUp
+from tests.unit.stripe_fake import (
+    NOW,
+    FakeGateway,
+    dispute_object,
+    intent_of,
+    new_account,
+    refund_object,
+    refunded_charge,
+    signed,
+)
+
+_amounts = st.integers(100, 3000)
+_ops = st.lists(st.one_of(
+    st.tuples(st.just("top_up"), _amounts),
+    st.tuples(st.just("replay"), st.integers(0, 5)),
+    st.tuples(st.just("spend"), _amounts),
+    st.tuples(st.just("card_refund"), st.integers(0, 5), st.integers(1, 1500)),
+    st.tuples(st.just("dispute"), st.integers(0, 5)),
+    st.tuples(st.just("dispute_won"), st.integers(0, 5)),
+    st.tuples(st.just("request")),
+    st.tuples(st.just("approve")),
+    st.tuples(st.just("decline")),
+), min_size=3, max_size=12)
+
+
+class _Money:
+    """One account driven through the public services, with Stripe faked in memory."""
+
+    def __init__(self, settings) -> None:
+        self.account_id = new_account()
+        self.gateway = FakeGateway()
+        self.topups = TopUps(self.gateway, settings, FixedClock(NOW))
+        self.events = StripeEvents(self.gateway, Wallet(FixedClock(NOW)))
+        self.refunds = RefundRequests(self.gateway, Wallet(FixedClock(NOW)), fee_cents=50)
+        self.intents: list[str] = []
+        self.refund_ids = itertools.count(1)
+
+    def top_up(self, amount: int) -> None:
+        self.topups.start_card_setup(Account.get(self.account_id))
+        intent_id = self.topups.start(Account.get(self.account_id), amount, "pm_card").payment_intent_id
+        self.intents.append(intent_id)
+        self.replay(len(self.intents) - 1)
+
+    def replay(self, i: int) -> None:
+        if self.intents:
+            intent_id = self.intents[i % len(self.intents)]
+            self.events.receive(*signed("payment_intent.succeeded", intent_of(self.gateway, intent_id)))
+
+    def spend(self, amount: int) -> None:
+        try:
+            Wallet().post(self.account_id, -amount, LedgerKind.ACTIVATION_CHARGE,
+                          f"act_{self.account_id}_{next(self.refund_ids)}")
+        except InsufficientBalance:
+            pass
+
+    def card_refund(self, i: int, amount: int) -> None:
+        """A refund made in Stripe's dashboard, reported with every refund of the charge so far."""
+        if not self.intents:
+            return
+        intent_id = self.intents[i % len(self.intents)]
+        try:
+            self.gateway.refund(intent_id, amount, f"dashboard:{next(self.refund_ids)}", {})
+        except PaymentError:
+            return  # Stripe refuses a refund above what is left of the charge
+        listed = [refund_object(r.id, r.amount_cents, intent_id) for r in self.gateway.refunds_of(intent_id)]
+        self.events.receive(*signed("charge.refunded", refunded_charge(self.gateway, intent_id, listed)))
+
+    def dispute(self, i: int, event_type: str) -> None:
+        if self.intents:
+            intent_id = self.intents[i % len(self.intents)]
+            amount = self.gateway.charges[intent_id].amount_cents
+            self.events.receive(*signed(event_type, dispute_object(f"dp_{intent_id}", amount, intent_id)))
+
+    def request(self) -> None:
+        try:
+            self.refunds.create(self.account_id, "leaving")
+        except Conflict:
+            pass
+
+    def decide(self, decision: RefundDecision) -> None:
+        for request in self.refunds.of_account(self.account_id):
+            if request.status == RefundStatus.PENDING.value:
+                self.refunds.decide(request.request_id, decision, None, "admin")
+
+    def run(self, op: tuple) -> None:
+        name, *args = op
+        actions = {
+            "top_up": lambda: self.top_up(args[0]), "replay": lambda: self.replay(args[0]),
+            "spend": lambda: self.spend(args[0]), "card_refund": lambda: self.card_refund(args[0], args[1]),
+            "dispute": lambda: self.dispute(args[0], "charge.dispute.created"),
+            "dispute_won": lambda: self.dispute(args[0], "charge.dispute.funds_reinstated"),
+            "request": self.request, "approve": lambda: self.decide(RefundDecision.APPROVE),
+            "decline": lambda: self.decide(RefundDecision.DECLINE),
+        }
+        actions[name]()
+
+
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=_ops)
+def test_money__any_sequence_keeps_the_books_and_never_refunds_more_than_was_paid(moto_tables, ops):
+    # Given an account topped up by card, with Stripe in memory
+    money = _Money(moto_tables)
+    money.top_up(2000)
+    money.top_up(1000)
+    # When any sequence of payments, replays, spending, refunds, disputes and refund decisions happens
+    for op in ops:
+        money.run(op)
+    # Then the balance is the ledger's sum, each cause counted once, and money went negative only by a card
+    account = Account.get(money.account_id)
+    entries = list(LedgerEntry.query(money.account_id))
+    assert int(account.balance_cents) == sum(int(e.amount_cents) for e in entries)
+    assert len({(e.kind, e.cause_id) for e in entries}) == len(entries)
+    taken_by_card = {LedgerKind.DISPUTE.value, LedgerKind.CARD_REFUND.value}
+    assert account.balance_cents >= 0 or any(e.kind in taken_by_card for e in entries)
+    # And the hold is exactly the open request, and no card got back more than it paid
+    pending = [r for r in money.refunds.of_account(money.account_id) if r.status == RefundStatus.PENDING.value]
+    assert int(account.held_cents) == sum(int(r.amount_cents) for r in pending)
+    for topup in TopUp.by_account.query(money.account_id):
+        charge = money.gateway.charges[topup.payment_intent_id]
+        assert charge.refunded_cents <= charge.amount_cents
+        assert int(topup.refunded_cents) == charge.refunded_cents

@@ -1,0 +1,197 @@
+"""Refund requests (6.3) over moto: balance held; approval refunds cards newest first minus the fee; decline frees."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from chalicelib.config import Settings
+from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.clock import FixedClock
+from chalicelib.domain.errors import Conflict, InsufficientBalance, InvalidInput, PaymentError
+from chalicelib.services.payments import StripeEvents, TopUps
+from chalicelib.services.refunds import RefundDecision, RefundRequests, RefundStatus
+from chalicelib.services.wallet import Wallet
+from chalicelib.store.accounts import Account
+from chalicelib.store.ledger import LedgerEntry
+from tests.unit.stripe_fake import NOW, FakeGateway, intent_of, new_account, shared_moto_tables, signed
+
+FEE = 100
+
+
+@pytest.fixture(scope="module")
+def tables() -> Iterator[Settings]:
+    with shared_moto_tables() as settings:
+        yield settings
+
+
+@pytest.fixture
+def acc(tables: Settings) -> str:
+    """A fresh verified account's id."""
+    return new_account()
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    return FakeGateway()
+
+
+@pytest.fixture
+def pay(tables: Settings, gateway: FakeGateway):
+    """Tops an account up by card through the public services: pay(account_id, amount) -> payment_intent_id."""
+    topups = TopUps(gateway, tables, FixedClock(NOW))
+    events = StripeEvents(gateway, Wallet(FixedClock(NOW)))
+
+    def top_up(account_id: str, amount_cents: int) -> str:
+        topups.start_card_setup(Account.get(account_id))
+        intent_id = topups.start(Account.get(account_id), amount_cents, "pm_card").payment_intent_id
+        events.receive(*signed("payment_intent.succeeded", intent_of(gateway, intent_id)))
+        return intent_id
+
+    return top_up
+
+
+@pytest.fixture
+def refunds(tables: Settings, gateway: FakeGateway) -> RefundRequests:
+    return RefundRequests(gateway, Wallet(FixedClock(NOW)), fee_cents=FEE)
+
+
+def _account(account_id: str) -> Account:
+    return Account.get(account_id)
+
+
+def _payouts(account_id: str) -> list[tuple[str, int]]:
+    return [(e.cause_id, int(e.amount_cents)) for e in LedgerEntry.query(account_id)
+            if e.kind == LedgerKind.REFUND_PAYOUT.value]
+
+
+def test_create__holds_the_whole_available_balance(acc, pay, refunds):
+    # Given 12.00 on the balance
+    pay(acc, 1200)
+    # When a refund is requested
+    request = refunds.create(acc, "Leaving the service")
+    # Then all of it is held under a pending request, and none of it can be spent
+    assert (request.amount_cents, request.status) == (1200, RefundStatus.PENDING.value)
+    assert (_account(acc).balance_cents, _account(acc).held_cents) == (1200, 1200)
+    with pytest.raises(InsufficientBalance):
+        Wallet().post(acc, -1, LedgerKind.ACTIVATION_CHARGE, f"act_1{acc}")
+
+
+def test_create__a_second_request_while_one_is_pending_is_refused(acc, pay, refunds):
+    # Given a pending request
+    pay(acc, 1200)
+    refunds.create(acc, "first")
+    # When another is made / Then it is refused
+    with pytest.raises(Conflict) as raised:
+        refunds.create(acc, "second")
+    assert raised.value.code == "REFUND_REQUEST_PENDING"
+
+
+def test_create__balance_not_above_the_fee_is_nothing_to_refund(acc, refunds):
+    # Given a balance of exactly the fee
+    Wallet().post(acc, FEE, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
+    # When a refund is requested / Then there is nothing to pay back, and nothing is held
+    with pytest.raises(Conflict) as raised:
+        refunds.create(acc, "please")
+    assert raised.value.code == "NOTHING_TO_REFUND"
+    assert _account(acc).held_cents == 0
+
+
+def test_create__a_request_without_a_reason_is_refused(acc, refunds):
+    with pytest.raises(InvalidInput):
+        refunds.create(acc, "   ")
+
+
+def test_decide__approval_refunds_newest_top_ups_first_minus_the_fee(acc, pay, refunds, gateway):
+    # Given top-ups of 10.00 then 5.00, 3.00 spent, and a request for the 12.00 left
+    older, newer = pay(acc, 1000), pay(acc, 500)
+    Wallet().post(acc, -300, LedgerKind.ACTIVATION_CHARGE, f"act_1{acc}")
+    request = refunds.create(acc, "Leaving")
+    # When an admin approves it
+    decided = refunds.decide(request.request_id, RefundDecision.APPROVE, "ok", "admin@example.com")
+    # Then 5.00 goes back to the newer card, 6.00 to the older, the 1.00 fee is kept, and the hold is gone
+    assert [r.amount_cents for r in gateway.refunds_of(newer)] == [500]
+    assert [r.amount_cents for r in gateway.refunds_of(older)] == [600]
+    assert sorted(_payouts(acc)) == sorted([(f"{request.request_id}:{newer}", -500),
+                                         (f"{request.request_id}:{older}", -600),
+                                         (f"{request.request_id}:fee", -FEE)])
+    assert (decided.status, decided.paid_cents, decided.fee_cents, decided.uncovered_cents) == (
+        RefundStatus.APPROVED.value, 1100, FEE, 0)
+    assert (_account(acc).balance_cents, _account(acc).held_cents) == (0, 0)
+    assert f"refund:{request.request_id}:{newer}" in gateway.keys
+
+
+def test_decide__money_cards_cannot_take_back_stays_and_is_reported(acc, pay, refunds, gateway):
+    # Given 5.00 paid by card and 20.00 given by an admin
+    intent_id = pay(acc, 500)
+    Wallet().post(acc, 2000, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
+    request = refunds.create(acc, "Leaving")
+    # When the 25.00 request is approved
+    decided = refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
+    # Then only what was paid in goes back to the card; the rest stays spendable and the request says so
+    assert [r.amount_cents for r in gateway.refunds_of(intent_id)] == [500]
+    assert (decided.paid_cents, decided.fee_cents, decided.uncovered_cents) == (500, FEE, 1900)
+    assert (_account(acc).balance_cents, _account(acc).held_cents) == (1900, 0)
+
+
+def test_decide__what_stripe_refunded_already_is_not_refunded_again(acc, pay, refunds, gateway):
+    # Given a 10.00 top-up of which Stripe's dashboard refunded 4.00 (reported by charge.refunded)
+    intent_id = pay(acc, 1000)
+    events = StripeEvents(gateway, Wallet(FixedClock(NOW)))
+    gateway.refund(intent_id, 400, f"dashboard{acc}", {})
+    charge = {"id": "ch_x", "payment_intent": intent_id, "currency": "usd", "amount_refunded": 400,
+              "refunds": {"data": [{"id": f"re_dash{acc}", "amount": 400, "currency": "usd", "status": "succeeded",
+                                    "metadata": {}}]}}
+    events.receive(*signed("charge.refunded", charge))
+    Wallet().post(acc, 5000, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
+    request = refunds.create(acc, "Leaving")
+    # When the request is approved
+    decided = refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
+    # Then the card gets back only the 6.00 still refundable: never more than was paid in
+    assert [r.amount_cents for r in gateway.refunds_of(intent_id)] == [400, 600]
+    assert decided.paid_cents == 600
+
+
+def test_decide__approving_again_after_a_stripe_failure_finishes_without_paying_twice(acc, pay, refunds, gateway):
+    # Given two top-ups and Stripe failing on the older card's refund once
+    older, newer = pay(acc, 1000), pay(acc, 500)
+    request = refunds.create(acc, "Leaving")
+    gateway.failing_refunds.add(older)
+    with pytest.raises(PaymentError):
+        refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
+    # When the admin approves again
+    decided = refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
+    # Then each card was refunded once and the books close
+    assert [r.amount_cents for r in gateway.refunds_of(newer)] == [500]
+    assert [r.amount_cents for r in gateway.refunds_of(older)] == [900]
+    assert decided.status == RefundStatus.APPROVED.value
+    assert (_account(acc).balance_cents, _account(acc).held_cents) == (0, 0)
+    assert sum(amount for _, amount in _payouts(acc)) == -1500
+
+
+def test_decide__decline_releases_the_hold_and_cannot_be_decided_again(acc, pay, refunds, gateway):
+    # Given a pending request for 12.00
+    pay(acc, 1200)
+    request = refunds.create(acc, "Leaving")
+    # When it is declined
+    decided = refunds.decide(request.request_id, RefundDecision.DECLINE, "Not eligible", "admin")
+    # Then the money is spendable again, no card was refunded, and a later approval is refused
+    assert (decided.status, decided.decision_note) == (RefundStatus.DECLINED.value, "Not eligible")
+    assert (_account(acc).balance_cents, _account(acc).held_cents) == (1200, 0)
+    assert all(not c.refunds for c in gateway.charges.values())
+    with pytest.raises(Conflict):
+        refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
+
+
+def test_with_status__lists_pending_requests_for_admins(acc, pay, refunds):
+    # Given two accounts with pending requests, one decided
+    other = new_account()
+    pay(acc, 1200)
+    pay(other, 800)
+    first = refunds.create(acc, "one")
+    second = refunds.create(other, "two")
+    refunds.decide(first.request_id, RefundDecision.DECLINE, None, "admin")
+    # When the admin lists pending requests / Then only the undecided one shows
+    pending = {r.request_id for r in refunds.with_status(RefundStatus.PENDING)}
+    assert second.request_id in pending and first.request_id not in pending
+
