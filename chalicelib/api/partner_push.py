@@ -1,0 +1,57 @@
+"""Partners pushing SMS to us (the fastest of the three paths): signature checked on the raw body, then recorded.
+
+The body is the one our simulator and SMS-Activate-style partners send:
+`{"activationId", "phone", "text", "code", "receivedAt"}`, signed with hex HMAC-SHA256 in `X-Sim-Signature`.
+An activation we cannot find answers 404, so the partner retries: a partner may push before our write of
+the number it just issued is visible (SMS within milliseconds, an index that is eventually consistent).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.kit import RestRoutes
+from chalicelib.config import get_settings
+from chalicelib.domain.errors import InvalidInput, NotFound, Unauthenticated
+from chalicelib.domain.ids import same
+from chalicelib.services.activations import activations
+from chalicelib.services.sms_intake import push_signature
+
+SIGNATURE_HEADER = "x-sim-signature"
+_MAX_TEXT = 2000
+
+bp = Blueprint(__name__)
+v1 = RestRoutes(bp)
+
+
+@v1.route("/v1/partners/{name}/push", methods=["POST"])
+def partner_push(name: str) -> dict[str, Any]:
+    body = v1.request.raw_body or b""
+    raw = body.encode() if isinstance(body, str) else body
+    headers: Any = v1.request.headers or {}
+    expected = push_signature(raw, get_settings().partner_push_secret)
+    if not same(str(headers.get(SIGNATURE_HEADER) or ""), expected):
+        raise Unauthenticated("The push signature does not match.", code="BAD_SIGNATURE")
+    activation_id, text, code = _push(raw)
+    if not activations().record_push(name, activation_id, text, code):
+        raise NotFound(f"No activation {activation_id} of partner {name} (yet).")
+    return {"status": "SUCCESS"}
+
+
+def _push(raw: bytes) -> tuple[str, str, str | None]:
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidInput("The push body is not valid JSON.", code="MALFORMED_JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("The push body must be a JSON object.", code="MALFORMED_JSON")
+    activation_id, text, code = body.get("activationId"), body.get("text"), body.get("code")
+    if isinstance(activation_id, bool) or not isinstance(activation_id, int | str) or not str(activation_id):
+        raise InvalidInput("'activationId' is required.", details={"field": "activationId"})
+    if not isinstance(text, str) or not text or len(text) > _MAX_TEXT:
+        raise InvalidInput(f"'text' must be a string of 1 to {_MAX_TEXT} characters.", details={"field": "text"})
+    if code is not None and not isinstance(code, str):
+        raise InvalidInput("'code' must be a string.", details={"field": "code"})
+    return str(activation_id), text, code or None

@@ -1,0 +1,41 @@
+"""Scheduled activation work: refresh prices, poll partners, expire, resolve stuck orders, deliver user webhooks."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.jobs.registry import job
+from chalicelib.observability import logger
+from chalicelib.services.activations import activations
+
+
+@job("refresh_prices", rate_minutes=5, local_every_seconds=60)
+def refresh_prices(event: Any) -> None:
+    logger.info("prices refreshed", extra={"offers": activations().refresh_prices()})
+
+
+@job("poll_partners", rate_minutes=1, local_every_seconds=2)
+def poll_partners(event: Any) -> None:
+    changed = activations().poll_partners()
+    if any(changed.values()):
+        logger.info("partners polled", extra={"changed": changed})
+
+
+@job("expire_overdue_activations", rate_minutes=1, local_every_seconds=2)
+def expire_overdue_activations(event: Any) -> None:
+    ended = activations().expire_overdue_activations()
+    if ended:
+        logger.info("activations expired", extra={"count": ended})
+
+
+@job("resolve_stale_pending", rate_minutes=1, local_every_seconds=2)
+def resolve_stale_pending(event: Any) -> None:
+    resolved = activations().resolve_stale_pending()
+    if resolved:
+        logger.warning("stuck orders resolved", extra={"count": resolved})
+
+
+@job("deliver_user_webhooks", rate_minutes=1, local_every_seconds=1)
+def deliver_user_webhooks(event: Any) -> None:
+    delivered = activations().deliver_user_webhooks()
+    if delivered:
+        logger.info("user webhooks delivered", extra={"count": delivered})

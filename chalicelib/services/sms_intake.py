@@ -1,0 +1,160 @@
+"""SMS reaching an activation, by whichever of the three paths is first: a partner's push, an on-demand
+question when the user looks, or the poller's one call per partner per cycle.
+
+All three end in `record_sms`, which is idempotent by content: an SMS whose text the activation already
+holds is not new (a repeated push, a poll that read an SMS already pushed, a stale status). The SMS,
+the status (WAITING/RETRY → RECEIVED) and the user's webhook event commit in one transaction.
+"""
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.config import Settings
+from chalicelib.domain.activation_state import ActivationEvent, ActivationStatus
+from chalicelib.domain.clock import Clock, iso
+from chalicelib.domain.errors import Conflict, IllegalTransition
+from chalicelib.domain.sms_code import extract_code
+from chalicelib.providers.base import Partner, PartnerActivationState, PartnerStatus
+from chalicelib.services.activation_lifecycle import PARTNER_ERRORS, Lifecycle
+from chalicelib.services.user_webhooks import UserWebhooks
+from chalicelib.store import activations as store
+from chalicelib.store.accounts import Account
+from chalicelib.store.activations import Activation, SmsMessage
+from chalicelib.store.base import connection
+
+_ATTEMPTS = 20
+_MAX_PARTNER_CODE_LENGTH = 12
+_WAITING = (ActivationStatus.WAITING.value, ActivationStatus.RETRY.value)
+_PARTNER_STATE_MATTERS = (*_WAITING, ActivationStatus.RECEIVED.value)
+
+
+class SmsSource(str, enum.Enum):
+    PUSH = "push"
+    ON_DEMAND = "on_demand"
+    POLL = "poll"
+
+
+def push_signature(body: bytes, secret: str) -> str:
+    """Hex HMAC-SHA256 of a partner push's raw body, as the partner signs it."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class SmsIntake:
+    def __init__(self, settings: Settings, partners: Mapping[str, Partner], clock: Clock, lifecycle: Lifecycle,
+                 webhooks: UserWebhooks) -> None:
+        self.settings = settings
+        self.partners = partners
+        self.clock = clock
+        self.lifecycle = lifecycle
+        self.webhooks = webhooks
+
+    def record_sms(self, activation: Activation, text: str, partner_code: str | None, source: SmsSource
+                   ) -> Activation:
+        """Store an SMS with its code, move to RECEIVED and queue the user's webhook; a no-op when not new."""
+        for _ in range(_ATTEMPTS):
+            if any(sms.text == text for sms in activation.sms):
+                return activation
+            try:
+                step = self.lifecycle.step(activation, ActivationEvent.SMS_ARRIVED)
+            except IllegalTransition:
+                return activation  # ended already: an SMS after a cancel or a timeout changes nothing
+            message = SmsMessage(text=text, code=_code(text, partner_code, activation.service),
+                                 received_at=self.clock.now(), source=source.value)
+            try:
+                self._commit(activation, step.status, message)
+                return self.lifecycle.load(int(activation.activation_id))
+            except TransactWriteError:
+                activation = self.lifecycle.load(int(activation.activation_id))
+        raise Conflict("The activation is changing too fast; try again.")
+
+    def record_push(self, partner: str, partner_activation_id: str, text: str, code: str | None) -> bool:
+        """A partner pushed an SMS; False when no activation of ours has that partner id."""
+        activation = store.find_by_partner_ref(partner, partner_activation_id)
+        if activation is None:
+            return False
+        self.record_sms(activation, text, code, SmsSource.PUSH)
+        return True
+
+    def refresh_if_due(self, activation: Activation) -> Activation:
+        """Ask the partner about a waiting activation, at most once per `status_refresh_min_seconds`."""
+        if activation.status not in _WAITING or not activation.partner_activation_id:
+            return activation
+        last = activation.last_checked_at
+        now = self.clock.now()
+        if last is not None and now - float(last) < self.settings.status_refresh_min_seconds:
+            return activation
+        try:
+            # Whoever moves last_checked_at asks; concurrent readers get the stored view.
+            activation.update(actions=[Activation.last_checked_at.set(now)],
+                              condition=(Activation.last_checked_at == last) if last is not None
+                              else Activation.last_checked_at.does_not_exist())
+        except UpdateError:
+            return activation
+        return self.refresh_now(activation, SmsSource.ON_DEMAND)
+
+    def refresh_now(self, activation: Activation, source: SmsSource) -> Activation:
+        partner = self.partners.get(activation.partner or "")
+        if partner is None or not activation.partner_activation_id:
+            return activation
+        try:
+            state = partner.get_state(activation.partner_activation_id)
+        except PARTNER_ERRORS:
+            return activation
+        return self.apply_partner_state(activation, state, source)
+
+    def apply_partner_state(self, activation: Activation, state: PartnerActivationState, source: SmsSource
+                            ) -> Activation:
+        if state.status is PartnerStatus.RECEIVED:
+            for sms in state.sms:
+                activation = self.record_sms(activation, sms.text, sms.code, source)
+            return activation
+        if state.status is PartnerStatus.CANCELED and activation.status == ActivationStatus.WAITING.value:
+            try:
+                # The partner dropped the number before any SMS: the user gets their money back now.
+                return self.lifecycle.apply(activation, ActivationEvent.PARTNER_FAILED,
+                                            only_from=ActivationStatus.WAITING)
+            except IllegalTransition:
+                return self.lifecycle.load(int(activation.activation_id))
+        return activation
+
+    def poll(self, partner: Partner) -> int:
+        """One call for all of a partner's active activations, applied to ours; the count that changed."""
+        states = {s.partner_activation_id: s for s in partner.get_active_states()}
+        if not states:
+            return 0
+        changed = 0
+        for activation in store.active_with(partner.name):
+            state = states.get(activation.partner_activation_id or "")
+            if state is None or activation.status not in _PARTNER_STATE_MATTERS:
+                continue
+            before = int(activation.version)
+            changed += int(self.apply_partner_state(activation, state, SmsSource.POLL).version) != before
+        return changed
+
+    def _commit(self, activation: Activation, status: ActivationStatus, message: SmsMessage) -> None:
+        changes = {"status": status.value, "sms": [*activation.sms, message], "has_sms": True}
+        account = Account.get(activation.account_id)
+        with TransactWrite(connection=connection()) as tx:
+            tx.update(activation, actions=store.change_actions(activation, changes),
+                      condition=Activation.version == activation.version)
+            self.webhooks.enqueue(tx, account, _sms_event(activation, status, message))
+
+
+def _code(text: str, partner_code: str | None, service: str) -> str | None:
+    """Our extraction first; the partner's code when ours finds none and theirs looks like a code, not the text."""
+    ours = extract_code(text, service)
+    if ours or not partner_code or partner_code == text or len(partner_code) > _MAX_PARTNER_CODE_LENGTH:
+        return ours
+    return partner_code
+
+
+def _sms_event(activation: Activation, status: ActivationStatus, message: SmsMessage) -> dict[str, object]:
+    return {"event": "sms.received", "activation_id": int(activation.activation_id), "service": activation.service,
+            "country": int(activation.country), "phone": activation.phone, "status": status.value,
+            "sms": {"code": message.code, "text": message.text, "received_at": iso(float(message.received_at))}}

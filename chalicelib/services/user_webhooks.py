@@ -1,0 +1,120 @@
+"""Users' SMS webhooks: events queued in the transaction that records the SMS, then POSTed signed, with retries.
+
+Delivery is at least once: an event is leased (its next attempt pushed past the lease) before it is
+sent, marked delivered after a 2xx, otherwise retried with exponential backoff until it is given up.
+The body is signed with the account's webhook secret: header `X-SmsRooms-Signature` carries the hex
+HMAC-SHA256 of the exact body, so the receiver recomputes it over the raw bytes it got.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+
+import requests
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.domain.clock import Clock
+from chalicelib.domain.ids import new_id
+from chalicelib.observability import logger
+from chalicelib.store.accounts import Account
+from chalicelib.store.activations import WebhookDelivery
+
+SIGNATURE_HEADER = "X-SmsRooms-Signature"
+DELIVERY_HEADER = "X-SmsRooms-Delivery"
+_DUE = "due"
+_LEASE_SECONDS = 60.0
+_KEEP_SETTLED_SECONDS = 7 * 24 * 3600
+_BATCH = 100
+
+
+def sign(body: bytes, secret: str) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class UserWebhooks:
+    def __init__(self, clock: Clock, session: requests.Session | None = None, *, max_attempts: int = 8,
+                 first_backoff_seconds: float = 5.0, timeout: tuple[float, float] = (2.0, 5.0)) -> None:
+        self.clock = clock
+        self.session = session or requests.Session()
+        self.max_attempts = max_attempts
+        self.first_backoff_seconds = first_backoff_seconds
+        self.timeout = timeout
+
+    def enqueue(self, tx: TransactWrite, account: Account, event: dict[str, object]) -> None:
+        """Queue `event` for the account's webhook inside `tx`; nothing when the account has none."""
+        if not account.webhook_url:
+            return
+        now = self.clock.now()
+        delivery_id = new_id("whd")
+        body = json.dumps({**event, "delivery_id": delivery_id}, separators=(",", ":"))
+        tx.save(WebhookDelivery(delivery_id, account_id=account.account_id, url=account.webhook_url, body=body,
+                                next_attempt_at=now, due=_DUE, created_at=now),
+                condition=WebhookDelivery.delivery_id.does_not_exist())
+
+    def deliver_due(self) -> int:
+        """Attempt every delivery whose time has come; the count delivered."""
+        due = WebhookDelivery.due_deliveries.query(_DUE, WebhookDelivery.next_attempt_at <= self.clock.now(),
+                                                   limit=_BATCH)
+        return sum(self._attempt(delivery) for delivery in list(due))
+
+    def _attempt(self, delivery: WebhookDelivery) -> bool:
+        if not self._lease(delivery):
+            return False
+        try:
+            account = Account.get(delivery.account_id)
+        except Account.DoesNotExist:
+            self._settle(delivery, "failed", "account gone")
+            return False
+        if not account.webhook_url or not account.webhook_secret:
+            self._settle(delivery, "failed", "webhook removed")
+            return False
+        error = self._post(account.webhook_url, account.webhook_secret, delivery)
+        if error is None:
+            self._settle(delivery, "delivered", None)
+            return True
+        self._retry_later(delivery, error)
+        return False
+
+    def _post(self, url: str, secret: str, delivery: WebhookDelivery) -> str | None:
+        body = delivery.body.encode()
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret),
+                   DELIVERY_HEADER: delivery.delivery_id}
+        try:
+            response = self.session.post(url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            return type(exc).__name__
+        return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+
+    def _lease(self, delivery: WebhookDelivery) -> bool:
+        """Take the delivery for this attempt; False when another worker took it first."""
+        previous = delivery.next_attempt_at
+        try:
+            delivery.update(actions=[WebhookDelivery.next_attempt_at.set(self.clock.now() + _LEASE_SECONDS)],
+                            condition=(WebhookDelivery.next_attempt_at == previous) & WebhookDelivery.due.exists())
+            return True
+        except UpdateError:
+            return False
+
+    def _retry_later(self, delivery: WebhookDelivery, error: str) -> None:
+        attempts = int(delivery.attempts) + 1
+        if attempts >= self.max_attempts:
+            self._settle(delivery, "failed", error, attempts)
+            return
+        backoff = min(self.first_backoff_seconds * 2 ** (attempts - 1), 3600.0)
+        delivery.update(actions=[WebhookDelivery.attempts.set(attempts), WebhookDelivery.last_error.set(error),
+                                 WebhookDelivery.next_attempt_at.set(self.clock.now() + backoff)])
+
+    def _settle(self, delivery: WebhookDelivery, status: str, error: str | None, attempts: int | None = None) -> None:
+        if status == "failed":
+            logger.warning("user webhook given up", extra={"delivery_id": delivery.delivery_id, "error": error})
+        expires = datetime.fromtimestamp(self.clock.now() + _KEEP_SETTLED_SECONDS, tz=UTC)
+        actions: list[Action] = [WebhookDelivery.status.set(status), WebhookDelivery.due.remove(),
+                   WebhookDelivery.attempts.set(attempts if attempts is not None else int(delivery.attempts) + 1),
+                   WebhookDelivery.expires_at.set(expires)]
+        if error is not None:
+            actions.append(WebhookDelivery.last_error.set(error))
+        delivery.update(actions=actions)

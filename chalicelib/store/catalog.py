@@ -1,0 +1,61 @@
+"""The cached price list: each partner's offer per (service, country, operator), refreshed by a job."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.store.base import table
+
+
+def offer_key(service: str, country: int) -> str:
+    return f"{service}#{country}"
+
+
+class OffersByPartner(GlobalSecondaryIndex["CatalogOffer"]):
+    class Meta:
+        index_name = "by_partner"
+        projection = KeysOnlyProjection()
+
+    partner = UnicodeAttribute(hash_key=True)
+
+
+@table("catalog_offers")
+class CatalogOffer(Model):
+    class Meta:
+        table_name = "catalog_offers"
+
+    offer_key = UnicodeAttribute(hash_key=True)  # "<service>#<country>"
+    source = UnicodeAttribute(range_key=True)  # "<partner>#<operator>"
+    service = UnicodeAttribute()
+    country = NumberAttribute()
+    partner = UnicodeAttribute()
+    operator = UnicodeAttribute()
+    cost_minor = NumberAttribute()  # in the partner's currency: what we cap the partner's price at
+    currency = UnicodeAttribute()
+    cost_cents = NumberAttribute()  # the same cost in our currency, at the configured rate
+    available = NumberAttribute()  # numbers in stock at the last refresh
+    refreshed_at = NumberAttribute()
+    by_partner = OffersByPartner()
+
+
+def offers_for(service: str, country: int) -> list[CatalogOffer]:
+    return list(CatalogOffer.query(offer_key(service, country)))
+
+
+def all_offers() -> list[CatalogOffer]:
+    return list(CatalogOffer.scan())
+
+
+def replace_partner_offers(partner: str, offers: Iterable[CatalogOffer]) -> None:
+    """Write a partner's fresh offers and drop the ones it no longer lists."""
+    fresh = list(offers)
+    keep = {(o.offer_key, o.source) for o in fresh}
+    stale = [o for o in CatalogOffer.by_partner.query(partner) if (o.offer_key, o.source) not in keep]
+    with CatalogOffer.batch_write() as batch:
+        for offer in fresh:
+            batch.save(offer)
+        for old in stale:
+            batch.delete(CatalogOffer(old.offer_key, old.source))

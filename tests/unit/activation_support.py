@@ -1,0 +1,106 @@
+"""Test support for activations: the facade over moto with fake partners, a fixed clock and funded accounts."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.config import PartnerSettings, Settings
+from chalicelib.domain.accounts import AccountStatus, LedgerKind
+from chalicelib.domain.clock import FixedClock
+from chalicelib.domain.ids import new_id
+from chalicelib.services.activations import Activations
+from chalicelib.services.ordering import OrderRequest
+from chalicelib.services.user_webhooks import UserWebhooks
+from chalicelib.services.wallet import Wallet
+from chalicelib.store.accounts import Account
+from chalicelib.store.activations import Activation
+from chalicelib.store.ledger import LedgerEntry
+from tests.fake_partner import FakePartner
+
+T0 = 1_800_000_000.0
+MARKUP = Decimal(50)  # a 40-cent cost sells at 60
+
+
+@dataclass
+class Posted:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class RecordingSession:
+    """Stands in for requests.Session in UserWebhooks: records posts and answers `status`."""
+
+    status: int = 200
+    posted: list[Posted] = field(default_factory=list)
+
+    def post(self, url: str, data: bytes, headers: dict[str, str], **_: Any) -> Any:
+        self.posted.append(Posted(url, data, headers))
+        return type("Reply", (), {"status_code": self.status})()
+
+
+class Desk:
+    """Activations wired over moto with the given fake partners (cheapest first is the caller's choice)."""
+
+    def __init__(self, settings: Settings, partners: Sequence[FakePartner] = (), **overrides: Any) -> None:
+        self.clock = FixedClock(T0)
+        self.partners = list(partners) or [FakePartner()]
+        configured = tuple(PartnerSettings(p.name, "sms-activate", "http://unused", "key") for p in self.partners)
+        self.settings = replace(settings, partners=configured, markup_percent=MARKUP, cancel_grace_seconds=120,
+                                activation_lifetime_seconds=1200, status_refresh_min_seconds=3,
+                                pending_resolve_after_seconds=60, **overrides)
+        self.session = RecordingSession()
+        self.webhooks = UserWebhooks(self.clock, session=self.session)  # type: ignore[arg-type]
+        self.service = Activations(self.settings, self.partners, self.clock, webhooks=self.webhooks)
+        self.wallet = Wallet(self.clock)
+        self.service.refresh_prices()
+
+    @property
+    def partner(self) -> FakePartner:
+        return self.partners[0]
+
+    def account(self, balance_cents: int = 1000, status: AccountStatus = AccountStatus.ACTIVE,
+                webhook_url: str | None = None) -> Account:
+        account = Account(new_id("acc"), email=f"{new_id('u')}@example.com", status=AccountStatus.ACTIVE.value,
+                          created_at=self.clock.now(), webhook_url=webhook_url,
+                          webhook_secret="whsec_test" if webhook_url else None)
+        account.save()
+        if balance_cents:
+            self.wallet.post(account.account_id, balance_cents, LedgerKind.ADJUSTMENT, new_id("adj"))
+        if status is not AccountStatus.ACTIVE:
+            account.update(actions=[Account.status.set(status.value)])
+        return Account.get(account.account_id, consistent_read=True)
+
+    def order(self, account: Account, service: str = "tg", country: int = 0, **fields: Any) -> Activation:
+        key = fields.pop("idempotency_key", None)
+        return self.service.order(account, OrderRequest(service, country, **fields), key)
+
+    def balance(self, account_id: str) -> int:
+        return int(Account.get(account_id, consistent_read=True).balance_cents)
+
+    def ledger(self, account_id: str) -> list[LedgerEntry]:
+        return list(LedgerEntry.query(account_id, consistent_read=True))
+
+    def refunds(self, account_id: str) -> list[LedgerEntry]:
+        return [e for e in self.ledger(account_id) if e.kind == LedgerKind.ACTIVATION_REFUND.value]
+
+    def look(self, account_id: str, activation: Activation) -> Activation:
+        """The user opens the activation a few seconds later (on-demand, the partner may be asked)."""
+        self.clock.advance(self.settings.status_refresh_min_seconds)
+        return self.service.get(account_id, int(activation.activation_id))
+
+    def past_cancel_window(self) -> None:
+        self.clock.advance(self.settings.cancel_grace_seconds)
+
+    def deliver(self, activation: Activation, text: str) -> None:
+        """The SMS reaches the partner (not us yet)."""
+        self.partner_of(activation).deliver(str(activation.partner_activation_id), text)
+
+    def posted_to(self, url: str) -> list[Posted]:
+        return [p for p in self.session.posted if p.url == url]
+
+    def partner_of(self, activation: Activation) -> FakePartner:
+        return next(p for p in self.partners if p.name == activation.partner)

@@ -1,0 +1,130 @@
+"""The price list: partners' offers cached in our currency, our markup or the admin's price, quotes for orders."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from chalicelib.config import PartnerSettings, Settings
+from chalicelib.domain.clock import FixedClock
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.providers.base import PartnerUnavailable
+from chalicelib.services import runtime_settings
+from chalicelib.services.catalog import (
+    MARKUP_KEY,
+    PRICE_OVERRIDES_KEY,
+    Catalog,
+    clear_price,
+    set_markup,
+    set_price,
+)
+from chalicelib.store.runtime import RuntimeSetting
+from tests.fake_partner import FakePartner
+
+
+@pytest.fixture
+def prices(moto_tables: Settings) -> Iterator[Settings]:
+    """The moto_tables with the operator's price settings reset after the test."""
+    yield replace(moto_tables, markup_percent=Decimal(50))
+    for key in (MARKUP_KEY, PRICE_OVERRIDES_KEY):
+        RuntimeSetting(key).delete()
+    runtime_settings.clear_cache()
+
+
+def catalog(settings: Settings, *partners: FakePartner, rates: dict[str, str] | None = None) -> Catalog:
+    rates = rates or {}
+    configured = tuple(PartnerSettings(p.name, "sms-activate", "http://unused", "k",
+                                       rate_to_base=Decimal(rates.get(p.name, "1"))) for p in partners)
+    built = Catalog(replace(settings, partners=configured), partners, FixedClock())
+    built.refresh_prices()
+    return built
+
+
+def test_items__cost_plus_markup_rounded_up_with_stock(prices):
+    # Given a partner selling Telegram in Russia at 0.33 with 7 numbers
+    partner = FakePartner(cost_minor=33, stock=7, services=("tg",), countries=(0,))
+    # When the price list is read
+    items = catalog(prices, partner).items()
+    # Then the price is 0.33 × 1.5 = 0.495, rounded up to 0.50
+    assert [(i.service, i.country, i.operator, i.price_cents, i.available) for i in items] == [
+        ("tg", 0, "any", 50, 7)]
+
+
+def test_refresh_prices__converts_a_partner_currency_at_its_rate(prices):
+    # Given a partner quoting 40 minor units of a currency worth 1.1 of ours
+    partner = FakePartner(cost_minor=40, currency="EUR", services=("tg",), countries=(0,))
+    # When prices are refreshed and quoted
+    (quote,) = catalog(prices, partner, rates={partner.name: "1.1"}).quote("tg", 0, None)
+    # Then the cost is 44 of our cents and the partner may still be charged 40 of its own
+    assert (quote.cost_cents, quote.cost_minor, quote.price_cents) == (44, 40, 66)
+
+
+def test_refresh_prices__drops_offers_the_partner_no_longer_lists(prices):
+    # Given a partner that sold Telegram and WhatsApp
+    partner = FakePartner(services=("tg", "wa"), countries=(0,))
+    built = catalog(prices, partner)
+    # When it stops selling WhatsApp and prices are refreshed
+    partner.services = ("tg",)
+    built.refresh_prices()
+    # Then WhatsApp cannot be quoted
+    assert built.quote("wa", 0, None) == []
+    assert len(built.quote("tg", 0, None)) == 1
+
+
+def test_refresh_prices__a_failing_partner_keeps_its_last_prices(prices):
+    # Given a partner whose prices were cached
+    partner = FakePartner(services=("tg",), countries=(0,))
+    built = catalog(prices, partner)
+    # When its price list cannot be read
+    partner.offers_failure = PartnerUnavailable("down")
+    refreshed = built.refresh_prices()
+    # Then the refresh says so and the cached offer still sells
+    assert refreshed == {}
+    assert len(built.quote("tg", 0, None)) == 1
+
+
+def test_quote__cheapest_in_stock_first_and_only_configured_partners(prices):
+    # Given three partners, one out of stock and one whose offers linger from an old configuration
+    dear = FakePartner(cost_minor=50, services=("tg",), countries=(0,))
+    empty = FakePartner(cost_minor=10, stock=0, services=("tg",), countries=(0,))
+    cheap = FakePartner(cost_minor=30, services=("tg",), countries=(0,))
+    gone = FakePartner(cost_minor=1, services=("tg",), countries=(0,))
+    catalog(prices, gone)
+    # When a quote is made with the current partners
+    quotes = catalog(prices, dear, empty, cheap).quote("tg", 0, None)
+    # Then only partners with stock, cheapest first
+    assert [(q.partner, q.price_cents) for q in quotes] == [(cheap.name, 45), (dear.name, 75)]
+
+
+def test_set_price__overrides_the_markup_until_cleared(prices):
+    # Given a 0.60 number
+    partner = FakePartner(cost_minor=40, services=("tg",), countries=(0,))
+    built = catalog(prices, partner)
+    # When the admin fixes Telegram/Russia at 0.99, then clears it
+    set_price("tg", 0, 99)
+    fixed = built.quote("tg", 0, None)[0].price_cents
+    clear_price("tg", 0)
+    # Then the price followed
+    assert (fixed, built.quote("tg", 0, None)[0].price_cents) == (99, 60)
+
+
+def test_set_markup__changes_every_price_without_override(prices):
+    # Given a 0.40 cost
+    partner = FakePartner(cost_minor=40, services=("tg",), countries=(0,))
+    built = catalog(prices, partner)
+    # When the markup becomes 25%
+    set_markup("25")
+    # Then the price is 0.50
+    assert built.quote("tg", 0, None)[0].price_cents == 50
+
+
+@pytest.mark.parametrize("call", [
+    lambda: set_markup("-1"), lambda: set_markup("abc"), lambda: set_price("nope", 0, 10),
+    lambda: set_price("tg", 99999, 10), lambda: set_price("tg", 0, 0),
+])
+def test_admin_prices__bad_values_are_refused(prices, call):
+    # Given / When an admin sets a nonsense price or markup / Then it is refused
+    with pytest.raises(InvalidInput):
+        call()
