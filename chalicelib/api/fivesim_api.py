@@ -1,0 +1,384 @@
+"""5sim-compatible REST (protocols.md §2) under /5sim/v1: a thin adapter over the same services as REST v1.
+
+A 5sim client works unchanged with its base URL set to `<app>/5sim/v1` (`Authorization: Bearer <our API key>`).
+5sim names products and countries in words where we use SMS-Activate's codes and ids; the two tables below
+translate. Replies are JSON; errors are 5sim's plain-text bodies, from the one table `_ERRORS`.
+
+What 5sim clients taught us (fivesim 1.2.0 is driven by tests/compat/; PyFiveSim 1.0.4 was read):
+- PyFiveSim accepts a reply only when Content-Type is exactly `application/json` (no charset suffix).
+- fivesim builds objects with a json object_hook, bottom-up: any object with a `code` key is an SMS and one with
+  a `phone` key an order, so an order never carries `code`; `Name`-only objects are names. An order's `country`
+  must be one of 5sim's country words or its parser raises, so every country has a 5sim word here.
+- Both recognise an error by its text (`no free phones`, `not enough user balance`, `order not found`…) and
+  treat 401 as a bad key whatever the body; fivesim also knows `you need to wait time` (early cancel).
+"""
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.api.handler_protocol import Major, dumps
+from chalicelib.api.kit import RestRoutes
+from chalicelib.domain import errors as e
+from chalicelib.domain.activation_state import ActivationStatus, is_final
+from chalicelib.domain.catalog_data import countries, services
+from chalicelib.domain.clock import iso
+from chalicelib.domain.ids import sha256_hex
+from chalicelib.domain.money import parse_major
+from chalicelib.observability import logger
+from chalicelib.services import payments, rate_limit, runtime_settings
+from chalicelib.services.activations import activations
+from chalicelib.services.authn import authenticate_from, bearer
+from chalicelib.services.ordering import OrderRequest
+from chalicelib.store.accounts import Account
+from chalicelib.store.activations import Activation
+
+PREFIX = "/5sim/v1"
+MAX_PAGE = 100
+
+bp = Blueprint(__name__)
+_http = RestRoutes(bp)  # for the request and the caller's IP; errors are answered in 5sim's words below
+
+# Our service code → 5sim's product word (5sim's own words where it has the product).
+_PRODUCTS = {
+    "tg": "telegram", "wa": "whatsapp", "go": "google", "fb": "facebook", "ig": "instagram", "tw": "twitter",
+    "vk": "vkontakte", "ok": "odnoklassniki", "vi": "viber", "wb": "wechat", "mm": "microsoft", "ds": "discord",
+    "dr": "openai", "am": "amazon", "wx": "apple", "tn": "linkedin", "lf": "tiktok", "fu": "snapchat",
+    "bw": "signal", "kt": "kakaotalk", "me": "line", "qq": "tencentqq", "ub": "uber", "oi": "tinder", "qv": "badoo",
+    "mo": "bumble", "yw": "grindr", "nf": "netflix", "ts": "paypal", "mt": "steam", "bz": "blizzard", "hb": "twitch",
+    "mb": "yahoo", "dp": "protonmail", "ya": "yandex", "ma": "mailru", "av": "avito", "uu": "wildberries",
+    "sg": "ozon", "hw": "alipay", "hx": "aliexpress", "ka": "shopee", "dl": "lazada", "jg": "grabtaxi", "ni": "gojek",
+    "dh": "ebay", "uk": "airbnb", "nv": "naver", "kf": "weibo", "li": "baidu", "tx": "bolt", "rl": "indriver",
+    "sn": "olx", "aon": "binance", "re": "coinbase", "ij": "revolut", "ep": "temu", "cn": "fiverr",
+    "tl": "truecaller", "zh": "zoho", "ot": "other",
+}
+# Countries whose 5sim word is not their English name in lower case without spaces or accents.
+_COUNTRY_WORDS = {
+    16: "england", 20: "macau", 27: "ivorycoast", 63: "czech", 91: "easttimor", 101: "salvador", 104: "tit",
+    106: "swaziland", 108: "bih", 109: "dominicana", 158: "bhutane", 166: "saintvincentandgrenadines",
+}
+# Our statuses in 5sim's: an order with a number is RECEIVED ("number received") until it ends.
+_STATUSES = {
+    ActivationStatus.PENDING: "PENDING", ActivationStatus.WAITING: "RECEIVED", ActivationStatus.RECEIVED: "RECEIVED",
+    ActivationStatus.RETRY: "RECEIVED", ActivationStatus.FINISHED: "FINISHED", ActivationStatus.CANCELED: "CANCELED",
+    ActivationStatus.TIMEOUT: "TIMEOUT", ActivationStatus.BANNED: "BANNED", ActivationStatus.REVOKED: "CANCELED",
+    ActivationStatus.FAILED: "CANCELED",
+}
+
+# Domain errors → (status, 5sim's text), most specific first. A refused cancel or finish is told apart below.
+_ERRORS: list[tuple[type[e.DomainError], int, str]] = [
+    (e.Unauthenticated, 401, "unauthorized"),
+    (e.AccountRestricted, 400, "not enough user balance"),
+    (e.Forbidden, 403, "account is not active"),
+    (e.InsufficientBalance, 400, "not enough user balance"),
+    (e.NotFound, 404, "order not found"),
+    (e.EarlyCancelDenied, 400, "you need to wait time"),
+    (e.NoNumbers, 400, "no free phones"),
+    (e.PriceAboveMax, 400, "no free phones"),
+    (e.PartnerError, 503, "server offline"),
+    (e.Maintenance, 503, "server offline"),
+]
+_INVALID_FIELDS = {"service": "no product", "country": "bad country", "operator": "bad operator"}
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status, self.text = status, text
+
+
+def route(path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A GET route under PREFIX whose result is JSON and whose failures are 5sim's plain-text errors."""
+
+    def register(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def guarded(**params: Any) -> Response:
+            try:
+                if runtime_settings.maintenance().on:
+                    return _text(503, "server offline", {"Retry-After": "300"})
+                return Response(body=dumps(view(**params)), headers={"Content-Type": "application/json"})
+            except _Refused as refusal:
+                return _text(refusal.status, refusal.text)
+            except e.DomainError as error:
+                return _error(error)
+            except Exception:
+                logger.exception("5sim API call failed")
+                return _text(500, "internal error")
+
+        bp.route(PREFIX + path, methods=["GET"])(guarded)
+        return view
+
+    return register
+
+
+# ---- guest ---------------------------------------------------------------------------------------------
+
+
+@route("/guest/countries")
+def guest_countries() -> dict[str, Any]:
+    _admit(None)
+    return {_country_word(c.id): {"iso": {c.iso2.lower(): 1}, "prefix": {f"+{c.phone_code}": 1},
+                                  "text_en": c.name_en, "text_ru": c.name_ru} for c in countries()}
+
+
+@route("/guest/products/{country}/{operator}")
+def guest_products(country: str, operator: str) -> dict[str, Any]:
+    _admit(None)
+    country_id, wanted = _country_id(country), _operator(operator)
+    qty: dict[str, int] = {}
+    price: dict[str, int] = {}
+    for item in _items(country=country_id, operator=wanted):
+        product = _PRODUCTS[item.service]
+        qty[product] = qty.get(product, 0) + item.available
+        price[product] = min(price.get(product, item.price_cents), item.price_cents)
+    return {product: {"Category": "activation", "Qty": qty[product], "Price": Major(price[product])}
+            for product in qty}
+
+
+@route("/guest/prices")
+def guest_prices() -> dict[str, Any]:
+    """`{country:{product:{operator:{cost,count}}}}`, or product first when only a product is asked for.
+
+    5sim adds `rate`, its delivery success rate; we keep no such statistic and publish none rather than invent one.
+    """
+    _admit(None)
+    query = _query()
+    country = _country_id(query["country"]) if query.get("country") else None
+    service = _service(query["product"]) if query.get("product") else None
+    by_product = service is not None and country is None
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for item in _items(service=service, country=country):
+        outer, inner = _PRODUCTS[item.service], _country_word(item.country)
+        if not by_product:
+            outer, inner = inner, outer
+        table.setdefault(outer, {}).setdefault(inner, {})[item.operator] = {"cost": Major(item.price_cents),
+                                                                            "count": item.available}
+    return table
+
+
+# ---- user ----------------------------------------------------------------------------------------------
+
+
+@route("/user/profile")
+def profile() -> dict[str, Any]:
+    account = _account()
+    balance, held = int(account.balance_cents), int(account.held_cents)
+    return {
+        # 5sim ids are numbers and ours are strings: a stable 48-bit number derived from the account id.
+        "id": int(sha256_hex(account.account_id)[:12], 16), "email": account.email, "vendor": "",
+        "default_forwarding_number": "", "balance": Major(balance - held), "frozen_balance": Major(held),
+        # 5sim lowers a rating on abuse and limits low ratings; we rate no one, so everyone has full marks.
+        "rating": 100,
+        "default_country": {"name": "any", "iso": "any", "prefix": "any"}, "default_operator": {"name": "any"},
+    }
+
+
+@route("/user/orders")
+def orders() -> dict[str, Any]:
+    account = _account()
+    query = _query()
+    limit, offset = _paging(query)
+    found = [] if query.get("category", "activation") != "activation" else (
+        activations().list_for_account(account.account_id, offset + limit)[offset:])
+    return {"Data": [_order(a) for a in found], "ProductNames": [], "Statuses": [], "Total": offset + len(found)}
+
+
+@route("/user/payments")
+def payment_history() -> dict[str, Any]:
+    account = _account()
+    limit, offset = _paging(_query())
+    entries = payments.ledger_page(account.account_id, offset + limit).entries[offset:]
+    kinds = sorted({str(entry.kind) for entry in entries})
+    return {
+        "Data": [{"ID": entry.entry_id, "TypeName": entry.kind, "ProviderName": "sms-rooms",
+                  "Amount": Major(int(entry.amount_cents)), "Balance": Major(int(entry.balance_after_cents)),
+                  "CreatedAt": iso(float(entry.created_at))} for entry in entries],
+        "PaymentTypes": [{"Name": kind} for kind in kinds], "PaymentProviders": [{"Name": "sms-rooms"}],
+        "Total": offset + len(entries),
+    }
+
+
+@route("/user/buy/activation/{country}/{operator}/{product}")
+def buy_activation(country: str, operator: str, product: str) -> dict[str, Any]:
+    account = _account()
+    query = _query()
+    service, wanted = _service(product), _operator(operator)
+    if query.get("voice") in ("1", "true"):
+        raise _Refused(400, "no free phones")  # we sell SMS, not calls
+    request = OrderRequest(service=service, country=_order_country(country, service, wanted), operator=wanted,
+                           max_price_cents=_max_price(query.get("maxPrice")))
+    activation = activations().order(account, request)
+    if ActivationStatus(activation.status) is ActivationStatus.FAILED:
+        raise _Refused(400, "no free phones")  # every partner failed; the debit was reversed
+    return _order(activation)
+
+
+@route("/user/check/{order_id}")
+def check(order_id: str) -> dict[str, Any]:
+    return _order(activations().get(_account().account_id, _order_id(order_id)))
+
+
+@route("/user/finish/{order_id}")
+def finish(order_id: str) -> dict[str, Any]:
+    return _order(activations().finish(_account().account_id, _order_id(order_id)))
+
+
+@route("/user/cancel/{order_id}")
+def cancel(order_id: str) -> dict[str, Any]:
+    return _order(activations().cancel(_account().account_id, _order_id(order_id)))
+
+
+@route("/user/ban/{order_id}")
+def ban(order_id: str) -> dict[str, Any]:
+    return _order(activations().ban(_account().account_id, _order_id(order_id)))
+
+
+@route("/user/sms/inbox/{order_id}")
+def sms_inbox(order_id: str) -> dict[str, Any]:
+    sms = _order(activations().get(_account().account_id, _order_id(order_id)))["sms"]
+    return {"Data": sms, "Total": len(sms)}
+
+
+# ---- translations --------------------------------------------------------------------------------------
+
+
+def _order(a: Activation) -> dict[str, Any]:
+    return {
+        "id": int(a.activation_id), "phone": f"+{a.phone}" if a.phone else "", "operator": a.operator or "any",
+        "product": _PRODUCTS.get(a.service, a.service), "price": Major(int(a.price_cents)),
+        "status": _STATUSES[ActivationStatus(a.status)], "expires": iso(float(a.expires_at)),
+        "sms": [{"created_at": iso(float(m.received_at)), "date": iso(float(m.received_at)), "sender": "",
+                 "text": m.text, "code": m.code or ""} for m in a.sms],
+        "created_at": iso(float(a.created_at)), "forwarding": False, "forwarding_number": "",
+        "country": _country_word(int(a.country)),
+    }
+
+
+def _error(error: e.DomainError) -> Response:
+    if isinstance(error, e.RateLimited):
+        return _text(429, "rate limit exceeded", {"Retry-After": str(error.retry_after_seconds)})
+    if isinstance(error, e.IllegalTransition):
+        return _text(400, _refused_move(error))
+    if isinstance(error, e.InvalidInput):
+        return _text(400, _INVALID_FIELDS.get(str(error.details.get("field", "")), "bad request"))
+    for cls, status, text in _ERRORS:
+        if isinstance(error, cls):
+            return _text(status, text)
+    return _text(400, "bad request")
+
+
+def _refused_move(error: e.DomainError) -> str:
+    status = str(error.details.get("status", ""))
+    if status in ActivationStatus.__members__ and is_final(ActivationStatus(status)):
+        return "order expired"
+    if error.details.get("event") == "user_finish":
+        return "order no sms"
+    return "order has sms"
+
+
+def _text(status: int, text: str, headers: dict[str, str | list[str]] | None = None) -> Response:
+    return Response(body=text, status_code=status, headers={"Content-Type": "text/plain; charset=utf-8",
+                                                            **(headers or {})})
+
+
+def _account() -> Account:
+    headers: Any = _http.request.headers or {}
+    secret = bearer(str(headers.get("authorization") or ""))
+    _admit(secret)
+    return authenticate_from(secret, _http.client_ip()).account
+
+
+def _admit(secret: str | None) -> None:
+    rate_limit.admit_request(secret, _http.client_ip())
+
+
+def _query() -> dict[str, str]:
+    return dict(_http.request.query_params or {})
+
+
+def _paging(query: dict[str, str]) -> tuple[int, int]:
+    limit, offset = query.get("limit", "15"), query.get("offset", "0")
+    if not (limit.isdigit() and offset.isdigit()):
+        raise _Refused(400, "bad request")
+    return max(1, min(int(limit), MAX_PAGE)), min(int(offset), MAX_PAGE)
+
+
+def _order_id(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 18:
+        raise _Refused(404, "order not found")
+    return int(raw)
+
+
+def _service(product: str) -> str:
+    service = _services_by_product().get(product.lower())
+    if service is None:
+        raise _Refused(400, "no product")
+    return service
+
+
+def _operator(word: str) -> str | None:
+    operator = word.strip().lower()
+    if not re.fullmatch(r"[a-z0-9_]{1,32}", operator):
+        raise _Refused(400, "bad operator")
+    return None if operator == "any" else operator
+
+
+def _country_id(word: str) -> int:
+    country = _country_ids().get(word.lower())
+    if country is None:
+        raise _Refused(400, "bad country")
+    return country
+
+
+def _order_country(word: str, service: str, operator: str | None) -> int:
+    """The country asked for; for `any`, the one selling the service cheapest right now."""
+    if word.lower() != "any":
+        return _country_id(word)
+    in_stock = [i for i in _items(service=service, operator=operator) if i.available > 0]
+    if not in_stock:
+        raise _Refused(400, "no free phones")
+    return min(in_stock, key=lambda i: (i.price_cents, i.country)).country
+
+
+def _max_price(raw: str | None) -> int | None:
+    if not raw:
+        return None
+    try:
+        return parse_major(raw)
+    except e.InvalidInput:
+        raise _Refused(400, "bad request") from None
+
+
+def _items(*, service: str | None = None, country: int | None = None, operator: str | None = None) -> list[Any]:
+    items = activations().catalog.items(service=service, country=country)
+    return [i for i in items if i.service in _PRODUCTS and (operator is None or i.operator in (operator, "any"))]
+
+
+def _country_word(country_id: int) -> str:
+    return _words_by_country().get(country_id, str(country_id))
+
+
+@functools.cache
+def _words_by_country() -> dict[int, str]:
+    return {c.id: _COUNTRY_WORDS.get(c.id) or _derived_word(c.name_en) for c in countries()}
+
+
+@functools.cache
+def _country_ids() -> dict[str, int]:
+    return {word: country for country, word in _words_by_country().items()}
+
+
+@functools.cache
+def _services_by_product() -> dict[str, str]:
+    known = {s.code for s in services()}
+    return {product: code for code, product in _PRODUCTS.items() if code in known}
+
+
+def _derived_word(name: str) -> str:
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]", "", plain)

@@ -1,0 +1,123 @@
+"""The `fivesim` client from PyPI, pointed at our 5sim-compatible routes by base URL only, drives a whole lifecycle.
+
+fivesim 1.2.0 keeps its base URL in a private attribute of each API object; the test sets it by its mangled name
+to `<app>/5sim/v1/user/` and `<app>/5sim/v1/guest/`, which is all a user has to change.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fivesim import ActivationProduct, Category, Country, ErrorType, FiveSim, FiveSimError, Operator, OrderAction
+from fivesim import Status as FiveSimStatus
+
+from chalicelib.config import Settings
+from tests.support import customer_with_key, deliver_sms, priced_settings, sms_only_on_demand
+
+pytestmark = pytest.mark.compat
+
+GRACE_SECONDS = 2  # CANCEL_GRACE_SECONDS of the test stack
+USA, TELEGRAM, ANY = Country.USA, ActivationProduct.TELEGRAM, Operator.ANY_OPERATOR
+
+
+@pytest.fixture(scope="module")
+def priced(stack) -> Iterator[Settings]:
+    with sms_only_on_demand(stack):
+        yield priced_settings(stack)
+
+
+def client_for(stack, api_key: str) -> FiveSim:
+    client = FiveSim(api_key)
+    base = f"{stack.app_url}/5sim/v1"
+    client.user._APIRequest__endpoint = f"{base}/user/"  # type: ignore[attr-defined]
+    client.guest._APIRequest__endpoint = f"{base}/guest/"  # type: ignore[attr-defined]
+    return client
+
+
+def eventually(call: Callable[[], Any], done: Callable[[Any], bool], seconds: float = 15) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        value = call()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.3)
+
+
+def test_fivesim__guest_lists(stack, priced):
+    client = client_for(stack, "no key needed")
+    # When a guest reads the countries, the products of a country and the prices
+    countries = client.guest.get_countries()
+    products = client.guest.get_products(USA, ANY)
+    prices = client.guest.get_prices(USA, TELEGRAM)
+    # Then they parse into the client's own objects
+    assert countries[USA].prefix == "+1" and countries[Country.ENGLAND].en == "United Kingdom"
+    assert products[TELEGRAM].quantity > 0 and products[TELEGRAM].price > 0
+    assert prices[USA][TELEGRAM][ANY].price == products[TELEGRAM].price
+
+
+def test_fivesim__full_lifecycle(stack, priced):
+    # Given a 5sim client pointed at us, for an account holding 10.00
+    client = client_for(stack, customer_with_key(priced, balance_cents=1000).api_key)
+    assert client.user.get_profile_data().balance == 10.0
+    # When it buys two numbers
+    to_cancel = client.user.buy_number(USA, ANY, TELEGRAM)
+    bought_at = time.monotonic()
+    order = client.user.buy_number(USA, ANY, TELEGRAM)
+    # Then they are orders with a +phone, waiting for an SMS
+    assert order.phone.startswith("+1") and order.status is FiveSimStatus.RECEIVED and order.country is USA
+    assert order.product is TELEGRAM and order.sms == []
+    # When the SMS arrives
+    deliver_sms(stack, order.phone.lstrip("+"), "Telegram code 86420")
+    checked = eventually(lambda: client.user.order(OrderAction.CHECK, order), lambda o: bool(o.sms))
+    # Then check and the inbox show it with its code, and the order can be finished
+    assert [s.activation_code for s in checked.sms] == ["86420"]
+    assert [s.text for s in client.user.get_sms_inbox_list(order)] == ["Telegram code 86420"]
+    assert client.user.order(OrderAction.FINISH, order).status is FiveSimStatus.FINISHED
+    # And the other order, canceled after the early-cancel window, is refunded
+    time.sleep(max(0.0, bought_at + GRACE_SECONDS + 0.2 - time.monotonic()))
+    assert client.user.order(OrderAction.CANCEL, to_cancel).status is FiveSimStatus.CANCELED
+    assert client.user.get_profile_data().balance == pytest.approx(10.0 - order.price)
+    # And both orders and the money moves are in the histories
+    history = client.user.get_orders_history(Category.ACTIVATION)
+    assert sorted(o.id for o in history.data) == sorted([order.id, to_cancel.id])
+    payments = client.user.get_payments_history()
+    assert [p.amount for p in payments.data][:2] == [to_cancel.price, -to_cancel.price]
+
+
+def test_fivesim__ban_ends_the_order(stack, priced):
+    client = client_for(stack, customer_with_key(priced, balance_cents=1000).api_key)
+    order = client.user.buy_number(USA, ANY, TELEGRAM)
+    time.sleep(GRACE_SECONDS + 0.2)
+    assert client.user.order(OrderAction.BAN, order).status is FiveSimStatus.BANNED
+
+
+@pytest.mark.parametrize(("balance_cents", "country", "expected"), [
+    (1, USA, ErrorType.BALANCE_TOO_LOW),
+    (1000, Country.AFGHANISTAN, ErrorType.NO_FREE_PHONES),
+])
+def test_fivesim__order_errors_are_its_error_types(stack, priced, balance_cents, country, expected):
+    client = client_for(stack, customer_with_key(priced, balance_cents=balance_cents).api_key)
+    with pytest.raises(FiveSimError) as raised:
+        client.user.buy_number(country, ANY, TELEGRAM)
+    assert raised.value.get_error() is expected
+
+
+def test_fivesim__early_cancel_and_unknown_order_and_bad_key(stack, priced):
+    client = client_for(stack, customer_with_key(priced, balance_cents=1000).api_key)
+    started = time.monotonic()
+    order = client.user.buy_number(USA, ANY, TELEGRAM)
+    try:
+        client.user.order(OrderAction.CANCEL, order)
+        early: ErrorType | None = None
+    except FiveSimError as refused:
+        early = refused.get_error()
+    if time.monotonic() - started < GRACE_SECONDS:  # the window is still open: the cancel must have been refused
+        assert early is ErrorType.CANCEL_NEEDS_TIME
+    with pytest.raises(FiveSimError) as unknown:
+        client.user.order(OrderAction.CHECK, order._replace(id=987654321))
+    with pytest.raises(FiveSimError) as bad_key:
+        client_for(stack, "smsr_not-a-key").user.get_profile_data()
+    assert unknown.value.get_error() is ErrorType.ORDER_NOT_FOUND
+    assert bad_key.value.get_error() is ErrorType.INVALID_API_KEY

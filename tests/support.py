@@ -1,0 +1,93 @@
+"""Test helpers shared across suites: an account with money and an API key, made through the public services."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from chalicelib.config import Settings, settings_from_env
+from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.clock import SystemClock
+from chalicelib.domain.ids import new_id
+from chalicelib.providers.mailer import OutboxMailer
+from chalicelib.services.accounts import AccountsService
+from chalicelib.services.sessions import Credentials
+from chalicelib.services.wallet import Wallet
+from chalicelib.store.base import bind_models
+
+
+@dataclass(frozen=True)
+class Customer:
+    account_id: str
+    email: str
+    api_key: str
+
+
+def customer_with_key(settings: Settings, balance_cents: int = 0, *, email: str | None = None) -> Customer:
+    """A verified account holding `balance_cents` (an admin adjustment in the ledger) and a fresh API key.
+
+    `settings` must be bound to the tables the code under test uses (the `stack_settings` or `moto_tables`
+    fixture), so the running app sees the same rows.
+    """
+    clock = SystemClock()
+    mailer = OutboxMailer(settings.mail_outbox_dir or ".local/outbox", settings.mail_from)
+    account = AccountsService(settings, clock, mailer).create_verified_account(
+        email or f"{new_id('user')}@example.com")
+    if balance_cents:
+        Wallet(clock).post(account.account_id, balance_cents, LedgerKind.ADJUSTMENT, new_id("test"),
+                           memo="test opening balance")
+    return _with_key(settings, account.account_id, account.email)
+
+
+def unverified_customer_with_key(settings: Settings) -> Customer:
+    """A registered account whose email is not verified yet (it may look around, not order), with an API key."""
+    clock = SystemClock()
+    mailer = OutboxMailer(settings.mail_outbox_dir or ".local/outbox", settings.mail_from)
+    account = AccountsService(settings, clock, mailer).register(
+        f"{new_id('user')}@example.com", "quiet-Lantern-48-orbit", settings.agreement_version, "127.0.0.1")
+    return _with_key(settings, account.account_id, account.email)
+
+
+def _with_key(settings: Settings, account_id: str, email: str) -> Customer:
+    issued = Credentials(SystemClock(), settings.session_ttl_seconds).create_api_key(account_id, "tests")
+    return Customer(account_id=account_id, email=email, api_key=issued.api_key)
+
+
+def refresh_prices(settings: Settings) -> dict[str, int]:
+    """Load the partners' price lists into the catalog now, rather than waiting for the scheduled job."""
+    from chalicelib.providers.registry import build_partners
+    from chalicelib.services.activations import Activations
+
+    return Activations(settings, build_partners(settings), SystemClock()).refresh_prices()
+
+
+def priced_settings(stack: Any) -> Settings:
+    """The stack's settings with this process's models bound to them and the partners' prices in the catalog."""
+    settings = settings_from_env(stack.env())
+    bind_models(settings)
+    refresh_prices(settings)
+    return settings
+
+
+@contextmanager
+def sms_only_on_demand(stack: Any) -> Iterator[None]:
+    """The simulator delivers no SMS by itself (only through `deliver_sms`) until the block ends.
+
+    Its default, an SMS 3 s after a number is issued, races with tests that cancel after the early-cancel window.
+    """
+    config_url = f"{stack.simulator_url}/_sim/config"
+    before = requests.get(f"{stack.simulator_url}/_sim/state", timeout=5).json()["config"]["sms_delay_seconds"]
+    requests.post(config_url, json={"sms_delay_seconds": 3600}, timeout=5).raise_for_status()
+    try:
+        yield
+    finally:
+        requests.post(config_url, json={"sms_delay_seconds": before}, timeout=5).raise_for_status()
+
+
+def deliver_sms(stack: Any, phone: str, text: str) -> None:
+    """The SMS reaches the partner now (the simulator's test control)."""
+    requests.post(f"{stack.simulator_url}/_sim/deliver", json={"phone": phone, "text": text},
+                  timeout=5).raise_for_status()
