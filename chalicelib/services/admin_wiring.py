@@ -1,0 +1,41 @@
+"""Builds the AdminService from the settings with the process's collaborators (the admin Lambda and CLI use it)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chalicelib.config import Settings
+from chalicelib.domain.clock import Clock
+from chalicelib.providers import registry
+from chalicelib.providers.base import Partner
+from chalicelib.providers.mailer import Mailer
+from chalicelib.services import container
+from chalicelib.services.accounts import AccountsService
+from chalicelib.services.activations import Activations
+from chalicelib.services.admin import AdminService
+from chalicelib.services.admin_accounts import AccountAdmin
+from chalicelib.services.admin_audit import AuditLog
+from chalicelib.services.admin_views import AdminViews
+from chalicelib.services.forfeiture import Forfeiture
+from chalicelib.services.reconcile import Reconciler, StripePaymentIntents
+from chalicelib.services.refunds import RefundRequests
+from chalicelib.services.support import SupportDesk
+from chalicelib.services.wallet import Wallet
+
+
+def build_admin_service(settings: Settings, *, clock: Clock | None = None, mailer: Mailer | None = None,
+                        partners: Sequence[Partner] | None = None) -> AdminService:
+    """The service with the process's collaborators; tests hand in their own clock, mailer and partners."""
+    clock = clock or container.clock()
+    mailer = mailer or container.mailer()
+    partners = tuple(registry.partners() if partners is None else partners)
+    audit = AuditLog(clock)
+    wallet = Wallet(clock)
+    refunds = RefundRequests(container.stripe_gateway(), wallet, settings.refund_fee_cents)
+    support = SupportDesk(mailer, settings.public_base_url, clock)
+    activations = Activations(settings, partners, clock, wallet=wallet)
+    accounts = AccountAdmin(AccountsService(settings, clock, mailer), wallet, audit, mailer, activations,
+                            Forfeiture(wallet, refunds))
+    reconciler = Reconciler(StripePaymentIntents(settings.stripe_secret_key, settings.stripe_api_base, clock), clock)
+    return AdminService(clock=clock, audit_log=audit, accounts=accounts, refunds=refunds,
+                        support=support, reconciler=reconciler, prices=activations.catalog,
+                        partners=partners, views=AdminViews(audit, support, partners, clock), activations=activations)

@@ -1,0 +1,121 @@
+"""Rate limits (agreement 4.1): per API key or session token, else per IP, counted in a DynamoDB fixed window.
+
+Our published limit: each client may make `rate_limit_burst` requests (default 100) in a window of
+burst / per_second seconds (default 100 / 20 = 5 s): 20 requests a second sustained, bursts of 100
+(5sim allows 100 a second to a whole account; a reseller's clients are smaller). Past it the REST API
+answers 429 with Retry-After, and the handler API its own answer, from the same `admit`.
+
+A client is its bearer credential when it sends one, so people behind one NAT keep their own
+budget, and its IP otherwise (sign-up, login, public lists). Lambda runs many containers, so the
+count lives in DynamoDB: one UpdateItem a request (`ADD hits 1`) on an item per client per window,
+deleted by TTL afterwards. A container remembers who is over the limit in the current window and
+refuses them without a call, so a flood stops costing writes once refused. Any DynamoDB failure
+other than throttling lets the request through: a limiter outage must not take the API down.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import PynamoDBException
+
+from chalicelib.config import get_settings
+from chalicelib.domain.clock import Clock, SystemClock
+from chalicelib.domain.errors import RateLimited
+from chalicelib.domain.ids import sha256_hex
+from chalicelib.observability import logger
+from chalicelib.store.rate_limit import RateWindow
+
+_THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+_TTL_MARGIN_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Limit:
+    requests: int
+    window_seconds: int
+
+    @classmethod
+    def of(cls, per_second: int, burst: int) -> Limit | None:
+        """The window that allows `burst` at once and `per_second` sustained; None (no limit) when either is ≤ 0."""
+        if per_second <= 0 or burst <= 0:
+            return None
+        return cls(requests=burst, window_seconds=max(1, math.ceil(burst / per_second)))
+
+
+def client_identity(secret: str | None, ip: str | None) -> str:
+    """Whose budget a request spends: its credential (hashed, never stored as is) or its IP."""
+    if secret:
+        return "key:" + sha256_hex("rate-limit:" + secret)[:32]
+    return "ip:" + (ip or "unknown")
+
+
+class RateLimiter:
+    def __init__(self, limit: Limit | None, clock: Clock | None = None) -> None:
+        self.limit = limit
+        self.clock = clock or SystemClock()
+        self._window = -1
+        self._over: set[str] = set()
+
+    def admit(self, identity: str) -> None:
+        """Count one request of `identity`; raises RateLimited (with retry_after_seconds) past the limit."""
+        if self.limit is None:
+            return
+        now = self.clock.now()
+        window = int(now // self.limit.window_seconds)
+        if window != self._window:
+            self._window, self._over = window, set()
+        if identity in self._over or self._hits(identity, window) > self.limit.requests:
+            self._over.add(identity)
+            raise self._refusal(now, window)
+
+    def _hits(self, identity: str, window: int) -> int:
+        assert self.limit is not None
+        ends_at = (window + 1) * self.limit.window_seconds
+        item = RateWindow(f"{identity}#{window}")
+        try:
+            item.update(actions=[RateWindow.hits.add(1), RateWindow.expires_at.set(
+                datetime.fromtimestamp(ends_at + _TTL_MARGIN_SECONDS, tz=UTC))])
+        except PynamoDBException as exc:
+            if exc.cause_response_code in _THROTTLED:
+                # DynamoDB throttles one item only under a flood on it: that client is over any limit.
+                return self.limit.requests + 1
+            logger.warning("rate limiter unavailable; request let through", extra={"error": str(exc)})
+            return 0
+        return int(item.hits)
+
+    def _refusal(self, now: float, window: int) -> RateLimited:
+        assert self.limit is not None
+        retry_after = max(1, math.ceil((window + 1) * self.limit.window_seconds - now))
+        return RateLimited(f"Too many requests: at most {self.limit.requests} every {self.limit.window_seconds} "
+                           f"seconds. Try again in {retry_after} seconds.", retry_after_seconds=retry_after)
+
+
+@functools.cache
+def limiter() -> RateLimiter:
+    """The process's limiter, from the settings."""
+    settings = get_settings()
+    return RateLimiter(Limit.of(settings.rate_limit_per_second, settings.rate_limit_burst))
+
+
+# Unknown credentials presented from one IP: past 30 in 10 seconds, that IP is refused (429) for the rest of
+# the window. Budgets are per credential, so without this a guesser gets a fresh budget with every guess;
+# the short window keeps a stale dashboard tab (a 401 every few seconds) far from it.
+_FAILED_CREDENTIALS = Limit(requests=30, window_seconds=10)
+
+
+@functools.cache
+def failed_credentials_limiter() -> RateLimiter:
+    return RateLimiter(_FAILED_CREDENTIALS)
+
+
+def admit_failed_credential(ip: str | None) -> None:
+    """Count one unknown credential from `ip`; raises RateLimited once the IP has guessed too often."""
+    failed_credentials_limiter().admit("badkey:" + (ip or "unknown"))
+
+
+def admit_request(secret: str | None, ip: str | None) -> None:
+    """Count a request against its client's budget (the REST middleware and the handler API call this)."""
+    limiter().admit(client_identity(secret, ip))
