@@ -1,0 +1,105 @@
+"""The web dashboard: `GET /` serves the single-page app, `GET /static/{name}` its files from chalicelib/web/."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from chalice import Blueprint, Response
+
+from chalicelib.api.errors import error_body
+from chalicelib.config import get_settings
+
+bp = Blueprint(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+# A flat folder of lower-case names: nothing a request says can reach outside it.
+_ASSET_NAME = re.compile(r"[a-z0-9_-]{1,64}\.(?:js|css|svg)")
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+# The files carry no content hash in their names, so browsers revalidate every time; the ETag keeps that cheap.
+_CACHE_CONTROL = "no-cache"
+
+
+@dataclass(frozen=True)
+class Asset:
+    body: str
+    content_type: str
+    etag: str
+
+
+@bp.route("/", methods=["GET"])
+def index() -> Response:
+    return _serve(_asset("index.html"))
+
+
+@bp.route("/static/{name}", methods=["GET"])
+def static_file(name: str) -> Response:
+    if not _ASSET_NAME.fullmatch(name) or not (WEB_DIR / name).is_file():
+        return Response(body=error_body("NOT_FOUND", f"There is no file '{name}'."), status_code=404,
+                        headers={"Content-Type": "application/json"})
+    return _serve(_asset(name))
+
+
+@functools.cache
+def _asset(name: str) -> Asset:
+    body = (WEB_DIR / name).read_text(encoding="utf-8")
+    etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+    return Asset(body=body, content_type=_CONTENT_TYPES[Path(name).suffix], etag=etag)
+
+
+Headers = dict[str, str | list[str]]
+
+
+def _serve(asset: Asset) -> Response:
+    headers: Headers = {"Content-Type": asset.content_type, "Cache-Control": _CACHE_CONTROL, "ETag": asset.etag,
+                        **_security_headers()}
+    if asset.etag in _if_none_match():
+        return Response(body="", status_code=304, headers=headers)
+    return Response(body=asset.body, status_code=200, headers=headers)
+
+
+def _if_none_match() -> list[str]:
+    headers: Mapping[str, str] = bp.current_request.headers or {}
+    return [tag.strip().removeprefix("W/") for tag in str(headers.get("if-none-match") or "").split(",")]
+
+
+@functools.cache
+def _security_headers() -> dict[str, str]:
+    stripe = " ".join(stripe_origins(get_settings().stripe_js_url, get_settings().stripe_api_base))
+    policy = "; ".join([
+        "default-src 'self'",
+        f"script-src 'self' {stripe}",
+        f"connect-src 'self' {stripe}",
+        f"frame-src {stripe}",
+        "img-src 'self' data:",
+        "style-src 'self'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+    return {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+
+
+def stripe_origins(stripe_js_url: str, stripe_api_base: str | None) -> list[str]:
+    """Origins Stripe.js needs: where it loads from, and where it talks to (the API, 3-D Secure frames)."""
+    origins = [_origin(stripe_js_url)]
+    if stripe_api_base:
+        origins.append(_origin(stripe_api_base))
+    else:
+        origins += ["https://api.stripe.com", "https://hooks.stripe.com"]
+    return list(dict.fromkeys(origins))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

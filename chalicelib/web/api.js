@@ -1,0 +1,83 @@
+// REST v1 from the browser: the session token, JSON in and out, and errors as ApiError with the field at fault.
+
+const TOKEN_KEY = "smsrooms.session";
+
+// Listeners: "maintenance" (detail: message or null when the service answers again), "signed-out".
+export const apiEvents = new EventTarget();
+
+export class ApiError extends Error {
+  constructor(status, code, message, details) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details || {};
+  }
+
+  get field() {
+    return typeof this.details.field === "string" ? this.details.field : null;
+  }
+}
+
+export const session = {
+  token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  },
+  signIn(token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+  },
+  forget() {
+    sessionStorage.removeItem(TOKEN_KEY);
+  },
+};
+
+export async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  const token = session.token();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, "NETWORK", "Could not reach SMS Rooms. Check your connection and try again.");
+  }
+  const data = await readJson(response);
+  if (response.ok) {
+    apiEvents.dispatchEvent(new CustomEvent("maintenance", { detail: null }));
+    return data;
+  }
+  throw failure(response.status, data, Boolean(token));
+}
+
+export const get = (path) => api("GET", path);
+export const post = (path, body = {}) => api("POST", path, body);
+export const put = (path, body = {}) => api("PUT", path, body);
+export const del = (path) => api("DELETE", path);
+
+async function readJson(response) {
+  if (response.status === 204) return null;
+  const text = await response.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+function failure(status, data, hadToken) {
+  const error = (data && data.error) || {};
+  const code = error.code || `HTTP_${status}`;
+  const message = error.message || "Something went wrong on our side. Please try again in a moment.";
+  if (status === 503 && code === "MAINTENANCE") {
+    apiEvents.dispatchEvent(new CustomEvent("maintenance", { detail: message }));
+  }
+  if (status === 401 && hadToken) {
+    session.forget();
+    apiEvents.dispatchEvent(new CustomEvent("signed-out", { detail: message }));
+  }
+  return new ApiError(status, code, message, error.details);
+}
+
+// Every list route answers {"items": [...]}; a missing list reads as empty.
+export const items = (data) => (data && Array.isArray(data.items) ? data.items : []);

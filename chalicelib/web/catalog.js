@@ -1,0 +1,192 @@
+// The public price list and the buying page: pick a service and a country, see price and stock, buy.
+
+import { get, items, post, session } from "./api.js";
+import { empty, field, h, loading, money, notice, pageHeader, replace, table } from "./ui.js";
+
+const REFRESH_MS = 30000;
+const MAX_ROWS = 50;
+const POPULAR = ["tg", "wa", "go", "fb", "ig", "tw", "ds", "mm", "vi", "wb", "vk", "ok"];
+
+let directory = null;
+
+// Services and countries by code/id; they change with releases, not while a page is open.
+function loadDirectory() {
+  directory = directory || Promise.all([get("/v1/services"), get("/v1/countries")]).then(([services, countries]) => ({
+    serviceNames: new Map(items(services).map((s) => [String(s.code ?? s.id), s.name])),
+    countryInfo: new Map(items(countries).map((c) => [String(c.id), c])),
+  })).catch((error) => { directory = null; throw error; });
+  return directory;
+}
+
+// Readable names for an activation's service and country.
+export async function names() {
+  const cat = await loadDirectory();
+  return { service: (code) => serviceName(cat, code), country: (id) => countryName(cat, id) };
+}
+
+// The directory plus the offers of the catalog grouped by (service, country).
+async function loadCatalog() {
+  const [dir, catalog] = await Promise.all([loadDirectory(), get("/v1/catalog")]);
+  return { ...dir, offers: groupOffers(items(catalog)) };
+}
+
+// The catalog may list one row per operator; people choose a country, so show the cheapest row of each.
+function groupOffers(rows) {
+  const groups = new Map();
+  for (const row of rows) {
+    const key = `${row.service}:${row.country}`;
+    groups.set(key, [...(groups.get(key) || []), row]);
+  }
+  return [...groups.values()].map((group) => {
+    const inStock = group.filter((row) => row.available > 0);
+    const pick = (inStock.length ? inStock : group).reduce((a, b) => (b.price_cents < a.price_cents ? b : a));
+    return { ...pick, available: inStock.reduce((sum, row) => sum + row.available, 0) };
+  });
+}
+
+const countryName = (cat, id) => {
+  const info = cat.countryInfo.get(String(id));
+  return info ? info.name || info.name_en : `Country ${id}`;
+};
+const serviceName = (cat, code) => cat.serviceNames.get(String(code)) || code;
+const matches = (text, ...values) => values.some((v) => String(v).toLowerCase().includes(text));
+
+function stock(offer) {
+  return offer.available > 0 ? h("span", { class: "stock" }, `${offer.available.toLocaleString()} available`)
+    : h("span", { class: "stock none" }, "Out of stock");
+}
+
+export async function pricesPage(ctx) {
+  const serviceFilter = field({ label: "Service", name: "service", type: "search", placeholder: "e.g. Telegram" });
+  const countryFilter = field({ label: "Country", name: "country", type: "search", placeholder: "e.g. USA" });
+  const results = h("div", { "aria-live": "polite" }, loading("Loading prices…"));
+  replace(ctx.main, pageHeader("Prices"),
+    h("p", { class: "lead" }, "What one number costs, per service and country. You pay only for numbers that get an SMS: ",
+      "canceled and expired numbers are refunded."),
+    h("div", { class: "filters card", role: "search" }, serviceFilter, countryFilter), results);
+  let cat = null;
+  const show = () => {
+    const s = serviceFilter.querySelector("input").value.trim().toLowerCase();
+    const c = countryFilter.querySelector("input").value.trim().toLowerCase();
+    const rows = cat.offers.filter((o) => matches(s, o.service, serviceName(cat, o.service))
+      && matches(c, countryName(cat, o.country)))
+      .sort((a, b) => rank(a.service) - rank(b.service)
+        || serviceName(cat, a.service).localeCompare(serviceName(cat, b.service)) || a.price_cents - b.price_cents);
+    replace(results, rows.length ? priceTable(cat, rows.slice(0, MAX_ROWS))
+      : empty("No prices match your search. Try a shorter name."),
+    rows.length > MAX_ROWS ? h("p", { class: "muted" }, `Showing ${MAX_ROWS} of ${rows.length}: narrow the search to see the rest.`) : null);
+  };
+  const load = async () => {
+    cat = await loadCatalog();
+    if (ctx.isCurrent()) show();
+  };
+  serviceFilter.addEventListener("input", () => cat && show());
+  countryFilter.addEventListener("input", () => cat && show());
+  await load();
+  const timer = setInterval(() => load().catch(() => {}), REFRESH_MS);
+  ctx.onLeave(() => clearInterval(timer));
+}
+
+function priceTable(cat, rows) {
+  const signedIn = Boolean(session.token());
+  return table([
+    { label: "Service", cell: (o) => serviceName(cat, o.service) },
+    { label: "Country", cell: (o) => countryName(cat, o.country) },
+    { label: "Price", class: "num", cell: (o) => money(o.price_cents) },
+    { label: "Stock", class: "num", cell: stock },
+    { label: "", class: "action", cell: (o) => (o.available > 0 ? h("a", {
+      class: "button small", href: signedIn ? `#/buy?service=${o.service}&country=${o.country}` : "#/register",
+      "aria-label": `Buy a ${serviceName(cat, o.service)} number in ${countryName(cat, o.country)}`,
+    }, "Buy") : "") },
+  ], rows, "Prices by service and country", "prices");
+}
+
+export async function buyPage(ctx) {
+  replace(ctx.main, pageHeader("Buy a number"), loading("Loading the catalog…"));
+  const cat = await loadCatalog();
+  const state = { service: ctx.query.get("service"), country: ctx.query.get("country") };
+  const serviceSearch = field({ label: "Find a service", name: "service-search", type: "search",
+    placeholder: "Telegram, WhatsApp, Google…" });
+  const serviceList = h("div", { class: "choice-grid", role: "group", "aria-label": "Services" });
+  const countrySearch = field({ label: "Find a country", name: "country-search", type: "search", placeholder: "e.g. United Kingdom" });
+  const countryList = h("div", { "aria-live": "polite", id: "country-offers" });
+  const message = h("div");
+  const step2 = h("section", { class: "card", "aria-labelledby": "step-country" },
+    h("h2", { id: "step-country" }, "2. Choose a country"), countrySearch, countryList);
+
+  const renderServices = () => {
+    const text = serviceSearch.querySelector("input").value.trim().toLowerCase();
+    const codes = [...new Set(cat.offers.map((o) => String(o.service)))]
+      .filter((code) => matches(text, code, serviceName(cat, code)))
+      .sort((a, b) => rank(a) - rank(b) || serviceName(cat, a).localeCompare(serviceName(cat, b)));
+    replace(serviceList, codes.length ? codes.slice(0, 24).map((code) => h("button", {
+      type: "button", class: "choice", "aria-pressed": String(code === state.service), "data-service": code,
+      onclick: () => { state.service = code; renderServices(); renderCountries(); },
+    }, serviceName(cat, code))) : h("p", { class: "muted" }, "No service matches."));
+  };
+
+  const renderCountries = () => {
+    step2.hidden = !state.service;
+    if (!state.service) return;
+    const text = countrySearch.querySelector("input").value.trim().toLowerCase();
+    const offers = cat.offers.filter((o) => String(o.service) === state.service
+      && matches(text, countryName(cat, o.country)))
+      .sort((a, b) => (b.available > 0) - (a.available > 0) || a.price_cents - b.price_cents);
+    replace(countryList, offers.length ? table([
+      { label: "Country", cell: (o) => countryName(cat, o.country) },
+      { label: "Price", class: "num", cell: (o) => money(o.price_cents, ctx.me?.currency) },
+      { label: "Stock", class: "num", cell: stock },
+      { label: "", class: "action", cell: (o) => buyButton(o) },
+    ], offers, `${serviceName(cat, state.service)} numbers by country`, "offers")
+      : empty("No country matches for this service."));
+  };
+
+  const buyButton = (offer) => {
+    const name = `${serviceName(cat, offer.service)} in ${countryName(cat, offer.country)}`;
+    const button = h("button", { type: "button", class: "primary small", disabled: !(offer.available > 0),
+      "data-country": offer.country, "aria-label": `Buy ${name} for ${money(offer.price_cents)}` },
+    `Buy ${money(offer.price_cents, ctx.me?.currency)}`);
+    button.addEventListener("click", () => buy(ctx, offer, button, message, name));
+    if (String(offer.country) === state.country) queueMicrotask(() => button.focus());
+    return button;
+  };
+
+  serviceSearch.addEventListener("input", renderServices);
+  countrySearch.addEventListener("input", renderCountries);
+  replace(ctx.main, pageHeader("Buy a number", balanceNote(ctx)), message,
+    h("section", { class: "card", "aria-labelledby": "step-service" },
+      h("h2", { id: "step-service" }, "1. Choose a service"), serviceSearch, serviceList),
+    step2);
+  renderServices();
+  renderCountries();
+}
+
+const rank = (code) => (POPULAR.includes(code) ? POPULAR.indexOf(code) : POPULAR.length);
+
+function balanceNote(ctx) {
+  if (!ctx.me) return null;
+  return h("span", { class: "muted" }, "Balance ", h("strong", {}, money(ctx.me.balance_cents, ctx.me.currency)),
+    " · ", h("a", { href: "#/topup" }, "Top up"));
+}
+
+async function buy(ctx, offer, button, message, name) {
+  button.disabled = true;
+  replace(message);
+  try {
+    const activation = await post("/v1/activations", { service: offer.service, country: offer.country });
+    ctx.navigate(`/activation/${activation.id}`);
+  } catch (error) {
+    button.disabled = false;
+    replace(message, notice("error", buyError(error, name)));
+    message.scrollIntoView({ block: "nearest" });
+  }
+}
+
+function buyError(error, name) {
+  if (error.code === "INSUFFICIENT_BALANCE") {
+    return [error.message, " ", h("a", { href: "#/topup" }, "Top up your balance"), "."];
+  }
+  if (error.code === "NO_NUMBERS") return `No ${name} numbers are free right now. Try another country, or again in a minute.`;
+  if (error.code === "EMAIL_NOT_VERIFIED") return [error.message, " Open the link in the email we sent you."];
+  return error.message;
+}

@@ -1,0 +1,158 @@
+// The dashboard (balance and live numbers), payments, the ledger and the refund request of the balance.
+
+import { get, items, post } from "./api.js";
+import { activationTable } from "./activation.js";
+import { names } from "./catalog.js";
+import { dateTime, empty, field, form, h, loading, money, notice, pageHeader, replace, table } from "./ui.js";
+
+const ACTIVE = new Set(["PENDING", "WAITING", "RECEIVED", "RETRY"]);
+const KIND_TEXT = {
+  top_up: "Top-up", activation_charge: "Number bought", activation_refund: "Number refunded",
+  refund_payout: "Refund to card", card_refund: "Card refund", dispute: "Card dispute",
+  dispute_reversal: "Dispute won", forfeiture: "Balance forfeited", adjustment: "Adjustment",
+};
+const kindText = (kind) => KIND_TEXT[kind] || String(kind || "").replace(/_/g, " ");
+
+export async function dashboardPage(ctx) {
+  replace(ctx.main, pageHeader("Dashboard"), loading());
+  const [data, named] = await Promise.all([get("/v1/activations"), names()]);
+  const list = items(data);
+  const active = list.filter((a) => ACTIVE.has(a.status));
+  const me = ctx.me || {};
+  replace(ctx.main, pageHeader("Dashboard", h("span", { class: "muted" }, me.email || "")),
+    h("div", { class: "tiles" },
+      h("section", { class: "card tile", "aria-labelledby": "balance-title" },
+        h("h2", { id: "balance-title", class: "label" }, "Balance"),
+        h("p", { class: "balance-big", id: "dashboard-balance" }, money(me.balance_cents, me.currency)),
+        me.held_cents ? h("p", { class: "muted" }, `${money(me.held_cents, me.currency)} held for a refund request`) : null,
+        h("a", { href: "#/topup", class: "button primary" }, "Top up")),
+      h("section", { class: "card tile", "aria-labelledby": "buy-title" },
+        h("h2", { id: "buy-title", class: "label" }, "Need a code?"),
+        h("p", {}, "Pick a service and a country; the SMS shows up here within seconds."),
+        h("a", { href: "#/buy", class: "button" }, "Buy a number"))),
+    h("section", { "aria-labelledby": "active-title" },
+      h("h2", { id: "active-title" }, "Active numbers"),
+      active.length ? activationTable(active, named) : empty("No number is waiting for an SMS right now.")),
+    h("section", { "aria-labelledby": "recent-title" },
+      h("h2", { id: "recent-title" }, "Recent numbers"),
+      list.length ? [activationTable(list.slice(0, 5), named),
+        h("p", {}, h("a", { href: "#/history" }, "See all numbers"))]
+        : empty("Your numbers will be listed here.")));
+}
+
+// A list page with "Show more" while `nextQuery(reply)` names a next page ("before_seq=41"), else null.
+async function pagedList(ctx, { title, intro, path, nextQuery, render, nothing }) {
+  replace(ctx.main, pageHeader(title), loading());
+  const body = h("div");
+  const more = h("button", { type: "button", class: "secondary", hidden: true }, "Show more");
+  let rows = [];
+  let next = null;
+  const load = async () => {
+    const data = await get(next ? `${path}?${next}` : path);
+    rows = rows.concat(items(data));
+    next = nextQuery(data);
+    replace(body, rows.length ? render(rows) : empty(nothing));
+    more.hidden = !next;
+  };
+  more.addEventListener("click", () => load().catch((error) => body.append(notice("error", error.message))));
+  await load();
+  replace(ctx.main, pageHeader(title), intro, body, more);
+}
+
+const PAYMENT_TEXT = {
+  top_up: "Card top-up", refund_request: "Refund request", refund_payout: "Refund to card",
+  card_refund: "Card refund", dispute: "Card dispute", dispute_reversal: "Dispute won",
+};
+
+export async function paymentsPage(ctx) {
+  const currency = ctx.me?.currency;
+  await pagedList(ctx, {
+    title: "Payments",
+    intro: h("p", { class: "lead" }, "Card top-ups, refund requests, refunds to your card and disputes."),
+    path: "/v1/payments",
+    nextQuery: () => null,
+    nothing: "No payments yet. Your top-ups will appear here.",
+    render: (rows) => table([
+      { label: "Date", cell: (p) => dateTime(p.created_at) },
+      { label: "Type", cell: (p) => PAYMENT_TEXT[p.type] || kindText(p.type) },
+      { label: "Status", cell: paymentStatus },
+      { label: "Reference", cell: (p) => h("code", { class: "ref" }, p.id) },
+      { label: "Amount", class: "num", cell: (p) => money(p.amount_cents, p.currency || currency) },
+    ], rows, "Payments, newest first"),
+  });
+}
+
+// Top-ups and refund requests have statuses of their own; card refunds and disputes have none.
+const PAYMENT_STATUS = {
+  top_up: { created: "Started", requires_action: "Needs authentication", pending: "Confirming", credited: "Credited",
+    failed: "Failed" },
+  refund_request: { pending: "Under review", approving: "Being paid", approved: "Approved", declined: "Declined" },
+};
+const PAYMENT_TONE = { credited: "good", approved: "good", pending: "info", approving: "info", failed: "bad",
+  declined: "bad" };
+
+function paymentStatus(payment) {
+  if (!payment.status) return "";
+  const text = (PAYMENT_STATUS[payment.type] || {})[payment.status] || payment.status;
+  return h("span", { class: `badge ${PAYMENT_TONE[payment.status] || "muted"}` }, text);
+}
+
+export async function ledgerPage(ctx) {
+  const currency = ctx.me?.currency;
+  await pagedList(ctx, {
+    title: "Ledger",
+    intro: h("p", { class: "lead" },
+      "Every change to your balance, with what caused it. Your balance is always the sum of these entries."),
+    path: "/v1/ledger",
+    nextQuery: (data) => (data && data.next_before_seq ? `before_seq=${data.next_before_seq}` : null),
+    nothing: "No entries yet.",
+    render: (rows) => table([
+      { label: "Date", cell: (e) => dateTime(e.created_at) },
+      { label: "Entry", cell: (e) => h("span", { "data-kind": e.kind }, kindText(e.kind)) },
+      { label: "Reference", cell: ledgerReference },
+      { label: "Amount", class: "num", cell: (e) => h("span", { class: e.amount_cents < 0 ? "debit" : "credit" },
+        e.amount_cents > 0 ? `+${money(e.amount_cents, currency)}` : money(e.amount_cents, currency)) },
+      { label: "Balance", class: "num", cell: (e) => money(e.balance_after_cents, currency) },
+    ], rows, "Ledger entries, newest first"),
+  });
+}
+
+// Activation entries point at the number they paid for; other causes (Stripe ids, requests) are shown as is.
+function ledgerReference(entry) {
+  if (String(entry.kind).startsWith("activation_") && /^\d+$/.test(entry.cause_id)) {
+    return h("a", { href: `#/activation/${entry.cause_id}` }, `Number #${entry.cause_id}`);
+  }
+  return h("code", { class: "ref" }, entry.cause_id || "");
+}
+
+export async function refundPage(ctx) {
+  const me = ctx.me || {};
+  const previous = h("div");
+  const requestForm = form({ class: "card narrow", "aria-label": "Request a refund" }, [
+    h("p", {}, "You can ask for the remaining balance of ",
+      h("strong", {}, money(me.available_cents ?? me.balance_cents, me.currency)),
+      " to be paid back to the card(s) you topped up with. The amount is held while we review the request; ",
+      "deposit and withdrawal fees are not refunded (agreement 6.3)."),
+    field({ label: "Reason", name: "reason", type: "textarea", rows: "4", required: true, maxlength: "2000",
+      hint: "A sentence or two is enough." }),
+    h("button", { type: "submit", class: "primary" }, "Send the request"),
+  ], async (data) => {
+    const reply = await post("/v1/refund-requests", { reason: String(data.get("reason")).trim() });
+    requestForm.replaceWith(notice("success", `Request ${reply.request_id} for `,
+      h("strong", {}, money(reply.amount_cents, me.currency)), " is pending. We will email you the decision."));
+    await ctx.refreshMe();
+    await showRequests(previous, me.currency);
+  });
+  replace(ctx.main, pageHeader("Refund request"), requestForm, previous);
+  await showRequests(previous, me.currency);
+}
+
+async function showRequests(el, currency) {
+  const list = items(await get("/v1/refund-requests"));
+  replace(el, list.length ? [h("h2", {}, "Your requests"), table([
+    { label: "Date", cell: (r) => dateTime(r.created_at) },
+    { label: "Request", cell: (r) => h("code", { class: "ref" }, r.request_id) },
+    { label: "Status", cell: paymentStatus },
+    { label: "Amount", class: "num", cell: (r) => money(r.amount_cents, currency) },
+  ], list, "Refund requests")] : null);
+}

@@ -1,0 +1,178 @@
+// API keys, the SMS webhook, and the account page (activity, report unauthorized access, withdraw consent).
+
+import { del, get, items, post, put, session } from "./api.js";
+import {
+  confirmDialog, copyButton, dateTime, empty, field, form, h, money, notice, pageHeader, replace, table, toast,
+} from "./ui.js";
+
+// A secret shown once, with a copy button and the warning that it will not be shown again.
+function secretBox(label, value, id) {
+  const input = h("input", { type: "text", readonly: true, value, id, class: "secret", "aria-label": label });
+  return h("div", { class: "secret-box" },
+    h("p", {}, h("strong", {}, label), ": copy it now, it will not be shown again."),
+    h("div", { class: "value-row" }, input, copyButton(value, `Copy the ${label.toLowerCase()}`)));
+}
+
+const ACTIVITY = {
+  registered: "Account created", email_verified: "Email confirmed", sign_in: "Signed in",
+  sign_in_failed: "Failed sign-in attempt", sign_out: "Signed out", sign_out_everywhere: "Signed out everywhere",
+  password_reset: "Password changed", api_key_created: "API key created", api_key_revoked: "API key revoked",
+  unauthorized_access_reported: "Unauthorized access reported", consent_withdrawn: "Consent withdrawn",
+  agreement_accepted: "Agreement accepted", webhook_changed: "Webhook changed",
+};
+
+
+export async function apiKeysPage(ctx) {
+  const created = h("div", { "aria-live": "polite" });
+  const listing = h("div");
+  const showKeys = async () => {
+    const keys = items(await get("/v1/api-keys"));
+    replace(listing, keys.length ? table([
+      { label: "Name", cell: (k) => k.label || h("span", { class: "muted" }, "unnamed") },
+      { label: "Key id", cell: (k) => h("code", { class: "ref" }, k.key_id) },
+      { label: "Created", cell: (k) => dateTime(k.created_at) },
+      { label: "Last used", cell: (k) => (k.last_used_at ? dateTime(k.last_used_at) : "never") },
+      { label: "", class: "action", cell: (k) => h("button", { type: "button", class: "link danger",
+        onclick: () => revoke(k) }, "Revoke") },
+    ], keys, "Your API keys") : empty("You have no API key yet."));
+  };
+  const revoke = async (key) => {
+    const ok = await confirmDialog({ title: `Revoke ${key.label ? `"${key.label}"` : "this key"}?`,
+      body: "Bots using it stop working at once. This cannot be undone.",
+      confirm: "Revoke the key", danger: true });
+    if (!ok) return;
+    await del(`/v1/api-keys/${encodeURIComponent(key.key_id)}`);
+    await showKeys();
+  };
+  const createForm = form({ class: "inline-form", "aria-label": "Create an API key" }, [
+    field({ label: "Name (optional)", name: "label", maxlength: "100", placeholder: "e.g. my Telegram bot" }),
+    h("button", { type: "submit", class: "primary", id: "create-key" }, "Create an API key"),
+  ], async (data, el) => {
+    const label = String(data.get("label")).trim();
+    const reply = await post("/v1/api-keys", label ? { label } : {});
+    el.reset();
+    replace(created, secretBox("API key", reply.api_key, "new-api-key"), usage(reply.api_key));
+    await showKeys();
+  });
+  replace(ctx.main, pageHeader("API keys"),
+    h("p", { class: "lead" }, "Bots use an API key with the REST API (", h("code", {}, "Authorization: Bearer <key>"),
+      ") or with SMS-Activate-compatible clients (", h("code", {}, "api_key=<key>"), "). We store only a hash of it."),
+    h("section", { class: "card" }, createForm, created), listing);
+  await showKeys();
+}
+
+function usage(key) {
+  const base = location.origin;
+  return h("div", { class: "usage" }, h("p", { class: "label" }, "Try it"),
+    h("pre", {}, `curl -H "Authorization: Bearer ${key}" ${base}/v1/me\n`
+      + `curl "${base}/stubs/handler_api.php?api_key=${key}&action=getBalance"`));
+}
+
+export async function webhookPage(ctx) {
+  const current = await get("/v1/webhook");
+  const secret = h("div");
+  const showSecret = (value) => replace(secret, value ? h("div", { class: "value-row plain" },
+    h("div", {}, h("p", { class: "label" }, "Signing secret"), h("code", { id: "webhook-secret", class: "ref" }, value)),
+    copyButton(value, "Copy the signing secret")) : null);
+  const rotate = h("input", { type: "checkbox", name: "rotate_secret", id: "rotate-secret" });
+  const remove = h("button", { type: "button", class: "link danger", hidden: !current.url }, "Remove the webhook");
+  const hookForm = form({ class: "card narrow", "aria-label": "SMS webhook" }, [
+    field({ label: "Webhook URL", name: "url", type: "url", placeholder: "https://example.com/sms-hook",
+      value: current.url || "", hint: "We POST a JSON event here when an SMS arrives, and retry until you answer 2xx." }),
+    current.secret ? h("div", { class: "field checkbox" }, rotate,
+      h("label", { for: "rotate-secret" }, "Make a new signing secret (the old one stops working)")) : null,
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save"), remove),
+    secret,
+  ], async (data) => {
+    const reply = await put("/v1/webhook", { url: String(data.get("url")).trim(), rotate_secret: rotate.checked });
+    rotate.checked = false;
+    remove.hidden = false;
+    showSecret(reply.secret);
+    toast("Webhook saved.");
+  });
+  remove.addEventListener("click", async () => {
+    await del("/v1/webhook");
+    hookForm.reset();
+    hookForm.elements.namedItem("url").value = "";
+    remove.hidden = true;
+    showSecret(null);
+    toast("Webhook removed.");
+  });
+  showSecret(current.secret);
+  replace(ctx.main, pageHeader("Webhook"),
+    h("p", { class: "lead" }, "Get each SMS pushed to your server as it arrives. Every event is signed: the ",
+      h("code", {}, "X-SmsRooms-Signature"), " header is the hex HMAC-SHA256 of the raw body with your signing secret."),
+    hookForm);
+}
+
+export async function accountPage(ctx) {
+  const me = ctx.me || {};
+  const activity = items(await get("/v1/activity"));
+  replace(ctx.main, pageHeader("Account"),
+    h("section", { class: "card" },
+      h("dl", { class: "facts" },
+        h("dt", {}, "Email"), h("dd", {}, me.email),
+        h("dt", {}, "Status"), h("dd", {}, me.status),
+        h("dt", {}, "Balance"), h("dd", {}, money(me.balance_cents, me.currency)),
+        h("dt", {}, "Agreement"), h("dd", {}, `version ${me.agreement_version} `, h("a", { href: "#/agreement" }, "read")),
+        h("dt", {}, "Account id"), h("dd", {}, h("code", {}, me.account_id)))),
+    h("section", { "aria-labelledby": "activity-title" },
+      h("h2", { id: "activity-title" }, "Recent activity"),
+      activity.length ? table([
+        { label: "When", cell: (a) => dateTime(a.created_at) },
+        { label: "What", cell: (a) => ACTIVITY[a.kind] || String(a.kind || "").replace(/_/g, " ") },
+        { label: "IP address", cell: (a) => a.ip || "" },
+      ], activity.slice(0, 50), "Recent activity") : empty("No activity recorded yet.")),
+    h("section", { class: "card danger-zone", "aria-labelledby": "danger-title" },
+      h("h2", { id: "danger-title" }, "Security and leaving"),
+      signOutEverywhere(ctx),
+      dangerAction(ctx, {
+        id: "report-unauthorized",
+        title: "Someone else used my account",
+        text: "Locks the account at once and signs out every session and API key. We email you a link to choose a new password, which unlocks it.",
+        button: "Lock my account",
+        path: "/v1/account/report-unauthorized",
+        done: "locked",
+      }),
+      dangerAction(ctx, {
+        id: "withdraw-consent",
+        title: "Withdraw consent and close the account",
+        text: me.balance_cents > 0
+          ? `You still have ${money(me.balance_cents, me.currency)}. Ask for a refund first: closing the account does not pay it out.`
+          : "Closes the account and deletes what we do not have to keep. This cannot be undone.",
+        button: "Close my account",
+        path: "/v1/account/withdraw-consent",
+        done: "closed",
+        extra: me.balance_cents > 0 ? h("a", { href: "#/refund", class: "button secondary" }, "Request a refund") : null,
+      })));
+}
+
+function signOutEverywhere(ctx) {
+  const button = h("button", { type: "button", class: "secondary", id: "logout-all" }, "Sign out everywhere");
+  button.addEventListener("click", async () => {
+    await post("/v1/auth/logout-all");
+    session.forget();
+    ctx.navigate("/login");
+  });
+  return h("div", { class: "danger-action" }, h("h3", {}, "Sessions"),
+    h("p", {}, "Signs out every browser where you are signed in, this one too. API keys keep working."),
+    h("div", { class: "actions" }, button));
+}
+
+function dangerAction(ctx, { id, title, text, button, path, done, extra }) {
+  const action = h("button", { type: "button", class: "danger", id }, button);
+  const box = h("div", { class: "danger-action" }, h("h3", {}, title), h("p", {}, text),
+    h("div", { class: "actions" }, extra, action));
+  action.addEventListener("click", async () => {
+    if (!(await confirmDialog({ title: `${title}?`, body: text, confirm: button, danger: true }))) return;
+    try {
+      await post(path);
+    } catch (error) {
+      box.append(notice("error", error.message));
+      return;
+    }
+    session.forget();
+    ctx.navigate(`/login?notice=${done}`);
+  });
+  return box;
+}
