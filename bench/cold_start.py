@@ -1,0 +1,80 @@
+"""Cold start: the API Lambda module's import time against a bare Chalice + boto3 app, in fresh interpreters."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.registry import benchmark
+from bench.report import Table
+from bench.stats import median, ms, ratio
+from infra.template import ROOT, stage_environment
+
+RUNS = 7
+TOP_IMPORTS = 6
+
+_TIMER = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+
+BARE_APP = '''from chalice import Chalice
+import boto3
+
+app = Chalice(app_name="bare")
+
+
+@app.route("/")
+def index():
+    return {"hello": "world"}
+'''
+
+
+def _lambda_env() -> dict[str, str]:
+    # The dev stage's variables as Lambda would see them; the SSM secrets fetch is left out (it needs AWS).
+    env = {k: v for k, v in stage_environment("dev").items() if k != "SECRETS_PARAMETER_PREFIX"}
+    return {**env, "PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_LAMBDA_FUNCTION_NAME": "sms-rooms-dev"}
+
+
+def import_seconds(module: str, cwd: Path, env: dict[str, str]) -> float:
+    out = subprocess.run([sys.executable, "-c", _TIMER.format(module=module)], cwd=cwd, env=env,
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def heaviest_imports(module: str, cwd: Path, env: dict[str, str]) -> list[tuple[str, float]]:
+    """Top-level packages by the import time of their own modules (self time summed; python -X importtime)."""
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=cwd, env=env,
+                         capture_output=True, text=True, check=True)
+    totals: dict[str, float] = {}
+    for line in out.stderr.splitlines():
+        found = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
+        if found:
+            package = found.group(2).split(".")[0]
+            totals[package] = totals.get(package, 0.0) + int(found.group(1)) / 1e6
+    return sorted(totals.items(), key=lambda kv: -kv[1])[:TOP_IMPORTS]
+
+
+@benchmark("cold-start", order=10)
+def cold_start(_ctx: object) -> Table:
+    env = _lambda_env()
+    with tempfile.TemporaryDirectory(prefix="bench-bare-") as bare_dir:
+        bare = Path(bare_dir)
+        (bare / "bare_app.py").write_text(BARE_APP)
+        # One unmeasured import each compiles the .pyc files, as the Lambda zip would ship them.
+        import_seconds("app", ROOT, env)
+        import_seconds("bare_app", bare, env)
+        ours, base = [], []
+        for _ in range(RUNS):  # interleaved, so a noisy moment hits both
+            ours.append(import_seconds("app", ROOT, env))
+            base.append(import_seconds("bare_app", bare, env))
+    table = Table(f"Cold start: import time of the API Lambda module (fresh interpreter, median of {RUNS})",
+                  ["module", "median ms", "min ms", "max ms", "ratio to bare"],
+                  goal="app.py ≤ 1.3× the bare Chalice + boto3 app")
+    table.add("bare Chalice + boto3 app", ms(median(base)), ms(min(base)), ms(max(base)), "1.00×")
+    table.add("app.py (SMS Rooms API)", ms(median(ours)), ms(min(ours)), ms(max(ours)),
+              ratio(median(ours), median(base)))
+    heavy = ", ".join(f"{name} {ms(sec)} ms" for name, sec in heaviest_imports("app", ROOT, env))
+    table.notes.append(f"where app.py's import time goes (self time per package, one -X importtime run): {heavy}")
+    return table

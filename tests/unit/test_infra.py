@@ -1,0 +1,225 @@
+"""Infrastructure as code: tables built from the models, the packaged stack lints clean, the Lambda role covers us.
+
+The stack is packaged once per module from a copy of the project whose requirements.txt is empty: the template
+does not depend on the zip's contents, and an empty requirements file keeps `chalice package` offline and fast.
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+from pynamodb.models import Model
+
+from chalicelib.config import settings_from_env
+from chalicelib.store.base import registered_models
+from infra.template import (
+    ADMIN_LOGICAL_ID,
+    ROOT,
+    SECRET_SETTINGS,
+    build_template,
+    package,
+    stage_environment,
+    stage_settings,
+    table_logical_id,
+    write_template,
+)
+
+CFN_LINT = ROOT / ".venv" / "bin" / "cfn-lint"
+ACCOUNT = "arn:aws:{service}:us-east-1:123456789012:{resource}"
+
+# What PynamoDB sends for Model.get/save/update/delete/query/scan/batch_get/batch_write, and what IAM checks
+# for each item of a TransactWrite/TransactGet (those two calls have no IAM action of their own).
+PYNAMODB_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
+                          "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                          "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem")
+PYNAMODB_INDEX_ACTIONS = ("dynamodb:Query", "dynamodb:Scan")
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    project = tmp_path_factory.mktemp("project")
+    shutil.copy2(ROOT / "app.py", project / "app.py")
+    for folder in ("chalicelib", ".chalice"):
+        shutil.copytree(ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__", "deployments"))
+    (project / "requirements.txt").write_text("")
+    sam = package("dev", tmp_path_factory.mktemp("out"), project)
+    return {"path": sam, "template": json.loads(sam.read_text())}
+
+
+def _schema_from_table(props: dict[str, Any]) -> dict[str, Any]:
+    def index(i: dict[str, Any]) -> tuple[Any, ...]:
+        return i["IndexName"], _keys(i["KeySchema"]), i["Projection"]
+
+    return {"attributes": {(d["AttributeName"], d["AttributeType"]) for d in props["AttributeDefinitions"]},
+            "keys": _keys(props["KeySchema"]),
+            "gsi": sorted(index(i) for i in props.get("GlobalSecondaryIndexes", [])),
+            "lsi": sorted(index(i) for i in props.get("LocalSecondaryIndexes", [])),
+            "ttl": props.get("TimeToLiveSpecification", {}).get("AttributeName")}
+
+
+def _schema_from_model(model: type[Model]) -> dict[str, Any]:
+    schema = model._get_schema()
+
+    def index(i: Any) -> tuple[Any, ...]:
+        return i["index_name"], _keys(i["key_schema"]), dict(i["projection"])
+
+    ttl = model._ttl_attribute()
+    return {"attributes": {(d["AttributeName"], d["AttributeType"]) for d in schema["attribute_definitions"]},
+            "keys": _keys(schema["key_schema"]),
+            "gsi": sorted(index(i) for i in schema["global_secondary_indexes"]),
+            "lsi": sorted(index(i) for i in schema["local_secondary_indexes"]),
+            "ttl": ttl.attr_name if ttl else None}
+
+
+def _keys(key_schema: Any) -> dict[str, str]:
+    return {k["KeyType"]: k["AttributeName"] for k in key_schema}
+
+
+def _allows(template: dict[str, Any], action: str, resource: str) -> bool:
+    """True when every Lambda role in the template allows the action on the resource (IAM wildcard rules)."""
+    roles = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
+    assert roles, "the packaged template has no Lambda role"
+    return all(any(_statement_allows(s, action, resource)
+                   for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"])
+               for role in roles)
+
+
+def _statement_allows(statement: dict[str, Any], action: str, resource: str) -> bool:
+    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    return (statement["Effect"] == "Allow"
+            and any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in actions)
+            and any(fnmatch.fnmatchcase(resource, r) for r in resources))
+
+
+def _tables(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+
+
+def _lambda_env(template: dict[str, Any]) -> dict[str, str]:
+    return template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+
+
+def test_build_template__every_model_has_a_table_with_its_keys_indexes_and_ttl():
+    # Given the registered PynamoDB models
+    models = registered_models()
+    # When the dev template is built from them
+    resources = build_template("dev")["Resources"]
+    # Then each model's table has exactly the schema PynamoDB would create
+    for model in models:
+        table = resources[table_logical_id(model)]
+        assert table["Type"] == "AWS::DynamoDB::Table"
+        assert _schema_from_table(table["Properties"]) == _schema_from_model(model), model.__name__
+        assert table["Properties"]["KeySchema"][0]["KeyType"] == "HASH"
+    assert sum(r["Type"] == "AWS::DynamoDB::Table" for r in resources.values()) == len(models)
+
+
+def test_build_template__prod_tables_survive_stack_deletion_and_dev_tables_do_not():
+    # Given the templates of both deployed stages
+    prod, dev = build_template("prod")["Resources"], build_template("dev")["Resources"]
+    # When we look at each table's deletion policy
+    table_ids = [table_logical_id(m) for m in registered_models()]
+    # Then prod keeps its money data and dev cleans up after itself
+    assert all(prod[t]["DeletionPolicy"] == "Retain" and prod[t]["Properties"]["DeletionProtectionEnabled"]
+               for t in table_ids)
+    assert all(dev[t]["DeletionPolicy"] == "Delete" for t in table_ids)
+
+
+def test_build_template__unknown_stage_is_refused_with_the_known_ones():
+    # Given a stage that .chalice/config.json does not define
+    # When the template is built for it
+    with pytest.raises(ValueError) as refused:
+        build_template("staging")
+    # Then the operator is told which stages exist
+    assert "dev" in str(refused.value) and "prod" in str(refused.value)
+
+
+def test_build_template__standalone_resources_pass_cfn_lint(tmp_path):
+    # Given the prod resources written on their own (to deploy beside `chalice deploy`)
+    path = write_template(tmp_path / "resources-prod.json", build_template("prod"))
+    # When cfn-lint validates them
+    result = subprocess.run([str(CFN_LINT), str(path)], capture_output=True, text=True)
+    # Then it reports nothing
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_package__merged_stack_passes_cfn_lint(packaged):
+    # Given the dev stage packaged offline with the resources merged in
+    # When cfn-lint validates it
+    result = subprocess.run([str(CFN_LINT), str(packaged["path"])], capture_output=True, text=True)
+    # Then it reports nothing
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_package__lambda_table_prefix_names_every_table(packaged):
+    # Given the packaged stack
+    template = packaged["template"]
+    # When the Lambda's TABLE_PREFIX is combined with each model's short name
+    prefix = _lambda_env(template)["TABLE_PREFIX"]
+    names = {r["Properties"]["TableName"] for r in _tables(template)}
+    # Then those are exactly the tables the stack creates
+    assert names == {prefix + m.Meta.short_name for m in registered_models()}  # type: ignore[attr-defined]
+
+
+def test_package__lambda_role_allows_every_pynamodb_call_on_every_table_and_index(packaged):
+    # Given the packaged stack and the tables it creates
+    template = packaged["template"]
+    tables = [r["Properties"] for r in _tables(template)]
+    # When each call PynamoDB makes is checked against the Lambda roles
+    missing = [(a, t["TableName"]) for t in tables for a in PYNAMODB_TABLE_ACTIONS
+               if not _allows(template, a, ACCOUNT.format(service="dynamodb", resource=f"table/{t['TableName']}"))]
+    missing += [(a, f"{t['TableName']}/{i['IndexName']}") for t in tables
+                for i in t.get("GlobalSecondaryIndexes", []) + t.get("LocalSecondaryIndexes", [])
+                for a in PYNAMODB_INDEX_ACTIONS
+                if not _allows(template, a, ACCOUNT.format(
+                    service="dynamodb", resource=f"table/{t['TableName']}/index/{i['IndexName']}"))]
+    # Then nothing is refused
+    assert missing == []
+
+
+def test_package__lambda_role_allows_email_secrets_logs_and_tracing(packaged):
+    # Given the packaged stack, deployed as the stack sms-rooms-dev
+    template = packaged["template"]
+    secrets_path = _lambda_env(template)["SECRETS_PARAMETER_PREFIX"].rstrip("/")
+    needed = [
+        ("ses:SendEmail", ACCOUNT.format(service="ses", resource="identity/example.com")),
+        ("ssm:GetParametersByPath", ACCOUNT.format(service="ssm", resource=f"parameter{secrets_path}")),
+        ("ssm:GetParameter", ACCOUNT.format(service="ssm", resource=f"parameter{secrets_path}/STRIPE_SECRET_KEY")),
+        ("logs:PutLogEvents", ACCOUNT.format(
+            service="logs", resource="log-group:/aws/lambda/sms-rooms-dev-APIHandler-X1:log-stream:s")),
+        ("xray:PutTraceSegments", "*"),
+    ]
+    # When each is checked against the Lambda roles
+    missing = [n for n in needed if not _allows(template, *n)]
+    # Then nothing is refused, and other stacks' parameters stay out of reach
+    assert missing == []
+    assert not _allows(template, "ssm:GetParameter", ACCOUNT.format(service="ssm", resource="parameter/other/KEY"))
+
+
+def test_secret_settings__each_parameter_name_is_a_setting_the_app_reads():
+    # Given a value for each secret as it would come from its SSM parameter
+    values = {"STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x", "PARTNER_PUSH_SECRET": "p",
+              "PARTNERS_JSON": json.dumps([{"name": "a", "base_url": "https://a.example/h", "api_key": "k"}])}
+    base = stage_settings("dev")
+    # When each is laid over the stage's environment
+    unchanged = [name for name in SECRET_SETTINGS
+                 if settings_from_env({**stage_environment("dev"), name: values[name]}) == base]
+    # Then every one of them changes the settings
+    assert unchanged == []
+
+
+def test_package__admin_lambda_is_named_as_bin_admin_invokes_it_and_only_it_is_invokable(packaged):
+    # Given the packaged stack
+    resources = packaged["template"]["Resources"]
+    # When we look at the admin Lambda and at the operators' policy
+    admin = resources[ADMIN_LOGICAL_ID]
+    statement = resources["AdminCliPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    # Then the Lambda has the chalice-deploy name bin/admin uses, and the policy lets operators invoke just that
+    assert admin["Type"] == "AWS::Serverless::Function"
+    assert admin["Properties"]["FunctionName"] == "sms-rooms-dev-admin"
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Resource"]["Fn::Sub"].endswith(":function:sms-rooms-dev-admin")
