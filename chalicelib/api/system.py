@@ -1,9 +1,11 @@
-"""Routes anyone may call: health and the agreement."""
+"""Routes anyone may call: health, the agreement and the OpenAPI document of REST v1."""
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 
 from chalicelib.api.kit import RestRoutes
 from chalicelib.config import get_settings
@@ -11,6 +13,8 @@ from chalicelib.services import agreement as agreements
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
+
+OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
 
 
 @v1.route("/health", methods=["GET"])
@@ -28,3 +32,14 @@ def current_agreement() -> dict[str, Any]:
 def agreement_version(version: str) -> dict[str, Any]:
     found = agreements.agreement(version)
     return {"version": found.version, "text": found.text}
+
+
+@v1.route("/v1/openapi.json", methods=["GET"])
+def openapi_document() -> Response:
+    return Response(body=_openapi_text(), status_code=200, headers={"Content-Type": "application/json"})
+
+
+@functools.cache
+def _openapi_text() -> str:
+    # Read on first request, not at import: most cold starts never serve the document.
+    return OPENAPI_PATH.read_text(encoding="utf-8")
