@@ -20,9 +20,11 @@ from chalicelib.store.base import bind_models
 app = Chalice(app_name="sms-rooms")
 bind_models(get_environment_settings())
 
-# Paths that keep working in maintenance (5.2): health for load balancers, Stripe so no payment is lost,
-# and the handler and 5sim APIs, which answer maintenance in their own protocols.
-_MAINTENANCE_EXEMPT = ("/health", "/v1/webhooks/", "/stubs/", "/5sim/")
+# Paths that keep working in maintenance (5.2): health for load balancers, Stripe and partner pushes so no
+# payment or code is lost, the handler and 5sim APIs, which answer maintenance in their own protocols, and
+# the dashboard's page and files, so a person sees the page with its maintenance banner rather than raw JSON.
+# The same paths skip the per-client rate limit (a refused webhook is a delayed credit or code).
+_MAINTENANCE_EXEMPT = ("/health", "/v1/webhooks/", "/v1/partners/", "/stubs/", "/5sim/", "/static/")
 
 
 @app.middleware("http")
