@@ -22,7 +22,7 @@ from chalicelib.services.support import SupportDesk, TicketStatus
 from chalicelib.services.wallet import cause_key
 from chalicelib.store import activations as activation_store
 from chalicelib.store import catalog as catalog_store
-from chalicelib.store.ledger import Claim
+from chalicelib.store.ledger import claimed
 from chalicelib.store.payments import RefundRequest
 
 
@@ -55,7 +55,7 @@ class AdminService:
         if before is None:
             raise NotFound(f"There is no activation {activation_id!r}.", code="ACTIVATION_NOT_FOUND")
         after = self.activations.revoke(int(activation_id))
-        refunded = _claimed(cause_key(LedgerKind.ACTIVATION_REFUND, activation_id))
+        refunded = claimed(cause_key(LedgerKind.ACTIVATION_REFUND, activation_id))
         record = AuditRecord(after.account_id, "revoke", actor, reason=reason,
                              before={"activation_id": int(activation_id), "status": before.status},
                              after={"activation_id": int(activation_id), "status": after.status,
@@ -151,14 +151,6 @@ class AdminService:
 
 def _override(service: str, country: int) -> int | None:
     return catalog.price_overrides(fresh=True).get(catalog_store.offer_key(service, country))
-
-
-def _claimed(key: str) -> bool:
-    try:
-        Claim.get(key, consistent_read=True)
-    except Claim.DoesNotExist:
-        return False
-    return True
 
 
 def _refund_json(r: RefundRequest) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from chalicelib.domain.errors import AlreadyApplied, Forbidden, InsufficientBala
 from chalicelib.domain.ids import new_id
 from chalicelib.store.accounts import Account
 from chalicelib.store.base import connection
-from chalicelib.store.ledger import Claim, LedgerEntry
+from chalicelib.store.ledger import Claim, LedgerEntry, claimed
 
 ExtraItems = Callable[[TransactWrite], None]
 
@@ -77,7 +77,7 @@ class Wallet:
                 self._commit(account, posting, memo, require_active, extra)
                 return posting
             except TransactWriteError as exc:
-                if _claim_exists(cause_key(kind, cause_id)):
+                if claimed(cause_key(kind, cause_id)):
                     raise AlreadyApplied(f"{kind.value} for {cause_id} was already applied.") from None
                 self._raise_unless_lost_race(exc, account, require_active)
                 _backoff(attempt)
@@ -152,14 +152,6 @@ class Wallet:
         if require_active and now.status != AccountStatus.ACTIVE.value:
             return  # the next attempt refuses it with a clear error
         raise exc
-
-
-def _claim_exists(key: str) -> bool:
-    try:
-        Claim.get(key, consistent_read=True)
-        return True
-    except Claim.DoesNotExist:
-        return False
 
 
 def _backoff(attempt: int) -> None:

@@ -36,6 +36,15 @@ class Claim(Model):
     expires_at = TTLAttribute(null=True)
 
 
+def claimed(key: str) -> bool:
+    """Whether a claim was written (strongly consistent: a retry must see its own earlier write)."""
+    try:
+        Claim.get(key, consistent_read=True)
+    except Claim.DoesNotExist:
+        return False
+    return True
+
+
 @table("counters")
 class Counter(Model):
     """Atomic counters (e.g. the numeric activation ids the SMS-Activate protocol needs)."""
