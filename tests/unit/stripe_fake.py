@@ -56,6 +56,7 @@ class FakeGateway:
         self.decline = False
         self.failing_refunds: set[str] = set()  # PaymentIntent ids whose next refund fails
         self.during_charge: Callable[[PaymentIntentResult], None] | None = None
+        self.during_refund: Callable[[RefundResult], None] | None = None  # Stripe's event beating its response
         self._verifier = StripeGateway("sk_test_unit", None, WEBHOOK_SECRET)
 
     def ensure_customer(self, account_id: str, email: str, existing_customer_id: str | None) -> str:
@@ -99,6 +100,8 @@ class FakeGateway:
         refund = RefundResult(id=f"re_{next(_IDS)}", status="succeeded", amount_cents=amount_cents)
         charge.refunds.append(refund)
         self.keys[idempotency_key] = refund
+        if self.during_refund:
+            self.during_refund(refund)
         return refund
 
     def list_payment_methods(self, customer_id: str) -> list[CardSummary]:

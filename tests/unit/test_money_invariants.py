@@ -6,6 +6,7 @@ through cards and comes in again from Stripe's events.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
@@ -14,9 +15,10 @@ from hypothesis import strategies as st
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import FixedClock
 from chalicelib.domain.errors import Conflict, InsufficientBalance, PaymentError
+from chalicelib.providers.stripe_gateway import RefundResult
 from chalicelib.services.payments import StripeEvents, TopUps
 from chalicelib.services.refunds import RefundDecision, RefundRequests, RefundStatus
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.wallet import Posting, Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.payments import TopUp
@@ -141,3 +143,82 @@ def test_money__any_sequence_keeps_the_books_and_never_refunds_more_than_was_pai
         charge = money.gateway.charges[topup.payment_intent_id]
         assert charge.refunded_cents <= charge.amount_cents
         assert int(topup.refunded_cents) == charge.refunded_cents
+
+
+def _event_for(money: _Money, refund: RefundResult) -> tuple[bytes, str]:
+    """refund.created for a refund the fake made, without the metadata an older API version or a listing may drop."""
+    intent_id = next(pi for pi, charge in money.gateway.charges.items() if refund in charge.refunds)
+    return signed("refund.created", refund_object(refund.id, refund.amount_cents, intent_id))
+
+
+def _approve_everything(money: _Money) -> None:
+    money.request()
+    money.decide(RefundDecision.APPROVE)
+
+
+def _refunded_once(money: _Money) -> list[tuple[int, int]]:
+    """(refunded on our top-up, refunded in Stripe) for each top-up."""
+    return [(int(t.refunded_cents), money.gateway.charges[t.payment_intent_id].refunded_cents)
+            for t in TopUp.by_account.query(money.account_id)]
+
+
+def test_decide__a_payout_reported_again_by_stripe_without_its_metadata_is_not_taken_twice(moto_tables):
+    # Given 20.00 topped up and a refund request approved (19.50 back to the card, 0.50 fee)
+    money = _Money(moto_tables)
+    money.top_up(2000)
+    _approve_everything(money)
+    # When Stripe lists that payout in charge.refunded without its refund_request_id
+    intent_id = money.intents[0]
+    listed = [refund_object(r.id, r.amount_cents, intent_id) for r in money.gateway.refunds_of(intent_id)]
+    money.events.receive(*signed("charge.refunded", refunded_charge(money.gateway, intent_id, listed)))
+    # Then the card refund is counted once, on the top-up and in the balance
+    assert _refunded_once(money) == [(1950, 1950)]
+    assert int(Account.get(money.account_id).balance_cents) == 0
+
+
+def test_decide__stripe_reporting_the_payout_before_its_response_takes_the_money_once(moto_tables):
+    # Given 20.00 topped up, a pending refund request, and Stripe's refund event beating its own response
+    money = _Money(moto_tables)
+    money.top_up(2000)
+
+    def event_first(refund: RefundResult) -> None:
+        money.events.receive(*_event_for(money, refund))
+
+    money.gateway.during_refund = event_first
+    # When the request is approved
+    _approve_everything(money)
+    # Then the refund left the balance once, the request finished, and nothing is held
+    account = Account.get(money.account_id)
+    assert _refunded_once(money) == [(1950, 1950)]
+    assert (int(account.balance_cents), int(account.held_cents)) == (0, 0)
+    assert [r.status for r in money.refunds.of_account(money.account_id)] == [RefundStatus.APPROVED.value]
+
+
+class _EventLandsBeforeTheWrite(Wallet):
+    """Delivers Stripe's event for a payout after the payout checked the ledger and before it writes."""
+
+    def __init__(self, money: _Money) -> None:
+        super().__init__(FixedClock(NOW))
+        self.money = money
+        self.made: list[RefundResult] = []
+
+    def post(self, account_id: str, amount_cents: int, kind: LedgerKind, cause_id: str, **kwargs: Any) -> Posting:
+        if kind is LedgerKind.REFUND_PAYOUT and self.made:
+            self.money.events.receive(*_event_for(self.money, self.made.pop()))
+        return super().post(account_id, amount_cents, kind, cause_id, **kwargs)
+
+
+def test_decide__stripe_event_racing_the_payout_write_takes_the_money_once(moto_tables):
+    # Given 20.00 topped up, and Stripe's event for the payout landing between its check and its write
+    money = _Money(moto_tables)
+    money.top_up(2000)
+    racing = _EventLandsBeforeTheWrite(money)
+    money.refunds = RefundRequests(money.gateway, racing, fee_cents=50)
+    money.gateway.during_refund = racing.made.append
+    # When the request is approved
+    _approve_everything(money)
+    # Then the payout lost to the event without failing: the money left once and the request finished
+    account = Account.get(money.account_id)
+    assert _refunded_once(money) == [(1950, 1950)]
+    assert (int(account.balance_cents), int(account.held_cents)) == (0, 0)
+    assert [r.status for r in money.refunds.of_account(money.account_id)] == [RefundStatus.APPROVED.value]
