@@ -34,7 +34,7 @@ from chalicelib.services import container
 from chalicelib.services.accounts import require_can_spend
 from chalicelib.services.wallet import Wallet, cause_key
 from chalicelib.store.accounts import Account
-from chalicelib.store.ledger import Claim, LedgerEntry
+from chalicelib.store.ledger import Claim, LedgerEntry, claimed
 from chalicelib.store.payments import PaymentRecord, RefundRequest, TopUp
 
 
@@ -229,7 +229,7 @@ def apply_card_movement(wallet: Wallet, topup: TopUp, movement: CardMovement, me
             tx.save(Claim(refund_claim, value=cause_key(movement.kind, movement.cause_id), created_at=now),
                     condition=Claim.key.does_not_exist())
 
-    if _claimed(cause_key(movement.kind, movement.cause_id)) or (refund_claim and _claimed(refund_claim)):
+    if claimed(cause_key(movement.kind, movement.cause_id)) or (refund_claim and claimed(refund_claim)):
         return False
     try:
         wallet.post(topup.account_id, movement.amount_cents, movement.kind, movement.cause_id, memo=memo,
@@ -237,7 +237,7 @@ def apply_card_movement(wallet: Wallet, topup: TopUp, movement: CardMovement, me
     except AlreadyApplied:
         return False
     except TransactWriteError:
-        if refund_claim and _claimed(refund_claim):
+        if refund_claim and claimed(refund_claim):
             return False  # the other path applied this refund between our read and our write
         raise
     return True
@@ -245,15 +245,7 @@ def apply_card_movement(wallet: Wallet, topup: TopUp, movement: CardMovement, me
 
 def already_applied(kind: LedgerKind, cause_id: str) -> bool:
     """Whether the ledger holds this cause: a cheap read that spares repeats a transaction bound to fail."""
-    return _claimed(cause_key(kind, cause_id))
-
-
-def _claimed(key: str) -> bool:
-    try:
-        Claim.get(key, consistent_read=True)
-    except Claim.DoesNotExist:
-        return False
-    return True
+    return claimed(cause_key(kind, cause_id))
 
 
 class StripeEvents:
