@@ -59,6 +59,7 @@ class Settings:
     reset_token_ttl_seconds: int = 3600
     activity_retention_days: int = 180
     agreement_version: str = "1"
+    login_ip_free_failures: int = 30  # failed sign-ins one IP may make before it must wait (a NAT: raise it)
     rate_limit_per_second: int = 20
     rate_limit_burst: int = 100
 
@@ -135,6 +136,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         reset_token_ttl_seconds=int(get("RESET_TOKEN_TTL_SECONDS", d.reset_token_ttl_seconds)),
         activity_retention_days=int(get("ACTIVITY_RETENTION_DAYS", d.activity_retention_days)),
         agreement_version=get("AGREEMENT_VERSION", d.agreement_version),
+        login_ip_free_failures=int(get("LOGIN_IP_FREE_FAILURES", d.login_ip_free_failures)),
         rate_limit_per_second=int(get("RATE_LIMIT_PER_SECOND", d.rate_limit_per_second)),
         rate_limit_burst=int(get("RATE_LIMIT_BURST", d.rate_limit_burst)),
     )

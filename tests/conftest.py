@@ -53,7 +53,9 @@ def moto_tables(settings: Settings, _moto: Any) -> Iterator[Settings]:
 def stack() -> Iterator[Stack]:
     """The whole local stack on free ports, in-memory DynamoDB, started once for the session."""
     data_dir = Path(tempfile.mkdtemp(prefix="smsrooms-test-"))
-    extra = {"CANCEL_GRACE_SECONDS": "2", "STATUS_REFRESH_MIN_SECONDS": "1", "PENDING_RESOLVE_AFTER_SECONDS": "15"}
+    # Every test client is 127.0.0.1: the per-IP sign-in budget is the session's, not one user's, so it is wider.
+    extra = {"CANCEL_GRACE_SECONDS": "2", "STATUS_REFRESH_MIN_SECONDS": "1", "PENDING_RESOLVE_AFTER_SECONDS": "15",
+             "LOGIN_IP_FREE_FAILURES": "500"}
     s = Stack(ports=Ports.free(), data_dir=data_dir, in_memory=True, extra_env=extra)
     s.start()
     try:

@@ -40,8 +40,9 @@ def wait_after(failures: int, rule: ThrottleRule) -> int:
 
 
 class SignInThrottle:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, ip_free_failures: int = IP_RULE.free_failures) -> None:
         self.clock = clock
+        self.ip_rule = ThrottleRule(free_failures=ip_free_failures, max_wait_seconds=IP_RULE.max_wait_seconds)
 
     def check(self, email: str, ip: str) -> None:
         """Raises RateLimited while the email or the IP must wait."""
@@ -58,7 +59,7 @@ class SignInThrottle:
 
     def record_failure(self, email: str, ip: str) -> None:
         self._count(_email_key(email), EMAIL_RULE)
-        self._count(_ip_key(ip), IP_RULE)
+        self._count(_ip_key(ip), self.ip_rule)
 
     def forget(self, email: str) -> None:
         """A successful sign-in or password reset clears the email's count (never the IP's)."""

@@ -38,7 +38,7 @@ class SignIn:
         self.settings = accounts.settings
         self.clock = accounts.clock
         self.passwords = accounts.passwords
-        self.throttle = SignInThrottle(accounts.clock)
+        self.throttle = SignInThrottle(accounts.clock, ip_free_failures=accounts.settings.login_ip_free_failures)
         self.credentials = Credentials(accounts.clock, accounts.settings.session_ttl_seconds)
         self.tokens = OneTimeTokens(accounts.clock)
 
