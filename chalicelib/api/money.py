@@ -14,7 +14,7 @@ from chalicelib.domain.errors import InvalidInput
 from chalicelib.observability import logger
 from chalicelib.providers.stripe_gateway import WebhookRejected
 from chalicelib.services import payments
-from chalicelib.services.refunds import refund_requests
+from chalicelib.services.refunds import refund_requests, request_refund
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.payments import PaymentRecord, RefundRequest, TopUp
 
@@ -94,7 +94,7 @@ def payment_history() -> dict[str, Any]:
 def create_refund_request() -> Response:
     account = v1.principal().account
     reason = fields.text(v1.json_body(), "reason", max_length=_REASON_MAX)
-    return _created(_refund_request_item(refund_requests().create(account.account_id, reason)))
+    return _created(_refund_request_item(request_refund(account.account_id, reason)))
 
 
 @v1.route("/v1/refund-requests", methods=["GET"])

@@ -245,6 +245,9 @@ def test_refund_request__held_then_approved_refunds_the_card_in_stripe(stack, st
     request = created.json()
     assert (request["amount_cents"], request["status"]) == (2000, "pending")
     assert Account.get(customer.account_id, consistent_read=True).held_cents == 2000
+    # And support sees it as a ticket of its own kind (6.3: a written request to support)
+    tickets = requests.get(f"{stack.app_url}/v1/support/tickets", headers=auth, timeout=10).json()["items"]
+    assert [(t["kind"], t["reference_id"]) for t in tickets] == [("refund_request", request["request_id"])]
     # When an admin approves it
     gateway = StripeGateway(stack_settings.stripe_secret_key, stack_settings.stripe_api_base,
                             stack_settings.stripe_webhook_secret)
