@@ -82,6 +82,11 @@ class FiveSimPartner:
         self._clock = clock or SystemClock()
         self._page_size, self._max_pages = orders_page_size, max_order_pages
 
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """This process's circuit for the partner (shown by `bin/admin partners`)."""
+        return self._http.breaker
+
     def get_offers(self) -> list[PartnerOffer]:
         prices = self._read("/guest/prices", _object)
         return [PartnerOffer(service=self._services_by_product[product], country=self._country_ids[country_name],

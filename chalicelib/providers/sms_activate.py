@@ -73,6 +73,11 @@ class SmsActivatePartner:
         self._api_key = api_key
         self._http = PartnerHttp(name, session, breaker or CircuitBreaker(name=name), policy, sleep)
 
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """This process's circuit for the partner (shown by `bin/admin partners`)."""
+        return self._http.breaker
+
     def get_offers(self) -> list[PartnerOffer]:
         prices = self._read("getPrices", _json_object)
         return [offer for country, services in prices.items() if country.isdigit()

@@ -112,3 +112,20 @@ def test_init__threshold_below_one_is_refused() -> None:
     # Then it is refused rather than opening on no failure at all
     with pytest.raises(ValueError):
         CircuitBreaker(failure_threshold=0)
+
+
+def test_partner_breaker__is_visible_to_the_operator_and_opens_after_failures():
+    # Given an SMS-Activate partner nobody answers for
+    from chalicelib.providers.base import PartnerUnavailable
+    from chalicelib.providers.sms_activate import SmsActivatePartner
+    from chalicelib.services.admin_views import _circuit_state
+
+    partner = SmsActivatePartner("dead", "http://127.0.0.1:9/stubs/handler_api.php", "k",
+                                 breaker=CircuitBreaker(failure_threshold=2, cooldown_seconds=60))
+    assert _circuit_state(partner) == "CLOSED"
+    # When two calls fail
+    for _ in range(2):
+        with pytest.raises(PartnerUnavailable):
+            partner.get_balance_minor()
+    # Then the operator sees the circuit open
+    assert _circuit_state(partner) == "OPEN"
