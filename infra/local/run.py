@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
+from infra.local.signals import stop_requested
 from infra.local.stack import ROOT, Ports, Stack, StackError
 
 _LINK = re.compile(r"https?://\S+")
@@ -34,17 +33,10 @@ SMS Rooms is up.
   logs              {data_dir / 'logs'}
 Ctrl-C or 'make stop' stops everything; data stays in .local/.
 """, flush=True)
-    stopping = False
-
-    def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stopping = stop_requested()
     seen = set(os.listdir(stack.outbox))
     try:
-        while not stopping:
+        while not stopping.is_set():
             _print_new_mail(stack.outbox, seen)
             dead = [n for n, p in stack.procs.items() if p.poll() is not None]
             if dead:
