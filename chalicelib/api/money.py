@@ -51,8 +51,12 @@ def saved_cards() -> dict[str, Any]:
 def top_up() -> Response:
     account = v1.principal().account
     body = v1.json_body()
+    headers: Any = v1.request.headers or {}
+    key = str(headers.get("idempotency-key") or "").strip() or None
+    if key is not None and len(key) > _ID_MAX:
+        raise InvalidInput(f"The Idempotency-Key header is longer than {_ID_MAX} characters.")
     started = payments.top_ups().start(account, fields.required_integer(body, "amount_cents"),
-                                       fields.text(body, "payment_method_id", max_length=_ID_MAX))
+                                       fields.text(body, "payment_method_id", max_length=_ID_MAX), key)
     return _created({"topup_id": started.topup_id, "payment_intent_id": started.payment_intent_id,
                      "status": started.stripe_status, "client_secret": started.client_secret})
 

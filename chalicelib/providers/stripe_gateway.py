@@ -132,6 +132,15 @@ class StripeGateway:
             amount_cents=intent.amount, currency=intent.currency,
         )
 
+    def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentResult:
+        """The PaymentIntent as Stripe has it now (a retried top-up answers with it instead of charging again)."""
+        with _payment_errors("retrieve payment intent"):
+            intent = self._stripe().v1.payment_intents.retrieve(payment_intent_id)
+        return PaymentIntentResult(
+            id=intent.id, status=intent.status, client_secret=intent.client_secret or "",
+            amount_cents=intent.amount, currency=intent.currency,
+        )
+
     def refund(self, payment_intent_id: str, amount_cents: int, idempotency_key: str,
                metadata: dict[str, str]) -> RefundResult:
         with _payment_errors("refund"):

@@ -12,15 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings, get_settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import Clock
-from chalicelib.domain.errors import AccountRestricted, AlreadyApplied, InvalidInput, PaymentError
-from chalicelib.domain.ids import new_id
+from chalicelib.domain.errors import AccountRestricted, AlreadyApplied, Conflict, InvalidInput, PaymentError
+from chalicelib.domain.ids import new_id, sha256_hex
 from chalicelib.observability import logger
 from chalicelib.providers.stripe_gateway import (
     CardSummary,
@@ -47,6 +47,8 @@ class CardGateway(Protocol):
 
     def charge_saved_card(self, customer_id: str, payment_method_id: str, amount_cents: int, currency: str,
                           account_id: str, topup_id: str, idempotency_key: str) -> PaymentIntentResult: ...
+
+    def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentResult: ...
 
     def refund(self, payment_intent_id: str, amount_cents: int, idempotency_key: str,
                metadata: dict[str, str]) -> RefundResult: ...
@@ -119,18 +121,45 @@ class TopUps:
             return []
         return self.gateway.list_payment_methods(account.stripe_customer_id)
 
-    def start(self, account: Account, amount_cents: int, payment_method_id: str) -> TopUpStarted:
-        """Charge a saved card; raises InvalidInput for the amount, PaymentError for the card."""
+    def start(self, account: Account, amount_cents: int, payment_method_id: str,
+              idempotency_key: str | None = None) -> TopUpStarted:
+        """Charge a saved card; raises InvalidInput for the amount, PaymentError for the card.
+
+        With an idempotency key, a retry of the same request answers with the first top-up's PaymentIntent
+        instead of charging the card again (a client that lost the response must be able to retry).
+        """
         require_can_top_up(account)
         self._check_amount(amount_cents)
         if not account.stripe_customer_id:
             account.refresh(consistent_read=True)  # the card setup may have stored it a moment ago
         if not account.stripe_customer_id:
             raise InvalidInput("Add a card before topping up.", code="NO_SAVED_CARD")
-        topup = TopUp(new_id("tu"), account_id=account.account_id, amount_cents=amount_cents,
+        topup_id = _keyed_topup_id(account.account_id, idempotency_key) if idempotency_key else new_id("tu")
+        topup = TopUp(topup_id, account_id=account.account_id, amount_cents=amount_cents,
                       currency=self.settings.currency.upper(), status=TopUpStatus.CREATED.value,
                       payment_method_id=payment_method_id, created_at=self.clock.now())
-        topup.save()
+        try:
+            topup.save(condition=TopUp.topup_id.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            return self._replay(topup)
+        return self._charge(account, topup)
+
+    def _replay(self, requested: TopUp) -> TopUpStarted:
+        first = TopUp.get(requested.topup_id, consistent_read=True)
+        if (int(first.amount_cents), first.payment_method_id) != (requested.amount_cents, requested.payment_method_id):
+            raise Conflict("This Idempotency-Key was already used for a different top-up.",
+                           code="IDEMPOTENCY_KEY_REUSED")
+        if not first.payment_intent_id:
+            # The first attempt has not heard back from Stripe: the same Stripe key makes this the same charge.
+            return self._charge(Account.get(first.account_id), first)
+        intent = self.gateway.retrieve_payment_intent(str(first.payment_intent_id))
+        return TopUpStarted(topup_id=first.topup_id, payment_intent_id=intent.id, stripe_status=intent.status,
+                            client_secret=intent.client_secret)
+
+    def _charge(self, account: Account, topup: TopUp) -> TopUpStarted:
+        amount_cents, payment_method_id = int(topup.amount_cents), str(topup.payment_method_id)
         try:
             intent = self.gateway.charge_saved_card(
                 account.stripe_customer_id, payment_method_id, amount_cents, topup.currency,
@@ -161,6 +190,10 @@ class TopUps:
                 raise
             account.refresh(consistent_read=True)
         return str(account.stripe_customer_id)
+
+
+def _keyed_topup_id(account_id: str, idempotency_key: str) -> str:
+    return "tu_k" + sha256_hex(f"{account_id}:{idempotency_key}")[:28]
 
 
 def _note_intent(topup: TopUp, intent: PaymentIntentResult) -> None:

@@ -280,3 +280,27 @@ def test_refund_request__declined_releases_the_hold(stack, stack_settings):
     assert Account.get(customer.account_id, consistent_read=True).held_cents == 0
     again = requests.post(f"{stack.app_url}/v1/refund-requests", headers=auth, json={"reason": "again"}, timeout=10)
     assert again.status_code == 201
+
+
+def test_topup__a_retry_with_the_same_idempotency_key_charges_and_credits_once(stack, stack_settings):
+    # Given a saved card and a 7.00 top-up sent with an Idempotency-Key
+    customer = customer_with_key(stack_settings)
+    auth = bearer(customer.api_key)
+    setup = requests.post(f"{stack.app_url}/v1/topups/card-setup", headers=auth, timeout=10).json()
+    card = confirm_setup_intent_with_test_card(stack.stripe_url, setup["publishable_key"], setup["setup_intent_id"],
+                                               setup["client_secret"])
+    keyed = {**auth, "Idempotency-Key": "topup-7-usd"}
+    first = requests.post(f"{stack.app_url}/v1/topups", headers=keyed, timeout=20,
+                          json={"amount_cents": 700, "payment_method_id": card})
+    # When the client, having lost the answer, sends it again
+    again = requests.post(f"{stack.app_url}/v1/topups", headers=keyed, timeout=20,
+                          json={"amount_cents": 700, "payment_method_id": card})
+    # Then both answers name one PaymentIntent, Stripe holds one charge, and the balance is credited once
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json()["payment_intent_id"] == first.json()["payment_intent_id"]
+    _wait_for(lambda: _me(stack.app_url, auth)["balance_cents"] == 700, "the webhook's credit")
+    time.sleep(1.5)  # localstripe sends its events about a second after the charge: none may follow
+    assert _me(stack.app_url, auth)["balance_cents"] == 700
+    assert [int(t.amount_cents) for t in TopUp.by_account.query(customer.account_id)] == [700]
+    intent = _stripe_get(stack.stripe_url, f"/v1/payment_intents/{first.json()['payment_intent_id']}")
+    assert (intent["amount"], intent["status"]) == (700, "succeeded")

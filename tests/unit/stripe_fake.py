@@ -87,6 +87,9 @@ class FakeGateway:
             self.during_charge(intent)
         return intent
 
+    def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentResult:
+        return next(i for i in self.keys.values() if isinstance(i, PaymentIntentResult) and i.id == payment_intent_id)
+
     def refund(self, payment_intent_id: str, amount_cents: int, idempotency_key: str,
                metadata: dict[str, str]) -> RefundResult:
         if idempotency_key in self.keys:

@@ -9,7 +9,7 @@ import pytest
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.clock import FixedClock
-from chalicelib.domain.errors import AccountUnverified, InvalidInput, PaymentError
+from chalicelib.domain.errors import AccountUnverified, Conflict, InvalidInput, PaymentError
 from chalicelib.providers.stripe_gateway import WebhookSignatureError
 from chalicelib.services.payments import (
     StripeEvents,
@@ -119,6 +119,37 @@ def test_start__charges_with_the_topup_idempotency_key_and_credits_nothing_yet(a
     assert TopUp.get(topup_id).status == TopUpStatus.PENDING.value
     assert TopUp.get(topup_id).payment_intent_id == intent_id
     assert _balance(acc) == 0
+
+
+def test_start__retried_with_the_same_idempotency_key_charges_the_card_once(acc, topups, gateway):
+    # Given a top-up of 25.00 sent with an Idempotency-Key whose response the client lost
+    topups.start_card_setup(Account.get(acc))
+    first = topups.start(Account.get(acc), 2500, "pm_card", "retry-me")
+    # When the client sends the same request again
+    again = topups.start(Account.get(acc), 2500, "pm_card", "retry-me")
+    # Then it gets the same top-up and PaymentIntent back, and the card was charged once
+    assert (again.topup_id, again.payment_intent_id) == (first.topup_id, first.payment_intent_id)
+    assert len(gateway.charges) == 1
+    assert len(list(TopUp.by_account.query(acc))) == 1
+
+
+def test_start__an_idempotency_key_reused_for_another_amount_is_refused(acc, topups, gateway):
+    # Given a top-up of 25.00 under a key
+    topups.start_card_setup(Account.get(acc))
+    topups.start(Account.get(acc), 2500, "pm_card", "once")
+    # When the same key comes with another amount
+    with pytest.raises(Conflict) as refused:
+        topups.start(Account.get(acc), 9900, "pm_card", "once")
+    # Then it is refused and nothing more was charged
+    assert refused.value.code == "IDEMPOTENCY_KEY_REUSED"
+    assert len(gateway.charges) == 1
+
+
+def test_start__without_a_key_two_requests_are_two_top_ups(acc, topups, gateway):
+    topups.start_card_setup(Account.get(acc))
+    topups.start(Account.get(acc), 2500, "pm_card")
+    topups.start(Account.get(acc), 2500, "pm_card")
+    assert len(gateway.charges) == 2
 
 
 @pytest.mark.parametrize("amount_cents", [99, 100_001, 0, -500])
