@@ -88,9 +88,3 @@ def create_tables(wait: bool = True) -> list[str]:
             cls.create_table(wait=wait, billing_mode="PAY_PER_REQUEST")
             created.append(cls.Meta.table_name)
     return created
-
-
-def delete_tables() -> None:
-    for cls in registered_models():
-        if cls.exists():
-            cls.delete_table()
