@@ -91,3 +91,24 @@ def deliver_sms(stack: Any, phone: str, text: str) -> None:
     """The SMS reaches the partner now (the simulator's test control)."""
     requests.post(f"{stack.simulator_url}/_sim/deliver", json={"phone": phone, "text": text},
                   timeout=5).raise_for_status()
+
+
+class _FromAddress(requests.adapters.HTTPAdapter):
+    def __init__(self, ip: str) -> None:
+        self._ip = ip
+        super().__init__(pool_maxsize=16)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, source_address=(self._ip, 0), **kwargs)
+
+
+def client_at(ip: str) -> requests.Session:
+    """An HTTP client whose connections come from `ip` (any 127.x.y.z reaches the local stack).
+
+    The stack sees every test as 127.0.0.1, and the per-IP budgets (failed credentials, sign-in) are real:
+    a test that guesses keys by the hundred does it as another client, so the tests after it are not banned.
+    """
+    session = requests.Session()
+    adapter = _FromAddress(ip)
+    session.mount("http://", adapter)
+    return session

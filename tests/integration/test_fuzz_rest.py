@@ -36,7 +36,7 @@ from chalicelib.domain.clock import SystemClock
 from chalicelib.services.sessions import Credentials
 from infra.local.stack import Stack
 from tests.integration.helpers_security import bearer, error_envelope_problems
-from tests.support import customer_with_key, refresh_prices
+from tests.support import client_at, customer_with_key, refresh_prices
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +54,8 @@ ISOLATED = {("POST", "/v1/auth/logout"), ("POST", "/v1/auth/logout-all"), ("POST
             ("DELETE", "/v1/api-keys/{key_id}")}
 SESSION_ONLY = {("POST", "/v1/api-keys"), ("DELETE", "/v1/api-keys/{key_id}"), ("POST", "/v1/auth/logout"),
                 ("POST", "/v1/account/withdraw-consent")}
+# The fuzzer's bad keys count against its own IP's failed-credential budget, not the rest of the suite's.
+FUZZER = client_at("127.0.0.21")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -137,7 +139,8 @@ def case_checker(base_url: str, owner: Caller, mode: GenerationMode, budget: Bud
     def check(case: Any) -> None:
         if not budget.allows_another():
             return
-        reply = case.call(base_url=base_url, headers=owner.auth_for(case.method.upper(), case.path), timeout=30)
+        reply = case.call(base_url=base_url, session=FUZZER, headers=owner.auth_for(case.method.upper(), case.path),
+                          timeout=30)
         problems = error_envelope_problems(reply) if reply.status_code >= 400 else []
         try:
             case.validate_response(reply, checks=checks)
@@ -216,11 +219,11 @@ def test_fuzz_handler_api__every_reply_is_a_protocol_reply(stack: Stack, stack_s
         params = {**request["params"], "action": request["action"], **keys[request["key"]]}
         # When a client sends any action with any parameters, by GET, POST query or POST form
         if request["method"] == "GET":
-            reply = requests.get(url, params=params, timeout=30)
+            reply = FUZZER.get(url, params=params, timeout=30)
         elif request["method"] == "POST-query":
-            reply = requests.post(url, params=params, timeout=30)
+            reply = FUZZER.post(url, params=params, timeout=30)
         else:
-            reply = requests.post(url, data=params, timeout=30)
+            reply = FUZZER.post(url, data=params, timeout=30)
         # Then the reply is HTTP 200 (or 429) with a protocol string or JSON, never a 5xx or a page
         problems = handler_problems(reply)
         if problems:
