@@ -40,8 +40,6 @@ import enum
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from email.parser import BytesParser
-from email.policy import HTTP
 from urllib.parse import parse_qsl
 
 from chalicelib.domain import errors as e
@@ -145,6 +143,9 @@ def _body_params(content_type: str, body: bytes) -> dict[str, str]:
 
 
 def _multipart_params(content_type: str, body: bytes) -> dict[str, str]:
+    from email.parser import BytesParser  # here, not at import: few clients post multipart (STYLE.md)
+    from email.policy import HTTP
+
     message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
     if not message.is_multipart():
         raise ProtocolError(ERROR_SQL)

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import re
 import time
-from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.ids import new_id
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 _HEADER_UNSAFE = re.compile(r"[\r\n]")
 
@@ -24,6 +25,9 @@ def build_message(sender: str, to: str, subject: str, body: str) -> EmailMessage
     for name, value in (("to", to), ("subject", subject), ("from", sender)):
         if _HEADER_UNSAFE.search(value):
             raise InvalidInput(f"Email {name} must be a single line.")
+    from email.message import EmailMessage  # here, not at import: the API Lambda's cold start (STYLE.md)
+    from email.policy import SMTP
+
     # Long lines stay readable (links are not split into quoted-printable) up to RFC 5322's 998 characters.
     msg = EmailMessage(policy=SMTP.clone(max_line_length=998))
     msg["From"] = sender

@@ -8,11 +8,12 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-
-from argon2 import PasswordHasher, Type
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
@@ -39,10 +40,20 @@ def _weak(message: str) -> InvalidInput:
 
 class Passwords:
     def __init__(self, params: Argon2Params | None = None) -> None:
-        p = params or Argon2Params()
-        self._hasher = PasswordHasher(time_cost=p.time_cost, memory_cost=p.memory_kib, parallelism=p.parallelism,
-                                      type=Type.ID)
+        self._params = params or Argon2Params()
+        self._built: PasswordHasher | None = None
         self._dummy_hash: str | None = None
+
+    @property
+    def _hasher(self) -> PasswordHasher:
+        # argon2 is imported on the first hash, not with the module: most requests never touch a password.
+        if self._built is None:
+            from argon2 import PasswordHasher, Type
+
+            p = self._params
+            self._built = PasswordHasher(time_cost=p.time_cost, memory_cost=p.memory_kib, parallelism=p.parallelism,
+                                         type=Type.ID)
+        return self._built
 
     def check_policy(self, password: str, email: str) -> None:
         """Raises InvalidInput (WEAK_PASSWORD) for a password too short, too long, common, or the email itself."""
@@ -69,6 +80,8 @@ class Passwords:
         return self._hasher.check_needs_rehash(password_hash)
 
     def _verify(self, password_hash: str, password: str) -> bool:
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         try:
             return self._hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):

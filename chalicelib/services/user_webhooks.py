@@ -11,8 +11,8 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import requests
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -22,6 +22,9 @@ from chalicelib.domain.ids import new_id
 from chalicelib.observability import logger
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import WebhookDelivery
+
+if TYPE_CHECKING:
+    import requests
 
 SIGNATURE_HEADER = "X-SmsRooms-Signature"
 DELIVERY_HEADER = "X-SmsRooms-Delivery"
@@ -39,7 +42,7 @@ class UserWebhooks:
     def __init__(self, clock: Clock, session: requests.Session | None = None, *, max_attempts: int = 8,
                  first_backoff_seconds: float = 5.0, timeout: tuple[float, float] = (2.0, 5.0)) -> None:
         self.clock = clock
-        self.session = session or requests.Session()
+        self._session = session
         self.max_attempts = max_attempts
         self.first_backoff_seconds = first_backoff_seconds
         self.timeout = timeout
@@ -83,8 +86,13 @@ class UserWebhooks:
         body = delivery.body.encode()
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret),
                    DELIVERY_HEADER: delivery.delivery_id}
+        # requests is imported by the job that delivers, not by every API cold start that only enqueues.
+        import requests
+
+        if self._session is None:
+            self._session = requests.Session()
         try:
-            response = self.session.post(url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False)
+            response = self._session.post(url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as exc:
             return type(exc).__name__
         return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
