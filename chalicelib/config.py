@@ -48,6 +48,10 @@ class Settings:
     activation_lifetime_seconds: int = 1200
     cancel_grace_seconds: int = 120
     status_refresh_min_seconds: int = 3
+    # The poll job's sweep: one cycle locally (the local scheduler runs it every 2 s); deployed stages
+    # set POLL_SWEEP_SECONDS so one invocation a minute polls every POLL_EVERY_SECONDS while numbers wait.
+    poll_sweep_seconds: float = 0.0
+    poll_every_seconds: float = 5.0
     pending_resolve_after_seconds: int = 60
     refunds_enabled: bool = True
     markup_percent: Decimal = Decimal(30)
@@ -126,6 +130,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         activation_lifetime_seconds=int(get("ACTIVATION_LIFETIME_SECONDS", d.activation_lifetime_seconds)),
         cancel_grace_seconds=int(get("CANCEL_GRACE_SECONDS", d.cancel_grace_seconds)),
         status_refresh_min_seconds=int(get("STATUS_REFRESH_MIN_SECONDS", d.status_refresh_min_seconds)),
+        poll_sweep_seconds=float(get("POLL_SWEEP_SECONDS", d.poll_sweep_seconds)),
+        poll_every_seconds=float(get("POLL_EVERY_SECONDS", d.poll_every_seconds)),
         pending_resolve_after_seconds=int(get("PENDING_RESOLVE_AFTER_SECONDS", d.pending_resolve_after_seconds)),
         refunds_enabled=_bool(get("REFUNDS_ENABLED", "true")),
         markup_percent=Decimal(get("MARKUP_PERCENT", str(d.markup_percent))),

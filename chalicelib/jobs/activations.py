@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.config import get_settings
 from chalicelib.jobs.registry import job
 from chalicelib.observability import logger
 from chalicelib.services.activations import activations
@@ -15,9 +16,8 @@ def refresh_prices(event: Any) -> None:
 
 @job("poll_partners", rate_minutes=1, local_every_seconds=2)
 def poll_partners(event: Any) -> None:
-    changed = activations().poll_partners()
-    if any(changed.values()):
-        logger.info("partners polled", extra={"changed": changed})
+    settings = get_settings()
+    activations().poll_for(settings.poll_sweep_seconds, settings.poll_every_seconds)
 
 
 @job("expire_overdue_activations", rate_minutes=1, local_every_seconds=2)

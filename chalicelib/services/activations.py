@@ -6,7 +6,8 @@ user operations that need several of them (cancel asks the partner, which may re
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from chalicelib.config import Settings, get_settings
 from chalicelib.domain.activation_state import ActivationEvent
@@ -19,7 +20,7 @@ from chalicelib.services import container
 from chalicelib.services.activation_lifecycle import PARTNER_ERRORS, Lifecycle
 from chalicelib.services.catalog import Catalog
 from chalicelib.services.ordering import Ordering, OrderRequest
-from chalicelib.services.sms_intake import SmsIntake, SmsSource
+from chalicelib.services.sms_intake import PollResult, SmsIntake, SmsSource
 from chalicelib.services.user_webhooks import UserWebhooks
 from chalicelib.services.wallet import Wallet
 from chalicelib.store import activations as store
@@ -125,14 +126,36 @@ class Activations:
         return self.catalog.refresh_prices()
 
     def poll_partners(self) -> dict[str, int]:
+        """One cycle: per partner, how many of our activations its answer changed."""
+        return {name: result.changed for name, result in self._poll_cycle().items()}
+
+    def poll_for(self, seconds: float, every: float, sleep: Callable[[float], None] = time.sleep) -> int:
+        """Poll now, then every `every` s for up to `seconds`, while some partner still holds a number open.
+
+        EventBridge starts a job once a minute at most; a sweep inside the invocation brings a code that
+        arrives only by poll within `every` seconds instead of a minute, and costs nothing when no number
+        is waiting (the sweep ends after its first, empty cycle). Returns the number of cycles run.
+        """
+        deadline = self.clock.now() + seconds
+        cycles = 0
+        while True:
+            results = self._poll_cycle()
+            cycles += 1
+            if any(r.changed for r in results.values()):
+                logger.info("partners polled", extra={"changed": {n: r.changed for n, r in results.items()}})
+            if not any(r.awaiting for r in results.values()) or self.clock.now() + every > deadline:
+                return cycles
+            sleep(every)
+
+    def _poll_cycle(self) -> dict[str, PollResult]:
         """One active-activations call per partner; a partner that fails is skipped until the next cycle."""
-        changed: dict[str, int] = {}
+        results: dict[str, PollResult] = {}
         for partner in self.partners:
             try:
-                changed[partner.name] = self.intake.poll(partner)
+                results[partner.name] = self.intake.poll(partner)
             except PARTNER_ERRORS as exc:
                 logger.warning("poll failed", extra={"partner": partner.name, "error": str(exc)})
-        return changed
+        return results
 
     def expire_overdue_activations(self) -> int:
         return self.lifecycle.expire_overdue()

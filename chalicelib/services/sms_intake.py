@@ -11,6 +11,7 @@ import enum
 import hashlib
 import hmac
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
@@ -43,6 +44,12 @@ class SmsSource(str, enum.Enum):
 def push_signature(body: bytes, secret: str) -> str:
     """Hex HMAC-SHA256 of a partner push's raw body, as the partner signs it."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class PollResult:
+    awaiting: int  # activations the partner still holds open for us
+    changed: int  # of ours, how many this cycle moved
 
 
 class SmsIntake:
@@ -123,11 +130,11 @@ class SmsIntake:
                 return self.lifecycle.load(int(activation.activation_id))
         return activation
 
-    def poll(self, partner: Partner) -> int:
-        """One call for all of a partner's active activations, applied to ours; the count that changed."""
+    def poll(self, partner: Partner) -> PollResult:
+        """One call for all of a partner's active activations, applied to ours."""
         states = {s.partner_activation_id: s for s in partner.get_active_states()}
         if not states:
-            return 0
+            return PollResult(awaiting=0, changed=0)
         changed = 0
         for activation in store.active_with(partner.name):
             state = states.get(activation.partner_activation_id or "")
@@ -135,7 +142,7 @@ class SmsIntake:
                 continue
             before = int(activation.version)
             changed += int(self.apply_partner_state(activation, state, SmsSource.POLL).version) != before
-        return changed
+        return PollResult(awaiting=len(states), changed=changed)
 
     def _commit(self, activation: Activation, status: ActivationStatus, message: SmsMessage) -> None:
         changes = {"status": status.value, "sms": [*activation.sms, message], "has_sms": True}
