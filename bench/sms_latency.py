@@ -19,6 +19,7 @@ from bench.simulator import SimulatorControl
 from bench.stats import ms, percentile
 from chalicelib.jobs.registry import JOBS
 from chalicelib.store.activations import Activation
+from infra.template import stage_settings
 
 SAMPLES = 5
 WATCH_EVERY_SECONDS = 0.02
@@ -85,11 +86,15 @@ def sms_latency(ctx: BenchContext) -> Table:
         table.add(label, ms(percentile(seconds, 50)), ms(max(seconds)),
                   ", ".join(f"{source} {count}" for source, count in sources.most_common()))
     poller = next(j for j in JOBS if j.name == "poll_partners")
+    deployed = stage_settings("prod")
     table.notes += [
         f"the client reads every {WATCH_EVERY_SECONDS * 1000:.0f} ms; a status read asks the partner at most every "
         f"{settings.status_refresh_min_seconds} s per activation, so a reader may wait that long more than the "
         "on-demand row shows (it delivers once a refresh is due)",
-        f"the poll job runs every {poller.local_every_seconds:g} s locally but every {poller.rate_minutes} min "
-        "deployed (EventBridge's finest rate), where a poll-only SMS waits up to that long",
+        f"the poll job runs every {poller.local_every_seconds:g} s locally; deployed, EventBridge starts it every "
+        f"{poller.rate_minutes} min and each run polls every {deployed.poll_every_seconds:g} s for "
+        f"{deployed.poll_sweep_seconds:g} s while a number waits, so a poll-only SMS waits about "
+        f"{deployed.poll_every_seconds:g} s (up to {60 - deployed.poll_sweep_seconds:g} s more in the gap "
+        "between runs)",
     ]
     return table
