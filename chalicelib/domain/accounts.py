@@ -18,6 +18,7 @@ class LedgerKind(str, enum.Enum):
     ACTIVATION_REFUND = "activation_refund"
     REFUND_PAYOUT = "refund_payout"
     CARD_REFUND = "card_refund"  # a refund issued in Stripe directly (charge.refunded)
+    REFUND_REVERSAL = "refund_reversal"  # a card refund Stripe reported failed: its amount back
     DISPUTE = "dispute"
     DISPUTE_REVERSAL = "dispute_reversal"
     FORFEITURE = "forfeiture"

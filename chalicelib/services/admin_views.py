@@ -83,6 +83,7 @@ class AdminViews:
             "top_ups_cents": sums[LedgerKind.TOP_UP.value],
             "refund_payouts_cents": -sums[LedgerKind.REFUND_PAYOUT.value],
             "card_refunds_cents": -sums[LedgerKind.CARD_REFUND.value],
+            "failed_card_refunds_cents": sums[LedgerKind.REFUND_REVERSAL.value],  # credited back to balances
             "disputes_net_cents": -(sums[LedgerKind.DISPUTE.value] + sums[LedgerKind.DISPUTE_REVERSAL.value]),
             "forfeited_cents": -sums[LedgerKind.FORFEITURE.value],
             "adjustments_cents": sums[LedgerKind.ADJUSTMENT.value],

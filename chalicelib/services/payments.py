@@ -3,7 +3,8 @@
 A top-up is credited only by the verified `payment_intent.succeeded` event, never by the charge's
 response. Every event may come twice, late or out of order: each ledger entry is keyed by the
 Stripe object that caused it (PaymentIntent, refund, dispute), so a repeat is refused by the
-wallet's claim and changes nothing.
+wallet's claim and changes nothing. A card refund Stripe later reports failed or canceled gives its
+amount back to the balance once (`refund_reversal`), and the user is told by email.
 """
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings, get_settings
-from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import AccountRestricted, AlreadyApplied, Conflict, InvalidInput, PaymentError
 from chalicelib.domain.ids import new_id, sha256_hex
+from chalicelib.domain.money import format_major
 from chalicelib.observability import logger
+from chalicelib.providers.mailer import Mailer
 from chalicelib.providers.stripe_gateway import (
     CardSummary,
     PaymentIntentResult,
@@ -30,8 +33,9 @@ from chalicelib.providers.stripe_gateway import (
     StripeEvent,
     WebhookPayloadError,
 )
-from chalicelib.services import container
+from chalicelib.services import account_emails, container
 from chalicelib.services.accounts import require_can_spend
+from chalicelib.services.activity import record_activity
 from chalicelib.services.wallet import Wallet, cause_key
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import Claim, LedgerEntry, claimed
@@ -284,17 +288,19 @@ def already_applied(kind: LedgerKind, cause_id: str) -> bool:
 class StripeEvents:
     """Turns verified Stripe events into ledger entries; unknown types are acknowledged and ignored."""
 
-    def __init__(self, gateway: CardGateway, wallet: Wallet) -> None:
+    def __init__(self, gateway: CardGateway, wallet: Wallet, mailer: Mailer | None = None) -> None:
         self.gateway = gateway
         self.wallet = wallet
+        self._mailer = mailer
         self._handlers: dict[str, Callable[[dict[str, Any]], WebhookOutcome]] = {
             "payment_intent.succeeded": self._credit_top_up,
             "payment_intent.payment_failed": self._mark_failed,
             "charge.refunded": self._record_charge_refunds,
             # Newer API versions leave `refunds` out of the charge; these carry the refund itself.
-            "refund.created": self._record_refund,
-            "refund.updated": self._record_refund,
-            "charge.refund.updated": self._record_refund,
+            "refund.created": self._record_refund_change,
+            "refund.updated": self._record_refund_change,
+            "charge.refund.updated": self._record_refund_change,
+            "refund.failed": self._record_refund_change,
             "charge.dispute.created": self._withdraw_for_dispute,
             "charge.dispute.funds_withdrawn": self._withdraw_for_dispute,
             "charge.dispute.funds_reinstated": self._reinstate_dispute,
@@ -356,13 +362,20 @@ class StripeEvents:
         if not isinstance(refunds, list):
             logger.warning("charge.refunded without its refunds list", extra={"charge_id": charge.get("id")})
             return WebhookOutcome.IGNORED
-        return _combined([self._record_refund(
+        return _combined([self._record_refund_change(
             {**refund, "payment_intent": refund.get("payment_intent") or charge.get("payment_intent")})
                           for refund in refunds])
 
+    def _record_refund_change(self, refund: dict[str, Any]) -> WebhookOutcome:
+        # By the refund's own status, not the event type: a late or repeated snapshot says what it was then.
+        status = refund.get("status")
+        if status == "succeeded":
+            return self._record_refund(refund)
+        if status in _FAILED_REFUND_STATUSES:
+            return self._reverse_failed_refund(refund)
+        return WebhookOutcome.IGNORED
+
     def _record_refund(self, refund: dict[str, Any]) -> WebhookOutcome:
-        if refund.get("status") != "succeeded":
-            return WebhookOutcome.IGNORED
         if (refund.get("metadata") or {}).get("refund_request_id"):
             return WebhookOutcome.IGNORED  # one of our refund payouts: its refund_payout entry already took it out
         topup = self._paid_topup_of(refund)
@@ -372,6 +385,44 @@ class StripeEvents:
         movement = CardMovement(LedgerKind.CARD_REFUND, cause_id=refund_id, ref_id=refund_id,
                                 amount_cents=-amount, refunded_cents=amount)
         return _outcome(apply_card_movement(self.wallet, topup, movement, memo=f"card refund {refund_id}"))
+
+    def _reverse_failed_refund(self, refund: dict[str, Any]) -> WebhookOutcome:
+        """Give back what a failed card refund took from the balance, whichever path took it; once."""
+        topup = self._paid_topup_of(refund)
+        if topup is None:
+            return WebhookOutcome.IGNORED
+        refund_id = _text(refund, "id")
+        if already_applied(LedgerKind.REFUND_REVERSAL, refund_id):
+            return WebhookOutcome.DUPLICATE
+        debit = _debit_of_failed_refund(refund_id, self.wallet.clock.now())
+        if debit is None:
+            logger.warning("stripe refund failed before it was taken from a balance; it never will be", extra={
+                "refund_id": refund_id, "topup_id": topup.topup_id})
+            return WebhookOutcome.IGNORED
+        if debit.account_id != topup.account_id:
+            logger.error("failed stripe refund was taken from another account than its top-up's", extra={
+                "refund_id": refund_id, "topup_id": topup.topup_id, "ledger_account_id": debit.account_id})
+            return WebhookOutcome.REJECTED
+        amount = -int(debit.amount_cents)
+        request_id = debit.cause_id.partition(":")[0] if debit.kind == LedgerKind.REFUND_PAYOUT.value else None
+        movement = CardMovement(LedgerKind.REFUND_REVERSAL, cause_id=refund_id, ref_id=refund_id,
+                                amount_cents=amount, refunded_cents=-amount, refund_request_id=request_id)
+        if not apply_card_movement(self.wallet, topup, movement, memo=f"card refund {refund_id} failed"):
+            return WebhookOutcome.DUPLICATE
+        self._tell_refund_failed(topup, refund_id, amount)
+        return WebhookOutcome.APPLIED
+
+    def _tell_refund_failed(self, topup: TopUp, refund_id: str, amount_cents: int) -> None:
+        record_activity(topup.account_id, REFUND_FAILED_ACTIVITY, None,
+                        {"refund_id": refund_id, "amount_cents": amount_cents}, clock=self.wallet.clock)
+        account = Account.get(topup.account_id, consistent_read=True)
+        if account.status == AccountStatus.DEACTIVATED.value:
+            # Its email address went with the consent; the money waits on the balance for an operator.
+            logger.warning("failed card refund credited back to a deactivated account", extra={
+                "account_id": account.account_id, "refund_id": refund_id, "amount_cents": amount_cents})
+            return
+        mailer = self._mailer or container.mailer()
+        account_emails.deliver(mailer, account.email, refund_failed_email(amount_cents, topup.currency, refund_id))
 
     def _withdraw_for_dispute(self, dispute: dict[str, Any]) -> WebhookOutcome:
         topup = self._paid_topup_of(dispute)
@@ -406,6 +457,50 @@ class StripeEvents:
                 "topup_id": topup.topup_id, "stripe_object_id": money.get("id"), "currency": money.get("currency")})
             return None
         return topup
+
+
+_FAILED_REFUND_STATUSES = frozenset({"failed", "canceled"})
+# The activity log's kind for a failed card refund credited back (other areas' kinds: services.activity).
+REFUND_FAILED_ACTIVITY = "card_refund_failed"
+# The value of a refund's claim when it failed before any path took it from a balance.
+_NEVER_TAKEN = "failed before it was taken"
+
+
+def _debit_of_failed_refund(refund_id: str, now: float) -> LedgerEntry | None:
+    """The ledger entry that took a failed Stripe refund from a balance; None if none did, and then none ever will.
+
+    Both paths that take a refund (payout, refund event) write its claim with their entry. Claiming it
+    here first therefore bars a `refund.created` or payout arriving after the failure from taking money
+    that never left; if a path claimed it first, the claim names its entry's ledger cause.
+    """
+    key = refund_claim_key(refund_id)
+    try:
+        Claim(key, value=_NEVER_TAKEN, created_at=now).save(condition=Claim.key.does_not_exist())
+        return None
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+    taken_by = str(Claim.get(key, consistent_read=True).value)
+    if taken_by == _NEVER_TAKEN:
+        return None
+    # The wallet's claim on a ledger cause holds "<account_id>:<seq>" of the entry it wrote.
+    account_id, _, seq = str(Claim.get(taken_by, consistent_read=True).value).rpartition(":")
+    return LedgerEntry.get(account_id, int(seq), consistent_read=True)
+
+
+def refund_failed_email(amount_cents: int, currency: str, refund_id: str) -> account_emails.Email:
+    """What the user reads when a card refund failed and its amount came back to the balance."""
+    amount = f"{format_major(amount_cents)} {currency}"
+    body = f"""We sent {amount} back to your card, but the card refund failed: the
+card's bank did not take it (the card may be closed or expired).
+
+The {amount} is back on your SMS Rooms balance. You can spend it, or
+ask for a refund again from the Refund page; it goes to the cards you
+topped up with.
+
+Stripe refund reference: {refund_id}
+{account_emails.SIGNATURE}"""
+    return account_emails.Email("Your SMS Rooms refund did not reach your card", body)
 
 
 def _topup_of(payment_intent_id: object, metadata: object) -> TopUp | None:
@@ -502,4 +597,4 @@ def top_ups() -> TopUps:
 
 def stripe_events() -> StripeEvents:
     """StripeEvents with the process's collaborators."""
-    return StripeEvents(container.stripe_gateway(), Wallet(container.clock()))
+    return StripeEvents(container.stripe_gateway(), Wallet(container.clock()), container.mailer())

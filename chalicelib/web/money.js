@@ -8,8 +8,8 @@ import { dateTime, empty, field, form, h, loading, money, notice, pageHeader, re
 const ACTIVE = new Set(["PENDING", "WAITING", "RECEIVED", "RETRY"]);
 const KIND_TEXT = {
   top_up: "Top-up", activation_charge: "Number bought", activation_refund: "Number refunded",
-  refund_payout: "Refund to card", card_refund: "Card refund", dispute: "Card dispute",
-  dispute_reversal: "Dispute won", forfeiture: "Balance forfeited", adjustment: "Adjustment",
+  refund_payout: "Refund to card", card_refund: "Card refund", refund_reversal: "Card refund failed, credited back",
+  dispute: "Card dispute", dispute_reversal: "Dispute won", forfeiture: "Balance forfeited", adjustment: "Adjustment",
 };
 const kindText = (kind) => KIND_TEXT[kind] || String(kind || "").replace(/_/g, " ");
 
@@ -61,7 +61,8 @@ async function pagedList(ctx, { title, intro, path, nextQuery, render, nothing }
 
 const PAYMENT_TEXT = {
   top_up: "Card top-up", refund_request: "Refund request", refund_payout: "Refund to card",
-  card_refund: "Card refund", dispute: "Card dispute", dispute_reversal: "Dispute won",
+  card_refund: "Card refund", refund_reversal: "Card refund failed, credited back", dispute: "Card dispute",
+  dispute_reversal: "Dispute won",
 };
 
 export async function paymentsPage(ctx) {

@@ -19,6 +19,7 @@ const ACTIVITY = {
   password_reset: "Password changed", api_key_created: "API key created", api_key_revoked: "API key revoked",
   unauthorized_access_reported: "Unauthorized access reported", consent_withdrawn: "Consent withdrawn",
   agreement_accepted: "Agreement accepted", webhook_changed: "Webhook changed",
+  card_refund_failed: "Card refund failed, amount back on the balance",
 };
 
 
