@@ -7,7 +7,18 @@ from typing import Any
 from chalice import Chalice, Rate, Response
 
 import chalicelib.jobs.all  # noqa: F401  (registers the scheduled jobs)
-from chalicelib.api import accounts, activations, fivesim_api, handler_api, money, partner_push, support, system, web
+from chalicelib.api import (
+    accounts,
+    activations,
+    fivesim_api,
+    handler_api,
+    money,
+    partner_push,
+    smshub_push,
+    support,
+    system,
+    web,
+)
 from chalicelib.api.errors import error_body, error_response
 from chalicelib.config import get_environment_settings
 from chalicelib.domain.errors import RateLimited
@@ -86,6 +97,7 @@ app.register_blueprint(web.bp)
 app.register_blueprint(support.bp)
 app.register_blueprint(activations.bp)
 app.register_blueprint(partner_push.bp)
+app.register_blueprint(smshub_push.bp)
 app.register_blueprint(handler_api.bp)
 app.register_blueprint(fivesim_api.bp)
 

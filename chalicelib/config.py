@@ -13,12 +13,15 @@ from typing import Any
 @dataclass(frozen=True)
 class PartnerSettings:
     name: str
-    protocol: str  # "sms-activate" | "5sim"
+    protocol: str  # "sms-activate" | "5sim" | "smshub_agent"
     base_url: str
     api_key: str
     priority: int = 0
     currency: str = "USD"
     rate_to_base: Decimal = Decimal(1)  # multiply partner minor units by this to get ours
+    # smshub_agent only: what we pay the agent per number, in its currency's minor units, keyed
+    # "<service>:<country>", "<service>" or "*" (most specific wins). A pair tuple keeps Settings hashable.
+    prices: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,9 +84,19 @@ def _partners_from(raw: str | None) -> tuple[PartnerSettings, ...]:
             name=p["name"], protocol=p.get("protocol", "sms-activate"), base_url=p["base_url"],
             api_key=p["api_key"], priority=int(p.get("priority", 0)), currency=p.get("currency", "USD"),
             rate_to_base=Decimal(str(p.get("rate_to_base", "1"))),
+            prices=_prices_from(p.get("prices") or {}),
         )
         for p in items
     )
+
+
+def _prices_from(raw: Mapping[str, object]) -> tuple[tuple[str, int], ...]:
+    """A partner's price table: whole minor units only, so money never passes through a float."""
+    prices = tuple((str(key), value) for key, value in raw.items()
+                   if isinstance(value, int) and not isinstance(value, bool) and value > 0)
+    if len(prices) != len(raw):
+        raise ValueError(f"partner prices must be positive whole minor units: {dict(raw)!r}")
+    return prices
 
 
 def _bool(raw: str) -> bool:

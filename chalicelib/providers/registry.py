@@ -7,13 +7,14 @@ from chalicelib.config import PartnerSettings, Settings, get_settings
 from chalicelib.providers.base import Partner
 from chalicelib.providers.circuit import CircuitBreaker
 
-_PROTOCOLS = ("sms-activate", "5sim")
+_PROTOCOLS = ("sms-activate", "5sim", "smshub_agent")
 
 
 def build_partner(partner: PartnerSettings, settings: Settings) -> Partner:
     # The adapters bring `requests` (~90 ms): imported when the first partner is built, not at cold start.
     from chalicelib.providers.fivesim import FiveSimPartner
     from chalicelib.providers.sms_activate import SmsActivatePartner
+    from chalicelib.providers.smshub_agent import SmsHubAgentPartner
     from chalicelib.providers.transport import HttpPolicy
 
     policy = HttpPolicy(connect_timeout_seconds=settings.partner_connect_timeout_seconds,
@@ -25,6 +26,9 @@ def build_partner(partner: PartnerSettings, settings: Settings) -> Partner:
     if partner.protocol == "5sim":
         return FiveSimPartner(partner.name, partner.base_url, partner.api_key, partner.currency,
                               breaker=breaker, policy=policy)
+    if partner.protocol == "smshub_agent":
+        return SmsHubAgentPartner(partner.name, partner.base_url, partner.api_key, partner.currency,
+                                  dict(partner.prices), breaker=breaker, policy=policy)
     raise ValueError(f"partner {partner.name!r}: protocol {partner.protocol!r} is not one of {_PROTOCOLS}")
 
 

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.integration
 DOCUMENT = Path(__file__).resolve().parents[2] / "chalicelib" / "api" / "openapi.json"
 METHODS = ("get", "put", "post", "delete", "patch")
 # Other protocols served by the same app, each with its own wire format: not REST v1, not in this document.
-OTHER_PROTOCOL_MODULES = ("chalicelib.api.web", "chalicelib.api.handler_api", "chalicelib.api.fivesim_api")
+OTHER_PROTOCOL_MODULES = ("chalicelib.api.web", "chalicelib.api.handler_api", "chalicelib.api.fivesim_api",
+                          "chalicelib.api.smshub_push")
 SMS_WAIT_SECONDS = 15
 CANCEL_GRACE_SECONDS = 2.2  # the stack's early-cancel window is 2 s
 

@@ -1,0 +1,106 @@
+"""SMS pushed by SIM-bank agents (SMSHub PUSH_SMS): find the activation it is for, record it once.
+
+What the outcomes mean to the agent, and why, is told where they become protocol answers:
+chalicelib/api/smshub_push.py.
+"""
+from __future__ import annotations
+
+import enum
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.domain.catalog_data import service_by_code
+from chalicelib.domain.clock import Clock
+from chalicelib.observability import logger
+from chalicelib.services import container
+from chalicelib.services.activations import activations
+from chalicelib.services.sms_intake import SmsIntake, SmsSource
+from chalicelib.store.activations import Activation
+from chalicelib.store.ledger import Claim, claimed
+
+UNMATCHED_GRACE_SECONDS = 60.0
+_CLAIM_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class AgentSms:
+    sms_id: int
+    phone: str  # digits with the country code
+    sender: str  # phoneFrom: a number or a name such as "Telegram"
+    text: str
+
+
+class Outcome(enum.Enum):
+    DELIVERED = "delivered"
+    DUPLICATE = "duplicate"  # this smsId was taken before
+    NOT_YET = "not_yet"  # no open activation has the phone yet: the agent should push again
+    DROPPED = "dropped"  # no activation will ever take it: the agent may stop
+
+
+class AgentSmsDesk:
+    """Where an agent's SMS goes: the decisions of the module docstring, over SMS intake and the store."""
+
+    def __init__(self, intake: SmsIntake, clock: Clock) -> None:
+        self.intake = intake
+        self.clock = clock
+
+    def receive(self, partner: str, sms: AgentSms) -> Outcome:
+        taken = f"smshub#{partner}#{sms.sms_id}"
+        if claimed(taken):
+            return Outcome.DUPLICATE
+        candidates = list(Activation.active.query(partner, filter_condition=Activation.phone == sms.phone))
+        if not candidates:
+            return self._unmatched(partner, sms)
+        addressee = addressee_of(candidates, sms)
+        if addressee is None:
+            logger.warning("agent SMS names none of the services open on its number",
+                           extra={"partner": partner, "sms_id": sms.sms_id, "open": len(candidates)})
+            outcome = Outcome.DROPPED
+        else:
+            current = self.intake.lifecycle.load(int(addressee.activation_id))
+            self.intake.record_sms(current, sms.text, None, SmsSource.PUSH)
+            outcome = Outcome.DELIVERED
+        self._claim(taken, outcome.value)
+        return outcome
+
+    def _unmatched(self, partner: str, sms: AgentSms) -> Outcome:
+        first_seen = self._claim(f"smshub#{partner}#{sms.sms_id}#unmatched", "first seen")
+        if self.clock.now() - first_seen < UNMATCHED_GRACE_SECONDS:
+            return Outcome.NOT_YET
+        logger.warning("agent SMS for no open activation dropped",
+                       extra={"partner": partner, "sms_id": sms.sms_id, "phone": sms.phone})
+        return Outcome.DROPPED
+
+    def _claim(self, key: str, value: str) -> float:
+        """Write the claim once; when it was written (now, or by an earlier push)."""
+        now = self.clock.now()
+        expires = datetime.fromtimestamp(now + _CLAIM_SECONDS, tz=UTC)
+        try:
+            Claim(key, value=value, created_at=now, expires_at=expires).save(condition=Claim.key.does_not_exist())
+        except PutError:
+            return float(Claim.get(key, consistent_read=True).created_at or now)
+        return now
+
+
+def addressee_of(candidates: Sequence[Activation], sms: AgentSms) -> Activation | None:
+    """The one open activation an SMS is for: the only one on the number, or the one whose service it names."""
+    if len(candidates) == 1:
+        return candidates[0]
+    named = [a for a in candidates if _names_service(f"{sms.sender} {sms.text}", a.service)]
+    return named[0] if len(named) == 1 else None
+
+
+def _names_service(text: str, service: str) -> bool:
+    info = service_by_code(service)
+    words = re.findall(r"[A-Za-z0-9]{2,}", info.name) if info else []
+    return any(re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE) for word in words)
+
+
+@functools.cache
+def desk() -> AgentSmsDesk:
+    return AgentSmsDesk(activations().intake, container.clock())
