@@ -42,7 +42,6 @@ from chalicelib.providers.base import (
     PartnerOffer,
     PartnerRejected,
     PartnerStatus,
-    PartnerUnavailable,
 )
 from chalicelib.providers.circuit import CircuitBreaker
 from chalicelib.providers.transport import HttpPolicy, PartnerHttp, body_text, garbage, minor_to_major
@@ -63,25 +62,6 @@ _SOLD, _CANCELLED = 3, 4  # FINISH_ACTIVATION statuses (Appendix 4)
 _HEADERS = {"Content-Type": "application/json", "User-Agent": "sms-rooms-hub/1", "Accept-Encoding": "gzip"}
 
 
-class _JsonPostHttp(PartnerHttp):
-    """PartnerHttp whose one wire call is a JSON POST (the agent protocol has no GET); `params` is the body.
-
-    Timeouts, retries of reads, the circuit and the reply parsing stay PartnerHttp's.
-    """
-
-    def _get(self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None
-             ) -> requests.Response:
-        timeout = (self.policy.connect_timeout_seconds, self.policy.read_timeout_seconds)
-        try:
-            response = self.session.post(url, data=json_text(params or {}).encode(), headers=headers,
-                                         timeout=timeout)
-        except requests.RequestException as exc:
-            raise PartnerUnavailable(f"{self.name}: {type(exc).__name__}") from exc
-        if response.status_code >= 500:
-            raise PartnerUnavailable(f"{self.name}: HTTP {response.status_code}")
-        return response
-
-
 class SmsHubAgentPartner:
     """Rents numbers from a SIM-bank owner's agent server; its SMS reach us only by push."""
 
@@ -100,10 +80,10 @@ class SmsHubAgentPartner:
         self._countries = dict(countries)
         self._country_ids = {word: country for country, word in countries.items()}
         shared_session, shared_breaker = session or requests.Session(), breaker or CircuitBreaker(name=name)
-        self._http = _JsonPostHttp(name, shared_session, shared_breaker, policy, sleep)
+        self._http = PartnerHttp(name, shared_session, shared_breaker, policy, sleep, post_body=_json_bytes)
         buying = dataclasses.replace(policy, read_timeout_seconds=min(policy.read_timeout_seconds,
                                                                       GET_NUMBER_DEADLINE_SECONDS))
-        self._buy_http = _JsonPostHttp(name, shared_session, shared_breaker, buying, sleep)
+        self._buy_http = PartnerHttp(name, shared_session, shared_breaker, buying, sleep, post_body=_json_bytes)
 
     @property
     def breaker(self) -> CircuitBreaker:
@@ -200,6 +180,10 @@ class SmsHubAgentPartner:
 def json_text(body: Mapping[str, Any]) -> str:
     """The body as a JSON object, a Decimal written as the exact number it is (json.dumps knows only floats)."""
     return "{" + ",".join(f"{json.dumps(key)}:{_json_value(value)}" for key, value in body.items()) + "}"
+
+
+def _json_bytes(body: Mapping[str, Any]) -> bytes:
+    return json_text(body).encode()
 
 
 def _json_value(value: Any) -> str:

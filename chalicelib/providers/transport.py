@@ -39,16 +39,19 @@ class PartnerHttp:
     backoff; `send` is for calls that change state at the partner (buy, cancel, finish) and never retries,
     because a retried purchase may rent a second number. A parser turns the reply into a result or raises
     PartnerNoNumbers / PartnerRejected (the partner is alive: the circuit counts a success) or
-    PartnerUnavailable (the circuit counts a failure).
+    PartnerUnavailable (the circuit counts a failure). Calls are GETs with query parameters, or, given
+    `post_body`, POSTs of the parameters it encodes (protocols without GET, such as the SMSHub agent's).
     """
 
     def __init__(self, name: str, session: requests.Session | None, breaker: CircuitBreaker | None,
-                 policy: HttpPolicy, sleep: Callable[[float], None] = time.sleep) -> None:
+                 policy: HttpPolicy, sleep: Callable[[float], None] = time.sleep, *,
+                 post_body: Callable[[Mapping[str, Any]], bytes] | None = None) -> None:
         self.name = name
         self.session = session or requests.Session()
         self.breaker = breaker or CircuitBreaker(name=name)
         self.policy = policy
         self._sleep = sleep
+        self._post_body = post_body
 
     def read(self, url: str, parse: Callable[[requests.Response], T], *, params: Mapping[str, Any] | None = None,
              headers: Mapping[str, str] | None = None) -> T:
@@ -66,7 +69,7 @@ class PartnerHttp:
             if attempt:
                 self._sleep(self.policy.retry_backoff_seconds * attempt)
             try:
-                result = self._parse(parse, self._get(url, params, headers))
+                result = self._parse(parse, self._exchange(url, params, headers))
             except PartnerUnavailable as exc:
                 failure = exc
                 continue
@@ -78,10 +81,15 @@ class PartnerHttp:
         self.breaker.record_failure()
         raise failure
 
-    def _get(self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None) -> requests.Response:
+    def _exchange(self, url: str, params: Mapping[str, Any] | None,
+                  headers: Mapping[str, str] | None) -> requests.Response:
         timeout = (self.policy.connect_timeout_seconds, self.policy.read_timeout_seconds)
         try:
-            response = self.session.get(url, params=params, headers=headers, timeout=timeout)
+            if self._post_body is None:
+                response = self.session.get(url, params=params, headers=headers, timeout=timeout)
+            else:
+                response = self.session.post(url, data=self._post_body(params or {}), headers=headers,
+                                             timeout=timeout)
         except requests.RequestException as exc:
             raise PartnerUnavailable(f"{self.name}: {type(exc).__name__}") from exc
         if response.status_code >= 500:
