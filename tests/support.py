@@ -1,10 +1,11 @@
 """Test helpers shared across suites: an account with money and an API key, made through the public services."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -17,6 +18,9 @@ from chalicelib.services.accounts import AccountsService
 from chalicelib.services.sessions import Credentials
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.base import bind_models
+
+T = TypeVar("T")
+GRACE_SECONDS = 2  # CANCEL_GRACE_SECONDS of the test stack (the `stack` fixture)
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,13 @@ def sms_only_on_demand(stack: Any) -> Iterator[None]:
         requests.post(config_url, json={"sms_delay_seconds": before}, timeout=5).raise_for_status()
 
 
+@contextmanager
+def priced_on_demand(stack: Any) -> Iterator[Settings]:
+    """`priced_settings` while the simulator sends SMS only through `deliver_sms` (a module's whole run)."""
+    with sms_only_on_demand(stack):
+        yield priced_settings(stack)
+
+
 def deliver_sms(stack: Any, phone: str, text: str) -> None:
     """The SMS reaches the partner now (the simulator's test control)."""
     requests.post(f"{stack.simulator_url}/_sim/deliver", json={"phone": phone, "text": text},
@@ -112,3 +123,18 @@ def client_at(ip: str) -> requests.Session:
     adapter = _FromAddress(ip)
     session.mount("http://", adapter)
     return session
+
+
+def eventually(call: Callable[[], T], done: Callable[[T], bool], seconds: float = 15) -> T:
+    """Asks `call` every 0.3 s until `done` holds for its answer or `seconds` pass; returns the last answer."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = call()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.3)
+
+
+def sleep_past_grace(bought_at: float) -> None:
+    """Waits until the early-cancel window of a number bought at `bought_at` (time.monotonic()) has closed."""
+    time.sleep(max(0.0, bought_at + GRACE_SECONDS + 0.2 - time.monotonic()))

@@ -6,26 +6,24 @@ to `<app>/5sim/v1/user/` and `<app>/5sim/v1/guest/`, which is all a user has to 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from fivesim import ActivationProduct, Category, Country, ErrorType, FiveSim, FiveSimError, Operator, OrderAction
 from fivesim import Status as FiveSimStatus
 
 from chalicelib.config import Settings
-from tests.support import customer_with_key, deliver_sms, priced_settings, sms_only_on_demand
+from tests.support import GRACE_SECONDS, customer_with_key, deliver_sms, eventually, priced_on_demand, sleep_past_grace
 
 pytestmark = pytest.mark.compat
 
-GRACE_SECONDS = 2  # CANCEL_GRACE_SECONDS of the test stack
 USA, TELEGRAM, ANY = Country.USA, ActivationProduct.TELEGRAM, Operator.ANY_OPERATOR
 
 
 @pytest.fixture(scope="module")
 def priced(stack) -> Iterator[Settings]:
-    with sms_only_on_demand(stack):
-        yield priced_settings(stack)
+    with priced_on_demand(stack) as settings:
+        yield settings
 
 
 def client_for(stack, api_key: str) -> FiveSim:
@@ -34,15 +32,6 @@ def client_for(stack, api_key: str) -> FiveSim:
     client.user._APIRequest__endpoint = f"{base}/user/"  # type: ignore[attr-defined]
     client.guest._APIRequest__endpoint = f"{base}/guest/"  # type: ignore[attr-defined]
     return client
-
-
-def eventually(call: Callable[[], Any], done: Callable[[Any], bool], seconds: float = 15) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = call()
-        if done(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.3)
 
 
 def test_fivesim__guest_lists(stack, priced):
@@ -76,7 +65,7 @@ def test_fivesim__full_lifecycle(stack, priced):
     assert [s.text for s in client.user.get_sms_inbox_list(order)] == ["Telegram code 86420"]
     assert client.user.order(OrderAction.FINISH, order).status is FiveSimStatus.FINISHED
     # And the other order, canceled after the early-cancel window, is refunded
-    time.sleep(max(0.0, bought_at + GRACE_SECONDS + 0.2 - time.monotonic()))
+    sleep_past_grace(bought_at)
     assert client.user.order(OrderAction.CANCEL, to_cancel).status is FiveSimStatus.CANCELED
     assert client.user.get_profile_data().balance == pytest.approx(10.0 - order.price)
     # And both orders and the money moves are in the histories

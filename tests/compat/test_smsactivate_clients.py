@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,11 +23,10 @@ from smsactivate.api import SMSActivateAPI
 
 from chalicelib.config import Settings
 from chalicelib.domain.money import format_major, parse_major
-from tests.support import customer_with_key, deliver_sms, priced_settings, sms_only_on_demand
+from tests.support import customer_with_key, deliver_sms, eventually, priced_on_demand, sleep_past_grace
 
 pytestmark = pytest.mark.compat
 
-GRACE_SECONDS = 2  # CANCEL_GRACE_SECONDS of the test stack
 SERVICE, COUNTRY = "tg", 187
 
 
@@ -39,26 +38,13 @@ def run_in_own_loop(coroutine: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def priced(stack) -> Iterator[Settings]:
-    with sms_only_on_demand(stack):
-        yield priced_settings(stack)
+    with priced_on_demand(stack) as settings:
+        yield settings
 
 
 @pytest.fixture
 def handler_url(stack, priced) -> str:
     return f"{stack.app_url}/stubs/handler_api.php"
-
-
-def eventually(call: Callable[[], Any], done: Callable[[Any], bool], seconds: float = 15) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = call()
-        if done(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.3)
-
-
-def sleep_past_grace(bought_at: float) -> None:
-    time.sleep(max(0.0, bought_at + GRACE_SECONDS + 0.2 - time.monotonic()))
 
 
 def test_smsactivate__official_module_full_lifecycle(stack, handler_url, priced):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from chalicelib.services.payments import TopUps
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
 from tests.integration.helpers_security import emails_to
-from tests.support import refresh_prices
+from tests.support import eventually, refresh_prices, sms_only_on_demand
 
 pytestmark = pytest.mark.integration
 
@@ -52,13 +51,8 @@ def admin(stack) -> Callable[..., Ran]:
 @pytest.fixture
 def slow_sms(stack) -> Iterator[None]:
     """The simulator holds SMS back, so a number stays WAITING (refundable) for as long as a test needs."""
-    config = f"{stack.simulator_url}/_sim/config"
-    before = requests.get(f"{stack.simulator_url}/_sim/state", timeout=5).json()["config"]["sms_delay_seconds"]
-    requests.post(config, json={"sms_delay_seconds": 600}, timeout=5).raise_for_status()
-    try:
+    with sms_only_on_demand(stack):
         yield
-    finally:
-        requests.post(config, json={"sms_delay_seconds": before}, timeout=5).raise_for_status()
 
 
 def _account(admin: Callable[..., Ran], balance_cents: int) -> dict[str, Any]:
@@ -78,16 +72,6 @@ def _auth(secret: str) -> dict[str, str]:
 
 def _order(stack, secret: str) -> requests.Response:
     return requests.post(f"{stack.app_url}/v1/activations", json=ORDER, headers=_auth(secret), timeout=30)
-
-
-def _until(call: Callable[[], requests.Response], done: Callable[[requests.Response], bool],
-           seconds: float = 10) -> requests.Response:
-    deadline = time.monotonic() + seconds
-    reply = call()
-    while not done(reply) and time.monotonic() < deadline:
-        time.sleep(0.2)
-        reply = call()
-    return reply
 
 
 def _kinds(account_id: str) -> list[tuple[str, int]]:
@@ -184,7 +168,7 @@ def test_maintenance__public_api_503_while_stripe_still_credits_then_back(admin,
     try:
         # When the operator switches maintenance on
         assert admin("maintenance", "on", "--message", "Upgrading, back at 14:00 UTC").code == 0
-        down = _until(me, lambda r: r.status_code == 503)
+        down = eventually(me, lambda r: r.status_code == 503, seconds=10)
         # Then the public API answers 503 with the message and Retry-After
         assert down.json()["error"] == {"code": "MAINTENANCE", "message": "Upgrading, back at 14:00 UTC"}
         assert int(down.headers["Retry-After"]) > 0
@@ -193,13 +177,12 @@ def test_maintenance__public_api_503_while_stripe_still_credits_then_back(admin,
         gateway = StripeGateway(stack_settings.stripe_secret_key, stack_settings.stripe_api_base,
                                 stack_settings.stripe_webhook_secret)
         TopUps(gateway, stack_settings, SystemClock()).start(account, 700, card)
-        deadline = time.monotonic() + 15
-        while Account.get(shown["account_id"], consistent_read=True).balance_cents != 700:
-            assert time.monotonic() < deadline, "the top-up was not credited during maintenance"
-            time.sleep(0.2)
+        credited = eventually(lambda: Account.get(shown["account_id"], consistent_read=True).balance_cents,
+                              lambda balance_cents: balance_cents == 700)
+        assert credited == 700, "the top-up was not credited during maintenance"
         # When it is switched off, Then the API answers again
         assert admin("maintenance", "off").code == 0
-        back = _until(me, lambda r: r.status_code == 200)
+        back = eventually(me, lambda r: r.status_code == 200, seconds=10)
         assert back.json()["balance_cents"] == 700
     finally:
         runtime_settings.set_value(runtime_settings.MAINTENANCE, {"on": False, "message": ""})

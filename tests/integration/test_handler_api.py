@@ -14,26 +14,26 @@ from chalicelib.config import Settings
 from chalicelib.domain.money import format_major, parse_major
 from chalicelib.services import runtime_settings
 from tests.support import (
+    GRACE_SECONDS,
     Customer,
     customer_with_key,
     deliver_sms,
-    priced_settings,
-    sms_only_on_demand,
+    eventually,
+    priced_on_demand,
     unverified_customer_with_key,
 )
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-GRACE_SECONDS = 2  # CANCEL_GRACE_SECONDS of the test stack
 TEXT = "text/plain; charset=utf-8"
 
 
 @pytest.fixture(scope="module")
 def priced(stack) -> Iterator[Settings]:
     """The stack's settings with prices loaded; SMS arrive only when a test delivers one (once per module)."""
-    with sms_only_on_demand(stack):
-        yield priced_settings(stack)
+    with priced_on_demand(stack) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")
@@ -56,15 +56,6 @@ def handler(stack, priced) -> Callable[..., requests.Response]:
 @pytest.fixture
 def rich(stack_settings) -> Customer:
     return customer_with_key(stack_settings, balance_cents=1000)
-
-
-def wait_for(call: Callable[[], str], done: Callable[[str], bool], seconds: float = 15) -> str:
-    deadline = time.monotonic() + seconds
-    while True:
-        reply = call()
-        if done(reply) or time.monotonic() > deadline:
-            return reply
-        time.sleep(0.3)
 
 
 def price_cents(handler, key: str, service: str, country: int) -> int:
@@ -137,7 +128,7 @@ def test_lifecycle__number_code_finish(stack, handler, rich):
     assert handler(api_key=rich.api_key, action="getStatus", id=activation_id).text == "STATUS_WAIT_CODE"
     # When the SMS reaches the partner
     deliver_sms(stack, phone, "Telegram code 48213. Do not share it.")
-    status = wait_for(lambda: handler(api_key=rich.api_key, action="getStatus", id=activation_id).text,
+    status = eventually(lambda: handler(api_key=rich.api_key, action="getStatus", id=activation_id).text,
                       lambda text: text != "STATUS_WAIT_CODE")
     # Then the code and the full text are there
     assert status == "STATUS_OK:48213"
@@ -160,14 +151,14 @@ def test_another_sms__retry_then_new_code(stack, handler, rich):
     number = handler(api_key=rich.api_key, action="getNumber", service="wa", country=0).text
     activation_id, phone = number.split(":")[1:]
     deliver_sms(stack, phone, "Your WhatsApp code: 111-222")
-    wait_for(lambda: handler(api_key=rich.api_key, action="getStatus", id=activation_id).text,
+    eventually(lambda: handler(api_key=rich.api_key, action="getStatus", id=activation_id).text,
              lambda text: text.startswith("STATUS_OK"))
     # When the bot asks for another SMS
     assert handler(api_key=rich.api_key, action="setStatus", id=activation_id, status=3).text == "ACCESS_RETRY_GET"
     # Then it waits for it, showing the last code, until the next one arrives
     assert handler(api_key=rich.api_key, action="getStatus", id=activation_id).text == "STATUS_WAIT_RETRY:111222"
     deliver_sms(stack, phone, "Your WhatsApp code: 333-444")
-    status = wait_for(lambda: handler(api_key=rich.api_key, action="getStatus", id=activation_id).text,
+    status = eventually(lambda: handler(api_key=rich.api_key, action="getStatus", id=activation_id).text,
                       lambda text: text.startswith("STATUS_OK"))
     assert status == "STATUS_OK:333444"
 
@@ -281,7 +272,7 @@ def test_maintenance__error_sql_with_503_until_switched_off(handler, rich, stack
     finally:
         runtime_settings.set_value(runtime_settings.MAINTENANCE, {"on": False, "message": ""})
     # And the service comes back when it is switched off
-    back = wait_for(lambda: handler(api_key=rich.api_key, action="getBalance").text,
+    back = eventually(lambda: handler(api_key=rich.api_key, action="getBalance").text,
                     lambda text: text.startswith("ACCESS_BALANCE"))
     assert back == "ACCESS_BALANCE:10.00"
 

@@ -1,18 +1,17 @@
-"""Test support for the account area: services over moto with a fixed clock, cheap argon2 and a recording mailer."""
+"""Test support for the account area: services over moto with a fixed clock, cheap argon2 and a recording mailer.
+
+The `h` fixture (tests/unit/conftest.py) gives each test a `Harness` over the module's emptied tables.
+"""
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from unittest import mock
+from dataclasses import dataclass, field
 
-from moto import mock_aws
 from pynamodb.models import Model
 
-from chalicelib.config import Settings, settings_from_env
+from chalicelib.config import Settings
 from chalicelib.domain.clock import FixedClock
-from chalicelib.services import account_rights, accounts, runtime_settings, signin, wallet
+from chalicelib.services import runtime_settings
 from chalicelib.services.account_rights import AccountRights
 from chalicelib.services.accounts import AccountsService
 from chalicelib.services.api_keys import ApiKeys
@@ -21,7 +20,6 @@ from chalicelib.services.sessions import Credentials
 from chalicelib.services.signin import SignIn
 from chalicelib.services.webhook_settings import WebhookSettings
 from chalicelib.store.accounts import Account, Credential, LoginThrottle, OneTimeToken
-from chalicelib.store.base import bind_models, connection
 from chalicelib.store.ledger import Claim, LedgerEntry
 from chalicelib.store.rate_limit import RateWindow
 from chalicelib.store.runtime import ActivityEntry, RuntimeSetting
@@ -32,38 +30,13 @@ PASSWORD = "correct horse battery"
 IP = "203.0.113.7"
 _TOKEN = re.compile(r"token=([A-Za-z0-9_-]+)")
 
-_TRANSACTING_MODULES = (accounts, account_rights, signin, wallet)
 # The account area's tables, plus those every HTTP request touches (maintenance switch, rate-limit windows).
 _MODELS: tuple[type[Model], ...] = (Account, Credential, OneTimeToken, LoginThrottle, Claim, ActivityEntry, LedgerEntry,
                                     RuntimeSetting, RateWindow)
 
 
-def unit_settings() -> Settings:
-    return replace(settings_from_env({"STAGE": "local"}), dynamodb_endpoint=None, table_prefix="acct-",
-                   mail_outbox_dir=None)
-
-
-@contextlib.contextmanager
-def moto_module() -> Iterator[Settings]:
-    """One moto and one set of tables for a whole test module; `wipe_tables()` empties them between tests.
-
-    The shared `moto_tables` fixture restarts moto and rebinds every model for each test, and each
-    rebinding makes PynamoDB build new botocore clients that parse the DynamoDB service model again:
-    seconds a test on a busy machine. Binding once a module keeps the clients, and only the tables
-    the account area touches are made."""
-    with mock_aws(), contextlib.ExitStack() as patches:
-        settings = unit_settings()
-        bind_models(settings)
-        for model in _MODELS:
-            model.create_table(wait=False, billing_mode="PAY_PER_REQUEST")
-        # store.base.connection() builds a new client (and parses the service model) for every transaction.
-        shared = connection()
-        for module in _TRANSACTING_MODULES:
-            patches.enter_context(mock.patch.object(module, "connection", lambda: shared))
-        yield settings
-
-
 def wipe_tables() -> None:
+    """Empties the tables the account area writes: cheaper than moto's reset and making every table again."""
     for model in _MODELS:
         with model.batch_write() as batch:
             for item in model.scan():

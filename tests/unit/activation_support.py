@@ -1,15 +1,18 @@
 """Test support for activations: the facade over moto with fake partners, a fixed clock and funded accounts."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
+
+import pytest
 
 from chalicelib.config import PartnerSettings, Settings
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.clock import FixedClock
 from chalicelib.domain.ids import new_id
+from chalicelib.providers.base import PartnerNumber
 from chalicelib.services.activations import Activations
 from chalicelib.services.ordering import OrderRequest
 from chalicelib.services.user_webhooks import UserWebhooks
@@ -21,6 +24,7 @@ from tests.fake_partner import FakePartner
 
 T0 = 1_800_000_000.0
 MARKUP = Decimal(50)  # a 40-cent cost sells at 60
+CODE_SMS = "Your Telegram code is 12345"
 
 
 @dataclass
@@ -78,6 +82,17 @@ class Desk:
         key = fields.pop("idempotency_key", None)
         return self.service.order(account, OrderRequest(service, country, **fields), key)
 
+    def waiting_number(self, balance_cents: int = 1000, **account: Any) -> tuple[Account, Activation]:
+        """A user holding `balance_cents`, and the number they just ordered (60 cents), waiting for its SMS."""
+        user = self.account(balance_cents, **account)
+        return user, self.order(user)
+
+    def stuck_order(self, user: Account) -> None:
+        """The process dies while asking the partner, after the debit committed: a PENDING order is left behind."""
+        self.partner.number_failure = SystemExit("killed")
+        with pytest.raises(SystemExit):
+            self.order(user)
+
     def balance(self, account_id: str) -> int:
         return int(Account.get(account_id, consistent_read=True).balance_cents)
 
@@ -95,9 +110,33 @@ class Desk:
     def past_cancel_window(self) -> None:
         self.clock.advance(self.settings.cancel_grace_seconds)
 
+    def while_asking_for_a_number(self, meanwhile: Callable[[], object]) -> None:
+        """From now on `meanwhile` runs each time the partner is asked for a number, before it answers."""
+        partner = self.partner
+        ask = partner.get_number
+
+        def slow_get_number(*args: Any, **kwargs: Any) -> PartnerNumber:
+            meanwhile()
+            return ask(*args, **kwargs)
+
+        partner.get_number = slow_get_number  # type: ignore[method-assign]
+
     def deliver(self, activation: Activation, text: str) -> None:
         """The SMS reaches the partner (not us yet)."""
         self.partner_of(activation).deliver(str(activation.partner_activation_id), text)
+
+    def received(self, user: Account, activation: Activation, text: str = CODE_SMS) -> Activation:
+        """The SMS reaches the partner and the user looks: the activation as they now see it, with the code."""
+        self.deliver(activation, text)
+        return self.look(user.account_id, activation)
+
+    def push(self, activation: Activation, text: str, code: str | None) -> bool:
+        """The partner pushes the SMS to us (its webhook)."""
+        return self.service.record_push(self.partner.name, str(activation.partner_activation_id), text, code)
+
+    def status_of(self, activation: Activation) -> str:
+        """The activation's status as stored now, without asking the partner."""
+        return str(self.service.lifecycle.load(int(activation.activation_id)).status)
 
     def posted_to(self, url: str) -> list[Posted]:
         return [p for p in self.session.posted if p.url == url]

@@ -1,15 +1,17 @@
-"""Test support for the admin area: AdminService over moto, a fixed clock, a recording mailer, a fake partner."""
+"""Test support for the admin area: AdminService over moto, a fixed clock, a recording mailer, a fake partner.
+
+The `office` fixture (tests/unit/conftest.py) gives each test an `AdminHarness` over fresh `moto_tables`.
+"""
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from chalicelib.config import Settings, settings_from_env
+from chalicelib.config import Settings
 from chalicelib.domain.clock import FixedClock
 from chalicelib.providers.base import PartnerActivationState, PartnerNumber, PartnerOffer, PartnerStatus
-from chalicelib.services import runtime_settings
+from chalicelib.services.activations import Activations
 from chalicelib.services.admin import AdminService
 from chalicelib.services.admin_wiring import build_admin_service
 from chalicelib.services.ordering import OrderRequest
@@ -17,40 +19,10 @@ from chalicelib.services.payments import StripeEvents, TopUps
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
-from chalicelib.store.base import bind_models, create_tables
 from tests.unit.accounts_support import RecordingMailer
-from tests.unit.stripe_fake import WEBHOOK_SECRET, FakeGateway, intent_of, signed
+from tests.unit.stripe_fake import WEBHOOK_SECRET, FakeGateway, charge_saved_card, intent_of, signed
 
 ACTOR = "ops@example.com"
-
-
-@dataclass
-class MotoWorld:
-    settings: Settings
-    mock: Any
-
-
-def moto_world(outbox: Path) -> Iterator[MotoWorld]:
-    """Moto with every table, bound once for a whole test module.
-
-    Binding builds one botocore client per model (≈0.5 s each on a loaded machine), so a module
-    binds once and each test starts from empty tables with `fresh_tables` (reset + create: ≈0.5 s).
-    """
-    from moto import mock_aws
-
-    settings = replace(settings_from_env({"STAGE": "local"}), dynamodb_endpoint=None, table_prefix="unit-",
-                       mail_outbox_dir=str(outbox))
-    with mock_aws() as mock:
-        bind_models(settings)
-        yield MotoWorld(settings, mock)
-    runtime_settings.clear_cache()
-
-
-def fresh_tables(world: MotoWorld) -> Settings:
-    world.mock.reset()
-    create_tables(wait=False)
-    runtime_settings.clear_cache()
-    return world.settings
 
 
 @dataclass
@@ -107,7 +79,8 @@ class AdminHarness:
 
     def order(self, account: Account) -> Activation:
         """A WAITING activation bought through the ordering service (prices refreshed from the fake partner)."""
-        activations = self.admin.activations
+        # build_admin_service hands AdminService the whole Activations facade; AdminService types it narrower.
+        activations = cast(Activations, self.admin.activations)
         activations.refresh_prices()
         bought: Activation = activations.order(Account.get(account.account_id), OrderRequest("tg", 0))
         self.clock.advance(1)
@@ -118,9 +91,8 @@ class AdminHarness:
 
     def charge_card(self, gateway: FakeGateway, account: Account, amount_cents: int) -> str:
         """A card top-up charged through the payments service, not credited until `credit` applies Stripe's event."""
-        topups = TopUps(gateway, self.settings, self.clock)
-        topups.start_card_setup(Account.get(account.account_id))
-        return topups.start(Account.get(account.account_id), amount_cents, "pm_card").payment_intent_id
+        return charge_saved_card(TopUps(gateway, self.settings, self.clock), account.account_id,
+                                 amount_cents).payment_intent_id
 
     def credit(self, gateway: FakeGateway, intent_id: str) -> None:
         event = signed("payment_intent.succeeded", intent_of(gateway, intent_id), timestamp=int(self.clock.now()))

@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.config import Settings, settings_from_env
 from chalicelib.domain.accounts import AccountStatus
 from chalicelib.domain.errors import PaymentError
 from chalicelib.domain.ids import new_id
@@ -21,8 +19,9 @@ from chalicelib.providers.stripe_gateway import (
     StripeEvent,
     StripeGateway,
 )
+from chalicelib.services.payments import TopUps, TopUpStarted
 from chalicelib.store.accounts import Account
-from chalicelib.store.base import bind_models, create_tables
+from tests.unit.moto_support import shared_moto_tables  # noqa: F401  (money's suites import it from here)
 
 WEBHOOK_SECRET = "whsec_unit"
 NOW = 1_800_000_000
@@ -117,24 +116,17 @@ class FakeGateway:
         return list(self.charges[payment_intent_id].refunds)
 
 
-@contextmanager
-def shared_moto_tables() -> Iterator[Settings]:
-    """Every table in moto once for a whole test module: creating them costs seconds, so tests keep apart by
-    account id (see `new_account`) instead of by fresh tables."""
-    from moto import mock_aws
-
-    settings = replace(settings_from_env({"STAGE": "local"}), dynamodb_endpoint=None, table_prefix="unit-money-")
-    with mock_aws():
-        bind_models(settings)
-        create_tables(wait=False)
-        yield settings
-
-
 def new_account(status: AccountStatus = AccountStatus.ACTIVE) -> str:
     """A fresh account with nothing on it; returns its id."""
     account_id = new_id("acc")
     Account(account_id, email=f"{account_id}@example.com", status=status.value, created_at=0).save()
     return account_id
+
+
+def charge_saved_card(topups: TopUps, account_id: str, amount_cents: int) -> TopUpStarted:
+    """The account saves a card and tops up with it: charged at the fake Stripe, credited only by its event."""
+    topups.start_card_setup(Account.get(account_id))
+    return topups.start(Account.get(account_id), amount_cents, "pm_card")
 
 
 def signed(event_type: str, obj: dict[str, Any], event_id: str | None = None,

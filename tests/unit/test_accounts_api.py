@@ -10,10 +10,9 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.api import accounts as accounts_api
-from chalicelib.config import Settings
 from chalicelib.store.accounts import Account, Credential, OneTimeToken
 from chalicelib.store.ledger import Claim
-from tests.unit.accounts_support import PASSWORD, Harness, moto_module, wipe_tables
+from tests.unit.accounts_support import PASSWORD, Harness
 
 
 class Api:
@@ -34,16 +33,8 @@ class Api:
         return str(reply.json_body["token"])
 
 
-@pytest.fixture(scope="module")
-def tables() -> Iterator[Settings]:
-    with moto_module() as settings:
-        yield settings
-
-
 @pytest.fixture
-def api(tables, monkeypatch) -> Iterator[Api]:
-    wipe_tables()
-    h = Harness(tables)
+def api(h: Harness, monkeypatch) -> Iterator[Api]:
     bundle = accounts_api.AccountServices(accounts=h.accounts, signin=h.signin, rights=h.rights, api_keys=h.api_keys,
                                           webhooks=h.webhooks)
     monkeypatch.setattr(accounts_api, "services", lambda: bundle)

@@ -1,11 +1,8 @@
 """Registration, email verification and the spending gate, over moto."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from chalicelib.config import Settings
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.errors import AccountRestricted, AccountUnverified, Conflict, InvalidInput
 from chalicelib.services.accounts import require_can_spend
@@ -13,19 +10,7 @@ from chalicelib.services.activity import list_activity
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account, OneTimeToken
 from chalicelib.store.ledger import Claim
-from tests.unit.accounts_support import IP, PASSWORD, Harness, moto_module, wipe_tables
-
-
-@pytest.fixture(scope="module")
-def tables() -> Iterator[Settings]:
-    with moto_module() as settings:
-        yield settings
-
-
-@pytest.fixture
-def h(tables) -> Harness:
-    wipe_tables()
-    return Harness(tables)
+from tests.unit.accounts_support import IP, PASSWORD
 
 
 def _row_counts() -> tuple[int, int, int]:

@@ -1,11 +1,8 @@
 """The account holder's rights and tools: report/lock, consent withdrawal, agreement, API keys, webhook, activity."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from chalicelib.config import Settings
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.errors import AccountInactive, Conflict, InvalidInput, NotFound, Unauthenticated
 from chalicelib.services.activity import detail_of, list_activity, record_activity
@@ -14,21 +11,9 @@ from chalicelib.services.sessions import MAX_API_KEYS
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account, Credential
 from chalicelib.store.ledger import Claim
-from tests.unit.accounts_support import IP, PASSWORD, Harness, moto_module, wipe_tables
+from tests.unit.accounts_support import IP, PASSWORD
 
 NEW_PASSWORD = "a brand new passphrase"
-
-
-@pytest.fixture(scope="module")
-def tables() -> Iterator[Settings]:
-    with moto_module() as settings:
-        yield settings
-
-
-@pytest.fixture
-def h(tables) -> Harness:
-    wipe_tables()
-    return Harness(tables)
 
 
 def _kinds(account_id: str) -> list[str]:

@@ -1,11 +1,8 @@
 """Signing in and out, throttling, sessions, and password reset, over moto."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from chalicelib.config import Settings
 from chalicelib.domain.accounts import AccountStatus
 from chalicelib.domain.errors import Forbidden, InvalidInput, RateLimited, Unauthenticated
 from chalicelib.services.activity import list_activity
@@ -13,21 +10,9 @@ from chalicelib.services.authn import authenticate
 from chalicelib.services.login_throttle import EMAIL_RULE, IP_RULE
 from chalicelib.services.passwords import Argon2Params, Passwords
 from chalicelib.store.accounts import Account
-from tests.unit.accounts_support import CHEAP, IP, PASSWORD, Harness, moto_module, wipe_tables
+from tests.unit.accounts_support import CHEAP, IP, PASSWORD, Harness
 
 NEW_PASSWORD = "a brand new passphrase"
-
-
-@pytest.fixture(scope="module")
-def tables() -> Iterator[Settings]:
-    with moto_module() as settings:
-        yield settings
-
-
-@pytest.fixture
-def h(tables) -> Harness:
-    wipe_tables()
-    return Harness(tables)
 
 
 def _fail(h: Harness, email: str = "ann@example.com", ip: str = IP) -> Exception:
@@ -69,9 +54,8 @@ def test_login__wrong_password_and_unknown_email_get_the_same_error(h):
                                                                               "Wrong email or password.")
 
 
-def test_login__unknown_email_still_runs_argon2(tables):
+def test_login__unknown_email_still_runs_argon2(h):
     # Given a hasher whose verify calls are counted
-    wipe_tables()
     calls: list[str] = []
 
     class CountingPasswords(Passwords):
@@ -79,10 +63,10 @@ def test_login__unknown_email_still_runs_argon2(tables):
             calls.append(password_hash)
             return super()._verify(password_hash, password)
 
-    h = Harness(tables, CountingPasswords(CHEAP))
+    counted = Harness(h.settings, CountingPasswords(CHEAP))
     # When an unknown email signs in
     with pytest.raises(Unauthenticated):
-        h.signin.login("nobody@example.com", PASSWORD, IP)
+        counted.signin.login("nobody@example.com", PASSWORD, IP)
     # Then a real argon2id verification ran (so it takes as long as a wrong password)
     assert len(calls) == 1 and calls[0].startswith("$argon2id$")
 
@@ -167,13 +151,11 @@ def test_login__blocked_or_locked_account_is_refused_even_with_the_right_passwor
     assert refused.value.code == code
 
 
-def test_login__hash_made_with_old_parameters_is_upgraded(tables):
+def test_login__hash_made_with_old_parameters_is_upgraded(h):
     # Given a password hashed with weaker parameters than today's
-    wipe_tables()
-    old = Harness(tables, Passwords(Argon2Params(memory_kib=32, time_cost=1, parallelism=1)))
+    old = Harness(h.settings, Passwords(Argon2Params(memory_kib=32, time_cost=1, parallelism=1)))
     account = old.verified()
     # When Ann signs in under the current parameters
-    h = Harness(tables)
     h.signin.login("ann@example.com", PASSWORD, IP)
     # Then her hash was redone with them and still verifies
     new_hash = Account.get(account.account_id).password_hash

@@ -1,9 +1,6 @@
 """The admin Lambda: commands in, JSON out, refusals as the error shape; maintenance, prices, revoke, refunds, audit."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from chalice.test import Client
 
 from app import app
@@ -12,32 +9,22 @@ from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.services import catalog, runtime_settings
 from chalicelib.store.activations import Activation
 from chalicelib.store.runtime import AuditEntry
-from tests.unit.admin_harness import ACTOR, AdminHarness, MotoWorld, fresh_tables, moto_world
+from tests.unit.admin_harness import ACTOR, AdminHarness
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory) -> Iterator[MotoWorld]:
-    yield from moto_world(tmp_path_factory.mktemp("outbox"))
+def run(office: AdminHarness, command: str, **args: object) -> dict:
+    return handle({"command": command, "args": args, "actor": ACTOR}, service=office.admin)
 
 
-@pytest.fixture
-def h(world) -> AdminHarness:
-    return AdminHarness(fresh_tables(world))
-
-
-def run(h: AdminHarness, command: str, **args: object) -> dict:
-    return handle({"command": command, "args": args, "actor": ACTOR}, service=h.admin)
-
-
-def test_handle__unknown_command_is_an_error_naming_the_known_ones(h):
+def test_handle__unknown_command_is_an_error_naming_the_known_ones(office):
     # When an unknown command arrives
-    reply = run(h, "delete-everything")
+    reply = run(office, "delete-everything")
     # Then the reply is the error shape, with a message an operator can act on
     assert reply["error"]["code"] == "UNKNOWN_COMMAND"
     assert "block" in reply["error"]["message"]
 
 
-def test_admin_function__is_registered_in_the_app_as_the_admin_lambda(h):
+def test_admin_function__is_registered_in_the_app_as_the_admin_lambda(office):
     # When the app's Lambda named "admin" is invoked as lambda.invoke would
     with Client(app) as client:
         reply = client.lambda_.invoke("admin", {"command": "nope", "args": {}, "actor": ACTOR})
@@ -45,31 +32,31 @@ def test_admin_function__is_registered_in_the_app_as_the_admin_lambda(h):
     assert reply.payload["error"]["code"] == "UNKNOWN_COMMAND"
 
 
-def test_handle__missing_actor_is_refused_before_anything_runs(h):
+def test_handle__missing_actor_is_refused_before_anything_runs(office):
     # When an event has no actor
-    reply = handle({"command": "maintenance", "args": {"state": "on"}}, service=h.admin)
+    reply = handle({"command": "maintenance", "args": {"state": "on"}}, service=office.admin)
     # Then it is refused and maintenance stayed off
     assert reply["error"]["code"] == "INVALID_INPUT"
     assert runtime_settings.maintenance().on is False
 
 
-def test_handle__wrongly_typed_argument_names_the_field(h):
-    reply = run(h, "adjust", email="ann@example.com", amount_cents="ten", reason="x")
+def test_handle__wrongly_typed_argument_names_the_field(office):
+    reply = run(office, "adjust", email="ann@example.com", amount_cents="ten", reason="x")
     assert reply["error"]["code"] == "INVALID_INPUT"
     assert "amount_cents" in reply["error"]["message"]
 
 
-def test_handle__unknown_email_is_an_error(h):
-    reply = run(h, "block", email="nobody@example.com", reason="fraud")
+def test_handle__unknown_email_is_an_error(office):
+    reply = run(office, "block", email="nobody@example.com", reason="fraud")
     assert reply["error"]["code"] == "ACCOUNT_NOT_FOUND"
 
 
-def test_maintenance__on_then_off_switches_the_setting_and_audits_both(h):
+def test_maintenance__on_then_off_switches_the_setting_and_audits_both(office):
     # When maintenance is switched on with a message, then off
-    on = run(h, "maintenance", state="on", message="Back at 14:00 UTC")
+    on = run(office, "maintenance", state="on", message="Back at 14:00 UTC")
     runtime_settings.clear_cache()
     during = runtime_settings.maintenance()
-    off = run(h, "maintenance", state="off")
+    off = run(office, "maintenance", state="off")
     runtime_settings.clear_cache()
     # Then the switch followed, and the audit shows who did each with before/after
     assert (on["maintenance"], during.on, during.message) == ({"on": True, "message": "Back at 14:00 UTC"}, True,
@@ -80,65 +67,65 @@ def test_maintenance__on_then_off_switches_the_setting_and_audits_both(h):
     assert '"on": true' in (entries[1].before or "")
 
 
-def test_set_price__then_clear_price_changes_the_override_and_audits(h):
+def test_set_price__then_clear_price_changes_the_override_and_audits(office):
     # When the operator fixes tg in Russia at 250 cents, then clears it
-    run(h, "set-price", service="tg", country=0, price_cents=250)
+    run(office, "set-price", service="tg", country=0, price_cents=250)
     fixed = catalog.price_overrides(fresh=True).get("tg#0")
-    cleared = run(h, "clear-price", service="tg", country=0)
+    cleared = run(office, "clear-price", service="tg", country=0)
     # Then the override existed and is gone; both actions are audited
     assert fixed == 250
     assert "tg#0" not in catalog.price_overrides(fresh=True) and "error" not in cleared
     assert [e.action for e in AuditEntry.query("system")] == ["set-price", "clear-price"]
 
 
-def test_set_markup__out_of_range_is_refused(h):
-    reply = run(h, "set-markup", percent="-5")
+def test_set_markup__out_of_range_is_refused(office):
+    reply = run(office, "set-markup", percent="-5")
     assert reply["error"]["code"] == "INVALID_INPUT"
 
 
-def test_revoke__waiting_activation_is_revoked_refunded_and_partner_told(h):
+def test_revoke__waiting_activation_is_revoked_refunded_and_partner_told(office):
     # Given a waiting number bought for its price
-    account = h.account(balance_cents=1000)
-    bought = h.order(account)
+    account = office.account(balance_cents=1000)
+    bought = office.order(account)
     # When the operator revokes it
-    reply = run(h, "revoke", activation_id=str(bought.activation_id), reason="abuse report")
+    reply = run(office, "revoke", activation_id=str(bought.activation_id), reason="abuse report")
     # Then it is REVOKED, the price is back on the balance, and the partner cancelled the number
     assert reply["activation"]["status"] == ActivationStatus.REVOKED.value
     assert reply["activation"]["refunded_cents"] == bought.price_cents
     assert Activation.get(bought.activation_id).status == ActivationStatus.REVOKED.value
-    assert h.fresh(account).balance_cents == 1000
-    assert h.partner.canceled == [bought.partner_activation_id]
+    assert office.fresh(account).balance_cents == 1000
+    assert office.partner.canceled == [bought.partner_activation_id]
 
 
-def test_revoke__unknown_activation_is_an_error(h):
-    reply = run(h, "revoke", activation_id="999999")
+def test_revoke__unknown_activation_is_an_error(office):
+    reply = run(office, "revoke", activation_id="999999")
     assert reply["error"]["code"] == "ACTIVATION_NOT_FOUND"
 
 
-def test_decide_refund__decline_releases_the_hold_and_answers_the_refund_ticket(h):
+def test_decide_refund__decline_releases_the_hold_and_answers_the_refund_ticket(office):
     # Given a pending refund request with its ticket
-    account = h.account(balance_cents=800)
-    request = h.admin.refunds.create(account.account_id, "leaving")
-    h.admin.support.open_refund_ticket(account.account_id, request.request_id, 800, "leaving")
-    listed = run(h, "refund-requests")["items"]
+    account = office.account(balance_cents=800)
+    request = office.admin.refunds.create(account.account_id, "leaving")
+    office.admin.support.open_refund_ticket(account.account_id, request.request_id, 800, "leaving")
+    listed = run(office, "refund-requests")["items"]
     # When the operator declines it with a note
-    reply = run(h, "decide-refund", request_id=request.request_id, decision="decline", note="used for fraud")
+    reply = run(office, "decide-refund", request_id=request.request_id, decision="decline", note="used for fraud")
     # Then the money is spendable again, and the user got the decision on the ticket and by email
     assert [r["request_id"] for r in listed] == [request.request_id]
     assert reply["refund_request"]["status"] == "declined"
-    assert h.fresh(account).held_cents == 0
-    ticket = h.admin.support.ticket(f"tkt_{request.request_id}")
+    assert office.fresh(account).held_cents == 0
+    ticket = office.admin.support.ticket(f"tkt_{request.request_id}")
     assert "declined" in ticket.messages[-1].body and "used for fraud" in ticket.messages[-1].body
-    assert "used for fraud" in h.mailer.last_to(account.email).body
+    assert "used for fraud" in office.mailer.last_to(account.email).body
 
 
-def test_audit__shows_ledger_activations_and_admin_actions_of_the_account(h):
+def test_audit__shows_ledger_activations_and_admin_actions_of_the_account(office):
     # Given an account with an opening balance, a bought number and an adjustment
-    account = h.account(balance_cents=1000)
-    bought = h.order(account)
-    run(h, "adjust", email=account.email, amount_cents=-100, reason="correction")
+    account = office.account(balance_cents=1000)
+    bought = office.order(account)
+    run(office, "adjust", email=account.email, amount_cents=-100, reason="correction")
     # When the operator audits it
-    view = run(h, "audit", email=account.email)
+    view = run(office, "audit", email=account.email)
     # Then one view has the money, the number and who did what
     assert [e["kind"] for e in view["ledger"]] == ["adjustment", "activation_charge", "adjustment"]
     assert [a["id"] for a in view["activations"]] == [bought.activation_id]
@@ -146,20 +133,20 @@ def test_audit__shows_ledger_activations_and_admin_actions_of_the_account(h):
     assert view["account"]["balance_cents"] == 900 - bought.price_cents
 
 
-def test_partners__reports_balance_and_circuit_of_each_partner(h):
-    reply = run(h, "partners")
+def test_partners__reports_balance_and_circuit_of_each_partner(office):
+    reply = run(office, "partners")
     assert reply["items"] == [{"name": "sim", "circuit": None, "cached_offers": 0, "balance_minor": 5000,
                                "status": "up"}]
 
 
-def test_stats__counts_orders_revenue_and_margin_of_the_period(h):
+def test_stats__counts_orders_revenue_and_margin_of_the_period(office):
     # Given one number bought and one revoked (refunded)
-    account = h.account(balance_cents=1000)
-    kept = h.order(account)
-    revoked = h.order(account)
-    run(h, "revoke", activation_id=str(revoked.activation_id))
+    account = office.account(balance_cents=1000)
+    kept = office.order(account)
+    revoked = office.order(account)
+    run(office, "revoke", activation_id=str(revoked.activation_id))
     # When the operator asks for the stats
-    stats = run(h, "stats", days=7)
+    stats = run(office, "stats", days=7)
     # Then orders count both, revenue only the kept one, and nothing was paid to a partner without an SMS
     assert stats["orders"] == {"total": 2, "by_status": {"REVOKED": 1, "WAITING": 1}}
     assert stats["revenue_cents"] == kept.price_cents

@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-
-import pytest
 
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.activation_state import ActivationStatus
@@ -14,18 +11,8 @@ from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation, next_activation_id
 from chalicelib.store.ledger import LedgerEntry
-from tests.unit.admin_harness import AdminHarness, MotoWorld, fresh_tables, moto_world
+from tests.unit.admin_harness import AdminHarness
 from tests.unit.stripe_fake import FakeGateway
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory) -> Iterator[MotoWorld]:
-    yield from moto_world(tmp_path_factory.mktemp("outbox"))
-
-
-@pytest.fixture
-def h(world) -> AdminHarness:
-    return AdminHarness(fresh_tables(world))
 
 
 class FakeIntents:
@@ -41,117 +28,117 @@ class FakeIntents:
                               created=self.created) for pi, c in self.gateway.charges.items()]
 
 
-def _top_up(h: AdminHarness, gateway: FakeGateway, account: Account, amount_cents: int, *, credit: bool) -> str:
-    intent_id = h.charge_card(gateway, account, amount_cents)
+def _top_up(office: AdminHarness, gateway: FakeGateway, account: Account, amount_cents: int, *, credit: bool) -> str:
+    intent_id = office.charge_card(gateway, account, amount_cents)
     if credit:
-        h.credit(gateway, intent_id)
+        office.credit(gateway, intent_id)
     return intent_id
 
 
-def _reconciler(h: AdminHarness, gateway: FakeGateway | None = None, *, intents_age_seconds: float = 3600
+def _reconciler(office: AdminHarness, gateway: FakeGateway | None = None, *, intents_age_seconds: float = 3600
                 ) -> Reconciler:
-    intents = FakeIntents(gateway, h.clock.now() - intents_age_seconds) if gateway else None
-    return Reconciler(intents, h.clock, grace_seconds=600)
+    intents = FakeIntents(gateway, office.clock.now() - intents_age_seconds) if gateway else None
+    return Reconciler(intents, office.clock, grace_seconds=600)
 
 
 def _checks(report) -> list[tuple[str, str | None]]:
     return [(d.check, d.account_id) for d in report.discrepancies]
 
 
-def test_run__books_kept_by_the_services_are_clean(h):
+def test_run__books_kept_by_the_services_are_clean(office):
     # Given a top-up credited by Stripe's event, an order, a revoked (refunded) order and an adjustment
     gateway = FakeGateway()
-    account = h.account(balance_cents=500)
-    _top_up(h, gateway, account, 1000, credit=True)
-    h.order(account)
-    revoked = h.order(account)
-    h.admin.revoke(str(revoked.activation_id), None, "ops")
-    h.admin.accounts.adjust(account.email, -10, "fee", "ops")
+    account = office.account(balance_cents=500)
+    _top_up(office, gateway, account, 1000, credit=True)
+    office.order(account)
+    revoked = office.order(account)
+    office.admin.revoke(str(revoked.activation_id), None, "ops")
+    office.admin.accounts.adjust(account.email, -10, "fee", "ops")
     # When the books are reconciled
-    report = _reconciler(h, gateway).run()
+    report = _reconciler(office, gateway).run()
     # Then nothing is reported, and everything was looked at
     assert report.clean, report.to_json()
     assert report.checked["ledger_entries"] == 6 and report.checked["payment_intents"] == 1
 
 
-def test_run__a_balance_changed_outside_the_ledger_is_reported(h):
+def test_run__a_balance_changed_outside_the_ledger_is_reported(office):
     # Given a balance someone bumped by hand
-    account = h.account(balance_cents=500)
+    account = office.account(balance_cents=500)
     Account(account.account_id).update(actions=[Account.balance_cents.add(7)])
     # When reconciled
-    report = _reconciler(h).run()
+    report = _reconciler(office).run()
     # Then exactly that account's balance is reported
     assert _checks(report) == [("balance_mismatch", account.account_id)]
     assert "507" in report.discrepancies[0].detail
 
 
-def test_run__a_missing_ledger_entry_is_reported_as_a_gap(h):
+def test_run__a_missing_ledger_entry_is_reported_as_a_gap(office):
     # Given an account whose second entry disappeared
-    account = h.account(balance_cents=500)
-    h.admin.accounts.adjust(account.email, 100, "bonus", "ops")
-    h.admin.accounts.adjust(account.email, 50, "bonus", "ops")
+    account = office.account(balance_cents=500)
+    office.admin.accounts.adjust(account.email, 100, "bonus", "ops")
+    office.admin.accounts.adjust(account.email, 50, "bonus", "ops")
     LedgerEntry(account.account_id, 2).delete()
     # When reconciled
-    report = _reconciler(h).run()
+    report = _reconciler(office).run()
     # Then the gap, the broken running balance and the balance are reported
     assert {c for c, _ in _checks(report)} == {"ledger_sequence", "ledger_running_balance", "balance_mismatch"}
 
 
-def test_run__a_succeeded_payment_never_credited_is_reported_after_the_grace_period(h):
+def test_run__a_succeeded_payment_never_credited_is_reported_after_the_grace_period(office):
     # Given a payment Stripe took an hour ago whose event never arrived
     gateway = FakeGateway()
-    account = h.account()
-    intent_id = _top_up(h, gateway, account, 1000, credit=False)
+    account = office.account()
+    intent_id = _top_up(office, gateway, account, 1000, credit=False)
     # When reconciled
-    report = _reconciler(h, gateway, intents_age_seconds=3600).run()
+    report = _reconciler(office, gateway, intents_age_seconds=3600).run()
     # Then it is reported as not credited
     assert [(d.check, d.ref) for d in report.discrepancies] == [("payment_not_credited", intent_id)]
 
 
-def test_run__a_payment_inside_the_grace_period_is_not_reported(h):
+def test_run__a_payment_inside_the_grace_period_is_not_reported(office):
     # Given a payment taken a minute ago, its event maybe still on the way
     gateway = FakeGateway()
-    _top_up(h, gateway, h.account(), 1000, credit=False)
+    _top_up(office, gateway, office.account(), 1000, credit=False)
     # When reconciled, Then it is not (yet) a discrepancy
-    assert _reconciler(h, gateway, intents_age_seconds=60).run().clean
+    assert _reconciler(office, gateway, intents_age_seconds=60).run().clean
 
 
-def test_run__a_charge_with_neither_partner_number_nor_refund_is_reported(h):
+def test_run__a_charge_with_neither_partner_number_nor_refund_is_reported(office):
     # Given a charge for an activation that failed without getting a number, and was never refunded
-    account = h.account(balance_cents=500)
+    account = office.account(balance_cents=500)
     activation_id = next_activation_id()
 
     def failed_activation(tx) -> None:
         tx.save(Activation(activation_id, account_id=account.account_id, service="tg", country=0,
-                           status=ActivationStatus.FAILED.value, price_cents=130, created_at=h.clock.now(),
-                           expires_at=h.clock.now() + 1200))
+                           status=ActivationStatus.FAILED.value, price_cents=130, created_at=office.clock.now(),
+                           expires_at=office.clock.now() + 1200))
 
-    Wallet(h.clock).post(account.account_id, -130, LedgerKind.ACTIVATION_CHARGE, str(activation_id),
+    Wallet(office.clock).post(account.account_id, -130, LedgerKind.ACTIVATION_CHARGE, str(activation_id),
                          extra=failed_activation)
-    h.clock.advance(3600)
+    office.clock.advance(3600)
     # When reconciled
-    report = _reconciler(h).run()
+    report = _reconciler(office).run()
     # Then that charge is reported
     assert [(d.check, d.ref) for d in report.discrepancies] == [("charge_unmatched", str(activation_id))]
 
 
-def test_run__with_accounts_checks_only_those(h):
+def test_run__with_accounts_checks_only_those(office):
     # Given one broken and one healthy account
-    broken = h.account("broken@example.com", balance_cents=500)
-    healthy = h.account("healthy@example.com", balance_cents=500)
+    broken = office.account("broken@example.com", balance_cents=500)
+    healthy = office.account("healthy@example.com", balance_cents=500)
     Account(broken.account_id).update(actions=[Account.balance_cents.add(1)])
     # When only the healthy one is reconciled, Then it is clean; the broken one alone is not
-    assert _reconciler(h).run([healthy.account_id]).clean
-    assert _checks(_reconciler(h).run([broken.account_id])) == [("balance_mismatch", broken.account_id)]
+    assert _reconciler(office).run([healthy.account_id]).clean
+    assert _checks(_reconciler(office).run([broken.account_id])) == [("balance_mismatch", broken.account_id)]
 
 
-def test_reconcile_books__emits_the_discrepancy_count_as_a_metric(h, capsys):
+def test_reconcile_books__emits_the_discrepancy_count_as_a_metric(office, capsys):
     # Given one planted discrepancy
-    account = h.account(balance_cents=500)
+    account = office.account(balance_cents=500)
     Account(account.account_id).update(actions=[Account.balance_cents.add(1)])
     capsys.readouterr()
     # When the scheduled job's logic runs
-    reconcile_books(_reconciler(h))
+    reconcile_books(_reconciler(office))
     # Then the EMF metric LedgerDiscrepancies says 1
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "LedgerDiscrepancies" in line]
     assert [m["LedgerDiscrepancies"] for m in emitted if "_aws" in m] == [[1.0]]

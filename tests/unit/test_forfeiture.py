@@ -1,8 +1,6 @@
 """Forfeiture (10.3) over moto: the whole remaining balance leaves by one entry with its reason, holds released."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from chalicelib.config import Settings
@@ -13,23 +11,11 @@ from chalicelib.services.refunds import RefundRequests, RefundStatus
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
-from tests.unit.stripe_fake import NOW, FakeGateway, new_account, shared_moto_tables
-
-
-@pytest.fixture(scope="module")
-def tables() -> Iterator[Settings]:
-    with shared_moto_tables() as settings:
-        yield settings
+from tests.unit.stripe_fake import NOW, FakeGateway
 
 
 @pytest.fixture
-def acc(tables: Settings) -> str:
-    """A fresh verified account's id."""
-    return new_account()
-
-
-@pytest.fixture
-def refunds(tables: Settings) -> RefundRequests:
+def refunds(module_tables: Settings) -> RefundRequests:
     return RefundRequests(FakeGateway(), Wallet(FixedClock(NOW)), fee_cents=0)
 
 

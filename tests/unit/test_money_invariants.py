@@ -25,6 +25,7 @@ from chalicelib.store.payments import TopUp
 from tests.unit.stripe_fake import (
     NOW,
     FakeGateway,
+    charge_saved_card,
     dispute_object,
     intent_of,
     new_account,
@@ -60,8 +61,7 @@ class _Money:
         self.refund_ids = itertools.count(1)
 
     def top_up(self, amount: int) -> None:
-        self.topups.start_card_setup(Account.get(self.account_id))
-        intent_id = self.topups.start(Account.get(self.account_id), amount, "pm_card").payment_intent_id
+        intent_id = charge_saved_card(self.topups, self.account_id, amount).payment_intent_id
         self.intents.append(intent_id)
         self.replay(len(self.intents) - 1)
 

@@ -1,7 +1,6 @@
 """Card top-ups and Stripe's events over moto: credited once by a verified event; refunds and disputes keep books."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -26,49 +25,30 @@ from chalicelib.store.payments import TopUp
 from tests.unit.stripe_fake import (
     NOW,
     FakeGateway,
+    charge_saved_card,
     dispute_object,
     intent_object,
     intent_of,
     new_account,
     refund_object,
     refunded_charge,
-    shared_moto_tables,
     signed,
 )
 
 
-@pytest.fixture(scope="module")
-def tables() -> Iterator[Settings]:
-    with shared_moto_tables() as settings:
-        yield settings
+@pytest.fixture
+def topups(module_tables: Settings, gateway: FakeGateway) -> TopUps:
+    return TopUps(gateway, replace(module_tables, topup_min_cents=100, topup_max_cents=100_000), FixedClock(NOW))
 
 
 @pytest.fixture
-def acc(tables: Settings) -> str:
-    """A fresh verified account's id."""
-    return new_account()
-
-
-@pytest.fixture
-def gateway() -> FakeGateway:
-    return FakeGateway()
-
-
-@pytest.fixture
-def topups(tables: Settings, gateway: FakeGateway) -> TopUps:
-    return TopUps(gateway, replace(tables, topup_min_cents=100, topup_max_cents=100_000), FixedClock(NOW))
-
-
-@pytest.fixture
-def events(tables: Settings, gateway: FakeGateway) -> StripeEvents:
+def events(module_tables: Settings, gateway: FakeGateway) -> StripeEvents:
     return StripeEvents(gateway, Wallet(FixedClock(NOW)))
 
 
 def _charged(topups: TopUps, account_id: str, amount_cents: int) -> tuple[str, str]:
     """A top-up charged on a saved card, not yet confirmed by Stripe's event: (topup_id, payment_intent_id)."""
-    account = Account.get(account_id)
-    topups.start_card_setup(account)
-    started = topups.start(Account.get(account_id), amount_cents, "pm_card")
+    started = charge_saved_card(topups, account_id, amount_cents)
     return started.topup_id, started.payment_intent_id
 
 

@@ -23,9 +23,8 @@ class SleepLog:
             action()
 
 
-def test_poll_for__no_number_waiting_costs_one_cycle_and_no_sleep(moto_tables):
+def test_poll_for__no_number_waiting_costs_one_cycle_and_no_sleep(desk):
     # Given no activation anywhere
-    desk = Desk(moto_tables)
     sleep = SleepLog(desk)
     # When the deployed job sweeps for 45 s
     cycles = desk.service.poll_for(45, 5, sleep=sleep)
@@ -33,10 +32,9 @@ def test_poll_for__no_number_waiting_costs_one_cycle_and_no_sleep(moto_tables):
     assert (cycles, desk.partner.calls["get_active_states"], sleep.slept) == (1, 1, [])
 
 
-def test_poll_for__a_code_that_arrives_mid_sweep_is_picked_up_within_one_interval(moto_tables):
+def test_poll_for__a_code_that_arrives_mid_sweep_is_picked_up_within_one_interval(desk):
     # Given a waiting number whose SMS reaches the partner 12 s into the sweep
-    desk = Desk(moto_tables)
-    activation = desk.order(desk.account(1000))
+    _, activation = desk.waiting_number(1000)
     started = desk.clock.now()
     sleep = SleepLog(desk, {3: lambda: desk.deliver(activation, "Your Telegram code is 24680")})
     # When the job sweeps every 5 s for 45 s
@@ -51,11 +49,9 @@ def test_poll_for__a_code_that_arrives_mid_sweep_is_picked_up_within_one_interva
     assert desk.partner.calls["get_active_states"] == 10
 
 
-def test_poll_for__ends_when_the_last_number_closes(moto_tables):
+def test_poll_for__ends_when_the_last_number_closes(desk):
     # Given one waiting number, finished by its user 7 s into the sweep
-    desk = Desk(moto_tables)
-    user = desk.account(1000)
-    activation = desk.order(user)
+    user, activation = desk.waiting_number(1000)
 
     def user_cancels() -> None:
         desk.past_cancel_window()
@@ -79,7 +75,7 @@ def test_poll_for__a_failing_partner_does_not_stop_the_others(moto_tables):
     # Given a partner that times out on every poll, and a number waiting at another
     working, broken = FakePartner(cost_minor=40), UnreachablePartner(cost_minor=80)
     desk = Desk(moto_tables, [working, broken])
-    activation = desk.order(desk.account(1000))
+    _, activation = desk.waiting_number(1000)
     desk.deliver(activation, "Your Telegram code is 13579")
     # When the job runs its sweep
     desk.service.poll_for(10, 5, sleep=SleepLog(desk))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from chalice.test import Client
@@ -14,19 +13,13 @@ from chalicelib.domain.errors import RateLimited
 from chalicelib.services import rate_limit
 from chalicelib.services.rate_limit import Limit, RateLimiter, client_identity
 from chalicelib.store.rate_limit import RateWindow
-from tests.unit.admin_harness import MotoWorld, fresh_tables, moto_world
 
 START = 1_800_000_000.0  # a window boundary for 10-second windows
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory) -> Iterator[MotoWorld]:
-    yield from moto_world(tmp_path_factory.mktemp("outbox"))
-
-
 @pytest.fixture
-def clock(world) -> FixedClock:
-    fresh_tables(world)
+def clock(moto_tables) -> FixedClock:
+    """The start of a window, over empty tables."""
     return FixedClock(START)
 
 

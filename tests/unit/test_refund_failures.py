@@ -1,7 +1,7 @@
 """Card refunds Stripe reports failed, over moto: the amount comes back once, whatever the order or repeats."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +27,10 @@ from chalicelib.store.payments import TopUp
 from tests.unit.stripe_fake import (
     NOW,
     FakeGateway,
+    charge_saved_card,
     intent_of,
-    new_account,
     refund_object,
     refunded_charge,
-    shared_moto_tables,
     signed,
 )
 
@@ -53,46 +52,28 @@ class Outbox:
         return [body for address, subject, body in self.sent if (address, subject) == (to, FAILED_SUBJECT)]
 
 
-@pytest.fixture(scope="module")
-def tables() -> Iterator[Settings]:
-    with shared_moto_tables() as settings:
-        yield settings
-
-
-@pytest.fixture
-def acc(tables: Settings) -> str:
-    """A fresh verified account's id."""
-    return new_account()
-
-
-@pytest.fixture
-def gateway() -> FakeGateway:
-    return FakeGateway()
-
-
 @pytest.fixture
 def outbox() -> Outbox:
     return Outbox()
 
 
 @pytest.fixture
-def events(tables: Settings, gateway: FakeGateway, outbox: Outbox) -> StripeEvents:
+def events(module_tables: Settings, gateway: FakeGateway, outbox: Outbox) -> StripeEvents:
     return StripeEvents(gateway, Wallet(FixedClock(NOW)), outbox)
 
 
 @pytest.fixture
-def refunds(tables: Settings, gateway: FakeGateway) -> RefundRequests:
+def refunds(module_tables: Settings, gateway: FakeGateway) -> RefundRequests:
     return RefundRequests(gateway, Wallet(FixedClock(NOW)), fee_cents=FEE)
 
 
 @pytest.fixture
-def pay(tables: Settings, gateway: FakeGateway, events: StripeEvents) -> Callable[[str, int], str]:
+def pay(module_tables: Settings, gateway: FakeGateway, events: StripeEvents) -> Callable[[str, int], str]:
     """Tops an account up by card through the public services: pay(account_id, amount) -> payment_intent_id."""
-    topups = TopUps(gateway, tables, FixedClock(NOW))
+    topups = TopUps(gateway, module_tables, FixedClock(NOW))
 
     def top_up(account_id: str, amount_cents: int) -> str:
-        topups.start_card_setup(Account.get(account_id))
-        intent_id = topups.start(Account.get(account_id), amount_cents, "pm_card").payment_intent_id
+        intent_id = charge_saved_card(topups, account_id, amount_cents).payment_intent_id
         assert events.receive(*signed("payment_intent.succeeded", intent_of(gateway, intent_id))) is (
             WebhookOutcome.APPLIED)
         return intent_id

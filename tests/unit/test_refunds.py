@@ -1,8 +1,6 @@
 """Refund requests (6.3) over moto: balance held; approval refunds cards newest first minus the fee; decline frees."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from chalicelib.config import Settings
@@ -14,37 +12,19 @@ from chalicelib.services.refunds import RefundDecision, RefundRequests, RefundSt
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
-from tests.unit.stripe_fake import NOW, FakeGateway, intent_of, new_account, shared_moto_tables, signed
+from tests.unit.stripe_fake import NOW, FakeGateway, charge_saved_card, intent_of, new_account, signed
 
 FEE = 100
 
 
-@pytest.fixture(scope="module")
-def tables() -> Iterator[Settings]:
-    with shared_moto_tables() as settings:
-        yield settings
-
-
 @pytest.fixture
-def acc(tables: Settings) -> str:
-    """A fresh verified account's id."""
-    return new_account()
-
-
-@pytest.fixture
-def gateway() -> FakeGateway:
-    return FakeGateway()
-
-
-@pytest.fixture
-def pay(tables: Settings, gateway: FakeGateway):
+def pay(module_tables: Settings, gateway: FakeGateway):
     """Tops an account up by card through the public services: pay(account_id, amount) -> payment_intent_id."""
-    topups = TopUps(gateway, tables, FixedClock(NOW))
+    topups = TopUps(gateway, module_tables, FixedClock(NOW))
     events = StripeEvents(gateway, Wallet(FixedClock(NOW)))
 
     def top_up(account_id: str, amount_cents: int) -> str:
-        topups.start_card_setup(Account.get(account_id))
-        intent_id = topups.start(Account.get(account_id), amount_cents, "pm_card").payment_intent_id
+        intent_id = charge_saved_card(topups, account_id, amount_cents).payment_intent_id
         events.receive(*signed("payment_intent.succeeded", intent_of(gateway, intent_id)))
         return intent_id
 
@@ -52,7 +32,7 @@ def pay(tables: Settings, gateway: FakeGateway):
 
 
 @pytest.fixture
-def refunds(tables: Settings, gateway: FakeGateway) -> RefundRequests:
+def refunds(module_tables: Settings, gateway: FakeGateway) -> RefundRequests:
     return RefundRequests(gateway, Wallet(FixedClock(NOW)), fee_cents=FEE)
 
 
