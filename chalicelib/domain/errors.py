@@ -97,3 +97,7 @@ class PartnerError(DomainError):
 
 class PaymentError(DomainError):
     code = "PAYMENT_ERROR"
+
+
+class PaymentUnavailable(PaymentError):
+    """The payment provider could not answer now (network, rate limit, its own error): the same call may work later."""

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain.errors import PaymentError
+from chalicelib.domain.errors import PaymentError, PaymentUnavailable
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -258,9 +258,9 @@ def _payment_error_for(exc: StripeError, operation: str) -> PaymentError:
         return PaymentError(_CARD_MESSAGES.get(reason, "Your card could not be charged."), details={"reason": reason})
     if isinstance(exc, (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)):
         logger.warning("stripe unavailable", extra=fields)
-        return PaymentError(_UNAVAILABLE)
+        return PaymentUnavailable(_UNAVAILABLE)
     if isinstance(exc, stripe.IdempotencyError):
         logger.warning("stripe idempotency conflict", extra=fields)
-        return PaymentError("This payment is already being processed.")
+        return PaymentUnavailable("This payment is already being processed.")
     logger.error("stripe request refused", extra=fields)
     return PaymentError(_NOT_PROCESSED)

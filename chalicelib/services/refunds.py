@@ -22,7 +22,15 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import get_settings
 from chalicelib.domain.accounts import LedgerKind
-from chalicelib.domain.errors import AlreadyApplied, Conflict, InsufficientBalance, InvalidInput, NotFound, PaymentError
+from chalicelib.domain.errors import (
+    AlreadyApplied,
+    Conflict,
+    InsufficientBalance,
+    InvalidInput,
+    NotFound,
+    PaymentError,
+    PaymentUnavailable,
+)
 from chalicelib.domain.ids import new_id
 from chalicelib.observability import logger
 from chalicelib.services import container
@@ -174,7 +182,7 @@ class RefundRequests:
     def _pay_out(self, request: RefundRequest, plan: PayoutPlan) -> None:
         for part in plan.parts:
             self._refund_part(request, part)
-        if plan.fee_cents:
+        if plan.fee_cents and not self._waive_fee_if_nothing_paid(request, plan.fee_cents):
             try:
                 # Like the card refunds, the fee comes out of the held money: allowed past the hold.
                 self.wallet.post(request.account_id, -plan.fee_cents, LedgerKind.REFUND_PAYOUT,
@@ -187,16 +195,57 @@ class RefundRequests:
         cause = f"{request.request_id}:{part.payment_intent_id}"
         if already_applied(LedgerKind.REFUND_PAYOUT, cause):
             return
-        refund = self.gateway.refund(part.payment_intent_id, part.amount_cents, idempotency_key=f"refund:{cause}",
-                                     metadata={"refund_request_id": request.request_id,
-                                               "account_id": request.account_id, "topup_id": part.topup_id})
+        if part.payment_intent_id in (request.refused_payment_intents or set()):
+            return
+        try:
+            refund = self.gateway.refund(part.payment_intent_id, part.amount_cents,
+                                         idempotency_key=f"refund:{cause}",
+                                         metadata={"refund_request_id": request.request_id,
+                                                   "account_id": request.account_id, "topup_id": part.topup_id})
+        except PaymentUnavailable:
+            raise  # Stripe did not answer: the repeated decision tries this part again
+        except PaymentError:
+            self._refuse_part(request, part)  # e.g. a charge too old to refund, disputed, refunded in Stripe
+            return
         if refund.status in ("failed", "canceled"):
-            raise PaymentError(f"Stripe refused the card refund of {part.payment_intent_id}.")
+            self._refuse_part(request, part)
+            return
         topup = TopUp.get(part.topup_id, consistent_read=True)
         movement = CardMovement(LedgerKind.REFUND_PAYOUT, cause_id=cause, ref_id=refund.id,
                                 amount_cents=-part.amount_cents, refunded_cents=part.amount_cents,
                                 refund_request_id=request.request_id)
         apply_card_movement(self.wallet, topup, movement, memo=f"refund {refund.id} for request {request.request_id}")
+
+    def _refuse_part(self, request: RefundRequest, part: PayoutPart) -> None:
+        """Stripe will not refund this card payment: its share stays on the balance, counted as uncovered.
+
+        Raising instead would leave the request approving for ever, the money held and every retry refused
+        again; the user keeps the money to spend, and the operator sees it in the request's uncovered amount.
+        """
+        try:
+            request.update(actions=[RefundRequest.refused_payment_intents.add({part.payment_intent_id}),
+                                    RefundRequest.paid_cents.add(-part.amount_cents),
+                                    RefundRequest.uncovered_cents.add(part.amount_cents)],
+                           condition=~RefundRequest.refused_payment_intents.contains(part.payment_intent_id))
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        logger.warning("stripe refused a refund payout; its amount stays on the balance", extra={
+            "refund_request_id": request.request_id, "payment_intent_id": part.payment_intent_id,
+            "amount_cents": part.amount_cents})
+
+    def _waive_fee_if_nothing_paid(self, request: RefundRequest, fee_cents: int) -> bool:
+        """No fee when no card got anything back (as when nothing was payable at all); True when waived."""
+        request.refresh(consistent_read=True)
+        if int(request.paid_cents) > 0:
+            return False
+        try:
+            request.update(actions=[RefundRequest.fee_cents.set(0), RefundRequest.uncovered_cents.add(fee_cents)],
+                           condition=RefundRequest.fee_cents == fee_cents)
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        return True
 
     def _release_hold(self, request: RefundRequest, actions: list[Action]) -> None:
         now = self.wallet.clock.now()

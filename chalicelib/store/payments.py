@@ -1,7 +1,7 @@
 """Card top-ups, refund requests (6.3), and the refunds and disputes on card payments that the payments page lists."""
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -91,6 +91,7 @@ class RefundRequest(Model):
     paid_cents = NumberAttribute(default=0)  # sent back to cards
     fee_cents = NumberAttribute(default=0)
     uncovered_cents = NumberAttribute(default=0)  # approved but not payable to a card: left on the balance
+    refused_payment_intents = UnicodeSetAttribute(null=True)  # card payments Stripe would not refund
     hold_released_at = NumberAttribute(null=True)
     by_status = RefundRequestsByStatus()
     by_account = RefundRequestsByAccount()

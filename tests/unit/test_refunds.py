@@ -149,6 +149,39 @@ def test_decide__approving_again_after_a_stripe_failure_finishes_without_paying_
     assert sum(amount for _, amount in _payouts(acc)) == -1500
 
 
+def test_decide__a_card_stripe_refuses_to_refund_leaves_its_share_on_the_balance(acc, pay, refunds, gateway):
+    # Given two top-ups, the older one a payment Stripe will not refund any more (too old, disputed…)
+    older, newer = pay(acc, 1000), pay(acc, 500)
+    request = refunds.create(acc, "Leaving")
+    gateway.refusing_refunds.add(older)
+    # When the admin approves the request
+    decided = refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
+    # Then the refundable card got its money back minus the fee, and the request is closed rather than stuck
+    assert [r.amount_cents for r in gateway.refunds_of(newer)] == [500]
+    assert gateway.refunds_of(older) == []
+    assert (decided.status, decided.paid_cents, decided.fee_cents, decided.uncovered_cents) == (
+        RefundStatus.APPROVED.value, 500, FEE, 900)
+    # And the refused share is back on the spendable balance, held no more
+    assert (_account(acc).balance_cents, _account(acc).held_cents) == (900, 0)
+    # And the decided request cannot be approved again
+    with pytest.raises(Conflict):
+        refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
+    assert (_account(acc).balance_cents, gateway.refunds_of(older)) == (900, [])
+
+
+def test_decide__no_fee_when_stripe_refuses_every_card(acc, pay, refunds, gateway):
+    # Given one top-up Stripe will not refund
+    intent_id = pay(acc, 1000)
+    request = refunds.create(acc, "Leaving")
+    gateway.refusing_refunds.add(intent_id)
+    # When the admin approves the request
+    decided = refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
+    # Then nothing left and no fee was taken: the whole balance is spendable again
+    assert (decided.paid_cents, decided.fee_cents, decided.uncovered_cents) == (0, 0, 1000)
+    assert (_account(acc).balance_cents, _account(acc).held_cents) == (1000, 0)
+    assert _payouts(acc) == []
+
+
 def test_decide__decline_releases_the_hold_and_cannot_be_decided_again(acc, pay, refunds, gateway):
     # Given a pending request for 12.00
     pay(acc, 1200)
