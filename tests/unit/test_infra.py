@@ -223,3 +223,18 @@ def test_package__admin_lambda_is_named_as_bin_admin_invokes_it_and_only_it_is_i
     assert admin["Properties"]["FunctionName"] == "sms-rooms-dev-admin"
     assert statement["Action"] == "lambda:InvokeFunction"
     assert statement["Resource"]["Fn::Sub"].endswith(":function:sms-rooms-dev-admin")
+
+
+def test_package__the_poll_function_outlives_its_sweep_and_each_stage_sweeps_within_the_minute(packaged):
+    # Given the packaged stack and the deployed stages' settings
+    resources = packaged["template"]["Resources"]
+    [poll] = [r for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"
+              and r["Properties"].get("Handler") == "app.poll_partners"]
+    for stage in ("dev", "prod"):
+        settings = stage_settings(stage)
+        # Then a run ends before EventBridge starts the next one, with a last cycle's worth of time to spare
+        last_cycle = settings.partner_connect_timeout_seconds + settings.partner_read_timeout_seconds
+        assert settings.poll_every_seconds <= settings.poll_sweep_seconds < 60 - last_cycle
+        # And the function is not killed in its last cycle (the dev stage is the one packaged)
+        if stage == "dev":
+            assert poll["Properties"]["Timeout"] >= settings.poll_sweep_seconds + last_cycle
