@@ -61,32 +61,33 @@ def _count(value: object) -> int:
     return value
 
 
-def _text(value: object) -> str:
+def nonempty_text(value: object) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("must be a non-empty string")
     return value
 
 
-def _optional_url(value: object) -> str | None:
+def optional_url(value: object) -> str | None:
     if value is None or value == "":
         return None
-    url = _text(value)
+    url = nonempty_text(value)
     if not url.startswith(("http://", "https://")):
         raise ValueError("must be an http(s) URL")
     return url
 
 
 def _currency(value: object) -> str:
-    code = _text(value).upper()
+    code = nonempty_text(value).upper()
     if code not in CURRENCY_NUMERIC:
         raise ValueError(f"must be one of {sorted(CURRENCY_NUMERIC)}")
     return code
 
 
 _SETTINGS: dict[str, Callable[[object], object]] = {
-    "api_key": _text, "currency": _currency, "sms_delay_seconds": _non_negative, "lifetime_seconds": _non_negative,
+    "api_key": nonempty_text, "currency": _currency, "sms_delay_seconds": _non_negative,
+    "lifetime_seconds": _non_negative,
     "early_cancel_seconds": _non_negative, "fail_rate": _probability, "http_error_rate": _probability,
-    "garbage_rate": _probability, "latency_ms": _non_negative, "push_url": _optional_url, "push_secret": _text,
+    "garbage_rate": _probability, "latency_ms": _non_negative, "push_url": optional_url, "push_secret": nonempty_text,
     "balance_minor": _count,
 }
 

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import random
-import sys
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,42 +11,23 @@ from chalicelib.domain.clock import Clock, SystemClock
 from chalicelib.providers.simulator.config import parse_change
 from chalicelib.providers.simulator.control import handle_control
 from chalicelib.providers.simulator.handler_api import Reply, handle
+from chalicelib.providers.simulator.http_base import SimulatorHandler, SimulatorServer
 from chalicelib.providers.simulator.push import SmsPusher
 from chalicelib.providers.simulator.state import SimState
 
 HANDLER_PATH = "/stubs/handler_api.php"
 
 
-class _SimServer(ThreadingHTTPServer):
-    daemon_threads = True  # a call sleeping out its latency must not hold up stop()
-    allow_reuse_address = True
-
+class _SimServer(SimulatorServer):
     def __init__(self, address: tuple[str, int], state: SimState, pusher: SmsPusher, verbose: bool) -> None:
         super().__init__(address, _Handler)
         self.state = state
         self.pusher = pusher
         self.verbose = verbose
 
-    def handle_error(self, request: object, client_address: object) -> None:
-        # Clients that give up (read timeouts in tests) close the socket under a sleeping call: not an error.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as partner adapters reuse connections
-    disable_nagle_algorithm = True  # headers and body go out in two writes: don't wait 40 ms for an ACK between
+class _Handler(SimulatorHandler):
     server: _SimServer
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def log_message(self, format: str, *args: object) -> None:
-        if self.server.verbose:
-            super().log_message(format, *args)
 
     def _dispatch(self) -> None:
         url = urlsplit(self.path)

@@ -17,7 +17,6 @@ import gzip
 import itertools
 import json
 import random
-import sys
 import threading
 import time
 import urllib.error
@@ -26,9 +25,11 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+
+from chalicelib.providers.simulator.config import nonempty_text, optional_url
+from chalicelib.providers.simulator.http_base import SimulatorHandler, SimulatorServer
 
 Stock = dict[tuple[str, str, str], int]  # (country word, operator, service) → numbers available
 
@@ -263,20 +264,6 @@ def parse_stock(value: object) -> Stock:
     return stock
 
 
-def _text(value: object) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError("must be a non-empty string")
-    return value
-
-
-def _optional_url(value: object) -> str | None:
-    if value is None or value == "":
-        return None
-    if not _text(value).startswith(("http://", "https://")):
-        raise ValueError("must be an http(s) URL")
-    return str(value)
-
-
 def _seconds(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise ValueError("must be a number ≥ 0")
@@ -290,7 +277,7 @@ def _phones(value: object) -> tuple[str, ...]:
 
 
 _SETTINGS: dict[str, Callable[[object], object]] = {
-    "key": _text, "push_url": _optional_url, "push_retry_seconds": _seconds, "latency_ms": _seconds,
+    "key": nonempty_text, "push_url": optional_url, "push_retry_seconds": _seconds, "latency_ms": _seconds,
     "phones": _phones,
 }
 
@@ -332,34 +319,14 @@ def handle_control(state: AgentState, pusher: SmsPusher, method: str, path: str,
 
 # ---- the server ----------------------------------------------------------------------------------------------
 
-class _AgentServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class _AgentServer(SimulatorServer):
     def __init__(self, address: tuple[str, int], state: AgentState, pusher: SmsPusher, verbose: bool) -> None:
         super().__init__(address, _Handler)
         self.state, self.pusher, self.verbose = state, pusher, verbose
 
-    def handle_error(self, request: object, client_address: object) -> None:
-        # A hub that gives up (its read timeout) closes the socket under a sleeping call: not an error.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(SimulatorHandler):
     server: _AgentServer
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def log_message(self, format: str, *args: object) -> None:
-        if self.server.verbose:
-            super().log_message(format, *args)
 
     def _dispatch(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
