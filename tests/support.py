@@ -135,6 +135,16 @@ def eventually(call: Callable[[], T], done: Callable[[T], bool], seconds: float 
         time.sleep(0.3)
 
 
+def wait_until(check: Callable[[], bool], seconds: float = 10, every: float = 0.1) -> bool:
+    """Whether `check` came true within `seconds`, asked every `every` seconds."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(every)
+    return True
+
+
 def sleep_past_grace(bought_at: float) -> None:
     """Waits until the early-cancel window of a number bought at `bought_at` (time.monotonic()) has closed."""
     time.sleep(max(0.0, bought_at + GRACE_SECONDS + 0.2 - time.monotonic()))

@@ -16,6 +16,19 @@ from chalicelib.services.authn import Principal, authenticate_from, bearer
 MAX_BODY_BYTES = 64 * 1024
 
 
+def json_object(raw: bytes, what: str) -> dict[str, Any]:
+    """`raw` as a JSON object; too large, not JSON or not an object is an InvalidInput (422) naming `what`."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidInput(f"The {what} is too large.", code="BODY_TOO_LARGE")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidInput(f"The {what} is not valid JSON.", code="MALFORMED_JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidInput(f"The {what} must be a JSON object.", code="MALFORMED_JSON")
+    return body
+
+
 class RestRoutes:
     """`@v1.route(path, methods=[...])`: a Chalice route whose domain errors become the error envelope."""
 
@@ -44,18 +57,11 @@ class RestRoutes:
 
     def json_body(self) -> dict[str, Any]:
         """The request's JSON object; anything else is a 422 with a message, never a 500."""
-        raw = self.request.raw_body or b""
-        if len(raw) > MAX_BODY_BYTES:
-            raise InvalidInput("The request body is too large.", code="BODY_TOO_LARGE")
-        if not raw.strip():
-            return {}
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise InvalidInput("The request body is not valid JSON.", code="MALFORMED_JSON") from None
-        if not isinstance(body, dict):
-            raise InvalidInput("The request body must be a JSON object.", code="MALFORMED_JSON")
-        return body
+        body = self.request.raw_body or b""
+        raw = body.encode() if isinstance(body, str) else body
+        if len(raw) <= MAX_BODY_BYTES and not raw.strip():
+            return {}  # no body: no fields
+        return json_object(raw, "request body")
 
     def principal(self) -> Principal:
         """The authenticated caller (session token or API key), or a 401/403 domain error."""

@@ -25,14 +25,13 @@ so the SMS goes to the activation whose service it names, and to none when it na
 """
 from __future__ import annotations
 
-import json
 import zlib
 from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib.api.errors import status_for
-from chalicelib.api.kit import MAX_BODY_BYTES, RestRoutes
+from chalicelib.api.kit import MAX_BODY_BYTES, RestRoutes, json_object
 from chalicelib.config import PartnerSettings, get_settings
 from chalicelib.domain.errors import DomainError, InvalidInput, NotFound, Unauthenticated
 from chalicelib.domain.ids import same
@@ -75,15 +74,7 @@ def _body() -> dict[str, Any]:
     headers: Any = _http.request.headers or {}
     if str(headers.get("content-encoding") or "").lower() == "gzip":
         raw = _gunzip(raw)
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidInput("The push body is too large.", code="BODY_TOO_LARGE")
-    try:
-        parsed = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise InvalidInput("The push body is not valid JSON.", code="MALFORMED_JSON") from None
-    if not isinstance(parsed, dict):
-        raise InvalidInput("The push body must be a JSON object.", code="MALFORMED_JSON")
-    return parsed
+    return json_object(raw, "push body")
 
 
 def _gunzip(raw: bytes) -> bytes:

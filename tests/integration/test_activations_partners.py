@@ -28,7 +28,7 @@ from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
-from tests.support import customer_with_key
+from tests.support import customer_with_key, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -75,14 +75,6 @@ def balance_and_ledger(account_id: str) -> tuple[int, int]:
     entries = list(LedgerEntry.query(account_id, consistent_read=True))
     return int(Account.get(account_id, consistent_read=True).balance_cents), sum(int(e.amount_cents) for e in entries)
 
-
-def wait_until(check: Callable[[], bool], seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def test_push__the_partner_posts_the_sms_to_the_running_app(stack, stack_settings, sims):

@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from chalicelib.domain.ids import new_id
 from chalicelib.providers.simulator.smshub_agent import AgentHandle, start_smshub_agent
 from chalicelib.store.base import bind_models
 from infra.local.stack import ROOT, Stack, free_port
-from tests.support import customer_with_key, refresh_prices
+from tests.support import customer_with_key, refresh_prices, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -76,14 +76,6 @@ def _healthy(url: str) -> bool:
     except requests.ConnectionError:
         return False
 
-
-def wait_until(check: Callable[[], bool], seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def test_agent_partner__order_push_finish_and_cancel_over_rest(hub: AgentHub, stack: Stack) -> None:

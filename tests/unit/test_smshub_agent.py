@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,7 +29,7 @@ from chalicelib.services.ordering import OrderRequest
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from infra.local.stack import free_port
-from tests.support import customer_with_key
+from tests.support import customer_with_key, wait_until
 
 KEY = "agent-key"
 FAST = HttpPolicy(connect_timeout_seconds=0.5, read_timeout_seconds=2.0, read_retries=2, retry_backoff_seconds=0.01)
@@ -316,7 +315,7 @@ def test_agent_simulator__pushes_again_until_the_hub_says_success() -> None:
             reply = requests.post(f"{agent.url}/_sim/deliver", json={"phone": "79161234567", "text": "code 4242",
                                                                      "phoneFrom": "Telegram"}, timeout=5)
             push = agent.state.pushes[reply.json()["smsId"]]
-            assert wait_until(lambda: push.delivered)
+            assert wait_until(lambda: push.delivered, seconds=5, every=0.02)
     finally:
         server.shutdown()
         server.server_close()
@@ -326,11 +325,3 @@ def test_agent_simulator__pushes_again_until_the_hub_says_success() -> None:
         "action": "PUSH_SMS", "key": KEY, "smsId": push.sms_id, "phone": 79161234567, "phoneFrom": "Telegram",
         "text": "code 4242"}
 
-
-def wait_until(check: Callable[[], bool], seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
