@@ -99,5 +99,9 @@ class PaymentError(DomainError):
     code = "PAYMENT_ERROR"
 
 
+class RefundRefused(PaymentError):
+    """The payment provider will never refund this payment (it was charged back): retrying cannot help."""
+
+
 class PaymentUnavailable(PaymentError):
     """The payment provider could not answer now (network, rate limit, its own error): the same call may work later."""

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain.errors import PaymentError, PaymentUnavailable
+from chalicelib.domain.errors import PaymentError, PaymentUnavailable, RefundRefused
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -31,6 +31,9 @@ _CARD_MESSAGES = {
 }
 _UNAVAILABLE = "The payment service is unavailable right now. Try again in a minute."
 _NOT_PROCESSED = "The payment could not be processed."
+# Refund refusals that no retry can change. Not `charge_already_refunded` or `amount_too_large`: those may be
+# our own refund whose ledger entry a crash left unwritten (its webhook writes it), so they stay errors to retry.
+_NEVER_REFUNDABLE = frozenset({"charge_disputed"})
 
 
 class WebhookRejected(Exception):
@@ -262,5 +265,8 @@ def _payment_error_for(exc: StripeError, operation: str) -> PaymentError:
     if isinstance(exc, stripe.IdempotencyError):
         logger.warning("stripe idempotency conflict", extra=fields)
         return PaymentUnavailable("This payment is already being processed.")
+    if operation == "refund" and exc.code in _NEVER_REFUNDABLE:
+        logger.warning("stripe will not refund this payment", extra=fields)
+        return RefundRefused(_NOT_PROCESSED)
     logger.error("stripe request refused", extra=fields)
     return PaymentError(_NOT_PROCESSED)

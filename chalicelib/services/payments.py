@@ -237,6 +237,11 @@ def refund_claim_key(refund_id: str) -> str:
     return f"stripe_refund#{refund_id}"
 
 
+def payout_cause(request_id: str, payment_intent_id: str) -> str:
+    """The ledger cause of a refund request's payout to one card payment (the payout and its webhook share it)."""
+    return f"{request_id}:{payment_intent_id}"
+
+
 def apply_card_movement(wallet: Wallet, topup: TopUp, movement: CardMovement, memo: str) -> bool:
     """Post it with its payment record and the top-up's totals in one transaction; False if already applied.
 
@@ -376,15 +381,23 @@ class StripeEvents:
         return WebhookOutcome.IGNORED
 
     def _record_refund(self, refund: dict[str, Any]) -> WebhookOutcome:
-        if (refund.get("metadata") or {}).get("refund_request_id"):
-            return WebhookOutcome.IGNORED  # one of our refund payouts: its refund_payout entry already took it out
         topup = self._paid_topup_of(refund)
         if topup is None:
             return WebhookOutcome.IGNORED
         amount, refund_id = _cents(refund, "amount"), _text(refund, "id")
-        movement = CardMovement(LedgerKind.CARD_REFUND, cause_id=refund_id, ref_id=refund_id,
-                                amount_cents=-amount, refunded_cents=amount)
-        return _outcome(apply_card_movement(self.wallet, topup, movement, memo=f"card refund {refund_id}"))
+        request_id = (refund.get("metadata") or {}).get("refund_request_id")
+        if isinstance(request_id, str) and request_id and topup.payment_intent_id:
+            # One of our refund-request payouts: written exactly as the payout writes it, so whichever comes
+            # first records it and a crash between Stripe's answer and the payout's write heals here.
+            cause = payout_cause(request_id, topup.payment_intent_id)
+            movement = CardMovement(LedgerKind.REFUND_PAYOUT, cause_id=cause, ref_id=refund_id, amount_cents=-amount,
+                                    refunded_cents=amount, refund_request_id=request_id)
+            memo = f"refund {refund_id} for request {request_id}"
+        else:
+            movement = CardMovement(LedgerKind.CARD_REFUND, cause_id=refund_id, ref_id=refund_id,
+                                    amount_cents=-amount, refunded_cents=amount)
+            memo = f"card refund {refund_id}"
+        return _outcome(apply_card_movement(self.wallet, topup, movement, memo=memo))
 
     def _reverse_failed_refund(self, refund: dict[str, Any]) -> WebhookOutcome:
         """Give back what a failed card refund took from the balance, whichever path took it; once."""
@@ -486,6 +499,14 @@ def _debit_of_failed_refund(refund_id: str, now: float) -> LedgerEntry | None:
     # The wallet's claim on a ledger cause holds "<account_id>:<seq>" of the entry it wrote.
     account_id, _, seq = str(Claim.get(taken_by, consistent_read=True).value).rpartition(":")
     return LedgerEntry.get(account_id, int(seq), consistent_read=True)
+
+
+def failed_before_taken(refund_id: str) -> bool:
+    """Whether Stripe's failure of this refund was seen before any path took it from a balance (so none will)."""
+    try:
+        return str(Claim.get(refund_claim_key(refund_id), consistent_read=True).value) == _NEVER_TAKEN
+    except Claim.DoesNotExist:
+        return False
 
 
 def refund_failed_email(amount_cents: int, currency: str, refund_id: str) -> account_emails.Email:

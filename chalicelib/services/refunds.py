@@ -28,13 +28,20 @@ from chalicelib.domain.errors import (
     InsufficientBalance,
     InvalidInput,
     NotFound,
-    PaymentError,
-    PaymentUnavailable,
+    RefundRefused,
 )
 from chalicelib.domain.ids import new_id
 from chalicelib.observability import logger
 from chalicelib.services import container
-from chalicelib.services.payments import CardGateway, CardMovement, TopUpStatus, already_applied, apply_card_movement
+from chalicelib.services.payments import (
+    CardGateway,
+    CardMovement,
+    TopUpStatus,
+    already_applied,
+    apply_card_movement,
+    failed_before_taken,
+    payout_cause,
+)
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.payments import RefundRequest, TopUp
@@ -192,7 +199,7 @@ class RefundRequests:
                 pass
 
     def _refund_part(self, request: RefundRequest, part: PayoutPart) -> None:
-        cause = f"{request.request_id}:{part.payment_intent_id}"
+        cause = payout_cause(request.request_id, part.payment_intent_id)
         if already_applied(LedgerKind.REFUND_PAYOUT, cause):
             return
         if part.payment_intent_id in (request.refused_payment_intents or set()):
@@ -202,11 +209,10 @@ class RefundRequests:
                                          idempotency_key=f"refund:{cause}",
                                          metadata={"refund_request_id": request.request_id,
                                                    "account_id": request.account_id, "topup_id": part.topup_id})
-        except PaymentUnavailable:
-            raise  # Stripe did not answer: the repeated decision tries this part again
-        except PaymentError:
-            self._refuse_part(request, part)  # e.g. a charge too old to refund, disputed, refunded in Stripe
+        except RefundRefused:
+            self._refuse_part(request, part)  # charged back: Stripe will never refund it
             return
+        # Any other PaymentError propagates: the decision fails and its repetition tries this part again.
         if refund.status in ("failed", "canceled"):
             self._refuse_part(request, part)
             return
@@ -214,7 +220,11 @@ class RefundRequests:
         movement = CardMovement(LedgerKind.REFUND_PAYOUT, cause_id=cause, ref_id=refund.id,
                                 amount_cents=-part.amount_cents, refunded_cents=part.amount_cents,
                                 refund_request_id=request.request_id)
-        apply_card_movement(self.wallet, topup, movement, memo=f"refund {refund.id} for request {request.request_id}")
+        applied = apply_card_movement(self.wallet, topup, movement,
+                                      memo=f"refund {refund.id} for request {request.request_id}")
+        if not applied and failed_before_taken(refund.id):
+            # Stripe's refund.failed got here first and barred this refund from the balance: nothing was paid.
+            self._refuse_part(request, part)
 
     def _refuse_part(self, request: RefundRequest, part: PayoutPart) -> None:
         """Stripe will not refund this card payment: its share stays on the balance, counted as uncovered.

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain.accounts import AccountStatus
-from chalicelib.domain.errors import PaymentError, PaymentUnavailable
+from chalicelib.domain.errors import PaymentError, PaymentUnavailable, RefundRefused
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.localstripe_setup import signature_header
 from chalicelib.providers.stripe_gateway import (
@@ -53,8 +53,9 @@ class FakeGateway:
         self.keys: dict[str, Any] = {}  # idempotency key -> the first answer
         self.charge_status = "succeeded"
         self.decline = False
-        self.failing_refunds: set[str] = set()  # PaymentIntent ids whose next refund Stripe cannot answer
-        self.refusing_refunds: set[str] = set()  # PaymentIntent ids Stripe will never refund (too old, disputed)
+        self.failing_refunds: set[str] = set()  # PaymentIntent ids whose next refund raises `failure`
+        self.failure: PaymentError = PaymentUnavailable("The payment service is unavailable right now.")
+        self.refusing_refunds: set[str] = set()  # PaymentIntent ids Stripe will never refund (charged back)
         self.during_charge: Callable[[PaymentIntentResult], None] | None = None
         self.during_refund: Callable[[RefundResult], None] | None = None  # Stripe's event beating its response
         self._verifier = StripeGateway("sk_test_unit", None, WEBHOOK_SECRET)
@@ -96,9 +97,9 @@ class FakeGateway:
             return self.keys[idempotency_key]  # type: ignore[no-any-return]
         if payment_intent_id in self.failing_refunds:
             self.failing_refunds.discard(payment_intent_id)
-            raise PaymentUnavailable("The payment service is unavailable right now. Try again in a minute.")
+            raise self.failure
         if payment_intent_id in self.refusing_refunds:
-            raise PaymentError("The payment could not be processed.")
+            raise RefundRefused("The payment could not be processed.")
         charge = self.charges[payment_intent_id]
         if charge.refunded_cents + amount_cents > charge.amount_cents:
             raise PaymentError("The payment could not be processed.")  # Stripe refuses over-refunds

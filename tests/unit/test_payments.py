@@ -15,8 +15,10 @@ from chalicelib.services.payments import (
     TopUps,
     TopUpStatus,
     WebhookOutcome,
+    already_applied,
     ledger_page,
     payment_history,
+    payout_cause,
 )
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
@@ -228,15 +230,17 @@ def test_receive__charge_refunded_records_each_refund_once(acc, topups, events, 
     assert TopUp.get(next(iter(TopUp.by_account.query(acc))).topup_id).refunded_cents == 800
 
 
-def test_receive__refunds_we_paid_out_for_a_refund_request_are_not_taken_twice(acc, topups, events, gateway):
-    # Given a top-up, and a refund Stripe made for one of our refund requests
+def test_receive__a_refund_request_payout_seen_by_webhook_is_taken_once_as_that_payout(acc, topups, events, gateway):
+    # Given a top-up, and a refund Stripe made for one of our refund requests (our own write of it lost in a crash)
     intent_id = _paid(topups, events, gateway, acc, 2000)
     ours = refund_object(f"re_ours{acc}", 2000, intent_id, {"refund_request_id": "rr_1"})
-    # When Stripe reports it in charge.refunded
-    outcome = events.receive(*signed("charge.refunded", refunded_charge(gateway, intent_id, [ours])))
-    # Then the ledger is left to the refund request's own entry
-    assert outcome is WebhookOutcome.IGNORED
-    assert _ledger(acc) == [("top_up", 2000)]
+    # When Stripe reports it, twice
+    outcomes = [events.receive(*signed("charge.refunded", refunded_charge(gateway, intent_id, [ours])))
+                for _ in range(2)]
+    # Then it is the request's payout, written once, under the cause the payout itself would have used
+    assert outcomes[0] is WebhookOutcome.APPLIED and outcomes[1] is not WebhookOutcome.APPLIED
+    assert _ledger(acc) == [("top_up", 2000), ("refund_payout", -2000)]
+    assert already_applied(LedgerKind.REFUND_PAYOUT, payout_cause("rr_1", intent_id))
 
 
 def test_receive__dispute_takes_the_money_once_and_may_leave_the_balance_negative(acc, topups, events, gateway):

@@ -220,12 +220,14 @@ def test_decide__a_payout_whose_failure_was_reported_first_is_not_taken(acc, pay
 
     gateway.during_refund = fails_at_once
     # When the request is approved
-    refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
-    # Then only the fee left the balance: the 19.00 never reached the card and never left the account
-    assert sorted(_ledger(acc)) == sorted([("top_up", 2000), ("refund_payout", -FEE)])
-    assert _balance(acc) == 1900 and _books_balance(acc)
+    decided = refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
+    # Then nothing left the balance: the 19.00 never reached the card, and with no card paid there is no fee
+    assert _ledger(acc) == [("top_up", 2000)]
+    assert _balance(acc) == 2000 and _books_balance(acc)
     assert Account.get(acc).held_cents == 0
     assert _topup_of(intent_id).refunded_cents == 0
+    # And the request says so: nothing paid, all of it left on the balance
+    assert (decided.paid_cents, decided.fee_cents, decided.uncovered_cents) == (0, 0, 2000)
 
 
 def test_decide__a_top_up_whose_refund_failed_can_be_refunded_again(acc, pay, refunds, events, gateway):

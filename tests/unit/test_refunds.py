@@ -7,12 +7,21 @@ from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import FixedClock
 from chalicelib.domain.errors import Conflict, InsufficientBalance, InvalidInput, PaymentError
+from chalicelib.providers.stripe_gateway import RefundResult
 from chalicelib.services.payments import StripeEvents, TopUps
 from chalicelib.services.refunds import RefundDecision, RefundRequests, RefundStatus
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
-from tests.unit.stripe_fake import NOW, FakeGateway, charge_saved_card, intent_of, new_account, signed
+from tests.unit.stripe_fake import (
+    NOW,
+    FakeGateway,
+    charge_saved_card,
+    intent_of,
+    new_account,
+    refund_object,
+    signed,
+)
 
 FEE = 100
 
@@ -147,6 +156,46 @@ def test_decide__approving_again_after_a_stripe_failure_finishes_without_paying_
     assert decided.status == RefundStatus.APPROVED.value
     assert (_account(acc).balance_cents, _account(acc).held_cents) == (0, 0)
     assert sum(amount for _, amount in _payouts(acc)) == -1500
+
+
+def test_decide__a_crash_after_stripe_refunded_is_healed_by_the_webhook_and_never_pays_twice(
+        acc, pay, refunds, gateway):
+    # Given 20.00 topped up, and an approval that dies after Stripe made the 19.00 refund, before our write
+    intent_id = pay(acc, 2000)
+    request = refunds.create(acc, "Leaving")
+
+    def lambda_dies(refund: RefundResult) -> None:
+        raise RuntimeError("the Lambda was killed")
+
+    gateway.during_refund = lambda_dies
+    with pytest.raises(RuntimeError):
+        refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
+    [made] = gateway.refunds_of(intent_id)
+    # When Stripe's refund event arrives, and the admin approves again after Stripe forgot the idempotency key
+    events = StripeEvents(gateway, Wallet(FixedClock(NOW)))
+    events.receive(*signed("refund.created", refund_object(made.id, made.amount_cents, intent_id,
+                                                           {"refund_request_id": request.request_id})))
+    gateway.during_refund = None
+    gateway.keys.clear()
+    decided = refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
+    # Then the card was refunded once, the ledger took it once, and the request closed as paid
+    assert [r.amount_cents for r in gateway.refunds_of(intent_id)] == [1900]
+    assert sorted(amount for _, amount in _payouts(acc)) == [-1900, -FEE]
+    assert (decided.status, decided.paid_cents, decided.uncovered_cents) == (RefundStatus.APPROVED.value, 1900, 0)
+    assert (_account(acc).balance_cents, _account(acc).held_cents) == (0, 0)
+
+
+def test_decide__stripe_refusing_for_another_reason_is_retried_not_written_off(acc, pay, refunds, gateway):
+    # Given a refund Stripe turns down for a reason a retry may cure (a key being rotated, a stale record)
+    intent_id = pay(acc, 1000)
+    request = refunds.create(acc, "Leaving")
+    gateway.failing_refunds.add(intent_id)
+    gateway.failure = PaymentError("The payment could not be processed.")
+    # When the admin approves / Then the decision fails and the money stays held for the retry
+    with pytest.raises(PaymentError):
+        refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
+    assert (_account(acc).balance_cents, _account(acc).held_cents) == (1000, 1000)
+    assert refunds.get(request.request_id).status == RefundStatus.APPROVING.value
 
 
 def test_decide__a_card_stripe_refuses_to_refund_leaves_its_share_on_the_balance(acc, pay, refunds, gateway):
