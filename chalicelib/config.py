@@ -99,6 +99,12 @@ def _prices_from(raw: Mapping[str, object]) -> tuple[tuple[str, int], ...]:
     return prices
 
 
+def _positive(value: float, name: str) -> float:
+    if not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+    return value
+
+
 def _bool(raw: str) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -144,7 +150,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         cancel_grace_seconds=int(get("CANCEL_GRACE_SECONDS", d.cancel_grace_seconds)),
         status_refresh_min_seconds=int(get("STATUS_REFRESH_MIN_SECONDS", d.status_refresh_min_seconds)),
         poll_sweep_seconds=float(get("POLL_SWEEP_SECONDS", d.poll_sweep_seconds)),
-        poll_every_seconds=float(get("POLL_EVERY_SECONDS", d.poll_every_seconds)),
+        poll_every_seconds=_positive(float(get("POLL_EVERY_SECONDS", d.poll_every_seconds)), "POLL_EVERY_SECONDS"),
         pending_resolve_after_seconds=int(get("PENDING_RESOLVE_AFTER_SECONDS", d.pending_resolve_after_seconds)),
         refunds_enabled=_bool(get("REFUNDS_ENABLED", "true")),
         markup_percent=Decimal(get("MARKUP_PERCENT", str(d.markup_percent))),

@@ -15,6 +15,7 @@ import pytest
 from pynamodb.models import Model
 
 from chalicelib.config import settings_from_env
+from chalicelib.providers.transport import HttpPolicy
 from chalicelib.store.base import registered_models
 from infra.template import (
     ADMIN_LOGICAL_ID,
@@ -225,16 +226,27 @@ def test_package__admin_lambda_is_named_as_bin_admin_invokes_it_and_only_it_is_i
     assert statement["Resource"]["Fn::Sub"].endswith(":function:sms-rooms-dev-admin")
 
 
-def test_package__the_poll_function_outlives_its_sweep_and_each_stage_sweeps_within_the_minute(packaged):
-    # Given the packaged stack and the deployed stages' settings
+def test_package__the_poll_function_outlives_its_sweep_even_with_unresponsive_partners(packaged):
+    # Given the packaged stack, the deployed stages' settings, and a poll read's worst case at an unresponsive
+    # partner (every attempt timing out, with the backoffs between them)
     resources = packaged["template"]["Resources"]
-    [poll] = [r for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"
+    [poll] = [r for r in resources.values() if r["Type"] == "AWS::Serverless::Function"
               and r["Properties"].get("Handler") == "app.poll_partners"]
+    policy = HttpPolicy()
     for stage in ("dev", "prod"):
         settings = stage_settings(stage)
-        # Then a run ends before EventBridge starts the next one, with a last cycle's worth of time to spare
-        last_cycle = settings.partner_connect_timeout_seconds + settings.partner_read_timeout_seconds
-        assert settings.poll_every_seconds <= settings.poll_sweep_seconds < 60 - last_cycle
-        # And the function is not killed in its last cycle (the dev stage is the one packaged)
-        if stage == "dev":
-            assert poll["Properties"]["Timeout"] >= settings.poll_sweep_seconds + last_cycle
+        attempt = settings.partner_connect_timeout_seconds + settings.partner_read_timeout_seconds
+        per_partner = (1 + policy.read_retries) * attempt + policy.retry_backoff_seconds * sum(
+            range(1 + policy.read_retries))
+        # Then the sweep ends within EventBridge's minute and leaves room for one cycle
+        assert 0 < settings.poll_every_seconds <= settings.poll_sweep_seconds < 60
+        # And the function is not killed in a last cycle that meets three unresponsive partners in a row
+        if stage == "dev":  # the stage packaged here
+            assert poll["Properties"]["Timeout"] >= settings.poll_sweep_seconds + 3 * per_partner
+
+
+def test_settings__a_poll_interval_that_is_not_positive_is_refused():
+    # Given POLL_EVERY_SECONDS=0 (which would call every partner in a busy loop)
+    # When the settings are read / Then they are refused, naming the variable
+    with pytest.raises(ValueError, match="POLL_EVERY_SECONDS"):
+        settings_from_env({"POLL_EVERY_SECONDS": "0"})
