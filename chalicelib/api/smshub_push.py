@@ -35,6 +35,7 @@ from chalicelib.api.kit import MAX_BODY_BYTES, RestRoutes, json_object
 from chalicelib.config import PartnerSettings, get_settings
 from chalicelib.domain.errors import DomainError, InvalidInput, NotFound, Unauthenticated
 from chalicelib.domain.ids import same
+from chalicelib.services import rate_limit
 from chalicelib.services.agent_sms import AgentSms, Outcome, desk
 
 PROTOCOL = "smshub_agent"
@@ -49,7 +50,9 @@ def smshub_push(name: str) -> Response:
     try:
         partner = _agent(name)
         body = _body()
-        if not same(str(body.get("key") or ""), partner.api_key):
+        if not partner.api_key or not same(str(body.get("key") or ""), partner.api_key):
+            # Counted against the caller's IP like any unknown credential: guessing meets 429, not a free loop.
+            rate_limit.admit_failed_credential(_http.client_ip())
             raise Unauthenticated("The key is not this agent's.", code="BAD_KEY")
         sms = _sms(body)
         outcome = desk().receive(partner.name, sms)

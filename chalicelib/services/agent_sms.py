@@ -82,7 +82,9 @@ class AgentSmsDesk:
         expires = datetime.fromtimestamp(now + _CLAIM_SECONDS, tz=UTC)
         try:
             Claim(key, value=value, created_at=now, expires_at=expires).save(condition=Claim.key.does_not_exist())
-        except PutError:
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
             return float(Claim.get(key, consistent_read=True).created_at or now)
         return now
 

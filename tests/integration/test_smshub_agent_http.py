@@ -23,7 +23,7 @@ from chalicelib.domain.ids import new_id
 from chalicelib.providers.simulator.smshub_agent import AgentHandle, start_smshub_agent
 from chalicelib.store.base import bind_models
 from infra.local.stack import ROOT, Stack, free_port
-from tests.support import customer_with_key, refresh_prices, wait_until
+from tests.support import client_at, customer_with_key, refresh_prices, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -142,3 +142,18 @@ def test_agent_push__each_answer_tells_the_agent_whether_to_push_again(hub: Agen
     assert [status for status, _ in (bad_key, not_json, wrong_types, other_action, no_such_agent)] == [
         401, 422, 422, 422, 404]
     assert {body["status"] for _, body in (bad_key, not_json, wrong_types, other_action, no_such_agent)} == {"ERROR"}
+
+
+def test_agent_push__guessing_an_agents_key_meets_429(hub: AgentHub) -> None:
+    # Given someone who posts pushes with made-up keys (from an address of their own)
+    attacker = client_at("127.0.0.41")
+    push = {"action": "PUSH_SMS", "smsId": 9002, "phone": 79990001123, "phoneFrom": "Telegram", "text": "x"}
+    # When they guess as fast as the app answers
+    replies = []
+    for guess in range(60):
+        replies.append(attacker.post(hub.push_url, json={**push, "key": f"guess-{guess}"}, timeout=30))
+        if replies[-1].status_code == 429:
+            break
+    # Then every guess is refused, and the guessing is cut off like any other credential guessing
+    assert {r.status_code for r in replies[:-1]} == {401}
+    assert replies[-1].status_code == 429 and replies[-1].json()["status"] == "ERROR"
