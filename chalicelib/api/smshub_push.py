@@ -40,6 +40,7 @@ from chalicelib.services.agent_sms import AgentSms, Outcome, desk
 
 PROTOCOL = "smshub_agent"
 _MAX_TEXT = 2000
+_GZIP_MAGIC = b"\x1f\x8b"
 
 bp = Blueprint(__name__)
 _http = RestRoutes(bp)  # for the request; replies and errors are the protocol's `{"status": …}` below
@@ -75,7 +76,8 @@ def _body() -> dict[str, Any]:
     body = _http.request.raw_body or b""
     raw = body.encode() if isinstance(body, str) else body
     headers: Any = _http.request.headers or {}
-    if str(headers.get("content-encoding") or "").lower() == "gzip":
+    # API Gateway inflates a gzip body itself and may pass the header on; the local server passes the bytes.
+    if str(headers.get("content-encoding") or "").lower() == "gzip" and raw[:2] == _GZIP_MAGIC:
         raw = _gunzip(raw)
     return json_object(raw, "push body")
 

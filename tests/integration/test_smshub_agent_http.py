@@ -132,6 +132,8 @@ def test_agent_push__each_answer_tells_the_agent_whether_to_push_again(hub: Agen
     unknown_phone = post(hub.push_url, push)
     bad_key = post(hub.push_url, {**push, "key": "guess"})
     not_json = post(hub.push_url, b"{not json")
+    inflated_by_the_gateway = requests.post(hub.push_url, data=json.dumps(push).encode(), timeout=30, headers={
+        "Content-Type": "application/json", "Content-Encoding": "gzip"})
     wrong_types = post(hub.push_url, {**push, "smsId": "one", "text": 5})
     other_action = post(hub.push_url, {**push, "action": "GET_NUMBER"})
     no_such_agent = post(f"{hub.app_url}/v1/partners/nobody/smshub", push)
@@ -139,6 +141,8 @@ def test_agent_push__each_answer_tells_the_agent_whether_to_push_again(hub: Agen
     # request gets a 4xx with the protocol's ERROR, never a 5xx
     assert unknown_phone[0] == 200 and unknown_phone[1]["status"] == "ERROR"
     assert unknown_phone[1]["error"].startswith("NO_ACTIVATION")
+    # And a body API Gateway already inflated (its gzip header passed on) is read like any other
+    assert inflated_by_the_gateway.status_code == 200 and inflated_by_the_gateway.json()["status"] == "ERROR"
     assert [status for status, _ in (bad_key, not_json, wrong_types, other_action, no_such_agent)] == [
         401, 422, 422, 422, 404]
     assert {body["status"] for _, body in (bad_key, not_json, wrong_types, other_action, no_such_agent)} == {"ERROR"}
