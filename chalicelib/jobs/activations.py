@@ -1,4 +1,4 @@
-"""Scheduled activation work: refresh prices, poll partners, expire, resolve stuck orders, deliver user webhooks."""
+"""Scheduled activation work: prices, polls, expiry, stuck orders, user webhooks, partner calls that failed."""
 from __future__ import annotations
 
 from typing import Any
@@ -39,3 +39,10 @@ def deliver_user_webhooks(event: Any) -> None:
     delivered = activations().deliver_user_webhooks()
     if delivered:
         logger.info("user webhooks delivered", extra={"count": delivered})
+
+
+@job("retry_partner_calls", rate_minutes=1, local_every_seconds=5)
+def retry_partner_calls(event: Any) -> None:
+    told = activations().retry_partner_calls()
+    if told:
+        logger.info("queued partner calls made", extra={"count": told})

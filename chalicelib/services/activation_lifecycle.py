@@ -25,8 +25,8 @@ from chalicelib.domain.activation_state import (
 )
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import AlreadyApplied, Conflict, EarlyCancelDenied, IllegalTransition, NotFound
-from chalicelib.observability import logger
 from chalicelib.providers.base import Partner, PartnerNoNumbers, PartnerRejected, PartnerUnavailable
+from chalicelib.services.partner_calls import PartnerAction, PartnerCalls, Told
 from chalicelib.services.wallet import Wallet
 from chalicelib.store import activations as store
 from chalicelib.store.activations import PENDING_KEY, Activation
@@ -42,6 +42,7 @@ class Lifecycle:
         self.partners = partners
         self.clock = clock
         self.wallet = wallet
+        self.calls = PartnerCalls(partners, clock)
 
     def load(self, activation_id: int) -> Activation:
         activation = store.load(activation_id)
@@ -93,24 +94,20 @@ class Lifecycle:
                 activation = self.load(int(activation.activation_id))
         raise Conflict("The activation is changing too fast; try again.")
 
-    def tell_partner(self, activation: Activation, call: Callable[[Partner, str], None]) -> None:
-        """Best effort: a partner that cannot be told ends the activation on its own when its lifetime is over."""
+    def tell_partner(self, activation: Activation, action: PartnerAction) -> Told | None:
+        """Finish or cancel at the partner; queued for the retry job when it cannot be reached (None: no partner)."""
         partner = self.partners.get(activation.partner or "")
         if partner is None or not activation.partner_activation_id:
-            return
-        try:
-            call(partner, activation.partner_activation_id)
-        except PARTNER_ERRORS as exc:
-            logger.warning("partner not told", extra={"activation_id": int(activation.activation_id),
-                                                      "partner": partner.name, "error": str(exc)})
+            return None
+        return self.calls.tell(partner, activation.partner_activation_id, action)
 
     def expire(self, activation: Activation) -> Activation:
         """Lifetime over: TIMEOUT (refunded) without an SMS, FINISHED with one; the partner is told which."""
         ended = self.apply(activation, ActivationEvent.EXPIRED)
         if ended.status == ActivationStatus.TIMEOUT.value:
-            self.tell_partner(ended, lambda p, pid: p.cancel(pid))
+            self.tell_partner(ended, PartnerAction.CANCEL)
         else:
-            self.tell_partner(ended, lambda p, pid: p.finish(pid))
+            self.tell_partner(ended, PartnerAction.FINISH)
         return ended
 
     def expire_overdue(self) -> int:

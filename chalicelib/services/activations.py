@@ -15,11 +15,12 @@ from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import PartnerError
 from chalicelib.observability import logger
 from chalicelib.providers import registry
-from chalicelib.providers.base import Partner, PartnerRejected
+from chalicelib.providers.base import Partner
 from chalicelib.services import container
 from chalicelib.services.activation_lifecycle import PARTNER_ERRORS, Lifecycle
 from chalicelib.services.catalog import Catalog
 from chalicelib.services.ordering import Ordering, OrderRequest
+from chalicelib.services.partner_calls import PartnerAction, Told
 from chalicelib.services.sms_intake import PollResult, SmsIntake, SmsSource
 from chalicelib.services.user_webhooks import UserWebhooks
 from chalicelib.services.wallet import Wallet
@@ -76,7 +77,7 @@ class Activations:
     def finish(self, account_id: str, activation_id: int) -> Activation:
         activation = self.lifecycle.load_for_account(account_id, activation_id)
         finished = self.lifecycle.apply(activation, ActivationEvent.USER_FINISH)
-        self.lifecycle.tell_partner(finished, lambda p, pid: p.finish(pid))
+        self.lifecycle.tell_partner(finished, PartnerAction.FINISH)
         return finished
 
     def retry(self, account_id: str, activation_id: int) -> Activation:
@@ -98,7 +99,7 @@ class Activations:
         activation = self.lifecycle.load_for_account(account_id, activation_id)
         self.lifecycle.ensure_allowed(activation, ActivationEvent.USER_BAN)
         if activation.has_sms:
-            self.lifecycle.tell_partner(activation, lambda p, pid: p.finish(pid))
+            self.lifecycle.tell_partner(activation, PartnerAction.FINISH)
         else:
             activation = self._cancel_at_partner(activation)
         banned = self.lifecycle.apply(activation, ActivationEvent.USER_BAN)
@@ -112,9 +113,9 @@ class Activations:
         """An admin ends the activation (agreement 5.2), refunded per policy; the partner is told."""
         revoked = self.lifecycle.apply(self.lifecycle.load(activation_id), ActivationEvent.ADMIN_REVOKE)
         if revoked.has_sms:
-            self.lifecycle.tell_partner(revoked, lambda p, pid: p.finish(pid))
+            self.lifecycle.tell_partner(revoked, PartnerAction.FINISH)
         else:
-            self.lifecycle.tell_partner(revoked, lambda p, pid: p.cancel(pid))
+            self.lifecycle.tell_partner(revoked, PartnerAction.CANCEL)
         return revoked
 
     # Partners ----------------------------------------------------------------------------------------------
@@ -168,16 +169,12 @@ class Activations:
 
     def _cancel_at_partner(self, activation: Activation) -> Activation:
         """Cancel at the partner; when it refuses, an SMS may be there: fetch it before judging the cancel."""
-        partner = self.lifecycle.partners.get(activation.partner or "")
-        if partner is None or not activation.partner_activation_id:
-            return activation
-        try:
-            partner.cancel(activation.partner_activation_id)
-        except PartnerRejected:
+        if self.lifecycle.tell_partner(activation, PartnerAction.CANCEL) is Told.REFUSED:
             return self.intake.refresh_now(activation, SmsSource.ON_DEMAND)
-        except PARTNER_ERRORS as exc:
-            logger.warning("partner cancel failed", extra={"partner": partner.name, "error": str(exc)})
         return activation
+
+    def retry_partner_calls(self) -> int:
+        return self.lifecycle.calls.retry_due()
 
 
 @functools.cache

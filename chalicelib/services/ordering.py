@@ -28,6 +28,7 @@ from chalicelib.providers.base import Partner, PartnerNumber
 from chalicelib.services.accounts import require_can_spend
 from chalicelib.services.activation_lifecycle import PARTNER_ERRORS, Lifecycle
 from chalicelib.services.catalog import MAX_PRICE_CENTS, Catalog, Quote
+from chalicelib.services.partner_calls import PartnerAction
 from chalicelib.services.wallet import Wallet
 from chalicelib.store import activations as store
 from chalicelib.store.accounts import Account
@@ -135,8 +136,7 @@ class Ordering:
                                         only_from=ActivationStatus.PENDING)
         except IllegalTransition:
             # The resolve job gave up on this order (and refunded it) while the partner was answering.
-            partner_activation_id = number.partner_activation_id
-            self._give_back(partner, partner_activation_id)
+            self.lifecycle.calls.tell(partner, number.partner_activation_id, PartnerAction.CANCEL)
             return self.lifecycle.load(int(activation.activation_id))
 
     def _fail(self, activation: Activation) -> Activation:
@@ -144,12 +144,6 @@ class Ordering:
             return self.lifecycle.apply(activation, ActivationEvent.PARTNER_FAILED, only_from=ActivationStatus.PENDING)
         except IllegalTransition:
             return self.lifecycle.load(int(activation.activation_id))
-
-    def _give_back(self, partner: Partner, partner_activation_id: str) -> None:
-        try:
-            partner.cancel(partner_activation_id)
-        except PARTNER_ERRORS as exc:
-            logger.warning("late number not canceled", extra={"partner": partner.name, "error": str(exc)})
 
     def _cost_ceiling(self, quote: Quote, price_cents: int) -> int:
         """The most the partner may charge, in its minor units: its listed cost, or up to our price if higher."""

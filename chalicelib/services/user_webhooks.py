@@ -10,16 +10,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from pynamodb.exceptions import UpdateError
-from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.ids import new_id
 from chalicelib.observability import logger
+from chalicelib.services import outbox
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import WebhookDelivery
 
@@ -28,9 +26,6 @@ if TYPE_CHECKING:
 
 SIGNATURE_HEADER = "X-SmsRooms-Signature"
 DELIVERY_HEADER = "X-SmsRooms-Delivery"
-_DUE = "due"
-_LEASE_SECONDS = 60.0
-_KEEP_SETTLED_SECONDS = 7 * 24 * 3600
 _BATCH = 100
 
 
@@ -55,12 +50,12 @@ class UserWebhooks:
         delivery_id = new_id("whd")
         body = json.dumps({**event, "delivery_id": delivery_id}, separators=(",", ":"))
         tx.save(WebhookDelivery(delivery_id, account_id=account.account_id, url=account.webhook_url, body=body,
-                                next_attempt_at=now, due=_DUE, created_at=now),
+                                next_attempt_at=now, due=outbox.DUE, created_at=now),
                 condition=WebhookDelivery.delivery_id.does_not_exist())
 
     def deliver_due(self) -> int:
         """Attempt every delivery whose time has come; the count delivered."""
-        due = WebhookDelivery.due_deliveries.query(_DUE, WebhookDelivery.next_attempt_at <= self.clock.now(),
+        due = WebhookDelivery.due_deliveries.query(outbox.DUE, WebhookDelivery.next_attempt_at <= self.clock.now(),
                                                    limit=_BATCH)
         return sum(self._attempt(delivery) for delivery in list(due))
 
@@ -98,31 +93,14 @@ class UserWebhooks:
         return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
 
     def _lease(self, delivery: WebhookDelivery) -> bool:
-        """Take the delivery for this attempt; False when another worker took it first."""
-        previous = delivery.next_attempt_at
-        try:
-            delivery.update(actions=[WebhookDelivery.next_attempt_at.set(self.clock.now() + _LEASE_SECONDS)],
-                            condition=(WebhookDelivery.next_attempt_at == previous) & WebhookDelivery.due.exists())
-            return True
-        except UpdateError:
-            return False
+        return outbox.lease(delivery, self.clock)
 
     def _retry_later(self, delivery: WebhookDelivery, error: str) -> None:
-        attempts = int(delivery.attempts) + 1
-        if attempts >= self.max_attempts:
-            self._settle(delivery, "failed", error, attempts)
-            return
-        backoff = min(self.first_backoff_seconds * 2 ** (attempts - 1), 3600.0)
-        delivery.update(actions=[WebhookDelivery.attempts.set(attempts), WebhookDelivery.last_error.set(error),
-                                 WebhookDelivery.next_attempt_at.set(self.clock.now() + backoff)])
+        if not outbox.retry_later(delivery, self.clock, error, max_attempts=self.max_attempts,
+                                  first_backoff_seconds=self.first_backoff_seconds):
+            logger.warning("user webhook given up", extra={"delivery_id": delivery.delivery_id, "error": error})
 
-    def _settle(self, delivery: WebhookDelivery, status: str, error: str | None, attempts: int | None = None) -> None:
+    def _settle(self, delivery: WebhookDelivery, status: str, error: str | None) -> None:
         if status == "failed":
             logger.warning("user webhook given up", extra={"delivery_id": delivery.delivery_id, "error": error})
-        expires = datetime.fromtimestamp(self.clock.now() + _KEEP_SETTLED_SECONDS, tz=UTC)
-        actions: list[Action] = [WebhookDelivery.status.set(status), WebhookDelivery.due.remove(),
-                   WebhookDelivery.attempts.set(attempts if attempts is not None else int(delivery.attempts) + 1),
-                   WebhookDelivery.expires_at.set(expires)]
-        if error is not None:
-            actions.append(WebhookDelivery.last_error.set(error))
-        delivery.update(actions=actions)
+        outbox.settle(delivery, self.clock, status, error)

@@ -189,3 +189,35 @@ class WebhookDelivery(Model):
     created_at = NumberAttribute()
     expires_at = TTLAttribute(null=True)  # set once settled, so the outbox does not grow forever
     due_deliveries = DueDeliveries()
+
+
+class DuePartnerCalls(GlobalSecondaryIndex["PartnerCall"]):
+    """Sparse: only calls still to be made carry `due`."""
+
+    class Meta:
+        index_name = "due"
+        projection = AllProjection()
+
+    due = UnicodeAttribute(hash_key=True)
+    next_attempt_at = NumberAttribute(range_key=True)
+
+
+@table("partner_calls")
+class PartnerCall(Model):
+    """A finish or cancel a partner could not take when it was made, kept until it is made or given up."""
+
+    class Meta:
+        table_name = "partner_calls"
+
+    call_id = UnicodeAttribute(hash_key=True)  # partner#partner_activation_id#action: one per activation and action
+    partner = UnicodeAttribute()
+    partner_activation_id = UnicodeAttribute()
+    action = UnicodeAttribute()  # services.partner_calls.PartnerAction value
+    status = UnicodeAttribute(default="pending")  # pending | done | failed
+    attempts = NumberAttribute(default=1)  # the first, failed, call counts
+    next_attempt_at = NumberAttribute()
+    due = UnicodeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+    expires_at = TTLAttribute(null=True)  # set once settled
+    due_calls = DuePartnerCalls()
