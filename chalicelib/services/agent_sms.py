@@ -10,9 +10,6 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-
-from pynamodb.exceptions import PutError
 
 from chalicelib.domain.catalog_data import service_by_code
 from chalicelib.domain.clock import Clock
@@ -21,7 +18,7 @@ from chalicelib.services import container
 from chalicelib.services.activations import activations
 from chalicelib.services.sms_intake import SmsIntake, SmsSource
 from chalicelib.store.activations import Activation
-from chalicelib.store.ledger import Claim, claimed
+from chalicelib.store.ledger import Claim, claim_once, claimed
 
 UNMATCHED_GRACE_SECONDS = 60.0
 _CLAIM_SECONDS = 24 * 3600
@@ -79,14 +76,9 @@ class AgentSmsDesk:
     def _claim(self, key: str, value: str) -> float:
         """Write the claim once; when it was written (now, or by an earlier push)."""
         now = self.clock.now()
-        expires = datetime.fromtimestamp(now + _CLAIM_SECONDS, tz=UTC)
-        try:
-            Claim(key, value=value, created_at=now, expires_at=expires).save(condition=Claim.key.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            return float(Claim.get(key, consistent_read=True).created_at or now)
-        return now
+        if claim_once(key, now, value, ttl_seconds=_CLAIM_SECONDS):
+            return now
+        return float(Claim.get(key, consistent_read=True).created_at or now)
 
 
 def addressee_of(candidates: Sequence[Activation], sms: AgentSms) -> Activation | None:

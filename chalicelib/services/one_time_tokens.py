@@ -4,14 +4,13 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.ids import new_secret, sha256_hex
 from chalicelib.store.accounts import OneTimeToken
-from chalicelib.store.ledger import Claim
+from chalicelib.store.ledger import claim_once
 
 MAX_TOKEN_LENGTH = 200
 MAIL_INTERVAL_SECONDS = 60
@@ -68,12 +67,4 @@ class OneTimeTokens:
         """At most one email of a purpose a minute an account, so nobody can flood an inbox through us."""
         now = self.clock.now()
         slot = int(now // MAIL_INTERVAL_SECONDS)
-        claim = Claim(f"mail#{purpose.value}#{account_id}#{slot}", created_at=now,
-                      expires_at=datetime.fromtimestamp(now + 2 * MAIL_INTERVAL_SECONDS, tz=UTC))
-        try:
-            claim.save(condition=Claim.key.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return claim_once(f"mail#{purpose.value}#{account_id}#{slot}", now, ttl_seconds=2 * MAIL_INTERVAL_SECONDS)

@@ -38,7 +38,7 @@ from chalicelib.services.accounts import require_can_spend
 from chalicelib.services.activity import record_activity
 from chalicelib.services.wallet import Wallet, cause_key
 from chalicelib.store.accounts import Account
-from chalicelib.store.ledger import Claim, LedgerEntry, claimed
+from chalicelib.store.ledger import Claim, LedgerEntry, claim_once, claimed
 from chalicelib.store.payments import PaymentRecord, RefundRequest, TopUp
 
 
@@ -487,12 +487,8 @@ def _debit_of_failed_refund(refund_id: str, now: float) -> LedgerEntry | None:
     that never left; if a path claimed it first, the claim names its entry's ledger cause.
     """
     key = refund_claim_key(refund_id)
-    try:
-        Claim(key, value=_NEVER_TAKEN, created_at=now).save(condition=Claim.key.does_not_exist())
+    if claim_once(key, now, _NEVER_TAKEN):
         return None
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
     taken_by = str(Claim.get(key, consistent_read=True).value)
     if taken_by == _NEVER_TAKEN:
         return None

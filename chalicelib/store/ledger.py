@@ -1,7 +1,10 @@
 """The ledger (immutable entries, one per balance change) and claims (uniqueness / exactly-once markers)."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
 from chalicelib.store.base import table
@@ -34,6 +37,18 @@ class Claim(Model):
     value = UnicodeAttribute(null=True)
     created_at = NumberAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+
+
+def claim_once(key: str, now: float, value: str | None = None, ttl_seconds: float | None = None) -> bool:
+    """Write the claim unless it exists; True when this call wrote it, False when someone had."""
+    expires = datetime.fromtimestamp(now + ttl_seconds, tz=UTC) if ttl_seconds is not None else None
+    try:
+        Claim(key, value=value, created_at=now, expires_at=expires).save(condition=Claim.key.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def claimed(key: str) -> bool:
