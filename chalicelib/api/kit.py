@@ -55,10 +55,14 @@ class RestRoutes:
 
         return register
 
+    def raw_bytes(self) -> bytes:
+        """The request body exactly as received (what signatures are computed over)."""
+        body = self.request.raw_body or b""
+        return body.encode() if isinstance(body, str) else body
+
     def json_body(self) -> dict[str, Any]:
         """The request's JSON object; anything else is a 422 with a message, never a 500."""
-        body = self.request.raw_body or b""
-        raw = body.encode() if isinstance(body, str) else body
+        raw = self.raw_bytes()
         if len(raw) <= MAX_BODY_BYTES and not raw.strip():
             return {}  # no body: no fields
         return json_object(raw, "request body")

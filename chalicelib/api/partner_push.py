@@ -7,17 +7,15 @@ the number it just issued is visible (SMS within milliseconds, an index that is 
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.kit import RestRoutes
+from chalicelib.api.kit import RestRoutes, json_object
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import InvalidInput, NotFound, Unauthenticated
-from chalicelib.domain.ids import same
+from chalicelib.domain.ids import hmac_sha256_hex, same
 from chalicelib.services.activations import activations
-from chalicelib.services.sms_intake import push_signature
 
 SIGNATURE_HEADER = "x-sim-signature"
 _MAX_TEXT = 2000
@@ -28,10 +26,9 @@ v1 = RestRoutes(bp)
 
 @v1.route("/v1/partners/{name}/push", methods=["POST"])
 def partner_push(name: str) -> dict[str, Any]:
-    body = v1.request.raw_body or b""
-    raw = body.encode() if isinstance(body, str) else body
+    raw = v1.raw_bytes()
     headers: Any = v1.request.headers or {}
-    expected = push_signature(raw, get_settings().partner_push_secret)
+    expected = hmac_sha256_hex(raw, get_settings().partner_push_secret)
     if not same(str(headers.get(SIGNATURE_HEADER) or ""), expected):
         raise Unauthenticated("The push signature does not match.", code="BAD_SIGNATURE")
     activation_id, text, code = _push(raw)
@@ -41,12 +38,7 @@ def partner_push(name: str) -> dict[str, Any]:
 
 
 def _push(raw: bytes) -> tuple[str, str, str | None]:
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise InvalidInput("The push body is not valid JSON.", code="MALFORMED_JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidInput("The push body must be a JSON object.", code="MALFORMED_JSON")
+    body = json_object(raw, "push body")
     activation_id, text, code = body.get("activationId"), body.get("text"), body.get("code")
     if isinstance(activation_id, bool) or not isinstance(activation_id, int | str) or not str(activation_id):
         raise InvalidInput("'activationId' is required.", details={"field": "activationId"})

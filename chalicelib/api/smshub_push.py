@@ -73,8 +73,7 @@ def _agent(name: str) -> PartnerSettings:
 
 
 def _body() -> dict[str, Any]:
-    body = _http.request.raw_body or b""
-    raw = body.encode() if isinstance(body, str) else body
+    raw = _http.raw_bytes()
     headers: Any = _http.request.headers or {}
     # API Gateway inflates a gzip body itself and may pass the header on; the local server passes the bytes.
     if str(headers.get("content-encoding") or "").lower() == "gzip" and raw[:2] == _GZIP_MAGIC:

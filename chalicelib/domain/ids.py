@@ -22,6 +22,11 @@ def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def hmac_sha256_hex(body: bytes, secret: str) -> str:
+    """Hex HMAC-SHA256 of a raw body: how pushes and webhooks are signed, and recomputed to be trusted."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
 def same(a: str, b: str) -> bool:
     """Constant-time comparison of two secrets or their hashes."""
     return hmac.compare_digest(a.encode(), b.encode())

@@ -59,8 +59,8 @@ class AgentSmsDesk:
                            extra={"partner": partner, "sms_id": sms.sms_id, "open": len(candidates)})
             outcome = Outcome.DROPPED
         else:
-            current = self.intake.lifecycle.load(int(addressee.activation_id))
-            self.intake.record_sms(current, sms.text, None, SmsSource.PUSH)
+            # The index item is whole (all attributes projected); record_sms re-reads if it moved since.
+            self.intake.record_sms(addressee, sms.text, None, SmsSource.PUSH)
             outcome = Outcome.DELIVERED
         self._claim(taken, outcome.value)
         return outcome

@@ -8,8 +8,6 @@ the status (WAITING/RETRY → RECEIVED) and the user's webhook event commit in o
 from __future__ import annotations
 
 import enum
-import hashlib
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -39,11 +37,6 @@ class SmsSource(str, enum.Enum):
     PUSH = "push"
     ON_DEMAND = "on_demand"
     POLL = "poll"
-
-
-def push_signature(body: bytes, secret: str) -> str:
-    """Hex HMAC-SHA256 of a partner push's raw body, as the partner signs it."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,13 @@ HMAC-SHA256 of the exact body, so the receiver recomputes it over the raw bytes 
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from typing import TYPE_CHECKING
 
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.clock import Clock
-from chalicelib.domain.ids import new_id
+from chalicelib.domain.ids import hmac_sha256_hex, new_id
 from chalicelib.observability import logger
 from chalicelib.services import outbox
 from chalicelib.store.accounts import Account
@@ -27,10 +25,6 @@ if TYPE_CHECKING:
 SIGNATURE_HEADER = "X-SmsRooms-Signature"
 DELIVERY_HEADER = "X-SmsRooms-Delivery"
 _BATCH = 100
-
-
-def sign(body: bytes, secret: str) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class UserWebhooks:
@@ -79,7 +73,7 @@ class UserWebhooks:
 
     def _post(self, url: str, secret: str, delivery: WebhookDelivery) -> str | None:
         body = delivery.body.encode()
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret),
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: hmac_sha256_hex(body, secret),
                    DELIVERY_HEADER: delivery.delivery_id}
         # requests is imported by the job that delivers, not by every API cold start that only enqueues.
         import requests

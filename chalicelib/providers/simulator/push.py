@@ -1,14 +1,13 @@
 """Push delivery: POST each SMS, signed, to the configured push URL when it arrives, as partners' webhooks do."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
 import urllib.error
 import urllib.request
 
 from chalicelib.domain.clock import protocol_time
+from chalicelib.domain.ids import hmac_sha256_hex
 from chalicelib.providers.simulator.activation import SimActivation, SimSms
 from chalicelib.providers.simulator.state import SimState
 
@@ -16,11 +15,6 @@ SIGNATURE_HEADER = "X-Sim-Signature"
 _TIMEOUT_SECONDS = 5.0
 # Timers wake a little after the SMS falls due, so the lazy delivery sees it as due.
 _TIMER_MARGIN_SECONDS = 0.05
-
-
-def sign(body: bytes, secret: str) -> str:
-    """Hex HMAC-SHA256 of the raw body: what the receiver recomputes to trust a push."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class SmsPusher:
@@ -73,7 +67,7 @@ class SmsPusher:
     def _post(self, url: str, secret: str, body: bytes) -> None:
         # The URL was checked to be http(s) when it was configured.
         request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310
-            "Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret)})
+            "Content-Type": "application/json", SIGNATURE_HEADER: hmac_sha256_hex(body, secret)})
         for attempt in range(self._attempts):
             if attempt and self._stopped.wait(self._backoff_seconds * attempt):
                 return
