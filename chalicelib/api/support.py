@@ -7,16 +7,10 @@ from chalice import Blueprint, Response
 
 from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
-from chalicelib.config import get_settings
-from chalicelib.services import container
-from chalicelib.services.support import MESSAGE_MAX, SUBJECT_MAX, SupportDesk
+from chalicelib.services.support import MESSAGE_MAX, SUBJECT_MAX, support_desk
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
-
-
-def _desk() -> SupportDesk:
-    return SupportDesk(container.mailer(), get_settings().public_base_url, container.clock())
 
 
 @v1.route("/v1/support/tickets", methods=["POST"])
@@ -25,26 +19,26 @@ def open_ticket() -> Response:
     body = v1.json_body()
     subject = fields.text(body, "subject", max_length=SUBJECT_MAX)
     message = fields.text(body, "message", max_length=MESSAGE_MAX)
-    ticket = _desk().open_ticket(principal.account.account_id, subject, message)
+    ticket = support_desk().open_ticket(principal.account.account_id, subject, message)
     return Response(body=ticket.to_json(), status_code=201, headers={"Content-Type": "application/json"})
 
 
 @v1.route("/v1/support/tickets", methods=["GET"])
 def list_tickets() -> dict[str, Any]:
     principal = v1.principal()
-    return {"items": [t.to_json() for t in _desk().tickets_of(principal.account.account_id)]}
+    return {"items": [t.to_json() for t in support_desk().tickets_of(principal.account.account_id)]}
 
 
 @v1.route("/v1/support/tickets/{ticket_id}", methods=["GET"])
 def get_ticket(ticket_id: str) -> dict[str, Any]:
     principal = v1.principal()
-    return _desk().ticket_of(principal.account.account_id, ticket_id).to_json()
+    return support_desk().ticket_of(principal.account.account_id, ticket_id).to_json()
 
 
 @v1.route("/v1/support/tickets/{ticket_id}/messages", methods=["POST"])
 def add_message(ticket_id: str) -> Response:
     principal = v1.principal()
     message = fields.text(v1.json_body(), "message", max_length=MESSAGE_MAX)
-    added = _desk().add_user_message(principal.account.account_id, ticket_id, message)
+    added = support_desk().add_user_message(principal.account.account_id, ticket_id, message)
     return Response(body={"ticket_id": ticket_id, **added.to_json()}, status_code=201,
                     headers={"Content-Type": "application/json"})

@@ -298,9 +298,8 @@ def refund_requests() -> RefundRequests:
 
 def request_refund(account_id: str, reason: str) -> RefundRequest:
     """A written refund request (6.3): the balance is held, and it opens a support ticket of its own kind."""
-    from chalicelib.services.support import SupportDesk
+    from chalicelib.services.support import support_desk
 
     request = refund_requests().create(account_id, reason)
-    desk = SupportDesk(container.mailer(), get_settings().public_base_url, container.clock())
-    desk.open_refund_ticket(account_id, request.request_id, int(request.amount_cents), reason)
+    support_desk().open_refund_ticket(account_id, request.request_id, int(request.amount_cents), reason)
     return request

@@ -14,11 +14,13 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.config import get_settings
 from chalicelib.domain.clock import Clock, SystemClock, iso
 from chalicelib.domain.errors import AlreadyApplied, Conflict, InvalidInput, NotFound
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import format_major
 from chalicelib.providers.mailer import Mailer
+from chalicelib.services import container
 from chalicelib.store.accounts import Account
 from chalicelib.store.base import connection
 from chalicelib.store.support import Ticket, TicketMessage
@@ -177,6 +179,11 @@ class SupportDesk:
         body = (f"Support answered your ticket \"{ticket.subject}\" ({ticket.ticket_id}):\n\n{reply.body}\n\n"
                 f"Sign in at {self.public_base_url}/ to read the whole conversation and answer.\n")
         self.mailer.send(email, f"Re: {ticket.subject}", body)
+
+
+def support_desk() -> SupportDesk:
+    """SupportDesk with the process's collaborators."""
+    return SupportDesk(container.mailer(), get_settings().public_base_url, container.clock())
 
 
 def _ticket(ticket_id: str) -> Ticket:
