@@ -63,8 +63,7 @@ def top_up() -> Response:
 
 @v1.route("/v1/webhooks/stripe", methods=["POST"], content_types=_STRIPE_CONTENT_TYPES)
 def stripe_webhook() -> Response:
-    raw = v1.request.raw_body
-    body = raw if isinstance(raw, bytes) else raw.encode()
+    body = v1.raw_bytes()
     headers: Any = v1.request.headers or {}
     try:
         outcome = payments.stripe_events().receive(body, str(headers.get("stripe-signature") or ""))

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 from chalicelib.domain.accounts import LedgerKind
-from chalicelib.domain.errors import Conflict, InsufficientBalance, NotFound
+from chalicelib.domain.errors import Conflict, InsufficientBalance
 from chalicelib.domain.ids import new_id
-from chalicelib.services import container
-from chalicelib.services.refunds import RefundDecision, RefundRequests, RefundStatus, refund_requests
+from chalicelib.services.refunds import RefundDecision, RefundRequests, RefundStatus
 from chalicelib.services.wallet import Posting, Wallet
-from chalicelib.store.accounts import Account
 
 _ATTEMPTS = 3
 
@@ -26,7 +24,7 @@ class Forfeiture:
         self._decline_open_requests(account_id, reason, actor)
         forfeiture_id = new_id("ff")
         for _ in range(_ATTEMPTS):
-            account = _account(account_id)
+            account = self.wallet.read(account_id)
             if account.held_cents > 0:
                 raise Conflict("A refund request is being made for this account. Try again.", code="BALANCE_HELD")
             if account.balance_cents <= 0:
@@ -46,14 +44,3 @@ class Forfeiture:
             if request.status == RefundStatus.PENDING.value:
                 self.refunds.decide(request.request_id, RefundDecision.DECLINE, f"balance forfeited: {reason}", actor)
 
-
-def _account(account_id: str) -> Account:
-    try:
-        return Account.get(account_id, consistent_read=True)
-    except Account.DoesNotExist:
-        raise NotFound("Account not found.") from None
-
-
-def forfeit_balance(account_id: str, reason: str, actor: str) -> Posting | None:
-    """Forfeiture with the process's collaborators (the admin block action calls this)."""
-    return Forfeiture(Wallet(container.clock()), refund_requests()).forfeit_balance(account_id, reason, actor)

@@ -147,17 +147,17 @@ class TopUps:
         except PutError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
-            return self._replay(topup)
+            return self._replay(topup, account)
         return self._charge(account, topup)
 
-    def _replay(self, requested: TopUp) -> TopUpStarted:
+    def _replay(self, requested: TopUp, account: Account) -> TopUpStarted:
         first = TopUp.get(requested.topup_id, consistent_read=True)
         if (int(first.amount_cents), first.payment_method_id) != (requested.amount_cents, requested.payment_method_id):
             raise Conflict("This Idempotency-Key was already used for a different top-up.",
                            code="IDEMPOTENCY_KEY_REUSED")
         if not first.payment_intent_id:
             # The first attempt has not heard back from Stripe: the same Stripe key makes this the same charge.
-            return self._charge(Account.get(first.account_id), first)
+            return self._charge(account, first)  # the key is the account's own: it is the same account
         intent = self.gateway.retrieve_payment_intent(str(first.payment_intent_id))
         return TopUpStarted(topup_id=first.topup_id, payment_intent_id=intent.id, stripe_status=intent.status,
                             client_secret=intent.client_secret)

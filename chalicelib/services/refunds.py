@@ -43,7 +43,6 @@ from chalicelib.services.payments import (
     payout_cause,
 )
 from chalicelib.services.wallet import Wallet
-from chalicelib.store.accounts import Account
 from chalicelib.store.payments import RefundRequest, TopUp
 
 _HOLD_ATTEMPTS = 3
@@ -91,7 +90,7 @@ class RefundRequests:
         if not reason:
             raise InvalidInput("Say why you want your balance refunded.", details={"field": "reason"})
         for _ in range(_HOLD_ATTEMPTS):
-            account = _account(account_id)
+            account = self.wallet.read(account_id)
             # Holds exist only for refund requests, so a held amount is a request still open.
             if account.held_cents > 0:
                 raise Conflict("A refund request is already pending.", code="REFUND_REQUEST_PENDING")
@@ -151,7 +150,7 @@ class RefundRequests:
 
     def _plan(self, request: RefundRequest) -> PayoutPlan:
         # A dispute or card refund since the request may have taken part of the held money already.
-        payable = min(int(request.amount_cents), max(int(_account(request.account_id).balance_cents), 0))
+        payable = min(int(request.amount_cents), max(int(self.wallet.read(request.account_id).balance_cents), 0))
         fee = min(self.fee_cents, payable)
         wanted = payable - fee
         parts: list[PayoutPart] = []
@@ -283,12 +282,6 @@ def _plan_from(request: RefundRequest) -> PayoutPlan:
     parts = [PayoutPart(**part) for part in json.loads(request.payout_plan or "[]")]
     return PayoutPlan(parts=parts, fee_cents=int(request.fee_cents), uncovered_cents=int(request.uncovered_cents))
 
-
-def _account(account_id: str) -> Account:
-    try:
-        return Account.get(account_id, consistent_read=True)
-    except Account.DoesNotExist:
-        raise NotFound("Account not found.") from None
 
 
 def refund_requests() -> RefundRequests:

@@ -64,7 +64,7 @@ class Wallet:
         if not isinstance(amount_cents, int) or isinstance(amount_cents, bool):
             raise TypeError("amount_cents must be an int")
         for attempt in range(_MAX_ATTEMPTS):
-            account = self._read(account_id)
+            account = self.read(account_id)
             if require_active and account.status != AccountStatus.ACTIVE.value:
                 raise Forbidden("This account cannot spend money now.", code="ACCOUNT_NOT_ACTIVE")
             new_balance = int(account.balance_cents) + amount_cents
@@ -86,7 +86,7 @@ class Wallet:
     def change_hold(self, account_id: str, delta_cents: int, *, extra: ExtraItems | None = None) -> int:
         """Move money between spendable and held (refund requests); no ledger entry, balance unchanged."""
         for attempt in range(_MAX_ATTEMPTS):
-            account = self._read(account_id)
+            account = self.read(account_id)
             new_held = int(account.held_cents) + delta_cents
             if new_held < 0 or new_held > max(account.balance_cents, 0):
                 raise InsufficientBalance("Not enough available balance to hold.")
@@ -108,7 +108,8 @@ class Wallet:
         return list(LedgerEntry.query(account_id, range_key_condition=cond, scan_index_forward=not newest_first,
                                       limit=limit))
 
-    def _read(self, account_id: str) -> Account:
+    def read(self, account_id: str) -> Account:
+        """The account, strongly consistent (what money decisions are made on); NotFound if there is none."""
         try:
             return Account.get(account_id, consistent_read=True)
         except Account.DoesNotExist:
@@ -146,7 +147,7 @@ class Wallet:
         codes = {r.code for r in (exc.cancellation_reasons or []) if r}
         if "TransactionConflict" in codes:
             return
-        now = self._read(read.account_id)
+        now = self.read(read.account_id)
         if now.version != read.version:
             return
         if require_active and now.status != AccountStatus.ACTIVE.value:
