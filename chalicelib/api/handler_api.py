@@ -10,6 +10,7 @@ bad keys is limited too), then the key (BAD_KEY), then the action (BAD_ACTION), 
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -202,9 +203,11 @@ def _offers(*, service: str | None = None, country: int | None = None) -> list[p
     return [p.OfferView(i.service, i.country, i.operator, i.price_cents, i.available) for i in items]
 
 
-def _service_codes() -> list[str]:
-    return [s.code for s in services()]
+@functools.cache
+def _service_codes() -> tuple[str, ...]:
+    return tuple(s.code for s in services())  # ordered: getNumbersStatus lists them in this order
 
 
-def _country_ids() -> list[int]:
-    return [c.id for c in countries()]
+@functools.cache
+def _country_ids() -> frozenset[int]:
+    return frozenset(c.id for c in countries())

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -184,26 +184,26 @@ def activation_id(params: Mapping[str, str]) -> int:
     return int(raw)
 
 
-def service_code(params: Mapping[str, str], known: Iterable[str]) -> str:
+def service_code(params: Mapping[str, str], known: Container[str]) -> str:
     code = params.get("service", "").strip()
-    if code not in set(known):
+    if code not in known:
         raise ProtocolError(BAD_SERVICE)
     return code
 
 
-def optional_service_code(params: Mapping[str, str], known: Iterable[str]) -> str | None:
+def optional_service_code(params: Mapping[str, str], known: Container[str]) -> str | None:
     return service_code(params, known) if params.get("service", "").strip() else None
 
 
-def country_id(params: Mapping[str, str], known: Iterable[int]) -> int:
+def country_id(params: Mapping[str, str], known: Container[int]) -> int:
     """The `country` parameter; absent means 0 (Russia), as SMS-Activate defaults to it."""
     raw = params.get("country", "").strip() or "0"
-    if not raw.isascii() or not raw.isdigit() or int(raw) not in set(known):
+    if not raw.isascii() or not raw.isdigit() or int(raw) not in known:
         raise ProtocolError(BAD_COUNTRY)
     return int(raw)
 
 
-def optional_country_id(params: Mapping[str, str], known: Iterable[int]) -> int | None:
+def optional_country_id(params: Mapping[str, str], known: Container[int]) -> int | None:
     return country_id(params, known) if params.get("country", "").strip() else None
 
 
