@@ -58,6 +58,10 @@ class Catalog:
         self._rates = {p.name: p.rate_to_base for p in settings.partners}
         self._listing: tuple[float, list[CatalogOffer]] | None = None
 
+
+    def rate(self, partner: str) -> Decimal:
+        """Multiply the partner's minor units by this to get ours (1 for a partner in our currency)."""
+        return self._rates.get(partner, Decimal(1))
     def refresh_prices(self) -> dict[str, int]:
         """Cache every partner's offers (one price-list call each); a failing partner keeps its last list."""
         refreshed: dict[str, int] = {}
@@ -68,7 +72,7 @@ class Catalog:
                 logger.warning("price refresh failed", extra={"partner": partner.name, "error": str(exc)})
                 continue
             now = self.clock.now()
-            rate = self._rates.get(partner.name, Decimal(1))
+            rate = self.rate(partner.name)
             rows = [CatalogOffer(store.offer_key(o.service, o.country), f"{partner.name}#{o.operator}",
                                  service=o.service, country=o.country, partner=partner.name, operator=o.operator,
                                  cost_minor=o.cost_minor, currency=o.currency,

@@ -62,7 +62,6 @@ class Ordering:
         self.catalog = catalog
         self.lifecycle = lifecycle
         self.wallet = wallet
-        self._rates = {p.name: p.rate_to_base for p in settings.partners}
 
     def order(self, account: Account, request: OrderRequest, idempotency_key: str | None = None) -> Activation:
         """A WAITING activation with a number, or a FAILED one refunded; raises before any debit on bad input."""
@@ -125,8 +124,9 @@ class Ordering:
         return self._fail(activation)
 
     def _issue(self, activation: Activation, partner: Partner, quote: Quote, number: PartnerNumber) -> Activation:
-        rate = self._rates.get(partner.name, Decimal(1))
-        cost = convert_minor(number.cost_minor, rate) if number.cost_minor is not None else quote.cost_cents
+        cost = quote.cost_cents
+        if number.cost_minor is not None:  # what the partner says it charged for this number
+            cost = convert_minor(number.cost_minor, self.catalog.rate(partner.name))
         changes = {"phone": number.phone, "partner": partner.name, "operator": quote.operator,
                    "partner_activation_id": number.partner_activation_id, "cost_cents": cost,
                    "partner_ref": store.partner_ref(partner.name, number.partner_activation_id),
@@ -147,8 +147,7 @@ class Ordering:
 
     def _cost_ceiling(self, quote: Quote, price_cents: int) -> int:
         """The most the partner may charge, in its minor units: its listed cost, or up to our price if higher."""
-        rate = self._rates.get(quote.partner, Decimal(1))
-        return max(quote.cost_minor, int(Decimal(price_cents) / rate))
+        return max(quote.cost_minor, int(Decimal(price_cents) / self.catalog.rate(quote.partner)))
 
     def _bad_numbers(self, account_id: str, service: str) -> list[str]:
         owner = store.bad_number_owner(account_id, service)
