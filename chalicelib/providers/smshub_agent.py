@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 import requests
 
+from chalicelib.domain.money import currency_numeric, major_decimal
 from chalicelib.providers.base import (
     PartnerActivationState,
     PartnerNoNumbers,
@@ -44,7 +45,7 @@ from chalicelib.providers.base import (
     PartnerStatus,
 )
 from chalicelib.providers.circuit import CircuitBreaker
-from chalicelib.providers.transport import HttpPolicy, PartnerHttp, body_text, garbage, minor_to_major
+from chalicelib.providers.transport import HttpPolicy, PartnerHttp, body_text, garbage
 
 T = TypeVar("T")
 
@@ -56,7 +57,7 @@ DEFAULT_COUNTRIES: dict[int, str] = {
     10: "vietnam", 15: "poland", 16: "england", 22: "india", 187: "usa",
 }
 # Appendix 6: the currencies an agent is paid in.
-CURRENCY_CODES: dict[str, int] = {"RUB": 643, "USD": 840}
+AGENT_CURRENCIES = ("RUB", "USD")
 
 _SOLD, _CANCELLED = 3, 4  # FINISH_ACTIVATION statuses (Appendix 4)
 _HEADERS = {"Content-Type": "application/json", "User-Agent": "sms-rooms-hub/1", "Accept-Encoding": "gzip"}
@@ -70,8 +71,8 @@ class SmsHubAgentPartner:
                  breaker: CircuitBreaker | None = None, *,
                  policy: HttpPolicy = HttpPolicy(), sleep: Callable[[float], None] = time.sleep,
                  countries: Mapping[int, str] = DEFAULT_COUNTRIES) -> None:
-        if currency not in CURRENCY_CODES:
-            raise ValueError(f"partner {name!r}: an agent is paid in one of {sorted(CURRENCY_CODES)}, not {currency}")
+        if currency not in AGENT_CURRENCIES:
+            raise ValueError(f"partner {name!r}: an agent is paid in one of {list(AGENT_CURRENCIES)}, not {currency}")
         self.name = name
         self.currency = currency
         self.url = url
@@ -110,7 +111,7 @@ class SmsHubAgentPartner:
         if max_cost_minor is not None and cost > max_cost_minor:
             raise PartnerNoNumbers(f"{self.name}: we pay {cost}, above the {max_cost_minor} allowed")
         fields: dict[str, Any] = {"country": country_word, "operator": operator or "any", "service": service,
-                                  "sum": Decimal(minor_to_major(cost)), "currency": CURRENCY_CODES[self.currency]}
+                                  "sum": major_decimal(cost), "currency": currency_numeric(self.currency)}
         if exclude_phones:
             fields["exceptionPhoneSet"] = list(exclude_phones)  # prefixes; a whole number is its own prefix
         activation_id, phone = self._buy_http.send(self.url, self._reply_parser(_parse_number),
