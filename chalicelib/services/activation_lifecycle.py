@@ -96,10 +96,15 @@ class Lifecycle:
 
     def tell_partner(self, activation: Activation, action: PartnerAction) -> Told | None:
         """Finish or cancel at the partner; queued for the retry job when it cannot be reached (None: no partner)."""
+        found = self.partner_of(activation)
+        return None if found is None else self.calls.tell(*found, action)
+
+    def partner_of(self, activation: Activation) -> tuple[Partner, str] | None:
+        """The activation's partner and its id there; None before a number was issued or for a partner gone."""
         partner = self.partners.get(activation.partner or "")
         if partner is None or not activation.partner_activation_id:
             return None
-        return self.calls.tell(partner, activation.partner_activation_id, action)
+        return partner, activation.partner_activation_id
 
     def expire(self, activation: Activation) -> Activation:
         """Lifetime over: TIMEOUT (refunded) without an SMS, FINISHED with one; the partner is told which."""

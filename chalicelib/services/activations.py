@@ -85,10 +85,11 @@ class Activations:
         cannot mistake the previous SMS for a new one."""
         activation = self.lifecycle.load_for_account(account_id, activation_id)
         self.lifecycle.ensure_allowed(activation, ActivationEvent.USER_RETRY)
-        partner = self.lifecycle.partners.get(activation.partner or "")
-        if partner is not None and activation.partner_activation_id:
+        found = self.lifecycle.partner_of(activation)
+        if found is not None:
+            partner, partner_activation_id = found
             try:
-                partner.request_another_sms(activation.partner_activation_id)
+                partner.request_another_sms(partner_activation_id)
             except PARTNER_ERRORS as exc:
                 raise PartnerError("The number's provider did not take the request; try again in a moment.",
                                    code="PARTNER_UNAVAILABLE") from exc

@@ -99,11 +99,12 @@ class SmsIntake:
         return self.refresh_now(activation, SmsSource.ON_DEMAND)
 
     def refresh_now(self, activation: Activation, source: SmsSource) -> Activation:
-        partner = self.partners.get(activation.partner or "")
-        if partner is None or not activation.partner_activation_id:
+        found = self.lifecycle.partner_of(activation)
+        if found is None:
             return activation
+        partner, partner_activation_id = found
         try:
-            state = partner.get_state(activation.partner_activation_id)
+            state = partner.get_state(partner_activation_id)
         except PARTNER_ERRORS:
             return activation
         return self.apply_partner_state(activation, state, source)
