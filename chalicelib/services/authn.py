@@ -12,13 +12,22 @@ from chalicelib.domain.ids import sha256_hex
 from chalicelib.store.accounts import Account, Credential
 
 _TOUCH_EVERY_SECONDS = 60
-_REFUSED = {
-    AccountStatus.BLOCKED.value: AccountBlocked("This account is blocked."),
-    AccountStatus.DEACTIVATED.value: AccountInactive("This account was deactivated."),
-    AccountStatus.LOCKED.value: AccountInactive(
-        "This account is locked after a report of unauthorized access. Reset your password to unlock it.",
-        code="ACCOUNT_LOCKED"),
-}
+
+
+def refusal(status: str) -> AccountBlocked | AccountInactive | None:
+    """Why an account in `status` may not act (sign-in, credentials, password reset); None when it may.
+
+    A fresh exception each time: a shared instance raised again keeps every earlier traceback alive.
+    """
+    if status == AccountStatus.BLOCKED.value:
+        return AccountBlocked("This account is blocked.")
+    if status == AccountStatus.LOCKED.value:
+        return AccountInactive("This account is locked after a report of unauthorized access. "
+                               "Reset your password through the link we emailed you to unlock it.",
+                               code="ACCOUNT_LOCKED")
+    if status == AccountStatus.DEACTIVATED.value:
+        return AccountInactive("This account was deactivated.")
+    return None
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,7 @@ def authenticate(secret: str | None, clock: Clock | None = None) -> Principal:
         account = Account.get(credential.account_id)
     except Account.DoesNotExist:
         raise Unauthenticated("The token or API key is not valid.") from None
-    refused = _REFUSED.get(account.status)
+    refused = refusal(account.status)
     if refused is not None:
         raise refused
     if _revoked(credential, account):

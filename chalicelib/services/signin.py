@@ -5,10 +5,11 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.accounts import AccountStatus
-from chalicelib.domain.errors import AccountBlocked, AccountInactive, InvalidInput, Unauthenticated
+from chalicelib.domain.errors import AccountInactive, InvalidInput, Unauthenticated
 from chalicelib.services import account_emails
 from chalicelib.services.accounts import AccountsService
 from chalicelib.services.activity import ActivityKind, record_activity
+from chalicelib.services.authn import refusal
 from chalicelib.services.identity import normalise_email
 from chalicelib.services.login_throttle import SignInThrottle
 from chalicelib.services.one_time_tokens import OneTimeTokens, TokenPurpose, token_invalid
@@ -18,18 +19,6 @@ from chalicelib.store.base import connection
 
 # Who may sign in or reset a password; a reset also proves the email (verifies) and lifts a lock.
 _RESETTABLE = (AccountStatus.ACTIVE.value, AccountStatus.UNVERIFIED.value, AccountStatus.LOCKED.value)
-
-
-def _refusal(status: str) -> Exception | None:
-    if status == AccountStatus.BLOCKED.value:
-        return AccountBlocked("This account is blocked.")
-    if status == AccountStatus.LOCKED.value:
-        return AccountInactive("This account is locked after a report of unauthorized access. "
-                               "Reset your password through the link we emailed you to unlock it.",
-                               code="ACCOUNT_LOCKED")
-    if status == AccountStatus.DEACTIVATED.value:
-        return AccountInactive("This account was deactivated.")
-    return None
 
 
 class SignIn:
@@ -55,9 +44,9 @@ class SignIn:
                 self._record(account.account_id, ActivityKind.SIGN_IN_FAILED, ip)
             raise Unauthenticated("Wrong email or password.", code="INVALID_CREDENTIALS")
         assert account is not None and account.password_hash is not None
-        refusal = _refusal(account.status)
-        if refusal is not None:
-            raise refusal
+        refused = refusal(account.status)
+        if refused is not None:
+            raise refused
         self.throttle.forget(email)
         self._rehash_if_outdated(account, account.password_hash, password)
         session = self.credentials.issue_session(account.account_id)
@@ -96,7 +85,7 @@ class SignIn:
         account = self.accounts.get(row.account_id)
         self.passwords.check_policy(password, account.email)
         if account.status not in _RESETTABLE:
-            raise _refusal(account.status) or AccountInactive("This account cannot be used.")
+            raise refusal(account.status) or AccountInactive("This account cannot be used.")
         new_hash = self.passwords.hash(password)
         try:
             with TransactWrite(connection=connection()) as tx:
