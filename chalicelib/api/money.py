@@ -15,7 +15,6 @@ from chalicelib.observability import logger
 from chalicelib.providers.stripe_gateway import WebhookRejected
 from chalicelib.services import payments
 from chalicelib.services.refunds import refund_requests, request_refund
-from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.payments import PaymentRecord, RefundRequest, TopUp
 
 bp = Blueprint(__name__)
@@ -81,7 +80,8 @@ def ledger() -> dict[str, Any]:
     query: Mapping[str, str] = v1.request.query_params or {}
     limit = _query_integer(query, "limit", _LEDGER_MAX_LIMIT) or _LEDGER_DEFAULT_LIMIT
     page = payments.ledger_page(account.account_id, limit, _query_integer(query, "before_seq", None))
-    return {"items": [_ledger_item(entry) for entry in page.entries], "next_before_seq": page.next_before_seq}
+    return {"items": [payments.ledger_entry_json(entry) for entry in page.entries],
+            "next_before_seq": page.next_before_seq}
 
 
 @v1.route("/v1/payments", methods=["GET"])
@@ -114,12 +114,6 @@ def _query_integer(query: Mapping[str, str], name: str, maximum: int | None) -> 
         limit = f" up to {maximum}" if maximum else ""
         raise InvalidInput(f"'{name}' must be a whole number from 1{limit}.", details={"field": name})
     return int(raw)
-
-
-def _ledger_item(entry: LedgerEntry) -> dict[str, Any]:
-    return {"entry_id": entry.entry_id, "seq": int(entry.seq), "amount_cents": int(entry.amount_cents),
-            "balance_after_cents": int(entry.balance_after_cents), "kind": entry.kind, "cause_id": entry.cause_id,
-            "memo": entry.memo, "created_at": iso(entry.created_at)}
 
 
 def _top_up_item(topup: TopUp) -> dict[str, Any]:

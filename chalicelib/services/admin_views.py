@@ -10,7 +10,7 @@ from chalicelib.domain.clock import Clock, iso
 from chalicelib.providers.base import Partner
 from chalicelib.services.admin_accounts import summary
 from chalicelib.services.admin_audit import AuditLog
-from chalicelib.services.payments import payment_history
+from chalicelib.services.payments import ledger_entry_json, payment_history
 from chalicelib.services.support import SupportDesk
 from chalicelib.store import activations as activation_store
 from chalicelib.store.accounts import Account
@@ -37,7 +37,7 @@ class AdminViews:
         ledger = LedgerEntry.query(aid, scan_index_forward=False, limit=_AUDIT_LIMIT)
         return {
             "account": summary(account),
-            "ledger": [_entry_json(e) for e in ledger],
+            "ledger": [ledger_entry_json(e) for e in ledger],
             "top_ups": [{"topup_id": t.topup_id, "amount_cents": int(t.amount_cents), "status": t.status,
                          "payment_intent_id": t.payment_intent_id, "refunded_cents": int(t.refunded_cents),
                          "disputed_cents": int(t.disputed_cents), "created_at": iso(t.created_at)}
@@ -108,12 +108,6 @@ def _circuit_state(partner: Partner) -> str | None:
     breaker = getattr(partner, "breaker", None)
     state = getattr(breaker, "state", None)
     return getattr(state, "value", None)
-
-
-def _entry_json(e: LedgerEntry) -> dict[str, Any]:
-    return {"seq": int(e.seq), "entry_id": e.entry_id, "amount_cents": int(e.amount_cents),
-            "balance_after_cents": int(e.balance_after_cents), "kind": e.kind, "cause_id": e.cause_id,
-            "memo": e.memo, "created_at": iso(e.created_at)}
 
 
 def _activation_json(a: Activation) -> dict[str, Any]:

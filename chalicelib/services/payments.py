@@ -19,7 +19,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings, get_settings
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
-from chalicelib.domain.clock import Clock
+from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import AccountRestricted, AlreadyApplied, Conflict, InvalidInput, PaymentError
 from chalicelib.domain.ids import new_id, sha256_hex
 from chalicelib.domain.money import format_major
@@ -580,6 +580,13 @@ def _combined(outcomes: list[WebhookOutcome]) -> WebhookOutcome:
 class LedgerPage:
     entries: list[LedgerEntry]
     next_before_seq: int | None  # pass as before_seq for the next (older) page; None on the last page
+
+
+def ledger_entry_json(entry: LedgerEntry) -> dict[str, Any]:
+    """A ledger entry as users (GET /v1/ledger) and operators (bin/admin show) see it."""
+    return {"entry_id": entry.entry_id, "seq": int(entry.seq), "amount_cents": int(entry.amount_cents),
+            "balance_after_cents": int(entry.balance_after_cents), "kind": entry.kind, "cause_id": entry.cause_id,
+            "memo": entry.memo, "created_at": iso(entry.created_at)}
 
 
 def ledger_page(account_id: str, limit: int, before_seq: int | None = None) -> LedgerPage:
