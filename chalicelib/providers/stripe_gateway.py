@@ -130,19 +130,13 @@ class StripeGateway:
             intent = self._stripe().v1.payment_intents.create(
                 params=params, options={"idempotency_key": idempotency_key},
             )
-        return PaymentIntentResult(
-            id=intent.id, status=intent.status, client_secret=intent.client_secret or "",
-            amount_cents=intent.amount, currency=intent.currency,
-        )
+        return _intent_result(intent)
 
     def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentResult:
         """The PaymentIntent as Stripe has it now (a retried top-up answers with it instead of charging again)."""
         with _payment_errors("retrieve payment intent"):
             intent = self._stripe().v1.payment_intents.retrieve(payment_intent_id)
-        return PaymentIntentResult(
-            id=intent.id, status=intent.status, client_secret=intent.client_secret or "",
-            amount_cents=intent.amount, currency=intent.currency,
-        )
+        return _intent_result(intent)
 
     def refund(self, payment_intent_id: str, amount_cents: int, idempotency_key: str,
                metadata: dict[str, str]) -> RefundResult:
@@ -228,6 +222,11 @@ def _event_from(raw_body: bytes) -> StripeEvent:
                            data_object=dict(event["data"]["object"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise WebhookPayloadError("signed body is not a Stripe event") from exc
+
+
+def _intent_result(intent: Any) -> PaymentIntentResult:
+    return PaymentIntentResult(id=intent.id, status=intent.status, client_secret=intent.client_secret or "",
+                               amount_cents=intent.amount, currency=intent.currency)
 
 
 def _id_of(ref: object) -> str:
