@@ -15,11 +15,11 @@ from bench.report import Table
 from bench.stats import ms, percentile
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.ids import new_id
-from chalicelib.providers.localstripe_setup import confirm_setup_intent_with_test_card
 from chalicelib.providers.stripe_gateway import StripeEvent, StripeGateway
 from chalicelib.services.payments import StripeEvents, TopUps, TopUpStarted
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
+from infra.local.localstripe_setup import confirm_setup_intent_with_test_card
 
 RUNS = 10
 COLUMNS = ["operation", "DynamoDB calls/op", "calls by API", "capacity units/op", "p50 ms", "max ms"]

@@ -112,13 +112,13 @@ class Stack:
         self.outbox.mkdir(parents=True, exist_ok=True)
         try:
             self._start_dynamodb()
-            stripe_args = [PYTHON, "-m", "chalicelib.providers.localstripe_setup", "--port", str(self.ports.stripe)]
+            stripe_args = [PYTHON, "-m", "infra.local.localstripe_setup", "--port", str(self.ports.stripe)]
             if not self.in_memory:
                 stripe_args += ["--state-file", str(self.data_dir / "localstripe.pickle")]
             self._start("localstripe", stripe_args, ready=f"{self.stripe_url}/v1/customers", auth=True)
             # The simulator pushes each SMS to the app (the fastest code path); pushes made before the app
             # is up are retried by the simulator, and the poller picks up any it gives up on.
-            self._start("simulator", [PYTHON, "-m", "chalicelib.providers.simulator", "--port",
+            self._start("simulator", [PYTHON, "-m", "infra.local.simulator", "--port",
                                       str(self.ports.simulator), "--push-url", f"{self.app_url}/v1/partners/sim/push",
                                       "--push-secret", settings_from_env(self.env()).partner_push_secret],
                         ready=f"{self.simulator_url}/_sim/state")
@@ -185,7 +185,7 @@ class Stack:
 
     def _register_stripe_webhook(self) -> None:
         from chalicelib.config import settings_from_env
-        from chalicelib.providers.localstripe_setup import register_webhook
+        from infra.local.localstripe_setup import register_webhook
 
         secret = settings_from_env(self.env()).stripe_webhook_secret
         register_webhook(self.stripe_url, "smsrooms", f"{self.app_url}/v1/webhooks/stripe", secret)

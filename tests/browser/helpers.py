@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 from playwright.sync_api import Page, expect
 
-from chalicelib.providers.localstripe_setup import confirm_setup_intent_with_test_card
+from infra.local.localstripe_setup import confirm_setup_intent_with_test_card
 
 PASSWORD = "correct horse battery staple"
 SESSION_KEY = "smsrooms.session"

@@ -8,7 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from chalicelib.providers.localstripe_setup import TEST_CARD
+from infra.local.localstripe_setup import TEST_CARD
 from infra.local.stack import Stack
 from tests.browser.helpers import (
     PASSWORD,

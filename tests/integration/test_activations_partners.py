@@ -17,17 +17,18 @@ import requests
 
 from chalicelib.config import PartnerSettings, Settings
 from chalicelib.domain.accounts import LedgerKind
-from chalicelib.domain.clock import Clock, FixedClock, SystemClock
+from chalicelib.domain.clock import Clock, SystemClock
 from chalicelib.domain.errors import InsufficientBalance
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.registry import build_partners
-from chalicelib.providers.simulator.server import SimulatorHandle, start_simulator
 from chalicelib.services.activations import Activations
 from chalicelib.services.ordering import OrderRequest
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
+from infra.local.simulator.server import SimulatorHandle, start_simulator
+from tests.clock import FixedClock
 from tests.support import customer_with_key, wait_until
 
 pytestmark = pytest.mark.integration

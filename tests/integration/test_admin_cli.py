@@ -15,12 +15,12 @@ import requests
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
-from chalicelib.providers.localstripe_setup import confirm_setup_intent_with_test_card
 from chalicelib.providers.stripe_gateway import StripeGateway
 from chalicelib.services import runtime_settings
 from chalicelib.services.payments import TopUps
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
+from infra.local.localstripe_setup import confirm_setup_intent_with_test_card
 from tests.integration.helpers_security import emails_to
 from tests.support import eventually, refresh_prices, sms_only_on_demand
 

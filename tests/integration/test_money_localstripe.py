@@ -22,7 +22,6 @@ from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import InsufficientBalance
 from chalicelib.domain.ids import new_id
-from chalicelib.providers.localstripe_setup import confirm_setup_intent_with_test_card, signature_header
 from chalicelib.providers.stripe_gateway import StripeGateway
 from chalicelib.services.payments import TopUps
 from chalicelib.services.refunds import RefundDecision, RefundRequests
@@ -30,6 +29,7 @@ from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.payments import TopUp
+from infra.local.localstripe_setup import confirm_setup_intent_with_test_card, signature_header
 from tests.integration.helpers_security import bearer, fund, sign_up
 from tests.support import customer_with_key, unverified_customer_with_key
 from tests.unit.stripe_fake import FakeGateway

@@ -13,8 +13,8 @@ import schemathesis
 from schemathesis.core.result import Ok
 
 from chalicelib.config import Settings
-from chalicelib.providers.localstripe_setup import confirm_setup_intent_with_test_card
 from chalicelib.store.base import bind_models
+from infra.local.localstripe_setup import confirm_setup_intent_with_test_card
 from infra.local.stack import Stack
 from tests.integration.helpers_security import PASSWORD, Member, bearer, fund, link_token, sign_in, unique_email
 from tests.support import customer_with_key, deliver_sms, refresh_prices, sms_only_on_demand

@@ -25,7 +25,6 @@ from chalicelib.domain.errors import IllegalTransition
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.base import PartnerUnavailable
 from chalicelib.providers.registry import build_partners
-from chalicelib.providers.simulator.server import SimulatorHandle, start_simulator
 from chalicelib.services.activations import Activations
 from chalicelib.services.ordering import OrderRequest
 from chalicelib.services.payments import TopUps
@@ -33,6 +32,7 @@ from chalicelib.services.sessions import Credentials
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.payments import TopUp
+from infra.local.simulator.server import SimulatorHandle, start_simulator
 from tests.fake_partner import FakePartner
 from tests.integration.reliability_support import (
     DiesAfterIssuing,

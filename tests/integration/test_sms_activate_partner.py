@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from chalicelib.domain.clock import FixedClock
 from chalicelib.providers.base import (
     PartnerNoNumbers,
     PartnerOffer,
@@ -16,9 +15,10 @@ from chalicelib.providers.base import (
     PartnerUnavailable,
 )
 from chalicelib.providers.circuit import CircuitBreaker
-from chalicelib.providers.simulator.server import SimulatorHandle, start_simulator
 from chalicelib.providers.sms_activate import SmsActivatePartner
 from chalicelib.providers.transport import HttpPolicy
+from infra.local.simulator.server import SimulatorHandle, start_simulator
+from tests.clock import FixedClock
 
 pytestmark = pytest.mark.integration
 

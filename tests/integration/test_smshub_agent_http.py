@@ -20,8 +20,8 @@ import requests
 
 from chalicelib.config import settings_from_env
 from chalicelib.domain.ids import new_id
-from chalicelib.providers.simulator.smshub_agent import AgentHandle, start_smshub_agent
 from chalicelib.store.base import bind_models
+from infra.local.simulator.smshub_agent import AgentHandle, start_smshub_agent
 from infra.local.stack import ROOT, Stack, free_port
 from tests.support import client_at, customer_with_key, refresh_prices, wait_until
 

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from chalicelib.domain.errors import PaymentError
-from chalicelib.providers.localstripe_setup import (
+from chalicelib.providers.stripe_gateway import CardSummary, StripeGateway
+from infra.local.localstripe_setup import (
     authenticate_payment_intent,
     confirm_setup_intent_with_test_card,
     register_webhook,
 )
-from chalicelib.providers.stripe_gateway import CardSummary, StripeGateway
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def stripe_base_url() -> Iterator[str]:
     port = _free_port()
     # Our launcher keeps the store in memory; stock localstripe would overwrite /tmp/localstripe.pickle.
     process = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.providers.localstripe_setup", "--port", str(port)],
+        [sys.executable, "-m", "infra.local.localstripe_setup", "--port", str(port)],
         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     base_url = f"http://127.0.0.1:{port}"

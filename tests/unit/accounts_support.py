@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pynamodb.models import Model
 
 from chalicelib.config import Settings
-from chalicelib.domain.clock import FixedClock
 from chalicelib.services import runtime_settings
 from chalicelib.services.account_rights import AccountRights
 from chalicelib.services.accounts import AccountsService
@@ -23,6 +22,7 @@ from chalicelib.store.accounts import Account, Credential, LoginThrottle, OneTim
 from chalicelib.store.ledger import Claim, LedgerEntry
 from chalicelib.store.rate_limit import RateWindow
 from chalicelib.store.runtime import ActivityEntry, RuntimeSetting
+from tests.clock import FixedClock
 
 # Unit tests only: argon2id with tiny cost so hundreds of hashes take milliseconds. Integration tests run the real one.
 CHEAP = Argon2Params(memory_kib=64, time_cost=1, parallelism=1)

@@ -10,7 +10,6 @@ import pytest
 
 from chalicelib.config import PartnerSettings, Settings
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
-from chalicelib.domain.clock import FixedClock
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.base import PartnerNumber
 from chalicelib.services.activations import Activations
@@ -20,6 +19,7 @@ from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
+from tests.clock import FixedClock
 from tests.fake_partner import FakePartner
 
 T0 = 1_800_000_000.0

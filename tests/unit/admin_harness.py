@@ -9,7 +9,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from chalicelib.config import Settings
-from chalicelib.domain.clock import FixedClock
 from chalicelib.providers.base import PartnerActivationState, PartnerNumber, PartnerOffer, PartnerStatus
 from chalicelib.services.activations import Activations
 from chalicelib.services.admin import AdminService
@@ -19,6 +18,7 @@ from chalicelib.services.payments import StripeEvents, TopUps
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
+from tests.clock import FixedClock
 from tests.unit.accounts_support import RecordingMailer
 from tests.unit.stripe_fake import WEBHOOK_SECRET, FakeGateway, charge_saved_card, intent_of, signed
 

@@ -10,7 +10,6 @@ from typing import Any
 from chalicelib.domain.accounts import AccountStatus
 from chalicelib.domain.errors import PaymentError, PaymentUnavailable, RefundRefused
 from chalicelib.domain.ids import new_id
-from chalicelib.providers.localstripe_setup import signature_header
 from chalicelib.providers.stripe_gateway import (
     CardSummary,
     PaymentIntentResult,
@@ -21,6 +20,7 @@ from chalicelib.providers.stripe_gateway import (
 )
 from chalicelib.services.payments import TopUps, TopUpStarted
 from chalicelib.store.accounts import Account
+from infra.local.localstripe_setup import signature_header
 from tests.unit.moto_support import shared_moto_tables  # noqa: F401  (money's suites import it from here)
 
 WEBHOOK_SECRET = "whsec_unit"

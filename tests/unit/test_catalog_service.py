@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.config import PartnerSettings, Settings
-from chalicelib.domain.clock import FixedClock
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.providers.base import PartnerUnavailable
 from chalicelib.services import runtime_settings
@@ -21,6 +20,7 @@ from chalicelib.services.catalog import (
     set_price,
 )
 from chalicelib.store.runtime import RuntimeSetting
+from tests.clock import FixedClock
 from tests.fake_partner import FakePartner
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.clock import FixedClock
 from chalicelib.providers.base import PartnerUnavailable
 from chalicelib.providers.circuit import CircuitBreaker, CircuitState
+from tests.clock import FixedClock
 
 
 @pytest.fixture

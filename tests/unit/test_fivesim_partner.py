@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from chalicelib.domain.clock import FixedClock, iso
+from chalicelib.domain.clock import iso
 from chalicelib.providers.base import (
     PartnerNoNumbers,
     PartnerOffer,
@@ -22,6 +22,7 @@ from chalicelib.providers.base import (
 )
 from chalicelib.providers.fivesim import FiveSimPartner
 from chalicelib.providers.transport import HttpPolicy
+from tests.clock import FixedClock
 
 TOKEN = "good-token"
 NOW = 1_800_000_000.0

@@ -5,12 +5,12 @@ import pytest
 
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
-from chalicelib.domain.clock import FixedClock
 from chalicelib.services.forfeiture import Forfeiture
 from chalicelib.services.refunds import RefundRequests, RefundStatus
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
+from tests.clock import FixedClock
 from tests.unit.stripe_fake import NOW, FakeGateway
 
 

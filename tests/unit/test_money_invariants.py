@@ -13,7 +13,6 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from chalicelib.domain.accounts import LedgerKind
-from chalicelib.domain.clock import FixedClock
 from chalicelib.domain.errors import Conflict, InsufficientBalance, PaymentError
 from chalicelib.providers.stripe_gateway import RefundResult
 from chalicelib.services.payments import StripeEvents, TopUps
@@ -22,6 +21,7 @@ from chalicelib.services.wallet import Posting, Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.payments import TopUp
+from tests.clock import FixedClock
 from tests.unit.stripe_fake import (
     NOW,
     FakeGateway,

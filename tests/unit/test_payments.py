@@ -7,7 +7,6 @@ import pytest
 
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
-from chalicelib.domain.clock import FixedClock
 from chalicelib.domain.errors import AccountUnverified, Conflict, InvalidInput, PaymentError
 from chalicelib.providers.stripe_gateway import WebhookSignatureError
 from chalicelib.services.payments import (
@@ -24,6 +23,7 @@ from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.payments import TopUp
+from tests.clock import FixedClock
 from tests.unit.stripe_fake import (
     NOW,
     FakeGateway,

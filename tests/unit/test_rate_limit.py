@@ -8,11 +8,11 @@ from chalice.test import Client
 from pynamodb.exceptions import UpdateError
 
 from app import app
-from chalicelib.domain.clock import FixedClock
 from chalicelib.domain.errors import RateLimited
 from chalicelib.services import rate_limit
 from chalicelib.services.rate_limit import Limit, RateLimiter, client_identity
 from chalicelib.store.rate_limit import RateWindow
+from tests.clock import FixedClock
 
 START = 1_800_000_000.0  # a window boundary for 10-second windows
 

@@ -5,7 +5,6 @@ import pytest
 
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
-from chalicelib.domain.clock import FixedClock
 from chalicelib.domain.errors import Conflict, InsufficientBalance, InvalidInput, PaymentError
 from chalicelib.providers.stripe_gateway import RefundResult
 from chalicelib.services.payments import StripeEvents, TopUps
@@ -13,6 +12,7 @@ from chalicelib.services.refunds import RefundDecision, RefundRequests, RefundSt
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
+from tests.clock import FixedClock
 from tests.unit.stripe_fake import (
     NOW,
     FakeGateway,

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from chalicelib.domain.clock import FixedClock
-from chalicelib.providers.simulator.server import SimulatorHandle, start_simulator
+from infra.local.simulator.server import SimulatorHandle, start_simulator
+from tests.clock import FixedClock
 
 KEY = "sim-key"
 
@@ -369,7 +369,7 @@ def test_sim_state__counts_handler_calls_per_action(sim: SimulatorHandle) -> Non
 
 def test_simulator__imports_neither_aws_nor_chalice() -> None:
     # Given a fresh interpreter / When the simulator server is imported
-    code = ("import sys, chalicelib.providers.simulator.server; "
+    code = ("import sys, infra.local.simulator.server; "
             "print(sorted(m for m in ('boto3', 'botocore', 'pynamodb', 'chalice') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[2]).stdout

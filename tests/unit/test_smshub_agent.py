@@ -15,12 +15,10 @@ import pytest
 import requests
 
 from chalicelib.config import PartnerSettings, Settings, settings_from_env
-from chalicelib.domain.clock import FixedClock
 from chalicelib.providers import smshub_agent
 from chalicelib.providers.base import PartnerNoNumbers, PartnerRejected, PartnerUnavailable
 from chalicelib.providers.circuit import CircuitBreaker, CircuitState
 from chalicelib.providers.registry import build_partners
-from chalicelib.providers.simulator.smshub_agent import AgentHandle, start_smshub_agent
 from chalicelib.providers.smshub_agent import SmsHubAgentPartner
 from chalicelib.providers.transport import HttpPolicy
 from chalicelib.services.activations import Activations
@@ -28,7 +26,9 @@ from chalicelib.services.agent_sms import UNMATCHED_GRACE_SECONDS, AgentSms, Age
 from chalicelib.services.ordering import OrderRequest
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
+from infra.local.simulator.smshub_agent import AgentHandle, start_smshub_agent
 from infra.local.stack import free_port
+from tests.clock import FixedClock
 from tests.support import customer_with_key, wait_until
 
 KEY = "agent-key"

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.providers.localstripe_setup import signature_header
 from chalicelib.providers.stripe_gateway import (
     StripeGateway,
     WebhookPayloadError,
     WebhookSignatureError,
 )
+from infra.local.localstripe_setup import signature_header
 
 SECRET = "whsec_unit"
 NOW = 1_800_000_000
@@ -108,7 +108,7 @@ def test_parse_webhook__does_not_import_the_stripe_sdk() -> None:
     # Given a fresh interpreter, as in a Lambda cold start
     code = (
         "import sys\n"
-        "from chalicelib.providers.localstripe_setup import signature_header\n"
+        "from infra.local.localstripe_setup import signature_header\n"
         "from chalicelib.providers.stripe_gateway import StripeGateway\n"
         "body = b'{\"id\": \"evt_1\", \"type\": \"t\", \"created\": 1, \"data\": {\"object\": {}}}'\n"
         "StripeGateway('sk', None, 'whsec').parse_webhook(body, signature_header(body, 'whsec', 1), now=1)\n"

@@ -8,8 +8,8 @@ from collections import Counter
 from decimal import Decimal
 
 from chalicelib.domain.clock import Clock
-from chalicelib.providers.simulator import catalog
-from chalicelib.providers.simulator.activation import (
+from infra.local.simulator import catalog
+from infra.local.simulator.activation import (
     PendingSms,
     ProtocolError,
     SilentListener,
@@ -20,7 +20,7 @@ from chalicelib.providers.simulator.activation import (
     code_in,
     format_major,
 )
-from chalicelib.providers.simulator.config import ConfigChange, Offer, SimConfig, apply_settings
+from infra.local.simulator.config import ConfigChange, Offer, SimConfig, apply_settings
 
 _PHONE_ATTEMPTS = 50
 DEFAULT_STOCK = 500  # numbers per (service, country) after a start or reset, unless `stock` says otherwise

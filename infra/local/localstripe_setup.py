@@ -110,10 +110,10 @@ def _dump_store(store: dict[str, Any], path: str) -> None:
 
 def _post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
     # The base URL comes from our own settings (localstripe on localhost), never from a request.
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",  # noqa: S310
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:
             raw = response.read()
     except urllib.error.HTTPError as exc:
         raise LocalStripeError(_error_message(exc)) from exc

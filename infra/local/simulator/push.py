@@ -8,8 +8,8 @@ import urllib.request
 
 from chalicelib.domain.clock import protocol_time
 from chalicelib.domain.ids import hmac_sha256_hex
-from chalicelib.providers.simulator.activation import SimActivation, SimSms
-from chalicelib.providers.simulator.state import SimState
+from infra.local.simulator.activation import SimActivation, SimSms
+from infra.local.simulator.state import SimState
 
 SIGNATURE_HEADER = "X-Sim-Signature"
 _TIMEOUT_SECONDS = 5.0
@@ -66,7 +66,7 @@ class SmsPusher:
 
     def _post(self, url: str, secret: str, body: bytes) -> None:
         # The URL was checked to be http(s) when it was configured.
-        request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310
+        request = urllib.request.Request(url, data=body, method="POST", headers={
             "Content-Type": "application/json", SIGNATURE_HEADER: hmac_sha256_hex(body, secret)})
         for attempt in range(self._attempts):
             if attempt and self._stopped.wait(self._backoff_seconds * attempt):
@@ -79,7 +79,7 @@ class SmsPusher:
 
 def _posted(request: urllib.request.Request) -> bool:
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:
             return 200 <= response.status < 300
     except (urllib.error.URLError, OSError):
         return False

@@ -5,7 +5,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from chalicelib.providers.simulator.catalog import COUNTRIES, CURRENCY_NUMERIC, SERVICES
+from infra.local.simulator.catalog import COUNTRIES, CURRENCY_NUMERIC, SERVICES
 
 Offer = tuple[str, int]  # (service, country)
 

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from chalicelib.domain.clock import protocol_time
-from chalicelib.providers.simulator import catalog
-from chalicelib.providers.simulator.activation import (
+from infra.local.simulator import catalog
+from infra.local.simulator.activation import (
     ProtocolError,
     SimActivation,
     SimStatus,
     format_major,
     major_number,
 )
-from chalicelib.providers.simulator.state import SimState
+from infra.local.simulator.state import SimState
 
 Params = Mapping[str, str]
 

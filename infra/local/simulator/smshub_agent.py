@@ -28,8 +28,8 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
-from chalicelib.providers.simulator.config import nonempty_text, optional_url
-from chalicelib.providers.simulator.http_base import SimulatorHandler, SimulatorServer
+from infra.local.simulator.config import nonempty_text, optional_url
+from infra.local.simulator.http_base import SimulatorHandler, SimulatorServer
 
 Stock = dict[tuple[str, str, str], int]  # (country word, operator, service) → numbers available
 
@@ -183,10 +183,10 @@ class SmsPusher:
 
 def _post(url: str, body: dict[str, Any]) -> str:
     """PUSH_SMS once; the hub's `status`, or what went wrong instead."""
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",  # noqa: S310
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json", "User-Agent": "agent-sim/1"})
     try:
-        with urllib.request.urlopen(request, timeout=_PUSH_TIMEOUT_SECONDS) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=_PUSH_TIMEOUT_SECONDS) as response:
             return str(json.loads(response.read()).get("status"))
     except urllib.error.HTTPError as error:
         return f"HTTP {error.code}"

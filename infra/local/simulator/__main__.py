@@ -1,4 +1,4 @@
-"""Run the partner simulator: `python -m chalicelib.providers.simulator --port 8002 [--api-key K] [--sms-delay 3]`."""
+"""Run the partner simulator: `python -m infra.local.simulator --port 8002 [--api-key K] [--sms-delay 3]`."""
 from __future__ import annotations
 
 import argparse
@@ -6,11 +6,11 @@ import os
 import signal
 import threading
 
-from chalicelib.providers.simulator.server import start_simulator
+from infra.local.simulator.server import start_simulator
 
 
 def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m chalicelib.providers.simulator",
+    parser = argparse.ArgumentParser(prog="python -m infra.local.simulator",
                                      description="An upstream partner speaking the SMS-Activate handler protocol.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PARTNER_SIM_PORT", "8002")))

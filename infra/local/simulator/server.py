@@ -8,12 +8,12 @@ from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
 from chalicelib.domain.clock import Clock, SystemClock
-from chalicelib.providers.simulator.config import parse_change
-from chalicelib.providers.simulator.control import handle_control
-from chalicelib.providers.simulator.handler_api import Reply, handle
-from chalicelib.providers.simulator.http_base import SimulatorHandler, SimulatorServer
-from chalicelib.providers.simulator.push import SmsPusher
-from chalicelib.providers.simulator.state import SimState
+from infra.local.simulator.config import parse_change
+from infra.local.simulator.control import handle_control
+from infra.local.simulator.handler_api import Reply, handle
+from infra.local.simulator.http_base import SimulatorHandler, SimulatorServer
+from infra.local.simulator.push import SmsPusher
+from infra.local.simulator.state import SimState
 
 HANDLER_PATH = "/stubs/handler_api.php"
 

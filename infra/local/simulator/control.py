@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 
-from chalicelib.providers.simulator.config import parse_change
-from chalicelib.providers.simulator.handler_api import Reply, as_json
-from chalicelib.providers.simulator.push import SmsPusher
-from chalicelib.providers.simulator.state import SimState
+from infra.local.simulator.config import parse_change
+from infra.local.simulator.handler_api import Reply, as_json
+from infra.local.simulator.push import SmsPusher
+from infra.local.simulator.state import SimState
 
 
 def _error(status: int, message: str) -> Reply:
