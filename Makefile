@@ -8,7 +8,7 @@ DDB_SIM := amplify-dynamodb-simulator@2.9.30
 JAR := .local/tools/dynamodb/DynamoDBLocal.jar
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run stop test unit lint typecheck fmt bench soak clean system-deps
+.PHONY: install run stop test unit lint typecheck fmt bench soak clean system-deps lock package
 
 install: $(STAMP) $(JAR) system-deps
 
@@ -59,6 +59,15 @@ unit: $(STAMP)
 
 bench: install
 	$(PY) -m bench
+
+# requirements.lock pins every runtime distribution (for the Lambda zip); rewrite it after editing requirements.txt.
+lock: $(STAMP)
+	$(PY) -m infra.package --lock
+
+# The Lambda package make deploy uploads (and the rehearsal in tests/deploy/ runs): .local/infra/<stage>/package/.
+STAGE ?= dev
+package: $(STAMP)
+	$(PY) -m infra.package --stage $(STAGE) --out .local/infra/$(STAGE)
 
 soak: install
 	SOAK=1 $(PY) -m pytest -q tests/integration/test_reliability.py

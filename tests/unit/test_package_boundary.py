@@ -14,6 +14,8 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from infra.package import bundled_pins, locked, runtime_pins
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGED = ("app.py", "chalicelib")
 FIRST_PARTY = frozenset({"chalicelib"})
@@ -99,3 +101,20 @@ def test_runtime_distributions__dev_tools_are_not_runtime() -> None:
     runtime = allowed_imports(runtime_distributions())
     for tool in ("localstripe", "aiohttp", "moto", "pytest", "playwright", "hypothesis", "infra", "tests", "bench"):
         assert tool not in runtime
+
+
+def test_requirements_lock__pins_each_runtime_requirement_at_the_version_requirements_txt_names() -> None:
+    pins = locked()
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if requirement:
+            name, _, version = requirement.partition("==")
+            assert pins.get(_normalise(name)) == version, f"{name}: requirements.txt and requirements.lock differ " \
+                                                          "(run `make lock`)"
+
+
+def test_requirements_lock__bundles_no_tooling_and_leaves_the_sdk_to_the_runtime() -> None:
+    bundled = {pin.partition("==")[0] for pin in bundled_pins()}
+    assert not bundled & {"chalice", "pip", "setuptools", "wheel", "click", "moto", "pytest", "localstripe"}
+    assert not bundled & {"boto3", "botocore", "s3transfer"}
+    assert {pin.partition("==")[0] for pin in runtime_pins()} == {"boto3", "botocore", "s3transfer"}
