@@ -23,13 +23,15 @@ from chalicelib.api.errors import error_body, error_response
 from chalicelib.config import get_environment_settings
 from chalicelib.domain.errors import RateLimited
 from chalicelib.jobs.registry import JOBS
-from chalicelib.observability import logger
+from chalicelib.observability import logger, metrics
 from chalicelib.services import rate_limit, runtime_settings
 from chalicelib.services.authn import bearer
 from chalicelib.store.base import bind_models
 
 app = Chalice(app_name="sms-rooms")
 bind_models(get_environment_settings())
+# Alarms watch each stage's metrics apart (infra/operations.py): dev and prod may share an account.
+metrics.set_default_dimensions(stage=get_environment_settings().stage)
 
 # Paths that keep working in maintenance (5.2): health for load balancers, Stripe and partner pushes so no
 # payment or code is lost, the handler and 5sim APIs, which answer maintenance in their own protocols, and

@@ -23,6 +23,8 @@ from pynamodb.models import Model
 
 from chalicelib.config import Settings, settings_from_env
 from chalicelib.store.base import registered_models
+from infra import access, operations
+from infra.functions import functions
 
 ROOT = Path(__file__).resolve().parents[1]
 CHALICE = Path(sys.executable).with_name("chalice")
@@ -123,6 +125,7 @@ def build_template(stage: str, project_dir: Path = ROOT) -> Template:
         "Outputs": {
             "AdminCliPolicyArn": {"Value": {"Ref": "AdminCliPolicy"}},
             "TablePrefix": {"Value": settings.table_prefix},
+            **_dkim_outputs(),
         },
     }
 
@@ -131,8 +134,9 @@ def _parameters() -> dict[str, Any]:
     return {
         "SenderDomain": {"Type": "String", "AllowedPattern": r"^[a-z0-9.-]+\.[a-z]{2,}$",
                          "Description": "Domain the service sends email from (verified in SES with Easy DKIM)"},
-        "PublicBaseUrl": {"Type": "String", "AllowedPattern": r"^https://.+[^/]$",
-                          "Description": "Public URL of the service, used in email links (no trailing slash)"},
+        "PublicBaseUrl": {"Type": "String", "Default": "", "AllowedPattern": r"^(https://.+[^/])?$",
+                          "Description": "Public URL of the service, used in email links (no trailing slash; "
+                                         "empty: https://DomainName, or make deploy fills in the API's URL)"},
         "StripePublishableKey": {"Type": "String", "AllowedPattern": r"^pk_(test|live)_\w+$",
                                  "Description": "Stripe publishable key (public; secret keys go to SSM)"},
     }
@@ -141,6 +145,14 @@ def _parameters() -> dict[str, Any]:
 def _mail_resources() -> dict[str, Any]:
     return {"SenderIdentity": {"Type": "AWS::SES::EmailIdentity",
                                "Properties": {"EmailIdentity": {"Ref": "SenderDomain"}}}}
+
+
+def _dkim_outputs() -> dict[str, Any]:
+    """Easy DKIM's three CNAME records: SES sends nothing from the domain until they are in its DNS."""
+    return {f"DkimRecord{n}": {
+        "Description": f"DNS record {n} of 3 to publish for SES (name CNAME value)",
+        "Value": {"Fn::Sub": f"${{SenderIdentity.DkimDNSTokenName{n}}} CNAME ${{SenderIdentity.DkimDNSTokenValue{n}}}"},
+    } for n in (1, 2, 3)}
 
 
 def _secret_resources(env: dict[str, str]) -> dict[str, Any]:
@@ -169,13 +181,93 @@ def _admin_cli_policy(function_name: str) -> dict[str, Any]:
 
 
 def merge_template(stage: str, project_dir: Path = ROOT) -> Template:
-    """The template `chalice package` merges: the resources, plus the admin Lambda pinned to its deploy name.
+    """The template `chalice package` merges: the resources, operations and access over chalice's functions.
 
-    CloudFormation would otherwise name it `<stack>-Admin-<random>`, which bin/admin cannot guess.
+    Chalice's own function, role and API resources get properties laid over them (a dict merges key by key, a
+    list replaces chalice's): each function's log group and failed-run handling, each role's policy, the API's
+    logging and throttling. The admin Lambda is pinned to its deploy name: CloudFormation would otherwise name
+    it `<stack>-Admin-<random>`, which bin/admin cannot guess.
     """
     template = build_template(stage, project_dir)
-    template["Resources"][ADMIN_LOGICAL_ID] = {"Properties": {"FunctionName": admin_function_name(stage, project_dir)}}
+    env = stage_environment(stage, project_dir)
+    resources = template["Resources"]
+    tables = {m.Meta.short_name: {"id": table_logical_id(m), "indexes": _index_names(m)}  # type: ignore[attr-defined]
+              for m in registered_models()}
+    for function in functions():
+        resources[function.logical_id] = {"Properties": operations.function_properties(function)}
+        resources[function.role_id] = {"Properties": {
+            "Policies": access.role_policies(function, tables, env["SECRETS_PARAMETER_PREFIX"])}}
+    resources[ADMIN_LOGICAL_ID]["Properties"]["FunctionName"] = admin_function_name(stage, project_dir)
+    resources["RestAPI"] = {"Properties": operations.api_properties(stage)}
+    resources.update(operations.operations_resources(stage, functions()))
+    resources.update(_domain_resources())
+    template["Parameters"].update(operations.RESOURCE_PARAMETERS)
+    template["Parameters"].update(_domain_parameters())
+    template["Conditions"] = {**operations.CONDITIONS, **_domain_conditions()}
+    template["Rules"] = _domain_rules()
+    template["Outputs"].update(operations.operations_outputs())
+    template["Outputs"].update(_domain_outputs())
+    template["Globals"]["Function"]["Environment"]["Variables"]["PUBLIC_BASE_URL"] = {"Fn::If": [
+        "HasPublicBaseUrl", {"Ref": "PublicBaseUrl"},
+        {"Fn::If": ["HasDomain", {"Fn::Sub": "https://${DomainName}"}, ""]}]}
     return template
+
+
+def _index_names(model: type[Model]) -> list[str]:
+    schema = model._get_schema()
+    return sorted(i["index_name"] for i in schema["global_secondary_indexes"] + schema["local_secondary_indexes"])
+
+
+def _domain_parameters() -> dict[str, Any]:
+    return {
+        "DomainName": {"Type": "String", "Default": "", "AllowedPattern": r"^([a-z0-9-]+(\.[a-z0-9-]+)+)?$",
+                       "Description": "Custom domain of the API and dashboard (empty: only the execute-api URL)"},
+        "CertificateArn": {"Type": "String", "Default": "",
+                           "AllowedPattern": r"^(arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+)?$",
+                           "Description": "ACM certificate for DomainName, in the stack's region"},
+    }
+
+
+def _domain_conditions() -> dict[str, Any]:
+    return {"HasDomain": {"Fn::Not": [{"Fn::Equals": [{"Ref": "DomainName"}, ""]}]},
+            "HasPublicBaseUrl": {"Fn::Not": [{"Fn::Equals": [{"Ref": "PublicBaseUrl"}, ""]}]}}
+
+
+def _domain_rules() -> dict[str, Any]:
+    """A domain without its certificate (or the reverse) stops the deploy before anything is created."""
+    return {
+        "DomainNeedsCertificate": {
+            "RuleCondition": {"Fn::Not": [{"Fn::Equals": [{"Ref": "DomainName"}, ""]}]},
+            "Assertions": [{"Assert": {"Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]},
+                            "AssertDescription": "DomainName needs CertificateArn (ACM, this region)"}]},
+        "CertificateNeedsDomain": {
+            "RuleCondition": {"Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]},
+            "Assertions": [{"Assert": {"Fn::Not": [{"Fn::Equals": [{"Ref": "DomainName"}, ""]}]},
+                            "AssertDescription": "CertificateArn is only used with DomainName"}]},
+    }
+
+
+def _domain_resources() -> dict[str, Any]:
+    """A regional custom domain mapped at its root to the API's stage (the dashboard then lives at `/`)."""
+    return {
+        "ApiDomain": {"Type": "AWS::ApiGateway::DomainName", "Condition": "HasDomain", "Properties": {
+            "DomainName": {"Ref": "DomainName"}, "RegionalCertificateArn": {"Ref": "CertificateArn"},
+            "EndpointConfiguration": {"Types": ["REGIONAL"]}, "SecurityPolicy": "TLS_1_2"}},
+        "ApiDomainMapping": {"Type": "AWS::ApiGateway::BasePathMapping", "Condition": "HasDomain", "Properties": {
+            "DomainName": {"Ref": "ApiDomain"}, "RestApiId": {"Ref": "RestAPI"},
+            "Stage": {"Ref": "RestAPI.Stage"}}},
+    }
+
+
+def _domain_outputs() -> dict[str, Any]:
+    return {
+        "DomainDnsTarget": {"Condition": "HasDomain", "Value": {"Fn::GetAtt": ["ApiDomain", "RegionalDomainName"]},
+                            "Description": "Point DomainName here: a CNAME, or an alias A record in the zone below"},
+        "DomainHostedZoneId": {"Condition": "HasDomain",
+                               "Value": {"Fn::GetAtt": ["ApiDomain", "RegionalHostedZoneId"]},
+                               "Description": "Hosted zone of the DNS target (for a Route 53 alias record)"},
+        "DomainURL": {"Condition": "HasDomain", "Value": {"Fn::Sub": "https://${DomainName}/"}},
+    }
 
 
 def write_template(path: Path, template: Template) -> Path:

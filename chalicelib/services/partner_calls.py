@@ -11,15 +11,17 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pynamodb.exceptions import PutError
 
 from chalicelib.domain.clock import Clock
-from chalicelib.observability import logger
+from chalicelib.observability import logger, metrics
 from chalicelib.providers.base import Partner, PartnerNoNumbers, PartnerRejected, PartnerUnavailable
 from chalicelib.services import outbox
 from chalicelib.store.activations import PartnerCall
 
 _BATCH = 50
+GIVEN_UP_METRIC = "PartnerCallsGivenUp"  # infra/operations.py alarms on it
 
 
 class PartnerAction(str, enum.Enum):
@@ -110,6 +112,8 @@ def _given_up(call: PartnerCall, error: str | None) -> None:
     logger.error("partner call given up: end it in the partner's own panel", extra={
         "partner": call.partner, "action": call.action, "partner_activation_id": call.partner_activation_id,
         "error": error})
+    metrics.add_metric(name=GIVEN_UP_METRIC, unit=MetricUnit.Count, value=1)  # the PartnerCallsGivenUp alarm
+    metrics.flush_metrics()
 
 
 def _make(partner: Partner, partner_activation_id: str, action: PartnerAction) -> None:

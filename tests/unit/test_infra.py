@@ -1,13 +1,7 @@
-"""Infrastructure as code: tables built from the models, the packaged stack lints clean, the Lambda role covers us.
-
-The stack is packaged once per module from a copy of the project whose requirements.txt is empty: the template
-does not depend on the zip's contents, and an empty requirements file keeps `chalice package` offline and fast.
-"""
+"""Infrastructure as code: tables built from the models, the packaged stack lints clean, each Lambda role covers it."""
 from __future__ import annotations
 
-import fnmatch
 import json
-import shutil
 import subprocess
 from typing import Any
 
@@ -22,15 +16,14 @@ from infra.template import (
     ROOT,
     SECRET_SETTINGS,
     build_template,
-    package,
     stage_environment,
     stage_settings,
     table_logical_id,
     write_template,
 )
+from tests.unit.infra_support import allows, arn, packaged_dev
 
 CFN_LINT = ROOT / ".venv" / "bin" / "cfn-lint"
-ACCOUNT = "arn:aws:{service}:us-east-1:123456789012:{resource}"
 
 # What PynamoDB sends for Model.get/save/update/delete/query/scan/batch_get/batch_write, and what IAM checks
 # for each item of a TransactWrite/TransactGet (those two calls have no IAM action of their own).
@@ -41,14 +34,9 @@ PYNAMODB_INDEX_ACTIONS = ("dynamodb:Query", "dynamodb:Scan")
 
 
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    project = tmp_path_factory.mktemp("project")
-    shutil.copy2(ROOT / "app.py", project / "app.py")
-    for folder in ("chalicelib", ".chalice"):
-        shutil.copytree(ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__", "deployments"))
-    (project / "requirements.txt").write_text("")
-    sam = package("dev", tmp_path_factory.mktemp("out"), project)
-    return {"path": sam, "template": json.loads(sam.read_text())}
+def packaged() -> dict[str, Any]:
+    path, template = packaged_dev()
+    return {"path": path, "template": template}
 
 
 def _schema_from_table(props: dict[str, Any]) -> dict[str, Any]:
@@ -78,23 +66,6 @@ def _schema_from_model(model: type[Model]) -> dict[str, Any]:
 
 def _keys(key_schema: Any) -> dict[str, str]:
     return {k["KeyType"]: k["AttributeName"] for k in key_schema}
-
-
-def _allows(template: dict[str, Any], action: str, resource: str) -> bool:
-    """True when every Lambda role in the template allows the action on the resource (IAM wildcard rules)."""
-    roles = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
-    assert roles, "the packaged template has no Lambda role"
-    return all(any(_statement_allows(s, action, resource)
-                   for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"])
-               for role in roles)
-
-
-def _statement_allows(statement: dict[str, Any], action: str, resource: str) -> bool:
-    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-    return (statement["Effect"] == "Allow"
-            and any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in actions)
-            and any(fnmatch.fnmatchcase(resource, r) for r in resources))
 
 
 def _tables(template: dict[str, Any]) -> list[dict[str, Any]]:
@@ -134,7 +105,7 @@ def test_build_template__unknown_stage_is_refused_with_the_known_ones():
     # Given a stage that .chalice/config.json does not define
     # When the template is built for it
     with pytest.raises(ValueError) as refused:
-        build_template("staging")
+        build_template("qa")
     # Then the operator is told which stages exist
     assert "dev" in str(refused.value) and "prod" in str(refused.value)
 
@@ -166,39 +137,46 @@ def test_package__lambda_table_prefix_names_every_table(packaged):
     assert names == {prefix + m.Meta.short_name for m in registered_models()}  # type: ignore[attr-defined]
 
 
-def test_package__lambda_role_allows_every_pynamodb_call_on_every_table_and_index(packaged):
+@pytest.mark.parametrize("role_id", ["ApiHandlerRole", "AdminRole"])
+def test_package__api_and_admin_roles_allow_every_pynamodb_call_on_every_table_and_index(packaged, role_id):
     # Given the packaged stack and the tables it creates
     template = packaged["template"]
     tables = [r["Properties"] for r in _tables(template)]
-    # When each call PynamoDB makes is checked against the Lambda roles
+    # When each call PynamoDB makes is checked against the role
     missing = [(a, t["TableName"]) for t in tables for a in PYNAMODB_TABLE_ACTIONS
-               if not _allows(template, a, ACCOUNT.format(service="dynamodb", resource=f"table/{t['TableName']}"))]
+               if not allows(template, role_id, a, arn("dynamodb", f"table/{t['TableName']}"))]
     missing += [(a, f"{t['TableName']}/{i['IndexName']}") for t in tables
                 for i in t.get("GlobalSecondaryIndexes", []) + t.get("LocalSecondaryIndexes", [])
                 for a in PYNAMODB_INDEX_ACTIONS
-                if not _allows(template, a, ACCOUNT.format(
-                    service="dynamodb", resource=f"table/{t['TableName']}/index/{i['IndexName']}"))]
+                if not allows(template, role_id, a, arn(
+                    "dynamodb", f"table/{t['TableName']}/index/{i['IndexName']}"))]
     # Then nothing is refused
     assert missing == []
 
 
-def test_package__lambda_role_allows_email_secrets_logs_and_tracing(packaged):
-    # Given the packaged stack, deployed as the stack sms-rooms-dev
+def test_package__api_role_reaches_its_stage_and_nothing_beyond(packaged):
+    # Given the packaged dev stack, deployed in us-east-1 with SenderDomain=example.com
     template = packaged["template"]
     secrets_path = _lambda_env(template)["SECRETS_PARAMETER_PREFIX"].rstrip("/")
     needed = [
-        ("ses:SendEmail", ACCOUNT.format(service="ses", resource="identity/example.com")),
-        ("ssm:GetParametersByPath", ACCOUNT.format(service="ssm", resource=f"parameter{secrets_path}")),
-        ("ssm:GetParameter", ACCOUNT.format(service="ssm", resource=f"parameter{secrets_path}/STRIPE_SECRET_KEY")),
-        ("logs:PutLogEvents", ACCOUNT.format(
-            service="logs", resource="log-group:/aws/lambda/sms-rooms-dev-APIHandler-X1:log-stream:s")),
+        ("ses:SendEmail", arn("ses", "identity/example.com")),
+        ("ssm:GetParametersByPath", arn("ssm", f"parameter{secrets_path}")),
+        ("ssm:GetParameter", arn("ssm", f"parameter{secrets_path}/STRIPE_SECRET_KEY")),
+        ("logs:PutLogEvents", arn("logs", "log-group:/sms-rooms/sms-rooms-dev/api_handler:log-stream:s")),
         ("xray:PutTraceSegments", "*"),
     ]
-    # When each is checked against the Lambda roles
-    missing = [n for n in needed if not _allows(template, *n)]
-    # Then nothing is refused, and other stacks' parameters stay out of reach
-    assert missing == []
-    assert not _allows(template, "ssm:GetParameter", ACCOUNT.format(service="ssm", resource="parameter/other/KEY"))
+    beyond = [
+        ("ses:SendEmail", arn("ses", "identity/other.example")),
+        ("ses:SendEmail", "arn:aws:ses:eu-west-1:123456789012:identity/example.com"),
+        ("ssm:GetParameter", arn("ssm", "parameter/sms-rooms/prod/STRIPE_SECRET_KEY")),
+        ("dynamodb:GetItem", arn("dynamodb", "table/smsrooms-prod-accounts")),
+        ("logs:PutLogEvents", arn("logs", "log-group:/sms-rooms/sms-rooms-dev/admin:log-stream:s")),
+        ("cloudwatch:PutMetricData", "*"),
+    ]
+    # When each is checked against the API function's role
+    # Then what it needs is allowed, and other stages, identities, regions and functions' logs are not
+    assert [n for n in needed if not allows(template, "ApiHandlerRole", *n)] == []
+    assert [b for b in beyond if allows(template, "ApiHandlerRole", *b)] == []
 
 
 def test_secret_settings__each_parameter_name_is_a_setting_the_app_reads():

@@ -1,8 +1,10 @@
 """Finishes and cancels a partner could not take are queued and made later, once; refusals are not repeated."""
 from __future__ import annotations
 
+import json
+
 from chalicelib.providers.base import PartnerRejected, PartnerUnavailable
-from chalicelib.services.partner_calls import PartnerAction, PartnerCalls, Told
+from chalicelib.services.partner_calls import GIVEN_UP_METRIC, PartnerAction, PartnerCalls, Told
 from chalicelib.store.activations import Activation, PartnerCall
 from tests.fake_partner import FakePartner
 from tests.unit.activation_support import Desk
@@ -112,7 +114,7 @@ def test_retry_due__a_call_the_partner_refuses_on_retry_is_settled(moto_tables):
     assert [c.status for c in _queued(partner)] == ["done"]
 
 
-def test_retry_due__gives_up_after_its_attempts_and_stops_asking(moto_tables):
+def test_retry_due__gives_up_after_its_attempts_and_stops_asking(moto_tables, capsys):
     # Given a partner that never answers and a queue that tries three times in all
     partner = FlakyPartner()
     desk = Desk(moto_tables, [partner])
@@ -128,3 +130,11 @@ def test_retry_due__gives_up_after_its_attempts_and_stops_asking(moto_tables):
     assert partner.calls["cancel_failed"] == 3
     [given_up] = _queued(partner)
     assert (given_up.status, given_up.attempts, given_up.due) == ("failed", 3, None)
+    # And the metric the PartnerCallsGivenUp alarm watches counted it once
+    assert _emitted(capsys.readouterr().out, GIVEN_UP_METRIC) == [[1.0]]
+
+
+def _emitted(stdout: str, metric: str) -> list[list[float]]:
+    """Values of `metric` in the CloudWatch embedded-metric lines Powertools printed."""
+    blobs = [json.loads(line) for line in stdout.splitlines() if line.startswith('{"_aws"')]
+    return [blob[metric] for blob in blobs if metric in blob]

@@ -1,0 +1,100 @@
+"""Least privilege: each Lambda's own role policy, on this stage's tables, secrets path, SES identity and log group.
+
+`chalice package` gives every function its own role (`<Function>Role`, autogen_policy off) filled from
+`.chalice/policy.json`; the merge template replaces each role's `Policies` with the document built here, so ARNs
+name this stack's resources in this region and account. A wildcard is allowed only when WILDCARD_REASONS says
+why; tests/unit/test_infra.py reads the packaged template and fails on any other.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from infra.functions import ADMIN, API, Function
+
+Actions = tuple[str, ...]
+
+READ: Actions = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
+        "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable")
+UPDATE: Actions = (*READ, "dynamodb:UpdateItem")
+WRITE: Actions = (*UPDATE, "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+
+# Activation jobs all run the activations service: orders' state, the wallet (refunds), user webhooks, queued
+# partner calls, the catalog and runtime settings (markup, maintenance, circuit state).
+_ACTIVATION_JOB_TABLES: dict[str, Actions] = {t: WRITE for t in (
+    "accounts", "ledger", "claims", "counters", "activations", "bad_numbers", "webhook_deliveries",
+    "partner_calls", "catalog_offers", "runtime")}
+
+# Tables a scheduled job may touch, by job name; a job missing here has no profile and the tests fail, so a new
+# job is given its access on purpose. The API and admin Lambdas have every table (they serve every use case).
+JOB_TABLES: dict[str, dict[str, Actions]] = {
+    "refresh_prices": _ACTIVATION_JOB_TABLES,
+    "poll_partners": _ACTIVATION_JOB_TABLES,
+    "expire_overdue_activations": _ACTIVATION_JOB_TABLES,
+    "resolve_stale_pending": _ACTIVATION_JOB_TABLES,
+    "deliver_user_webhooks": _ACTIVATION_JOB_TABLES,
+    "retry_partner_calls": _ACTIVATION_JOB_TABLES,
+    # Reconcile reads the books (and Stripe); it writes only an account's "checked up to here" mark.
+    "reconcile": {"accounts": UPDATE, "ledger": READ, "activations": READ, "topups": READ},
+}
+
+# Jobs that send email (the API and admin Lambdas always may).
+JOBS_SENDING_MAIL: frozenset[str] = frozenset()
+
+# Every wildcard in a generated policy, by statement id, with the reason it cannot be narrower.
+WILDCARD_REASONS = {
+    "Tracing": "X-Ray has no resource-level permissions: PutTraceSegments/PutTelemetryRecords take only '*'",
+    "ReadSecrets": "the stage's own SSM path (/sms-rooms/<stage>/*): a secret added later needs no new policy",
+}
+
+
+def role_policies(function: Function, tables: dict[str, dict[str, Any]], secrets_prefix: str) -> list[Any]:
+    """The role's `Policies`: one document, one statement per kind of access.
+
+    `tables` maps a table's short name to {"id": logical id, "indexes": [index names]}.
+    """
+    statements = [
+        *_table_statements(_table_access(function, tables), tables),
+        _secrets_statement(secrets_prefix),
+        {"Sid": "Logs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": {"Fn::GetAtt": [function.log_group_id, "Arn"]}},
+        {"Sid": "Tracing", "Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+         "Resource": "*"},
+    ]
+    if function.name in (API, ADMIN) or function.name in JOBS_SENDING_MAIL:
+        statements.append({"Sid": "SendEmail", "Effect": "Allow", "Action": ["ses:SendEmail", "ses:SendRawEmail"],
+                           "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"
+                                                   ":identity/${SenderDomain}"}})
+    if function.scheduled:
+        statements.append({"Sid": "FailedRuns", "Effect": "Allow", "Action": "sqs:SendMessage",
+                           "Resource": {"Fn::GetAtt": ["ScheduledRunFailures", "Arn"]}})
+    return [{"PolicyName": f"{function.logical_id}Access",
+             "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}]
+
+
+def _table_access(function: Function, tables: dict[str, dict[str, Any]]) -> dict[str, Actions]:
+    if function.name in (API, ADMIN):
+        return {name: WRITE for name in tables}
+    if function.name not in JOB_TABLES:
+        raise KeyError(f"scheduled job {function.name!r} has no table access in infra/access.py JOB_TABLES")
+    return JOB_TABLES[function.name]
+
+
+def _table_statements(access: dict[str, Actions], tables: dict[str, dict[str, Any]]) -> list[Any]:
+    """One statement per access level, naming each table and each of its indexes (queries run on an index ARN)."""
+    by_level: dict[Actions, list[Any]] = {}
+    for name, actions in sorted(access.items()):
+        table = tables[name]
+        resources = by_level.setdefault(actions, [])
+        resources.append({"Fn::GetAtt": [table["id"], "Arn"]})
+        resources.extend({"Fn::Sub": f"${{{table['id']}.Arn}}/index/{index}"} for index in table["indexes"])
+    sids = {READ: "ReadTables", UPDATE: "UpdateTables", WRITE: "WriteTables"}
+    return [{"Sid": sids[actions], "Effect": "Allow", "Action": list(actions), "Resource": resources}
+            for actions, resources in by_level.items()]
+
+
+def _secrets_statement(prefix: str) -> dict[str, Any]:
+    path = prefix.rstrip("/")
+    arn = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
+    return {"Sid": "ReadSecrets", "Effect": "Allow",
+            "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+            "Resource": [{"Fn::Sub": f"{arn}{path}"}, {"Fn::Sub": f"{arn}{path}/*"}]}
