@@ -1,4 +1,5 @@
 # Entry points: make run | test | bench | lint | fmt | stop | clean  (see README.md)
+# Deployed stages: make deploy | smoke | destroy STAGE=<stage>  (see infra/README.md)
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -8,7 +9,7 @@ DDB_SIM := amplify-dynamodb-simulator@2.9.30
 JAR := .local/tools/dynamodb/DynamoDBLocal.jar
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run stop test unit lint typecheck fmt bench soak clean system-deps lock package
+.PHONY: install run stop test unit lint typecheck fmt bench soak clean system-deps lock package deploy smoke destroy
 
 install: $(STAMP) $(JAR) system-deps
 
@@ -71,6 +72,18 @@ package: $(STAMP)
 
 soak: install
 	SOAK=1 $(PY) -m pytest -q tests/integration/test_reliability.py
+
+# A deployed stage: package, upload, create or update its stack; prove it; tear it down (infra/README.md).
+# These never fall back to the default STAGE above: a stack is named on the command line or not touched.
+NAMED_STAGE = $(if $(filter file,$(origin STAGE)),,$(STAGE))
+deploy: $(STAMP)
+	@$(PY) -m infra.deploy deploy --stage "$(NAMED_STAGE)" --params "$(PARAMS)"
+
+smoke: $(STAMP)
+	@$(PY) -m infra.smoke --stage "$(NAMED_STAGE)"
+
+destroy: $(STAMP)
+	@$(PY) -m infra.deploy destroy --stage "$(NAMED_STAGE)" --confirm "$(CONFIRM)"
 
 clean:
 	rm -rf .local/dynamodb .local/logs .local/outbox test-artifacts

@@ -24,6 +24,7 @@ from pynamodb.models import Model
 from chalicelib.config import Settings, settings_from_env
 from chalicelib.store.base import registered_models
 from infra import access, operations
+from infra.aws import PROTECTED_STAGES
 from infra.functions import functions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,8 +34,6 @@ CHALICE = Path(sys.executable).with_name("chalice")
 # one parameter per environment variable name (CloudFormation cannot create SecureString parameters).
 SECRET_SETTINGS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "PARTNER_PUSH_SECRET", "PARTNERS_JSON")
 
-# Stages whose tables survive a stack deletion or replacement: money and its history live there.
-PROTECTED_STAGES = frozenset({"prod"})
 
 # Chalice's logical id for `@app.lambda_function(name="admin")`; bin/admin invokes it by its chalice-deploy name.
 ADMIN_LOGICAL_ID = "Admin"
