@@ -14,6 +14,7 @@ from chalicelib.api import (
     handler_api,
     money,
     partner_push,
+    settings_gate,
     smshub_push,
     support,
     system,
@@ -32,6 +33,25 @@ app = Chalice(app_name="sms-rooms")
 bind_models(get_environment_settings())
 # Alarms watch each stage's metrics apart (infra/operations.py): dev and prod may share an account.
 metrics.set_default_dimensions(stage=get_environment_settings().stage)
+
+_cold_start = True
+
+
+@app.middleware("all")
+def log_context(event: Any, get_response: Any) -> Any:
+    """Every log line of an invocation carries its request id, path and whether it was a cold start."""
+    global _cold_start
+    context = getattr(event, "context", None)
+    request_id = (context.get("requestId") if isinstance(context, dict) else None) or getattr(
+        getattr(event, "lambda_context", None), "aws_request_id", None)
+    logger.append_keys(request_id=request_id, request_path=getattr(event, "path", None), cold_start=_cold_start)
+    _cold_start = False
+    return get_response(event)
+
+
+# Before anything reads a table or a secret: a missing or published setting refuses every kind of event.
+app.middleware("all")(settings_gate.refuse_when_misconfigured)
+
 
 # Paths that keep working in maintenance (5.2): health for load balancers, Stripe and partner pushes so no
 # payment or code is lost, the handler and 5sim APIs, which answer maintenance in their own protocols, and
@@ -75,21 +95,6 @@ def chalice_errors_as_envelope(event: Any, get_response: Any) -> Response:
         response.body = error_body(code, str(body["Message"]))
         response.headers["Content-Type"] = "application/json"
     return response
-
-
-_cold_start = True
-
-
-@app.middleware("all")
-def log_context(event: Any, get_response: Any) -> Any:
-    """Every log line of an invocation carries its request id, path and whether it was a cold start."""
-    global _cold_start
-    context = getattr(event, "context", None)
-    request_id = (context.get("requestId") if isinstance(context, dict) else None) or getattr(
-        getattr(event, "lambda_context", None), "aws_request_id", None)
-    logger.append_keys(request_id=request_id, request_path=getattr(event, "path", None), cold_start=_cold_start)
-    _cold_start = False
-    return get_response(event)
 
 
 app.register_blueprint(system.bp)

@@ -6,21 +6,20 @@ deployed, so both paths run exactly this code.
 """
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from typing import Any
 
 from chalicelib.api.admin import COMMANDS, Args
 from chalicelib.api.errors import error_body
-from chalicelib.config import get_settings
+from chalicelib.config import get_settings, rebuilt_with_settings
 from chalicelib.domain.errors import DomainError, InvalidInput
 from chalicelib.observability import logger
 from chalicelib.services.admin import AdminService
 from chalicelib.services.admin_wiring import build_admin_service
 
 
-@functools.cache
+@rebuilt_with_settings
 def _service() -> AdminService:
     return build_admin_service(get_settings())
 

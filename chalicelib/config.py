@@ -1,13 +1,47 @@
-"""Settings: one typed object read from the environment, with the local defaults of API.md."""
+"""Settings: one typed object from the environment; outside `local` every secret is required, never a repo value."""
 from __future__ import annotations
 
-import functools
 import json
 import os
-from collections.abc import Mapping
+import re
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+LOCAL_STAGE = "local"
+
+# Settings that hold secrets: SSM SecureString parameters under the stage's SECRETS_PARAMETER_PREFIX, one per
+# environment variable name. PARTNERS_JSON is one because it carries each partner's API key.
+SECRET_SETTINGS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "PARTNER_PUSH_SECRET", "PARTNERS_JSON")
+# Required outside `local` too, though public: the page's Stripe key (a plain SSM parameter the stack makes), the
+# URL every email link and the Stripe webhook point at, and the sender of every email (the stack sets both).
+REQUIRED_SETTINGS = (*SECRET_SETTINGS, "STRIPE_PUBLISHABLE_KEY", "PUBLIC_BASE_URL", "MAIL_FROM")
+
+# The local stage's values. They are published in this repository, so no other stage may ever use one.
+LOCAL_VALUES = {
+    "STRIPE_SECRET_KEY": "sk_test_local",
+    "STRIPE_PUBLISHABLE_KEY": "pk_test_local",
+    "STRIPE_WEBHOOK_SECRET": "whsec_local",
+    "PARTNER_PUSH_SECRET": "sim-push-secret",
+    "MAIL_FROM": "SMS Rooms <no-reply@sms-rooms.local>",
+}
+LOCAL_PARTNER_KEY = "sim-key"  # the simulator's published key
+PUBLISHED_VALUES = frozenset(v.casefold() for v in (*LOCAL_VALUES.values(), LOCAL_PARTNER_KEY))
+
+# What a real value looks like. Every placeholder in the repository is shorter than these minimums.
+_SHAPES = {
+    "STRIPE_SECRET_KEY": (re.compile(r"[sr]k_(live|test)_[0-9A-Za-z]{16,}"), "a Stripe secret key (sk_live_…)"),
+    "STRIPE_PUBLISHABLE_KEY": (re.compile(r"pk_(live|test)_[0-9A-Za-z]{16,}"), "a Stripe publishable key (pk_live_…)"),
+    "STRIPE_WEBHOOK_SECRET": (re.compile(r"whsec_[0-9A-Za-z+/=]{16,}"), "a Stripe signing secret (whsec_…)"),
+    "PARTNER_PUSH_SECRET": (re.compile(r"[!-~]{16,}"), "at least 16 printable characters without spaces"),
+    "PUBLIC_BASE_URL": (re.compile(r"https://[^\s/?#]+(/[^\s?#]*[^\s/?#])?"), "an https URL without a trailing /"),
+    "MAIL_FROM": (re.compile(r"[^\r\n]*@[^\r\n]+"), "a sender address"),
+}
+DEFAULT_SECRETS_TTL_SECONDS = 120.0
+# A misconfigured or unreadable store is read again this soon, so a fix shows without a cold start.
+_RETRY_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -26,7 +60,7 @@ class PartnerSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    stage: str = "local"
+    stage: str = LOCAL_STAGE
     app_name: str = "sms-rooms"
     region: str = "us-east-1"
     table_prefix: str = "smsrooms-local-"
@@ -34,9 +68,10 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:8000"
     currency: str = "USD"
 
-    stripe_secret_key: str = "sk_test_local"
-    stripe_publishable_key: str = "pk_test_local"
-    stripe_webhook_secret: str = "whsec_local"
+    # Secrets default to nothing: the local stage's values come from LOCAL_VALUES, and only there.
+    stripe_secret_key: str = ""
+    stripe_publishable_key: str = ""
+    stripe_webhook_secret: str = ""
     stripe_api_base: str | None = "http://127.0.0.1:8420"
     stripe_js_url: str = "http://127.0.0.1:8420/js.stripe.com/v3/"
     topup_min_cents: int = 100
@@ -46,7 +81,7 @@ class Settings:
     partners: tuple[PartnerSettings, ...] = field(default_factory=tuple)
     partner_connect_timeout_seconds: float = 2.0
     partner_read_timeout_seconds: float = 5.0
-    partner_push_secret: str = "sim-push-secret"
+    partner_push_secret: str = ""
 
     activation_lifetime_seconds: int = 1200
     cancel_grace_seconds: int = 120
@@ -60,7 +95,7 @@ class Settings:
     markup_percent: Decimal = Decimal(30)
 
     mail_outbox_dir: str | None = ".local/outbox"
-    mail_from: str = "SMS Rooms <no-reply@sms-rooms.local>"
+    mail_from: str = ""
     session_ttl_seconds: int = 7 * 24 * 3600
     verify_token_ttl_seconds: int = 24 * 3600
     reset_token_ttl_seconds: int = 3600
@@ -69,25 +104,61 @@ class Settings:
     login_ip_free_failures: int = 30  # failed sign-ins one IP may make before it must wait (a NAT: raise it)
     rate_limit_per_second: int = 20
     rate_limit_burst: int = 100
+    secrets_ttl_seconds: float = DEFAULT_SECRETS_TTL_SECONDS  # how long a container trusts the secrets it read
 
     @property
     def is_local(self) -> bool:
         return self.dynamodb_endpoint is not None
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One setting that stops the function, and why; never the value."""
+
+    setting: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.setting} {self.reason}"
+
+
+class Misconfigured(Exception):
+    """The function refuses to work: a required setting is missing, published in the repository, or malformed."""
+
+    def __init__(self, problems: tuple[Problem, ...]) -> None:
+        self.problems = problems
+        super().__init__("SMS Rooms is misconfigured, so it refuses to work until fixed: "
+                         + "; ".join(str(p) for p in problems))
+
+
+class SettingError(ValueError):
+    """One malformed setting, named; the message never carries its value (it may be a secret)."""
+
+    def __init__(self, setting: str, reason: str) -> None:
+        self.setting, self.reason = setting, reason
+        super().__init__(f"{setting} {reason}")
+
+
 def _partners_from(raw: str | None) -> tuple[PartnerSettings, ...]:
     if not raw:
         return ()
-    items = json.loads(raw)
-    return tuple(
-        PartnerSettings(
-            name=p["name"], protocol=p.get("protocol", "sms-activate"), base_url=p["base_url"],
-            api_key=p["api_key"], priority=int(p.get("priority", 0)), currency=p.get("currency", "USD"),
-            rate_to_base=Decimal(str(p.get("rate_to_base", "1"))),
-            prices=_prices_from(p.get("prices") or {}),
+    try:
+        items = json.loads(raw)
+        return tuple(
+            PartnerSettings(
+                name=str(p["name"]), protocol=str(p.get("protocol", "sms-activate")), base_url=str(p["base_url"]),
+                api_key=str(p["api_key"]), priority=int(p.get("priority", 0)), currency=str(p.get("currency", "USD")),
+                rate_to_base=Decimal(str(p.get("rate_to_base", "1"))),
+                prices=_prices_from(p.get("prices") or {}),
+            )
+            for p in items
         )
-        for p in items
-    )
+    except SettingError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, InvalidOperation) as exc:
+        # The text may hold partners' keys: name the setting and the kind of fault, never the value.
+        raise SettingError("PARTNERS_JSON", "is not a JSON list of partners with name, base_url and api_key "
+                           f"({type(exc).__name__})") from None
 
 
 def _prices_from(raw: Mapping[str, object]) -> tuple[tuple[str, int], ...]:
@@ -95,14 +166,38 @@ def _prices_from(raw: Mapping[str, object]) -> tuple[tuple[str, int], ...]:
     prices = tuple((str(key), value) for key, value in raw.items()
                    if isinstance(value, int) and not isinstance(value, bool) and value > 0)
     if len(prices) != len(raw):
-        raise ValueError(f"partner prices must be positive whole minor units: {dict(raw)!r}")
+        raise SettingError("PARTNERS_JSON", "gives prices that are not positive whole minor units")
     return prices
 
 
-def _positive(value: float, name: str) -> float:
-    if not value > 0:
-        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
-    return value
+_N = TypeVar("_N", int, float, Decimal)
+
+
+class _Env:
+    """Typed reads of an environment mapping: an empty variable keeps the default; a malformed one names itself."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def text(self, name: str, default: str) -> str:
+        return self.env.get(name) or default
+
+    def number(self, name: str, default: _N, kind: Callable[[str], _N]) -> _N:
+        raw = self.env.get(name)
+        if not raw:
+            return default
+        try:
+            if not raw.isascii():  # int() takes '١٠٠' and '１００': digits of other scripts are a typo or a trap
+                raise ValueError(name)
+            return kind(raw.strip())
+        except (ValueError, InvalidOperation):
+            raise SettingError(name, f"must be a {'whole ' if kind is int else ''}number") from None
+
+    def positive(self, name: str, default: float) -> float:
+        value = self.number(name, default, float)
+        if not value > 0:
+            raise SettingError(name, "must be a positive number of seconds")
+        return value
 
 
 def _bool(raw: str) -> bool:
@@ -110,61 +205,132 @@ def _bool(raw: str) -> bool:
 
 
 def settings_from_env(env: Mapping[str, str]) -> Settings:
-    """Build Settings from an environment mapping; unknown or empty variables keep the defaults."""
+    """Build Settings from an environment mapping; empty variables keep the defaults.
+
+    Only the local stage gets the local endpoints and LOCAL_VALUES; any other stage gets nothing for a secret it
+    lacks (`configuration_problems` says so before anything runs).
+    """
     d = Settings()
+    e = _Env(env)
     get = env.get
-    stage = get("STAGE", d.stage)
-    ddb_port = get("DYNAMODB_PORT", "8001")
-    stripe_port = get("STRIPE_PORT", "8420")
-    app_port = get("APP_PORT", "8000")
-    sim_port = get("PARTNER_SIM_PORT", "8002")
-    local = stage == "local"
+    stage = stage_of(env)
+    local = stage == LOCAL_STAGE
+    ddb_port, stripe_port = get("DYNAMODB_PORT", "8001"), get("STRIPE_PORT", "8420")
+    app_port, sim_port = get("APP_PORT", "8000"), get("PARTNER_SIM_PORT", "8002")
+    placeholder = LOCAL_VALUES if local else {}
     default_partners = json.dumps([{"name": "sim", "protocol": "sms-activate",
                                     "base_url": f"http://127.0.0.1:{sim_port}/stubs/handler_api.php",
-                                    "api_key": "sim-key"}]) if local else ""
+                                    "api_key": LOCAL_PARTNER_KEY}]) if local else ""
     ddb_endpoint = get("DYNAMODB_ENDPOINT", f"http://127.0.0.1:{ddb_port}" if local else "")
     stripe_base = get("STRIPE_API_BASE", f"http://127.0.0.1:{stripe_port}" if local else "")
     return Settings(
         stage=stage,
-        app_name=get("APP_NAME", d.app_name),
-        region=get("AWS_REGION", get("AWS_DEFAULT_REGION", d.region)),
-        table_prefix=get("TABLE_PREFIX", f"smsrooms-{stage}-"),
+        app_name=e.text("APP_NAME", d.app_name),
+        region=get("AWS_REGION") or e.text("AWS_DEFAULT_REGION", d.region),
+        table_prefix=e.text("TABLE_PREFIX", f"smsrooms-{stage}-"),
         dynamodb_endpoint=ddb_endpoint or None,
-        public_base_url=get("PUBLIC_BASE_URL", f"http://127.0.0.1:{app_port}"),
-        currency=get("CURRENCY", d.currency),
-        stripe_secret_key=get("STRIPE_SECRET_KEY", d.stripe_secret_key),
-        stripe_publishable_key=get("STRIPE_PUBLISHABLE_KEY", d.stripe_publishable_key),
-        stripe_webhook_secret=get("STRIPE_WEBHOOK_SECRET", d.stripe_webhook_secret),
+        public_base_url=e.text("PUBLIC_BASE_URL", f"http://127.0.0.1:{app_port}" if local else "").strip(),
+        currency=e.text("CURRENCY", d.currency),
+        stripe_secret_key=_secret(env, "STRIPE_SECRET_KEY", placeholder),
+        stripe_publishable_key=_secret(env, "STRIPE_PUBLISHABLE_KEY", placeholder),
+        stripe_webhook_secret=_secret(env, "STRIPE_WEBHOOK_SECRET", placeholder),
         stripe_api_base=stripe_base or None,
         stripe_js_url=get("STRIPE_JS_URL", f"{stripe_base}/js.stripe.com/v3/" if stripe_base
                           else "https://js.stripe.com/v3/"),
-        topup_min_cents=int(get("TOPUP_MIN_CENTS", d.topup_min_cents)),
-        topup_max_cents=int(get("TOPUP_MAX_CENTS", d.topup_max_cents)),
-        refund_fee_cents=int(get("REFUND_FEE_CENTS", d.refund_fee_cents)),
-        partners=_partners_from(get("PARTNERS_JSON", default_partners)),
-        partner_connect_timeout_seconds=float(get("PARTNER_CONNECT_TIMEOUT_SECONDS",
-                                                  d.partner_connect_timeout_seconds)),
-        partner_read_timeout_seconds=float(get("PARTNER_READ_TIMEOUT_SECONDS", d.partner_read_timeout_seconds)),
-        partner_push_secret=get("PARTNER_PUSH_SECRET", d.partner_push_secret),
-        activation_lifetime_seconds=int(get("ACTIVATION_LIFETIME_SECONDS", d.activation_lifetime_seconds)),
-        cancel_grace_seconds=int(get("CANCEL_GRACE_SECONDS", d.cancel_grace_seconds)),
-        status_refresh_min_seconds=int(get("STATUS_REFRESH_MIN_SECONDS", d.status_refresh_min_seconds)),
-        poll_sweep_seconds=float(get("POLL_SWEEP_SECONDS", d.poll_sweep_seconds)),
-        poll_every_seconds=_positive(float(get("POLL_EVERY_SECONDS", d.poll_every_seconds)), "POLL_EVERY_SECONDS"),
-        pending_resolve_after_seconds=int(get("PENDING_RESOLVE_AFTER_SECONDS", d.pending_resolve_after_seconds)),
-        refunds_enabled=_bool(get("REFUNDS_ENABLED", "true")),
-        markup_percent=Decimal(get("MARKUP_PERCENT", str(d.markup_percent))),
-        mail_outbox_dir=get("MAIL_OUTBOX_DIR", d.mail_outbox_dir if local else "") or None,
-        mail_from=get("MAIL_FROM", d.mail_from),
-        session_ttl_seconds=int(get("SESSION_TTL_SECONDS", d.session_ttl_seconds)),
-        verify_token_ttl_seconds=int(get("VERIFY_TOKEN_TTL_SECONDS", d.verify_token_ttl_seconds)),
-        reset_token_ttl_seconds=int(get("RESET_TOKEN_TTL_SECONDS", d.reset_token_ttl_seconds)),
-        activity_retention_days=int(get("ACTIVITY_RETENTION_DAYS", d.activity_retention_days)),
-        agreement_version=get("AGREEMENT_VERSION", d.agreement_version),
-        login_ip_free_failures=int(get("LOGIN_IP_FREE_FAILURES", d.login_ip_free_failures)),
-        rate_limit_per_second=int(get("RATE_LIMIT_PER_SECOND", d.rate_limit_per_second)),
-        rate_limit_burst=int(get("RATE_LIMIT_BURST", d.rate_limit_burst)),
+        topup_min_cents=e.number("TOPUP_MIN_CENTS", d.topup_min_cents, int),
+        topup_max_cents=e.number("TOPUP_MAX_CENTS", d.topup_max_cents, int),
+        refund_fee_cents=e.number("REFUND_FEE_CENTS", d.refund_fee_cents, int),
+        partners=_partners_from(get("PARTNERS_JSON") or default_partners),
+        partner_connect_timeout_seconds=e.number("PARTNER_CONNECT_TIMEOUT_SECONDS",
+                                                 d.partner_connect_timeout_seconds, float),
+        partner_read_timeout_seconds=e.number("PARTNER_READ_TIMEOUT_SECONDS", d.partner_read_timeout_seconds, float),
+        partner_push_secret=_secret(env, "PARTNER_PUSH_SECRET", placeholder),
+        activation_lifetime_seconds=e.number("ACTIVATION_LIFETIME_SECONDS", d.activation_lifetime_seconds, int),
+        cancel_grace_seconds=e.number("CANCEL_GRACE_SECONDS", d.cancel_grace_seconds, int),
+        status_refresh_min_seconds=e.number("STATUS_REFRESH_MIN_SECONDS", d.status_refresh_min_seconds, int),
+        poll_sweep_seconds=e.number("POLL_SWEEP_SECONDS", d.poll_sweep_seconds, float),
+        poll_every_seconds=e.positive("POLL_EVERY_SECONDS", d.poll_every_seconds),
+        pending_resolve_after_seconds=e.number("PENDING_RESOLVE_AFTER_SECONDS", d.pending_resolve_after_seconds, int),
+        refunds_enabled=_bool(get("REFUNDS_ENABLED") or "true"),
+        markup_percent=e.number("MARKUP_PERCENT", d.markup_percent, Decimal),
+        mail_outbox_dir=get("MAIL_OUTBOX_DIR", ".local/outbox" if local else "") or None,
+        mail_from=_secret(env, "MAIL_FROM", placeholder),
+        session_ttl_seconds=e.number("SESSION_TTL_SECONDS", d.session_ttl_seconds, int),
+        verify_token_ttl_seconds=e.number("VERIFY_TOKEN_TTL_SECONDS", d.verify_token_ttl_seconds, int),
+        reset_token_ttl_seconds=e.number("RESET_TOKEN_TTL_SECONDS", d.reset_token_ttl_seconds, int),
+        activity_retention_days=e.number("ACTIVITY_RETENTION_DAYS", d.activity_retention_days, int),
+        agreement_version=e.text("AGREEMENT_VERSION", d.agreement_version),
+        login_ip_free_failures=e.number("LOGIN_IP_FREE_FAILURES", d.login_ip_free_failures, int),
+        rate_limit_per_second=e.number("RATE_LIMIT_PER_SECOND", d.rate_limit_per_second, int),
+        rate_limit_burst=e.number("RATE_LIMIT_BURST", d.rate_limit_burst, int),
+        secrets_ttl_seconds=e.positive("SECRETS_TTL_SECONDS", d.secrets_ttl_seconds),
     )
+
+
+def stage_of(env: Mapping[str, str]) -> str:
+    return (env.get("STAGE") or "").strip() or LOCAL_STAGE
+
+
+def _secret(env: Mapping[str, str], name: str, placeholder: Mapping[str, str]) -> str:
+    # Surrounding whitespace (a trailing newline from `--value file://…`) is never part of a key.
+    return (env.get(name) or "").strip() or placeholder.get(name, "")
+
+
+def configuration_problems(env: Mapping[str, str]) -> tuple[Problem, ...]:
+    """Why these settings may not run, outside the local stage (empty: they may). Never says a value."""
+    if stage_of(env) == LOCAL_STAGE:
+        if env.get("AWS_LAMBDA_FUNCTION_NAME"):
+            return (Problem("STAGE", "is missing or 'local' inside AWS Lambda (the local stage uses published "
+                                     "values)"),)
+        return ()
+    problems = [p for name in REQUIRED_SETTINGS if (p := _problem_of(name, (env.get(name) or "").strip()))]
+    if not problems:
+        problems += _stripe_mode_problems(env)
+    try:
+        settings_from_env(env)
+    except SettingError as exc:
+        if not any(p.setting == exc.setting for p in problems):
+            problems.append(Problem(exc.setting, exc.reason))
+    return tuple(problems)
+
+
+def _problem_of(name: str, value: str) -> Problem | None:
+    if not value:
+        return Problem(name, "is missing")
+    if value.casefold() in PUBLISHED_VALUES:
+        return Problem(name, "is a value published in the repository (a local placeholder)")
+    if name == "PARTNERS_JSON":
+        return _partners_problem(value)
+    pattern, shape = _SHAPES[name]
+    if not pattern.fullmatch(value):
+        return Problem(name, f"is not {shape}")
+    return None
+
+
+def _partners_problem(raw: str) -> Problem | None:
+    try:
+        partners = _partners_from(raw)
+    except SettingError as exc:
+        return Problem(exc.setting, exc.reason)
+    if not partners:
+        return Problem("PARTNERS_JSON", "lists no partner")
+    for partner in partners:
+        key = partner.api_key.strip()
+        if not key or key.casefold() in PUBLISHED_VALUES:
+            return Problem("PARTNERS_JSON", f"gives partner {partner.name!r} a missing or published api_key")
+        if not re.fullmatch(r"https?://[^\s/]+\S*", partner.base_url):
+            return Problem("PARTNERS_JSON", f"gives partner {partner.name!r} a base_url that is not an http(s) URL")
+    return None
+
+
+def _stripe_mode_problems(env: Mapping[str, str]) -> list[Problem]:
+    # A live page with a test secret key (or the reverse) fails every payment; say so at once.
+    secret_live = (env.get("STRIPE_SECRET_KEY") or "").strip()[3:].startswith("live_")
+    public_live = (env.get("STRIPE_PUBLISHABLE_KEY") or "").strip()[3:].startswith("live_")
+    if secret_live == public_live:
+        return []
+    return [Problem("STRIPE_PUBLISHABLE_KEY", "is a " + ("test" if secret_live else "live") + " key but "
+                    "STRIPE_SECRET_KEY a " + ("live" if secret_live else "test") + " one")]
 
 
 def secrets_from_parameter_store(prefix: str, region: str, client: Any = None) -> dict[str, str]:
@@ -183,22 +349,120 @@ def secrets_from_parameter_store(prefix: str, region: str, client: Any = None) -
     return found
 
 
-@functools.cache
+SecretReader = Callable[[str, str], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class _Reading:
+    settings: Settings | None
+    problems: tuple[Problem, ...]
+    fresh_until: float
+
+
+class SettingsSource:
+    """The process's settings: the environment with the stage's SSM secrets laid over it, re-read on a TTL.
+
+    Nothing is read from AWS until first asked (importing the app stays offline and cheap). A warm container
+    re-reads the parameters every `SECRETS_TTL_SECONDS`, so a rotated secret replaces the old one without a cold
+    start; settings equal to the last reading come back as the same object, so what was built from them is kept.
+    """
+
+    def __init__(self, environ: Mapping[str, str], read_secrets: SecretReader = secrets_from_parameter_store,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        self.environ = dict(environ)
+        self.prefix = self.environ.get("SECRETS_PARAMETER_PREFIX", "").strip()
+        self.read_secrets = read_secrets
+        self.now = now
+        self._reading: _Reading | None = None
+
+    def current(self) -> Settings:
+        """The settings to act on, or Misconfigured: nothing outside `local` runs on a missing or published value."""
+        reading = self._reading
+        if reading is None or (self.prefix and self.now() >= reading.fresh_until):
+            reading = self._reading = self._read(reading)
+        if reading.settings is None:
+            raise Misconfigured(reading.problems)
+        return reading.settings
+
+    def _read(self, last: _Reading | None) -> _Reading:
+        env = dict(self.environ)
+        if self.prefix:
+            region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+            try:
+                env.update(self.read_secrets(self.prefix, region))
+            except Exception as exc:  # SSM throttled or unreachable: not a reason to drop good secrets at once
+                return self._unreadable(last, exc)
+        problems = configuration_problems(env)
+        if problems:
+            _log_refusal(problems)
+            return _Reading(None, problems, self.now() + _RETRY_SECONDS)
+        settings = settings_from_env(env)
+        if last is not None and last.settings == settings:
+            settings = last.settings
+        return _Reading(settings, (), self.now() + settings.secrets_ttl_seconds)
+
+    def _unreadable(self, last: _Reading | None, exc: Exception) -> _Reading:
+        from chalicelib.observability import logger
+
+        logger.warning("secrets could not be re-read", extra={"error": type(exc).__name__,
+                                                              "prefix": self.prefix})
+        if last is not None and last.settings is not None:
+            return _Reading(last.settings, (), self.now() + _RETRY_SECONDS)
+        problems = (Problem("SECRETS_PARAMETER_PREFIX", f"could not be read ({type(exc).__name__})"),)
+        _log_refusal(problems)
+        return _Reading(None, problems, self.now() + _RETRY_SECONDS)
+
+
+def _log_refusal(problems: tuple[Problem, ...]) -> None:
+    from chalicelib.observability import logger
+
+    logger.error(str(Misconfigured(problems)), extra={"misconfigured_settings": [p.setting for p in problems]})
+
+
+_source: SettingsSource | None = None
+
+
+def get_settings() -> Settings:
+    """The process's settings (see SettingsSource); raises Misconfigured rather than run on a bad one."""
+    global _source
+    if _source is None:
+        _source = SettingsSource(os.environ)
+    return _source.current()
+
+
+def use_settings_source(source: SettingsSource | None) -> SettingsSource | None:
+    """Replace the process's source, returning the one it had (tests; None: from os.environ on next use)."""
+    global _source
+    previous, _source = _source, source
+    return previous
+
+
+# What binding the tables reads: none of it can be malformed, so importing the app never fails on a setting.
+_TABLE_BINDING = ("STAGE", "TABLE_PREFIX", "DYNAMODB_ENDPOINT", "DYNAMODB_PORT", "AWS_REGION", "AWS_DEFAULT_REGION")
+
+
 def get_environment_settings() -> Settings:
-    """Settings from the environment alone, without the SSM secrets: enough to bind tables at import time.
+    """Settings from the environment's table binding alone, without the SSM secrets: what import time needs.
 
     Importing app.py must not call AWS (chalice package imports it offline, and a cold start should not
-    pay for secrets a route may never need); the secrets come with `get_settings()` on first use.
+    pay for secrets a route may never need); the rest comes with `get_settings()`, which refuses bad values
+    with one clear line instead of a crash at import.
     """
-    return settings_from_env(os.environ)
+    return settings_from_env({name: os.environ[name] for name in _TABLE_BINDING if name in os.environ})
 
 
-@functools.cache
-def get_settings() -> Settings:
-    """The process's settings: the environment, with the stage's secrets from SSM laid over it when deployed."""
-    env = dict(os.environ)
-    prefix = env.get("SECRETS_PARAMETER_PREFIX")
-    if prefix:
-        env.update(secrets_from_parameter_store(prefix, env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION",
-                                                                                    "us-east-1"))))
-    return settings_from_env(env)
+_T = TypeVar("_T")
+
+
+def rebuilt_with_settings(build: Callable[[], _T]) -> Callable[[], _T]:
+    """Cache what `build` makes from the settings until they change (a rotated secret), instead of for ever."""
+    built: list[tuple[Settings, _T]] = []
+
+    def current() -> _T:
+        settings = get_settings()
+        if not built or built[0][0] is not settings:
+            built[:] = [(settings, build())]
+        return built[0][1]
+
+    current.__doc__, current.__name__ = build.__doc__, build.__name__
+    return current

@@ -21,6 +21,7 @@ from typing import Any
 
 from pynamodb.models import Model
 
+from chalicelib.config import SECRET_SETTINGS as SECRET_SETTINGS  # the SSM parameters a stage needs, defined once
 from chalicelib.config import Settings, settings_from_env
 from chalicelib.store.base import registered_models
 from infra import access, operations
@@ -30,9 +31,6 @@ from infra.functions import functions
 ROOT = Path(__file__).resolve().parents[1]
 CHALICE = Path(sys.executable).with_name("chalice")
 
-# Settings that hold secrets: stored as SSM SecureString parameters under the stage's SECRETS_PARAMETER_PREFIX,
-# one parameter per environment variable name (CloudFormation cannot create SecureString parameters).
-SECRET_SETTINGS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "PARTNER_PUSH_SECRET", "PARTNERS_JSON")
 
 
 # Chalice's logical id for `@app.lambda_function(name="admin")`; bin/admin invokes it by its chalice-deploy name.

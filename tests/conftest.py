@@ -16,10 +16,20 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SmsRoomsTest")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
+from chalicelib import config
 from chalicelib.config import Settings, settings_from_env
 from chalicelib.services import runtime_settings
 from chalicelib.store.base import bind_models, create_tables
 from infra.local.stack import Ports, Stack
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _settings_of_the_test_process() -> Iterator[None]:
+    """In-process tests read the local stage's settings, as the test process started: Chalice's test Client lays
+    the `dev` stage's variables over os.environ during each request, and the first request would otherwise decide."""
+    previous = config.use_settings_source(config.SettingsSource(os.environ))
+    yield
+    config.use_settings_source(previous)
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """REST v1 for accounts: registration, verification, sign-in, API keys, the account's rights, activity, webhook."""
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +9,7 @@ from chalice import Blueprint, Response
 from chalicelib.api import account_views as views
 from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
-from chalicelib.config import get_settings
+from chalicelib.config import get_settings, rebuilt_with_settings
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import Forbidden, InvalidInput
 from chalicelib.services import container
@@ -40,7 +39,7 @@ class AccountServices:
     webhooks: WebhookSettings
 
 
-@functools.cache
+@rebuilt_with_settings
 def services() -> AccountServices:
     settings = get_settings()
     accounts = AccountsService(settings, container.clock(), container.mailer())

@@ -1,9 +1,7 @@
-"""The configured partners as adapters, built once per process so each keeps its HTTP session and circuit breaker."""
+"""The configured partners as adapters, built once per settings (each keeps its HTTP session and circuit breaker)."""
 from __future__ import annotations
 
-import functools
-
-from chalicelib.config import PartnerSettings, Settings, get_settings
+from chalicelib.config import PartnerSettings, Settings, get_settings, rebuilt_with_settings
 from chalicelib.providers.base import Partner
 from chalicelib.providers.circuit import CircuitBreaker
 
@@ -38,6 +36,6 @@ def build_partners(settings: Settings) -> tuple[Partner, ...]:
     return tuple(build_partner(p, settings) for p in ordered)
 
 
-@functools.cache
+@rebuilt_with_settings
 def partners() -> tuple[Partner, ...]:
     return build_partners(get_settings())

@@ -5,11 +5,10 @@ user operations that need several of them (cancel asks the partner, which may re
 """
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Sequence
 
-from chalicelib.config import Settings, get_settings
+from chalicelib.config import Settings, get_settings, rebuilt_with_settings
 from chalicelib.domain.activation_state import ActivationEvent
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import PartnerError
@@ -178,7 +177,7 @@ class Activations:
         return self.lifecycle.calls.retry_due()
 
 
-@functools.cache
+@rebuilt_with_settings
 def activations() -> Activations:
     """The process's facade over the configured partners."""
     return Activations(get_settings(), registry.partners(), container.clock())

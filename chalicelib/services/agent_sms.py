@@ -6,11 +6,11 @@ chalicelib/api/smshub_push.py.
 from __future__ import annotations
 
 import enum
-import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chalicelib.config import rebuilt_with_settings
 from chalicelib.domain.catalog_data import service_by_code
 from chalicelib.domain.clock import Clock
 from chalicelib.observability import logger
@@ -95,6 +95,6 @@ def _names_service(text: str, service: str) -> bool:
     return any(re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE) for word in words)
 
 
-@functools.cache
+@rebuilt_with_settings
 def desk() -> AgentSmsDesk:
     return AgentSmsDesk(activations().intake, container.clock())

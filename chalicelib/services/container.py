@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 
-from chalicelib.config import get_settings
+from chalicelib.config import get_settings, rebuilt_with_settings
 from chalicelib.domain.clock import Clock, SystemClock
 from chalicelib.providers.mailer import Mailer, OutboxMailer, SesMailer
 from chalicelib.providers.stripe_gateway import StripeGateway
@@ -14,7 +14,7 @@ def clock() -> Clock:
     return SystemClock()
 
 
-@functools.cache
+@rebuilt_with_settings
 def mailer() -> Mailer:
     s = get_settings()
     if s.mail_outbox_dir:
@@ -22,7 +22,7 @@ def mailer() -> Mailer:
     return SesMailer(s.mail_from, s.region)
 
 
-@functools.cache
+@rebuilt_with_settings
 def stripe_gateway() -> StripeGateway:
     s = get_settings()
     return StripeGateway(secret_key=s.stripe_secret_key, api_base=s.stripe_api_base,

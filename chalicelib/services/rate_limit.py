@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import PynamoDBException
 
-from chalicelib.config import get_settings
+from chalicelib.config import get_settings, rebuilt_with_settings
 from chalicelib.domain.clock import Clock, SystemClock
 from chalicelib.domain.errors import RateLimited
 from chalicelib.domain.ids import sha256_hex
@@ -93,7 +93,7 @@ class RateLimiter:
                            f"seconds. Try again in {retry_after} seconds.", retry_after_seconds=retry_after)
 
 
-@functools.cache
+@rebuilt_with_settings
 def limiter() -> RateLimiter:
     """The process's limiter, from the settings."""
     settings = get_settings()
