@@ -1,4 +1,4 @@
-"""The web dashboard: `GET /` serves the single-page app, `GET /static/{name}` its files from chalicelib/web/."""
+"""The web dashboard: `GET /` serves the single-page app, `GET /static/{name}` its files, under any base path."""
 from __future__ import annotations
 
 import functools
@@ -36,9 +36,27 @@ class Asset:
     etag: str
 
 
+# A path as the browser sent it, of whole segments: nothing a redirect built from it could send elsewhere.
+_BROWSER_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+
+
 @bp.route("/", methods=["GET"])
 def index() -> Response:
+    """The page, whose files and calls are relative to its own URL: `/` locally, `/api/` on API Gateway's stage.
+
+    Only `…/api` without its final slash needs the server: relative URLs would resolve one folder too high.
+    """
+    browser_path = _browser_path()
+    if _BROWSER_PATH.fullmatch(browser_path):
+        return Response(body="", status_code=308, headers={"Location": browser_path + "/", **_security_headers()})
     return _serve(_asset("index.html"))
+
+
+def _browser_path() -> str:
+    # API Gateway's event.path is `/` here; requestContext.path is what the browser asked for, with the stage
+    # (`/api/`) or a custom domain's base path.
+    path = (bp.current_request.context or {}).get("path")
+    return path if isinstance(path, str) else "/"
 
 
 @bp.route("/static/{name}", methods=["GET"])

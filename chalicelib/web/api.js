@@ -30,6 +30,13 @@ export const session = {
   },
 };
 
+// Where the service lives, whatever path it is served under: API Gateway's stage (`/api/`), a custom domain's base
+// path, or none locally. This module is `<root>static/api.js`, so the root is the folder above it.
+export const SERVICE_ROOT = new URL("..", import.meta.url);
+
+// "/v1/me" → "<root>v1/me": every path the dashboard calls is written from the service root.
+export const serviceUrl = (path) => new URL(path.replace(/^\/+/, ""), SERVICE_ROOT).href;
+
 export async function api(method, path, body) {
   const headers = { Accept: "application/json" };
   const token = session.token();
@@ -37,7 +44,8 @@ export async function api(method, path, body) {
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    response = await fetch(serviceUrl(path), { method, headers, body: payload });
   } catch {
     throw new ApiError(0, "NETWORK", "Could not reach SMS Rooms. Check your connection and try again.");
   }

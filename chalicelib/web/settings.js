@@ -1,6 +1,6 @@
 // API keys, the SMS webhook, and the account page (activity, report unauthorized access, withdraw consent).
 
-import { del, get, items, post, put, session } from "./api.js";
+import { del, get, items, post, put, serviceUrl, session } from "./api.js";
 import {
   confirmDialog, copyButton, dateTime, empty, field, form, h, money, notice, pageHeader, replace, table, toast,
 } from "./ui.js";
@@ -63,7 +63,7 @@ export async function apiKeysPage(ctx) {
 }
 
 function usage(key) {
-  const base = location.origin;
+  const base = serviceUrl("/").replace(/\/$/, "");
   return h("div", { class: "usage" }, h("p", { class: "label" }, "Try it"),
     h("pre", {}, `curl -H "Authorization: Bearer ${key}" ${base}/v1/me\n`
       + `curl "${base}/stubs/handler_api.php?api_key=${key}&action=getBalance"`));
