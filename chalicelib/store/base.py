@@ -87,4 +87,29 @@ def create_tables(wait: bool = True) -> list[str]:
         if not cls.exists():
             cls.create_table(wait=wait, billing_mode="PAY_PER_REQUEST")
             created.append(cls.Meta.table_name)
+        else:
+            add_missing_indexes(cls)
     return created
+
+
+def add_missing_indexes(cls: type[Model]) -> list[str]:
+    """Create the global indexes a model declares that its table lacks: a local stack's data kept from before an
+    index was added would otherwise fail every query of it (deployed, CloudFormation adds it from the template)."""
+    conn = cls._get_connection().connection
+    table_name = cls.Meta.table_name
+    have = {i["IndexName"] for i in conn.describe_table(table_name).get("GlobalSecondaryIndexes", [])}
+    schema = cls._get_schema()
+    added = []
+    for index in schema["global_secondary_indexes"]:
+        if index["index_name"] in have:
+            continue
+        keys = {k["AttributeName"] for k in index["key_schema"]}
+        conn.dispatch("UpdateTable", {
+            "TableName": table_name,
+            "AttributeDefinitions": [d for d in schema["attribute_definitions"] if d["AttributeName"] in keys],
+            "GlobalSecondaryIndexUpdates": [{"Create": {
+                "IndexName": index["index_name"],
+                "KeySchema": sorted(index["key_schema"], key=lambda k: k["KeyType"] != "HASH"),
+                "Projection": dict(index["projection"])}}]})
+        added.append(index["index_name"])
+    return added
