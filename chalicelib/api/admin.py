@@ -74,6 +74,13 @@ def _tickets(s: AdminService, a: Args, actor: str) -> Any:
     return s.tickets(None if status == "all" else TicketStatus(status))
 
 
+def _reconcile(s: AdminService, a: Args, actor: str) -> Any:
+    emails, full = a.text_list("emails"), a.flag("full")
+    if emails and full:
+        raise InvalidInput("Give either 'full' or 'emails', not both.", details={"field": "full"})
+    return s.reconcile(emails) if emails or full else s.reconcile_changes()
+
+
 COMMANDS: dict[str, Command] = {
     "create-account": _create_account,
     "show": lambda s, a, actor: s.accounts.show(a.text("email")),
@@ -92,7 +99,7 @@ COMMANDS: dict[str, Command] = {
     "refund-requests": lambda s, a, actor: s.refund_requests(),
     "decide-refund": _decide_refund,
     "audit": lambda s, a, actor: s.audit(a.text("email")),
-    "reconcile": lambda s, a, actor: s.reconcile(a.text_list("emails")),
+    "reconcile": _reconcile,
     "stats": lambda s, a, actor: s.stats(a.optional_integer("days", minimum=1, default=30) or 30),
     "tickets": _tickets,
     "ticket": lambda s, a, actor: s.ticket(a.text("ticket_id")),

@@ -1,6 +1,12 @@
-"""The scheduled reconciliation: the same checks as `bin/admin reconcile`, reported as a metric an alarm can watch."""
+"""The scheduled reconciliation: what changed since the last run, reported as metrics an alarm can watch.
+
+Every run emits `LedgerDiscrepancies` (0 on clean books, so the alarm has data) and `ReconcileFailed` (1 when
+the run raised: the exception is logged in one line, the metric flushed, and the error re-raised so the
+schedule's retries and dead-letter queue see it too). `ReconcileBacklog` is what a run left for the next one.
+"""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -10,24 +16,41 @@ from chalicelib.jobs.registry import job
 from chalicelib.observability import logger, metrics
 from chalicelib.services import container
 from chalicelib.services.reconcile import Reconciler, ReconcileReport, StripePaymentIntents
+from chalicelib.services.reconcile_incremental import IncrementalReconciler, TimeBudget
 
 METRIC = "LedgerDiscrepancies"
+FAILED_METRIC = "ReconcileFailed"
+BACKLOG_METRIC = "ReconcileBacklog"
 
 
-def reconcile_books(reconciler: Reconciler) -> ReconcileReport:
-    """Run every check, log each discrepancy and emit their count (0 on clean books, so the alarm has data)."""
-    report = reconciler.run()
+def reconcile_books(run: Callable[[], ReconcileReport]) -> ReconcileReport:
+    """Run the checks, log each discrepancy and emit the metrics; a failure is counted before it propagates."""
+    try:
+        report = run()
+    except Exception as error:
+        logger.exception("reconcile failed", extra={"error": type(error).__name__})
+        metrics.add_metric(name=FAILED_METRIC, unit=MetricUnit.Count, value=1)
+        metrics.flush_metrics()
+        raise
     for discrepancy in report.discrepancies:
         logger.error("ledger discrepancy", extra=discrepancy.to_json())
     metrics.add_metric(name=METRIC, unit=MetricUnit.Count, value=len(report.discrepancies))
+    metrics.add_metric(name=FAILED_METRIC, unit=MetricUnit.Count, value=0)
+    metrics.add_metric(name=BACKLOG_METRIC, unit=MetricUnit.Count, value=report.backlog)
     metrics.flush_metrics()
-    logger.info("reconciled", extra={"checked": report.checked, "discrepancies": len(report.discrepancies)})
+    logger.info("reconciled", extra={"mode": report.mode, "complete": report.complete, "checked": report.checked,
+                                     "discrepancies": len(report.discrepancies), "backlog": report.backlog})
     return report
 
 
 @job("reconcile", rate_minutes=60, local_every_seconds=600)
 def reconcile(event: Any) -> None:
+    budget = TimeBudget.of_lambda(getattr(event, "context", None))
+    reconcile_books(lambda: _incremental().run(budget))  # settings too: a missing one is a failed run
+
+
+def _incremental() -> IncrementalReconciler:
     settings = get_settings()
     clock = container.clock()
     intents = StripePaymentIntents(settings.stripe_secret_key, settings.stripe_api_base, clock)
-    reconcile_books(Reconciler(intents, clock))
+    return IncrementalReconciler(Reconciler(intents, clock), intents)

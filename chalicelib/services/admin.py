@@ -17,6 +17,7 @@ from chalicelib.services.admin_accounts import AccountAdmin, ActivationRevoker
 from chalicelib.services.admin_audit import SYSTEM, AuditLog, AuditRecord
 from chalicelib.services.admin_views import AdminViews
 from chalicelib.services.reconcile import Reconciler
+from chalicelib.services.reconcile_incremental import LOCAL_BUDGET_SECONDS, IncrementalReconciler, TimeBudget
 from chalicelib.services.refunds import RefundDecision, RefundRequests, RefundStatus
 from chalicelib.services.support import SupportDesk, TicketStatus
 from chalicelib.services.wallet import cause_key
@@ -28,14 +29,16 @@ from chalicelib.store.payments import RefundRequest
 
 class AdminService:
     def __init__(self, *, clock: Clock, audit_log: AuditLog, accounts: AccountAdmin,
-                 refunds: RefundRequests, support: SupportDesk, reconciler: Reconciler, prices: catalog.Catalog,
-                 partners: Sequence[Partner], views: AdminViews, activations: ActivationRevoker) -> None:
+                 refunds: RefundRequests, support: SupportDesk, reconciler: Reconciler,
+                 changes: IncrementalReconciler, prices: catalog.Catalog, partners: Sequence[Partner],
+                 views: AdminViews, activations: ActivationRevoker) -> None:
         self.clock = clock
         self.audit_log = audit_log
         self.accounts = accounts
         self.refunds = refunds
         self.support = support
         self.reconciler = reconciler
+        self.changes = changes
         self.prices = prices
         self.partner_list = list(partners)
         self.views = views
@@ -116,8 +119,13 @@ class AdminService:
         return self.views.audit(self.accounts.find(email))
 
     def reconcile(self, emails: list[str]) -> dict[str, Any]:
+        """The full checks on these accounts, or on every account and 90 days of payments when none is named."""
         account_ids = [self.accounts.find(e).account_id for e in emails]
         return self.reconciler.run(account_ids or None).to_json()
+
+    def reconcile_changes(self) -> dict[str, Any]:
+        """What the hourly job does: what changed since the last run, within the time an invocation has."""
+        return self.changes.run(TimeBudget.fixed(LOCAL_BUDGET_SECONDS)).to_json()
 
     def stats(self, days: int) -> dict[str, Any]:
         return self.views.stats(days)

@@ -17,6 +17,7 @@ from chalicelib.services.admin_audit import AuditLog
 from chalicelib.services.admin_views import AdminViews
 from chalicelib.services.forfeiture import Forfeiture
 from chalicelib.services.reconcile import Reconciler, StripePaymentIntents
+from chalicelib.services.reconcile_incremental import IncrementalReconciler
 from chalicelib.services.refunds import RefundRequests
 from chalicelib.services.support import SupportDesk
 from chalicelib.services.wallet import Wallet
@@ -35,7 +36,9 @@ def build_admin_service(settings: Settings, *, clock: Clock | None = None, maile
     activations = Activations(settings, partners, clock, wallet=wallet)
     accounts = AccountAdmin(AccountsService(settings, clock, mailer), wallet, audit, mailer, activations,
                             Forfeiture(wallet, refunds))
-    reconciler = Reconciler(StripePaymentIntents(settings.stripe_secret_key, settings.stripe_api_base, clock), clock)
+    intents = StripePaymentIntents(settings.stripe_secret_key, settings.stripe_api_base, clock)
+    reconciler = Reconciler(intents, clock)
     return AdminService(clock=clock, audit_log=audit, accounts=accounts, refunds=refunds,
-                        support=support, reconciler=reconciler, prices=activations.catalog,
+                        support=support, reconciler=reconciler, changes=IncrementalReconciler(reconciler, intents),
+                        prices=activations.catalog,
                         partners=partners, views=AdminViews(audit, support, partners, clock), activations=activations)

@@ -10,8 +10,9 @@
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,13 +43,23 @@ class Discrepancy:
 class ReconcileReport:
     checked: dict[str, int] = field(default_factory=dict)
     discrepancies: list[Discrepancy] = field(default_factory=list)
+    mode: str = "full"  # full | accounts | incremental
+    complete: bool = True  # False: an incremental run stopped at its deadline, the next one goes on
+    backlog: int = 0  # accounts an incremental run left for the next one
 
     @property
     def clean(self) -> bool:
         return not self.discrepancies
 
+    def add(self, other: ReconcileReport) -> None:
+        """Fold another part of the same run in: counts add up, a discrepancy seen twice is reported once."""
+        for name, count in other.checked.items():
+            self.checked[name] = self.checked.get(name, 0) + max(count, 0)
+        self.discrepancies += [d for d in other.discrepancies if d not in self.discrepancies]
+
     def to_json(self) -> dict[str, Any]:
-        return {"clean": self.clean, "checked": self.checked, "discrepancy_count": len(self.discrepancies),
+        return {"clean": self.clean, "mode": self.mode, "complete": self.complete, "backlog": self.backlog,
+                "checked": self.checked, "discrepancy_count": len(self.discrepancies),
                 "discrepancies": [d.to_json() for d in self.discrepancies]}
 
 
@@ -67,6 +78,10 @@ class IntentSummary:
 class PaymentIntentSource(Protocol):
     def payment_intents(self) -> Iterable[IntentSummary]:
         """Every PaymentIntent the card processor knows of (or of a recent period)."""
+
+
+# Reads the PaymentIntents to compare once the ledger was read (it is given the ledgers it may ask about).
+IntentsAfterLedger = Callable[[dict[str, list[LedgerEntry]]], list[IntentSummary]]
 
 
 @dataclass
@@ -89,8 +104,23 @@ class Reconciler:
 
     def run(self, account_ids: Sequence[str] | None = None) -> ReconcileReport:
         """Check every account, or only `account_ids` (and the payments and activations of those)."""
-        books = self.read(set(account_ids) if account_ids else None)
-        settled_before = self.clock.now() - self.grace_seconds
+        scope = set(account_ids) if account_ids else None
+        source = self.intents
+        listed: IntentsAfterLedger | None = None
+        if source is not None:
+            def listed(_: dict[str, list[LedgerEntry]]) -> list[IntentSummary]:
+                return [i for i in source.payment_intents() if scope is None or i.account_id in scope]
+        report = self.check(self.read(scope, listed))
+        report.mode = "full" if scope is None else "accounts"
+        return report
+
+    def settled_before(self) -> float:
+        """What happened before this is settled: webhooks and refunds in flight have landed."""
+        return self.clock.now() - self.grace_seconds
+
+    def check(self, books: Books) -> ReconcileReport:
+        """Every check on what was read; a ledger suspect is confirmed on a consistent snapshot first."""
+        settled_before = self.settled_before()
         report = ReconcileReport(checked={
             "accounts": len(books.accounts), "ledger_entries": sum(len(v) for v in books.ledgers.values()),
             "top_ups": len(books.top_ups), "activations": len(books.activations),
@@ -101,26 +131,23 @@ class Reconciler:
         report.discrepancies += check_activation_charges(books.ledgers, books.activations, settled_before)
         return report
 
-    def read(self, scope: set[str] | None) -> Books:
-        """The ledger first: whatever is read after it (top-ups, activations) is at least as new."""
+    def read(self, scope: set[str] | None, intents: IntentsAfterLedger | None) -> Books:
+        """The ledger first: whatever is read after it (top-ups, activations, payments) is at least as new."""
         if scope is None:
             entries: Iterable[LedgerEntry] = LedgerEntry.scan()
             accounts = {a.account_id: a for a in Account.scan()}
         else:
-            entries = [e for account_id in scope for e in LedgerEntry.query(account_id, consistent_read=True)]
+            entries = [e for account_id in sorted(scope) for e in LedgerEntry.query(account_id, consistent_read=True)]
             accounts = {a.account_id: a for a in Account.batch_get(sorted(scope))}
         ledgers = _by_account(entries)
         if scope is None:
             top_ups = list(TopUp.scan())
             activations = {int(a.activation_id): a for a in Activation.scan()}
         else:
-            top_ups = [t for account_id in scope for t in TopUp.by_account.query(account_id)]
-            activations = {int(a.activation_id): a for account_id in scope
+            top_ups = [t for account_id in sorted(scope) for t in TopUp.by_account.query(account_id)]
+            activations = {int(a.activation_id): a for account_id in sorted(scope)
                            for a in Activation.by_account.query(account_id)}
-        intents = None
-        if self.intents is not None:
-            intents = [i for i in self.intents.payment_intents() if scope is None or i.account_id in scope]
-        return Books(accounts, ledgers, top_ups, activations, intents)
+        return Books(accounts, ledgers, top_ups, activations, intents(ledgers) if intents is not None else None)
 
     def _confirmed(self, suspects: list[Discrepancy]) -> list[Discrepancy]:
         """Re-check each suspect account on a consistent snapshot: a scan can catch a posting half-read."""
@@ -290,7 +317,8 @@ class StripePaymentIntents:
 
     The StripeGateway has no listing call and reconciliation is its only reader, so this small
     read-only adapter lives here; `lookback_seconds` bounds the listing on real Stripe (localstripe
-    refuses the `created` filter and holds little anyway).
+    refuses the `created` filter and holds little anyway). The incremental run reads what succeeded
+    since its last run from Stripe's events, which both list by when they happened.
     """
 
     def __init__(self, secret_key: str, api_base: str | None, clock: Clock | None = None,
@@ -301,15 +329,37 @@ class StripePaymentIntents:
         self._lookback_seconds = lookback_seconds
 
     def payment_intents(self) -> Iterable[IntentSummary]:
-        import stripe
-
-        client = stripe.StripeClient(self._secret_key,
-                                     base_addresses={"api": self._api_base} if self._api_base else None)
         params: dict[str, Any] = {"limit": 100}
         if self._api_base is None:
             params["created"] = {"gte": int(self._clock.now()) - self._lookback_seconds}
-        for intent in client.v1.payment_intents.list(params=params).auto_paging_iter():  # type: ignore[arg-type]
-            metadata = intent.metadata.to_dict() if intent.metadata else {}
-            yield IntentSummary(id=intent.id, status=intent.status, amount_cents=int(intent.amount),
-                                account_id=metadata.get("account_id"), topup_id=metadata.get("topup_id"),
-                                created=float(intent.created))
+        for intent in self._client().v1.payment_intents.list(params=params).auto_paging_iter():  # type: ignore[arg-type]
+            yield _summary(intent, float(intent.created))
+
+    def succeeded_between(self, since: float, until: float) -> Iterable[IntentSummary]:
+        params: dict[str, Any] = {"limit": 100, "type": "payment_intent.succeeded",
+                                  "created": {"gte": int(since), "lt": math.ceil(until)}}
+        for event in self._client().v1.events.list(params=params).auto_paging_iter():  # type: ignore[arg-type]
+            yield _summary(event.data.object, float(event.created))
+
+    def payment_intent(self, intent_id: str) -> IntentSummary | None:
+        import stripe
+
+        try:
+            intent = self._client().v1.payment_intents.retrieve(intent_id)
+        except stripe.InvalidRequestError as error:
+            if error.http_status == 404:
+                return None
+            raise
+        return _summary(intent, float(intent.created))
+
+    def _client(self) -> Any:
+        import stripe
+
+        return stripe.StripeClient(self._secret_key,
+                                   base_addresses={"api": self._api_base} if self._api_base else None)
+
+
+def _summary(intent: Any, created: float) -> IntentSummary:
+    metadata = intent.metadata.to_dict() if intent.metadata else {}
+    return IntentSummary(id=intent.id, status=intent.status, amount_cents=int(intent.amount),
+                         account_id=metadata.get("account_id"), topup_id=metadata.get("topup_id"), created=created)

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.clock import Clock, SystemClock
 from chalicelib.domain.errors import AlreadyApplied, Forbidden, InsufficientBalance, NotFound
 from chalicelib.domain.ids import new_id
-from chalicelib.store.accounts import Account
+from chalicelib.store.accounts import Account, reconcile_shard
 from chalicelib.store.base import connection
 from chalicelib.store.ledger import Claim, LedgerEntry, claimed
 
@@ -131,7 +132,8 @@ class Wallet:
         claim = Claim(cause_key(p.kind, p.cause_id), value=f"{p.account_id}:{p.seq}", created_at=p.created_at)
         with TransactWrite(connection=connection()) as tx:
             tx.update(account, actions=[Account.balance_cents.set(p.balance_after_cents),
-                                        Account.ledger_seq.set(p.seq), Account.version.set(account.version + 1)],
+                                        Account.ledger_seq.set(p.seq), Account.version.set(account.version + 1),
+                                        *_due_for_reconcile(p)],
                       condition=condition)
             tx.save(entry, condition=LedgerEntry.seq.does_not_exist())
             tx.save(claim, condition=Claim.key.does_not_exist())
@@ -153,6 +155,12 @@ class Wallet:
         if require_active and now.status != AccountStatus.ACTIVE.value:
             return  # the next attempt refuses it with a clear error
         raise exc
+
+
+def _due_for_reconcile(p: Posting) -> list[Action]:
+    """Put the account on reconciliation's list (kept as it is when already there: its first unchecked change)."""
+    return [Account.reconcile_due_at.set(Account.reconcile_due_at | p.created_at),
+            Account.reconcile_shard.set(Account.reconcile_shard | reconcile_shard(p.account_id))]
 
 
 def _backoff(attempt: int) -> None:

@@ -1,11 +1,34 @@
 """Accounts, credentials (sessions, API keys), one-time tokens (verify, reset) and sign-in throttles."""
 from __future__ import annotations
 
+import zlib
+
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.exceptions import UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.store.base import table
+
+
+class UnreconciledAccounts(GlobalSecondaryIndex["Account"]):
+    """Sparse: only accounts whose money moved since reconciliation last checked them carry `reconcile_due_at`.
+
+    Keys only, and the posting sets the keys only when absent, so later postings do not write the index again.
+    The shard (the account id's last hex digit) spreads the index's writes over 16 partition keys.
+    """
+
+    class Meta:
+        index_name = "unreconciled"
+        projection = KeysOnlyProjection()
+
+    reconcile_shard = UnicodeAttribute(hash_key=True)
+    reconcile_due_at = NumberAttribute(range_key=True)
+
+
+def reconcile_shard(account_id: str) -> str:
+    """The account's partition key in the `unreconciled` index: one of 16, stable for the account."""
+    return f"{zlib.crc32(account_id.encode()) % 16:x}"
 
 
 @table("accounts")
@@ -35,6 +58,31 @@ class Account(Model):
     # ones a GSI query has not shown yet: the by_account index is only eventually consistent.
     sessions_valid_after = NumberAttribute(null=True)
     keys_valid_after = NumberAttribute(null=True)
+    # When money first moved since reconciliation last found this account clean (None: nothing to check);
+    # set by the posting's own transaction, removed by reconciliation on the version it checked.
+    reconcile_due_at = NumberAttribute(null=True)
+    reconcile_shard = UnicodeAttribute(null=True)
+    unreconciled = UnreconciledAccounts()
+
+
+def unreconciled(settled_before: float) -> list[tuple[str, float]]:
+    """(account id, first unchecked change) of every account whose money moved before `settled_before` and was
+    not checked since, oldest first. One query per shard of the sparse index: its cost follows the backlog."""
+    due = [(str(a.account_id), float(a.reconcile_due_at)) for shard in (f"{n:x}" for n in range(16))
+           for a in Account.unreconciled.query(shard, Account.reconcile_due_at < settled_before)]
+    return sorted(due, key=lambda item: (item[1], item[0]))
+
+
+def mark_reconciled(account_id: str, version: int) -> bool:
+    """Take the account off reconciliation's list unless its money moved since `version` was checked."""
+    try:
+        Account(account_id).update(actions=[Account.reconcile_due_at.remove(), Account.reconcile_shard.remove()],
+                                   condition=(Account.version == version) & Account.reconcile_due_at.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 class CredentialsByAccount(GlobalSecondaryIndex["Credential"]):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
 from chalicelib.store.base import table
@@ -48,3 +49,23 @@ class AuditEntry(Model):
     before = UnicodeAttribute(null=True)  # JSON
     after = UnicodeAttribute(null=True)  # JSON
     created_at = NumberAttribute()
+
+
+def read_setting(key: str) -> str | None:
+    """The stored JSON of a setting, strongly consistent (a compare-and-set starts from it), or None."""
+    try:
+        return str(RuntimeSetting.get(key, consistent_read=True).value)
+    except RuntimeSetting.DoesNotExist:
+        return None
+
+
+def replace_setting(key: str, value: str, expected: str | None, now: float) -> bool:
+    """Write the setting only if it still holds `expected` (None: absent); False when another writer moved it."""
+    condition = RuntimeSetting.key.does_not_exist() if expected is None else RuntimeSetting.value == expected
+    try:
+        RuntimeSetting(key, value=value, updated_at=now).save(condition=condition)
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True

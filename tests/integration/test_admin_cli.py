@@ -200,7 +200,7 @@ def test_reconcile__clean_ledger_passes_and_a_planted_discrepancy_fails(admin, s
     try:
         # When reconciled (that account, and everything)
         scoped = admin("reconcile", "--email", shown["email"])
-        everything = admin("reconcile")
+        everything = admin("reconcile", "--full")
         # Then both exit non-zero and name the account's balance
         assert scoped.code == 3 and everything.code == 3
         found = [(d["check"], d["account_id"]) for d in scoped.out["discrepancies"]]

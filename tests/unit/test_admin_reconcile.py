@@ -138,7 +138,7 @@ def test_reconcile_books__emits_the_discrepancy_count_as_a_metric(office, capsys
     Account(account.account_id).update(actions=[Account.balance_cents.add(1)])
     capsys.readouterr()
     # When the scheduled job's logic runs
-    reconcile_books(_reconciler(office))
+    reconcile_books(_reconciler(office).run)
     # Then the EMF metric LedgerDiscrepancies says 1
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "LedgerDiscrepancies" in line]
     assert [m["LedgerDiscrepancies"] for m in emitted if "_aws" in m] == [[1.0]]

@@ -1,0 +1,89 @@
+"""Incremental reconciliation on DynamoDB Local (the sparse index, conditional take-off) and localstripe (payments
+listed from Stripe's events by when they succeeded, one retrieved by id), in tables of its own on the stack."""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from chalicelib.config import Settings
+from chalicelib.domain.clock import SystemClock
+from chalicelib.domain.ids import new_id
+from chalicelib.providers.mailer import OutboxMailer
+from chalicelib.providers.stripe_gateway import StripeEvent, StripeGateway
+from chalicelib.services import runtime_settings
+from chalicelib.services.accounts import AccountsService
+from chalicelib.services.payments import StripeEvents, TopUps
+from chalicelib.services.reconcile import Reconciler, StripePaymentIntents
+from chalicelib.services.reconcile_incremental import Checkpoint, IncrementalReconciler, TimeBudget
+from chalicelib.services.wallet import Wallet
+from chalicelib.store.accounts import Account, unreconciled
+from chalicelib.store.base import bind_models, create_tables
+from infra.local.localstripe_setup import confirm_setup_intent_with_test_card
+from tests.unit.stripe_fake import intent_object
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def own_tables(stack_settings: Settings) -> Iterator[Settings]:
+    """Fresh tables on the stack's DynamoDB Local, so what other tests left on the stack's books is not read."""
+    settings = replace(stack_settings, table_prefix=f"{new_id('rec')[-10:]}-")
+    bind_models(settings)
+    create_tables()
+    runtime_settings.clear_cache()
+    try:
+        yield settings
+    finally:
+        bind_models(stack_settings)
+        runtime_settings.clear_cache()
+
+
+def _charged_card(settings: Settings, account: Account, amount_cents: int) -> tuple[str, str]:
+    """A card top-up localstripe charges (succeeded); the stack's app ignores its webhook (not its top-up)."""
+    gateway = StripeGateway(settings.stripe_secret_key, settings.stripe_api_base, settings.stripe_webhook_secret)
+    topups = TopUps(gateway, settings, SystemClock())
+    setup = topups.start_card_setup(account)
+    card = confirm_setup_intent_with_test_card(settings.stripe_api_base or "", settings.stripe_publishable_key,
+                                               setup.setup_intent_id, setup.client_secret)
+    started = topups.start(Account.get(account.account_id, consistent_read=True), amount_cents, card)
+    return started.topup_id, started.payment_intent_id
+
+
+def _credit(settings: Settings, account_id: str, topup_id: str, intent_id: str, amount_cents: int) -> None:
+    """Stripe's payment_intent.succeeded applied as the webhook route applies it."""
+    intent: dict[str, Any] = intent_object(intent_id, amount_cents, {"account_id": account_id, "topup_id": topup_id})
+    gateway = StripeGateway(settings.stripe_secret_key, settings.stripe_api_base, settings.stripe_webhook_secret)
+    StripeEvents(gateway, Wallet()).apply(
+        StripeEvent(id=new_id("evt"), type="payment_intent.succeeded", created=int(time.time()), data_object=intent))
+
+
+def _new_account(settings: Settings) -> Account:
+    mailer = OutboxMailer(settings.mail_outbox_dir or ".local/outbox", settings.mail_from)
+    return AccountsService(settings, SystemClock(), mailer).create_verified_account(f"{new_id('rec')}@example.com")
+
+
+def test_incremental_run__on_dynamodb_local_and_localstripe_finds_an_uncredited_payment_then_clears(own_tables):
+    settings = own_tables
+    stripe = StripePaymentIntents(settings.stripe_secret_key, settings.stripe_api_base)
+    incremental = IncrementalReconciler(Reconciler(stripe, grace_seconds=0), stripe, stripe_overlap_seconds=0)
+    # Given a checkpoint from just now, and an account whose card localstripe charged but whose credit never came
+    assert Checkpoint(time.time() - 1, []).save(time.time())
+    account = _new_account(settings)
+    topup_id, intent_id = _charged_card(settings, account, 700)
+    time.sleep(1.1)  # Stripe's event times are whole seconds
+    # When the incremental run comes
+    report = incremental.run(TimeBudget.fixed(60))
+    # Then it lists the payment from Stripe's events and reports it not credited
+    assert [(d.check, d.ref) for d in report.discrepancies] == [("payment_not_credited", intent_id)], report.to_json()
+    assert stripe.payment_intent(intent_id) is not None and stripe.payment_intent("pi_none_of_ours") is None
+    # When the credit lands and the next run comes
+    _credit(settings, account.account_id, topup_id, intent_id, 700)
+    again = incremental.run(TimeBudget.fixed(60))
+    # Then the books are clean and no account is left on the list
+    assert again.clean and again.complete, again.to_json()
+    assert unreconciled(time.time() + 1) == []
+
