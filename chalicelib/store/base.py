@@ -4,13 +4,18 @@ PynamoDB fixes `Meta.table_name` when a class is defined, before settings are kn
 here declares `Meta.short_name` instead; `bind_models(settings)` sets `table_name`, `host` and
 `region` on all registered models and drops their cached connections. The app, the jobs, the admin
 Lambda and the tests call it once at start; nothing else touches table names.
+
+One DynamoDB connection per process: PynamoDB builds a `Connection` (and so a botocore client, tens
+of milliseconds and megabytes each) per model class, and a transaction needs one more. Every model's
+table connection and every transaction here share one `SharedConnection` per endpoint instead, whose
+botocore client (thread-safe) is built once, under a lock, on the first call.
 """
 from __future__ import annotations
 
 import threading
 from typing import Any, TypeVar
 
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.models import Model
 
 from chalicelib.config import Settings
@@ -19,7 +24,26 @@ M = TypeVar("M", bound=type[Model])
 
 _REGISTRY: list[type[Model]] = []
 _binding: dict[str, Any] = {}
-_connections = threading.local()
+_shared: dict[tuple[str | None, str], SharedConnection] = {}
+_build_lock = threading.RLock()
+MAX_POOL_CONNECTIONS = 100  # every thread of a process shares the client's pool
+
+
+class SharedConnection(Connection):
+    """A PynamoDB connection whose one botocore client serves every thread, built once.
+
+    PynamoDB's own `client` property may build several when threads race on first use (its session is
+    per thread); here the build happens under a lock, and again only if the credentials went missing
+    (PynamoDB's guard against a client poisoned by empty credentials).
+    """
+
+    @property
+    def client(self) -> Any:
+        built = self._client
+        if built is not None and (built._request_signer is None or built._request_signer._credentials):
+            return built
+        with _build_lock:
+            return Connection.client.fget(self)  # type: ignore[attr-defined]
 
 
 def table(short_name: str):  # type: ignore[no-untyped-def]
@@ -28,10 +52,34 @@ def table(short_name: str):  # type: ignore[no-untyped-def]
     def register(cls: M) -> M:
         cls.Meta.short_name = short_name  # type: ignore[attr-defined]
         cls.Meta.table_name = short_name
+        cls._get_connection = classmethod(_table_connection)  # type: ignore[assignment]
         _REGISTRY.append(cls)
         return cls
 
     return register
+
+
+def _table_connection(cls: type[Model]) -> TableConnection:
+    """PynamoDB's per-model table connection, pointed at the process's shared connection."""
+    ready = _ready_table_connection(cls)
+    if ready is not None:
+        return ready
+    with _build_lock:  # PynamoDB publishes its own connection before it is swapped: no thread may use it
+        ready = _ready_table_connection(cls)
+        if ready is not None:
+            return ready
+        built: TableConnection = Model._get_connection.__func__(cls)  # type: ignore[attr-defined]
+        shared = connection()
+        shared._tables.setdefault(cls.Meta.table_name, built.connection.get_meta_table(cls.Meta.table_name))
+        built.connection = shared
+        return built
+
+
+def _ready_table_connection(cls: type[Model]) -> TableConnection | None:
+    cached = cls._connection
+    if cached is None or cached.table_name != cls.Meta.table_name:
+        return None
+    return cached if isinstance(cached.connection, SharedConnection) else None
 
 
 def registered_models() -> list[type[Model]]:
@@ -50,34 +98,26 @@ def bind_models(settings: Settings) -> None:
         meta.table_name = settings.table_prefix + meta.short_name  # type: ignore[attr-defined]
         meta.host = settings.dynamodb_endpoint
         meta.region = settings.region
-        if settings.dynamodb_endpoint:
-            # DynamoDB Local and moto accept any credentials; give them some so no AWS account is needed.
-            meta.aws_access_key_id = "local"
-            meta.aws_secret_access_key = "local"
-        meta.max_retry_attempts = 3
-        meta.max_pool_connections = 50
-        meta.connect_timeout_seconds = 5
-        meta.read_timeout_seconds = 10
         cls._connection = None
-    _binding.update(host=settings.dynamodb_endpoint, region=settings.region, local=bool(settings.dynamodb_endpoint),
-                    generation=int(_binding.get("generation", 0)) + 1, target=target)
+    _binding.update(host=settings.dynamodb_endpoint, region=settings.region, target=target)
 
 
 def connection() -> Connection:
-    """A low-level connection for transactions, on the same endpoint as the models, reused per thread.
+    """The process's DynamoDB connection for the bound endpoint: the models use it, and so do transactions."""
+    key = (_binding.get("host"), str(_binding.get("region")))
+    shared = _shared.get(key)
+    if shared is None:
+        with _build_lock:
+            shared = _shared.get(key) or _shared.setdefault(key, _new_connection(*key))
+    return shared
 
-    Building a botocore client costs tens of milliseconds (hundreds under load); every money movement
-    needs one, so each thread keeps its own until the models are bound again.
-    """
-    cached: Connection | None = getattr(_connections, "conn", None)
-    if cached is not None and getattr(_connections, "generation", None) == _binding.get("generation"):
-        return cached
-    local = bool(_binding.get("local"))
-    conn = Connection(host=_binding.get("host"), region=_binding.get("region"), max_pool_connections=50,
-                      aws_access_key_id="local" if local else None, aws_secret_access_key="local" if local else None)
-    _connections.conn = conn
-    _connections.generation = _binding.get("generation")
-    return conn
+
+def _new_connection(host: str | None, region: str) -> SharedConnection:
+    # DynamoDB Local and moto accept any credentials; give them some so no AWS account is needed.
+    local = "local" if host else None
+    return SharedConnection(host=host, region=region, max_retry_attempts=3, max_pool_connections=MAX_POOL_CONNECTIONS,
+                            connect_timeout_seconds=5, read_timeout_seconds=10, aws_access_key_id=local,
+                            aws_secret_access_key=local)
 
 
 def create_tables(wait: bool = True) -> list[str]:
