@@ -6,16 +6,21 @@ burst / per_second seconds (default 100 / 20 = 5 s): 20 requests a second sustai
 answers 429 with Retry-After, and the handler API its own answer, from the same `admit`.
 
 A client is its bearer credential when it sends one, so people behind one NAT keep their own
-budget, and its IP otherwise (sign-up, login, public lists). Lambda runs many containers, so the
-count lives in DynamoDB: one UpdateItem a request (`ADD hits 1`) on an item per client per window,
-deleted by TTL afterwards. A container remembers who is over the limit in the current window and
-refuses them without a call, so a flood stops costing writes once refused. Any DynamoDB failure
-other than throttling lets the request through: a limiter outage must not take the API down.
+budget, and its IP otherwise (sign-up, login, public lists). Each container counts its clients in
+memory, and a client's first half budget in a window costs nothing else: only past that does the
+container write the shared count in DynamoDB (`ADD hits n` on an item per client per window, deleted
+by TTL afterwards), so a client well inside its limit never costs a write, and one nearing it is
+judged on the count of every container. The price of the free half: a client spread over k
+containers can pass up to (k - 1) × half a budget more in one window before any of them writes.
+A container remembers who is over the limit in the current window and refuses them without a call,
+so a flood stops costing writes once refused. Any DynamoDB failure other than throttling lets the
+request through: a limiter outage must not take the API down.
 """
 from __future__ import annotations
 
 import functools
 import math
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -58,6 +63,9 @@ class RateLimiter:
         self.clock = clock or SystemClock()
         self._window = -1
         self._over: set[str] = set()
+        self._seen: dict[str, int] = {}  # requests of this window counted here
+        self._unshared: dict[str, int] = {}  # of those, not yet added to the shared count
+        self._lock = threading.Lock()
 
     def admit(self, identity: str) -> None:
         """Count one request of `identity`; raises RateLimited (with retry_after_seconds) past the limit."""
@@ -65,18 +73,34 @@ class RateLimiter:
             return
         now = self.clock.now()
         window = int(now // self.limit.window_seconds)
-        if window != self._window:
-            self._window, self._over = window, set()
-        if identity in self._over or self._hits(identity, window) > self.limit.requests:
-            self._over.add(identity)
+        unshared = self._count(identity, window)
+        if unshared and self._hits(identity, window, unshared) > self.limit.requests:
+            with self._lock:
+                self._over.add(identity)
+        if identity in self._over:
             raise self._refusal(now, window)
 
-    def _hits(self, identity: str, window: int) -> int:
+    def _count(self, identity: str, window: int) -> int:
+        """Count the request here; what must now be added to the shared count (0 while inside the free half)."""
+        assert self.limit is not None
+        with self._lock:
+            if window != self._window:
+                self._window, self._over, self._seen, self._unshared = window, set(), {}, {}
+            if identity in self._over:
+                return 0
+            seen = self._seen[identity] = self._seen.get(identity, 0) + 1
+            unshared = self._unshared[identity] = self._unshared.get(identity, 0) + 1
+            if seen <= self.limit.requests // 2:
+                return 0
+            del self._unshared[identity]
+            return unshared
+
+    def _hits(self, identity: str, window: int, add: int) -> int:
         assert self.limit is not None
         ends_at = (window + 1) * self.limit.window_seconds
         item = RateWindow(f"{identity}#{window}")
         try:
-            item.update(actions=[RateWindow.hits.add(1), RateWindow.expires_at.set(
+            item.update(actions=[RateWindow.hits.add(add), RateWindow.expires_at.set(
                 datetime.fromtimestamp(ends_at + _TTL_MARGIN_SECONDS, tz=UTC))])
         except PynamoDBException as exc:
             if exc.cause_response_code in _THROTTLED:
