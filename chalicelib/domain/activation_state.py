@@ -152,6 +152,26 @@ def allowed_events(status: ActivationStatus, *, has_sms: bool) -> frozenset[Acti
     return frozenset(event for (source, event) in _MOVES if source is current)
 
 
+@dataclass(frozen=True)
+class BlindMove:
+    """An event that can be applied without reading the activation first: from every status it is legal in it
+    leads to one status and never touches money, so a conditional write on the status alone is the whole check."""
+
+    target: ActivationStatus
+    sources: frozenset[ActivationStatus]  # stored statuses it applies to, whatever has_sms says
+    sources_with_sms: frozenset[ActivationStatus]  # stored statuses it applies to only once an SMS is held
+
+
+def blind_move(event: ActivationEvent) -> BlindMove | None:
+    """The BlindMove of `event`, or None when where it leads depends on more than the status (a refund may follow)."""
+    moves = {source: move for (source, e), move in _MOVES.items() if e is event}
+    if len({target for target, _ in moves.values()}) != 1 or any(r is not _Refund.NEVER for _, r in moves.values()):
+        return None
+    judged_with_sms = frozenset(s for s in ActivationStatus if _judged_as(s, has_sms=True) in moves
+                                and _judged_as(s, has_sms=False) not in moves)
+    return BlindMove(target=next(iter(moves.values()))[0], sources=frozenset(moves), sources_with_sms=judged_with_sms)
+
+
 def can_cancel_at(created_at: float, now: float, grace_seconds: int) -> bool:
     """Whether the early-cancel window (EARLY_CANCEL_DENIED before it closes) is over at `now`."""
     return now - created_at >= grace_seconds

@@ -3,13 +3,35 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import secrets
+import threading
 import time
+
+# Numeric ids: milliseconds since 2025 in the high bits, 12 bits of a per-process sequence (from a random start)
+# below. 2^53 - 1 (the largest integer JavaScript holds exactly) is reached in 2094; ids grow with time, so
+# "newest first" stays "highest id first".
+_NUMERIC_EPOCH_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+_SEQUENCE_BITS = 12
+_sequence = itertools.count(secrets.randbelow(1 << _SEQUENCE_BITS))
+_sequence_lock = threading.Lock()
 
 
 def new_id(prefix: str) -> str:
     """A sortable opaque id: prefix, millisecond time, 64 random bits (e.g. `acc_01j…`)."""
     return f"{prefix}_{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
+
+
+def new_numeric_id() -> int:
+    """A positive, time-ordered integer id below 2^53 (activation ids: SMS-Activate clients int() them).
+
+    No round trip to a counter: one process never repeats an id (4,096 a millisecond), and two processes
+    collide only by drawing the same millisecond and sequence, which the caller's `does_not_exist`
+    condition catches (then it draws again).
+    """
+    with _sequence_lock:
+        sequence = next(_sequence) & ((1 << _SEQUENCE_BITS) - 1)
+    return ((int(time.time() * 1000) - _NUMERIC_EPOCH_MS) << _SEQUENCE_BITS) | sequence
 
 
 def new_secret(nbytes: int = 32) -> str:

@@ -19,6 +19,7 @@ from chalicelib.domain.activation_state import (
     ActivationStatus,
     MoneyEffect,
     Transition,
+    blind_move,
     can_cancel_at,
     is_final,
     transition,
@@ -89,10 +90,21 @@ class Lifecycle:
             if is_final(step.status):
                 fields["active_key"] = None
             try:
-                return self._commit(activation, step, store.change_actions(activation, fields), event)
+                return self._commit(activation, step, fields, event)
             except (UpdateError, TransactWriteError, AlreadyApplied):
                 activation = self.load(int(activation.activation_id))
         raise Conflict("The activation is changing too fast; try again.")
+
+    def apply_unread(self, account_id: str, activation_id: int, event: ActivationEvent) -> Activation:
+        """Apply a user's `event` to their activation without reading it first when the state table allows (one
+        conditional write); when that write does not apply, the activation is read and judged as `apply` does,
+        which explains the refusal (NotFound, IllegalTransition) or applies a move a blind write cannot."""
+        move = blind_move(event)
+        if move is not None:
+            moved = store.move_unread(account_id, activation_id, move)
+            if moved is not None:
+                return moved
+        return self.apply(self.load_for_account(account_id, activation_id), event)
 
     def tell_partner(self, activation: Activation, action: PartnerAction) -> Told | None:
         """Finish or cancel at the partner; queued for the retry job when it cannot be reached (None: no partner)."""
@@ -139,16 +151,17 @@ class Lifecycle:
                 continue  # another writer ended it first
         return done
 
-    def _commit(self, activation: Activation, step: Transition, actions: list[Any], event: ActivationEvent
+    def _commit(self, activation: Activation, step: Transition, fields: Mapping[str, Any], event: ActivationEvent
                 ) -> Activation:
         unchanged = Activation.version == activation.version
+        actions = store.change_actions(activation, fields)
         if step.money is MoneyEffect.NONE:
             activation.update(actions=actions, condition=unchanged)
             return activation
         self.wallet.post(activation.account_id, int(activation.price_cents), LedgerKind.ACTIVATION_REFUND,
                          str(activation.activation_id), memo=event.value,
                          extra=lambda tx: tx.update(activation, actions=actions, condition=unchanged))
-        return self.load(int(activation.activation_id))
+        return store.committed(activation, fields)
 
     def _cancel_window_over(self, activation: Activation) -> bool:
         return can_cancel_at(float(activation.created_at), self.clock.now(), self.settings.cancel_grace_seconds)

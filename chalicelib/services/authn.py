@@ -50,7 +50,8 @@ def authenticate(secret: str | None, clock: Clock | None = None) -> Principal:
     if credential.expires_at is not None and credential.expires_at.timestamp() <= now:
         raise Unauthenticated("The session has expired. Please sign in again.")
     try:
-        account = Account.get(credential.account_id)
+        # Strongly consistent: this read is also the one an order's debit starts from (Wallet.post's `known`).
+        account = Account.get(credential.account_id, consistent_read=True)
     except Account.DoesNotExist:
         raise Unauthenticated("The token or API key is not valid.") from None
     refused = refusal(account.status)

@@ -25,6 +25,8 @@ from chalicelib.store.catalog import CatalogOffer
 MARKUP_KEY = "markup_percent"
 PRICE_OVERRIDES_KEY = "price_overrides"  # {"<service>#<country>": cents}
 MAX_PRICE_CENTS = 1_000_000
+# Listings and quotes read the offers at most this often per container: the job refreshes them every few
+# minutes, so a quote is as current as the stock it could show, and an order costs no catalog query.
 _LISTING_CACHE_SECONDS = 5.0
 
 
@@ -57,11 +59,12 @@ class Catalog:
         self._rank = {p.name: i for i, p in enumerate(self.partners)}  # registry order: preferred first
         self._rates = {p.name: p.rate_to_base for p in settings.partners}
         self._listing: tuple[float, list[CatalogOffer]] | None = None
-
+        self._offers: dict[str, tuple[float, list[CatalogOffer]]] = {}
 
     def rate(self, partner: str) -> Decimal:
         """Multiply the partner's minor units by this to get ours (1 for a partner in our currency)."""
         return self._rates.get(partner, Decimal(1))
+
     def refresh_prices(self) -> dict[str, int]:
         """Cache every partner's offers (one price-list call each); a failing partner keeps its last list."""
         refreshed: dict[str, int] = {}
@@ -80,14 +83,27 @@ class Catalog:
                     for o in offers]
             store.replace_partner_offers(partner.name, rows)
             refreshed[partner.name] = len(rows)
+        self._listing, self._offers = None, {}
         return refreshed
 
     def quote(self, service: str, country: int, operator: str | None) -> list[Quote]:
-        """Offers in stock that can serve the request, cheapest for us to sell first."""
-        override = price_overrides().get(store.offer_key(service, country))
+        """Offers in stock that can serve the request, cheapest for us to sell first.
+
+        From the container's cache of the offers; when that shows nothing in stock they are read again before
+        an order is refused (stock may be back since)."""
+        key = store.offer_key(service, country)
+        hit = self._offers.get(key)
+        if hit is not None and time.monotonic() - hit[0] < _LISTING_CACHE_SECONDS:
+            quotes = self._quotes(hit[1], key, operator)
+            if quotes:
+                return quotes
+        self._offers[key] = (time.monotonic(), store.offers_for(service, country))
+        return self._quotes(self._offers[key][1], key, operator)
+
+    def _quotes(self, offers: list[CatalogOffer], key: str, operator: str | None) -> list[Quote]:
+        override = price_overrides().get(key)
         markup = self.markup_percent()
-        quotes = [self._quote(o, override, markup, operator) for o in store.offers_for(service, country)
-                  if self._serves(o, operator)]
+        quotes = [self._quote(o, override, markup, operator) for o in offers if self._serves(o, operator)]
         return sorted(quotes, key=lambda q: (q.price_cents, q.cost_cents, self._rank[q.partner]))
 
     def items(self, service: str | None = None, country: int | None = None) -> list[CatalogItem]:

@@ -21,7 +21,15 @@ from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.activation_state import ActivationEvent, ActivationStatus
 from chalicelib.domain.catalog_data import country_by_id, service_by_code
 from chalicelib.domain.clock import Clock
-from chalicelib.domain.errors import IllegalTransition, InvalidInput, NoNumbers, PriceAboveMax
+from chalicelib.domain.errors import (
+    AlreadyApplied,
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    NoNumbers,
+    PriceAboveMax,
+)
+from chalicelib.domain.ids import new_numeric_id
 from chalicelib.domain.money import convert_minor
 from chalicelib.observability import logger
 from chalicelib.providers.base import Partner, PartnerNumber
@@ -39,6 +47,7 @@ _OPERATOR = re.compile(r"[a-z0-9_]{1,32}")
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 _IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 _EXCLUDED_PHONES_LIMIT = 100
+_ID_DRAWS = 5
 
 
 @dataclass(frozen=True)
@@ -86,11 +95,21 @@ class Ordering:
                 raise
             return replay
         candidates = [quotes[0], *(q for q in quotes[1:] if q.cost_cents <= price)]
-        return self._acquire(activation, request, candidates)
+        excluded = (*self._bad_numbers(account, request.service), *request.exclude_phone_prefixes)
+        return self._acquire(activation, request, candidates, excluded)
 
     def _debit(self, account: Account, request: OrderRequest, price: int, claim_key: str | None) -> Activation:
+        for _ in range(_ID_DRAWS):
+            try:
+                return self._debit_as(new_numeric_id(), account, request, price, claim_key)
+            except AlreadyApplied:
+                continue  # the id was drawn by another process in the same millisecond: its charge holds the claim
+        raise Conflict("Could not assign an order id; try again.")
+
+    def _debit_as(self, activation_id: int, account: Account, request: OrderRequest, price: int,
+                  claim_key: str | None) -> Activation:
         now = self.clock.now()
-        activation = Activation(store.next_activation_id(), account_id=account.account_id, service=request.service,
+        activation = Activation(activation_id, account_id=account.account_id, service=request.service,
                                 country=request.country, operator=request.operator or "any",
                                 status=ActivationStatus.PENDING.value, price_cents=price, created_at=now,
                                 expires_at=now + self.settings.activation_lifetime_seconds, active_key=PENDING_KEY,
@@ -104,11 +123,12 @@ class Ordering:
                               expires_at=expires), condition=Claim.key.does_not_exist())
 
         self.wallet.post(account.account_id, -price, LedgerKind.ACTIVATION_CHARGE, str(activation.activation_id),
-                         memo=f"{request.service}/{request.country}", require_active=True, extra=create)
+                         memo=f"{request.service}/{request.country}", require_active=True, extra=create,
+                         known=account)
         return activation
 
-    def _acquire(self, activation: Activation, request: OrderRequest, candidates: Sequence[Quote]) -> Activation:
-        excluded = (*self._bad_numbers(activation.account_id, request.service), *request.exclude_phone_prefixes)
+    def _acquire(self, activation: Activation, request: OrderRequest, candidates: Sequence[Quote],
+                 excluded: Sequence[str]) -> Activation:
         for quote in candidates:
             partner = self.partners.get(quote.partner)
             if partner is None:
@@ -149,8 +169,11 @@ class Ordering:
         """The most the partner may charge, in its minor units: its listed cost, or up to our price if higher."""
         return max(quote.cost_minor, int(Decimal(price_cents) / self.catalog.rate(quote.partner)))
 
-    def _bad_numbers(self, account_id: str, service: str) -> list[str]:
-        owner = store.bad_number_owner(account_id, service)
+    def _bad_numbers(self, account: Account, service: str) -> list[str]:
+        """The numbers the user banned for the service; no query for an account that never banned one."""
+        if account.has_bad_numbers is False:
+            return []
+        owner = store.bad_number_owner(account.account_id, service)
         return [b.phone for b in BadNumber.query(owner, limit=_EXCLUDED_PHONES_LIMIT)]
 
     def _replay(self, claim_key: str | None, request: OrderRequest) -> Activation | None:

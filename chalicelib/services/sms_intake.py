@@ -11,13 +11,13 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings
 from chalicelib.domain.activation_state import ActivationEvent, ActivationStatus
 from chalicelib.domain.clock import Clock, iso
-from chalicelib.domain.errors import Conflict, IllegalTransition
+from chalicelib.domain.errors import Conflict, IllegalTransition, NotFound
 from chalicelib.domain.sms_code import extract_code
 from chalicelib.providers.base import Partner, PartnerActivationState, PartnerStatus
 from chalicelib.services.activation_lifecycle import PARTNER_ERRORS, Lifecycle
@@ -67,8 +67,7 @@ class SmsIntake:
             message = SmsMessage(text=text, code=_code(text, partner_code, activation.service),
                                  received_at=self.clock.now(), source=source.value)
             try:
-                self._commit(activation, step.status, message)
-                return self.lifecycle.load(int(activation.activation_id))
+                return self._commit(activation, step.status, message)
             except TransactWriteError:
                 activation = self.lifecycle.load(int(activation.activation_id))
         raise Conflict("The activation is changing too fast; try again.")
@@ -81,22 +80,14 @@ class SmsIntake:
         self.record_sms(activation, text, code, SmsSource.PUSH)
         return True
 
-    def refresh_if_due(self, activation: Activation) -> Activation:
-        """Ask the partner about a waiting activation, at most once per `status_refresh_min_seconds`."""
-        if activation.status not in _WAITING or not activation.partner_activation_id:
-            return activation
-        last = activation.last_checked_at
-        now = self.clock.now()
-        if last is not None and now - float(last) < self.settings.status_refresh_min_seconds:
-            return activation
-        try:
-            # Whoever moves last_checked_at asks; concurrent readers get the stored view.
-            activation.update(actions=[Activation.last_checked_at.set(now)],
-                              condition=(Activation.last_checked_at == last) if last is not None
-                              else Activation.last_checked_at.does_not_exist())
-        except UpdateError:
-            return activation
-        return self.refresh_now(activation, SmsSource.ON_DEMAND)
+    def look(self, account_id: str, activation_id: int) -> Activation:
+        """A user's activation, first asking the partner when it waits for an SMS and was not asked for
+        `status_refresh_min_seconds` (one conditional write decides both: see store.claim_refresh)."""
+        activation, due = store.claim_refresh(account_id, activation_id, self.clock.now(),
+                                              self.settings.status_refresh_min_seconds)
+        if activation is None:
+            raise NotFound("No such activation.")
+        return self.refresh_now(activation, SmsSource.ON_DEMAND) if due else activation
 
     def refresh_now(self, activation: Activation, source: SmsSource) -> Activation:
         found = self.lifecycle.partner_of(activation)
@@ -138,13 +129,14 @@ class SmsIntake:
             changed += int(self.apply_partner_state(activation, state, SmsSource.POLL).version) != before
         return PollResult(awaiting=len(states), changed=changed)
 
-    def _commit(self, activation: Activation, status: ActivationStatus, message: SmsMessage) -> None:
+    def _commit(self, activation: Activation, status: ActivationStatus, message: SmsMessage) -> Activation:
         changes = {"status": status.value, "sms": [*activation.sms, message], "has_sms": True}
         account = Account.get(activation.account_id)
         with TransactWrite(connection=connection()) as tx:
             tx.update(activation, actions=store.change_actions(activation, changes),
                       condition=Activation.version == activation.version)
             self.webhooks.enqueue(tx, account, _sms_event(activation, status, message))
+        return store.committed(activation, changes)
 
 
 def _code(text: str, partner_code: str | None, service: str) -> str | None:

@@ -1,6 +1,7 @@
 """The one way money moves: a balance change and its ledger entry in one DynamoDB transaction, exactly once per cause.
 
-Each posting reads the account, then commits a TransactWriteItems with
+Each posting reads the account (or starts from the strongly consistent read its caller just made), then
+commits a TransactWriteItems with
   1. the account update, conditioned on the `version` it read (compare-and-set: no lost update),
   2. the ledger entry at the next sequence number (so balance_after is exact and entries are gap-free),
   3. a claim on `ledger#<kind>#<cause_id>` that must not exist (a retried cause fails here: exactly once),
@@ -54,25 +55,26 @@ class Wallet:
 
     def post(self, account_id: str, amount_cents: int, kind: LedgerKind, cause_id: str, *,
              memo: str | None = None, allow_negative: bool = False, require_active: bool = False,
-             extra: ExtraItems | None = None) -> Posting:
+             extra: ExtraItems | None = None, known: Account | None = None) -> Posting:
         """Apply a signed amount to the account with its ledger entry.
 
         A debit (negative amount) must leave `balance - held >= 0` unless allow_negative (disputes,
         forfeiture of a negative balance never happens). require_active refuses a debit on an
         account that is not active at commit time (orders). Raises InsufficientBalance,
-        AlreadyApplied, NotFound.
+        AlreadyApplied, NotFound. `known`: the account as the caller read it a moment ago, strongly consistent
+        (an order's authentication): the first attempt starts from it instead of reading again; the version
+        compare-and-set refuses it if anything changed since, and the retry reads afresh.
         """
         if not isinstance(amount_cents, int) or isinstance(amount_cents, bool):
             raise TypeError("amount_cents must be an int")
         for attempt in range(_MAX_ATTEMPTS):
-            account = self.read(account_id)
-            if require_active and account.status != AccountStatus.ACTIVE.value:
-                raise Forbidden("This account cannot spend money now.", code="ACCOUNT_NOT_ACTIVE")
+            account = known if attempt == 0 and known is not None else self.read(account_id)
+            refused = _refusal(account, amount_cents, allow_negative, require_active)
+            if refused is not None and account is known:
+                continue  # a refusal is decided on a read of our own, never on the caller's
+            if refused is not None:
+                raise refused
             new_balance = int(account.balance_cents) + amount_cents
-            if amount_cents < 0 and not allow_negative and new_balance - account.held_cents < 0:
-                raise InsufficientBalance("Your balance is too low for this.",
-                                          details={"balance_cents": account.balance_cents - account.held_cents,
-                                                   "needed_cents": -amount_cents})
             posting = self._posting(account, amount_cents, new_balance, kind, cause_id)
             try:
                 self._commit(account, posting, memo, require_active, extra)
@@ -161,6 +163,18 @@ def _due_for_reconcile(p: Posting) -> list[Action]:
     """Put the account on reconciliation's list (kept as it is when already there: its first unchecked change)."""
     return [Account.reconcile_due_at.set(Account.reconcile_due_at | p.created_at),
             Account.reconcile_shard.set(Account.reconcile_shard | reconcile_shard(p.account_id))]
+
+
+def _refusal(account: Account, amount_cents: int, allow_negative: bool, require_active: bool
+             ) -> Forbidden | InsufficientBalance | None:
+    """Why this account may not take `amount_cents` now; None when it may."""
+    if require_active and account.status != AccountStatus.ACTIVE.value:
+        return Forbidden("This account cannot spend money now.", code="ACCOUNT_NOT_ACTIVE")
+    available = int(account.balance_cents) - int(account.held_cents)
+    if amount_cents < 0 and not allow_negative and available + amount_cents < 0:
+        return InsufficientBalance("Your balance is too low for this.",
+                                   details={"balance_cents": available, "needed_cents": -amount_cents})
+    return None
 
 
 def _backoff(attempt: int) -> None:

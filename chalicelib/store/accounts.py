@@ -54,6 +54,9 @@ class Account(Model):
     webhook_secret = UnicodeAttribute(null=True)
     status_reason = UnicodeAttribute(null=True)
     is_admin_created = BooleanAttribute(default=False)
+    # Whether the user ever reported a bad number: orders look up the banned numbers only then. Accounts made
+    # before the flag existed read None, which orders treat as "maybe" (they look).
+    has_bad_numbers = BooleanAttribute(null=True, default_for_new=False)
     # Credentials created at or before these times are refused (sign out everywhere, lock, reset), even
     # ones a GSI query has not shown yet: the by_account index is only eventually consistent.
     sessions_valid_after = NumberAttribute(null=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
@@ -12,16 +13,18 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
+from pynamodb.constants import ALL_NEW, ALL_OLD
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from chalicelib.store.base import table
-from chalicelib.store.ledger import Counter
+from chalicelib.domain.activation_state import ActivationStatus, BlindMove, is_final
+from chalicelib.store.base import connection, table
 
 # The `active_key` of an activation still acquiring a number; an issued one carries its partner's name.
 PENDING_KEY = "~pending"
-_ID_COUNTER = "activation_id"
 
 
 class SmsMessage(MapAttribute[str, Any]):
@@ -66,7 +69,7 @@ class Activation(Model):
     class Meta:
         table_name = "activations"
 
-    activation_id = NumberAttribute(hash_key=True)  # positive integer: SMS-Activate clients int() it
+    activation_id = NumberAttribute(hash_key=True)  # domain.ids.new_numeric_id: SMS-Activate clients int() it
     account_id = UnicodeAttribute()
     service = UnicodeAttribute()
     country = NumberAttribute()
@@ -91,11 +94,54 @@ class Activation(Model):
     by_partner_ref = ActivationsByPartnerRef()
 
 
-def next_activation_id() -> int:
-    """The next activation id from an atomic counter (1, 2, 3…), never reused."""
-    counter = Counter(_ID_COUNTER)
-    counter.update(actions=[Counter.value.add(1)])
-    return int(counter.value)
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+_AWAITING_SMS = (ActivationStatus.WAITING.value, ActivationStatus.RETRY.value)
+
+
+def move_unread(account_id: str, activation_id: int, move: BlindMove) -> Activation | None:
+    """Apply a BlindMove to an activation of `account_id` in one conditional UpdateItem (no read first), returning
+    the activation after it; None when it does not apply: not theirs, gone, or in a status the move does not leave."""
+    applies: Condition = Activation.status.is_in(*(s.value for s in move.sources))
+    if move.sources_with_sms:
+        applies = applies | (Activation.status.is_in(*(s.value for s in move.sources_with_sms))
+                             & (Activation.has_sms == True))  # noqa: E712  (a condition expression, not a test)
+    actions: list[Action] = [Activation.status.set(move.target.value), Activation.version.add(1)]
+    if is_final(move.target):
+        actions.append(Activation.active_key.remove())
+    activation = Activation(activation_id)
+    try:
+        activation.update(actions=actions, condition=(Activation.account_id == account_id) & applies)
+    except UpdateError as exc:
+        if exc.cause_response_code == _CONDITION_FAILED:
+            return None
+        raise
+    return activation
+
+
+def claim_refresh(account_id: str, activation_id: int, now: float, every_seconds: float
+                  ) -> tuple[Activation | None, bool]:
+    """A user's status read as one UpdateItem: the activation of `account_id` (None: not theirs, or none), and
+    whether this reader should ask the partner now.
+
+    It stamps `last_checked_at` when the activation waits for an SMS and was not asked for `every_seconds`;
+    otherwise the condition fails and DynamoDB returns the item as stored (ReturnValuesOnConditionCheckFailure),
+    so the reader still pays one call. Whoever moves the stamp asks; concurrent readers get the stored view.
+    """
+    due = ((Activation.account_id == account_id) & Activation.status.is_in(*_AWAITING_SMS)
+           & Activation.partner_activation_id.exists()
+           & (Activation.last_checked_at.does_not_exist() | (Activation.last_checked_at <= now - every_seconds)))
+    request = Activation(activation_id).get_update_kwargs_from_instance(
+        actions=[Activation.last_checked_at.set(now)], condition=due, return_values_on_condition_failure=ALL_OLD)
+    try:
+        # PynamoDB's update drops the item a failed condition returns: the client is asked directly.
+        reply = connection().client.update_item(**request, ReturnValues=ALL_NEW)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
+            raise
+        item = exc.response.get("Item")
+        stored = Activation.from_raw_data(item) if item else None
+        return (stored if stored is not None and stored.account_id == account_id else None), False
+    return Activation.from_raw_data(reply["Attributes"]), True
 
 
 def partner_ref(partner: str, partner_activation_id: str) -> str:
@@ -130,6 +176,14 @@ def overdue(now: float) -> Iterator[Activation]:
     A scan of the sparse index reads only open activations, so its cost follows the live set, not history.
     """
     return Activation.active.scan(filter_condition=Activation.expires_at < now)
+
+
+def committed(activation: Activation, changes: Mapping[str, Any]) -> Activation:
+    """The activation as the write of `change_actions(activation, changes)` left it, without reading it again."""
+    for name, value in changes.items():
+        setattr(activation, name, value)
+    activation.version = int(activation.version) + 1
+    return activation
 
 
 def change_actions(activation: Activation, changes: Mapping[str, Any]) -> list[Action]:

@@ -58,14 +58,3 @@ def claimed(key: str) -> bool:
     except Claim.DoesNotExist:
         return False
     return True
-
-
-@table("counters")
-class Counter(Model):
-    """Atomic counters (e.g. the numeric activation ids the SMS-Activate protocol needs)."""
-
-    class Meta:
-        table_name = "counters"
-
-    name = UnicodeAttribute(hash_key=True)
-    value = NumberAttribute(default=0)

@@ -5,11 +5,12 @@ import json
 
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.activation_state import ActivationStatus
+from chalicelib.domain.ids import new_numeric_id
 from chalicelib.jobs.reconcile import reconcile_books
 from chalicelib.services.reconcile import IntentSummary, Reconciler
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
-from chalicelib.store.activations import Activation, next_activation_id
+from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
 from tests.unit.admin_harness import AdminHarness
 from tests.unit.stripe_fake import FakeGateway
@@ -106,7 +107,7 @@ def test_run__a_payment_inside_the_grace_period_is_not_reported(office):
 def test_run__a_charge_with_neither_partner_number_nor_refund_is_reported(office):
     # Given a charge for an activation that failed without getting a number, and was never refunded
     account = office.account(balance_cents=500)
-    activation_id = next_activation_id()
+    activation_id = new_numeric_id()
 
     def failed_activation(tx) -> None:
         tx.save(Activation(activation_id, account_id=account.account_id, service="tg", country=0,

@@ -22,6 +22,7 @@ from chalicelib.services.catalog import (
 from chalicelib.store.runtime import RuntimeSetting
 from tests.clock import FixedClock
 from tests.fake_partner import FakePartner
+from tests.unit.dynamo_calls import count_dynamodb_calls
 
 
 @pytest.fixture
@@ -128,3 +129,27 @@ def test_admin_prices__bad_values_are_refused(prices, call):
     # Given / When an admin sets a nonsense price or markup / Then it is refused
     with pytest.raises(InvalidInput):
         call()
+
+
+def test_quote__a_container_reads_the_offers_once_for_many_orders(prices):
+    # Given a container that quoted Telegram in Russia once
+    partner = FakePartner(services=("tg",), countries=(0,))
+    shop = catalog(prices, partner)
+    shop.quote("tg", 0, None)
+    # When it quotes the same again for more orders
+    with count_dynamodb_calls() as calls:
+        quotes = [shop.quote("tg", 0, None) for _ in range(3)]
+    # Then the offers were not read again
+    assert all(quotes) and calls.on("catalog_offers") == []
+
+
+def test_quote__stock_back_since_the_cache_was_filled_is_sold(prices):
+    # Given a container that found nothing in stock a moment ago
+    partner = FakePartner(stock=0, services=("tg",), countries=(0,))
+    shop = catalog(prices, partner)
+    assert shop.quote("tg", 0, None) == []
+    # When the price job (another container) loads new stock
+    partner.stock = 5
+    catalog(prices, partner)
+    # Then the next quote sells it instead of refusing from the cache
+    assert [q.count for q in shop.quote("tg", 0, None)] == [5]

@@ -12,9 +12,12 @@ from chalicelib.domain.errors import (
     PriceAboveMax,
 )
 from chalicelib.providers.base import PartnerNoNumbers, PartnerUnavailable
+from chalicelib.services import ordering
+from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from tests.fake_partner import FakePartner
 from tests.unit.activation_support import Desk
+from tests.unit.dynamo_calls import count_dynamodb_calls
 
 
 def test_order__debits_the_price_once_and_issues_a_number(desk):
@@ -29,13 +32,27 @@ def test_order__debits_the_price_once_and_issues_a_number(desk):
     assert [(e.amount_cents, e.cause_id) for e in charges] == [(-60, str(activation.activation_id))]
 
 
-def test_order__ids_are_consecutive_integers(desk):
+def test_order__ids_are_growing_integers_a_javascript_client_holds_exactly(desk):
     # Given a user
     user = desk.account(1000)
     # When they order twice
     first, second = desk.order(user), desk.order(user)
-    # Then the ids are positive integers that follow each other (SMS-Activate clients int() them)
-    assert int(second.activation_id) == int(first.activation_id) + 1 > 1
+    # Then the ids are positive integers, newer above older, below 2^53 (SMS-Activate clients int() them)
+    assert 0 < int(first.activation_id) < int(second.activation_id) < 2**53
+
+
+def test_order__an_id_another_process_drew_too_is_drawn_again(desk, monkeypatch):
+    # Given an id already taken by an order, and a draw that repeats it once
+    user = desk.account(1000)
+    taken = desk.order(user)
+    draws = iter([int(taken.activation_id), int(taken.activation_id) + 7])
+    monkeypatch.setattr(ordering, "new_numeric_id", lambda: next(draws))
+    # When the user orders again
+    second = desk.order(user)
+    # Then the order gets the next draw, is charged once, and the first order is untouched
+    assert int(second.activation_id) == int(taken.activation_id) + 7
+    assert desk.balance(user.account_id) == 1000 - 2 * 60
+    assert desk.service.lifecycle.load(int(taken.activation_id)).phone == taken.phone
 
 
 def test_order__cheapest_partner_is_asked_first(moto_tables):
@@ -183,11 +200,21 @@ def test_order__a_banned_number_is_excluded_next_time(desk):
     first = desk.order(user)
     desk.past_cancel_window()
     desk.service.ban(user.account_id, int(first.activation_id))
-    # When the user orders for the same service again
-    second = desk.order(user)
+    # When the user orders for the same service again (their account as the next request authenticates it)
+    second = desk.order(Account.get(user.account_id, consistent_read=True))
     # Then the partner was asked to exclude the banned number and gave another
     assert desk.partner.asked[-1]["exclude_phones"] == ("79001111111",)
     assert second.phone == "79002222222"
+
+
+def test_order__an_account_that_never_banned_a_number_costs_no_ban_lookup(desk):
+    # Given a user who never reported a bad number
+    user = desk.account(1000)
+    # When they order
+    with count_dynamodb_calls() as calls:
+        desk.order(user)
+    # Then the banned numbers were not looked up
+    assert calls.on("bad_numbers") == []
 
 
 def test_order__crash_after_debit_leaves_pending_that_the_resolve_job_refunds(desk):
