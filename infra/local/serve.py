@@ -1,26 +1,105 @@
-"""Serve the Chalice app over HTTP locally with Chalice's own threaded dev server (what `chalice local` runs)."""
+"""Serve the Chalice app over HTTP locally: Chalice's own local gateway (what `chalice local` runs: routes,
+middleware, errors as API Gateway gives them), in one process per core.
+
+Every worker is a fork of one process that imported the app, and binds the port with SO_REUSEPORT, so the
+kernel spreads new connections over the workers and each one is a separate Python (its own GIL, its own
+DynamoDB client, its own short caches: like Lambda containers). Within a worker each connection has a
+thread, which ends with the connection. The parent only watches: SIGTERM or Ctrl-C stops every worker, and
+a worker that dies takes the whole server down with it, so nothing half-serves unnoticed.
+"""
 from __future__ import annotations
 
 import argparse
+import ctypes
+import os
+import signal
+import sys
+from typing import Any
 
 from chalice.config import Config
-from chalice.local import ThreadedHTTPServer, create_local_server
+from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
 
-# The stdlib's listen backlog of 5 resets connections when tens of clients connect at once (benchmarks).
-ThreadedHTTPServer.request_queue_size = 128
+from infra.local.signals import stop_requested
+
+_PR_SET_PDEATHSIG = 1  # prctl(2): a signal for this process when its parent dies
 
 
-def main() -> None:
+class NoDelayHandler(ChaliceRequestHandler):
+    # Headers and body leave in two writes; with Nagle's algorithm on, the body waits for the client's delayed
+    # ACK of the headers (about 40 ms a response).
+    disable_nagle_algorithm = True
+
+
+class SharedPortServer(ThreadedHTTPServer):
+    allow_reuse_port = True  # every worker binds the same port; the kernel balances connections between them
+    request_queue_size = 128  # the stdlib's 5 resets connections when tens of clients connect at once
+
+
+def serve(app: Any, config: Config, host: str, port: int) -> None:
+    LocalDevServer(app, config, host, port, handler_cls=NoDelayHandler, server_cls=SharedPortServer).serve_forever()
+
+
+def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("APP_WORKERS") or os.cpu_count() or 1),
+                        help="processes serving the port (default: APP_WORKERS, else one per core)")
     args = parser.parse_args()
-    from app import app
+    from app import app  # imported once, before the fork: workers share its modules
 
     config = Config.create(chalice_stage="local", app_name="sms-rooms", chalice_app=app)
-    server = create_local_server(app, config, args.host, args.port)
-    server.serve_forever()
+    workers = [_fork_worker(app, config, args.host, args.port) for _ in range(max(1, args.workers))]
+    stopping = stop_requested()
+    try:
+        while not stopping.is_set():
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+            if pid in workers:
+                print(f"serve: worker {pid} stopped; stopping the server", file=sys.stderr, flush=True)
+                return 1
+            stopping.wait(0.5)
+        return 0
+    finally:
+        _stop(workers)
+
+
+def _fork_worker(app: Any, config: Config, host: str, port: int) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+        _die_with_parent()
+        serve(app, config, host, port)
+    except BaseException:  # a worker must never return into the parent's code
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _die_with_parent() -> None:
+    """Linux: this worker gets SIGTERM when the parent dies, even by SIGKILL, so none keeps the port."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _stop(workers: list[int]) -> None:
+    for pid in workers:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    for pid in workers:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            continue
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
