@@ -64,8 +64,10 @@ def stack() -> Iterator[Stack]:
     """The whole local stack on free ports, in-memory DynamoDB, started once for the session."""
     data_dir = Path(tempfile.mkdtemp(prefix="smsrooms-test-"))
     # Every test client is 127.0.0.1: the per-IP sign-in budget is the session's, not one user's, so it is wider.
+    # One app worker: tests that switch a runtime setting (maintenance) and count on the rate limit expect one
+    # container's caches and counts; several workers are several containers (make run and make bench use them).
     extra = {"CANCEL_GRACE_SECONDS": "2", "STATUS_REFRESH_MIN_SECONDS": "1", "PENDING_RESOLVE_AFTER_SECONDS": "15",
-             "LOGIN_IP_FREE_FAILURES": "500"}
+             "LOGIN_IP_FREE_FAILURES": "500", "APP_WORKERS": "1"}
     s = Stack(ports=Ports.free(), data_dir=data_dir, in_memory=True, extra_env=extra)
     s.start()
     try:
