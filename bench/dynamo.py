@@ -1,7 +1,9 @@
-"""Count the DynamoDB calls PynamoDB makes, with consumed capacity, by wrapping `Connection.dispatch`.
+"""Count the DynamoDB calls this process makes, with consumed capacity, by a botocore event hook on the one client.
 
-Every model operation and every TransactWrite/TransactGet goes through `dispatch`; PynamoDB asks for
-ReturnConsumedCapacity=TOTAL on item calls, so the replies carry the capacity units DynamoDB charged.
+Every model operation, transaction and direct client call of the process goes through the one shared
+client (store.base.connection); PynamoDB asks for ReturnConsumedCapacity=TOTAL on item calls, so the
+replies carry the capacity units DynamoDB charged. A call that fails with an answer (a condition that
+does not hold) is counted too; one retried by botocore counts once.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from pynamodb.connection.base import Connection
+from chalicelib.store.base import connection
 
 
 @dataclass(frozen=True)
@@ -43,21 +45,16 @@ class CallLog:
 def count_dynamodb_calls() -> Iterator[CallLog]:
     """Within the block, every DynamoDB call of this process (any thread) is recorded, failed ones included."""
     log = CallLog()
-    original = Connection.dispatch
 
-    def dispatch(self: Connection, operation_name: str, operation_kwargs: dict[str, Any]) -> dict[str, Any]:
-        data: dict[str, Any] | None = None
-        try:
-            data = original(self, operation_name, operation_kwargs)
-            return data
-        finally:
-            log.record(Call(operation_name, _capacity(data)))
+    def record(model: Any, parsed: dict[str, Any], **_: Any) -> None:
+        log.record(Call(model.name, _capacity(parsed)))
 
-    Connection.dispatch = dispatch  # type: ignore[method-assign]
+    events = connection().client.meta.events
+    events.register("after-call.dynamodb", record, unique_id="bench-count-dynamodb-calls")
     try:
         yield log
     finally:
-        Connection.dispatch = original  # type: ignore[method-assign]
+        events.unregister("after-call.dynamodb", unique_id="bench-count-dynamodb-calls")
 
 
 def _capacity(data: dict[str, Any] | None) -> float | None:

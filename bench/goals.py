@@ -1,0 +1,282 @@
+"""The performance goals (issue 16) in one table, each figure a ratio to a baseline measured in the same run on the
+same machine, so a shared, noisy machine moves both sides: cold start against a bare Chalice + boto3 app, DynamoDB
+calls per order and lifecycle, HTTP orders against raw DynamoDB transactions, one account against many, memory.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench.activations import COUNTRY, SERVICE, activations_service, fresh_simulator
+from bench.arrange import api_key_for, funded_account
+from bench.cold_start import BARE_APP, import_seconds
+from bench.context import BenchContext
+from bench.dynamo import count_dynamodb_calls
+from bench.registry import Needs, benchmark
+from bench.report import Table, load_average
+from bench.simulator import SimulatorControl
+from bench.stats import median, ms, percentile
+from chalicelib.domain.ids import new_id
+from chalicelib.services.ordering import OrderRequest
+from chalicelib.store.accounts import Account
+from chalicelib.store.base import connection
+from chalicelib.store.ledger import Claim
+from infra.template import ROOT
+
+CONCURRENCY = (1, 10, 50)
+ORDERS_AT = {1: 30, 10: 10, 50: 4}  # per client
+MEMORY_CLIENTS, MEMORY_ORDERS_EACH = 50, 20
+COLD_RUNS = 5
+STAGGER_SECONDS = 0.005
+
+
+@dataclass
+class Run:
+    """Operations of one load run: each one's seconds, how many succeeded, and the wall time of the run."""
+
+    seconds: list[float] = field(default_factory=list)
+    ok: int = 0
+    failed: int = 0
+    wall: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, succeeded: bool, seconds: float) -> None:
+        with self.lock:
+            self.seconds.append(seconds)
+            self.ok += succeeded
+            self.failed += not succeeded
+
+    @property
+    def per_second(self) -> float:
+        return self.ok / self.wall if self.wall else 0.0
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.seconds, 99) if self.seconds else 0.0
+
+
+def _load(clients: int, each: int, operation: Callable[[int], Callable[[], bool]]) -> Run:
+    """`clients` threads, each doing its `operation(client)` `each` times, started a few ms apart."""
+    run = Run()
+
+    def client(index: int) -> None:
+        time.sleep(index * STAGGER_SECONDS)
+        act = operation(index)
+        for _ in range(each):
+            started = time.perf_counter()
+            try:
+                succeeded = act()
+            except requests.RequestException:
+                succeeded = False
+            run.record(succeeded, time.perf_counter() - started)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(client, range(clients)))
+    run.wall = time.perf_counter() - started
+    return run
+
+
+def raw_transaction(index: int) -> Callable[[], bool]:
+    """An order-shaped TransactWriteItems (one update, three conditional puts) on the shared client, no app."""
+    table = Claim.Meta.table_name
+    own = f"bench-raw#{new_id('c')}#{index}"
+    client = connection().client
+
+    def act() -> bool:
+        puts = [{"Put": {"TableName": table, "Item": {"key": {"S": new_id("bench-raw")}, "value": {"S": "x"}},
+                         "ConditionExpression": "attribute_not_exists(#k)", "ExpressionAttributeNames": {"#k": "key"}}}
+                for _ in range(3)]
+        update = {"Update": {"TableName": table, "Key": {"key": {"S": own}}, "UpdateExpression": "ADD hits :one",
+                             "ExpressionAttributeValues": {":one": {"N": "1"}}}}
+        client.transact_write_items(TransactItems=[update, *puts])
+        return True
+
+    return act
+
+
+def http_order(base_url: str, api_keys: list[str], headers: dict[str, str] | None = None
+               ) -> Callable[[int], Callable[[], bool]]:
+    """Each client orders with its own key over its own keep-alive connection (or a new one per order, with
+    `Connection: close` in `headers`), as bots do."""
+
+    def client(index: int) -> Callable[[], bool]:
+        http = requests.Session()
+        http.headers.update({"Authorization": f"Bearer {api_keys[index % len(api_keys)]}", **(headers or {})})
+
+        def act() -> bool:
+            reply = http.post(f"{base_url}/v1/activations", json={"service": SERVICE, "country": COUNTRY}, timeout=120)
+            return reply.status_code == 201
+
+        return act
+
+    return client
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and its children (the app server's workers)."""
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    total = 0
+    for each in [str(pid), *children]:
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
+            continue
+        total += next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
+    return total
+
+
+_FIRST_ORDER = r'''
+import json, os, time, types
+started = time.perf_counter()
+from app import app
+event = {"resource": "/v1/activations", "path": "/v1/activations", "httpMethod": "POST",
+         "headers": {"authorization": "Bearer " + os.environ["BENCH_API_KEY"], "content-type": "application/json"},
+         "multiValueHeaders": None, "queryStringParameters": None, "multiValueQueryStringParameters": None,
+         "pathParameters": None, "stageVariables": None, "isBase64Encoded": False,
+         "requestContext": {"resourcePath": "/v1/activations", "httpMethod": "POST", "requestId": "bench",
+                            "identity": {"sourceIp": "127.0.0.1"}},
+         "body": json.dumps({"service": os.environ["BENCH_SERVICE"], "country": int(os.environ["BENCH_COUNTRY"])})}
+context = types.SimpleNamespace(function_name="api", aws_request_id="bench", memory_limit_in_mb=512,
+                                invoked_function_arn="arn:aws:lambda:us-east-1:0:function:api",
+                                get_remaining_time_in_millis=lambda: 30000)
+reply = app(event, context)
+first = time.perf_counter() - started
+assert reply["statusCode"] == 201, reply
+from chalicelib.store.base import connection
+calls = []
+connection().client.meta.events.register("after-call.dynamodb", lambda model, **_: calls.append(model.name))
+statuses = [app(event, context)["statusCode"] for _ in range(3)]
+print(json.dumps({"first": first, "calls": calls, "orders": len(statuses), "statuses": statuses}))
+'''
+
+_BARE_GET = r'''
+import json, os, time
+started = time.perf_counter()
+import bare_app
+client = bare_app.boto3.client("dynamodb", endpoint_url=os.environ["BENCH_DDB"], region_name="us-east-1",
+                               aws_access_key_id="local", aws_secret_access_key="local")
+client.get_item(TableName=os.environ["BENCH_TABLE"], Key={"account_id": {"S": os.environ["BENCH_ACCOUNT"]}})
+print(json.dumps({"first": time.perf_counter() - started}))
+'''
+
+
+def _python(script: str, cwd: Path, env: dict[str, str]) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-c", script], cwd=cwd, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "no output")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+@dataclass
+class Goals:
+    table: Table
+
+    def row(self, metric: str, figure: str, baseline: str, value: float | None, goal: str,
+            met: Callable[[float], bool]) -> None:
+        shown = "n/a" if value is None else f"{value:.2f}"
+        verdict = "n/a" if value is None else ("met" if met(value) else "not met")
+        self.table.add(metric, figure, baseline, shown, goal, verdict)
+
+
+@benchmark("goals", order=5, needs=Needs.APP)
+def goals(ctx: BenchContext) -> Table:
+    table = Table("Performance goals: every figure against a baseline measured in this run",
+                  ["metric", "figure", "baseline", "ratio / value", "goal", "verdict"])
+    table.notes.append(f"load average {load_average()} when this table started, on {os.cpu_count()} CPUs shared "
+                       "with DynamoDB Local, localstripe, the partner simulator and the load generator")
+    g = Goals(table)
+    sim = fresh_simulator(ctx)
+    svc = activations_service(ctx.settings)
+    svc.refresh_prices()
+    app_pid = ctx.stack.procs["app"].pid
+    rss_start = tree_rss_bytes(app_pid)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        accounts = list(pool.map(lambda _: funded_account(ctx.settings, 10_000_000), range(max(CONCURRENCY))))
+        keys = list(pool.map(lambda a: api_key_for(ctx.settings, a.account_id), accounts))
+        shared = funded_account(ctx.settings, 100_000_000)
+        shared_keys = list(pool.map(lambda _: api_key_for(ctx.settings, shared.account_id), range(50)))
+
+    memory = _load(MEMORY_CLIENTS, MEMORY_ORDERS_EACH, http_order(ctx.stack.app_url, keys))
+    rss_after = tree_rss_bytes(app_pid)
+    _cold_rows(g, ctx, accounts[0].account_id, keys[0])
+    _lifecycle_row(g, ctx, sim, accounts[1])
+    raw = {n: _load(n, ORDERS_AT[n], raw_transaction) for n in CONCURRENCY}
+    orders = {n: _load(n, ORDERS_AT[n], http_order(ctx.stack.app_url, keys)) for n in CONCURRENCY}
+    fresh = _load(50, ORDERS_AT[50], http_order(ctx.stack.app_url, keys, {"Connection": "close"}))
+    one = _load(50, ORDERS_AT[50], http_order(ctx.stack.app_url, shared_keys))
+    for n in CONCURRENCY:
+        g.row(f"HTTP orders/s ÷ raw TransactWriteItems/s, {n} client(s)", f"{orders[n].per_second:.1f}/s",
+              f"{raw[n].per_second:.1f}/s", orders[n].per_second / raw[n].per_second, "≥ 0.5 at 50",
+              lambda v: v >= 0.5)
+    g.row("the same, 50 clients, a new connection per order", f"{fresh.per_second:.1f}/s",
+          f"{raw[50].per_second:.1f}/s", fresh.per_second / raw[50].per_second, "(reported)", lambda v: True)
+    g.row("p99 at 50 clients ÷ raw p99", f"{ms(orders[50].p99)} ms", f"{ms(raw[50].p99)} ms",
+          orders[50].p99 / raw[50].p99, "(reported)", lambda v: True)
+    g.row("one account ÷ many accounts, orders/s at 50 clients", f"{one.per_second:.1f}/s",
+          f"{orders[50].per_second:.1f}/s", one.per_second / orders[50].per_second, "≥ 0.5", lambda v: v >= 0.5)
+    g.row(f"app RSS after {MEMORY_CLIENTS * MEMORY_ORDERS_EACH:,} orders from {MEMORY_CLIENTS} new clients ÷ at "
+          "start", f"{rss_after / 2**20:.0f} MiB", f"{rss_start / 2**20:.0f} MiB", rss_after / rss_start, "≤ 1.5×",
+          lambda v: v <= 1.5)
+    failed = sum(r.failed for r in (*orders.values(), fresh, one, memory))
+    table.notes.append(f"HTTP runs: {', '.join(f'{n} clients × {ORDERS_AT[n]}' for n in CONCURRENCY)} orders, "
+                       f"keep-alive connections, one account and key per client; {failed} orders not answered 201; "
+                       "raw: the same counts of one-update-three-put transactions on the bench's one client")
+    table.notes.append(f"app: {ctx.stack.env().get('APP_WORKERS') or os.cpu_count()} worker processes "
+                       "(infra/local/serve.py); RSS is the server's whole process tree")
+    return table
+
+
+def _cold_rows(g: Goals, ctx: BenchContext, account_id: str, api_key: str) -> None:
+    """A fresh interpreter per run: import and first order, as a cold Lambda container pays them (the app called
+    as Lambda calls it), against the bare app's import and one GetItem; then the calls of three more orders."""
+    env = {**ctx.stack.env(), "BENCH_API_KEY": api_key, "BENCH_SERVICE": SERVICE, "BENCH_COUNTRY": str(COUNTRY),
+           "BENCH_DDB": ctx.stack.dynamodb_url, "BENCH_TABLE": Account.Meta.table_name, "BENCH_ACCOUNT": account_id,
+           "PYTHONPATH": str(ROOT)}
+    with tempfile.TemporaryDirectory(prefix="bench-bare-") as bare_dir:
+        bare = Path(bare_dir)
+        (bare / "bare_app.py").write_text(BARE_APP)
+        _python(_BARE_GET, bare, env)  # compiles the .pyc files once, as a Lambda zip ships them
+        imports, bare_imports, firsts, bare_firsts, calls = [], [], [], [], []
+        for _ in range(COLD_RUNS):  # interleaved, so a noisy moment hits both
+            imports.append(import_seconds("app", ROOT, env))
+            bare_imports.append(import_seconds("bare_app", bare, env))
+            ours = _python(_FIRST_ORDER, ROOT, env)
+            firsts.append(float(ours["first"]))
+            calls.append(len(ours["calls"]) / int(ours["orders"]))
+            bare_firsts.append(float(_python(_BARE_GET, bare, env)["first"]))
+    g.row("import ÷ bare Chalice + boto3 app", f"{ms(median(imports))} ms", f"{ms(median(bare_imports))} ms",
+          median(imports) / median(bare_imports), "≤ 1.3×", lambda v: v <= 1.3)
+    g.row("fresh import + first order ÷ bare import + one GetItem", f"{ms(median(firsts))} ms",
+          f"{ms(median(bare_firsts))} ms", median(firsts) / median(bare_firsts), "≤ 1.3×", lambda v: v <= 1.3)
+    g.row("DynamoDB calls per HTTP order (rate limit, auth, order; warm container)", f"{median(calls):g}", "-",
+          median(calls), "≤ 4", lambda v: v <= 4)
+
+
+def _lifecycle_row(g: Goals, ctx: BenchContext, sim: SimulatorControl, account: Account) -> None:
+    """One activation's life in this process: order (from its account as authentication reads it), a status
+    check that asks the partner, the SMS picked up by one poll cycle, finish."""
+    svc = activations_service(ctx.settings, status_refresh_min_seconds=0)
+    request = OrderRequest(SERVICE, COUNTRY)
+    svc.order(Account.get(account.account_id, consistent_read=True), request)  # the container's caches warm
+    with count_dynamodb_calls() as calls:
+        activation = svc.order(Account.get(account.account_id, consistent_read=True), request)
+        svc.get(account.account_id, int(activation.activation_id))
+        sim.deliver(str(activation.phone), "Telegram code: 12345")
+        svc.poll_partners()
+        svc.finish(account.account_id, int(activation.activation_id))
+    by_api = ", ".join(f"{name} {count}" for name, count in sorted(calls.by_operation().items()))
+    g.row("DynamoDB calls per lifecycle (order, check, SMS by poll, finish)", str(len(calls.calls)), by_api,
+          len(calls.calls), "≤ 7", lambda v: v <= 7)
