@@ -19,6 +19,7 @@ from typing import Any
 from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
 
+from chalicelib.store.base import connection
 from infra.local.signals import stop_requested
 
 _PR_SET_PDEATHSIG = 1  # prctl(2): a signal for this process when its parent dies
@@ -36,7 +37,9 @@ class SharedPortServer(ThreadedHTTPServer):
 
 
 def serve(app: Any, config: Config, host: str, port: int) -> None:
-    LocalDevServer(app, config, host, port, handler_cls=NoDelayHandler, server_cls=SharedPortServer).serve_forever()
+    server = LocalDevServer(app, config, host, port, handler_cls=NoDelayHandler, server_cls=SharedPortServer)
+    connection().client  # noqa: B018  (the worker's one DynamoDB client, built before its first request)
+    server.serve_forever()
 
 
 def main() -> int:
