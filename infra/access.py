@@ -21,7 +21,7 @@ WRITE: Actions = (*UPDATE, "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:
 # Activation jobs all run the activations service: orders' state, the wallet (refunds), user webhooks, queued
 # partner calls, the catalog and runtime settings (markup, maintenance, circuit state).
 _ACTIVATION_JOB_TABLES: dict[str, Actions] = {t: WRITE for t in (
-    "accounts", "ledger", "claims", "counters", "activations", "bad_numbers", "webhook_deliveries",
+    "accounts", "ledger", "claims", "activations", "bad_numbers", "webhook_deliveries",
     "partner_calls", "catalog_offers", "runtime")}
 
 # Tables a scheduled job may touch, by job name; a job missing here has no profile and the tests fail, so a new
