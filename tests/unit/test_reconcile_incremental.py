@@ -11,12 +11,13 @@ from chalicelib.api.admin import COMMANDS, Args
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.ids import new_numeric_id
 from chalicelib.jobs.reconcile import reconcile_books
 from chalicelib.services.reconcile import Books, IntentSummary, Reconciler
 from chalicelib.services.reconcile_incremental import Checkpoint, IncrementalReconciler
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account, unreconciled
-from chalicelib.store.activations import Activation, next_activation_id
+from chalicelib.store.activations import Activation
 from chalicelib.store.base import create_tables
 from tests.unit.admin_harness import ACTOR, AdminHarness
 from tests.unit.stripe_fake import FakeGateway
@@ -79,7 +80,7 @@ def _settle(office: AdminHarness) -> None:
 
 def _unmatched_charge(office: AdminHarness, account: Account) -> str:
     """A charge for an activation that failed without a number and was never refunded (a lost refund)."""
-    activation_id = next_activation_id()
+    activation_id = new_numeric_id()
 
     def failed_activation(tx) -> None:
         tx.save(Activation(activation_id, account_id=account.account_id, service="tg", country=0,
