@@ -9,7 +9,7 @@ DDB_SIM := amplify-dynamodb-simulator@2.9.30
 JAR := .local/tools/dynamodb/DynamoDBLocal.jar
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run stop test unit lint typecheck fmt bench soak clean system-deps lock package deploy smoke destroy
+.PHONY: install run stop test unit lint typecheck fmt bench soak clean system-deps lock package rehearse deploy smoke destroy
 
 install: $(STAMP) $(JAR) system-deps
 
@@ -69,6 +69,10 @@ lock: $(STAMP)
 STAGE ?= dev
 package: $(STAMP)
 	$(PY) -m infra.package --stage $(STAGE) --out .local/infra/$(STAGE)
+
+# The deploy rehearsal alone (make test runs it too): the dev package in Lambda's runtime, no AWS account needed.
+rehearse: install
+	$(PY) -m pytest -q tests/deploy
 
 soak: install
 	SOAK=1 $(PY) -m pytest -q tests/integration/test_reliability.py

@@ -177,7 +177,7 @@ class Stack:
                                 start_new_session=True)
         self.procs[name] = proc
         if ready is not None:
-            _wait_http(name, proc, ready, timeout, any_status=any_status, auth=auth, log=log_dir / f"{name}.log")
+            wait_http(name, proc, ready, timeout, any_status=any_status, auth=auth, log=log_dir / f"{name}.log")
 
     def _prepare_tables(self) -> None:
         subprocess.run([PYTHON, "-m", "infra.local.tables"], cwd=ROOT, env=self.env(), check=True,
@@ -191,7 +191,7 @@ class Stack:
         register_webhook(self.stripe_url, "smsrooms", f"{self.app_url}/v1/webhooks/stripe", secret)
 
 
-def _wait_http(name: str, proc: subprocess.Popen[bytes], url: str, timeout: float, *, any_status: bool,
+def wait_http(name: str, proc: subprocess.Popen[bytes], url: str, timeout: float, *, any_status: bool,
                auth: bool, log: Path) -> None:
     deadline = time.time() + timeout
     headers = {"Authorization": "Bearer sk_test_local"} if auth else {}
