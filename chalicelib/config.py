@@ -105,6 +105,9 @@ class Settings:
     rate_limit_per_second: int = 20
     rate_limit_burst: int = 100
     secrets_ttl_seconds: float = DEFAULT_SECRETS_TTL_SECONDS  # how long a container trusts the secrets it read
+    # Users' webhook URLs may point at 127.0.0.1/::1 only on the local stage and only when this is set
+    # (the test stack sets it; `make run` does not): everywhere else they must be public https URLs.
+    webhook_allow_loopback: bool = False
 
     @property
     def is_local(self) -> bool:
@@ -200,6 +203,12 @@ class _Env:
         return value
 
 
+def _local_only(stage: str, name: str, value: bool) -> bool:
+    if value and stage != LOCAL_STAGE:
+        raise SettingError(name, "is for the local stage only: unset it")
+    return value
+
+
 def _bool(raw: str) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -264,6 +273,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         rate_limit_per_second=e.number("RATE_LIMIT_PER_SECOND", d.rate_limit_per_second, int),
         rate_limit_burst=e.number("RATE_LIMIT_BURST", d.rate_limit_burst, int),
         secrets_ttl_seconds=e.positive("SECRETS_TTL_SECONDS", d.secrets_ttl_seconds),
+        webhook_allow_loopback=_local_only(stage, "WEBHOOK_ALLOW_LOOPBACK", _bool(get("WEBHOOK_ALLOW_LOOPBACK") or "")),
     )
 
 

@@ -20,7 +20,7 @@ from chalicelib.services.api_keys import ApiKeys
 from chalicelib.services.authn import Principal
 from chalicelib.services.sessions import SESSION, Credentials
 from chalicelib.services.signin import SignIn
-from chalicelib.services.webhook_settings import WebhookSettings, webhook_of
+from chalicelib.services.webhook_settings import WebhookSettings, webhook_of, webhook_policy
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
@@ -46,7 +46,8 @@ def services() -> AccountServices:
     return AccountServices(accounts=accounts, signin=SignIn(accounts), rights=AccountRights(accounts),
                            api_keys=ApiKeys(Credentials(accounts.clock, settings.session_ttl_seconds), accounts.clock,
                                             settings.activity_retention_days),
-                           webhooks=WebhookSettings(accounts.clock, settings.activity_retention_days))
+                           webhooks=WebhookSettings(accounts.clock, settings.activity_retention_days,
+                                                    webhook_policy(settings)))
 
 
 def _reply(body: dict[str, Any], status: int = 200, headers: dict[str, str | list[str]] | None = None) -> Response:

@@ -23,6 +23,7 @@ from chalicelib.services.partner_calls import PartnerAction, Told
 from chalicelib.services.sms_intake import PollResult, SmsIntake, SmsSource
 from chalicelib.services.user_webhooks import UserWebhooks
 from chalicelib.services.wallet import Wallet
+from chalicelib.services.webhook_settings import webhook_policy
 from chalicelib.store import activations as store
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation, BadNumber
@@ -40,7 +41,7 @@ class Activations:
         self.partners = list(partners)
         self.catalog = Catalog(settings, partners, clock)
         self.lifecycle = Lifecycle(settings, by_name, clock, wallet)
-        self.webhooks = webhooks or UserWebhooks(clock)
+        self.webhooks = webhooks or UserWebhooks(clock, webhook_policy(settings))
         self.intake = SmsIntake(settings, by_name, clock, self.lifecycle, self.webhooks)
         self.ordering = Ordering(settings, by_name, clock, self.catalog, self.lifecycle, wallet)
 

@@ -3,38 +3,41 @@
 Delivery is at least once: an event is leased (its next attempt pushed past the lease) before it is
 sent, marked delivered after a 2xx, otherwise retried with exponential backoff until it is given up.
 The body is signed with the account's webhook secret: header `X-SmsRooms-Signature` carries the hex
-HMAC-SHA256 of the exact body, so the receiver recomputes it over the raw bytes it got.
+HMAC-SHA256 of the exact body, so the receiver recomputes it over the raw bytes it got. Each attempt checks
+the URL again (DNS may answer otherwise than when it was saved) and connects to the address it checked.
 """
 from __future__ import annotations
 
+import http.client
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.ids import hmac_sha256_hex, new_id
+from chalicelib.domain.public_address import IpAddress, UnsafeHost
 from chalicelib.observability import logger
+from chalicelib.providers.pinned_http import OutboundPolicy, Target, UnresolvedHost, post_pinned
 from chalicelib.services import outbox
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import WebhookDelivery
 
-if TYPE_CHECKING:
-    import requests
-
+Sender = Callable[..., int]  # post_pinned's shape: (target, address, body, headers, *, timeout_seconds) -> status
 SIGNATURE_HEADER = "X-SmsRooms-Signature"
 DELIVERY_HEADER = "X-SmsRooms-Delivery"
 _BATCH = 100
 
 
 class UserWebhooks:
-    def __init__(self, clock: Clock, session: requests.Session | None = None, *, max_attempts: int = 8,
-                 first_backoff_seconds: float = 5.0, timeout: tuple[float, float] = (2.0, 5.0)) -> None:
+    def __init__(self, clock: Clock, policy: OutboundPolicy, send: Sender = post_pinned, *, max_attempts: int = 8,
+                 first_backoff_seconds: float = 5.0, timeout_seconds: float = 3.0) -> None:
         self.clock = clock
-        self._session = session
+        self.policy = policy
+        self.send = send
         self.max_attempts = max_attempts
         self.first_backoff_seconds = first_backoff_seconds
-        self.timeout = timeout
+        self.timeout_seconds = timeout_seconds
 
     def enqueue(self, tx: TransactWrite, account: Account, event: dict[str, object]) -> None:
         """Queue `event` for the account's webhook inside `tx`; nothing when the account has none."""
@@ -72,19 +75,30 @@ class UserWebhooks:
         return False
 
     def _post(self, url: str, secret: str, delivery: WebhookDelivery) -> str | None:
+        """Checked again at every attempt: the URL was checked at save, but DNS may answer otherwise now."""
         body = delivery.body.encode()
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: hmac_sha256_hex(body, secret),
                    DELIVERY_HEADER: delivery.delivery_id}
-        # requests is imported by the job that delivers, not by every API cold start that only enqueues.
-        import requests
-
-        if self._session is None:
-            self._session = requests.Session()
         try:
-            response = self._session.post(url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            return type(exc).__name__
-        return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+            target = self.policy.target(url)
+            addresses = self.policy.addresses(target)
+        except UnsafeHost as unsafe:
+            return f"refused: the URL {unsafe}"
+        except UnresolvedHost:
+            return "the host name does not resolve"
+        return self._post_first_reachable(target, addresses, body, headers)
+
+    def _post_first_reachable(self, target: Target, addresses: list[IpAddress], body: bytes,
+                              headers: dict[str, str]) -> str | None:
+        error = "no address"
+        for address in addresses:
+            try:
+                status = self.send(target, address, body, headers, timeout_seconds=self.timeout_seconds)
+            except (OSError, http.client.HTTPException) as exc:
+                error = type(exc).__name__
+                continue
+            return None if 200 <= status < 300 else f"HTTP {status}"
+        return error
 
     def _lease(self, delivery: WebhookDelivery) -> bool:
         return outbox.lease(delivery, self.clock)

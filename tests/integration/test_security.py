@@ -441,6 +441,24 @@ def test_webhook__a_url_with_a_line_break_is_refused(stack: Stack, stack_setting
     assert_envelope(reply, 422)
 
 
+def test_webhook__an_address_inside_the_network_is_refused_even_where_loopback_is_allowed(
+        stack: Stack, stack_settings: Settings) -> None:
+    # Given a customer, on the test stack (which allows loopback webhooks for its own receivers)
+    customer = customer_with_key(stack_settings)
+    urls = ["http://169.254.169.254/latest/meta-data/", "http://2852039166/", "http://[fd00:ec2::254]/",
+            "http://10.0.0.1/", "http://0x0a.1/", "http://[::ffff:192.168.0.1]/", "http://100.64.0.1/",
+            "http://metadata.google.internal/"]
+    # When they point their webhook at the cloud metadata service or a private network, in any notation
+    replies = {url: requests.put(f"{stack.app_url}/v1/webhook", headers=bearer(customer.api_key), timeout=30,
+                                 json={"url": url}) for url in urls}
+    # Then each is refused with the reason, and no URL is stored
+    for reply in replies.values():
+        assert_envelope(reply, 422, "INVALID_URL")
+    assert {url: reply.json()["error"]["message"] for url, reply in replies.items()
+            if "'url'" not in reply.json()["error"]["message"]} == {}
+    assert get(stack, "/v1/webhook", customer.api_key).json()["url"] is None
+
+
 # ---- errors leak nothing -----------------------------------------------------------------------------------
 
 

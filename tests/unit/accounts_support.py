@@ -17,12 +17,13 @@ from chalicelib.services.api_keys import ApiKeys
 from chalicelib.services.passwords import Argon2Params, Passwords
 from chalicelib.services.sessions import Credentials
 from chalicelib.services.signin import SignIn
-from chalicelib.services.webhook_settings import WebhookSettings
+from chalicelib.services.webhook_settings import WebhookSettings, webhook_policy
 from chalicelib.store.accounts import Account, Credential, LoginThrottle, OneTimeToken
 from chalicelib.store.ledger import Claim, LedgerEntry
 from chalicelib.store.rate_limit import RateWindow
 from chalicelib.store.runtime import ActivityEntry, RuntimeSetting
 from tests.clock import FixedClock
+from tests.fake_dns import FakeDns
 
 # Unit tests only: argon2id with tiny cost so hundreds of hashes take milliseconds. Integration tests run the real one.
 CHEAP = Argon2Params(memory_kib=64, time_cost=1, parallelism=1)
@@ -81,7 +82,9 @@ class Harness:
         self.rights = AccountRights(self.accounts)
         self.credentials = Credentials(self.clock, settings.session_ttl_seconds)
         self.api_keys = ApiKeys(self.credentials, self.clock, settings.activity_retention_days)
-        self.webhooks = WebhookSettings(self.clock, settings.activity_retention_days)
+        self.dns = FakeDns()
+        self.webhooks = WebhookSettings(self.clock, settings.activity_retention_days,
+                                        webhook_policy(settings, self.dns))
 
     def registered(self, email: str = "ann@example.com") -> Account:
         return self.accounts.register(email, PASSWORD, self.settings.agreement_version, IP)

@@ -12,14 +12,17 @@ from chalicelib.config import PartnerSettings, Settings
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.base import PartnerNumber
+from chalicelib.providers.pinned_http import Target
 from chalicelib.services.activations import Activations
 from chalicelib.services.ordering import OrderRequest
 from chalicelib.services.user_webhooks import UserWebhooks
 from chalicelib.services.wallet import Wallet
+from chalicelib.services.webhook_settings import webhook_policy
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
 from tests.clock import FixedClock
+from tests.fake_dns import FakeDns
 from tests.fake_partner import FakePartner
 
 T0 = 1_800_000_000.0
@@ -35,15 +38,15 @@ class Posted:
 
 
 @dataclass
-class RecordingSession:
-    """Stands in for requests.Session in UserWebhooks: records posts and answers `status`."""
+class RecordingSender:
+    """Stands in for the pinned HTTP POST of UserWebhooks: records posts and answers `status`."""
 
     status: int = 200
     posted: list[Posted] = field(default_factory=list)
 
-    def post(self, url: str, data: bytes, headers: dict[str, str], **_: Any) -> Any:
-        self.posted.append(Posted(url, data, headers))
-        return type("Reply", (), {"status_code": self.status})()
+    def __call__(self, target: Target, address: Any, body: bytes, headers: dict[str, str], **_: Any) -> int:
+        self.posted.append(Posted(f"{target.scheme}://{target.host_header}{target.path}", body, headers))
+        return self.status
 
 
 class Desk:
@@ -56,8 +59,9 @@ class Desk:
         self.settings = replace(settings, partners=configured, markup_percent=MARKUP, cancel_grace_seconds=120,
                                 activation_lifetime_seconds=1200, status_refresh_min_seconds=3,
                                 pending_resolve_after_seconds=60, **overrides)
-        self.session = RecordingSession()
-        self.webhooks = UserWebhooks(self.clock, session=self.session)  # type: ignore[arg-type]
+        self.session = RecordingSender()
+        self.dns = FakeDns()
+        self.webhooks = UserWebhooks(self.clock, webhook_policy(self.settings, self.dns), self.session)
         self.service = Activations(self.settings, self.partners, self.clock, webhooks=self.webhooks)
         self.wallet = Wallet(self.clock)
         self.service.refresh_prices()

@@ -178,13 +178,13 @@ def test_webhook__stores_the_url_and_keeps_the_secret_unless_rotated(h):
     account = h.verified()
     # When she sets a URL, changes it, then rotates the secret
     first = h.webhooks.set(account, "https://bot.example.com/sms", rotate_secret=False, ip=IP)
-    second = h.webhooks.set(account, "http://127.0.0.1:9000/hook", rotate_secret=False, ip=IP)
-    third = h.webhooks.set(account, "http://127.0.0.1:9000/hook", rotate_secret=True, ip=IP)
+    second = h.webhooks.set(account, "https://hooks.example.net:9000/hook", rotate_secret=False, ip=IP)
+    third = h.webhooks.set(account, "https://hooks.example.net:9000/hook", rotate_secret=True, ip=IP)
     # Then the URL is stored, the secret survives a URL change and changes on rotation
     assert first.secret and first.secret.startswith("whsec_")
     assert second.secret == first.secret and third.secret != first.secret
     stored = Account.get(account.account_id)
-    assert (stored.webhook_url, stored.webhook_secret) == ("http://127.0.0.1:9000/hook", third.secret)
+    assert (stored.webhook_url, stored.webhook_secret) == ("https://hooks.example.net:9000/hook", third.secret)
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "example.com/hook", "https://", "https://user:pw@example.com/",
