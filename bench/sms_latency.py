@@ -70,7 +70,8 @@ def sms_latency(ctx: BenchContext) -> Table:
     refresh_wait = settings.status_refresh_min_seconds + 0.2
     paths: list[tuple[str, dict[str, object], Callable[[], None]]] = [
         ("push (partner webhook)",
-         {"push_url": f"{ctx.stack.app_url}/v1/partners/{partner}/push", "push_secret": settings.partner_push_secret},
+         {"push_url": f"{ctx.stack.app_url}/v1/partners/{partner}/push",
+          "push_secret": settings.partners[0].push_secret},
          lambda: None),
         ("on-demand (first status read once a refresh is due)", {"push_url": ""}, lambda: time.sleep(refresh_wait)),
         ("poll (scheduled job)", {"push_url": ""}, lambda: None),

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 LOCAL_STAGE = "local"
 
 # Settings that hold secrets: SSM SecureString parameters under the stage's SECRETS_PARAMETER_PREFIX, one per
-# environment variable name. PARTNERS_JSON is one because it carries each partner's API key.
-SECRET_SETTINGS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "PARTNER_PUSH_SECRET", "PARTNERS_JSON")
+# environment variable name. PARTNERS_JSON is one because it carries each partner's API key and push secret.
+SECRET_SETTINGS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "PARTNERS_JSON")
 # Required outside `local` too, though public: the page's Stripe key (a plain SSM parameter the stack makes), the
 # URL every email link and the Stripe webhook point at, and the sender of every email (the stack sets both).
 REQUIRED_SETTINGS = (*SECRET_SETTINGS, "STRIPE_PUBLISHABLE_KEY", "PUBLIC_BASE_URL", "MAIL_FROM")
@@ -24,18 +24,18 @@ LOCAL_VALUES = {
     "STRIPE_SECRET_KEY": "sk_test_local",
     "STRIPE_PUBLISHABLE_KEY": "pk_test_local",
     "STRIPE_WEBHOOK_SECRET": "whsec_local",
-    "PARTNER_PUSH_SECRET": "sim-push-secret",
     "MAIL_FROM": "SMS Rooms <no-reply@sms-rooms.local>",
 }
 LOCAL_PARTNER_KEY = "sim-key"  # the simulator's published key
-PUBLISHED_VALUES = frozenset(v.casefold() for v in (*LOCAL_VALUES.values(), LOCAL_PARTNER_KEY))
+LOCAL_SIM_PUSH_SECRET = "sim-push-secret"  # the simulator's published push secret (partner "sim", local only)
+PUBLISHED_VALUES = frozenset(v.casefold() for v in (*LOCAL_VALUES.values(), LOCAL_PARTNER_KEY, LOCAL_SIM_PUSH_SECRET))
+_PUSH_SECRET_SHAPE = re.compile(r"[!-~]{16,}")
 
 # What a real value looks like. Every placeholder in the repository is shorter than these minimums.
 _SHAPES = {
     "STRIPE_SECRET_KEY": (re.compile(r"[sr]k_(live|test)_[0-9A-Za-z]{16,}"), "a Stripe secret key (sk_live_…)"),
     "STRIPE_PUBLISHABLE_KEY": (re.compile(r"pk_(live|test)_[0-9A-Za-z]{16,}"), "a Stripe publishable key (pk_live_…)"),
     "STRIPE_WEBHOOK_SECRET": (re.compile(r"whsec_[0-9A-Za-z+/=]{16,}"), "a Stripe signing secret (whsec_…)"),
-    "PARTNER_PUSH_SECRET": (re.compile(r"[!-~]{16,}"), "at least 16 printable characters without spaces"),
     "PUBLIC_BASE_URL": (re.compile(r"https://[^\s/?#]+(/[^\s?#]*[^\s/?#])?"), "an https URL without a trailing /"),
     "MAIL_FROM": (re.compile(r"[^\r\n]*@[^\r\n]+"), "a sender address"),
 }
@@ -56,6 +56,14 @@ class PartnerSettings:
     # smshub_agent only: what we pay the agent per number, in its currency's minor units, keyed
     # "<service>:<country>", "<service>" or "*" (most specific wins). A pair tuple keeps Settings hashable.
     prices: tuple[tuple[str, int], ...] = ()
+    # The secret this partner signs its SMS pushes with (domain/push_signature.py), and the one it replaces
+    # while a rotation is under way; a partner without one has its pushes refused.
+    push_secret: str | None = field(default=None, repr=False)
+    push_secret_previous: str | None = field(default=None, repr=False)
+
+    @property
+    def push_secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.push_secret, self.push_secret_previous) if s)
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,7 @@ class Settings:
     partners: tuple[PartnerSettings, ...] = field(default_factory=tuple)
     partner_connect_timeout_seconds: float = 2.0
     partner_read_timeout_seconds: float = 5.0
-    partner_push_secret: str = ""
+    partner_push_tolerance_seconds: int = 300  # how old (or early) a signed partner push may be
 
     activation_lifetime_seconds: int = 1200
     cancel_grace_seconds: int = 120
@@ -147,21 +155,40 @@ def _partners_from(raw: str | None) -> tuple[PartnerSettings, ...]:
         return ()
     try:
         items = json.loads(raw)
-        return tuple(
+        partners = tuple(
             PartnerSettings(
                 name=str(p["name"]), protocol=str(p.get("protocol", "sms-activate")), base_url=str(p["base_url"]),
                 api_key=str(p["api_key"]), priority=int(p.get("priority", 0)), currency=str(p.get("currency", "USD")),
                 rate_to_base=Decimal(str(p.get("rate_to_base", "1"))),
                 prices=_prices_from(p.get("prices") or {}),
+                push_secret=_optional_text(p.get("push_secret")),
+                push_secret_previous=_optional_text(p.get("push_secret_previous")),
             )
             for p in items
         )
+        _one_push_secret_per_partner(partners)
+        return partners
     except SettingError:
         raise
     except (ValueError, TypeError, KeyError, AttributeError, InvalidOperation) as exc:
         # The text may hold partners' keys: name the setting and the kind of fault, never the value.
         raise SettingError("PARTNERS_JSON", "is not a JSON list of partners with name, base_url and api_key "
                            f"({type(exc).__name__})") from None
+
+
+def _optional_text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise TypeError("push_secret")
+    return value.strip() or None
+
+
+def _one_push_secret_per_partner(partners: tuple[PartnerSettings, ...]) -> None:
+    """A shared secret would let one partner's signed push pass as another's."""
+    secrets = [s for p in partners for s in p.push_secrets]
+    if len(secrets) != len(set(secrets)):
+        raise SettingError("PARTNERS_JSON", "gives two partners (or one partner twice) the same push_secret")
 
 
 def _prices_from(raw: Mapping[str, object]) -> tuple[tuple[str, int], ...]:
@@ -229,7 +256,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     placeholder = LOCAL_VALUES if local else {}
     default_partners = json.dumps([{"name": "sim", "protocol": "sms-activate",
                                     "base_url": f"http://127.0.0.1:{sim_port}/stubs/handler_api.php",
-                                    "api_key": LOCAL_PARTNER_KEY}]) if local else ""
+                                    "api_key": LOCAL_PARTNER_KEY,
+                                    "push_secret": LOCAL_SIM_PUSH_SECRET}]) if local else ""
     ddb_endpoint = get("DYNAMODB_ENDPOINT", f"http://127.0.0.1:{ddb_port}" if local else "")
     stripe_base = get("STRIPE_API_BASE", f"http://127.0.0.1:{stripe_port}" if local else "")
     return Settings(
@@ -253,7 +281,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         partner_connect_timeout_seconds=e.number("PARTNER_CONNECT_TIMEOUT_SECONDS",
                                                  d.partner_connect_timeout_seconds, float),
         partner_read_timeout_seconds=e.number("PARTNER_READ_TIMEOUT_SECONDS", d.partner_read_timeout_seconds, float),
-        partner_push_secret=_secret(env, "PARTNER_PUSH_SECRET", placeholder),
+        partner_push_tolerance_seconds=e.number("PARTNER_PUSH_TOLERANCE_SECONDS", d.partner_push_tolerance_seconds,
+                                                int),
         activation_lifetime_seconds=e.number("ACTIVATION_LIFETIME_SECONDS", d.activation_lifetime_seconds, int),
         cancel_grace_seconds=e.number("CANCEL_GRACE_SECONDS", d.cancel_grace_seconds, int),
         status_refresh_min_seconds=e.number("STATUS_REFRESH_MIN_SECONDS", d.status_refresh_min_seconds, int),
@@ -330,6 +359,9 @@ def _partners_problem(raw: str) -> Problem | None:
             return Problem("PARTNERS_JSON", f"gives partner {partner.name!r} a missing or published api_key")
         if not re.fullmatch(r"https?://[^\s/]+\S*", partner.base_url):
             return Problem("PARTNERS_JSON", f"gives partner {partner.name!r} a base_url that is not an http(s) URL")
+        if any(s.casefold() in PUBLISHED_VALUES or not _PUSH_SECRET_SHAPE.fullmatch(s) for s in partner.push_secrets):
+            return Problem("PARTNERS_JSON", f"gives partner {partner.name!r} a push_secret that is published or not "
+                                            "at least 16 printable characters without spaces")
     return None
 
 

@@ -1,10 +1,13 @@
 """Test helpers shared across suites: an account with money and an API key, made through the public services."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
@@ -148,3 +151,30 @@ def wait_until(check: Callable[[], bool], seconds: float = 10, every: float = 0.
 def sleep_past_grace(bought_at: float) -> None:
     """Waits until the early-cancel window of a number bought at `bought_at` (time.monotonic()) has closed."""
     time.sleep(max(0.0, bought_at + GRACE_SECONDS + 0.2 - time.monotonic()))
+
+
+@contextmanager
+def second_app(stack: Any, env: dict[str, str], log: Path, *, port: int | None = None) -> Iterator[str]:
+    """Another app process on the stack's DynamoDB Local with `env` laid over the stack's (its own partners, say),
+    no scheduler: a couple of seconds, not a whole second stack. Yields its URL; stopped after the block."""
+    from infra.local.stack import ROOT, free_port
+
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    with open(log, "ab") as out:
+        app = subprocess.Popen([sys.executable, "-m", "infra.local.serve", "--port", str(port)], cwd=ROOT,
+                               env={**stack.env(), **env, "APP_PORT": str(port)}, stdout=out,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        assert wait_until(lambda: _healthy(url), seconds=60), log.read_text(errors="replace")[-800:]
+        yield url
+    finally:
+        app.terminate()
+        app.wait(timeout=10)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/health", timeout=2).ok
+    except requests.ConnectionError:
+        return False

@@ -1,7 +1,8 @@
 """Partners pushing SMS to us (the fastest of the three paths): signature checked on the raw body, then recorded.
 
 The body is the one our simulator and SMS-Activate-style partners send:
-`{"activationId", "phone", "text", "code", "receivedAt"}`, signed with hex HMAC-SHA256 in `X-Sim-Signature`.
+`{"activationId", "phone", "text", "code", "receivedAt"}`, signed by the partner named in the URL with its own
+secret over a timestamp and the body (domain/push_signature.py); any refusal answers one 401 alike.
 An activation we cannot find answers 404, so the partner retries: a partner may push before our write of
 the number it just issued is visible (SMS within milliseconds, an index that is eventually consistent).
 """
@@ -14,10 +15,11 @@ from chalice import Blueprint
 from chalicelib.api.kit import RestRoutes, json_object
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import InvalidInput, NotFound, Unauthenticated
-from chalicelib.domain.ids import hmac_sha256_hex, same
+from chalicelib.domain.push_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, PushRefused, check_push
+from chalicelib.observability import logger
+from chalicelib.services import container
 from chalicelib.services.activations import activations
 
-SIGNATURE_HEADER = "x-sim-signature"
 _MAX_TEXT = 2000
 
 bp = Blueprint(__name__)
@@ -27,14 +29,24 @@ v1 = RestRoutes(bp)
 @v1.route("/v1/partners/{name}/push", methods=["POST"])
 def partner_push(name: str) -> dict[str, Any]:
     raw = v1.raw_bytes()
-    headers: Any = v1.request.headers or {}
-    expected = hmac_sha256_hex(raw, get_settings().partner_push_secret)
-    if not same(str(headers.get(SIGNATURE_HEADER) or ""), expected):
-        raise Unauthenticated("The push signature does not match.", code="BAD_SIGNATURE")
+    _check_signature(name, raw)
     activation_id, text, code = _push(raw)
     if not activations().record_push(name, activation_id, text, code):
         raise NotFound(f"No activation {activation_id} of partner {name} (yet).")
     return {"status": "SUCCESS"}
+
+
+def _check_signature(name: str, raw: bytes) -> None:
+    settings = get_settings()
+    headers: Any = v1.request.headers or {}
+    partner = next((p for p in settings.partners if p.name == name), None)
+    try:
+        check_push(partner.push_secrets if partner else (), str(headers.get(TIMESTAMP_HEADER.lower()) or ""),
+                   str(headers.get(SIGNATURE_HEADER.lower()) or ""), raw, now=container.clock().now(),
+                   tolerance_seconds=settings.partner_push_tolerance_seconds)
+    except PushRefused as refused:
+        logger.warning("partner push refused", extra={"partner": ascii(name)[:64], "reason": str(refused)})
+        raise Unauthenticated("The push signature does not match.", code="BAD_SIGNATURE") from None
 
 
 def _push(raw: bytes) -> tuple[str, str, str | None]:

@@ -105,8 +105,6 @@ class Stack:
         return env
 
     def start(self) -> None:
-        from chalicelib.config import settings_from_env
-
         self._check_prerequisites()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.outbox.mkdir(parents=True, exist_ok=True)
@@ -120,7 +118,7 @@ class Stack:
             # is up are retried by the simulator, and the poller picks up any it gives up on.
             self._start("simulator", [PYTHON, "-m", "infra.local.simulator", "--port",
                                       str(self.ports.simulator), "--push-url", f"{self.app_url}/v1/partners/sim/push",
-                                      "--push-secret", settings_from_env(self.env()).partner_push_secret],
+                                      "--push-secret", self._sim_push_secret()],
                         ready=f"{self.simulator_url}/_sim/state")
             self._prepare_tables()
             if self.with_app:
@@ -132,6 +130,13 @@ class Stack:
         except BaseException:
             self.stop()
             raise
+
+    def _sim_push_secret(self) -> str:
+        """What the app expects partner "sim" to sign its pushes with (its push_secret in PARTNERS_JSON)."""
+        from chalicelib.config import LOCAL_SIM_PUSH_SECRET, settings_from_env
+
+        partners = settings_from_env(self.env()).partners
+        return next((p.push_secret for p in partners if p.name == "sim" and p.push_secret), LOCAL_SIM_PUSH_SECRET)
 
     def stop(self) -> None:
         """Stop the parts in the reverse order of their start, each before the next, so nothing outlives

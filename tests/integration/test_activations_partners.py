@@ -29,7 +29,7 @@ from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
 from infra.local.simulator.server import SimulatorHandle, start_simulator
 from tests.clock import FixedClock
-from tests.support import customer_with_key, wait_until
+from tests.support import customer_with_key
 
 pytestmark = pytest.mark.integration
 
@@ -76,21 +76,6 @@ def balance_and_ledger(account_id: str) -> tuple[int, int]:
     entries = list(LedgerEntry.query(account_id, consistent_read=True))
     return int(Account.get(account_id, consistent_read=True).balance_cents), sum(int(e.amount_cents) for e in entries)
 
-
-
-def test_push__the_partner_posts_the_sms_to_the_running_app(stack, stack_settings, sims):
-    # Given a partner that pushes every SMS to the app a moment after issuing the number
-    sim = sims(sms_delay_seconds=1.0, push_secret=stack_settings.partner_push_secret)
-    facade = desk(stack_settings, sim)
-    name = facade.partners[0].name
-    configure(sim, push_url=f"{stack.app_url}/v1/partners/{name}/push")
-    # When a number is ordered and nobody asks the partner anything
-    activation = facade.order(account(stack_settings, 1000), OrderRequest("tg", 0))
-    # Then the app recorded the code from the push alone
-    assert wait_until(lambda: Activation.get(activation.activation_id).status == "RECEIVED")
-    (sms,) = Activation.get(activation.activation_id).sms
-    assert sms.source == "push" and sms.code is not None and sms.code in sms.text
-    assert calls(sim).get("getStatus", 0) == 0
 
 
 def test_on_demand__looking_at_the_activation_asks_the_partner(stack_settings, sims):

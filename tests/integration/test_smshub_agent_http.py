@@ -2,14 +2,12 @@
 over REST v1, the agent pushes the SMS to `/v1/partners/{name}/smshub`, and ending the activation reaches the agent.
 
 The session stack's app knows only its own partner, so this module runs a second app process on the same
-DynamoDB Local with PARTNERS_JSON naming the agent (a couple of seconds, not a whole second stack).
+DynamoDB Local with PARTNERS_JSON naming the agent (tests/support.py second_app).
 """
 from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,8 +20,8 @@ from chalicelib.config import settings_from_env
 from chalicelib.domain.ids import new_id
 from chalicelib.store.base import bind_models
 from infra.local.simulator.smshub_agent import AgentHandle, start_smshub_agent
-from infra.local.stack import ROOT, Stack, free_port
-from tests.support import client_at, customer_with_key, refresh_prices, wait_until
+from infra.local.stack import Stack, free_port
+from tests.support import client_at, customer_with_key, refresh_prices, second_app, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -47,35 +45,19 @@ class AgentHub:
 @pytest.fixture(scope="module")
 def hub(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentHub]:
     name, port = new_id("agent"), free_port()
-    app_url = f"http://127.0.0.1:{port}"
-    agent = start_smshub_agent(key=KEY, push_url=f"{app_url}/v1/partners/{name}/smshub", push_retry_seconds=0.2)
+    agent = start_smshub_agent(key=KEY, push_url=f"http://127.0.0.1:{port}/v1/partners/{name}/smshub",
+                               push_retry_seconds=0.2)
     partners = [{"name": name, "protocol": "smshub_agent", "base_url": agent.url, "api_key": KEY,
                  "prices": {"*": 40}}]
-    env = {**stack.env(), "APP_PORT": str(port), "PARTNERS_JSON": json.dumps(partners)}
-    log = tmp_path_factory.mktemp("agent-app") / "app.log"
+    env = {"PARTNERS_JSON": json.dumps(partners)}
     try:
-        with open(log, "ab") as out:
-            app = subprocess.Popen([sys.executable, "-m", "infra.local.serve", "--port", str(port)], cwd=ROOT,
-                                   env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            assert wait_until(lambda: _healthy(app_url), seconds=60), log.read_text(errors="replace")[-800:]
-            settings = settings_from_env(env)
+        with second_app(stack, env, tmp_path_factory.mktemp("agent-app") / "app.log", port=port) as app_url:
+            settings = settings_from_env({**stack.env(), **env})
             bind_models(settings)
             refresh_prices(settings)
             yield AgentHub(name, app_url, agent)
-        finally:
-            app.terminate()
-            app.wait(timeout=10)
     finally:
         agent.stop()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/health", timeout=2).ok
-    except requests.ConnectionError:
-        return False
-
 
 
 def test_agent_partner__order_push_finish_and_cancel_over_rest(hub: AgentHub, stack: Stack) -> None:

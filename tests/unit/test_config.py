@@ -59,8 +59,9 @@ def test_secrets_from_parameter_store__reads_every_secret_under_the_prefix_decry
 def _deployed_env(**overrides: str) -> dict[str, str]:
     env = {"STAGE": "prod", "PUBLIC_BASE_URL": "https://sms.example.com", "MAIL_FROM": "SMS Rooms <no-reply@ex.com>",
            "STRIPE_SECRET_KEY": "sk_live_" + "a1" * 12, "STRIPE_PUBLISHABLE_KEY": "pk_live_" + "b2" * 12,
-           "STRIPE_WEBHOOK_SECRET": "whsec_" + "c3" * 12, "PARTNER_PUSH_SECRET": "d4" * 12,
-           "PARTNERS_JSON": json.dumps([{"name": "p", "base_url": "https://p.example/h", "api_key": "e5" * 12}])}
+           "STRIPE_WEBHOOK_SECRET": "whsec_" + "c3" * 12,
+           "PARTNERS_JSON": json.dumps([{"name": "p", "base_url": "https://p.example/h", "api_key": "e5" * 12,
+                                         "push_secret": "d4" * 12}])}
     return {**env, **overrides}
 
 
@@ -81,8 +82,8 @@ def test_settings_from_env__a_deployed_stage_never_gets_a_local_value():
     # When a deployed stage lacks every secret
     s = settings_from_env({"STAGE": "prod"})
     # Then its secrets are empty, not the local stage's published ones
-    assert (s.stripe_secret_key, s.stripe_publishable_key, s.stripe_webhook_secret, s.partner_push_secret,
-            s.mail_from, s.public_base_url, s.partners) == ("", "", "", "", "", "", ())
+    assert (s.stripe_secret_key, s.stripe_publishable_key, s.stripe_webhook_secret,
+            s.mail_from, s.public_base_url, s.partners) == ("", "", "", "", "", ())
 
 
 def test_configuration_problems__real_values_pass():

@@ -181,7 +181,7 @@ def test_package__api_role_reaches_its_stage_and_nothing_beyond(packaged):
 
 def test_secret_settings__each_parameter_name_is_a_setting_the_app_reads():
     # Given a value for each secret as it would come from its SSM parameter
-    values = {"STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x", "PARTNER_PUSH_SECRET": "p",
+    values = {"STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x",
               "PARTNERS_JSON": json.dumps([{"name": "a", "base_url": "https://a.example/h", "api_key": "k"}])}
     base = stage_settings("dev")
     # When each is laid over the stage's environment

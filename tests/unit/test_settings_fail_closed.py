@@ -16,6 +16,7 @@ from chalice.test import Client
 import app as app_module
 from chalicelib import config
 from chalicelib.config import LOCAL_VALUES, Misconfigured, SettingsSource
+from chalicelib.domain.push_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, push_signature
 from chalicelib.services import payments
 
 PREFIX = "/sms-rooms/prod/"
@@ -31,9 +32,8 @@ def real_secrets() -> dict[str, str]:
         "STRIPE_SECRET_KEY": "sk_live_" + _token(),
         "STRIPE_PUBLISHABLE_KEY": "pk_live_" + _token(),
         "STRIPE_WEBHOOK_SECRET": "whsec_" + _token(),
-        "PARTNER_PUSH_SECRET": _token(),
         "PARTNERS_JSON": json.dumps([{"name": "sim", "base_url": "https://partner.example/stubs/handler_api.php",
-                                      "api_key": _token()}]),
+                                      "api_key": _token(), "push_secret": _token()}]),
     }
 
 
@@ -155,18 +155,20 @@ def test_stripe_webhook__a_blank_or_published_secret_in_ssm_refuses_the_forgery(
     assert (answer.status_code, answer.json_body["error"]["code"]) == (503, "MISCONFIGURED")
 
 
-def test_partner_push__signed_with_the_simulator_secret_is_refused_when_the_secret_is_missing(
+def test_partner_push__signed_with_the_simulator_secret_is_refused_when_prod_configures_it(
         deployed: Deployed, client: Client) -> None:
-    # Given prod without PARTNER_PUSH_SECRET
+    # Given prod whose partner "sim" was given the repo's published push secret
     values = real_secrets()
-    del values["PARTNER_PUSH_SECRET"]
+    values["PARTNERS_JSON"] = json.dumps([{"name": "sim", "base_url": "https://partner.example/h",
+                                           "api_key": _token(), "push_secret": "sim-push-secret"}])
     deployed.put(values)
     deployed.cold_start()
     body = json.dumps({"activationId": "1", "text": "Your code is 12345", "code": "12345"}).encode()
-    # When a push signed with the repo's sim-push-secret arrives
-    signature = hmac.new(b"sim-push-secret", body, hashlib.sha256).hexdigest()
-    answer = client.http.post("/v1/partners/sim/push", body=body,
-                              headers={"X-Sim-Signature": signature, "Content-Type": "application/json"})
+    # When a push signed with that secret arrives
+    now = int(time.time())
+    answer = client.http.post("/v1/partners/sim/push", body=body, headers={
+        TIMESTAMP_HEADER: str(now), SIGNATURE_HEADER: push_signature("sim-push-secret", now, body),
+        "Content-Type": "application/json"})
     # Then it is refused
     assert (answer.status_code, answer.json_body["error"]["code"]) == (503, "MISCONFIGURED")
 
@@ -197,8 +199,8 @@ def test_settings__a_secret_removed_from_ssm_refuses_after_the_ttl(deployed: Dep
     deployed.put(real_secrets())
     deployed.cold_start()
     assert client.http.get("/health").status_code == 200
-    # When the partner-push parameter is deleted and the TTL passes
-    deployed.ssm.delete_parameter(Name=PREFIX + "PARTNER_PUSH_SECRET")
+    # When the Stripe webhook secret's parameter is deleted and the TTL passes
+    deployed.ssm.delete_parameter(Name=PREFIX + "STRIPE_WEBHOOK_SECRET")
     deployed.clock.t += 61
     # Then the container refuses
     assert client.http.get("/health").status_code == 503
@@ -240,7 +242,7 @@ def test_scheduled_job__refuses_with_a_clear_error_when_misconfigured(deployed: 
     with pytest.raises(Misconfigured) as refused:
         app_module.expire_overdue_activations(event, None)
     assert {p.setting for p in refused.value.problems} >= {"STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
-                                                           "PARTNER_PUSH_SECRET", "PARTNERS_JSON"}
+                                                           "PARTNERS_JSON"}
 
 
 def test_admin_lambda__answers_misconfigured_naming_the_settings(deployed: Deployed) -> None:

@@ -426,5 +426,7 @@ def test_push__each_sms_is_posted_signed_and_retried_until_accepted() -> None:
     assert push["activationId"] == int(activation_id) and push["phone"] == phone
     assert push["text"] == f"Your Telegram code is {push['code']}. Do not give this code to anyone."
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", push["receivedAt"])
-    assert headers["X-Sim-Signature"] == hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    sent = {name.lower(): value for name, value in headers.items()}
+    signed = sent["x-smsrooms-timestamp"].encode() + b"." + body
+    assert sent["x-smsrooms-signature"] == hmac.new(b"s3cret", signed, hashlib.sha256).hexdigest()
     assert pushes == {"retried": 1, "sent": 1}

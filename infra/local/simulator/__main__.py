@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 
+from chalicelib.config import LOCAL_SIM_PUSH_SECRET
 from infra.local.simulator.server import start_simulator
 
 
@@ -19,7 +20,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--lifetime", type=float, default=1200.0, help="seconds an activation lives")
     parser.add_argument("--currency", default="USD")
     parser.add_argument("--push-url", default=None, help="POST every SMS here as signed JSON")
-    parser.add_argument("--push-secret", default="sim-push-secret")
+    parser.add_argument("--push-secret", default=LOCAL_SIM_PUSH_SECRET,
+                        help="the partner's push_secret in PARTNERS_JSON (signs each push with a timestamp)")
     parser.add_argument("--seed", type=int, default=None, help="make numbers and codes repeatable")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser.parse_args()

@@ -5,6 +5,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from chalicelib.config import LOCAL_SIM_PUSH_SECRET
 from infra.local.simulator.catalog import COUNTRIES, CURRENCY_NUMERIC, SERVICES
 
 Offer = tuple[str, int]  # (service, country)
@@ -30,7 +31,7 @@ class SimConfig:
     garbage_rate: float = 0.0
     latency_ms: float = 0.0
     push_url: str | None = None
-    push_secret: str = "sim-push-secret"  # noqa: S105 - the local default of Settings.partner_push_secret
+    push_secret: str = LOCAL_SIM_PUSH_SECRET  # the local default partner "sim"'s push_secret
     balance_minor: int = 1_000_000
 
 

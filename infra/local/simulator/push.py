@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 
 from chalicelib.domain.clock import protocol_time
-from chalicelib.domain.ids import hmac_sha256_hex
+from chalicelib.domain.push_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, push_signature
 from infra.local.simulator.activation import SimActivation, SimSms
 from infra.local.simulator.state import SimState
 
-SIGNATURE_HEADER = "X-Sim-Signature"
 _TIMEOUT_SECONDS = 5.0
 # Timers wake a little after the SMS falls due, so the lazy delivery sees it as due.
 _TIMER_MARGIN_SECONDS = 0.05
@@ -65,16 +65,22 @@ class SmsPusher:
         self._state.refresh(activation_id)
 
     def _post(self, url: str, secret: str, body: bytes) -> None:
-        # The URL was checked to be http(s) when it was configured.
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/json", SIGNATURE_HEADER: hmac_sha256_hex(body, secret)})
         for attempt in range(self._attempts):
             if attempt and self._stopped.wait(self._backoff_seconds * attempt):
                 return
-            if _posted(request):
+            if _posted(_signed(url, secret, body)):
                 self._state.count(self._state.pushes, "sent")
                 return
             self._state.count(self._state.pushes, "retried" if attempt + 1 < self._attempts else "failed")
+
+
+def _signed(url: str, secret: str, body: bytes) -> urllib.request.Request:
+    """Signed afresh at each attempt: the timestamp is part of what is signed, and the receiver's window is short."""
+    timestamp = int(time.time())
+    # The URL was checked to be http(s) when it was configured.
+    return urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: push_signature(secret, timestamp, body)})
 
 
 def _posted(request: urllib.request.Request) -> bool:
