@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.domain.ids import hmac_sha256_hex
+from chalicelib.domain.push_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, push_signature
 from infra.local.localstripe_setup import signature_header
 from infra.local.simulator.server import SimulatorHandle, start_simulator
 from infra.package import MAX_ZIPPED_BYTES, Package, build
@@ -70,7 +70,7 @@ def package(pytestconfig: pytest.Config, work: Path) -> Package:
 @pytest.fixture(scope="module")
 def stage_secrets() -> dict[str, str]:
     return {"STRIPE_SECRET_KEY": _token("sk_test_"), "STRIPE_WEBHOOK_SECRET": _token("whsec_"),
-            "PARTNER_PUSH_SECRET": _token("push-"), "SIM_API_KEY": _token("partner-key-")}
+            "SIM_PUSH_SECRET": _token("push-"), "SIM_API_KEY": _token("partner-key-")}
 
 
 @pytest.fixture(scope="module")
@@ -123,8 +123,9 @@ def stage(package: Package, aws: dict[str, Any], simulator: SimulatorHandle, sta
     prefix = {f.environment.get("SECRETS_PARAMETER_PREFIX") for f in functions.values()}
     assert len(prefix) == 1 and prefix != {None}, f"functions disagree on SECRETS_PARAMETER_PREFIX: {prefix}"
     partners = [{"name": "sim", "protocol": "sms-activate", "base_url": f"{simulator.url}/stubs/handler_api.php",
-                 "api_key": stage_secrets["SIM_API_KEY"], "push_secret": stage_secrets["PARTNER_PUSH_SECRET"]}]
-    operator_puts = {**{k: v for k, v in stage_secrets.items() if k != "SIM_API_KEY"},
+                 "api_key": stage_secrets["SIM_API_KEY"], "push_secret": stage_secrets["SIM_PUSH_SECRET"]}]
+    # The partner's key and push secret live inside PARTNERS_JSON, not in parameters of their own.
+    operator_puts = {**{k: v for k, v in stage_secrets.items() if not k.startswith("SIM_")},
                      "PARTNERS_JSON": json.dumps(partners)}
     secrets_prefix = next(iter(prefix))
     for name, value in operator_puts.items():
@@ -221,9 +222,10 @@ def funded(stage: Rehearsal, aws: dict[str, Any], customer: dict[str, Any],
 def _push_sms(stage: Rehearsal, activation_id: str, code: str, secret: str) -> HttpResponse:
     body = json.dumps({"activationId": activation_id, "phone": "12015550123", "text": f"Your code: {code}",
                        "code": code, "receivedAt": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())})
+    now = int(time.time())
     return stage.http("POST", "/v1/partners/sim/push", body=body,
-                      headers={"Content-Type": "application/json",
-                               "X-Sim-Signature": hmac_sha256_hex(body.encode(), secret)})
+                      headers={"Content-Type": "application/json", TIMESTAMP_HEADER: str(now),
+                               SIGNATURE_HEADER: push_signature(secret, now, body.encode())})
 
 
 def _sms_arrives(stage: Rehearsal, simulator: SimulatorHandle, number: str, code: str, secret: str) -> None:
@@ -340,7 +342,7 @@ def test_rest_v1__order_gets_the_pushed_code_and_finishes(stage: Rehearsal, pric
     order = _ok(stage.http("POST", "/v1/activations", json_body={"service": SERVICE, "country": COUNTRY},
                            headers=auth), 201)
     # And the partner pushes its SMS, signed with the stage's push secret
-    _sms_arrives(stage, simulator, order["phone"], "48213", stage_secrets["PARTNER_PUSH_SECRET"])
+    _sms_arrives(stage, simulator, order["phone"], "48213", stage_secrets["SIM_PUSH_SECRET"])
     # Then the code shows on the activation, and finishing it keeps the charge
     shown = _ok(stage.http("GET", f"/v1/activations/{order['id']}", headers=auth))
     assert "48213" in json.dumps(shown), shown
@@ -366,7 +368,7 @@ def test_handler_api__balance_number_status_and_finish(stage: Rehearsal, priced:
     assert answer.startswith("ACCESS_NUMBER:"), answer
     _, activation_id, number = answer.split(":")
     assert call(action="getStatus", id=activation_id) == "STATUS_WAIT_CODE"
-    _sms_arrives(stage, simulator, number, "55123", stage_secrets["PARTNER_PUSH_SECRET"])
+    _sms_arrives(stage, simulator, number, "55123", stage_secrets["SIM_PUSH_SECRET"])
     assert call(action="getStatus", id=activation_id) == "STATUS_OK:55123"
     assert call(action="setStatus", id=activation_id, status=6) == "ACCESS_ACTIVATION"
 
@@ -378,7 +380,7 @@ def test_fivesim__profile_buy_check_and_finish(stage: Rehearsal, priced: None, f
     profile = _ok(stage.http("GET", "/5sim/v1/user/profile", headers=auth))
     assert profile["balance"] > 0, profile
     order = _ok(stage.http("GET", "/5sim/v1/user/buy/activation/usa/any/telegram", headers=auth))
-    _sms_arrives(stage, simulator, order["phone"], "77001", stage_secrets["PARTNER_PUSH_SECRET"])
+    _sms_arrives(stage, simulator, order["phone"], "77001", stage_secrets["SIM_PUSH_SECRET"])
     checked = _ok(stage.http("GET", f"/5sim/v1/user/check/{order['id']}", headers=auth))
     assert checked["status"] == "RECEIVED" and "77001" in json.dumps(checked["sms"]), checked
     assert _ok(stage.http("GET", f"/5sim/v1/user/finish/{order['id']}", headers=auth))["status"] == "FINISHED"
