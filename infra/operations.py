@@ -123,6 +123,10 @@ def api_properties(stage: str) -> dict[str, Any]:
     return {
         "Name": api_name(stage),
         "DefinitionBody": {"info": {"title": api_name(stage)}},
+        # The stage's access logs need the account's logs role set first: naming it here orders the two.
+        "Description": {"Fn::If": ["CreateApiGatewayLogsRole",
+                                   {"Fn::Sub": f"SMS Rooms {stage} (logs through ${{ApiGatewayAccount}})"},
+                                   f"SMS Rooms {stage}"]},
         "AccessLogSetting": {"DestinationArn": {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]},
                              "Format": ACCESS_LOG_FORMAT},
         "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*", "MetricsEnabled": True,

@@ -1,0 +1,110 @@
+"""Each scheduled job, doing real work, makes only DynamoDB calls its own role in the packaged stack allows."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+
+from chalicelib.providers.base import PartnerUnavailable
+from chalicelib.services.partner_calls import PartnerAction
+from chalicelib.services.reconcile import Reconciler
+from chalicelib.store.activations import Activation
+from infra.functions import functions
+from tests.fake_partner import FakePartner
+from tests.unit.activation_support import CODE_SMS, Desk
+from tests.unit.infra_support import allows, arn, packaged_dev
+
+DEPLOYED_PREFIX = "smsrooms-dev-"  # .chalice/config.json, the stage packaged_dev() packages
+
+# A transaction's items and a batch's requests are authorised as these actions, one per table.
+_TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem",
+             "Get": "GetItem"}
+
+Call = tuple[str, str]  # (IAM action, resource name under the table prefix: "ledger" or "activations/index/active")
+
+
+class DownForCancel(FakePartner):
+    """A partner that cannot take a cancel while `down` (so the cancel is queued for retry_partner_calls)."""
+
+    down = False
+
+    def cancel(self, partner_activation_id: str) -> None:
+        if self.down:
+            raise PartnerUnavailable("timed out")
+        super().cancel(partner_activation_id)
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Call]]:
+    """Every DynamoDB call made from now on, as IAM authorises it."""
+    made: list[Call] = []
+    original = BaseClient._make_api_call
+
+    def recording(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if client.meta.service_model.service_name == "dynamodb":
+            made.extend(_as_authorised(operation, params))
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    yield made
+
+
+def _as_authorised(operation: str, params: dict[str, Any]) -> list[Call]:
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        return [(_TRANSACT[kind], body["TableName"]) for item in params["TransactItems"] for kind, body in item.items()]
+    if operation in ("BatchGetItem", "BatchWriteItem"):
+        return [(operation, table) for table in params["RequestItems"]]
+    table = params["TableName"] + (f"/index/{params['IndexName']}" if "IndexName" in params else "")
+    return [(operation, table)]
+
+
+def _jobs(desk: Desk) -> dict[str, Callable[[], Any]]:
+    """What each scheduled job's handler runs (chalicelib/jobs/), over the desk's partner and clock."""
+    return {
+        "refresh_prices": desk.service.refresh_prices,
+        "poll_partners": lambda: desk.service.poll_for(0, 1, sleep=lambda _: None),
+        "expire_overdue_activations": desk.service.expire_overdue_activations,
+        "resolve_stale_pending": desk.service.resolve_stale_pending,
+        "deliver_user_webhooks": desk.service.deliver_user_webhooks,
+        "retry_partner_calls": desk.service.retry_partner_calls,
+        "reconcile": lambda: Reconciler(None, desk.clock, grace_seconds=600).run(),
+    }
+
+
+def _busy_desk(settings: Any) -> Desk:
+    """A stage where every job has work: an SMS waiting at the partner for a user with a webhook, numbers past
+    their lifetime, an order stuck half-way, a cancel the partner could not take."""
+    partner = DownForCancel()
+    desk = Desk(settings, [partner])
+    _, waiting = desk.waiting_number(webhook_url="https://hooks.example/sms")
+    desk.deliver(waiting, CODE_SMS)
+    desk.stuck_order(desk.account())
+    partner.number_failure = None
+    _, cancelled = desk.waiting_number()
+    partner.down = True
+    desk.service.lifecycle.tell_partner(Activation.get(cancelled.activation_id), PartnerAction.CANCEL)
+    partner.down = False
+    desk.waiting_number()
+    return desk
+
+
+def test_scheduled_jobs__every_dynamodb_call_is_allowed_by_the_jobs_own_role(moto_tables, calls):
+    # Given a stage where every job has work, and the packaged stack's roles
+    desk = _busy_desk(moto_tables)
+    template = packaged_dev()[1]
+    jobs = _jobs(desk)
+    assert set(jobs) == {f.name for f in functions() if f.scheduled}
+    refused: list[tuple[str, str, str]] = []
+    # When each job runs (the clock past every lifetime, backoff and grace period), its calls recorded
+    desk.clock.advance(3600)
+    for function in (f for f in functions() if f.scheduled):
+        calls.clear()
+        jobs[function.name]()
+        assert calls, f"{function.name} did no work: the scenario does not exercise it"
+        # Then its own role allows each call on the deployed stage's table or index
+        refused += [(function.name, action, resource) for action, resource in set(calls)
+                    if not allows(template, function.role_id, f"dynamodb:{action}", arn(
+                        "dynamodb", f"table/{DEPLOYED_PREFIX}{resource.removeprefix(moto_tables.table_prefix)}"))]
+    assert refused == []
