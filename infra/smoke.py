@@ -23,9 +23,11 @@ TIMEOUT_SECONDS = 30
 
 
 class Smoke:
-    def __init__(self, aws: Any, stage: str, base_url: str) -> None:
-        self.lambda_ = aws.client("lambda")
-        self.admin_function = f"{APP_NAME}-{stage}-admin"
+    """The steps against `base_url`, with the admin Lambda reached through `lambda_client.invoke`."""
+
+    def __init__(self, lambda_client: Any, admin_function: str, base_url: str) -> None:
+        self.lambda_ = lambda_client
+        self.admin_function = admin_function
         self.base_url = base_url.rstrip("/")
         self.email = f"smoke-{int(time.time())}-{secrets.token_hex(3)}@smoke.invalid"
         self.password = secrets.token_urlsafe(18)
@@ -114,7 +116,8 @@ def main() -> None:
         stage = require_stage(args.stage)
         aws, _ = session()
         outputs = stack_outputs(aws.client("cloudformation"), stage)
-        Smoke(aws, stage, outputs.get("DomainURL") or outputs["EndpointURL"]).run()
+        Smoke(aws.client("lambda"), f"{APP_NAME}-{stage}-admin", outputs.get("DomainURL") or outputs["EndpointURL"]
+              ).run()
 
     run("smoke", command)
 
