@@ -1,13 +1,16 @@
 """make deploy / smoke / destroy as a first-time operator meets them: one clear line when they cannot go on."""
 from __future__ import annotations
 
+import json
 import subprocess
+from typing import Any
 
+import boto3
 import pytest
 
 from infra.aws import ROOT, Stop
-from infra.deploy import destroy, parameter_values, parse_params
-from infra.template import merge_template
+from infra.deploy import destroy, import_retained_tables, parameter_values, parse_params, upload
+from infra.template import build_template, merge_template
 
 # No credentials anywhere botocore looks: environment, files, the instance metadata service.
 NO_CREDENTIALS = {"PATH": "/usr/bin:/bin", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE":
@@ -69,3 +72,74 @@ def test_deploy__an_update_keeps_what_was_not_given_and_an_unknown_name_is_refus
     assert {"ParameterKey": "SenderDomain", "UsePreviousValue": True} in values
     with pytest.raises(Stop, match="unknown parameter SenderDomian"):
         parse_params("SenderDomian=example.com", template)
+
+
+class Session:
+    """What deploy asks of a boto3 session: its region and clients (moto's, or a recorder for CloudFormation)."""
+
+    def __init__(self, cloudformation: Any = None) -> None:
+        self.region_name = "eu-west-1"
+        self.cloudformation = cloudformation
+
+    def client(self, name: str) -> Any:
+        if name == "cloudformation" and self.cloudformation is not None:
+            return self.cloudformation
+        return boto3.client(name, region_name=self.region_name)
+
+
+class ChangeSets:
+    """CloudFormation as far as a change set goes: records what deploy asked for, and every wait succeeds."""
+
+    def __init__(self) -> None:
+        self.created: list[dict[str, Any]] = []
+        self.executed: list[str] = []
+
+    def create_change_set(self, **spec: Any) -> None:
+        self.created.append(spec)
+
+    def execute_change_set(self, StackName: str, ChangeSetName: str) -> None:
+        self.executed.append(ChangeSetName)
+
+    def get_waiter(self, name: str) -> Any:
+        return type("Waiter", (), {"wait": lambda self, **_: None})()
+
+
+def test_upload__makes_a_private_bucket_and_points_every_function_at_the_uploaded_zip(_moto, tmp_path):
+    # Given a packaged stack (two functions sharing one zip) and an account without an artifacts bucket
+    _moto.reset()
+    sam = tmp_path / "sam.json"
+    function = {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "./deployment.zip"}}
+    sam.write_text(json.dumps({"Resources": {"A": function, "B": function}}))
+    (tmp_path / "deployment.zip").write_bytes(b"zip bytes")
+    # When it is uploaded
+    url, template = upload(Session(), "123456789012", "dev", sam)
+    # Then the bucket exists, private, with the zip and the template the change set will read
+    s3, bucket = boto3.client("s3", region_name="eu-west-1"), "sms-rooms-artifacts-123456789012-eu-west-1"
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
+    [uri] = {r["Properties"]["CodeUri"] for r in template["Resources"].values()}
+    assert uri.startswith(f"s3://{bucket}/dev/") and uri.endswith(".zip")
+    assert s3.get_object(Bucket=bucket, Key=uri.split("/", 3)[3])["Body"].read() == b"zip bytes"
+    assert url.startswith(f"https://{bucket}.s3.eu-west-1.amazonaws.com/dev/")
+
+
+def test_import_retained_tables__a_recreated_prod_stack_adopts_the_tables_its_last_stack_left(_moto):
+    # Given prod's template and one of its tables left behind by a destroyed stack
+    _moto.reset()
+    template = build_template("prod")
+    ledger = next(k for k, r in template["Resources"].items()
+                  if r.get("Properties", {}).get("TableName") == "smsrooms-prod-ledger")
+    props = template["Resources"][ledger]["Properties"]
+    boto3.client("dynamodb", region_name="eu-west-1").create_table(
+        TableName="smsrooms-prod-ledger", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=props["AttributeDefinitions"], KeySchema=props["KeySchema"])
+    cloudformation = ChangeSets()
+    # When deploy looks for retained tables
+    imported = import_retained_tables(Session(cloudformation), "prod", template)
+    # Then an IMPORT change set adopts exactly that table, by name, kept on deletion, and is executed
+    [change] = cloudformation.created
+    assert imported and change["ChangeSetType"] == "IMPORT"
+    assert change["ResourcesToImport"] == [{"ResourceType": "AWS::DynamoDB::Table", "LogicalResourceId": ledger,
+                                            "ResourceIdentifier": {"TableName": "smsrooms-prod-ledger"}}]
+    body = json.loads(change["TemplateBody"])
+    assert list(body["Resources"]) == [ledger] and body["Resources"][ledger]["DeletionPolicy"] == "Retain"
+    assert cloudformation.executed == [change["ChangeSetName"]]
