@@ -150,7 +150,9 @@ def build(stage: str, out_dir: Path, project_dir: Path = ROOT, lock: Path = LOCK
     merge = write_template(out_dir / f"merge-{stage}.json", merge_template(stage, project_dir))
     pkg_dir = out_dir / "package"
     shutil.rmtree(pkg_dir, ignore_errors=True)
-    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    # chalice imports the staged app before zipping it: no bytecode may be written into what it zips.
+    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+           "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run([str(CHALICE), "--project-dir", str(staged), "package", "--stage", stage,
                            "--merge-template", str(merge), str(pkg_dir)], env=env, capture_output=True, text=True)
     if done.returncode != 0:
