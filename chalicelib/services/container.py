@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import functools
 
-from chalicelib.config import get_settings, rebuilt_with_settings
+from chalicelib.config import Settings, get_settings, rebuilt_with_settings
 from chalicelib.domain.clock import Clock, SystemClock
 from chalicelib.providers.mailer import Mailer, OutboxMailer, SesMailer
 from chalicelib.providers.stripe_gateway import StripeGateway
+from chalicelib.services.mail_outbox import DurableMailer
 
 
 @functools.cache
@@ -15,8 +16,12 @@ def clock() -> Clock:
 
 
 @rebuilt_with_settings
-def mailer() -> Mailer:
-    s = get_settings()
+def mailer() -> DurableMailer:
+    """Every email goes through the outbox's mailer: a message SES refuses is kept and sent again, never dropped."""
+    return DurableMailer(_sender(get_settings()), clock())
+
+
+def _sender(s: Settings) -> Mailer:
     if s.mail_outbox_dir:
         return OutboxMailer(s.mail_outbox_dir, s.mail_from)
     return SesMailer(s.mail_from, s.region)

@@ -1,2 +1,12 @@
 """Importing this module registers every table's model (see store.base)."""
-from chalicelib.store import accounts, activations, catalog, ledger, payments, rate_limit, runtime, support  # noqa: F401
+from chalicelib.store import (  # noqa: F401
+    accounts,
+    activations,
+    catalog,
+    ledger,
+    mail,
+    payments,
+    rate_limit,
+    runtime,
+    support,
+)
