@@ -35,10 +35,12 @@ JOB_TABLES: dict[str, dict[str, Actions]] = {
     "retry_partner_calls": _ACTIVATION_JOB_TABLES,
     # Reconcile reads the books (and Stripe); it writes only an account's "checked up to here" mark.
     "reconcile": {"accounts": UPDATE, "ledger": READ, "activations": READ, "topups": READ},
+    # Sends again what SES refused: leases, settles and forgets each queued message (services/mail_outbox.py).
+    "deliver_mail": {"mail_outbox": UPDATE},
 }
 
 # Jobs that send email (the API and admin Lambdas always may).
-JOBS_SENDING_MAIL: frozenset[str] = frozenset()
+JOBS_SENDING_MAIL: frozenset[str] = frozenset({"deliver_mail"})
 
 # Every wildcard in a generated policy, by statement id, with the reason it cannot be narrower.
 WILDCARD_REASONS = {

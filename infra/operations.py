@@ -21,7 +21,10 @@ CUSTOM_METRIC_ALARMS = (
     ("ReconcileFailed", "ReconcileFailedAlarm", "Sum", 3600, "a scheduled reconcile raised before it finished"),
     ("PartnerCallsGivenUp", "PartnerCallsGivenUpAlarm", "Sum", 300,
      "a finish/cancel a partner never took was given up: end it in the partner's panel"),
-    ("MailNotSent", "MailNotSentAlarm", "Sum", 300, "an email SES refused was given up after its retries"),
+    ("MailNotSent", "MailNotSentAlarm", "Sum", 300,
+     "SES refused an email (kept in the mail outbox and retried): is the domain verified and out of the sandbox?"),
+    ("MailGivenUp", "MailGivenUpAlarm", "Sum", 300, "an email was never sent: every retry refused, or it could not "
+                                                    "even be queued (see the deliver_mail ERROR logs)"),
 )
 
 RESOURCE_PARAMETERS: dict[str, Any] = {
