@@ -322,7 +322,7 @@ def configuration_problems(env: Mapping[str, str]) -> tuple[Problem, ...]:
             return (Problem("STAGE", "is missing or 'local' inside AWS Lambda (the local stage uses published "
                                      "values)"),)
         return ()
-    problems = [p for name in REQUIRED_SETTINGS if (p := _problem_of(name, (env.get(name) or "").strip()))]
+    problems = [p for name in REQUIRED_SETTINGS if (p := setting_problem(name, (env.get(name) or "").strip()))]
     if not problems:
         problems += _stripe_mode_problems(env)
     try:
@@ -333,7 +333,8 @@ def configuration_problems(env: Mapping[str, str]) -> tuple[Problem, ...]:
     return tuple(problems)
 
 
-def _problem_of(name: str, value: str) -> Problem | None:
+def setting_problem(name: str, value: str) -> Problem | None:
+    """Why one required setting's value may not be used outside `local`, or None when it may."""
     if not value:
         return Problem(name, "is missing")
     if value.casefold() in PUBLISHED_VALUES:

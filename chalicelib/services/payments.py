@@ -290,6 +290,23 @@ def already_applied(kind: LedgerKind, cause_id: str) -> bool:
     return claimed(cause_key(kind, cause_id))
 
 
+# The Stripe events we act on, each with the StripeEvents method that does: the one table. The webhook dispatches
+# by it, and `bin/admin stripe-webhook` registers the endpoint for exactly these types.
+STRIPE_EVENT_HANDLERS = {
+    "payment_intent.succeeded": "_credit_top_up",
+    "payment_intent.payment_failed": "_mark_failed",
+    "charge.refunded": "_record_charge_refunds",
+    # Newer API versions leave `refunds` out of the charge; these carry the refund itself.
+    "refund.created": "_record_refund_change",
+    "refund.updated": "_record_refund_change",
+    "charge.refund.updated": "_record_refund_change",
+    "refund.failed": "_record_refund_change",
+    "charge.dispute.created": "_withdraw_for_dispute",
+    "charge.dispute.funds_withdrawn": "_withdraw_for_dispute",
+    "charge.dispute.funds_reinstated": "_reinstate_dispute",
+}
+
+
 class StripeEvents:
     """Turns verified Stripe events into ledger entries; unknown types are acknowledged and ignored."""
 
@@ -298,18 +315,7 @@ class StripeEvents:
         self.wallet = wallet
         self._mailer = mailer
         self._handlers: dict[str, Callable[[dict[str, Any]], WebhookOutcome]] = {
-            "payment_intent.succeeded": self._credit_top_up,
-            "payment_intent.payment_failed": self._mark_failed,
-            "charge.refunded": self._record_charge_refunds,
-            # Newer API versions leave `refunds` out of the charge; these carry the refund itself.
-            "refund.created": self._record_refund_change,
-            "refund.updated": self._record_refund_change,
-            "charge.refund.updated": self._record_refund_change,
-            "refund.failed": self._record_refund_change,
-            "charge.dispute.created": self._withdraw_for_dispute,
-            "charge.dispute.funds_withdrawn": self._withdraw_for_dispute,
-            "charge.dispute.funds_reinstated": self._reinstate_dispute,
-        }
+            kind: getattr(self, method) for kind, method in STRIPE_EVENT_HANDLERS.items()}
 
     def receive(self, raw_body: bytes, signature_header: str) -> WebhookOutcome:
         """Verify and apply one delivery; raises WebhookRejected (answer 400) before anything is written."""

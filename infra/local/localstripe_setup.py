@@ -85,6 +85,9 @@ def serve(port: int, state_file: str | None, host: str = "127.0.0.1") -> None:
     access_log = logging.getLogger("aiohttp.access")
     access_log.setLevel(logging.INFO)
     access_log.addHandler(logging.StreamHandler())
+    from infra.local import localstripe_endpoints
+
+    localstripe_endpoints.install(server.app)  # Stripe's /v1/webhook_endpoints, for bin/admin stripe-webhook
     web.run_app(server.app, host=host, port=port, access_log=access_log, print=None)
 
 
