@@ -170,7 +170,7 @@ def _partners_from(raw: str | None) -> tuple[PartnerSettings, ...]:
         return partners
     except SettingError:
         raise
-    except (ValueError, TypeError, KeyError, AttributeError, InvalidOperation) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, InvalidOperation, RecursionError) as exc:
         # The text may hold partners' keys: name the setting and the kind of fault, never the value.
         raise SettingError("PARTNERS_JSON", "is not a JSON list of partners with name, base_url and api_key "
                            f"({type(exc).__name__})") from None
@@ -223,10 +223,11 @@ class _Env:
         except (ValueError, InvalidOperation):
             raise SettingError(name, f"must be a {'whole ' if kind is int else ''}number") from None
 
-    def positive(self, name: str, default: float) -> float:
+    def positive(self, name: str, default: float, at_most: float = float("inf")) -> float:
         value = self.number(name, default, float)
-        if not value > 0:
-            raise SettingError(name, "must be a positive number of seconds")
+        if not 0 < value <= at_most:
+            raise SettingError(name, "must be a positive number of seconds"
+                               + (f", at most {at_most:g}" if at_most < float("inf") else ""))
         return value
 
 
@@ -301,7 +302,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         login_ip_free_failures=e.number("LOGIN_IP_FREE_FAILURES", d.login_ip_free_failures, int),
         rate_limit_per_second=e.number("RATE_LIMIT_PER_SECOND", d.rate_limit_per_second, int),
         rate_limit_burst=e.number("RATE_LIMIT_BURST", d.rate_limit_burst, int),
-        secrets_ttl_seconds=e.positive("SECRETS_TTL_SECONDS", d.secrets_ttl_seconds),
+        # At most an hour: a rotated or revoked secret must stop working in every warm container soon.
+        secrets_ttl_seconds=e.positive("SECRETS_TTL_SECONDS", d.secrets_ttl_seconds, at_most=3600),
         webhook_allow_loopback=_local_only(stage, "WEBHOOK_ALLOW_LOOPBACK", _bool(get("WEBHOOK_ALLOW_LOOPBACK") or "")),
     )
 

@@ -122,7 +122,7 @@ def test_configuration_problems__a_partner_with_the_simulator_key_is_refused():
         "PARTNERS_JSON gives partner 'sim' a missing or published api_key"]
 
 
-@pytest.mark.parametrize("raw", ["[]", "{", '{"name": "x"}', '[{"name": "x"}]', "[1]"])
+@pytest.mark.parametrize("raw", ["[]", "{", '{"name": "x"}', '[{"name": "x"}]', "[1]", "[" * 100_000 + "]" * 100_000])
 def test_configuration_problems__partners_that_are_not_a_list_of_partners_are_refused(raw: str):
     assert [p.setting for p in configuration_problems(_deployed_env(PARTNERS_JSON=raw))] == ["PARTNERS_JSON"]
 
@@ -148,3 +148,9 @@ def test_configuration_problems__a_number_in_other_scripts_digits_is_named_and_t
     assert [str(p) for p in configuration_problems(_deployed_env(TOPUP_MIN_CENTS="１٠٠"))] == [
         "TOPUP_MIN_CENTS must be a whole number"]
     assert get_environment_settings().table_prefix == "smsrooms-local-"
+
+
+@pytest.mark.parametrize("ttl", ["0", "-5", "nan", "inf", "3601", "٥"])
+def test_configuration_problems__a_secrets_ttl_that_would_never_rotate_is_refused(ttl: str):
+    assert [p.setting for p in configuration_problems(_deployed_env(SECRETS_TTL_SECONDS=ttl))] == [
+        "SECRETS_TTL_SECONDS"]
