@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
 from infra.access import JOB_TABLES, JOBS_SENDING_MAIL, WILDCARD_REASONS
+from infra.aws import ROOT
 from infra.functions import functions
 from infra.operations import CUSTOM_METRIC_ALARMS, RESOURCE_PARAMETERS
 from tests.unit.infra_support import allows, arn, packaged_dev, statements
@@ -152,3 +155,20 @@ def test_package__a_custom_domain_maps_the_api_and_the_outputs_give_its_dns_and_
     # And the three DKIM CNAME records of the sender domain are outputs
     assert all("SenderIdentity.DkimDNSTokenValue" in outputs[f"DkimRecord{n}"]["Value"]["Fn::Sub"]
                for n in (1, 2, 3))
+
+
+def test_package__custom_metric_alarms_watch_the_dimensions_the_deployed_code_emits(template):
+    # Given a dev function's process (app.py imported with the function's environment), emitting a metric
+    env = {**template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"], "PATH": "/usr/bin:/bin"}
+    emit = ("import app; from chalicelib.observability import metrics; "
+            "metrics.add_metric(name='LedgerDiscrepancies', unit='Count', value=0); metrics.flush_metrics()")
+    out = subprocess.run([sys.executable, "-c", emit], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=True).stdout
+    [blob] = [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+    [directive] = blob["_aws"]["CloudWatchMetrics"]
+    emitted = {name: blob[name] for name in directive["Dimensions"][0]}
+    # When we read what the LedgerDiscrepancies alarm watches
+    alarm = template["Resources"]["LedgerDiscrepanciesAlarm"]["Properties"]
+    # Then namespace and dimensions are exactly the emitted ones (CloudWatch matches them exactly)
+    assert directive["Namespace"] == alarm["Namespace"]
+    assert emitted == {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
