@@ -1,13 +1,16 @@
-"""Each scheduled job, doing real work, makes only DynamoDB calls its own role in the packaged stack allows."""
+"""Each scheduled job, doing real work, makes only DynamoDB and SES calls its own role in the packaged stack allows."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import boto3
 import pytest
 from botocore.client import BaseClient
 
 from chalicelib.providers.base import PartnerUnavailable
+from chalicelib.providers.mailer import SesMailer
+from chalicelib.services.mail_outbox import DurableMailer
 from chalicelib.services.partner_calls import PartnerAction
 from chalicelib.services.reconcile import Reconciler
 from chalicelib.store.activations import Activation
@@ -17,12 +20,13 @@ from tests.unit.activation_support import CODE_SMS, Desk
 from tests.unit.infra_support import allows, arn, packaged_dev
 
 DEPLOYED_PREFIX = "smsrooms-dev-"  # .chalice/config.json, the stage packaged_dev() packages
+SENDER_DOMAIN = "example.com"  # the SenderDomain infra_support deploys with
 
 # A transaction's items and a batch's requests are authorised as these actions, one per table.
 _TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem",
              "Get": "GetItem"}
 
-Call = tuple[str, str]  # (IAM action, resource name under the table prefix: "ledger" or "activations/index/active")
+Call = tuple[str, str]  # (IAM action, ARN as authorised)
 
 
 class DownForCancel(FakePartner):
@@ -37,21 +41,28 @@ class DownForCancel(FakePartner):
 
 
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Call]]:
-    """Every DynamoDB call made from now on, as IAM authorises it."""
+def calls(monkeypatch: pytest.MonkeyPatch, moto_tables: Any) -> Iterator[list[Call]]:
+    """Every DynamoDB and SES call made from now on, as IAM authorises it on the deployed stage."""
     made: list[Call] = []
     original = BaseClient._make_api_call
 
     def recording(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        if client.meta.service_model.service_name == "dynamodb":
-            made.extend(_as_authorised(operation, params))
+        service = client.meta.service_model.service_name
+        if service == "dynamodb":
+            made.extend((f"dynamodb:{action}", arn("dynamodb", "table/" + DEPLOYED_PREFIX
+                                                   + table.removeprefix(moto_tables.table_prefix)))
+                        for action, table in _as_authorised(operation, params))
+        elif service == "sesv2" and operation == "SendEmail":
+            domain = params["FromEmailAddress"].rsplit("@", 1)[1].rstrip(">")
+            made.append(("ses:SendEmail", arn("ses", f"identity/{domain}")))
         return original(client, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
     yield made
 
 
-def _as_authorised(operation: str, params: dict[str, Any]) -> list[Call]:
+def _as_authorised(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """(action, table or table/index/name): a transaction's items and a batch's requests count per table."""
     if operation in ("TransactWriteItems", "TransactGetItems"):
         return [(_TRANSACT[kind], body["TableName"]) for item in params["TransactItems"] for kind, body in item.items()]
     if operation in ("BatchGetItem", "BatchWriteItem"):
@@ -60,9 +71,10 @@ def _as_authorised(operation: str, params: dict[str, Any]) -> list[Call]:
     return [(operation, table)]
 
 
-def _jobs(desk: Desk) -> dict[str, Callable[[], Any]]:
-    """What each scheduled job's handler runs (chalicelib/jobs/), over the desk's partner and clock."""
+def _jobs(desk: Desk, mailer: DurableMailer) -> dict[str, Callable[[], Any]]:
+    """What each scheduled job's handler runs (chalicelib/jobs/), over the desk's partner, clock and mailer."""
     return {
+        "deliver_mail": mailer.deliver_due,
         "refresh_prices": desk.service.refresh_prices,
         "poll_partners": lambda: desk.service.poll_for(0, 1, sleep=lambda _: None),
         "expire_overdue_activations": desk.service.expire_overdue_activations,
@@ -90,11 +102,19 @@ def _busy_desk(settings: Any) -> Desk:
     return desk
 
 
-def test_scheduled_jobs__every_dynamodb_call_is_allowed_by_the_jobs_own_role(moto_tables, calls):
+def _refused_mail(desk: Desk) -> DurableMailer:
+    """An email SES refused (its sender domain not yet verified), queued; then the domain is verified."""
+    mailer = DurableMailer(SesMailer(f"SMS Rooms <no-reply@{SENDER_DOMAIN}>", "us-east-1"), desk.clock)
+    mailer.send("ann@example.com", "Verify your email", "…")
+    boto3.client("sesv2", region_name="us-east-1").create_email_identity(EmailIdentity=SENDER_DOMAIN)
+    return mailer
+
+
+def test_scheduled_jobs__every_call_is_allowed_by_the_jobs_own_role(moto_tables, calls):
     # Given a stage where every job has work, and the packaged stack's roles
     desk = _busy_desk(moto_tables)
+    jobs = _jobs(desk, _refused_mail(desk))
     template = packaged_dev()[1]
-    jobs = _jobs(desk)
     assert set(jobs) == {f.name for f in functions() if f.scheduled}
     refused: list[tuple[str, str, str]] = []
     # When each job runs (the clock past every lifetime, backoff and grace period), its calls recorded
@@ -103,8 +123,7 @@ def test_scheduled_jobs__every_dynamodb_call_is_allowed_by_the_jobs_own_role(mot
         calls.clear()
         jobs[function.name]()
         assert calls, f"{function.name} did no work: the scenario does not exercise it"
-        # Then its own role allows each call on the deployed stage's table or index
+        # Then its own role allows each call on the deployed stage's table, index or email identity
         refused += [(function.name, action, resource) for action, resource in set(calls)
-                    if not allows(template, function.role_id, f"dynamodb:{action}", arn(
-                        "dynamodb", f"table/{DEPLOYED_PREFIX}{resource.removeprefix(moto_tables.table_prefix)}"))]
+                    if not allows(template, function.role_id, action, resource)]
     assert refused == []
