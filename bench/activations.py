@@ -111,7 +111,8 @@ def _authenticated(account: Account) -> Account:
     return Account.get(account.account_id, consistent_read=True)
 
 
-def arrange_waiting(partner: Partner, account_id: str, first_id: int, count: int, lifetime_seconds: int) -> None:
+def arrange_waiting(partner: Partner, account_id: str, first_id: int, count: int, lifetime_seconds: int,
+                    shards: int) -> None:
     """`count` WAITING activations as ordering leaves them: numbers really issued by the partner, rows written
     in batches (ordering 1,000 numbers one by one takes minutes on DynamoDB Local)."""
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -124,7 +125,8 @@ def arrange_waiting(partner: Partner, account_id: str, first_id: int, count: int
                 first_id + offset, account_id=account_id, service=SERVICE, country=COUNTRY, operator="any",
                 status=ActivationStatus.WAITING.value, price_cents=100, cost_cents=number.cost_minor,
                 phone=number.phone, partner=partner.name, partner_activation_id=number.partner_activation_id,
-                partner_ref=store.partner_ref(partner.name, number.partner_activation_id), active_key=partner.name,
+                partner_ref=store.partner_ref(partner.name, number.partner_activation_id),
+                active_key=store.active_key(partner.name, first_id + offset, shards),
                 sms=[], has_sms=False, created_at=now, expires_at=now + lifetime_seconds, last_checked_at=now,
                 version=1))
 
@@ -141,7 +143,7 @@ def poll_cycle(ctx: BenchContext) -> Table:
     active = 0
     for size in POLL_SIZES:
         arrange_waiting(partner, account.account_id, BULK_ID_BASE + active, size - active,
-                        ctx.settings.activation_lifetime_seconds)
+                        ctx.settings.activation_lifetime_seconds, ctx.settings.write_shards)
         active = size
         before = sim.calls()
         log, seconds = measure(1, lambda _: svc.poll_partners())

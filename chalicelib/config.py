@@ -112,6 +112,10 @@ class Settings:
     login_ip_free_failures: int = 30  # failed sign-ins one IP may make before it must wait (a NAT: raise it)
     rate_limit_per_second: int = 20
     rate_limit_burst: int = 100
+    # Partition keys every order writes (the active-activations index, the outboxes' due index) carry one of this
+    # many suffixes, so no partition takes more than 1/shards of the writes; the jobs query each (raise it, never
+    # lower it: an item on a shard past the new count would be found by no job).
+    write_shards: int = 32
     secrets_ttl_seconds: float = DEFAULT_SECRETS_TTL_SECONDS  # how long a container trusts the secrets it read
     # Users' webhook URLs may point at 127.0.0.1/::1 only on the local stage and only when this is set
     # (the test stack sets it; `make run` does not): everywhere else they must be public https URLs.
@@ -223,6 +227,12 @@ class _Env:
         except (ValueError, InvalidOperation):
             raise SettingError(name, f"must be a {'whole ' if kind is int else ''}number") from None
 
+    def count(self, name: str, default: int, *, maximum: int) -> int:
+        value = self.number(name, default, int)
+        if not 1 <= value <= maximum:
+            raise SettingError(name, f"must be a whole number from 1 to {maximum}")
+        return value
+
     def positive(self, name: str, default: float, at_most: float = float("inf")) -> float:
         value = self.number(name, default, float)
         if not 0 < value <= at_most:
@@ -302,6 +312,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         login_ip_free_failures=e.number("LOGIN_IP_FREE_FAILURES", d.login_ip_free_failures, int),
         rate_limit_per_second=e.number("RATE_LIMIT_PER_SECOND", d.rate_limit_per_second, int),
         rate_limit_burst=e.number("RATE_LIMIT_BURST", d.rate_limit_burst, int),
+        write_shards=e.count("WRITE_SHARDS", d.write_shards, maximum=1000),
         # At most an hour: a rotated or revoked secret must stop working in every warm container soon.
         secrets_ttl_seconds=e.positive("SECRETS_TTL_SECONDS", d.secrets_ttl_seconds, at_most=3600),
         webhook_allow_loopback=_local_only(stage, "WEBHOOK_ALLOW_LOOPBACK", _bool(get("WEBHOOK_ALLOW_LOOPBACK") or "")),

@@ -43,7 +43,7 @@ class Lifecycle:
         self.partners = partners
         self.clock = clock
         self.wallet = wallet
-        self.calls = PartnerCalls(partners, clock)
+        self.calls = PartnerCalls(partners, clock, settings.write_shards)
 
     def load(self, activation_id: int) -> Activation:
         activation = store.load(activation_id)
@@ -138,7 +138,8 @@ class Lifecycle:
         id, and partners end an unused number at its lifetime and refund it.
         """
         cutoff = self.clock.now() - self.settings.pending_resolve_after_seconds
-        return self._each((a for a in store.active_with(PENDING_KEY) if a.created_at < cutoff),
+        return self._each((a for a in store.active_with(PENDING_KEY, self.settings.write_shards)
+                           if a.created_at < cutoff),
                           lambda a: self.apply(a, ActivationEvent.PARTNER_FAILED, only_from=ActivationStatus.PENDING))
 
     def _each(self, activations: Iterable[Activation], end: Callable[[Activation], Activation] | None = None) -> int:

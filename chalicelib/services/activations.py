@@ -41,7 +41,7 @@ class Activations:
         self.partners = list(partners)
         self.catalog = Catalog(settings, partners, clock)
         self.lifecycle = Lifecycle(settings, by_name, clock, wallet)
-        self.webhooks = webhooks or UserWebhooks(clock, webhook_policy(settings))
+        self.webhooks = webhooks or UserWebhooks(clock, webhook_policy(settings), shards=settings.write_shards)
         self.intake = SmsIntake(settings, by_name, clock, self.lifecycle, self.webhooks)
         self.ordering = Ordering(settings, by_name, clock, self.catalog, self.lifecycle, wallet)
 

@@ -112,7 +112,8 @@ class Ordering:
         activation = Activation(activation_id, account_id=account.account_id, service=request.service,
                                 country=request.country, operator=request.operator or "any",
                                 status=ActivationStatus.PENDING.value, price_cents=price, created_at=now,
-                                expires_at=now + self.settings.activation_lifetime_seconds, active_key=PENDING_KEY,
+                                expires_at=now + self.settings.activation_lifetime_seconds,
+                                active_key=store.active_key(PENDING_KEY, activation_id, self.settings.write_shards),
                                 idempotency_key=claim_key, sms=[], has_sms=False, version=0)
 
         def create(tx: TransactWrite) -> None:
@@ -147,10 +148,11 @@ class Ordering:
         cost = quote.cost_cents
         if number.cost_minor is not None:  # what the partner says it charged for this number
             cost = convert_minor(number.cost_minor, self.catalog.rate(partner.name))
+        active_key = store.active_key(partner.name, int(activation.activation_id), self.settings.write_shards)
         changes = {"phone": number.phone, "partner": partner.name, "operator": quote.operator,
                    "partner_activation_id": number.partner_activation_id, "cost_cents": cost,
                    "partner_ref": store.partner_ref(partner.name, number.partner_activation_id),
-                   "active_key": partner.name, "last_checked_at": self.clock.now()}
+                   "active_key": active_key, "last_checked_at": self.clock.now()}
         try:
             return self.lifecycle.apply(activation, ActivationEvent.NUMBER_ISSUED, changes,
                                         only_from=ActivationStatus.PENDING)

@@ -5,10 +5,13 @@ An item is a PynamoDB model with `next_attempt_at`, `due` (present while the ite
 """
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from chalicelib.domain.clock import Clock
@@ -17,6 +20,17 @@ DUE = "due"
 LEASE_SECONDS = 60.0
 KEEP_SETTLED_SECONDS = 7 * 24 * 3600
 MAX_BACKOFF_SECONDS = 3600.0
+
+
+def due_key(item_id: str, shards: int) -> str:
+    """The due index's key of a waiting item: DUE and a shard from its id, so the queue spreads over partitions."""
+    return f"{DUE}#{zlib.crc32(item_id.encode()) % shards}"
+
+
+def due_items(index: Any, has_come: Condition, shards: int, limit: int) -> Iterator[Any]:
+    """Items whose next attempt has come: one query per shard (and the bare DUE of items queued before shards)."""
+    for key in (DUE, *(f"{DUE}#{shard}" for shard in range(shards))):
+        yield from list(index.query(key, has_come, limit=limit))
 
 
 def lease(item: Any, clock: Clock) -> bool:

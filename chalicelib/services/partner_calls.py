@@ -36,10 +36,11 @@ class Told(enum.Enum):
 
 
 class PartnerCalls:
-    def __init__(self, partners: Mapping[str, Partner], clock: Clock, *, max_attempts: int = 10,
+    def __init__(self, partners: Mapping[str, Partner], clock: Clock, shards: int, *, max_attempts: int = 10,
                  first_backoff_seconds: float = 30.0) -> None:
         self.partners = partners
         self.clock = clock
+        self.shards = shards
         self.max_attempts = max_attempts
         self.first_backoff_seconds = first_backoff_seconds
 
@@ -58,14 +59,16 @@ class PartnerCalls:
 
     def retry_due(self) -> int:
         """Make every queued call whose time has come; the count the partners took."""
-        due = PartnerCall.due_calls.query(outbox.DUE, PartnerCall.next_attempt_at <= self.clock.now(), limit=_BATCH)
+        due = outbox.due_items(PartnerCall.due_calls, PartnerCall.next_attempt_at <= self.clock.now(), self.shards,
+                               _BATCH)
         return sum(self._attempt(call) for call in list(due))
 
     def _queue(self, partner: str, partner_activation_id: str, action: PartnerAction, error: str) -> None:
         now = self.clock.now()
-        call = PartnerCall(f"{partner}#{partner_activation_id}#{action.value}", partner=partner,
-                           partner_activation_id=partner_activation_id, action=action.value, last_error=error,
-                           next_attempt_at=now + self.first_backoff_seconds, due=outbox.DUE, created_at=now)
+        call_id = f"{partner}#{partner_activation_id}#{action.value}"
+        call = PartnerCall(call_id, partner=partner, partner_activation_id=partner_activation_id, action=action.value,
+                           last_error=error, next_attempt_at=now + self.first_backoff_seconds,
+                           due=outbox.due_key(call_id, self.shards), created_at=now)
         try:
             call.save(condition=PartnerCall.call_id.does_not_exist())
         except PutError as exc:

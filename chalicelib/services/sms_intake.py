@@ -121,7 +121,7 @@ class SmsIntake:
         if not states:
             return PollResult(awaiting=0, changed=0)
         changed = 0
-        for activation in store.active_with(partner.name):
+        for activation in store.active_with(partner.name, self.settings.write_shards):
             state = states.get(activation.partner_activation_id or "")
             if state is None or activation.status not in _PARTNER_STATE_MATTERS:
                 continue

@@ -30,11 +30,12 @@ _BATCH = 100
 
 
 class UserWebhooks:
-    def __init__(self, clock: Clock, policy: OutboundPolicy, send: Sender = post_pinned, *, max_attempts: int = 8,
-                 first_backoff_seconds: float = 5.0, timeout_seconds: float = 3.0) -> None:
+    def __init__(self, clock: Clock, policy: OutboundPolicy, send: Sender = post_pinned, *, shards: int,
+                 max_attempts: int = 8, first_backoff_seconds: float = 5.0, timeout_seconds: float = 3.0) -> None:
         self.clock = clock
         self.policy = policy
         self.send = send
+        self.shards = shards
         self.max_attempts = max_attempts
         self.first_backoff_seconds = first_backoff_seconds
         self.timeout_seconds = timeout_seconds
@@ -47,13 +48,13 @@ class UserWebhooks:
         delivery_id = new_id("whd")
         body = json.dumps({**event, "delivery_id": delivery_id}, separators=(",", ":"))
         tx.save(WebhookDelivery(delivery_id, account_id=account.account_id, url=account.webhook_url, body=body,
-                                next_attempt_at=now, due=outbox.DUE, created_at=now),
+                                next_attempt_at=now, due=outbox.due_key(delivery_id, self.shards), created_at=now),
                 condition=WebhookDelivery.delivery_id.does_not_exist())
 
     def deliver_due(self) -> int:
         """Attempt every delivery whose time has come; the count delivered."""
-        due = WebhookDelivery.due_deliveries.query(outbox.DUE, WebhookDelivery.next_attempt_at <= self.clock.now(),
-                                                   limit=_BATCH)
+        due = outbox.due_items(WebhookDelivery.due_deliveries, WebhookDelivery.next_attempt_at <= self.clock.now(),
+                               self.shards, _BATCH)
         return sum(self._attempt(delivery) for delivery in list(due))
 
     def _attempt(self, delivery: WebhookDelivery) -> bool:

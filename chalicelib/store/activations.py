@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -94,6 +95,7 @@ class Activation(Model):
     by_partner_ref = ActivationsByPartnerRef()
 
 
+_SHARD_READERS = 8
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _AWAITING_SMS = (ActivationStatus.WAITING.value, ActivationStatus.RETRY.value)
 
@@ -165,9 +167,19 @@ def for_account(account_id: str, limit: int) -> list[Activation]:
     return list(Activation.by_account.query(account_id, scan_index_forward=False, limit=limit))
 
 
-def active_with(active_key: str) -> Iterator[Activation]:
-    """Activations that can still change, of one partner (or PENDING_KEY)."""
-    return Activation.active.query(active_key)
+def active_key(owner: str, activation_id: int, shards: int) -> str:
+    """The active index's key of an activation: its partner (or PENDING_KEY) and a shard, so the writes of one
+    partner's orders spread over `shards` partitions."""
+    return f"{owner}#{activation_id % shards}"
+
+
+def active_with(owner: str, shards: int) -> Iterator[Activation]:
+    """Activations that can still change, of one partner (or PENDING_KEY): one query per shard, in parallel."""
+    # The bare owner: activations written before the key had a shard (none is left a lifetime after the upgrade).
+    keys = [owner, *(f"{owner}#{shard}" for shard in range(shards))]
+    with ThreadPoolExecutor(max_workers=min(_SHARD_READERS, len(keys))) as pool:
+        for found in pool.map(lambda key: list(Activation.active.query(key)), keys):
+            yield from found
 
 
 def overdue(now: float) -> Iterator[Activation]:

@@ -61,7 +61,8 @@ class Desk:
                                 pending_resolve_after_seconds=60, **overrides)
         self.session = RecordingSender()
         self.dns = FakeDns()
-        self.webhooks = UserWebhooks(self.clock, webhook_policy(self.settings, self.dns), self.session)
+        self.webhooks = UserWebhooks(self.clock, webhook_policy(self.settings, self.dns), self.session,
+                                     shards=self.settings.write_shards)
         self.service = Activations(self.settings, self.partners, self.clock, webhooks=self.webhooks)
         self.wallet = Wallet(self.clock)
         self.service.refresh_prices()

@@ -13,6 +13,7 @@ from chalicelib.config import (
     LOCAL_VALUES,
     REQUIRED_SETTINGS,
     Misconfigured,
+    SettingError,
     configuration_problems,
     get_environment_settings,
     secrets_from_parameter_store,
@@ -154,3 +155,10 @@ def test_configuration_problems__a_number_in_other_scripts_digits_is_named_and_t
 def test_configuration_problems__a_secrets_ttl_that_would_never_rotate_is_refused(ttl: str):
     assert [p.setting for p in configuration_problems(_deployed_env(SECRETS_TTL_SECONDS=ttl))] == [
         "SECRETS_TTL_SECONDS"]
+
+
+@pytest.mark.parametrize("raw", ["0", "-4", "1001", "٣٢", "many"])
+def test_settings_from_env__write_shards_must_be_a_count_from_1_to_1000(raw: str):
+    with pytest.raises(SettingError) as refused:
+        settings_from_env({"STAGE": "local", "WRITE_SHARDS": raw})
+    assert "WRITE_SHARDS" in str(refused.value)

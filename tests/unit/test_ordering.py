@@ -14,7 +14,7 @@ from chalicelib.domain.errors import (
 from chalicelib.providers.base import PartnerNoNumbers, PartnerUnavailable
 from chalicelib.services import ordering
 from chalicelib.store.accounts import Account
-from chalicelib.store.activations import Activation
+from chalicelib.store.activations import PENDING_KEY, Activation
 from tests.fake_partner import FakePartner
 from tests.unit.activation_support import Desk
 from tests.unit.dynamo_calls import count_dynamodb_calls
@@ -232,6 +232,29 @@ def test_order__crash_after_debit_leaves_pending_that_the_resolve_job_refunds(de
     assert Activation.get(stuck.activation_id).status == "FAILED"
     assert desk.balance(user.account_id) == 1000
     assert len(desk.refunds(user.account_id)) == 1
+
+
+def test_resolve_stale_pending__an_order_stuck_before_keys_were_sharded_is_refunded_too(desk):
+    # Given an order stuck before the upgrade that sharded the active index (its key the bare PENDING_KEY)
+    user = desk.account(1000)
+    desk.stuck_order(user)
+    (stuck,) = Activation.by_account.query(user.account_id)
+    stuck.update(actions=[Activation.active_key.set(PENDING_KEY)])
+    # When the resolve job runs after the resolve delay
+    desk.clock.advance(61)
+    # Then it is found and refunded
+    assert desk.service.resolve_stale_pending() == 1
+    assert desk.balance(user.account_id) == 1000
+
+
+def test_order__active_orders_spread_over_the_shards_of_their_index_key(desk):
+    # Given a user who orders several numbers
+    user = desk.account(1000)
+    ordered = [desk.order(user) for _ in range(6)]
+    # Then each waits under its partner's name and a shard of it, from the shard count setting
+    keys = {str(a.active_key) for a in ordered}
+    shards = {f"{desk.partner.name}#{n}" for n in range(desk.settings.write_shards)}
+    assert keys <= shards and len(keys) > 1
 
 
 def test_resolve_stale_pending__leaves_young_orders_alone(desk):
