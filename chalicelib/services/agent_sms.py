@@ -17,6 +17,7 @@ from chalicelib.observability import logger
 from chalicelib.services import container
 from chalicelib.services.activations import activations
 from chalicelib.services.sms_intake import SmsIntake, SmsSource
+from chalicelib.store import activations as store
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import Claim, claim_once, claimed
 
@@ -50,7 +51,7 @@ class AgentSmsDesk:
         taken = f"smshub#{partner}#{sms.sms_id}"
         if claimed(taken):
             return Outcome.DUPLICATE
-        candidates = list(Activation.active.query(partner, filter_condition=Activation.phone == sms.phone))
+        candidates = list(store.active_with(partner, self.intake.settings.write_shards, Activation.phone == sms.phone))
         if not candidates:
             return self._unmatched(partner, sms)
         addressee = addressee_of(candidates, sms)

@@ -173,12 +173,13 @@ def active_key(owner: str, activation_id: int, shards: int) -> str:
     return f"{owner}#{activation_id % shards}"
 
 
-def active_with(owner: str, shards: int) -> Iterator[Activation]:
-    """Activations that can still change, of one partner (or PENDING_KEY): one query per shard, in parallel."""
+def active_with(owner: str, shards: int, where: Condition | None = None) -> Iterator[Activation]:
+    """Activations that can still change, of one partner (or PENDING_KEY), those `where` holds for if given: one
+    query per shard, in parallel."""
     # The bare owner: activations written before the key had a shard (none is left a lifetime after the upgrade).
     keys = [owner, *(f"{owner}#{shard}" for shard in range(shards))]
     with ThreadPoolExecutor(max_workers=min(_SHARD_READERS, len(keys))) as pool:
-        for found in pool.map(lambda key: list(Activation.active.query(key)), keys):
+        for found in pool.map(lambda key: list(Activation.active.query(key, filter_condition=where)), keys):
             yield from found
 
 
