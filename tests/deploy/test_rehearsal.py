@@ -22,6 +22,7 @@ import pytest
 from chalicelib.domain.push_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, push_signature
 from infra.local.localstripe_setup import signature_header
 from infra.local.simulator.server import SimulatorHandle, start_simulator
+from infra.local.simulator.smshub_agent import AgentHandle, start_smshub_agent
 from infra.package import MAX_ZIPPED_BYTES, Package, build
 from tests.deploy.rehearsal import (
     API_HOST,
@@ -61,16 +62,25 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def package(pytestconfig: pytest.Config, work: Path) -> Package:
     built = build(STAGE, work / "build")
-    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"\nrehearsal: {built.size_line()}")
+    _report(pytestconfig, built.size_line())
     return built
+
+
+def _report(pytestconfig: pytest.Config, line: str) -> None:
+    """A figure on the terminal even when output is captured (the package's size, cold starts)."""
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    if capture is None or reporter is None:
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(f"\nrehearsal: {line}")
 
 
 @pytest.fixture(scope="module")
 def stage_secrets() -> dict[str, str]:
     return {"STRIPE_SECRET_KEY": _token("sk_test_"), "STRIPE_WEBHOOK_SECRET": _token("whsec_"),
-            "SIM_PUSH_SECRET": _token("push-"), "SIM_API_KEY": _token("partner-key-")}
+            "SIM_PUSH_SECRET": _token("push-"), "SIM_API_KEY": _token("partner-key-"),
+            "SIM_AGENT_KEY": _token("agent-key-")}
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +88,13 @@ def simulator(stage_secrets: dict[str, str]) -> Iterator[SimulatorHandle]:
     # No SMS of its own for an hour: the rehearsal pushes codes itself, so no job sweeps a waiting number for 40 s.
     handle = start_simulator(api_key=stage_secrets["SIM_API_KEY"], sms_delay_seconds=3600)
     with handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def agent(stage_secrets: dict[str, str]) -> Iterator[AgentHandle]:
+    """A SIM-bank owner's SMSHub agent, a second partner (dearer, so orders go to the simulator)."""
+    with start_smshub_agent(key=stage_secrets["SIM_AGENT_KEY"]) as handle:
         yield handle
 
 
@@ -105,8 +122,8 @@ def aws(work: Path) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def stage(package: Package, aws: dict[str, Any], simulator: SimulatorHandle, stage_secrets: dict[str, str],
-          work: Path) -> Iterator[Rehearsal]:
+def stage(package: Package, aws: dict[str, Any], simulator: SimulatorHandle, agent: AgentHandle,
+          stage_secrets: dict[str, str], work: Path, pytestconfig: pytest.Config) -> Iterator[Rehearsal]:
     """The stage as a deploy leaves it: the template's tables, parameters and identity, the operator's secrets."""
     parameters = {"SenderDomain": "rehearsal.example.com", "PublicBaseUrl": f"https://{API_HOST}/{STAGE_PREFIX}",
                   "StripePublishableKey": _token("pk_test_", 24)}
@@ -123,7 +140,9 @@ def stage(package: Package, aws: dict[str, Any], simulator: SimulatorHandle, sta
     prefix = {f.environment.get("SECRETS_PARAMETER_PREFIX") for f in functions.values()}
     assert len(prefix) == 1 and prefix != {None}, f"functions disagree on SECRETS_PARAMETER_PREFIX: {prefix}"
     partners = [{"name": "sim", "protocol": "sms-activate", "base_url": f"{simulator.url}/stubs/handler_api.php",
-                 "api_key": stage_secrets["SIM_API_KEY"], "push_secret": stage_secrets["SIM_PUSH_SECRET"]}]
+                 "api_key": stage_secrets["SIM_API_KEY"], "push_secret": stage_secrets["SIM_PUSH_SECRET"]},
+                {"name": "agent", "protocol": "smshub_agent", "base_url": agent.url,
+                 "api_key": stage_secrets["SIM_AGENT_KEY"], "currency": "USD", "prices": {"*": 9000}}]
     # The partner's key and push secret live inside PARTNERS_JSON, not in parameters of their own.
     operator_puts = {**{k: v for k, v in stage_secrets.items() if not k.startswith("SIM_")},
                      "PARTNERS_JSON": json.dumps(partners)}
@@ -143,6 +162,8 @@ def stage(package: Package, aws: dict[str, Any], simulator: SimulatorHandle, sta
     finally:
         rehearsal.stop()
         egress.stop()
+        _report(pytestconfig, "cold start (handler import, ms): " + ", ".join(
+            f"{c.function.logical_id} {c.init_ms}" for c in rehearsal.containers.values()))
 
 
 STAGE_PREFIX = "api"  # .chalice/config.json's api_gateway_stage for dev (checked below against the template)
@@ -301,8 +322,9 @@ def test_rest_v1__register_sends_the_verification_email_through_ses(stage: Rehea
 
 def test_rest_v1__catalog_lists_the_partners_prices_after_the_refresh_schedule(stage: Rehearsal, priced: None) -> None:
     body = _ok(stage.http("GET", f"/v1/catalog?service={SERVICE}&country={COUNTRY}"))
-    (item,) = body["items"]
-    assert item["price_cents"] > 0 and item["available"] > 0, body
+    items = body["items"]
+    assert items and all(item["price_cents"] > 0 for item in items), body
+    assert any(item["available"] > 0 for item in items), body
 
 
 def test_stripe_webhook__a_correctly_signed_payment_credits_once(stage: Rehearsal, aws: dict[str, Any],
@@ -386,6 +408,21 @@ def test_fivesim__profile_buy_check_and_finish(stage: Rehearsal, priced: None, f
     assert _ok(stage.http("GET", f"/5sim/v1/user/finish/{order['id']}", headers=auth))["status"] == "FINISHED"
 
 
+def test_smshub_push__the_agents_key_is_taken_and_any_other_refused(stage: Rehearsal,
+                                                                     stage_secrets: dict[str, str]) -> None:
+    def push(key: str) -> HttpResponse:
+        return stage.http("POST", "/v1/partners/agent/smshub", json_body={
+            "action": "PUSH_SMS", "key": key, "smsId": secrets.randbelow(10**9), "phone": 12015550999,
+            "phoneFrom": "Telegram", "text": "Telegram code 31337"})
+
+    # A number we never rented: the agent is told to try again (an SMS may beat our record of its number)
+    taken = push(stage_secrets["SIM_AGENT_KEY"])
+    assert (taken.status, taken.json()["status"]) == (200, "ERROR"), taken.explain()
+    for wrong in ("agent-key", "sim-key", stage_secrets["SIM_API_KEY"]):
+        refused = push(wrong)
+        assert refused.status == 401 and refused.json()["status"] == "ERROR", refused.explain()
+
+
 # ------------------------------------------------------------------------------------------------ schedules, admin
 
 
@@ -419,6 +456,13 @@ def test_admin__commands_answer_and_maintenance_reaches_the_api(stage: Rehearsal
         assert "error" not in reply, f"admin {command}: {reply}"
     adjusted = stage.admin("adjust", email=customer["email"], amount_cents=100, reason="rehearsal credit")
     assert "error" not in adjusted, adjusted
+    other = f"blocked-{secrets.token_hex(4)}@example.com"
+    for command, args in [("create-account", {"email": other, "verified": True}),
+                          ("block", {"email": other, "reason": "rehearsal"}), ("unblock", {"email": other}),
+                          ("set-price", {"service": SERVICE, "country": COUNTRY, "price_cents": 999}),
+                          ("clear-price", {"service": SERVICE, "country": COUNTRY}), ("refresh-prices", {})]:
+        reply = stage.admin(command, **args)
+        assert "error" not in reply, f"admin {command}: {reply}"
     assert stage.admin("nonsense")["error"]["code"] == "UNKNOWN_COMMAND"
     # When the operator turns maintenance on, the API (another function: fresh containers, as each caches the
     # switch briefly) answers 503 until it is off
