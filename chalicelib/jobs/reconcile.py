@@ -43,7 +43,7 @@ def reconcile_books(run: Callable[[], ReconcileReport]) -> ReconcileReport:
     return report
 
 
-@job("reconcile", rate_minutes=60, local_every_seconds=600)
+@job("reconcile", rate_minutes=15, local_every_seconds=600)
 def reconcile(event: Any) -> None:
     budget = TimeBudget.of_lambda(getattr(event, "context", None))
     reconcile_books(lambda: _incremental().run(budget))  # settings too: a missing one is a failed run

@@ -13,8 +13,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from pynamodb.models import Model
 
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import Clock, SystemClock
@@ -25,6 +28,10 @@ from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.payments import TopUp
 
 DEFAULT_GRACE_SECONDS = 600  # a webhook or a pending order younger than this may still be in flight
+SCAN_SEGMENTS = 4
+READ_THREADS = 8
+K = TypeVar("K")
+M = TypeVar("M", bound=Model)
 _SNAPSHOT_ATTEMPTS = 5
 
 
@@ -132,21 +139,24 @@ class Reconciler:
         return report
 
     def read(self, scope: set[str] | None, intents: IntentsAfterLedger | None) -> Books:
-        """The ledger first: whatever is read after it (top-ups, activations, payments) is at least as new."""
+        """The ledger first: whatever is read after it (top-ups, activations, payments) is at least as new.
+
+        Tables are scanned in parallel segments and accounts read in parallel: the calls wait on the network.
+        """
         if scope is None:
-            entries: Iterable[LedgerEntry] = LedgerEntry.scan()
-            accounts = {a.account_id: a for a in Account.scan()}
+            entries: list[LedgerEntry] = _scan(LedgerEntry)
+            accounts = {a.account_id: a for a in _scan(Account)}
         else:
-            entries = [e for account_id in sorted(scope) for e in LedgerEntry.query(account_id, consistent_read=True)]
-            accounts = {a.account_id: a for a in Account.batch_get(sorted(scope))}
+            ids = sorted(scope)
+            entries = _each(ids, lambda a: LedgerEntry.query(a, consistent_read=True))
+            accounts = {a.account_id: a for a in Account.batch_get(ids)}
         ledgers = _by_account(entries)
         if scope is None:
-            top_ups = list(TopUp.scan())
-            activations = {int(a.activation_id): a for a in Activation.scan()}
+            top_ups = _scan(TopUp)
+            activations = {int(a.activation_id): a for a in _scan(Activation)}
         else:
-            top_ups = [t for account_id in sorted(scope) for t in TopUp.by_account.query(account_id)]
-            activations = {int(a.activation_id): a for account_id in sorted(scope)
-                           for a in Activation.by_account.query(account_id)}
+            top_ups = _each(ids, TopUp.by_account.query)
+            activations = {int(a.activation_id): a for a in _each(ids, Activation.by_account.query)}
         return Books(accounts, ledgers, top_ups, activations, intents(ledgers) if intents is not None else None)
 
     def _confirmed(self, suspects: list[Discrepancy]) -> list[Discrepancy]:
@@ -173,6 +183,20 @@ def _consistent_ledger(account_id: str) -> tuple[Account | None, list[LedgerEntr
         if int(again.version) == int(first.version):
             return again, entries
     return again, entries
+
+
+def _scan(model: type[M]) -> list[M]:
+    """Every item of the table, read as SCAN_SEGMENTS parallel segments."""
+    return _each(range(SCAN_SEGMENTS), lambda n: model.scan(segment=n, total_segments=SCAN_SEGMENTS))
+
+
+def _each(keys: Iterable[K], read: Callable[[K], Iterable[M]]) -> list[M]:
+    """What `read` gives for each key, read by a few threads at once, in the order of the keys."""
+    keys = list(keys)
+    if len(keys) <= 1:
+        return [item for key in keys for item in read(key)]
+    with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(keys))) as pool:
+        return [item for items in pool.map(lambda key: list(read(key)), keys) for item in items]
 
 
 def _by_account(entries: Iterable[LedgerEntry]) -> dict[str, list[LedgerEntry]]:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.observability import logger
-from chalicelib.services.reconcile import IntentSummary, Reconciler, ReconcileReport
+from chalicelib.services.reconcile import READ_THREADS, IntentSummary, Reconciler, ReconcileReport
 from chalicelib.store.accounts import mark_reconciled, unreconciled
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.runtime import read_setting, replace_setting
@@ -32,7 +33,7 @@ STRIPE_OVERLAP_SECONDS = 600  # an event Stripe lists late is still seen by the 
 STRIPE_SLICE_SECONDS = 3600
 FIRST_WINDOW_SECONDS = 24 * 3600  # the first run looks back a day; `reconcile --full` covers what is older
 STRIPE_EVENTS_KEPT_SECONDS = 29 * 24 * 3600  # Stripe lists the events of the last 30 days
-ACCOUNTS_PER_BATCH = 25
+ACCOUNTS_PER_BATCH = 50
 MAX_CARRIED_INTENTS = 200
 RESERVE_SECONDS = 5.0  # left to save the checkpoint and flush metrics
 LOCAL_BUDGET_SECONDS = 25.0  # no Lambda context (local scheduler, admin command): the function's 30 s, less
@@ -191,12 +192,12 @@ class IncrementalReconciler:
         run.report.add(part)
         run.checked |= scope
         flagged = {d.account_id for d in part.discrepancies}
-        for account_id in batch:
-            account = books.accounts.get(account_id)
-            entries = books.ledgers.get(account_id, [])
-            if account_id in run.due and account is not None and account_id not in flagged \
-                    and all(float(e.created_at) < run.settled_before for e in entries[-1:]):
-                mark_reconciled(account_id, int(account.version))
+        clean = [(account_id, int(account.version)) for account_id in batch
+                 if account_id in run.due and account_id not in flagged
+                 and (account := books.accounts.get(account_id)) is not None
+                 and all(float(e.created_at) < run.settled_before for e in books.ledgers.get(account_id, [])[-1:])]
+        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+            list(pool.map(lambda checked: mark_reconciled(*checked), clean))
         return part
 
     def _new_credits(self, ledgers: dict[str, list[LedgerEntry]], known: dict[str, IntentSummary], since: float,

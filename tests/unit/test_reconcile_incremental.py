@@ -14,7 +14,7 @@ from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.ids import new_numeric_id
 from chalicelib.jobs.reconcile import reconcile_books
 from chalicelib.services.reconcile import Books, IntentSummary, Reconciler
-from chalicelib.services.reconcile_incremental import Checkpoint, IncrementalReconciler
+from chalicelib.services.reconcile_incremental import Checkpoint, IncrementalReconciler, TimeBudget
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account, unreconciled
 from chalicelib.store.activations import Activation
@@ -287,3 +287,23 @@ def test_create_tables__adds_an_index_that_a_kept_table_lacks(moto_tables):
     assert {i["IndexName"] for i in described["GlobalSecondaryIndexes"]} == \
         {i["index_name"] for i in schema["global_secondary_indexes"]} == {"unreconciled"}
     assert unreconciled(0) == []
+
+
+class LambdaContext:
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_time_budget__stops_a_run_five_seconds_before_the_lambda_times_out():
+    # Given the Lambda's own count of what is left
+    context = LambdaContext(60_000)
+    budget = TimeBudget.of_lambda(context)
+    # When a minute is left, Then work goes on; when 4 s are left, Then it stops (5 s kept to save and flush)
+    assert not budget.expired()
+    context.remaining_ms = 4_000
+    assert budget.expired()
+    # And without a Lambda context (local scheduler, admin command) a fixed budget applies
+    assert not TimeBudget.of_lambda(None).expired()
