@@ -17,6 +17,7 @@ READ: Actions = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", 
         "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable")
 UPDATE: Actions = (*READ, "dynamodb:UpdateItem")
 WRITE: Actions = (*UPDATE, "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+CHECKPOINT: Actions = ("dynamodb:GetItem", "dynamodb:PutItem")  # read and replace one item, by its key
 
 # Activation jobs all run the activations service: orders' state, the wallet (refunds), user webhooks, queued
 # partner calls, the catalog and runtime settings (markup, maintenance, circuit state).
@@ -33,8 +34,9 @@ JOB_TABLES: dict[str, dict[str, Actions]] = {
     "resolve_stale_pending": _ACTIVATION_JOB_TABLES,
     "deliver_user_webhooks": _ACTIVATION_JOB_TABLES,
     "retry_partner_calls": _ACTIVATION_JOB_TABLES,
-    # Reconcile reads the books (and Stripe); it writes only an account's "checked up to here" mark.
-    "reconcile": {"accounts": UPDATE, "ledger": READ, "activations": READ, "topups": READ},
+    # Reconcile reads the books (and Stripe); it writes only its own bookkeeping: an account taken off the
+    # `unreconciled` index once checked (UpdateItem), and its checkpoint (one item of the runtime table).
+    "reconcile": {"accounts": UPDATE, "ledger": READ, "activations": READ, "topups": READ, "runtime": CHECKPOINT},
     # Sends again what SES refused: leases, settles and forgets each queued message (services/mail_outbox.py).
     "deliver_mail": {"mail_outbox": UPDATE},
 }
@@ -89,7 +91,7 @@ def _table_statements(access: dict[str, Actions], tables: dict[str, dict[str, An
         resources = by_level.setdefault(actions, [])
         resources.append({"Fn::GetAtt": [table["id"], "Arn"]})
         resources.extend({"Fn::Sub": f"${{{table['id']}.Arn}}/index/{index}"} for index in table["indexes"])
-    sids = {READ: "ReadTables", UPDATE: "UpdateTables", WRITE: "WriteTables"}
+    sids = {READ: "ReadTables", UPDATE: "UpdateTables", WRITE: "WriteTables", CHECKPOINT: "Checkpoints"}
     return [{"Sid": sids[actions], "Effect": "Allow", "Action": list(actions), "Resource": resources}
             for actions, resources in by_level.items()]
 

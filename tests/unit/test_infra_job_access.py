@@ -13,6 +13,7 @@ from chalicelib.providers.mailer import SesMailer
 from chalicelib.services.mail_outbox import DurableMailer
 from chalicelib.services.partner_calls import PartnerAction
 from chalicelib.services.reconcile import Reconciler
+from chalicelib.services.reconcile_incremental import IncrementalReconciler, TimeBudget
 from chalicelib.store.activations import Activation
 from infra.functions import functions
 from tests.fake_partner import FakePartner
@@ -81,7 +82,8 @@ def _jobs(desk: Desk, mailer: DurableMailer) -> dict[str, Callable[[], Any]]:
         "resolve_stale_pending": desk.service.resolve_stale_pending,
         "deliver_user_webhooks": desk.service.deliver_user_webhooks,
         "retry_partner_calls": desk.service.retry_partner_calls,
-        "reconcile": lambda: Reconciler(None, desk.clock, grace_seconds=600).run(),
+        "reconcile": lambda: IncrementalReconciler(Reconciler(None, desk.clock, grace_seconds=600), None).run(
+            TimeBudget.fixed(60)),
     }
 
 
