@@ -8,7 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
+from pynamodb.transactions import TransactWrite
+
 from chalicelib.config import Settings
+from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.activation_state import ActivationStatus
+from chalicelib.domain.ids import new_numeric_id
 from chalicelib.providers.base import PartnerActivationState, PartnerNumber, PartnerOffer, PartnerStatus
 from chalicelib.services.activations import Activations
 from chalicelib.services.admin import AdminService
@@ -93,6 +98,19 @@ class AdminHarness:
         """A card top-up charged through the payments service, not credited until `credit` applies Stripe's event."""
         return charge_saved_card(TopUps(gateway, self.settings, self.clock), account.account_id,
                                  amount_cents).payment_intent_id
+
+    def unmatched_charge(self, account: Account) -> str:
+        """A charge for an activation that failed without a number and was never refunded (a lost refund): its id."""
+        activation_id = new_numeric_id()
+
+        def failed_activation(tx: TransactWrite) -> None:
+            tx.save(Activation(activation_id, account_id=account.account_id, service="tg", country=0,
+                               status=ActivationStatus.FAILED.value, price_cents=130, created_at=self.clock.now(),
+                               expires_at=self.clock.now() + 1200))
+
+        Wallet(self.clock).post(account.account_id, -130, LedgerKind.ACTIVATION_CHARGE, str(activation_id),
+                                extra=failed_activation)
+        return str(activation_id)
 
     def credit(self, gateway: FakeGateway, intent_id: str) -> None:
         event = signed("payment_intent.succeeded", intent_of(gateway, intent_id), timestamp=int(self.clock.now()))

@@ -3,14 +3,9 @@ from __future__ import annotations
 
 import json
 
-from chalicelib.domain.accounts import LedgerKind
-from chalicelib.domain.activation_state import ActivationStatus
-from chalicelib.domain.ids import new_numeric_id
 from chalicelib.jobs.reconcile import reconcile_books
 from chalicelib.services.reconcile import IntentSummary, Reconciler
-from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account
-from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
 from tests.unit.admin_harness import AdminHarness
 from tests.unit.stripe_fake import FakeGateway
@@ -107,20 +102,12 @@ def test_run__a_payment_inside_the_grace_period_is_not_reported(office):
 def test_run__a_charge_with_neither_partner_number_nor_refund_is_reported(office):
     # Given a charge for an activation that failed without getting a number, and was never refunded
     account = office.account(balance_cents=500)
-    activation_id = new_numeric_id()
-
-    def failed_activation(tx) -> None:
-        tx.save(Activation(activation_id, account_id=account.account_id, service="tg", country=0,
-                           status=ActivationStatus.FAILED.value, price_cents=130, created_at=office.clock.now(),
-                           expires_at=office.clock.now() + 1200))
-
-    Wallet(office.clock).post(account.account_id, -130, LedgerKind.ACTIVATION_CHARGE, str(activation_id),
-                         extra=failed_activation)
+    activation_id = office.unmatched_charge(account)
     office.clock.advance(3600)
     # When reconciled
     report = _reconciler(office).run()
     # Then that charge is reported
-    assert [(d.check, d.ref) for d in report.discrepancies] == [("charge_unmatched", str(activation_id))]
+    assert [(d.check, d.ref) for d in report.discrepancies] == [("charge_unmatched", activation_id)]
 
 
 def test_run__with_accounts_checks_only_those(office):

@@ -8,16 +8,11 @@ import pytest
 
 from bench.dynamo import count_dynamodb_calls
 from chalicelib.api.admin import COMMANDS, Args
-from chalicelib.domain.accounts import LedgerKind
-from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.domain.ids import new_numeric_id
 from chalicelib.jobs.reconcile import reconcile_books
 from chalicelib.services.reconcile import Books, IntentSummary, Reconciler
 from chalicelib.services.reconcile_incremental import Checkpoint, IncrementalReconciler, TimeBudget
-from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account, unreconciled
-from chalicelib.store.activations import Activation
 from chalicelib.store.base import create_tables
 from tests.unit.admin_harness import ACTOR, AdminHarness
 from tests.unit.stripe_fake import FakeGateway
@@ -78,20 +73,6 @@ def _settle(office: AdminHarness) -> None:
     office.clock.advance(GRACE + 1)
 
 
-def _unmatched_charge(office: AdminHarness, account: Account) -> str:
-    """A charge for an activation that failed without a number and was never refunded (a lost refund)."""
-    activation_id = new_numeric_id()
-
-    def failed_activation(tx) -> None:
-        tx.save(Activation(activation_id, account_id=account.account_id, service="tg", country=0,
-                           status=ActivationStatus.FAILED.value, price_cents=130, created_at=office.clock.now(),
-                           expires_at=office.clock.now() + 1200))
-
-    Wallet(office.clock).post(account.account_id, -130, LedgerKind.ACTIVATION_CHARGE, str(activation_id),
-                              extra=failed_activation)
-    return str(activation_id)
-
-
 def _ledger_reads(log) -> int:
     return sum(1 for call in log.calls if call.operation == "Query")
 
@@ -103,7 +84,7 @@ def test_run__finds_a_discrepancy_introduced_after_the_last_run(office):
     first = _incremental(office).run(NEVER)
     assert first.clean and first.checked["accounts"] == 1, first.to_json()
     # When a charge is posted whose refund is then lost, and the next run comes once it settled
-    cause = _unmatched_charge(office, account)
+    cause = office.unmatched_charge(account)
     _settle(office)
     report = _incremental(office).run(NEVER)
     # Then that run finds it
@@ -135,7 +116,7 @@ def test_run__waits_for_a_change_to_settle_before_taking_its_account_off_the_lis
     account = office.account(balance_cents=500)
     _settle(office)
     _incremental(office).run(NEVER)
-    cause = _unmatched_charge(office, account)
+    cause = office.unmatched_charge(account)
     office.clock.advance(60)
     # When a run comes before the grace period is over, Then it says nothing of it
     assert _incremental(office).run(NEVER).clean
