@@ -25,10 +25,20 @@ from infra.local.signals import stop_requested
 _PR_SET_PDEATHSIG = 1  # prctl(2): a signal for this process when its parent dies
 
 
-class NoDelayHandler(ChaliceRequestHandler):
+class GatewayHandler(ChaliceRequestHandler):
     # Headers and body leave in two writes; with Nagle's algorithm on, the body waits for the client's delayed
     # ACK of the headers (about 40 ms a response).
     disable_nagle_algorithm = True
+
+    def _generic_handle(self) -> None:
+        # The event's sourceIp is the TCP peer's address, as API Gateway sets it: Chalice local says 127.0.0.1
+        # for every client, and per-IP sign-in throttles and guessing limits could not tell two clients apart
+        # (the tests reach the stack from several 127.x.y.z addresses).
+        self.local_gateway.event_converter.LOCAL_SOURCE_IP = str(self.client_address[0])
+        super()._generic_handle()
+
+    # Chalice binds its verbs to its own _generic_handle when its class is made: bind them to ours.
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
 
 
 class SharedPortServer(ThreadedHTTPServer):
@@ -37,7 +47,7 @@ class SharedPortServer(ThreadedHTTPServer):
 
 
 def serve(app: Any, config: Config, host: str, port: int) -> None:
-    server = LocalDevServer(app, config, host, port, handler_cls=NoDelayHandler, server_cls=SharedPortServer)
+    server = LocalDevServer(app, config, host, port, handler_cls=GatewayHandler, server_cls=SharedPortServer)
     connection().client  # noqa: B018  (the worker's one DynamoDB client, built before its first request)
     server.serve_forever()
 
