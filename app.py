@@ -8,6 +8,7 @@ from chalice import Chalice, Rate, Response
 
 import chalicelib.jobs.all  # noqa: F401  (registers the scheduled jobs)
 from chalicelib.api import (
+    account_security,
     accounts,
     activations,
     fivesim_api,
@@ -99,6 +100,7 @@ def chalice_errors_as_envelope(event: Any, get_response: Any) -> Response:
 
 app.register_blueprint(system.bp)
 app.register_blueprint(accounts.bp)
+app.register_blueprint(account_security.bp)
 app.register_blueprint(money.bp)
 app.register_blueprint(web.bp)
 app.register_blueprint(support.bp)

@@ -40,5 +40,12 @@ def api_key(credential: Credential) -> dict[str, Any]:
             "last_used_at": _iso_or_none(credential.last_used_at)}
 
 
+def session(credential: Credential, *, current: bool) -> dict[str, Any]:
+    return {"session_id": credential.key_id, "created_at": iso(credential.created_at),
+            "last_seen_at": _iso_or_none(credential.last_used_at or credential.created_at),
+            "expires_at": _iso_or_none(credential.expires_at.timestamp() if credential.expires_at else None),
+            "ip": credential.ip, "device": credential.device, "current": current}
+
+
 def activity(entry: ActivityEntry) -> dict[str, Any]:
     return {"kind": entry.kind, "ip": entry.ip, "detail": detail_of(entry), "created_at": iso(entry.created_at)}

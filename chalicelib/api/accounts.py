@@ -18,6 +18,8 @@ from chalicelib.services.accounts import AccountsService
 from chalicelib.services.activity import MAX_PAGE, list_activity
 from chalicelib.services.api_keys import ApiKeys
 from chalicelib.services.authn import Principal
+from chalicelib.services.recovery import Recovery
+from chalicelib.services.security_emails import SecurityNotices
 from chalicelib.services.sessions import SESSION, Credentials
 from chalicelib.services.signin import SignIn
 from chalicelib.services.webhook_settings import WebhookSettings, webhook_of, webhook_policy
@@ -34,20 +36,24 @@ _NO_STORE: dict[str, str | list[str]] = {"Content-Type": "application/json", "Ca
 class AccountServices:
     accounts: AccountsService
     signin: SignIn
+    recovery: Recovery
     rights: AccountRights
     api_keys: ApiKeys
     webhooks: WebhookSettings
+    notices: SecurityNotices
 
 
 @rebuilt_with_settings
 def services() -> AccountServices:
     settings = get_settings()
     accounts = AccountsService(settings, container.clock(), container.mailer())
-    return AccountServices(accounts=accounts, signin=SignIn(accounts), rights=AccountRights(accounts),
+    signin = SignIn(accounts)
+    return AccountServices(accounts=accounts, signin=signin, recovery=Recovery(signin), rights=AccountRights(accounts),
                            api_keys=ApiKeys(Credentials(accounts.clock, settings.session_ttl_seconds), accounts.clock,
                                             settings.activity_retention_days),
                            webhooks=WebhookSettings(accounts.clock, settings.activity_retention_days,
-                                                    webhook_policy(settings)))
+                                                    webhook_policy(settings)),
+                           notices=SecurityNotices(accounts.mailer, settings.public_base_url, accounts.clock))
 
 
 def _reply(body: dict[str, Any], status: int = 200, headers: dict[str, str | list[str]] | None = None) -> Response:
@@ -58,7 +64,12 @@ def _no_content() -> Response:
     return Response(body="", status_code=204)
 
 
-def _session() -> Principal:
+def user_agent() -> str | None:
+    headers: Any = v1.request.headers or {}
+    return headers.get("user-agent")
+
+
+def session_principal() -> Principal:
     principal = v1.principal()
     if principal.credential_kind != SESSION:
         raise Forbidden("This needs a signed-in session, not an API key.", code="SESSION_REQUIRED")
@@ -71,6 +82,7 @@ def _accepted(message: str) -> Response:
 
 @v1.route("/v1/auth/register", methods=["POST"])
 def register() -> Response:
+    # A taken address gets the same 201 and shape, with a random id never usable (its owner is emailed instead).
     body = v1.json_body()
     account = services().accounts.register(
         fields.text(body, "email", max_length=_EMAIL_MAX), fields.text(body, "password", max_length=_PASSWORD_MAX),
@@ -95,7 +107,8 @@ def resend_verification() -> Response:
 def login() -> Response:
     body = v1.json_body()
     session = services().signin.login(fields.text(body, "email", max_length=_EMAIL_MAX),
-                                      fields.text(body, "password", max_length=_PASSWORD_MAX), v1.client_ip())
+                                      fields.text(body, "password", max_length=_PASSWORD_MAX), v1.client_ip(),
+                                      user_agent())
     return _reply({"token": session.token, "token_type": "Bearer", "expires_at": iso(session.expires_at)},
                   headers=_NO_STORE)
 
@@ -116,16 +129,18 @@ def logout_all() -> Response:
 
 @v1.route("/v1/auth/forgot-password", methods=["POST"])
 def forgot_password() -> Response:
-    services().signin.forgot_password(fields.text(v1.json_body(), "email", max_length=_EMAIL_MAX))
+    services().recovery.forgot_password(fields.text(v1.json_body(), "email", max_length=_EMAIL_MAX))
     return _accepted("If this address has an account, an email with a reset link is on its way.")
 
 
 @v1.route("/v1/auth/reset-password", methods=["POST"])
 def reset_password() -> Response:
     body = v1.json_body()
-    account = services().signin.reset_password(fields.text(body, "token", max_length=200),
-                                               fields.text(body, "password", max_length=_PASSWORD_MAX), v1.client_ip())
-    return _reply({"account_id": account.account_id, "status": account.status})
+    reset = services().recovery.reset_password(fields.text(body, "token", max_length=200),
+                                               fields.text(body, "password", max_length=_PASSWORD_MAX), v1.client_ip(),
+                                               revoke_api_keys=fields.boolean(body, "revoke_api_keys", default=True))
+    return _reply({"account_id": reset.account.account_id, "status": reset.account.status,
+                   "api_keys_revoked": reset.api_keys_revoked})
 
 
 @v1.route("/v1/me", methods=["GET"])
@@ -136,9 +151,10 @@ def me() -> dict[str, Any]:
 
 @v1.route("/v1/api-keys", methods=["POST"])
 def create_api_key() -> Response:
-    account_id = _session().account.account_id
+    account = session_principal().account
     label = fields.optional_text(v1.json_body(), "label", max_length=100)
-    issued = services().api_keys.create(account_id, label, v1.client_ip())
+    issued = services().api_keys.create(account.account_id, label, v1.client_ip())
+    services().notices.api_key_created(account, label, v1.client_ip())
     return _reply({"api_key": issued.api_key, "key_id": issued.key_id, "label": issued.label,
                    "created_at": iso(issued.created_at)}, 201, _NO_STORE)
 
@@ -150,7 +166,7 @@ def list_api_keys() -> dict[str, Any]:
 
 @v1.route("/v1/api-keys/{key_id}", methods=["DELETE"])
 def revoke_api_key(key_id: str) -> Response:
-    account_id = _session().account.account_id
+    account_id = session_principal().account.account_id
     if len(key_id) > 64:
         raise InvalidInput("That is not an API key id.", details={"field": "key_id"})
     services().api_keys.revoke(account_id, key_id, v1.client_ip())
@@ -166,7 +182,7 @@ def report_unauthorized() -> dict[str, Any]:
 
 @v1.route("/v1/account/withdraw-consent", methods=["POST"])
 def withdraw_consent() -> dict[str, Any]:
-    services().rights.withdraw_consent(_session().account, v1.client_ip())
+    services().rights.withdraw_consent(session_principal().account, v1.client_ip())
     return {"status": "deactivated", "message": "Your account is deactivated and your personal data removed."}
 
 
@@ -202,12 +218,15 @@ def put_webhook() -> Response:
     if not isinstance(rotate, bool):
         raise InvalidInput("'rotate_secret' must be true or false.", details={"field": "rotate_secret"})
     setting = services().webhooks.set(principal.account, url, rotate_secret=rotate, ip=v1.client_ip())
+    services().notices.webhook_changed(principal.account, setting.url, v1.client_ip())
     return _reply({"url": setting.url, "secret": setting.secret}, headers=_NO_STORE)
 
 
 @v1.route("/v1/webhook", methods=["DELETE"])
 def delete_webhook() -> Response:
-    services().webhooks.clear(v1.principal().account, v1.client_ip())
+    account = v1.principal().account
+    services().webhooks.clear(account, v1.client_ip())
+    services().notices.webhook_changed(account, None, v1.client_ip())
     return _no_content()
 
 

@@ -44,3 +44,10 @@ def required_integer(body: dict[str, Any], name: str, *, minimum: int | None = N
     value = integer(body, name, minimum=minimum, maximum=maximum)
     assert value is not None
     return value
+
+
+def boolean(body: dict[str, Any], name: str, *, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise InvalidInput(f"'{name}' must be true or false.", details={"field": name})
+    return value

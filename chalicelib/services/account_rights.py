@@ -11,7 +11,7 @@ from chalicelib.services import account_emails
 from chalicelib.services.accounts import AccountsService, check_current_agreement
 from chalicelib.services.activity import ActivityKind, record_activity
 from chalicelib.services.identity import email_claim_key
-from chalicelib.services.one_time_tokens import OneTimeTokens, TokenPurpose
+from chalicelib.services.one_time_tokens import OneTimeTokens
 from chalicelib.services.sessions import Credentials
 from chalicelib.store.accounts import Account
 from chalicelib.store.base import connection
@@ -39,7 +39,7 @@ class AccountRights:
         self.credentials.revoke_all(account.account_id)
         self._record(account.account_id, ActivityKind.UNAUTHORIZED_ACCESS_REPORTED, ip)
         ttl = self.settings.reset_token_ttl_seconds
-        token = self.tokens.issue(account.account_id, TokenPurpose.RESET, ttl)
+        token = self.tokens.issue_reset(account.account_id, ttl)
         account_emails.deliver(self.accounts.mailer, account.email,
                                account_emails.account_locked(self.settings.public_base_url, token, ttl))
 
@@ -79,7 +79,7 @@ class AccountRights:
                     Account.status_reason.set("consent withdrawn by the user"),
                     Account.email.set(f"withdrawn+{account.account_id}@invalid"),
                     Account.password_hash.remove(), Account.webhook_url.remove(), Account.webhook_secret.remove(),
-                    Account.created_ip.remove(),
+                    Account.created_ip.remove(), Account.sign_in_ips.remove(), Account.sign_in_devices.remove(),
                 ], condition=(Account.version == account.version) & Account.status.is_in(*_USABLE))
                 tx.delete(Claim(email_claim_key(account.email)), condition=Claim.value == account.account_id)
         except TransactWriteError:

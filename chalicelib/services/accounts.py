@@ -21,7 +21,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.mailer import Mailer
-from chalicelib.services import account_emails
+from chalicelib.services import account_emails, security_emails
 from chalicelib.services.activity import ActivityKind, record_activity
 from chalicelib.services.identity import email_claim_key, normalise_email
 from chalicelib.services.one_time_tokens import OneTimeTokens, TokenPurpose, token_invalid
@@ -68,7 +68,11 @@ class AccountsService:
         self.tokens = OneTimeTokens(clock)
 
     def register(self, email: str, password: str, agreement_version: str, ip: str) -> Account:
-        """A new unverified account and its verification email; raises InvalidInput, Conflict (EMAIL_TAKEN)."""
+        """A new unverified account and its verification email; raises InvalidInput.
+
+        An address that already has an account gets the same answer after the same work (the password is
+        hashed anyway, an id is made): the returned account is a decoy never stored, whose random id no request
+        can ever use, and the owner is emailed instead, so registering tells nobody who has an account here."""
         email = normalise_email(email)
         check_current_agreement(agreement_version, self.settings)
         self.passwords.check_policy(password, email)
@@ -77,7 +81,11 @@ class AccountsService:
                           status=AccountStatus.UNVERIFIED.value, agreement_version=agreement_version,
                           agreement_accepted_at=now, agreement_accepted_ip=ip, created_at=now, created_ip=ip)
         token, row = self.tokens.new(account.account_id, TokenPurpose.VERIFY, self.settings.verify_token_ttl_seconds)
-        self._create(account, row)
+        try:
+            self._create(account, row)
+        except Conflict:
+            self._tell_owner_of_registration_attempt(email, ip)
+            return account
         record_activity(account.account_id, ActivityKind.REGISTERED, ip, {"agreement_version": agreement_version},
                         clock=self.clock, retention_days=self.settings.activity_retention_days)
         self._mail_verification(account, token)
@@ -114,7 +122,7 @@ class AccountsService:
         account = self.find_by_email(normalise_email(email))
         if account is None or account.status != AccountStatus.UNVERIFIED.value:
             return
-        if self.tokens.may_mail(TokenPurpose.VERIFY, account.account_id):
+        if self.tokens.may_mail(TokenPurpose.VERIFY.value, account.account_id):
             token = self.tokens.issue(account.account_id, TokenPurpose.VERIFY, self.settings.verify_token_ttl_seconds)
             self._mail_verification(account, token)
 
@@ -164,6 +172,16 @@ class AccountsService:
                 if "TransactionConflict" not in codes or attempt == _CREATE_ATTEMPTS - 1:
                     raise
                 time.sleep(random.uniform(0, 0.05 * (attempt + 1)))
+
+    def _tell_owner_of_registration_attempt(self, email: str, ip: str) -> None:
+        owner = self.find_by_email(email)
+        if owner is None:
+            return  # the address was freed a moment ago (consent withdrawn): nobody to tell
+        record_activity(owner.account_id, ActivityKind.REGISTRATION_ATTEMPTED, ip, clock=self.clock,
+                        retention_days=self.settings.activity_retention_days)
+        if self.tokens.may_mail(ActivityKind.REGISTRATION_ATTEMPTED.value, owner.account_id):
+            account_emails.deliver(self.mailer, owner.email,
+                                   security_emails.registration_attempt(self.settings.public_base_url))
 
     def _mail_verification(self, account: Account, token: str) -> None:
         email = account_emails.verification(self.settings.public_base_url, token,

@@ -34,6 +34,9 @@ class ActivityKind(str, enum.Enum):
     CONSENT_WITHDRAWN = "consent_withdrawn"
     AGREEMENT_ACCEPTED = "agreement_accepted"
     WEBHOOK_CHANGED = "webhook_changed"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105  (an event name, not a secret)
+    SESSION_REVOKED = "session_revoked"
+    REGISTRATION_ATTEMPTED = "registration_attempted"  # someone tried to register this account's email
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
-"""Sign-in throttling per email and per IP, stored in DynamoDB so every Lambda container sees the same counts.
+"""Sign-in throttling per (email, IP) pair and per IP, in DynamoDB so every Lambda container sees the same counts.
 
-Each key gets a few free failures; past them every further failure doubles a wait (1 s, 2 s, 4 s …)
-during which sign-in is refused with 429 before the password is even checked. The wait is capped
-(5 minutes per email, 15 per IP) and the count forgets after 15 quiet minutes, so a guesser gets
-about a dozen tries an hour while the real owner is never shut out for more than a few minutes.
-The email key is the hash of the address, whether or not an account has it: throttling says
-nothing about which emails are registered.
+Nothing is counted per account alone, so a stranger cannot lock an owner out (ASVS 6.3.1 without 6.1.1's
+denial of service): failures on an email from one IP make only that pair wait, and the owner signing in from
+anywhere else is not slowed at all. A pair gets a few free failures, then each further one doubles a short
+wait (1 s, 2 s, 4 s … capped at a minute), during which the pair is refused with 429 before the password is
+checked: a guesser on one account gets about one try a minute, the owner behind the same NAT gets in after
+that minute at most. An IP that fails on many emails (password spraying) waits longer (up to 15 minutes), but
+only for emails not yet signed in from it: the accounts known at that IP keep signing in. Counts forget after
+15 quiet minutes. Keys are the hash of the address whether or not an account has it: throttling says nothing
+about which emails are registered.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ class ThrottleRule:
     max_wait_seconds: int
 
 
-EMAIL_RULE = ThrottleRule(free_failures=5, max_wait_seconds=5 * 60)
+PAIR_RULE = ThrottleRule(free_failures=5, max_wait_seconds=60)
 IP_RULE = ThrottleRule(free_failures=30, max_wait_seconds=15 * 60)
 
 
@@ -44,10 +47,11 @@ class SignInThrottle:
         self.clock = clock
         self.ip_rule = ThrottleRule(free_failures=ip_free_failures, max_wait_seconds=IP_RULE.max_wait_seconds)
 
-    def check(self, email: str, ip: str) -> None:
-        """Raises RateLimited while the email or the IP must wait."""
+    def check(self, email: str, ip: str, *, known_at_ip: bool) -> None:
+        """Raises RateLimited while the (email, IP) pair must wait, or the IP must and the email is new there."""
+        keys = [_pair_key(email, ip)] if known_at_ip else [_pair_key(email, ip), _ip_key(ip)]
         now = self.clock.now()
-        for key in (_email_key(email), _ip_key(ip)):
+        for key in keys:
             try:
                 item = LoginThrottle.get(key, consistent_read=True)
             except DoesNotExist:
@@ -58,12 +62,12 @@ class SignInThrottle:
                                   retry_after_seconds=wait)
 
     def record_failure(self, email: str, ip: str) -> None:
-        self._count(_email_key(email), EMAIL_RULE)
+        self._count(_pair_key(email, ip), PAIR_RULE)
         self._count(_ip_key(ip), self.ip_rule)
 
-    def forget(self, email: str) -> None:
-        """A successful sign-in or password reset clears the email's count (never the IP's)."""
-        LoginThrottle(_email_key(email)).delete()
+    def forget(self, email: str, ip: str) -> None:
+        """A successful sign-in or password reset clears the pair's count (never the IP's)."""
+        LoginThrottle(_pair_key(email, ip)).delete()
 
     def _count(self, key: str, rule: ThrottleRule) -> None:
         now = self.clock.now()
@@ -88,8 +92,8 @@ class SignInThrottle:
                                  LoginThrottle.expires_at.set(_ttl(max(window_end, blocked_until)))])
 
 
-def _email_key(email: str) -> str:
-    return f"email#{sha256_hex(email)}"
+def _pair_key(email: str, ip: str) -> str:
+    return f"pair#{sha256_hex(email)}#{ip[:64]}"
 
 
 def _ip_key(ip: str) -> str:

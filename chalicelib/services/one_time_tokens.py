@@ -1,15 +1,21 @@
-"""Single-use emailed tokens (email verification, password reset): stored hashed, expiring, spent in a transaction."""
+"""Single-use emailed tokens (email verification, password reset): stored hashed, expiring, spent in a transaction.
+
+A reset link also carries the account's reset generation: issuing a new link or using one bumps it, so only
+the newest unused link of an account ever works (ASVS 6.4.1), and a password change kills them all."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.ids import new_secret, sha256_hex
-from chalicelib.store.accounts import OneTimeToken
+from chalicelib.store.accounts import Account, OneTimeToken
 from chalicelib.store.ledger import claim_once
 
 MAX_TOKEN_LENGTH = 200
@@ -43,6 +49,24 @@ class OneTimeTokens:
         row.save()
         return secret
 
+    def issue_reset(self, account_id: str, ttl_seconds: int) -> str:
+        """A password-reset token; every earlier reset token of the account stops working."""
+        account = Account(account_id)
+        account.update(actions=[Account.reset_generation.add(1)], condition=Account.account_id.exists())
+        secret, row = self.new(account_id, TokenPurpose.RESET, ttl_seconds)
+        row.generation = int(account.reset_generation)
+        row.save()
+        return secret
+
+    def find_reset(self, secret: str, account_of: Callable[[str], Account]) -> tuple[OneTimeToken, Account]:
+        """The live, newest reset token for this secret and its account; raises InvalidInput (TOKEN_INVALID:
+        also when a newer link was issued or used since, TOKEN_EXPIRED)."""
+        row = self.find(secret, TokenPurpose.RESET)
+        account = account_of(row.account_id)
+        if int(row.generation or 0) != int(account.reset_generation or 0):
+            raise token_invalid()
+        return row, account
+
     def find(self, secret: str, purpose: TokenPurpose) -> OneTimeToken:
         """The live token for this secret; raises InvalidInput (TOKEN_INVALID or TOKEN_EXPIRED)."""
         if not secret or len(secret) > MAX_TOKEN_LENGTH:
@@ -63,8 +87,18 @@ class OneTimeTokens:
         """Delete the token in the caller's transaction; a second use fails the transaction's condition."""
         tx.delete(row, condition=OneTimeToken.token_hash.exists())
 
-    def may_mail(self, purpose: TokenPurpose, account_id: str) -> bool:
-        """At most one email of a purpose a minute an account, so nobody can flood an inbox through us."""
+    def may_mail(self, kind: str, recipient: str) -> bool:
+        """At most one email of a kind a minute a recipient (an account id, or an address's hash when there is
+        no account), so nobody can flood an inbox through us."""
         now = self.clock.now()
         slot = int(now // MAIL_INTERVAL_SECONDS)
-        return claim_once(f"mail#{purpose.value}#{account_id}#{slot}", now, ttl_seconds=2 * MAIL_INTERVAL_SECONDS)
+        return claim_once(f"mail#{kind}#{recipient}#{slot}", now, ttl_seconds=2 * MAIL_INTERVAL_SECONDS)
+
+
+def supersede_reset_links(account: Account) -> tuple[list[Action], Condition]:
+    """The update and condition that make every reset link of `account` (as read) stale, inside a transaction
+    that fails if a link was issued or used since the read."""
+    generation = account.reset_generation
+    unchanged = Account.reset_generation.does_not_exist() if generation is None else (
+        Account.reset_generation == generation)
+    return [Account.reset_generation.add(1)], unchanged

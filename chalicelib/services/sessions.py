@@ -37,12 +37,40 @@ class Credentials:
         self.clock = clock
         self.session_ttl_seconds = session_ttl_seconds
 
-    def issue_session(self, account_id: str) -> IssuedSession:
-        now = self.clock.now()
+    def issue_session(self, account_id: str, ip: str | None = None, device: str | None = None) -> IssuedSession:
+        """A new session for the client at `ip` using `device` (both shown in the owner's sessions list)."""
+        return self._issue_session(account_id, ip, device, self.clock.now())
+
+    def restart_sessions(self, account_id: str, ip: str, device: str, *, api_keys_too: bool) -> IssuedSession:
+        """Every session ends (and every API key, when asked) and one new session starts for this client: the
+        only one past the cut-off, being dated a millisecond after it."""
+        if api_keys_too:
+            self.revoke_all(account_id)
+        else:
+            self.revoke_sessions(account_id)
+        return self._issue_session(account_id, ip, device, self.clock.now() + 0.001)
+
+    def _issue_session(self, account_id: str, ip: str | None, device: str | None, now: float) -> IssuedSession:
         token, key_id, expires_at = new_secret(32), new_id("ses"), now + self.session_ttl_seconds
         Credential(sha256_hex(token), account_id=account_id, kind=SESSION, key_id=key_id, created_at=now,
-                   expires_at=datetime.fromtimestamp(expires_at, tz=UTC)).save()
+                   expires_at=datetime.fromtimestamp(expires_at, tz=UTC), ip=ip, device=device or None).save()
         return IssuedSession(token=token, key_id=key_id, expires_at=expires_at)
+
+    def list_sessions(self, account: Account) -> list[Credential]:
+        """The account's live sessions, newest first (expired and signed-out-everywhere ones left out)."""
+        now, cutoff = self.clock.now(), account.sessions_valid_after
+        found = Credential.by_account.query(account.account_id, filter_condition=Credential.kind == SESSION,
+                                            scan_index_forward=False)
+        return [c for c in found if (c.expires_at is None or c.expires_at.timestamp() > now)
+                and (cutoff is None or c.created_at > cutoff)]
+
+    def revoke_session(self, account: Account, session_id: str) -> None:
+        """Sign one session out; raises NotFound unless the account has a live session with this id."""
+        for credential in self.list_sessions(account):
+            if credential.key_id == session_id:
+                credential.delete()
+                return
+        raise NotFound("There is no session with this id on your account.", code="SESSION_NOT_FOUND")
 
     def create_api_key(self, account_id: str, label: str | None) -> IssuedApiKey:
         """A new key, shown once; raises Conflict (TOO_MANY_API_KEYS) past MAX_API_KEYS."""

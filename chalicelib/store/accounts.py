@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import zlib
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
@@ -66,6 +66,13 @@ class Account(Model):
     reconcile_due_at = NumberAttribute(null=True)
     reconcile_shard = UnicodeAttribute(null=True)
     unreconciled = UnreconciledAccounts()
+    # Bumped by every reset link issued or used and every password change; a reset link carries the value it
+    # was issued under, so only the newest unused link works.
+    reset_generation = NumberAttribute(null=True)
+    # Where the owner signed in from, newest first (a few each): a sign-in from elsewhere is emailed, and an
+    # IP over its failed sign-in budget still lets in the accounts that are known there.
+    sign_in_ips = ListAttribute[str](null=True)
+    sign_in_devices = ListAttribute[str](null=True)
 
 
 def unreconciled(settled_before: float) -> list[tuple[str, float]]:
@@ -112,6 +119,8 @@ class Credential(Model):
     created_at = NumberAttribute()
     last_used_at = NumberAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+    ip = UnicodeAttribute(null=True)  # a session's: where it was signed in from
+    device = UnicodeAttribute(null=True)  # a session's: the browser or client (User-Agent) that signed in
     by_account = CredentialsByAccount()
 
 
@@ -127,16 +136,17 @@ class OneTimeToken(Model):
     account_id = UnicodeAttribute()
     created_at = NumberAttribute()
     expires_at = TTLAttribute()
+    generation = NumberAttribute(null=True)  # a reset token's Account.reset_generation when it was issued
 
 
 @table("login_throttle")
 class LoginThrottle(Model):
-    """Failed sign-ins of one email or one IP in a sliding window, and until when further tries are refused."""
+    """Failed sign-ins of one (email, IP) pair or one IP in a sliding window, and until when further tries wait."""
 
     class Meta:
         table_name = "login_throttle"
 
-    key = UnicodeAttribute(hash_key=True)  # "email#<sha256 of the normalised email>" | "ip#<address>"
+    key = UnicodeAttribute(hash_key=True)  # "pair#<sha256 of the normalised email>#<address>" | "ip#<address>"
     failures = NumberAttribute(default=0)
     window_ends_at = NumberAttribute()  # the count restarts after this long without a failure
     blocked_until = NumberAttribute(default=0)

@@ -217,6 +217,14 @@ def _account_pages(api: ContractClient, member: Member) -> None:
     key = api.call("POST", "/v1/api-keys", auth=member.auth, json={"label": "bot"}).json()
     api.call("GET", "/v1/api-keys", auth=bearer(key["api_key"]))
     api.call("POST", "/v1/api-keys", auth=bearer(key["api_key"]))  # keys cannot mint keys: 403
+    api.call("GET", "/v1/sessions", auth=bearer(key["api_key"]))  # nor list sessions: 403
+    sign_in(api.base_url, member.email, member.password)
+    sessions = api.call("GET", "/v1/sessions", auth=member.auth).json()["items"]
+    other = {"session_id": next(s["session_id"] for s in sessions if not s["current"])}
+    api.call("DELETE", "/v1/sessions/{session_id}", auth=member.auth, path=other)
+    api.call("DELETE", "/v1/sessions/{session_id}", auth=member.auth, path=other)  # already gone: 404
+    api.call("POST", "/v1/auth/change-password", auth=member.auth,
+             json={"current_password": "not it", "new_password": "amber-quarry-sextant-77"})  # 422
     api.call("DELETE", "/v1/api-keys/{key_id}", auth=member.auth, path={"key_id": key["key_id"]})
     api.call("DELETE", "/v1/api-keys/{key_id}", auth=member.auth, path={"key_id": key["key_id"]})
     api.call("PUT", "/v1/webhook", auth=member.auth, json={"url": "ftp://example.com/sms"})
@@ -304,7 +312,11 @@ def _locked_out(api: ContractClient, stack_settings: Settings) -> None:
 
 def _leaving(api: ContractClient, stack: Stack, member: Member) -> None:
     api.call("POST", "/v1/auth/logout", auth=bearer(sign_in(stack.app_url, member.email, member.password)))
-    api.call("POST", "/v1/auth/logout-all", auth=member.auth)
-    api.call("GET", "/v1/me", auth=member.auth)  # signed out everywhere: 401
+    changed = bearer(api.call("POST", "/v1/auth/change-password", auth=member.auth, json={
+        "current_password": member.password, "new_password": member.password,
+        "revoke_api_keys": False}).json()["token"])
+    api.call("GET", "/v1/me", auth=member.auth)  # the change signed every earlier session out: 401
+    api.call("POST", "/v1/auth/logout-all", auth=changed)
+    api.call("GET", "/v1/me", auth=changed)  # signed out everywhere: 401
     api.call("POST", "/v1/account/withdraw-consent",
              auth=bearer(sign_in(stack.app_url, member.email, member.password)))

@@ -15,6 +15,8 @@ from chalicelib.services.account_rights import AccountRights
 from chalicelib.services.accounts import AccountsService
 from chalicelib.services.api_keys import ApiKeys
 from chalicelib.services.passwords import Argon2Params, Passwords
+from chalicelib.services.recovery import Recovery
+from chalicelib.services.security_emails import SecurityNotices
 from chalicelib.services.sessions import Credentials
 from chalicelib.services.signin import SignIn
 from chalicelib.services.webhook_settings import WebhookSettings, webhook_policy
@@ -70,6 +72,23 @@ class RecordingMailer:
         return [m for m in self.sent if m.to == to][-1]
 
 
+class CountingPasswords(Passwords):
+    """Cheap argon2id that counts the hashes it makes and records each hash a password is verified against."""
+
+    def __init__(self) -> None:
+        super().__init__(CHEAP)
+        self.hashed = 0
+        self.verified_against: list[str] = []
+
+    def hash(self, password: str) -> str:
+        self.hashed += 1
+        return super().hash(password)
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        self.verified_against.append(password_hash)
+        return super()._verify(password_hash, password)
+
+
 class Harness:
     """Every account service wired over the moto tables, sharing one clock and one mailer."""
 
@@ -79,12 +98,14 @@ class Harness:
         self.mailer = RecordingMailer()
         self.accounts = AccountsService(settings, self.clock, self.mailer, passwords or Passwords(CHEAP))
         self.signin = SignIn(self.accounts)
+        self.recovery = Recovery(self.signin)
         self.rights = AccountRights(self.accounts)
         self.credentials = Credentials(self.clock, settings.session_ttl_seconds)
         self.api_keys = ApiKeys(self.credentials, self.clock, settings.activity_retention_days)
         self.dns = FakeDns()
         self.webhooks = WebhookSettings(self.clock, settings.activity_retention_days,
                                         webhook_policy(settings, self.dns))
+        self.notices = SecurityNotices(self.mailer, settings.public_base_url, self.clock)
 
     def registered(self, email: str = "ann@example.com") -> Account:
         return self.accounts.register(email, PASSWORD, self.settings.agreement_version, IP)

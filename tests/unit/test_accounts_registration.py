@@ -4,13 +4,13 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
-from chalicelib.domain.errors import AccountRestricted, AccountUnverified, Conflict, InvalidInput
+from chalicelib.domain.errors import AccountRestricted, AccountUnverified, InvalidInput
 from chalicelib.services.accounts import require_can_spend
 from chalicelib.services.activity import list_activity
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account, OneTimeToken
 from chalicelib.store.ledger import Claim
-from tests.unit.accounts_support import IP, PASSWORD
+from tests.unit.accounts_support import IP, PASSWORD, CountingPasswords, Harness
 
 
 def _row_counts() -> tuple[int, int, int]:
@@ -33,17 +33,46 @@ def test_register__creates_an_unverified_account_and_mails_a_single_use_link(h):
     assert [e.kind for e in list_activity(account.account_id).entries] == ["registered"]
 
 
-def test_register__same_email_in_another_case_is_refused_and_writes_nothing(h):
+def test_register__taken_email_answers_like_a_new_one_and_tells_the_owner_instead(h):
+    # Given Ann's account
+    ann = h.registered("ann@example.com")
+    before = (Account.count(), OneTimeToken.count())
+    # When someone registers ANN@example.com
+    decoy = h.accounts.register("ANN@example.com", "another good passphrase", "1", IP)
+    # Then they get an unverified account like anyone, whose id is fresh and belongs to nothing stored
+    assert decoy.status == AccountStatus.UNVERIFIED.value
+    assert decoy.account_id.startswith("acc_") and decoy.account_id != ann.account_id
+    assert Account.count(decoy.account_id) == 0 and (Account.count(), OneTimeToken.count()) == before
+    # And Ann, not the caller, gets an email telling her, and her activity shows the attempt with its IP
+    mail = h.mailer.last_to("ann@example.com")
+    assert mail.subject == "Someone tried to register with your email"
+    assert "/#/forgot" in mail.body and "token=" not in mail.body
+    assert ("registration_attempted", IP) in [(e.kind, e.ip) for e in list_activity(ann.account_id).entries]
+
+
+def test_register__taken_email_hashes_the_password_like_a_new_one(h):
+    # Given a hasher that counts its hashes, and Ann's account
+    passwords = CountingPasswords()
+    counted = Harness(h.settings, passwords)
+    counted.registered("ann@example.com")
+    # When a new address and then the taken one register
+    counted.accounts.register("new@example.com", "another good passphrase", "1", IP)
+    after_new = passwords.hashed
+    counted.accounts.register("ann@example.com", "another good passphrase", "1", IP)
+    # Then the taken one made its argon2id hash just as the new one did
+    assert (after_new, passwords.hashed) == (2, 3)
+
+
+def test_register__repeated_attempts_on_a_taken_email_mail_its_owner_once_a_minute(h):
     # Given Ann's account
     h.registered("ann@example.com")
-    before = _row_counts()
-    # When someone registers ANN@example.com
-    with pytest.raises(Conflict) as refused:
-        h.accounts.register("ANN@example.com", "another good passphrase", "1", IP)
-    # Then it is EMAIL_TAKEN and nothing was written
-    assert refused.value.code == "EMAIL_TAKEN"
-    assert _row_counts() == before
-    assert len(h.mailer.sent) == 1
+    # When her address is registered three times in a minute, then once more after it
+    for _ in range(3):
+        h.accounts.register("ann@example.com", "another good passphrase", "1", IP)
+    h.clock.advance(60)
+    h.accounts.register("ann@example.com", "another good passphrase", "1", IP)
+    # Then she got her verification email and two notes, not four
+    assert [m.subject for m in h.mailer.sent].count("Someone tried to register with your email") == 2
 
 
 @pytest.mark.parametrize(("password", "why"), [
@@ -128,7 +157,7 @@ def test_verify_email__unknown_token_is_refused(h, token):
 def test_verify_email__a_reset_token_cannot_verify(h):
     # Given an unverified account that asked for a password reset
     account = h.registered()
-    h.signin.forgot_password("ann@example.com")
+    h.recovery.forgot_password("ann@example.com")
     reset_token = h.mailer.last_to("ann@example.com").token
     # When the reset token is used to verify
     with pytest.raises(InvalidInput):
@@ -167,13 +196,14 @@ def test_create_verified_account__is_active_and_its_owner_sets_a_password_by_res
     account = h.accounts.create_verified_account("Bob@Example.com")
     assert account.status == AccountStatus.ACTIVE.value and account.is_admin_created
     # When Bob asks for a reset and sets a password
-    h.signin.forgot_password("bob@example.com")
-    h.signin.reset_password(h.mailer.last_to("bob@example.com").token, PASSWORD, IP)
+    h.recovery.forgot_password("bob@example.com")
+    h.recovery.reset_password(h.mailer.last_to("bob@example.com").token, PASSWORD, IP, revoke_api_keys=True)
     h.clock.advance(1)
-    # Then he can sign in, and the address cannot be registered again
+    # Then he can sign in, and registering the address again makes no account (Bob is told instead)
     assert h.signin.login("bob@example.com", PASSWORD, IP).token
-    with pytest.raises(Conflict):
-        h.accounts.register("bob@example.com", PASSWORD, "1", IP)
+    decoy = h.accounts.register("bob@example.com", PASSWORD, "1", IP)
+    assert Account.count(decoy.account_id) == 0
+    assert h.mailer.last_to("bob@example.com").subject == "Someone tried to register with your email"
 
 
 def test_find_by_email__ignores_case_and_knows_no_strangers(h):

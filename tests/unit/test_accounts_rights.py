@@ -38,7 +38,7 @@ def test_report_unauthorized__locks_at_once_revokes_everything_and_mails_a_way_b
     # And the email's reset link unlocks the account with a new password, while the old key stays dead
     mail = h.mailer.last_to("ann@example.com")
     assert "locked" in mail.subject and "/#/reset-password?token=" in mail.body
-    h.signin.reset_password(mail.token, NEW_PASSWORD, IP)
+    h.recovery.reset_password(mail.token, NEW_PASSWORD, IP, revoke_api_keys=True)
     h.clock.advance(1)
     assert h.signin.login("ann@example.com", NEW_PASSWORD, IP).token
     with pytest.raises(Unauthenticated):
