@@ -42,5 +42,5 @@ def revoke_session(session_id: str) -> Response:
     principal = accounts.session_principal()
     if len(session_id) > 64:
         raise InvalidInput("That is not a session id.", details={"field": "session_id"})
-    accounts.services().signin.revoke_session(principal.account, session_id, v1.client_ip())
+    accounts.services().signin.revoke_session(principal.account, session_id, principal.token_hash, v1.client_ip())
     return Response(body="", status_code=204)

@@ -64,6 +64,12 @@ class Credentials:
         return [c for c in found if (c.expires_at is None or c.expires_at.timestamp() > now)
                 and (cutoff is None or c.created_at > cutoff)]
 
+    def find(self, token_hash: str) -> Credential | None:
+        try:
+            return Credential.get(token_hash, consistent_read=True)
+        except Credential.DoesNotExist:
+            return None
+
     def revoke_session(self, account: Account, session_id: str) -> None:
         """Sign one session out; raises NotFound unless the account has a live session with this id."""
         for credential in self.list_sessions(account):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.domain.errors import InvalidInput, Unauthenticated
+from chalicelib.domain.errors import Forbidden, InvalidInput, Unauthenticated
 from chalicelib.services import account_emails, known_clients, security_emails
 from chalicelib.services.accounts import AccountsService
 from chalicelib.services.activity import ActivityKind, record_activity
@@ -12,6 +12,8 @@ from chalicelib.services.identity import normalise_email
 from chalicelib.services.login_throttle import SignInThrottle
 from chalicelib.services.sessions import SESSION, Credentials, IssuedSession
 from chalicelib.store.accounts import Account
+
+REAUTHENTICATED_WITHIN_SECONDS = 15 * 60  # how recent a sign-in must be to sign other sessions out
 
 
 class SignIn:
@@ -62,8 +64,16 @@ class SignIn:
         self._record(account_id, ActivityKind.SIGN_OUT_EVERYWHERE, ip, {"sessions": count})
         return count
 
-    def revoke_session(self, account: Account, session_id: str, ip: str) -> None:
-        """One session of the sessions list ends (it may be the caller's own); raises NotFound (SESSION_NOT_FOUND)."""
+    def revoke_session(self, account: Account, session_id: str, caller_token_hash: str, ip: str) -> None:
+        """One session of the sessions list ends. The caller's own always may; another only from a session signed
+        in within the last minutes (ASVS 7.5.2), so a stolen old token cannot sign its owner out. Raises NotFound
+        (SESSION_NOT_FOUND), Forbidden (REAUTHENTICATION_REQUIRED)."""
+        caller = self.credentials.find(caller_token_hash)
+        stale = caller is None or self.clock.now() - caller.created_at > REAUTHENTICATED_WITHIN_SECONDS
+        if stale and (caller is None or caller.key_id != session_id):
+            raise Forbidden(f"To sign another session out, sign in again first: it must be done within "
+                            f"{REAUTHENTICATED_WITHIN_SECONDS // 60} minutes of signing in.",
+                            code="REAUTHENTICATION_REQUIRED")
         self.credentials.revoke_session(account, session_id)
         self._record(account.account_id, ActivityKind.SESSION_REVOKED, ip, {"session": session_id})
 

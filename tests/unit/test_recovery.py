@@ -4,10 +4,11 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.domain.accounts import AccountStatus
-from chalicelib.domain.errors import InvalidInput, NotFound, RateLimited, Unauthenticated
+from chalicelib.domain.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthenticated
 from chalicelib.services.activity import list_activity
 from chalicelib.services.authn import authenticate
 from chalicelib.services.login_throttle import PAIR_RULE
+from chalicelib.services.signin import REAUTHENTICATED_WITHIN_SECONDS
 from chalicelib.store.accounts import Account
 from tests.unit.accounts_support import IP, PASSWORD, Harness
 
@@ -21,6 +22,10 @@ def _reset_link(h: Harness, email: str = "ann@example.com") -> str:
     token = h.mailer.last_to(email).token
     h.clock.advance(60)  # the next reset email of this address may go out
     return token
+
+
+def _hash(h: Harness, token: str) -> str:
+    return authenticate(token, h.clock).token_hash
 
 
 def _works(h: Harness, secret: str) -> bool:
@@ -241,21 +246,45 @@ def test_sessions__list_shows_where_each_signed_in_newest_first(h):
     assert [(c.ip, c.device) for c in listed] == [("198.51.100.9", "curl/8.5.0"), (IP, FIREFOX)]
 
 
+def _session_id(h: Harness, account: Account, token: str) -> str:
+    token_hash = authenticate(token, h.clock).token_hash
+    return next(c.key_id for c in h.credentials.list_sessions(h.accounts.get(account.account_id))
+                if c.token_hash == token_hash)
+
+
 def test_revoke_session__ends_only_that_one_and_only_on_its_own_account(h):
-    # Given Ann with two sessions, and Bob
+    # Given Ann with two sessions, and Bob signed in
     ann = h.verified()
     keep, end = h.session(), h.session()
     bob = h.verified("bob@example.com")
-    end_id = authenticate(end, h.clock).token_hash
-    session_id = next(c.key_id for c in h.credentials.list_sessions(ann) if c.token_hash == end_id)
-    # When Bob tries to end Ann's session, then Ann ends it
+    bob_token = h.session("bob@example.com")
+    session_id = _session_id(h, ann, end)
+    # When Bob tries to end Ann's session, then Ann ends it from her other one
     with pytest.raises(NotFound) as refused:
-        h.signin.revoke_session(h.accounts.get(bob.account_id), session_id, IP)
+        h.signin.revoke_session(h.accounts.get(bob.account_id), session_id, _hash(h, bob_token), IP)
     assert refused.value.code == "SESSION_NOT_FOUND" and _works(h, end)
-    h.signin.revoke_session(h.accounts.get(ann.account_id), session_id, IP)
+    h.signin.revoke_session(h.accounts.get(ann.account_id), session_id, _hash(h, keep), IP)
     # Then that session is dead, the other works, and it no longer lists
     assert not _works(h, end) and _works(h, keep)
     assert session_id not in [c.key_id for c in h.credentials.list_sessions(h.accounts.get(ann.account_id))]
+
+
+def test_revoke_session__another_needs_a_recent_sign_in_but_signing_itself_out_does_not(h):
+    # Given Ann's old session (a token someone may have stolen) and a newer one
+    ann = h.verified()
+    old = h.session()
+    h.clock.advance(REAUTHENTICATED_WITHIN_SECONDS + 1)
+    newer = h.session()
+    # When the old session tries to sign the newer one out
+    with pytest.raises(Forbidden) as refused:
+        h.signin.revoke_session(ann, _session_id(h, ann, newer), _hash(h, old), IP)
+    # Then it must sign in again first; and a session however old may always sign itself out
+    assert refused.value.code == "REAUTHENTICATION_REQUIRED" and _works(h, newer)
+    h.clock.advance(REAUTHENTICATED_WITHIN_SECONDS + 1)
+    stale_self = h.session()
+    h.clock.advance(REAUTHENTICATED_WITHIN_SECONDS + 1)
+    h.signin.revoke_session(ann, _session_id(h, ann, stale_self), _hash(h, stale_self), IP)
+    assert not _works(h, stale_self)
 
 
 def test_login__from_a_new_ip_or_device_emails_the_owner(h):
