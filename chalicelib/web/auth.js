@@ -1,6 +1,7 @@
 // Register (accepting the agreement), verify the email, sign in, and reset a forgotten password.
 
 import { get, post, session } from "./api.js";
+import { revokeKeysChoice } from "./security.js";
 import { field, fieldError, form, h, notice, pageHeader, replace } from "./ui.js";
 
 export async function registerPage(ctx) {
@@ -112,14 +113,18 @@ export async function resetPage(ctx) {
     return;
   }
   const done = h("div");
+  const keys = revokeKeysChoice("reset-revoke-keys");
   const resetForm = form({ class: "card narrow", "aria-label": "Choose a new password" }, [
     field({ label: "New password", name: "password", type: "password", autocomplete: "new-password",
-      required: true, hint: "8 to 128 characters." }),
+      required: true, hint: "8 to 128 characters. Every session is signed out." }),
+    keys.row,
     h("button", { type: "submit", class: "primary wide" }, "Save the new password"),
   ], async (data) => {
-    await post("/v1/auth/reset-password", { token, password: data.get("password") });
+    const reply = await post("/v1/auth/reset-password", { token, password: data.get("password"),
+      revoke_api_keys: keys.box.checked });
     session.forget();
-    replace(done, notice("success", "Your password is changed and every session was signed out. "),
+    replace(done, notice("success", "Your password is changed and every session was signed out. ",
+      reply.api_keys_revoked ? "Your API keys were revoked too: create new ones for your bots." : "Your API keys still work."),
       h("p", {}, h("a", { href: "#/login", class: "button primary" }, "Sign in")));
     resetForm.replaceWith(done);
   });

@@ -1,9 +1,11 @@
-// API keys, the SMS webhook, and the account page (activity, report unauthorized access, withdraw consent).
+// API keys, the SMS webhook, and the account page (password, sessions, activity, report unauthorized access,
+// withdraw consent).
 
 import { del, get, items, post, put, serviceUrl, session } from "./api.js";
 import {
   confirmDialog, copyButton, dateTime, empty, field, form, h, money, notice, pageHeader, replace, table, toast,
 } from "./ui.js";
+import { changePasswordForm, sessionsSection } from "./security.js";
 
 // A secret shown once, with a copy button and the warning that it will not be shown again.
 function secretBox(label, value, id) {
@@ -18,7 +20,8 @@ const ACTIVITY = {
   sign_in_failed: "Failed sign-in attempt", sign_out: "Signed out", sign_out_everywhere: "Signed out everywhere",
   password_reset: "Password changed", api_key_created: "API key created", api_key_revoked: "API key revoked",
   unauthorized_access_reported: "Unauthorized access reported", consent_withdrawn: "Consent withdrawn",
-  agreement_accepted: "Agreement accepted", webhook_changed: "Webhook changed",
+  agreement_accepted: "Agreement accepted", webhook_changed: "Webhook changed", password_changed: "Password changed",
+  session_revoked: "Session signed out", registration_attempted: "Someone tried to register with your email",
   card_refund_failed: "Card refund failed, amount back on the balance",
 };
 
@@ -109,6 +112,8 @@ export async function webhookPage(ctx) {
 export async function accountPage(ctx) {
   const me = ctx.me || {};
   const activity = items(await get("/v1/activity"));
+  const sessions = sessionsSection(ctx);
+  await sessions.show();
   replace(ctx.main, pageHeader("Account"),
     h("section", { class: "card" },
       h("dl", { class: "facts" },
@@ -117,6 +122,8 @@ export async function accountPage(ctx) {
         h("dt", {}, "Balance"), h("dd", {}, money(me.balance_cents, me.currency)),
         h("dt", {}, "Agreement"), h("dd", {}, `version ${me.agreement_version} `, h("a", { href: "#/agreement" }, "read")),
         h("dt", {}, "Account id"), h("dd", {}, h("code", {}, me.account_id)))),
+    changePasswordForm(ctx, sessions.show),
+    sessions.section,
     h("section", { "aria-labelledby": "activity-title" },
       h("h2", { id: "activity-title" }, "Recent activity"),
       activity.length ? table([
