@@ -72,11 +72,8 @@ class Credentials:
 
     def revoke_session(self, account: Account, session_id: str) -> None:
         """Sign one session out; raises NotFound unless the account has a live session with this id."""
-        for credential in self.list_sessions(account):
-            if credential.key_id == session_id:
-                credential.delete()
-                return
-        raise NotFound("There is no session with this id on your account.", code="SESSION_NOT_FOUND")
+        _delete_one(self.list_sessions(account), session_id,
+                    NotFound("There is no session with this id on your account.", code="SESSION_NOT_FOUND"))
 
     def create_api_key(self, account_id: str, label: str | None) -> IssuedApiKey:
         """A new key, shown once; raises Conflict (TOO_MANY_API_KEYS) past MAX_API_KEYS."""
@@ -94,11 +91,8 @@ class Credentials:
 
     def revoke_api_key(self, account_id: str, key_id: str) -> None:
         """Raises NotFound unless the account has a key with this id."""
-        for credential in self.list_api_keys(account_id):
-            if credential.key_id == key_id:
-                credential.delete()
-                return
-        raise NotFound("There is no API key with this id on your account.", code="API_KEY_NOT_FOUND")
+        _delete_one(self.list_api_keys(account_id), key_id,
+                    NotFound("There is no API key with this id on your account.", code="API_KEY_NOT_FOUND"))
 
     def revoke(self, token_hash: str) -> None:
         Credential(token_hash).delete()
@@ -130,3 +124,11 @@ class Credentials:
             for credential in doomed:
                 batch.delete(credential)
         return len(doomed)
+
+
+def _delete_one(listed: list[Credential], key_id: str, missing: NotFound) -> None:
+    """Delete the credential of `listed` with this public id; raises `missing` when none has it."""
+    credential = next((c for c in listed if c.key_id == key_id), None)
+    if credential is None:
+        raise missing
+    credential.delete()

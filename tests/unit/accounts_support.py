@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from pynamodb.models import Model
 
+from chalicelib.api.accounts import AccountServices
 from chalicelib.config import Settings
 from chalicelib.services import runtime_settings
 from chalicelib.services.account_rights import AccountRights
@@ -106,6 +107,11 @@ class Harness:
         self.webhooks = WebhookSettings(self.clock, settings.activity_retention_days,
                                         webhook_policy(settings, self.dns))
         self.notices = SecurityNotices(self.mailer, settings.public_base_url, self.clock)
+
+    def rest_services(self) -> AccountServices:
+        """These services as the account routes get them (monkeypatch `chalicelib.api.accounts.services`)."""
+        return AccountServices(accounts=self.accounts, signin=self.signin, recovery=self.recovery, rights=self.rights,
+                               api_keys=self.api_keys, webhooks=self.webhooks, notices=self.notices)
 
     def registered(self, email: str = "ann@example.com") -> Account:
         return self.accounts.register(email, PASSWORD, self.settings.agreement_version, IP)

@@ -35,8 +35,7 @@ class Api:
 
 @pytest.fixture
 def api(h: Harness, monkeypatch) -> Iterator[Api]:
-    bundle = accounts_api.AccountServices(accounts=h.accounts, signin=h.signin, recovery=h.recovery, rights=h.rights,
-                                          api_keys=h.api_keys, webhooks=h.webhooks, notices=h.notices)
+    bundle = h.rest_services()
     monkeypatch.setattr(accounts_api, "services", lambda: bundle)
     with Client(app) as client:
         yield Api(client, h)

@@ -97,8 +97,7 @@ def test_validate_webhook_url__public_urls_are_kept_as_written():
 
 @pytest.fixture
 def api(h: Harness, monkeypatch) -> Iterator[Client]:
-    bundle = accounts_api.AccountServices(accounts=h.accounts, signin=h.signin, rights=h.rights, api_keys=h.api_keys,
-                                          webhooks=h.webhooks)
+    bundle = h.rest_services()
     monkeypatch.setattr(accounts_api, "services", lambda: bundle)
     with Client(app) as client:
         yield client
