@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from infra.aws import ROOT, Stop
-from infra.deploy import destroy, import_retained_tables, parameter_values, parse_params, upload
+from infra.deploy import check_concurrency, destroy, import_retained_tables, parameter_values, parse_params, upload
 from infra.template import build_template, merge_template
 
 # No credentials anywhere botocore looks: environment, files, the instance metadata service.
@@ -143,3 +143,27 @@ def test_import_retained_tables__a_recreated_prod_stack_adopts_the_tables_its_la
     body = json.loads(change["TemplateBody"])
     assert list(body["Resources"]) == [ledger] and body["Resources"][ledger]["DeletionPolicy"] == "Retain"
     assert cloudformation.executed == [change["ChangeSetName"]]
+
+
+class Limited(Session):
+    """An account whose Lambda concurrency limit is `limit` (new accounts often start far below 1,000)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def client(self, name: str) -> Any:
+        assert name == "lambda"
+        return type("Lambda", (), {"get_account_settings": lambda _: {
+            "AccountLimit": {"ConcurrentExecutions": self.limit}}})()
+
+
+def test_check_concurrency__a_stack_the_account_cannot_reserve_for_stops_before_anything_is_created():
+    # Given the dev template and an account limited to 200 concurrent executions
+    template = merge_template("dev")
+    # When the default reservation is checked / Then it stops, saying what to ask for or pass
+    with pytest.raises(Stop, match=r"limit is 200: the stack reserves \d+ and AWS keeps 100 unreserved"):
+        check_concurrency(Limited(200), "dev", {}, template)
+    # And without the API's reservation it fits, as it does on a default account of 1,000
+    check_concurrency(Limited(200), "dev", {"ApiReservedConcurrency": "0"}, template)
+    check_concurrency(Limited(1000), "dev", {}, template)
