@@ -111,6 +111,8 @@ def existing_stack(cloudformation: Any, stage: str) -> dict[str, Any] | None:
         [stack] = cloudformation.describe_stacks(StackName=stack_name(stage))["Stacks"]
     except ClientError:
         return None
+    if stack["StackStatus"] == "REVIEW_IN_PROGRESS":  # a first change set never executed: still to be created
+        return None
     if stack["StackStatus"] == "ROLLBACK_COMPLETE":  # a first create that failed: nothing to keep
         print(f"deploy: removing {stack_name(stage)}, whose first deploy failed")
         cloudformation.delete_stack(StackName=stack_name(stage))
