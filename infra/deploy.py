@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from infra.aws import PROTECTED_STAGES, ROOT, Stop, require_stage, run, session, stack_name
+from infra.aws import PROTECTED_STAGES, ROOT, Stop, require_stage, run, session, stack_name, stack_outputs
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
 UNRESERVED_FLOOR = 100  # Lambda refuses a reservation that leaves the account fewer unreserved executions
@@ -104,21 +104,28 @@ def ensure_bucket(s3: Any, bucket: str, region: str) -> str:
     return bucket
 
 
-def existing_stack(cloudformation: Any, stage: str) -> dict[str, Any] | None:
+def described_stack(cloudformation: Any, stage: str) -> dict[str, Any] | None:
     from botocore.exceptions import ClientError
 
     try:
         [stack] = cloudformation.describe_stacks(StackName=stack_name(stage))["Stacks"]
     except ClientError:
         return None
-    if stack["StackStatus"] == "REVIEW_IN_PROGRESS":  # a first change set never executed: still to be created
+    return dict(stack)
+
+
+def existing_stack(cloudformation: Any, stage: str) -> dict[str, Any] | None:
+    """The stack to update, or None when there is none to update (a failed first attempt is removed)."""
+    stack = described_stack(cloudformation, stage)
+    # REVIEW_IN_PROGRESS: a first change set was never executed, so the stack is still to be created.
+    if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
         return None
     if stack["StackStatus"] == "ROLLBACK_COMPLETE":  # a first create that failed: nothing to keep
         print(f"deploy: removing {stack_name(stage)}, whose first deploy failed")
         cloudformation.delete_stack(StackName=stack_name(stage))
         cloudformation.get_waiter("stack_delete_complete").wait(StackName=stack_name(stage))
         return None
-    return dict(stack)
+    return stack
 
 
 def import_retained_tables(aws: Any, stage: str, template: dict[str, Any]) -> bool:
@@ -215,24 +222,19 @@ def deploy(stage: str, params_text: str, out: Path) -> None:
         _execute(aws, stage, change, "stack_update_complete" if stack else "stack_create_complete")
     if not _public_url_known(cloudformation, stage):
         # Without a domain the API's URL exists only now: give it to the functions for their email links.
-        url = _outputs(cloudformation, stage)["EndpointURL"].rstrip("/")
+        url = stack_outputs(cloudformation, stage)["EndpointURL"].rstrip("/")
         print(f"deploy: setting PublicBaseUrl={url}")
         values = [v for v in values if v["ParameterKey"] != "PublicBaseUrl"]
         values.append({"ParameterKey": "PublicBaseUrl", "ParameterValue": url})
         change = _change_set(aws, stage, "UPDATE", TemplateURL=template_url, Parameters=values)
         if change:
             _execute(aws, stage, change, "stack_update_complete")
-    for key, value in sorted(_outputs(cloudformation, stage).items()):
+    for key, value in sorted(stack_outputs(cloudformation, stage).items()):
         print(f"deploy: {key} = {value}")
 
 
-def _outputs(cloudformation: Any, stage: str) -> dict[str, str]:
-    [stack] = cloudformation.describe_stacks(StackName=stack_name(stage))["Stacks"]
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-
-
 def _public_url_known(cloudformation: Any, stage: str) -> bool:
-    [stack] = cloudformation.describe_stacks(StackName=stack_name(stage))["Stacks"]
+    stack = described_stack(cloudformation, stage) or {}
     params = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
     return bool(params.get("PublicBaseUrl") or params.get("DomainName"))
 
@@ -242,7 +244,7 @@ def destroy(stage: str, confirm: str) -> None:
         raise Stop(f"{stage} is protected: run make destroy STAGE={stage} CONFIRM={stage} (its tables are kept)")
     aws, account = session()
     cloudformation = aws.client("cloudformation")
-    if existing_stack(cloudformation, stage) is None:
+    if described_stack(cloudformation, stage) is None:
         print(f"destroy: {stack_name(stage)} does not exist")
     else:
         cloudformation.delete_stack(StackName=stack_name(stage))
