@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.observability import logger
-from chalicelib.services.reconcile import READ_THREADS, IntentSummary, Reconciler, ReconcileReport
-from chalicelib.store.accounts import mark_reconciled, unreconciled
+from chalicelib.services.reconcile import READ_THREADS, Books, IntentSummary, Reconciler, ReconcileReport
+from chalicelib.store.accounts import mark_reconciled, reconcile_again_after, unreconciled
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.runtime import read_setting, replace_setting
 
@@ -192,13 +192,23 @@ class IncrementalReconciler:
         run.report.add(part)
         run.checked |= scope
         flagged = {d.account_id for d in part.discrepancies}
-        clean = [(account_id, int(account.version)) for account_id in batch
-                 if account_id in run.due and account_id not in flagged
-                 and (account := books.accounts.get(account_id)) is not None
-                 and all(float(e.created_at) < run.settled_before for e in books.ledgers.get(account_id, [])[-1:])]
+        clean = [account_id for account_id in batch
+                 if account_id in run.due and account_id not in flagged and account_id in books.accounts]
         with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-            list(pool.map(lambda checked: mark_reconciled(*checked), clean))
+            list(pool.map(lambda account_id: self._checked(account_id, books, run), clean))
         return part
+
+    @staticmethod
+    def _checked(account_id: str, books: Books, run: _Run) -> None:
+        """Off the list when every change was settled; else back on it from its first unsettled change (whose
+        refund or webhook may still come), so no run reads the account again before that one settles."""
+        version = int(books.accounts[account_id].version)
+        unsettled = [float(e.created_at) for e in books.ledgers.get(account_id, [])
+                     if float(e.created_at) >= run.settled_before]
+        if not unsettled:
+            mark_reconciled(account_id, version)
+        elif min(unsettled) > run.due[account_id]:
+            reconcile_again_after(account_id, version, min(unsettled))
 
     def _new_credits(self, ledgers: dict[str, list[LedgerEntry]], known: dict[str, IntentSummary], since: float,
                      due: dict[str, float]) -> list[IntentSummary]:

@@ -5,6 +5,7 @@ import zlib
 
 from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -85,8 +86,18 @@ def unreconciled(settled_before: float) -> list[tuple[str, float]]:
 
 def mark_reconciled(account_id: str, version: int) -> bool:
     """Take the account off reconciliation's list unless its money moved since `version` was checked."""
+    return _if_unchanged(account_id, version, [Account.reconcile_due_at.remove(), Account.reconcile_shard.remove()])
+
+
+def reconcile_again_after(account_id: str, version: int, due_at: float) -> bool:
+    """Keep the account on the list from `due_at` (its first change still unsettled) unless its money moved since
+    `version` was checked: runs before that do not read it again."""
+    return _if_unchanged(account_id, version, [Account.reconcile_due_at.set(due_at)])
+
+
+def _if_unchanged(account_id: str, version: int, actions: list[Action]) -> bool:
     try:
-        Account(account_id).update(actions=[Account.reconcile_due_at.remove(), Account.reconcile_shard.remove()],
+        Account(account_id).update(actions=actions,
                                    condition=(Account.version == version) & Account.reconcile_due_at.exists())
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":

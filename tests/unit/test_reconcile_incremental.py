@@ -125,6 +125,23 @@ def test_run__waits_for_a_change_to_settle_before_taking_its_account_off_the_lis
     assert [d.ref for d in _incremental(office).run(NEVER).discrepancies] == [cause]
 
 
+def test_run__an_account_still_moving_is_read_again_only_once_its_last_change_settled(office):
+    # Given an account whose money moved long ago, and again a minute ago
+    account = office.account(balance_cents=100)
+    _settle(office)
+    office.admin.accounts.adjust(account.email, 5, "bonus", ACTOR)
+    office.clock.advance(60)
+    assert _incremental(office).run(NEVER).checked["accounts"] == 1
+    # When runs come before that posting settled, Then they do not read the account again
+    office.clock.advance(60)
+    assert _incremental(office).run(NEVER).checked.get("accounts", 0) == 0
+    # When one comes after, Then it reads it and takes it off the list
+    _settle(office)
+    after = _incremental(office).run(NEVER)
+    assert after.clean and after.checked["accounts"] == 1 and after.checked["ledger_entries"] == 2
+    assert unreconciled(office.clock.now()) == []
+
+
 def test_run__resumes_where_the_deadline_stopped_it(office):
     # Given three accounts whose money moved
     for n in range(3):
