@@ -13,6 +13,7 @@ import argparse
 import hashlib
 import json
 import shlex
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -210,7 +211,11 @@ def deploy(stage: str, params_text: str, out: Path) -> None:
     values = parameter_values(resources, given, previous)
     check_concurrency(aws, stage, given, resources)
     warn_if_ses_sandboxed(aws)
-    built = build(stage, out)  # the same build the deploy rehearsal (tests/deploy/) runs
+    try:
+        built = build(stage, out)  # the same build the deploy rehearsal (tests/deploy/) runs
+    except subprocess.CalledProcessError as failed:
+        raise Stop(f"packaging failed ({' '.join(map(str, failed.cmd[:4]))} …: exit {failed.returncode}); "
+                   "pip needs PyPI, chalice the project's app.py") from None
     print(f"deploy: {built.size_line()}")
     template_url, template = upload(aws, account, stage, built.sam)
     if stack is None and stage in PROTECTED_STAGES and import_retained_tables(aws, stage, template):
