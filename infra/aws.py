@@ -65,11 +65,16 @@ def stack_outputs(cloudformation: Any, stage: str) -> dict[str, str]:
 
 
 def run(command: str, main: Callable[[], None]) -> NoReturn:
-    """Run a command's main; a Stop (or Ctrl-C) is one line on stderr and exit status 1."""
+    """Run a command's main; a Stop, an AWS refusal (or Ctrl-C) is one line on stderr and exit status 1."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         main()
     except Stop as stop:
         print(f"{command}: {stop}", file=sys.stderr)
+        sys.exit(1)
+    except (BotoCoreError, ClientError) as error:  # e.g. AccessDenied on one call: the operator's rights
+        print(f"{command}: AWS refused: {error}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
