@@ -7,8 +7,9 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from infra.aws import ROOT, Stop
+from infra.aws import ROOT, Stop, run
 from infra.deploy import check_concurrency, destroy, import_retained_tables, parameter_values, parse_params, upload
 from infra.template import build_template, merge_template
 
@@ -167,3 +168,18 @@ def test_check_concurrency__a_stack_the_account_cannot_reserve_for_stops_before_
     # And without the API's reservation it fits, as it does on a default account of 1,000
     check_concurrency(Limited(200), "dev", {"ApiReservedConcurrency": "0"}, template)
     check_concurrency(Limited(1000), "dev", {}, template)
+
+
+def test_run__an_aws_refusal_midway_is_one_line_and_a_failure(capsys):
+    # Given a step that AWS refuses (the operator may create stacks but not buckets)
+    def refused() -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed: s3:CreateBucket"}},
+                          "CreateBucket")
+
+    # When the command runs it / Then it exits 1 with one line naming the refusal, no traceback
+    with pytest.raises(SystemExit) as exited:
+        run("deploy", refused)
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "deploy: AWS refused: An error occurred (AccessDenied) when calling the CreateBucket operation: "
+        "not allowed: s3:CreateBucket"]
