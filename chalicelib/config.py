@@ -205,6 +205,7 @@ def _prices_from(raw: Mapping[str, object]) -> tuple[tuple[str, int], ...]:
 
 
 _N = TypeVar("_N", int, float, Decimal)
+_V = TypeVar("_V")
 
 
 class _Env:
@@ -241,7 +242,7 @@ class _Env:
         return value
 
 
-def _local_only(stage: str, name: str, value: bool) -> bool:
+def _local_only(stage: str, name: str, value: _V) -> _V:
     if value and stage != LOCAL_STAGE:
         raise SettingError(name, "is for the local stage only: unset it")
     return value
@@ -265,6 +266,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     ddb_port, stripe_port = get("DYNAMODB_PORT", "8001"), get("STRIPE_PORT", "8420")
     app_port, sim_port = get("APP_PORT", "8000"), get("PARTNER_SIM_PORT", "8002")
     placeholder = LOCAL_VALUES if local else {}
+    local_outbox = ".local/outbox" if local else ""
     default_partners = json.dumps([{"name": "sim", "protocol": "sms-activate",
                                     "base_url": f"http://127.0.0.1:{sim_port}/stubs/handler_api.php",
                                     "api_key": LOCAL_PARTNER_KEY,
@@ -302,7 +304,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         pending_resolve_after_seconds=e.number("PENDING_RESOLVE_AFTER_SECONDS", d.pending_resolve_after_seconds, int),
         refunds_enabled=_bool(get("REFUNDS_ENABLED") or "true"),
         markup_percent=e.number("MARKUP_PERCENT", d.markup_percent, Decimal),
-        mail_outbox_dir=get("MAIL_OUTBOX_DIR", ".local/outbox" if local else "") or None,
+        # Deployed, a file in the function's disk would be mail that never leaves (and the outbox retries for ever).
+        mail_outbox_dir=_local_only(stage, "MAIL_OUTBOX_DIR", get("MAIL_OUTBOX_DIR", local_outbox)) or None,
         mail_from=_secret(env, "MAIL_FROM", placeholder),
         session_ttl_seconds=e.number("SESSION_TTL_SECONDS", d.session_ttl_seconds, int),
         verify_token_ttl_seconds=e.number("VERIFY_TOKEN_TTL_SECONDS", d.verify_token_ttl_seconds, int),

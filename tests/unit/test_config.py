@@ -162,3 +162,10 @@ def test_settings_from_env__write_shards_must_be_a_count_from_1_to_1000(raw: str
     with pytest.raises(SettingError) as refused:
         settings_from_env({"STAGE": "local", "WRITE_SHARDS": raw})
     assert "WRITE_SHARDS" in str(refused.value)
+
+
+def test_configuration_problems__a_mail_folder_outside_the_local_stage_is_refused():
+    # Given a deployed stage told to write mail to a folder (it would never leave the function's disk)
+    problems = configuration_problems(_deployed_env(MAIL_OUTBOX_DIR="/tmp/outbox"))
+    # Then it is named, rather than every email silently kept
+    assert [str(p) for p in problems] == ["MAIL_OUTBOX_DIR is for the local stage only: unset it"]
