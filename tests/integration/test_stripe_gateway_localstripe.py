@@ -1,18 +1,12 @@
 """StripeGateway against a real localstripe over HTTP: save a card, charge it, refund, and receive its webhook."""
 from __future__ import annotations
 
-import queue
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -20,13 +14,17 @@ from chalicelib.domain.errors import PaymentError
 from chalicelib.providers.stripe_gateway import CardSummary, StripeGateway
 from infra.local.localstripe_setup import (
     authenticate_payment_intent,
-    confirm_setup_intent_with_test_card,
     register_webhook,
+)
+from tests.integration.localstripe_support import (
+    WebhookReceiver,
+    customer_with_saved_card,
+    free_port,
+    running_localstripe,
 )
 
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SECRET_KEY = "sk_test_local"
 PUBLISHABLE_KEY = "pk_test_local"
 WEBHOOK_SECRET = "whsec_integration"
@@ -34,44 +32,10 @@ DECLINED_ON_CHARGE = "4000000000000341"
 ASKS_FOR_3DS = "4000002500003155"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_until_up(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"localstripe exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(f"{base_url}/js.stripe.com/v3/", timeout=1).close()
-            return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.05)
-    raise RuntimeError("localstripe did not answer within 15 s")
-
-
 @pytest.fixture(scope="module")
 def stripe_base_url() -> Iterator[str]:
-    port = _free_port()
-    # Our launcher keeps the store in memory; stock localstripe would overwrite /tmp/localstripe.pickle.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra.local.localstripe_setup", "--port", str(port)],
-        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base_url, process)
+    with running_localstripe() as base_url:
         yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
@@ -79,21 +43,9 @@ def gateway(stripe_base_url: str) -> StripeGateway:
     return StripeGateway(secret_key=SECRET_KEY, api_base=stripe_base_url, webhook_secret=WEBHOOK_SECRET)
 
 
-def _customer_with_saved_card(gateway: StripeGateway, stripe_base_url: str, card: str = "4242424242424242",
-                              ) -> tuple[str, str]:
-    """What the top-up page does: a customer, a SetupIntent, confirmCardSetup with the card element."""
-    account_id = f"acc-{uuid.uuid4().hex[:8]}"
-    customer_id = gateway.ensure_customer(account_id, f"{account_id}@example.com", None)
-    setup = gateway.create_setup_intent(customer_id)
-    payment_method_id = confirm_setup_intent_with_test_card(
-        stripe_base_url, PUBLISHABLE_KEY, setup.id, setup.client_secret, card_number=card,
-    )
-    return customer_id, payment_method_id
-
-
 def test_charge_saved_card__test_card_succeeds(gateway: StripeGateway, stripe_base_url: str) -> None:
     # Given a customer who saved the 4242 test card through a SetupIntent
-    customer_id, payment_method_id = _customer_with_saved_card(gateway, stripe_base_url)
+    customer_id, payment_method_id = customer_with_saved_card(gateway, stripe_base_url)
     # When the server charges it 15.00
     intent = gateway.charge_saved_card(
         customer_id, payment_method_id, 1500, "USD", account_id="acc-1", topup_id="topup-1",
@@ -107,7 +59,7 @@ def test_charge_saved_card__test_card_succeeds(gateway: StripeGateway, stripe_ba
 
 def test_charge_saved_card__declined_card_raises_payment_error(gateway: StripeGateway, stripe_base_url: str) -> None:
     # Given a saved card that its bank declines on charge
-    customer_id, payment_method_id = _customer_with_saved_card(gateway, stripe_base_url, DECLINED_ON_CHARGE)
+    customer_id, payment_method_id = customer_with_saved_card(gateway, stripe_base_url, DECLINED_ON_CHARGE)
     # When the server charges it
     with pytest.raises(PaymentError) as raised:
         gateway.charge_saved_card(
@@ -123,7 +75,7 @@ def test_charge_saved_card__card_asking_for_3ds_waits_for_the_page(
     gateway: StripeGateway, stripe_base_url: str,
 ) -> None:
     # Given a saved card whose bank asks for 3D Secure on every payment
-    customer_id, payment_method_id = _customer_with_saved_card(gateway, stripe_base_url, ASKS_FOR_3DS)
+    customer_id, payment_method_id = customer_with_saved_card(gateway, stripe_base_url, ASKS_FOR_3DS)
     # When the server charges it
     intent = gateway.charge_saved_card(
         customer_id, payment_method_id, 1500, "USD", account_id="acc-1", topup_id="topup-3",
@@ -136,7 +88,7 @@ def test_charge_saved_card__card_asking_for_3ds_waits_for_the_page(
 
 def test_charge_saved_card__another_customers_card_is_refused(gateway: StripeGateway, stripe_base_url: str) -> None:
     # Given a card saved and used by one customer
-    owner_id, payment_method_id = _customer_with_saved_card(gateway, stripe_base_url)
+    owner_id, payment_method_id = customer_with_saved_card(gateway, stripe_base_url)
     gateway.charge_saved_card(owner_id, payment_method_id, 500, "USD", account_id="acc-owner",
                               topup_id="topup-4", idempotency_key="topup:topup-4:charge")
     other_id = gateway.ensure_customer("acc-other", "other@example.com", None)
@@ -150,7 +102,7 @@ def test_charge_saved_card__another_customers_card_is_refused(gateway: StripeGat
 
 def test_list_payment_methods__shows_the_card_used_for_a_top_up(gateway: StripeGateway, stripe_base_url: str) -> None:
     # Given a customer who topped up with the 4242 test card
-    customer_id, payment_method_id = _customer_with_saved_card(gateway, stripe_base_url)
+    customer_id, payment_method_id = customer_with_saved_card(gateway, stripe_base_url)
     gateway.charge_saved_card(customer_id, payment_method_id, 500, "USD", account_id="acc-1",
                               topup_id="topup-6", idempotency_key="topup:topup-6:charge")
     # When their saved cards are listed
@@ -170,7 +122,7 @@ def test_ensure_customer__keeps_an_existing_customer(gateway: StripeGateway) -> 
 
 def test_refund__partial_refunds_of_one_payment(gateway: StripeGateway, stripe_base_url: str) -> None:
     # Given a 10.00 top-up
-    customer_id, payment_method_id = _customer_with_saved_card(gateway, stripe_base_url)
+    customer_id, payment_method_id = customer_with_saved_card(gateway, stripe_base_url)
     intent = gateway.charge_saved_card(customer_id, payment_method_id, 1000, "USD", account_id="acc-1",
                                        topup_id="topup-8", idempotency_key="topup:topup-8:charge")
     # When 3.00 and then 2.00 are refunded
@@ -192,7 +144,7 @@ def test_refund__unknown_payment_raises_payment_error(gateway: StripeGateway) ->
 
 def test_charge_saved_card__sends_the_callers_idempotency_key(gateway: StripeGateway, stripe_base_url: str) -> None:
     # Given a saved card, and a proxy in front of localstripe (which itself ignores Idempotency-Key)
-    customer_id, payment_method_id = _customer_with_saved_card(gateway, stripe_base_url)
+    customer_id, payment_method_id = customer_with_saved_card(gateway, stripe_base_url)
     with _RecordingProxy(stripe_base_url) as proxy:
         through_proxy = StripeGateway(SECRET_KEY, proxy.base_url, WEBHOOK_SECRET)
         # When the server charges the card for top-up 9
@@ -204,7 +156,7 @@ def test_charge_saved_card__sends_the_callers_idempotency_key(gateway: StripeGat
 
 def test_charge_saved_card__stripe_unreachable_raises_payment_error() -> None:
     # Given Stripe cannot be reached
-    gateway = StripeGateway(SECRET_KEY, f"http://127.0.0.1:{_free_port()}", WEBHOOK_SECRET)
+    gateway = StripeGateway(SECRET_KEY, f"http://127.0.0.1:{free_port()}", WEBHOOK_SECRET)
     # When the server charges a card / Then the user is told to try again later
     with pytest.raises(PaymentError) as raised:
         gateway.charge_saved_card("cus_x", "pm_x", 500, "USD", account_id="acc-1", topup_id="topup-10",
@@ -216,10 +168,10 @@ def test_parse_webhook__accepts_localstripe_payment_intent_succeeded(
     gateway: StripeGateway, stripe_base_url: str,
 ) -> None:
     # Given our webhook endpoint registered on localstripe for payment_intent.succeeded
-    with _WebhookReceiver() as receiver:
+    with WebhookReceiver() as receiver:
         register_webhook(stripe_base_url, "integration-test", receiver.url, WEBHOOK_SECRET,
                          events=["payment_intent.succeeded"])
-        customer_id, payment_method_id = _customer_with_saved_card(gateway, stripe_base_url)
+        customer_id, payment_method_id = customer_with_saved_card(gateway, stripe_base_url)
         # When a top-up charge succeeds
         intent = gateway.charge_saved_card(customer_id, payment_method_id, 2500, "USD", account_id="acc-11",
                                            topup_id="topup-11", idempotency_key="topup:topup-11:charge")
@@ -229,46 +181,6 @@ def test_parse_webhook__accepts_localstripe_payment_intent_succeeded(
     assert event.type == "payment_intent.succeeded"
     assert event.data_object["id"] == intent.id
     assert event.data_object["metadata"] == {"account_id": "acc-11", "topup_id": "topup-11"}
-
-
-class _WebhookReceiver:
-    """A stdlib HTTP server on a free port that keeps every POSTed body and its Stripe-Signature."""
-
-    def __init__(self) -> None:
-        received: queue.Queue[tuple[bytes, str]] = queue.Queue()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                received.put((body, self.headers.get("Stripe-Signature", "")))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self._received = received
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/webhooks/stripe"
-
-    def wait_for(self, object_id: str, timeout_seconds: float = 10) -> tuple[bytes, str]:
-        deadline = time.monotonic() + timeout_seconds
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                body, signature = self._received.get(timeout=remaining)
-            except queue.Empty:
-                break
-            if object_id.encode() in body:
-                return body, signature
-        raise AssertionError(f"no webhook about {object_id} within {timeout_seconds} s")
-
-    def __enter__(self) -> _WebhookReceiver:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 class _RecordingProxy:

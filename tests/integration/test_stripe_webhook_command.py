@@ -14,16 +14,18 @@ from moto import mock_aws
 from chalicelib.providers.stripe_gateway import StripeGateway
 from chalicelib.services.payments import STRIPE_EVENT_HANDLERS
 from infra.stripe_webhook import handled_events, register, stripe_client
-from tests.integration.test_stripe_gateway_localstripe import (  # noqa: F401  (stripe_base_url: a fixture)
-    _customer_with_saved_card,
-    _WebhookReceiver,
-    stripe_base_url,
-)
+from tests.integration.localstripe_support import WebhookReceiver, customer_with_saved_card, running_localstripe
 
 pytestmark = pytest.mark.integration
 
 PREFIX = "/sms-rooms/rehearsal/"
 PARAMETER = PREFIX + "STRIPE_WEBHOOK_SECRET"
+
+
+@pytest.fixture(scope="module")
+def stripe_base_url() -> Iterator[str]:
+    with running_localstripe() as base_url:
+        yield base_url
 
 
 @pytest.fixture
@@ -33,7 +35,7 @@ def ssm() -> Iterator[Any]:
 
 
 @pytest.fixture
-def stripe(stripe_base_url: str) -> Any:  # noqa: F811
+def stripe(stripe_base_url: str) -> Any:
     return stripe_client("sk_test_local", stripe_base_url)
 
 
@@ -46,8 +48,8 @@ def stored_secret(ssm: Any) -> str:
 
 
 def test_stripe_webhook__registers_the_handled_events_and_the_secret_signs_real_events(
-        stripe: Any, ssm: Any, stripe_base_url: str) -> None:  # noqa: F811
-    with _WebhookReceiver() as receiver:
+        stripe: Any, ssm: Any, stripe_base_url: str) -> None:
+    with WebhookReceiver() as receiver:
         # When the command registers the stage's endpoint
         done = register(stripe, ssm, PREFIX, receiver.url, "rehearsal")
         # Then Stripe has one endpoint there, for exactly the events the webhook dispatches
@@ -56,7 +58,7 @@ def test_stripe_webhook__registers_the_handled_events_and_the_secret_signs_real_
         assert sorted(endpoint.enabled_events) == handled_events() == sorted(STRIPE_EVENT_HANDLERS)
         # And a real top-up's event arrives signed with the secret now in SSM, which the function accepts
         gateway = StripeGateway("sk_test_local", stripe_base_url, webhook_secret=stored_secret(ssm))
-        customer, card = _customer_with_saved_card(gateway, stripe_base_url)
+        customer, card = customer_with_saved_card(gateway, stripe_base_url)
         intent = gateway.charge_saved_card(customer, card, 1200, "USD", account_id="acc-w", topup_id="top-w",
                                            idempotency_key=f"topup:{uuid.uuid4().hex}:charge")
         body, signature = receiver.wait_for(intent.id)
@@ -118,7 +120,7 @@ def _stack_with_endpoint(url: str) -> None:
 
 
 def test_run_for_stage__takes_the_url_from_the_stack_and_the_key_from_ssm(
-        ssm: Any, stripe_base_url: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        ssm: Any, stripe_base_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import infra.stripe_webhook as command
 
     # Given the dev stack deployed at its execute-api URL, and the stage's Stripe key in SSM

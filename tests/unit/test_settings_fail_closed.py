@@ -256,3 +256,21 @@ def test_admin_lambda__answers_misconfigured_naming_the_settings(deployed: Deplo
     # Then the error shape bin/admin prints names the setting
     assert answer["error"]["code"] == "MISCONFIGURED"
     assert answer["error"]["details"] == {"settings": ["STRIPE_SECRET_KEY"]}
+
+
+def test_import__a_deployed_app_imports_without_reaching_ssm(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    # Given a prod Lambda's environment whose SSM is a closed port (chalice package imports the app offline)
+    root = Path(__file__).resolve().parents[2]
+    env = {"PATH": os.environ.get("PATH", ""), "STAGE": "prod", "SECRETS_PARAMETER_PREFIX": PREFIX,
+           "AWS_LAMBDA_FUNCTION_NAME": "f", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x",
+           "AWS_SECRET_ACCESS_KEY": "x", "AWS_ENDPOINT_URL_SSM": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
+    # When the app module is imported, Then it loads without a call (secrets come with the first event)
+    done = subprocess.run([sys.executable, "-c", "import app"], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ssm" not in done.stderr.lower()
