@@ -17,7 +17,7 @@ LOCAL_STAGE = "local"
 SECRET_SETTINGS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "PARTNERS_JSON")
 # Required outside `local` too, though public: the page's Stripe key (a plain SSM parameter the stack makes), the
 # URL every email link and the Stripe webhook point at, and the sender of every email (the stack sets both).
-REQUIRED_SETTINGS = (*SECRET_SETTINGS, "STRIPE_PUBLISHABLE_KEY", "PUBLIC_BASE_URL", "MAIL_FROM")
+REQUIRED_SETTINGS = (*SECRET_SETTINGS, "STRIPE_PUBLISHABLE_KEY", "PUBLIC_BASE_URL", "MAIL_FROM", "SUPPORT_EMAIL")
 
 # The local stage's values. They are published in this repository, so no other stage may ever use one.
 LOCAL_VALUES = {
@@ -25,6 +25,7 @@ LOCAL_VALUES = {
     "STRIPE_PUBLISHABLE_KEY": "pk_test_local",
     "STRIPE_WEBHOOK_SECRET": "whsec_local",
     "MAIL_FROM": "SMS Rooms <no-reply@sms-rooms.local>",
+    "SUPPORT_EMAIL": "SMS Rooms support <support@sms-rooms.local>",
 }
 LOCAL_PARTNER_KEY = "sim-key"  # the simulator's published key
 LOCAL_SIM_PUSH_SECRET = "sim-push-secret"  # the simulator's published push secret (partner "sim", local only)
@@ -38,6 +39,7 @@ _SHAPES = {
     "STRIPE_WEBHOOK_SECRET": (re.compile(r"whsec_[0-9A-Za-z+/=]{16,}"), "a Stripe signing secret (whsec_…)"),
     "PUBLIC_BASE_URL": (re.compile(r"https://[^\s/?#]+(/[^\s?#]*[^\s/?#])?"), "an https URL without a trailing /"),
     "MAIL_FROM": (re.compile(r"[^\r\n]*@[^\r\n]+"), "a sender address"),
+    "SUPPORT_EMAIL": (re.compile(r"[^\r\n]*@[^\r\n]+"), "an email address (the support mailbox)"),
 }
 DEFAULT_SECRETS_TTL_SECONDS = 120.0
 # A misconfigured or unreadable store is read again this soon, so a fix shows without a cold start.
@@ -104,6 +106,9 @@ class Settings:
 
     mail_outbox_dir: str | None = ".local/outbox"
     mail_from: str = ""
+    # Reply-To of every email we send: answering any of them reaches the support mailbox.
+    support_email: str = ""
+    support_contact_per_ip_per_hour: int = 5  # contact-form messages one IP may send (a NAT: raise it)
     session_ttl_seconds: int = 7 * 24 * 3600
     verify_token_ttl_seconds: int = 24 * 3600
     reset_token_ttl_seconds: int = 3600
@@ -307,6 +312,9 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         # Deployed, a file in the function's disk would be mail that never leaves (and the outbox retries for ever).
         mail_outbox_dir=_local_only(stage, "MAIL_OUTBOX_DIR", get("MAIL_OUTBOX_DIR", local_outbox)) or None,
         mail_from=_secret(env, "MAIL_FROM", placeholder),
+        support_email=_secret(env, "SUPPORT_EMAIL", placeholder),
+        support_contact_per_ip_per_hour=e.number("SUPPORT_CONTACT_PER_IP_PER_HOUR", d.support_contact_per_ip_per_hour,
+                                                 int),
         session_ttl_seconds=e.number("SESSION_TTL_SECONDS", d.session_ttl_seconds, int),
         verify_token_ttl_seconds=e.number("VERIFY_TOKEN_TTL_SECONDS", d.verify_token_ttl_seconds, int),
         reset_token_ttl_seconds=e.number("RESET_TOKEN_TTL_SECONDS", d.reset_token_ttl_seconds, int),

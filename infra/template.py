@@ -116,6 +116,8 @@ def build_template(stage: str, project_dir: Path = ROOT) -> Template:
         # SAM merges these into every function, including the scheduled jobs Chalice adds later.
         "Globals": {"Function": {"Environment": {"Variables": {
             "MAIL_FROM": {"Fn::Sub": "SMS Rooms <no-reply@${SenderDomain}>"},
+            # Reply-To of every email: a mailbox the operator reads at the sender domain.
+            "SUPPORT_EMAIL": {"Fn::Sub": "SMS Rooms support <support@${SenderDomain}>"},
             "PUBLIC_BASE_URL": {"Ref": "PublicBaseUrl"},
         }}}},
         "Resources": resources,

@@ -1,4 +1,4 @@
-"""REST v1 support routes: a user opens tickets, reads them and writes to support."""
+"""REST v1 support routes: a user opens tickets, reads them and writes to support; anyone uses the contact form."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,9 +8,33 @@ from chalice import Blueprint, Response
 from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
 from chalicelib.services.support import MESSAGE_MAX, SUBJECT_MAX, support_desk
+from chalicelib.services.support_contact import support_contact
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
+_EMAIL_MAX = 320
+_TOKEN_MAX = 200
+_JSON: dict[str, str | list[str]] = {"Content-Type": "application/json"}
+
+
+@v1.route("/v1/support/contact", methods=["POST"])
+def write_to_support() -> Response:
+    """Signed out: the message is kept until its sender opens the link emailed to them (same answer for any address)."""
+    body = v1.json_body()
+    email = fields.text(body, "email", max_length=_EMAIL_MAX)
+    subject = fields.text(body, "subject", max_length=SUBJECT_MAX)
+    message = fields.text(body, "message", max_length=MESSAGE_MAX)
+    support_contact().write(email, subject, message, v1.client_ip())
+    return Response(body={"status": "confirmation_sent",
+                          "message": "We emailed you a link: open it to send your message to support."},
+                    status_code=202, headers=_JSON)
+
+
+@v1.route("/v1/support/contact/confirm", methods=["POST"])
+def confirm_contact() -> Response:
+    ticket = support_contact().confirm(fields.text(v1.json_body(), "token", max_length=_TOKEN_MAX))
+    return Response(body={"ticket_id": ticket.ticket_id, "status": ticket.status.value}, status_code=201,
+                    headers=_JSON)
 
 
 @v1.route("/v1/support/tickets", methods=["POST"])

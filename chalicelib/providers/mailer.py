@@ -20,9 +20,12 @@ class Mailer(Protocol):
         """Send a plain-text email; returns a message id."""
 
 
-def build_message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
-    """A message whose headers cannot be injected into: CR/LF in a header value is refused."""
-    for name, value in (("to", to), ("subject", subject), ("from", sender)):
+def build_message(sender: str, to: str, subject: str, body: str, reply_to: str = "") -> EmailMessage:
+    """A message whose headers cannot be injected into: CR/LF in a header value is refused.
+
+    `reply_to` (the support mailbox) is where a person's answer to any of our emails goes.
+    """
+    for name, value in (("to", to), ("subject", subject), ("from", sender), ("reply-to", reply_to)):
         if _HEADER_UNSAFE.search(value):
             raise InvalidInput(f"Email {name} must be a single line.")
     from email.message import EmailMessage  # here, not at import: the API Lambda's cold start (STYLE.md)
@@ -33,6 +36,8 @@ def build_message(sender: str, to: str, subject: str, body: str) -> EmailMessage
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject
+    if reply_to:
+        msg["Reply-To"] = reply_to
     msg.set_content(body)
     return msg
 
@@ -40,12 +45,13 @@ def build_message(sender: str, to: str, subject: str, body: str) -> EmailMessage
 class OutboxMailer:
     """Writes each message to `<outbox>/<time>-<id>.eml` (the local stack's email)."""
 
-    def __init__(self, outbox_dir: str, sender: str) -> None:
+    def __init__(self, outbox_dir: str, sender: str, reply_to: str = "") -> None:
         self.outbox = Path(outbox_dir)
         self.sender = sender
+        self.reply_to = reply_to
 
     def send(self, to: str, subject: str, body: str) -> str:
-        msg = build_message(self.sender, to, subject, body)
+        msg = build_message(self.sender, to, subject, body, self.reply_to)
         message_id = new_id("msg")
         self.outbox.mkdir(parents=True, exist_ok=True)
         path = self.outbox / f"{int(time.time() * 1000)}-{message_id}.eml"
@@ -56,14 +62,15 @@ class OutboxMailer:
 
 
 class SesMailer:
-    def __init__(self, sender: str, region: str) -> None:
+    def __init__(self, sender: str, region: str, reply_to: str = "") -> None:
         self.sender = sender
         self.region = region
+        self.reply_to = reply_to
 
     def send(self, to: str, subject: str, body: str) -> str:
         import boto3
 
-        msg = build_message(self.sender, to, subject, body)
+        msg = build_message(self.sender, to, subject, body, self.reply_to)
         client = boto3.client("sesv2", region_name=self.region)
         reply = client.send_email(FromEmailAddress=self.sender, Destination={"ToAddresses": [to]},
                                   Content={"Raw": {"Data": msg.as_bytes()}})

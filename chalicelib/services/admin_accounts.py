@@ -153,7 +153,7 @@ class AccountAdmin:
         body = (f"Your SMS Rooms account ({account.email}) has been blocked.\n\nReason: {reason}\n\n"
                 "Under the user agreement (7.3, 10.1–10.3) a blocked account can no longer sign in or order "
                 "numbers, and its remaining balance is forfeited. If you think this is a mistake, answer this "
-                "email.\n")
+                "email: your answer reaches our support team.\n")
         self.mailer.send(account.email, "Your SMS Rooms account has been blocked", body)
 
 

@@ -23,8 +23,8 @@ def mailer() -> DurableMailer:
 
 def _sender(s: Settings) -> Mailer:
     if s.mail_outbox_dir:
-        return OutboxMailer(s.mail_outbox_dir, s.mail_from)
-    return SesMailer(s.mail_from, s.region)
+        return OutboxMailer(s.mail_outbox_dir, s.mail_from, s.support_email)
+    return SesMailer(s.mail_from, s.region, s.support_email)
 
 
 @rebuilt_with_settings

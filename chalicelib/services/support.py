@@ -32,6 +32,7 @@ _ADD_ATTEMPTS = 5
 
 class TicketKind(str, enum.Enum):
     SUPPORT = "support"
+    CONTACT = "contact"  # written signed out, through the public contact form, once the email was confirmed
     REFUND_REQUEST = "refund_request"
 
 
@@ -68,12 +69,14 @@ class TicketView:
     created_at: float
     updated_at: float
     messages: list[MessageView] = field(default_factory=list)
+    contact_email: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        contact = {"contact_email": self.contact_email} if self.contact_email else {}
         return {"ticket_id": self.ticket_id, "kind": self.kind.value, "subject": self.subject,
                 "status": self.status.value, "reference_id": self.reference_id,
                 "created_at": iso(self.created_at), "updated_at": iso(self.updated_at),
-                "messages": [m.to_json() for m in self.messages]}
+                "messages": [m.to_json() for m in self.messages], **contact}
 
 
 class SupportDesk:
@@ -85,6 +88,15 @@ class SupportDesk:
     def open_ticket(self, account_id: str, subject: str, message: str) -> TicketView:
         """A user's new ticket with its first message; support's turn."""
         return self._open(new_id("tkt"), account_id, TicketKind.SUPPORT, _subject(subject), _body(message), None)
+
+    def open_contact_ticket(self, ticket_id: str, account_id: str, email: str, subject: str,
+                            message: str) -> TicketView:
+        """A contact-form message whose sender confirmed `email`; opening it again returns the first one."""
+        try:
+            return self._open(ticket_id, account_id, TicketKind.CONTACT, _subject(subject), _body(message), None,
+                              contact_email=email)
+        except AlreadyApplied:
+            return self._view(_ticket(ticket_id))
 
     def open_refund_ticket(self, account_id: str, request_id: str, amount_cents: int, reason: str) -> TicketView:
         """The ticket of a refund request (6.3); opening it again for the same request returns the first one."""
@@ -124,11 +136,11 @@ class SupportDesk:
         return self._view(_ticket(ticket_id))
 
     def _open(self, ticket_id: str, account_id: str, kind: TicketKind, subject: str, body: str,
-              reference_id: str | None) -> TicketView:
+              reference_id: str | None, *, contact_email: str | None = None) -> TicketView:
         now = self.clock.now()
         ticket = Ticket(ticket_id, account_id=account_id, kind=kind.value, subject=subject,
                         status=TicketStatus.OPEN.value, reference_id=reference_id, message_count=1,
-                        created_at=now, updated_at=now)
+                        created_at=now, updated_at=now, contact_email=contact_email)
         first = TicketMessage(ticket_id, 1, author=Author.USER.value, body=body, created_at=now)
         try:
             with TransactWrite(connection=connection()) as tx:
@@ -169,15 +181,20 @@ class SupportDesk:
         return TicketView(ticket_id=ticket.ticket_id, account_id=ticket.account_id, kind=TicketKind(ticket.kind),
                           subject=ticket.subject, status=TicketStatus(ticket.status),
                           reference_id=ticket.reference_id, created_at=ticket.created_at,
-                          updated_at=ticket.updated_at, messages=[_message_view(m) for m in found])
+                          updated_at=ticket.updated_at, messages=[_message_view(m) for m in found],
+                          contact_email=ticket.contact_email)
 
     def _email_reply(self, ticket: Ticket, reply: MessageView) -> None:
-        try:
-            email = Account.get(ticket.account_id).email
-        except Account.DoesNotExist:
-            return
-        body = (f"Support answered your ticket \"{ticket.subject}\" ({ticket.ticket_id}):\n\n{reply.body}\n\n"
-                f"Sign in at {self.public_base_url}/ to read the whole conversation and answer.\n")
+        if ticket.contact_email:
+            email, how = ticket.contact_email, "Answer this email to write back to us."
+        else:
+            try:
+                email = Account.get(ticket.account_id).email
+            except Account.DoesNotExist:
+                return
+            how = (f"Sign in at {self.public_base_url}/ to read the whole conversation and answer, "
+                   "or answer this email.")
+        body = f"Support answered your ticket \"{ticket.subject}\" ({ticket.ticket_id}):\n\n{reply.body}\n\n{how}\n"
         self.mailer.send(email, f"Re: {ticket.subject}", body)
 
 
@@ -195,6 +212,11 @@ def _ticket(ticket_id: str) -> Ticket:
 
 def _message_view(m: TicketMessage) -> MessageView:
     return MessageView(seq=int(m.seq), author=Author(m.author), body=m.body, created_at=m.created_at)
+
+
+def check_subject_and_message(subject: str, message: str) -> tuple[str, str]:
+    """Both as they will be stored; raises InvalidInput naming the field."""
+    return _subject(subject), _body(message)
 
 
 def _subject(value: str) -> str:

@@ -1,7 +1,7 @@
 """Support tickets and their messages (agreement 4.2, 6.3): a ticket is a conversation between a user and support."""
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -39,6 +39,7 @@ class Ticket(Model):
     subject = UnicodeAttribute()
     status = UnicodeAttribute()  # services.support.TicketStatus value
     reference_id = UnicodeAttribute(null=True)  # the refund request a refund ticket is about
+    contact_email = UnicodeAttribute(null=True)  # a contact-form ticket: the confirmed address answers go to
     message_count = NumberAttribute(default=0)  # messages are numbered 1..message_count; the add guard
     created_at = NumberAttribute()
     updated_at = NumberAttribute()
@@ -57,3 +58,22 @@ class TicketMessage(Model):
     actor = UnicodeAttribute(null=True)  # the admin who answered
     body = UnicodeAttribute()
     created_at = NumberAttribute()
+
+
+@table("support_contacts")
+class ContactRequest(Model):
+    """A message written through the public contact form, waiting for its sender to confirm their email.
+
+    Keyed by the hash of the emailed token; unconfirmed requests expire (TTL) and never become tickets.
+    """
+
+    class Meta:
+        table_name = "support_contacts"
+
+    token_hash = UnicodeAttribute(hash_key=True)
+    email = UnicodeAttribute()
+    subject = UnicodeAttribute()
+    body = UnicodeAttribute()
+    ip = UnicodeAttribute()
+    created_at = NumberAttribute()
+    expires_at = TTLAttribute()

@@ -7,7 +7,7 @@ import { activationPage, historyPage } from "./activation.js";
 import { buyPage, pricesPage } from "./catalog.js";
 import { dashboardPage, ledgerPage, paymentsPage, refundPage } from "./money.js";
 import { accountPage, apiKeysPage, webhookPage } from "./settings.js";
-import { supportPage } from "./support.js";
+import { contactConfirmPage, contactPage, supportPage } from "./support.js";
 import { topupPage } from "./topup.js";
 import { h, money, notice, pageHeader, replace, toast } from "./ui.js";
 
@@ -19,6 +19,8 @@ const ROUTES = [
   ["/forgot", forgotPage, false, "Forgot password"],
   ["/reset", resetPage, false, "Choose a new password"],
   ["/reset-password", resetPage, false, "Choose a new password"],
+  ["/contact", contactPage, false, "Contact support"],
+  ["/contact/confirm", contactConfirmPage, false, "Contact support"],
   ["/prices", pricesPage, false, "Prices"],
   ["/agreement", agreementPage, false, "User agreement"],
   ["/dashboard", dashboardPage, true, "Dashboard"],

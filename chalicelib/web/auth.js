@@ -79,7 +79,8 @@ export async function loginPage(ctx) {
       required: true }),
     h("button", { type: "submit", class: "primary wide" }, "Sign in"),
     h("p", { class: "muted center" }, h("a", { href: "#/forgot" }, "Forgot your password?"),
-      " · ", h("a", { href: "#/register" }, "Create an account")),
+      " · ", h("a", { href: "#/register" }, "Create an account"),
+      " · ", h("a", { href: "#/contact", id: "contact-support" }, "Contact support")),
   ], async (data) => {
     const reply = await post("/v1/auth/login", { email: String(data.get("email")).trim(),
       password: data.get("password") });

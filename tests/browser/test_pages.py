@@ -26,7 +26,7 @@ from tests.browser.helpers import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-PUBLIC_ROUTES = ["/register", "/login", "/forgot", "/reset?token=from-the-email", "/prices", "/agreement"]
+PUBLIC_ROUTES = ["/register", "/login", "/forgot", "/reset?token=from-the-email", "/prices", "/agreement", "/contact"]
 SIGNED_IN_ROUTES = ["/dashboard", "/topup", "/buy", "/buy?service=wa", "/history", "/payments", "/ledger",
                     "/api-keys", "/webhook", "/refund", "/support", "/account"]
 

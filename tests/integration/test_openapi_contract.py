@@ -172,6 +172,7 @@ def test_openapi__a_customer_journey_matches_the_documented_schemas(api: Contrac
         _activations(api, stack, member)
     _money(api, stack, member)
     _support(api, member)
+    _contact(api, stack)
     _errors(api, member)
     _locked_out(api, stack_settings)
     _leaving(api, stack, member)
@@ -292,6 +293,15 @@ def _support(api: ContractClient, member: Member) -> None:
     api.call("POST", "/v1/refund-requests", auth=member.auth, json={"reason": "Leaving the service."})
     api.call("POST", "/v1/refund-requests", auth=member.auth, json={"reason": "Again."})  # one pending: 409
     api.call("GET", "/v1/refund-requests", auth=member.auth)
+
+
+def _contact(api: ContractClient, stack: Stack) -> None:
+    email = unique_email()
+    api.call("POST", "/v1/support/contact", json={"email": email, "subject": "Locked out", "message": "Help."})
+    api.call("POST", "/v1/support/contact", json={"email": "not an email", "subject": "Hi", "message": "Help."})
+    token = link_token(stack.outbox, email, subject="Confirm your message")
+    api.call("POST", "/v1/support/contact/confirm", json={"token": token})
+    api.call("POST", "/v1/support/contact/confirm", json={"token": token})  # spent: 422
 
 
 def _errors(api: ContractClient, member: Member) -> None:

@@ -59,6 +59,7 @@ def test_secrets_from_parameter_store__reads_every_secret_under_the_prefix_decry
 
 def _deployed_env(**overrides: str) -> dict[str, str]:
     env = {"STAGE": "prod", "PUBLIC_BASE_URL": "https://sms.example.com", "MAIL_FROM": "SMS Rooms <no-reply@ex.com>",
+           "SUPPORT_EMAIL": "support@ex.com",
            "STRIPE_SECRET_KEY": "sk_live_" + "a1" * 12, "STRIPE_PUBLISHABLE_KEY": "pk_live_" + "b2" * 12,
            "STRIPE_WEBHOOK_SECRET": "whsec_" + "c3" * 12,
            "PARTNERS_JSON": json.dumps([{"name": "p", "base_url": "https://p.example/h", "api_key": "e5" * 12,

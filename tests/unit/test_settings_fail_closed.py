@@ -54,7 +54,7 @@ class Deployed:
         self.monkeypatch = monkeypatch
         for name, value in {"STAGE": "prod", "SECRETS_PARAMETER_PREFIX": PREFIX, "AWS_LAMBDA_FUNCTION_NAME": "f",
                             "PUBLIC_BASE_URL": "https://sms.example.com", "MAIL_FROM": "SMS Rooms <no-reply@ex.com>",
-                            "SECRETS_TTL_SECONDS": "60"}.items():
+                            "SUPPORT_EMAIL": "support@ex.com", "SECRETS_TTL_SECONDS": "60"}.items():
             monkeypatch.setenv(name, value)
 
     def put(self, values: dict[str, str]) -> None:
