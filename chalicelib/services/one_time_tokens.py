@@ -4,17 +4,19 @@ A reset link also carries the account's reset generation: issuing a new link or 
 the newest unused link of an account ever works (ASVS 6.4.1), and a password change kills them all."""
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.domain.ids import new_secret, sha256_hex
+from chalicelib.domain.ids import new_id, new_secret, sha256_hex
 from chalicelib.store.accounts import Account, OneTimeToken
 from chalicelib.store.ledger import claim_once
 
@@ -51,12 +53,18 @@ class OneTimeTokens:
 
     def issue_reset(self, account_id: str, ttl_seconds: int) -> str:
         """A password-reset token; every earlier reset token of the account stops working."""
-        account = Account(account_id)
-        account.update(actions=[Account.reset_generation.add(1)], condition=Account.account_id.exists())
         secret, row = self.new(account_id, TokenPurpose.RESET, ttl_seconds)
-        row.generation = int(account.reset_generation)
+        row.generation = _next_reset_generation(account_id)
         row.save()
         return secret
+
+    def issue_decoy_reset(self, ttl_seconds: int) -> None:
+        """The writes of `issue_reset` for an account id nobody has (the update finds no account; the token row is
+        never mailed and expires), so a reset asked for an address without an account costs what a real one does."""
+        decoy = new_id("acc")
+        with contextlib.suppress(UpdateError):
+            _next_reset_generation(decoy)
+        self.new(decoy, TokenPurpose.RESET, ttl_seconds)[1].save()
 
     def find_reset(self, secret: str, account_of: Callable[[str], Account]) -> tuple[OneTimeToken, Account]:
         """The live, newest reset token for this secret and its account; raises InvalidInput (TOKEN_INVALID:
@@ -93,6 +101,12 @@ class OneTimeTokens:
         now = self.clock.now()
         slot = int(now // MAIL_INTERVAL_SECONDS)
         return claim_once(f"mail#{kind}#{recipient}#{slot}", now, ttl_seconds=2 * MAIL_INTERVAL_SECONDS)
+
+
+def _next_reset_generation(account_id: str) -> int:
+    account = Account(account_id)
+    account.update(actions=[Account.reset_generation.add(1)], condition=Account.account_id.exists())
+    return int(account.reset_generation)
 
 
 def supersede_reset_links(account: Account) -> tuple[list[Action], Condition]:

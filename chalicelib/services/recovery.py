@@ -105,12 +105,13 @@ class Recovery:
         return PasswordChange(session=session, api_keys_revoked=revoke_api_keys)
 
     def _reset_email(self, account: Account | None) -> Email:
-        base = self.settings.public_base_url
+        base, ttl = self.settings.public_base_url, self.settings.reset_token_ttl_seconds
         if account is None:
+            self.tokens.issue_decoy_reset(ttl)
             return security_emails.reset_without_account(base)
         if account.status not in _RESETTABLE:
+            self.tokens.issue_decoy_reset(ttl)
             return security_emails.reset_refused_blocked(base)
-        ttl = self.settings.reset_token_ttl_seconds
         return account_emails.password_reset(base, self.tokens.issue_reset(account.account_id, ttl), ttl)
 
     def _revoke(self, account_id: str, api_keys_too: bool) -> bool:

@@ -1,6 +1,10 @@
 """Regaining and changing a password (reset links, what each revokes), sessions, and new-sign-in emails, over moto."""
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 
 from chalicelib.domain.accounts import AccountStatus
@@ -10,6 +14,7 @@ from chalicelib.services.authn import authenticate
 from chalicelib.services.login_throttle import PAIR_RULE
 from chalicelib.services.signin import REAUTHENTICATED_WITHIN_SECONDS
 from chalicelib.store.accounts import Account
+from chalicelib.store.base import connection
 from tests.unit.accounts_support import IP, PASSWORD, Harness
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -67,6 +72,30 @@ def test_forgot_password__known_and_unknown_emails_answer_alike_and_each_get_one
     assert "token=" in h.mailer.last_to("ann@example.com").body
     note = h.mailer.last_to("nobody@example.com")
     assert "no account uses it" in note.body and "token=" not in note.body
+
+
+@contextmanager
+def _dynamodb_calls() -> Iterator[Counter[str]]:
+    """The DynamoDB operations made within the block, by name."""
+    calls: Counter[str] = Counter()
+    events = connection().client.meta.events
+    events.register("after-call.dynamodb", lambda model, **_: calls.update([model.name]), unique_id="count-calls")
+    try:
+        yield calls
+    finally:
+        events.unregister("after-call.dynamodb", unique_id="count-calls")
+
+
+def test_forgot_password__an_unknown_address_costs_the_same_dynamodb_work_as_a_known_one(h):
+    # Given Ann's account
+    h.verified()
+    # When a reset is asked for her address and for one without an account
+    with _dynamodb_calls() as known:
+        h.recovery.forgot_password("ann@example.com")
+    with _dynamodb_calls() as unknown:
+        h.recovery.forgot_password("nobody@example.com")
+    # Then both made the same reads and writes (the unknown one on an id nobody has), so timing tells nothing
+    assert known == unknown and known["UpdateItem"] == 1
 
 
 def test_forgot_password__at_most_one_email_a_minute_an_address(h):
