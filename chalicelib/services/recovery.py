@@ -76,7 +76,8 @@ class Recovery:
         except TransactWriteError:
             raise token_invalid() from None
         was_locked = account.status == AccountStatus.LOCKED.value
-        keys_revoked = self._revoke(account.account_id, revoke_api_keys or was_locked)
+        keys_revoked = revoke_api_keys or was_locked
+        self.credentials.sign_out_everywhere(account.account_id, api_keys_too=keys_revoked)
         self.throttle.forget(account.email, ip)
         self._changed(account, ActivityKind.PASSWORD_RESET, ip, keys_revoked, {"unlocked": was_locked})
         return PasswordReset(account=self.accounts.get(account.account_id), api_keys_revoked=keys_revoked)
@@ -113,13 +114,6 @@ class Recovery:
             self.tokens.issue_decoy_reset(ttl)
             return security_emails.reset_refused_blocked(base)
         return account_emails.password_reset(base, self.tokens.issue_reset(account.account_id, ttl), ttl)
-
-    def _revoke(self, account_id: str, api_keys_too: bool) -> bool:
-        if api_keys_too:
-            self.credentials.revoke_all(account_id)
-        else:
-            self.credentials.revoke_sessions(account_id)
-        return api_keys_too
 
     def _changed(self, account: Account, kind: ActivityKind, ip: str, keys_revoked: bool,
                  detail: dict[str, object]) -> None:

@@ -44,11 +44,15 @@ class Credentials:
     def restart_sessions(self, account_id: str, ip: str, device: str, *, api_keys_too: bool) -> IssuedSession:
         """Every session ends (and every API key, when asked) and one new session starts for this client: the
         only one past the cut-off, being dated a millisecond after it."""
+        self.sign_out_everywhere(account_id, api_keys_too=api_keys_too)
+        return self._issue_session(account_id, ip, device, self.clock.now() + 0.001)
+
+    def sign_out_everywhere(self, account_id: str, *, api_keys_too: bool) -> None:
+        """Every session ends, and every API key too when asked (a password reset or change)."""
         if api_keys_too:
             self.revoke_all(account_id)
         else:
             self.revoke_sessions(account_id)
-        return self._issue_session(account_id, ip, device, self.clock.now() + 0.001)
 
     def _issue_session(self, account_id: str, ip: str | None, device: str | None, now: float) -> IssuedSession:
         token, key_id, expires_at = new_secret(32), new_id("ses"), now + self.session_ttl_seconds
