@@ -16,6 +16,7 @@ from chalicelib.domain.ids import new_secret, sha256_hex
 from chalicelib.providers.mailer import Mailer
 from chalicelib.services import container
 from chalicelib.services.identity import email_claim_key, normalise_email
+from chalicelib.services.one_time_tokens import MAX_TOKEN_LENGTH
 from chalicelib.services.rate_limit import Limit, RateLimiter
 from chalicelib.services.support import SupportDesk, TicketView, check_subject_and_message, support_desk
 from chalicelib.store.ledger import Claim
@@ -24,7 +25,6 @@ from chalicelib.store.support import ContactRequest
 CONTACT_TTL_SECONDS = 24 * 3600
 HOUR = 3600
 PER_EMAIL = Limit(requests=3, window_seconds=HOUR)
-_MAX_TOKEN_LENGTH = 200
 SIGNATURE = "\n-- \nSMS Rooms support\nYou get this email because someone wrote to us with this address.\n"
 
 
@@ -54,11 +54,11 @@ class SupportContact:
         ContactRequest(sha256_hex(token), email=address, subject=subject, body=message, ip=ip, created_at=now,
                        expires_at=datetime.fromtimestamp(now + CONTACT_TTL_SECONDS, tz=UTC)).save()
         self.mailer.send(address, "Confirm your message to SMS Rooms support",
-                         _confirmation(self.public_base_url, token, subject))
+                         _confirmation(self.public_base_url, token))
 
     def confirm(self, token: str) -> TicketView:
         """Open the ticket of a confirmed message (on the sender's account when the address has one)."""
-        if not token or len(token) > _MAX_TOKEN_LENGTH:
+        if not token or len(token) > MAX_TOKEN_LENGTH:
             raise _link_invalid()
         try:
             request = ContactRequest.get(sha256_hex(token), consistent_read=True)
@@ -72,10 +72,10 @@ class SupportContact:
         return ticket
 
 
-def _confirmation(base_url: str, token: str, subject: str) -> str:
-    return f"""Someone (we hope you) wrote to SMS Rooms support with this address:
-
-  {subject}
+def _confirmation(base_url: str, token: str) -> str:
+    """Nothing the writer typed is repeated here: the address is not confirmed yet, and our email must not carry
+    a stranger's text (a link, a lure) to whoever owns it."""
+    return f"""Someone (we hope you) wrote to SMS Rooms support with this email address.
 
 To send the message, confirm that this address is yours:
 

@@ -24,12 +24,13 @@ def contact(office: AdminHarness) -> SupportContact:
 def test_write__no_ticket_opens_until_the_sender_confirms_their_address(office, contact):
     # Given someone who cannot sign in
     # When they write through the contact form
-    contact.write("Ann@Example.com", "Locked out", "I cannot sign in since yesterday.", IP)
-    # Then support sees nothing yet, and the address got a link to confirm the message
+    contact.write("Ann@Example.com", "Go to https://evil.example now", "I cannot sign in since yesterday.", IP)
+    # Then support sees nothing yet, and the address got a link to confirm the message, without the writer's text
     assert Ticket.count() == 0
     mail = office.mailer.last_to("ann@example.com")
     assert mail.subject == "Confirm your message to SMS Rooms support"
     assert f"https://app.example/#/contact/confirm?token={mail.token}" in mail.body
+    assert "evil.example" not in mail.body and "cannot sign in" not in mail.body
 
 
 def test_confirm__opens_the_ticket_on_the_senders_account(office, contact):
