@@ -1,26 +1,34 @@
-"""Incremental reconciliation on DynamoDB Local (the sparse index, conditional take-off) and localstripe (payments
-listed from Stripe's events by when they succeeded, one retrieved by id), in tables of its own on the stack."""
+"""Incremental reconciliation on DynamoDB Local (the sparse index, conditional take-off, real threads posting while it
+runs) and localstripe (payments listed from Stripe's events by when they succeeded, one retrieved by id), in tables
+of its own on the stack."""
 from __future__ import annotations
 
+import random
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
 import pytest
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings
+from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.clock import SystemClock
-from chalicelib.domain.ids import new_id
+from chalicelib.domain.ids import new_id, new_numeric_id
 from chalicelib.providers.mailer import OutboxMailer
 from chalicelib.providers.stripe_gateway import StripeEvent, StripeGateway
 from chalicelib.services import runtime_settings
 from chalicelib.services.accounts import AccountsService
 from chalicelib.services.payments import StripeEvents, TopUps
-from chalicelib.services.reconcile import Reconciler, StripePaymentIntents
+from chalicelib.services.reconcile import Books, IntentsAfterLedger, Reconciler, StripePaymentIntents
 from chalicelib.services.reconcile_incremental import Checkpoint, IncrementalReconciler, TimeBudget
 from chalicelib.services.wallet import Wallet
 from chalicelib.store.accounts import Account, unreconciled
+from chalicelib.store.activations import Activation
 from chalicelib.store.base import bind_models, create_tables
 from infra.local.localstripe_setup import confirm_setup_intent_with_test_card
 from tests.unit.stripe_fake import intent_object
@@ -87,3 +95,70 @@ def test_incremental_run__on_dynamodb_local_and_localstripe_finds_an_uncredited_
     assert again.clean and again.complete, again.to_json()
     assert unreconciled(time.time() + 1) == []
 
+
+
+def _unmatched_charge(account_id: str) -> str:
+    """A charge for an activation that failed without a number and was never refunded: the planted discrepancy."""
+    activation_id = new_numeric_id()
+    now = time.time()
+
+    def failed_activation(tx: TransactWrite) -> None:
+        tx.save(Activation(activation_id, account_id=account_id, service="tg", country=0, price_cents=1,
+                           status=ActivationStatus.FAILED.value, created_at=now, expires_at=now + 1200))
+
+    Wallet().post(account_id, -1, LedgerKind.ACTIVATION_CHARGE, str(activation_id), extra=failed_activation)
+    return str(activation_id)
+
+
+class RecordsWhatItRead(Reconciler):
+    """The checks as they are, noting the last ledger entry each account's latest read saw."""
+
+    def __init__(self) -> None:
+        super().__init__(None, grace_seconds=0)
+        self.read_up_to: dict[str, int] = {}
+
+    def read(self, scope: set[str] | None, intents: IntentsAfterLedger | None) -> Books:
+        books = super().read(scope, intents)
+        self.read_up_to.update({account_id: int(entries[-1].seq) for account_id, entries in books.ledgers.items()})
+        return books
+
+
+def test_incremental_runs__racing_real_postings_miss_no_change_and_report_nothing_false(own_tables):
+    # Given funded accounts, and incremental runs going on back to back
+    accounts = [_new_account(own_tables).account_id for _ in range(8)]
+    wallet, planted, stop = Wallet(), [], threading.Event()
+    for account_id in accounts:
+        wallet.post(account_id, 1_000, LedgerKind.ADJUSTMENT, new_id("fund"))
+    reconciler = RecordsWhatItRead()
+    incremental = IncrementalReconciler(reconciler, None, accounts_per_batch=3)
+    reports = []
+
+    def reconcile() -> None:
+        while not stop.is_set():
+            reports.append(incremental.run(TimeBudget.fixed(60)))
+
+    runner = threading.Thread(target=reconcile)
+    runner.start()
+    # When threads post meanwhile at random moments (on the first account: lost refunds), and a run comes once they
+    # stopped
+    def post(worker: int) -> None:
+        rng = random.Random(worker)
+        for n in range(20):
+            if n % 10 == 9:
+                planted.append(_unmatched_charge(accounts[0]))
+            else:
+                wallet.post(rng.choice(accounts), rng.choice([-3, 2, 5]), LedgerKind.ADJUSTMENT, new_id("race"))
+
+    with ThreadPoolExecutor(max_workers=3) as posters:
+        list(posters.map(post, range(3)))
+    stop.set()
+    runner.join()
+    reports.append(incremental.run(TimeBudget.fixed(60)))
+    # Then every planted charge was reported and nothing else ever was
+    found = {(d.check, d.ref) for report in reports for d in report.discrepancies}
+    assert len(reports) >= 2 and found == {("charge_unmatched", cause) for cause in planted}
+    # And an account is off the list only once a run read it up to its last posting: no posting went unread
+    assert [account_id for account_id, _ in unreconciled(time.time() + 1)] == accounts[:1]
+    unread = {a: (reconciler.read_up_to.get(a), int(Account.get(a, consistent_read=True).ledger_seq))
+              for a in accounts[1:]}
+    assert all(read == last for read, last in unread.values()), unread
