@@ -104,6 +104,9 @@ def activation_calls(ctx: BenchContext) -> Table:
     table.add("full lifecycle: order → check → SMS by poll → finish", f"{lifecycle:g}", "sum of those rows",
               "", "", "")
     table.notes.append("partner calls are the simulator's protocol calls (its /_sim/state counters)")
+    table.notes.append(f"the poll row carries the cycle's {ctx.settings.write_shards + 1} queries (one per shard of "
+                       f"the partner's active key, WRITE_SHARDS={ctx.settings.write_shards}, and one for keys from "
+                       f"before sharding) split over its {RUNS} SMS: a cost per cycle, not per SMS")
     return table
 
 
