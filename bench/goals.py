@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from infra.template import ROOT
 CONCURRENCY = (1, 10, 50)
 ORDERS_AT = {1: 30, 10: 10, 50: 4}  # per client
 MEMORY_CLIENTS, MEMORY_ORDERS_EACH = 50, 20
+OK = "201"
 COLD_RUNS = 5
 STAGGER_SECONDS = 0.005
 
@@ -48,15 +50,17 @@ class Run:
 
     seconds: list[float] = field(default_factory=list)
     ok: int = 0
-    failed: int = 0
+    failed: Counter[str] = field(default_factory=Counter)  # how the others ended: an HTTP status, or no reply
     wall: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, succeeded: bool, seconds: float) -> None:
+    def record(self, outcome: str, seconds: float) -> None:
         with self.lock:
             self.seconds.append(seconds)
-            self.ok += succeeded
-            self.failed += not succeeded
+            if outcome == OK:
+                self.ok += 1
+            else:
+                self.failed[outcome] += 1
 
     @property
     def per_second(self) -> float:
@@ -67,7 +71,7 @@ class Run:
         return percentile(self.seconds, 99) if self.seconds else 0.0
 
 
-def _load(clients: int, each: int, operation: Callable[[int], Callable[[], bool]]) -> Run:
+def _load(clients: int, each: int, operation: Callable[[int], Callable[[], str]]) -> Run:
     """`clients` threads, each doing its `operation(client)` `each` times, started a few ms apart."""
     run = Run()
 
@@ -77,10 +81,10 @@ def _load(clients: int, each: int, operation: Callable[[int], Callable[[], bool]
         for _ in range(each):
             started = time.perf_counter()
             try:
-                succeeded = act()
-            except requests.RequestException:
-                succeeded = False
-            run.record(succeeded, time.perf_counter() - started)
+                outcome = act()
+            except requests.RequestException as exc:
+                outcome = type(exc).__name__
+            run.record(outcome, time.perf_counter() - started)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=clients) as pool:
@@ -89,36 +93,36 @@ def _load(clients: int, each: int, operation: Callable[[int], Callable[[], bool]
     return run
 
 
-def raw_transaction(index: int) -> Callable[[], bool]:
+def raw_transaction(index: int) -> Callable[[], str]:
     """An order-shaped TransactWriteItems (one update, three conditional puts) on the shared client, no app."""
     table = Claim.Meta.table_name
     own = f"bench-raw#{new_id('c')}#{index}"
     client = connection().client
 
-    def act() -> bool:
+    def act() -> str:
         puts = [{"Put": {"TableName": table, "Item": {"key": {"S": new_id("bench-raw")}, "value": {"S": "x"}},
                          "ConditionExpression": "attribute_not_exists(#k)", "ExpressionAttributeNames": {"#k": "key"}}}
                 for _ in range(3)]
         update = {"Update": {"TableName": table, "Key": {"key": {"S": own}}, "UpdateExpression": "ADD hits :one",
                              "ExpressionAttributeValues": {":one": {"N": "1"}}}}
         client.transact_write_items(TransactItems=[update, *puts])
-        return True
+        return OK
 
     return act
 
 
 def http_order(base_url: str, api_keys: list[str], headers: dict[str, str] | None = None
-               ) -> Callable[[int], Callable[[], bool]]:
+               ) -> Callable[[int], Callable[[], str]]:
     """Each client orders with its own key over its own keep-alive connection (or a new one per order, with
     `Connection: close` in `headers`), as bots do."""
 
-    def client(index: int) -> Callable[[], bool]:
+    def client(index: int) -> Callable[[], str]:
         http = requests.Session()
         http.headers.update({"Authorization": f"Bearer {api_keys[index % len(api_keys)]}", **(headers or {})})
 
-        def act() -> bool:
+        def act() -> str:
             reply = http.post(f"{base_url}/v1/activations", json={"service": SERVICE, "country": COUNTRY}, timeout=120)
-            return reply.status_code == 201
+            return OK if reply.status_code == 201 else str(reply.status_code)
 
         return act
 
@@ -229,9 +233,10 @@ def goals(ctx: BenchContext) -> Table:
     g.row(f"app RSS after {MEMORY_CLIENTS * MEMORY_ORDERS_EACH:,} orders from {MEMORY_CLIENTS} new clients ÷ at "
           "start", f"{rss_after / 2**20:.0f} MiB", f"{rss_start / 2**20:.0f} MiB", rss_after / rss_start, "≤ 1.5×",
           lambda v: v <= 1.5)
-    failed = sum(r.failed for r in (*orders.values(), fresh, one, memory))
+    failed = sum((r.failed for r in (*orders.values(), fresh, one, memory)), Counter[str]())
+    not_201 = ", ".join(f"{outcome}×{count}" for outcome, count in sorted(failed.items())) or "none"
     table.notes.append(f"HTTP runs: {', '.join(f'{n} clients × {ORDERS_AT[n]}' for n in CONCURRENCY)} orders, "
-                       f"keep-alive connections, one account and key per client; {failed} orders not answered 201; "
+                       f"keep-alive connections, one account and key per client; orders not answered 201: {not_201}; "
                        "raw: the same counts of one-update-three-put transactions on the bench's one client")
     table.notes.append(f"app: {ctx.stack.env().get('APP_WORKERS') or os.cpu_count()} worker processes "
                        "(infra/local/serve.py); RSS is the server's whole process tree")
