@@ -86,6 +86,8 @@ COMMANDS: dict[str, Command] = {
     "show": lambda s, a, actor: s.accounts.show(a.text("email")),
     "block": lambda s, a, actor: s.accounts.block(a.text("email"), a.text("reason"), actor),
     "unblock": lambda s, a, actor: s.accounts.unblock(a.text("email"), a.optional_text("reason"), actor),
+    "sign-out": lambda s, a, actor: s.accounts.sign_out(a.text("email"), a.text("reason"), actor,
+                                                        api_keys_too=a.flag("keys")),
     "adjust": lambda s, a, actor: s.accounts.adjust(a.text("email"), a.integer("amount_cents"), a.text("reason"),
                                                      actor),
     "revoke": lambda s, a, actor: s.revoke(a.text("activation_id"), a.optional_text("reason"), actor),

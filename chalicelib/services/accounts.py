@@ -154,9 +154,12 @@ class AccountsService:
         except Account.DoesNotExist:
             raise NotFound("Account not found.") from None
 
+    def credentials(self) -> Credentials:
+        return Credentials(self.clock, self.settings.session_ttl_seconds)
+
     def revoke_all_credentials(self, account_id: str) -> int:
         """Every session and API key of the account stops working at once (admin block, lock, withdrawal)."""
-        return Credentials(self.clock, self.settings.session_ttl_seconds).revoke_all(account_id)
+        return self.credentials().revoke_all(account_id)
 
     def _create(self, account: Account, token_row: OneTimeToken | None) -> None:
         # The email claim and the account commit together: of two racing registrations exactly one wins.

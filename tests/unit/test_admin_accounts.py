@@ -140,3 +140,26 @@ def test_unblock__an_account_that_is_not_blocked_is_refused(office):
     account = office.account()
     with pytest.raises(Conflict):
         office.admin.accounts.unblock(account.email, None, ACTOR)
+
+
+@pytest.mark.parametrize("keys", [False, True])
+def test_sign_out__ends_every_session_and_keys_only_when_asked(office, keys):
+    # Given a user with money, a session and an API key (someone stole the session)
+    account = office.account("ann@example.com", balance_cents=700)
+    credentials = Credentials(office.clock, office.settings.session_ttl_seconds)
+    session = credentials.issue_session(account.account_id).token
+    key = credentials.create_api_key(account.account_id, "bot").api_key
+    office.clock.advance(1)
+    # When an operator signs the account out (with --keys or without)
+    office.admin.accounts.sign_out("ann@example.com", "stolen session reported by phone", ACTOR, api_keys_too=keys)
+    # Then the session no longer works, the key only if it was kept, and nothing else changed (audited)
+    with pytest.raises(Unauthenticated):
+        authenticate(session, office.clock)
+    if keys:
+        with pytest.raises(Unauthenticated):
+            authenticate(key, office.clock)
+    else:
+        assert authenticate(key, office.clock).account.account_id == account.account_id
+    after = office.fresh(account)
+    assert (after.status, int(after.balance_cents)) == (AccountStatus.ACTIVE.value, 700)
+    assert [e.action for e in AuditEntry.query(account.account_id)][-1] == "sign-out"

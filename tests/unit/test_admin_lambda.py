@@ -7,6 +7,7 @@ from app import app
 from chalicelib.admin_lambda import handle
 from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.services import catalog, runtime_settings
+from chalicelib.services.sessions import Credentials
 from chalicelib.store.activations import Activation
 from chalicelib.store.runtime import AuditEntry
 from tests.unit.admin_harness import ACTOR, AdminHarness
@@ -152,3 +153,16 @@ def test_stats__counts_orders_revenue_and_margin_of_the_period(office):
     assert stats["revenue_cents"] == kept.price_cents
     assert stats["activation_refunds_cents"] == revoked.price_cents
     assert stats["partner_cost_cents"] == 0 and stats["margin_cents"] == kept.price_cents
+
+
+def test_sign_out__through_the_lambda_revokes_keys_only_with_the_flag(office):
+    # Given a user with an API key
+    account = office.account("ann@example.com")
+    Credentials(office.clock, office.settings.session_ttl_seconds).create_api_key(account.account_id, "bot")
+    # When the operator runs sign-out without --keys, then with it
+    kept = run(office, "sign-out", email="ann@example.com", reason="stolen session")
+    revoked = run(office, "sign-out", email="ann@example.com", reason="stolen key", keys=True)
+    # Then each answer says what was revoked
+    assert (kept["api_keys_revoked"], revoked["api_keys_revoked"]) == (False, True)
+    assert run(office, "sign-out", email="ann@example.com", reason="x", keys="yes")["error"]["code"] == \
+        "INVALID_INPUT"
