@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
+from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
 
 from chalicelib.store.base import connection
 from infra.local.signals import stop_requested
@@ -47,9 +47,22 @@ class SharedPortServer(ThreadedHTTPServer):
 
 
 def serve(app: Any, config: Config, host: str, port: int) -> None:
+    _request_per_thread(app)
     server = LocalDevServer(app, config, host, port, handler_cls=GatewayHandler, server_cls=SharedPortServer)
     connection().client  # noqa: B018  (the worker's one DynamoDB client, built before its first request)
     server.serve_forever()
+
+
+def _request_per_thread(app: Any) -> None:
+    """`app.current_request` kept per thread, as Chalice's own `create_local_server` does.
+
+    A Chalice app holds the request being served in one attribute: fine on Lambda (one request a container), but
+    each connection here has a thread, and a request read another thread's request (its headers, its bearer
+    token) whenever two overlapped. Chalice's LocalChalice makes the attribute thread-local.
+    """
+    if not isinstance(app, LocalChalice):
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
 
 
 def main() -> int:

@@ -65,3 +65,26 @@ def test_dynamodb_local__data_survives_a_restart():
         assert RuntimeSetting.get("survivor").value == '"yes"'
     finally:
         second.stop()
+
+
+def test_local_host__overlapping_requests_each_keep_their_own_credentials(stack, stack_settings):
+    # Given two customers, and one app worker whose threads serve overlapping requests (the test stack's host)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.support import customer_with_key
+
+    first, second = customer_with_key(stack_settings), customer_with_key(stack_settings)
+
+    def me(key: str) -> tuple[int, str]:
+        answer = requests.get(f"{stack.app_url}/v1/me", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        return answer.status_code, answer.json().get("account_id", "")
+
+    # When both read their account at the same time, many times over, with unauthenticated reads in between
+    keys = [first.api_key, second.api_key, ""] * 40
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(me, keys))
+
+    # Then each request was answered for its own caller: never another's account, never a 401 for a good key
+    expected = {first.api_key: (200, first.account_id), second.api_key: (200, second.account_id), "": (401, "")}
+    wrong = [(key[:8], got) for key, got in zip(keys, answers, strict=True) if got != expected[key]]
+    assert wrong == []
