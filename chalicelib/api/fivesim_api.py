@@ -11,6 +11,33 @@ What 5sim clients taught us (fivesim 1.2.0 is driven by tests/compat/; PyFiveSim
   must be one of 5sim's country words or its parser raises, so every country has a 5sim word here.
 - Both recognise an error by its text (`no free phones`, `not enough user balance`, `order not found`…) and
   treat 401 as a bad key whatever the body; fivesim also knows `you need to wait time` (early cancel).
+- 5sim itself refuses an early cancel with 400 `you need to wait time` (fivesim's CANCEL_NEEDS_TIME, and other
+  clients retry on that text), so our early-cancel window answers exactly that. Observed on 5sim: an unknown order
+  is 404 `order not found` on `check` but 400 on `cancel`/`finish`/`ban`; we answer the same.
+
+Deviations from 5sim's documented and observed answers that we keep (route: field — ours — why):
+| route | field | ours | why |
+|---|---|---|---|
+| user/profile | id | 48-bit number from our account id | our ids are strings; stable per account |
+| user/profile | vendor, default_forwarding_number | "" | we have no vendors and no forwarding |
+| user/profile | rating | always 96 | 5sim's: orders open at once (8 new … 96 max); we cap no one |
+| user/profile | default_country, default_operator | `any` | we keep no defaults |
+| user/profile | last_order, last_top_orders | `country:product:operator:<order id>:<price>` | 4th part undocumented |
+|  |  | `""` and `{}` before the first order | (PyFiveSim: `service_id`, an int); ours: order id |
+| user/profile | last_top_idx | index of last_order in last_top_orders (0) | undocumented; we list newest first |
+| user/profile | is_totp | absent | undocumented; we do not say whether 2FA is on over an API key |
+| user/orders | Total | rows up to this page, + `limit` when more exist | a count reads all history; paging by it ends |
+| user/orders | ProductNames, Statuses | [] | as 5sim's own example |
+| user/orders, check | operator | ours (`any` when none) | — |
+| user/orders, check | forwarding, forwarding_number | false, "" | no forwarding |
+| user/orders, check | sms[].sender | "" | partners do not tell us |
+| user/payments | ID | the entry's per-account sequence number | an integer as 5sim's; unique within the account |
+| user/payments | TypeName | our ledger kind (`topup`, `activation_debit`, …) | 5sim's are its payment systems |
+| user/payments | ProviderName | `sms-rooms` | — |
+| user/payments | Total | as user/orders | — |
+| guest/prices | rate | absent | we keep no delivery-rate statistic and invent none |
+| guest/countries | `<operator>` keys | absent | only iso, prefix, text_en, text_ru |
+| guest/products | Category | always `activation` | we sell no hosting |
 """
 from __future__ import annotations
 
@@ -29,7 +56,7 @@ from chalicelib.domain.activation_state import ActivationStatus, is_final
 from chalicelib.domain.catalog_data import countries, services
 from chalicelib.domain.clock import iso
 from chalicelib.domain.ids import sha256_hex
-from chalicelib.domain.money import parse_major
+from chalicelib.domain.money import format_major, parse_major
 from chalicelib.observability import logger
 from chalicelib.services import payments, rate_limit, runtime_settings
 from chalicelib.services.activations import activations
@@ -40,6 +67,9 @@ from chalicelib.store.activations import Activation
 
 PREFIX = "/5sim/v1"
 MAX_PAGE = 100
+RATING = 96
+_TOP_ORDERS = 5  # the distinct (country, product, operator) choices `last_top_orders` lists
+_TOP_ORDERS_READ = 20  # how many of the newest orders they are chosen from
 
 bp = Blueprint(__name__)
 _http = RestRoutes(bp)  # for the request and the caller's IP; errors are answered in 5sim's words below
@@ -129,7 +159,8 @@ def guest_countries() -> dict[str, Any]:
 @route("/guest/products/{country}/{operator}")
 def guest_products(country: str, operator: str) -> dict[str, Any]:
     _admit(None)
-    country_id, wanted = _country_id(country), _operator(operator)
+    country_id = None if country.lower() == "any" else _country_id(country)
+    wanted = _operator(operator)
     qty: dict[str, int] = {}
     price: dict[str, int] = {}
     for item in _items(country=country_id, operator=wanted):
@@ -168,13 +199,21 @@ def guest_prices() -> dict[str, Any]:
 def profile() -> dict[str, Any]:
     account = _account()
     balance, held = int(account.balance_cents), int(account.held_cents)
+    facade = activations()
+    recent = facade.list_for_account(account.account_id, _TOP_ORDERS_READ)
+    top = _top_orders(recent)
     return {
         # 5sim ids are numbers and ours are strings: a stable 48-bit number derived from the account id.
         "id": int(sha256_hex(account.account_id)[:12], 16), "email": account.email, "vendor": "",
         "default_forwarding_number": "", "balance": Major(balance - held), "frozen_balance": Major(held),
-        # 5sim lowers a rating on abuse and limits low ratings; we rate no one, so everyone has full marks.
-        "rating": 100,
+        # 5sim's rating is how many orders may be open at once (new users 8, at most 96); we limit no one, so
+        # everyone has 5sim's maximum.
+        "rating": RATING,
         "default_country": {"name": "any", "iso": "any", "prefix": "any"}, "default_operator": {"name": "any"},
+        "did_order": bool(recent), "last_order": _order_line(recent[0]) if recent else "",
+        "last_top_orders": "{" + ",".join(top) + "}",
+        "last_top_idx": top.index(_order_line(recent[0])) if recent else 0,
+        "total_active_orders": len(facade.active_for_account(account.account_id)),
     }
 
 
@@ -195,7 +234,7 @@ def payment_history() -> dict[str, Any]:
     entries = payments.ledger_page(account.account_id, offset + limit).entries[offset:]
     kinds = sorted({str(entry.kind) for entry in entries})
     return {
-        "Data": [{"ID": entry.entry_id, "TypeName": entry.kind, "ProviderName": "sms-rooms",
+        "Data": [{"ID": int(entry.seq), "TypeName": entry.kind, "ProviderName": "sms-rooms",
                   "Amount": Major(int(entry.amount_cents)), "Balance": Major(int(entry.balance_after_cents)),
                   "CreatedAt": iso(float(entry.created_at))} for entry in entries],
         "PaymentTypes": [{"Name": kind} for kind in kinds], "PaymentProviders": [{"Name": "sms-rooms"}],
@@ -225,17 +264,18 @@ def check(order_id: str) -> dict[str, Any]:
 
 @route("/user/finish/{order_id}")
 def finish(order_id: str) -> dict[str, Any]:
-    return _order(activations().finish(_account().account_id, _order_id(order_id)))
+    return _order(_move(order_id, activations().finish))
 
 
 @route("/user/cancel/{order_id}")
 def cancel(order_id: str) -> dict[str, Any]:
-    return _order(activations().cancel(_account().account_id, _order_id(order_id)))
+    """During our early-cancel window 5sim's own words: 400 `you need to wait time` (fivesim's CANCEL_NEEDS_TIME)."""
+    return _order(_move(order_id, activations().cancel))
 
 
 @route("/user/ban/{order_id}")
 def ban(order_id: str) -> dict[str, Any]:
-    return _order(activations().ban(_account().account_id, _order_id(order_id)))
+    return _order(_move(order_id, activations().ban))
 
 
 @route("/user/sms/inbox/{order_id}")
@@ -257,6 +297,29 @@ def _order(a: Activation) -> dict[str, Any]:
         "created_at": iso(float(a.created_at)), "forwarding": False, "forwarding_number": "",
         "country": _country_word(int(a.country)),
     }
+
+
+def _move(order_id: str, move: Callable[[str, int], Activation]) -> Activation:
+    """A finish, cancel or ban: 5sim answers an unknown order there with 400, where `check` says 404."""
+    account_id = _account().account_id
+    try:
+        return move(account_id, _order_id(order_id))
+    except (_Refused, e.NotFound):
+        raise _Refused(400, "order not found") from None
+
+
+def _order_line(a: Activation) -> str:
+    """`country:product:operator:order id:price`, as 5sim writes an order inside `last_order`."""
+    return (f"{_country_word(int(a.country))}:{_PRODUCTS.get(a.service, a.service)}:{a.operator or 'any'}:"
+            f"{int(a.activation_id)}:{format_major(int(a.price_cents))}")
+
+
+def _top_orders(recent: list[Activation]) -> list[str]:
+    """The newest order of each distinct (country, product, operator) choice, newest first, at most _TOP_ORDERS."""
+    seen: dict[tuple[int, str, str], str] = {}
+    for a in recent:
+        seen.setdefault((int(a.country), a.service, a.operator or "any"), _order_line(a))
+    return list(seen.values())[:_TOP_ORDERS]
 
 
 def _error(error: e.DomainError) -> Response:

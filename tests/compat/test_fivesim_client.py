@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 from fivesim import ActivationProduct, Category, Country, ErrorType, FiveSim, FiveSimError, Operator, OrderAction
 from fivesim import Status as FiveSimStatus
 
@@ -44,6 +45,10 @@ def test_fivesim__guest_lists(stack, priced):
     assert countries[USA].prefix == "+1" and countries[Country.ENGLAND].en == "United Kingdom"
     assert products[TELEGRAM].quantity > 0 and products[TELEGRAM].price > 0
     assert prices[USA][TELEGRAM][ANY].price == products[TELEGRAM].price
+    # And `any` country is a country to 5sim: every country's products, the cheapest price of each
+    everywhere = client.guest.get_products(Country.ANY_COUNTRY, ANY)
+    assert everywhere[TELEGRAM].quantity >= products[TELEGRAM].quantity
+    assert everywhere[TELEGRAM].price <= products[TELEGRAM].price
 
 
 def test_fivesim__full_lifecycle(stack, priced):
@@ -110,3 +115,38 @@ def test_fivesim__early_cancel_and_unknown_order_and_bad_key(stack, priced):
         client_for(stack, "smsr_not-a-key").user.get_profile_data()
     assert unknown.value.get_error() is ErrorType.ORDER_NOT_FOUND
     assert bad_key.value.get_error() is ErrorType.INVALID_API_KEY
+
+
+def test_fivesim__profile_and_payments_read_as_5sim_writes_them(stack, priced):
+    # Given an account that bought one number
+    customer = customer_with_key(priced, balance_cents=1000)
+    client = client_for(stack, customer.api_key)
+    fresh = requests.get(f"{stack.app_url}/5sim/v1/user/profile", headers=_bearer(customer.api_key), timeout=10).json()
+    order = client.user.buy_number(USA, ANY, TELEGRAM)
+    # When the profile is read raw, as PyFiveSim's model reads it
+    profile = requests.get(f"{stack.app_url}/5sim/v1/user/profile", headers=_bearer(customer.api_key),
+                           timeout=10).json()
+    # Then it carries 5sim's undocumented fields, the last order first, and a rating within 0-96
+    assert (fresh["did_order"], fresh["last_order"], fresh["total_active_orders"]) == (False, "", 0)
+    line = f"usa:telegram:any:{order.id}:{order.price:.2f}"
+    assert (profile["did_order"], profile["last_order"], profile["last_top_orders"]) == (True, line, "{" + line + "}")
+    assert (profile["last_top_idx"], profile["total_active_orders"]) == (0, 1)
+    assert 0 <= profile["rating"] <= 96 and client.user.get_profile_data().rating == profile["rating"]
+    # And each payment's ID is an integer, as 5sim's are
+    payments = client.user.get_payments_history()
+    assert [type(p.id) for p in payments.data] == [int, int]
+
+
+def test_fivesim__moves_on_an_unknown_order_answer_400_as_5sim_does(stack, priced):
+    customer = customer_with_key(priced, balance_cents=1000)
+    for move in ("cancel", "finish", "ban"):
+        reply = requests.get(f"{stack.app_url}/5sim/v1/user/{move}/987654321", headers=_bearer(customer.api_key),
+                             timeout=10)
+        assert (reply.status_code, reply.text) == (400, "order not found")
+    reply = requests.get(f"{stack.app_url}/5sim/v1/user/check/987654321", headers=_bearer(customer.api_key),
+                         timeout=10)
+    assert (reply.status_code, reply.text) == (404, "order not found")
+
+
+def _bearer(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
