@@ -274,3 +274,21 @@ def test_import__a_deployed_app_imports_without_reaching_ssm(tmp_path: Any) -> N
                           timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "ssm" not in done.stderr.lower()
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/"), ("GET", "/static/app.js"), ("GET", "/v1/agreement"), ("GET", "/v1/catalog"),
+    ("POST", "/v1/auth/login"), ("GET", "/stubs/handler_api.php?api_key=k&action=getBalance"),
+    ("GET", "/5sim/v1/guest/countries"), ("POST", "/v1/partners/bank/smshub"),
+])
+def test_every_kind_of_route__refuses_while_misconfigured(deployed: Deployed, client: Client, method: str,
+                                                          path: str) -> None:
+    # Given prod with every secret but one
+    values = real_secrets()
+    del values["STRIPE_SECRET_KEY"]
+    deployed.put(values)
+    deployed.cold_start()
+    # When the dashboard, REST, the handler and 5sim APIs or an agent's push is called
+    answer = client.http.request(method, path, headers={"Content-Type": "application/json"}, body=b"{}")
+    # Then each is refused the same way
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (503, "MISCONFIGURED")
