@@ -28,6 +28,8 @@ from tests.fake_partner import FakePartner
 T0 = 1_800_000_000.0
 MARKUP = Decimal(50)  # a 40-cent cost sells at 60
 CODE_SMS = "Your Telegram code is 12345"
+# Fewer shards than deployed: every job cycle queries each one, and moto answers slowly; still more than one.
+UNIT_WRITE_SHARDS = 4
 
 
 @dataclass
@@ -58,7 +60,8 @@ class Desk:
         configured = tuple(PartnerSettings(p.name, "sms-activate", "http://unused", "key") for p in self.partners)
         self.settings = replace(settings, partners=configured, markup_percent=MARKUP, cancel_grace_seconds=120,
                                 activation_lifetime_seconds=1200, status_refresh_min_seconds=3,
-                                pending_resolve_after_seconds=60, **overrides)
+                                pending_resolve_after_seconds=60,
+                                **{"write_shards": UNIT_WRITE_SHARDS, **overrides})
         self.session = RecordingSender()
         self.dns = FakeDns()
         self.webhooks = UserWebhooks(self.clock, webhook_policy(self.settings, self.dns), self.session,
