@@ -199,7 +199,8 @@ def accept_agreement() -> dict[str, Any]:
 def activity() -> dict[str, Any]:
     account_id = v1.principal().account.account_id
     query = dict(v1.request.query_params or {})
-    page = list_activity(account_id, limit=_limit(query.get("limit")), before=query.get("before") or None)
+    limit = fields.query_integer(query, "limit", minimum=1, maximum=MAX_PAGE) or 50
+    page = list_activity(account_id, limit=limit, before=query.get("before") or None)
     return {"items": [views.activity(e) for e in page.entries], "next_before": page.next_before}
 
 
@@ -229,10 +230,3 @@ def delete_webhook() -> Response:
     services().notices.webhook_changed(account, None, v1.client_ip())
     return _no_content()
 
-
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return 50
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise InvalidInput(f"'limit' must be a whole number from 1 to {MAX_PAGE}.", details={"field": "limit"})
-    return int(raw)

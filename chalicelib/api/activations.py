@@ -9,7 +9,7 @@ from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
 from chalicelib.domain.catalog_data import countries, services
 from chalicelib.domain.clock import iso
-from chalicelib.domain.errors import InvalidInput, NotFound
+from chalicelib.domain.errors import NotFound
 from chalicelib.services.activations import Activations, activations
 from chalicelib.services.catalog import CatalogItem
 from chalicelib.services.ordering import OrderRequest
@@ -19,13 +19,12 @@ bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
 
 _PUBLIC_CACHE: dict[str, str | list[str]] = {"Cache-Control": "public, max-age=30"}
-_MAX_ID_DIGITS = 18
 
 
 @v1.route("/v1/catalog", methods=["GET"])
 def catalog() -> Response:
     query: Any = v1.request.query_params or {}
-    country = _query_int(query.get("country"), "country")
+    country = fields.query_integer(query, "country")
     items = activations().catalog.items(service=query.get("service") or None, country=country)
     return Response(body={"items": [_item_view(i) for i in items]}, headers=_PUBLIC_CACHE)
 
@@ -59,7 +58,7 @@ def order_number() -> Response:
 def list_activations() -> dict[str, Any]:
     principal = v1.principal()
     query: Any = v1.request.query_params or {}
-    limit = _query_int(query.get("limit"), "limit") or 50
+    limit = fields.query_integer(query, "limit") or 50  # the facade caps it
     facade = activations()
     return {"items": [view(a, facade) for a in facade.list_for_account(principal.account.account_id, limit)]}
 
@@ -112,14 +111,7 @@ def _item_view(item: CatalogItem) -> dict[str, Any]:
 
 
 def _activation_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > _MAX_ID_DIGITS:
+    activation_id = fields.digits(raw)
+    if activation_id is None:
         raise NotFound("No such activation.")
-    return int(raw)
-
-
-def _query_int(raw: str | None, name: str) -> int | None:
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit() or len(raw) > _MAX_ID_DIGITS:
-        raise InvalidInput(f"'{name}' must be a whole number.", details={"field": name})
-    return int(raw)
+    return activation_id

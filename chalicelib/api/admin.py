@@ -25,7 +25,7 @@ class Args:
         value = fields.optional_text(self.raw, name, max_length=max_length)
         return value.strip() if value and value.strip() else None
 
-    def integer(self, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def integer(self, name: str, *, minimum: int | None = None, maximum: int = fields.MAX_INTEGER) -> int:
         return fields.required_integer(self.raw, name, minimum=minimum, maximum=maximum)
 
     def optional_integer(self, name: str, *, minimum: int | None = None, default: int | None = None) -> int | None:
@@ -106,4 +106,5 @@ COMMANDS: dict[str, Command] = {
     "tickets": _tickets,
     "ticket": lambda s, a, actor: s.ticket(a.text("ticket_id")),
     "reply": lambda s, a, actor: s.reply(a.text("ticket_id"), a.text("message", 5000), actor),
+    "resend-reply": lambda s, a, actor: s.resend_reply_emails(a.text("ticket_id"), actor),
 }

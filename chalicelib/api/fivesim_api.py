@@ -49,6 +49,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib.api.fields import digits
 from chalicelib.api.handler_protocol import Major, dumps
 from chalicelib.api.kit import RestRoutes
 from chalicelib.domain import errors as e
@@ -365,16 +366,17 @@ def _query() -> dict[str, str]:
 
 
 def _paging(query: dict[str, str]) -> tuple[int, int]:
-    limit, offset = query.get("limit", "15"), query.get("offset", "0")
-    if not (limit.isdigit() and offset.isdigit()):
+    limit, offset = digits(query.get("limit", "15")), digits(query.get("offset", "0"))
+    if limit is None or offset is None:
         raise _Refused(400, "bad request")
-    return max(1, min(int(limit), MAX_PAGE)), min(int(offset), MAX_PAGE)
+    return max(1, min(limit, MAX_PAGE)), min(offset, MAX_PAGE)
 
 
 def _order_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
+    order_id = digits(raw)
+    if order_id is None:
         raise _Refused(404, "order not found")
-    return int(raw)
+    return order_id
 
 
 def _service(product: str) -> str:

@@ -42,6 +42,7 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
+from chalicelib.api.fields import digits
 from chalicelib.domain import errors as e
 from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.clock import protocol_time
@@ -177,11 +178,17 @@ def set_status_command(params: Mapping[str, str]) -> SetStatus:
 
 
 def activation_id(params: Mapping[str, str]) -> int:
-    """The `id` parameter: a positive integer, or WRONG_ACTIVATION_ID (NO_ACTIVATION is for well-formed ids)."""
+    """The `id` parameter: a positive integer, or WRONG_ACTIVATION_ID; a number longer than any id we issue is
+    well-formed but names no activation: NO_ACTIVATION."""
     raw = params.get("id", "").strip()
-    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+    if not raw.isascii() or not raw.isdigit():
         raise ProtocolError(WRONG_ACTIVATION_ID)
-    return int(raw)
+    value = digits(raw)
+    if value is None:
+        raise ProtocolError(NO_ACTIVATION)
+    if value < 1:
+        raise ProtocolError(WRONG_ACTIVATION_ID)
+    return value
 
 
 def service_code(params: Mapping[str, str], known: Container[str]) -> str:
@@ -197,10 +204,10 @@ def optional_service_code(params: Mapping[str, str], known: Container[str]) -> s
 
 def country_id(params: Mapping[str, str], known: Container[int]) -> int:
     """The `country` parameter; absent means 0 (Russia), as SMS-Activate defaults to it."""
-    raw = params.get("country", "").strip() or "0"
-    if not raw.isascii() or not raw.isdigit() or int(raw) not in known:
+    country = digits(params.get("country", "").strip() or "0", max_digits=4)
+    if country is None or country not in known:
         raise ProtocolError(BAD_COUNTRY)
-    return int(raw)
+    return country
 
 
 def optional_country_id(params: Mapping[str, str], known: Container[int]) -> int | None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -10,23 +9,10 @@ from chalice import Blueprint, Response
 from chalice.app import ChaliceViewError, Request
 
 from chalicelib.api.errors import error_body, error_response
-from chalicelib.domain.errors import DomainError, InvalidInput
+from chalicelib.api.fields import MAX_BODY_BYTES, json_object
+from chalicelib.domain.errors import DomainError, NotFound
+from chalicelib.domain.ids import is_identifier
 from chalicelib.services.authn import Principal, authenticate_from, bearer
-
-MAX_BODY_BYTES = 64 * 1024
-
-
-def json_object(raw: bytes, what: str) -> dict[str, Any]:
-    """`raw` as a JSON object; too large, not JSON or not an object is an InvalidInput (422) naming `what`."""
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidInput(f"The {what} is too large.", code="BODY_TOO_LARGE")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise InvalidInput(f"The {what} is not valid JSON.", code="MALFORMED_JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidInput(f"The {what} must be a JSON object.", code="MALFORMED_JSON")
-    return body
 
 
 class RestRoutes:
@@ -44,6 +30,9 @@ class RestRoutes:
             @functools.wraps(view)
             def guarded(**params: Any) -> Any:
                 try:
+                    if not all(is_identifier(value) for value in params.values()):
+                        # Every path parameter is an id or a name we issued: anything else names nothing.
+                        raise NotFound("There is nothing at this address.")
                     return view(**params)
                 except DomainError as error:
                     return error_response(error)

@@ -64,6 +64,10 @@ def top_up() -> Response:
 def stripe_webhook() -> Response:
     body = v1.raw_bytes()
     headers: Any = v1.request.headers or {}
+    if not fields.within_depth(body):
+        # Checked before json.loads, whose recursion a body nested 100k deep would exhaust (signed or not).
+        return Response(body=error_body("MALFORMED_JSON", "The Stripe event nests too deep to be one."),
+                        status_code=400, headers={"Content-Type": "application/json"})
     try:
         outcome = payments.stripe_events().receive(body, str(headers.get("stripe-signature") or ""))
     except WebhookRejected as rejected:
@@ -78,8 +82,8 @@ def stripe_webhook() -> Response:
 def ledger() -> dict[str, Any]:
     account = v1.principal().account
     query: Mapping[str, str] = v1.request.query_params or {}
-    limit = _query_integer(query, "limit", _LEDGER_MAX_LIMIT) or _LEDGER_DEFAULT_LIMIT
-    page = payments.ledger_page(account.account_id, limit, _query_integer(query, "before_seq", None))
+    limit = fields.query_integer(query, "limit", minimum=1, maximum=_LEDGER_MAX_LIMIT) or _LEDGER_DEFAULT_LIMIT
+    page = payments.ledger_page(account.account_id, limit, fields.query_integer(query, "before_seq", minimum=1))
     return {"items": [payments.ledger_entry_json(entry) for entry in page.entries],
             "next_before_seq": page.next_before_seq}
 
@@ -104,16 +108,6 @@ def create_refund_request() -> Response:
 def list_refund_requests() -> dict[str, Any]:
     requests = refund_requests().of_account(v1.principal().account.account_id)
     return {"items": [_refund_request_item(r) for r in requests]}
-
-
-def _query_integer(query: Mapping[str, str], name: str, maximum: int | None) -> int | None:
-    raw = query.get(name)
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit() or int(raw) < 1 or (maximum is not None and int(raw) > maximum):
-        limit = f" up to {maximum}" if maximum else ""
-        raise InvalidInput(f"'{name}' must be a whole number from 1{limit}.", details={"field": name})
-    return int(raw)
 
 
 def _top_up_item(topup: TopUp) -> dict[str, Any]:

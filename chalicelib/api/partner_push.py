@@ -12,9 +12,11 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.kit import RestRoutes, json_object
+from chalicelib.api.fields import checked_text, json_object
+from chalicelib.api.kit import RestRoutes
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import InvalidInput, NotFound, Unauthenticated
+from chalicelib.domain.ids import is_identifier
 from chalicelib.domain.push_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, PushRefused, check_push
 from chalicelib.observability import logger
 from chalicelib.services import container
@@ -54,8 +56,11 @@ def _push(raw: bytes) -> tuple[str, str, str | None]:
     activation_id, text, code = body.get("activationId"), body.get("text"), body.get("code")
     if isinstance(activation_id, bool) or not isinstance(activation_id, int | str) or not str(activation_id):
         raise InvalidInput("'activationId' is required.", details={"field": "activationId"})
-    if not isinstance(text, str) or not text or len(text) > _MAX_TEXT:
+    if not is_identifier(str(activation_id), max_length=64):
+        raise InvalidInput("'activationId' is not an activation id.", details={"field": "activationId"})
+    if not isinstance(text, str) or not text:
         raise InvalidInput(f"'text' must be a string of 1 to {_MAX_TEXT} characters.", details={"field": "text"})
     if code is not None and not isinstance(code, str):
         raise InvalidInput("'code' must be a string.", details={"field": "code"})
-    return str(activation_id), text, code or None
+    return str(activation_id), checked_text(text, "text", max_length=_MAX_TEXT), (
+        checked_text(code, "code", max_length=64) if code else None)

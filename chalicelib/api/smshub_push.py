@@ -31,7 +31,8 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.api.errors import status_for
-from chalicelib.api.kit import MAX_BODY_BYTES, RestRoutes, json_object
+from chalicelib.api.fields import MAX_BODY_BYTES, checked_text, digits, json_object
+from chalicelib.api.kit import RestRoutes
 from chalicelib.config import PartnerSettings, get_settings
 from chalicelib.domain.errors import DomainError, InvalidInput, NotFound, Unauthenticated
 from chalicelib.domain.ids import same
@@ -93,20 +94,22 @@ def _sms(body: dict[str, Any]) -> AgentSms:
     if body.get("action") != "PUSH_SMS":
         raise InvalidInput("'action' must be PUSH_SMS.", code="BAD_ACTION", details={"field": "action"})
     text, sender = body.get("text"), body.get("phoneFrom", "")
-    if not isinstance(text, str) or not text or len(text) > _MAX_TEXT:
+    if not isinstance(text, str) or not text:
         raise InvalidInput(f"'text' must be a string of 1 to {_MAX_TEXT} characters.", details={"field": "text"})
     if not isinstance(sender, str):
         raise InvalidInput("'phoneFrom' must be a string.", details={"field": "phoneFrom"})
-    return AgentSms(sms_id=_whole(body, "smsId"), phone=str(_whole(body, "phone")), sender=sender, text=text)
+    return AgentSms(sms_id=_whole(body, "smsId"), phone=str(_whole(body, "phone")),
+                    sender=checked_text(sender, "phoneFrom", max_length=64),
+                    text=checked_text(text, "text", max_length=_MAX_TEXT))
 
 
 def _whole(body: dict[str, Any], field: str) -> int:
-    """A protocol Ulong: a JSON number (a string of digits is tolerated)."""
+    """A protocol Ulong: a JSON number (a string of ASCII digits is tolerated)."""
     value = body.get(field)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, str):
+        value = digits(value.removeprefix("+"), max_digits=20)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**64:
         return value
-    if isinstance(value, str) and value.lstrip("+").isdigit():
-        return int(value.lstrip("+"))
     raise InvalidInput(f"'{field}' must be a whole number.", details={"field": field})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
+import re
 import secrets
 import threading
 import time
@@ -15,6 +16,9 @@ _NUMERIC_EPOCH_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 _SEQUENCE_BITS = 12
 _sequence = itertools.count(secrets.randbelow(1 << _SEQUENCE_BITS))
 _sequence_lock = threading.Lock()
+
+MAX_ID_LENGTH = 128
+_ID = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
 def new_id(prefix: str) -> str:
@@ -39,9 +43,15 @@ def new_secret(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+def is_identifier(raw: str, max_length: int = MAX_ID_LENGTH) -> bool:
+    """An id we or Stripe could have issued: 1 to `max_length` ASCII letters, digits and `_ . : -` (so it fits a
+    DynamoDB key, and any other text a client sends in its place names nothing)."""
+    return 0 < len(raw) <= max_length and bool(_ID.fullmatch(raw))
+
+
 def sha256_hex(value: str) -> str:
     """How tokens and API keys are stored: their SHA-256, never the value."""
-    return hashlib.sha256(value.encode()).hexdigest()
+    return hashlib.sha256(_utf8(value)).hexdigest()
 
 
 def hmac_sha256_hex(body: bytes, secret: str) -> str:
@@ -51,4 +61,9 @@ def hmac_sha256_hex(body: bytes, secret: str) -> str:
 
 def same(a: str, b: str) -> bool:
     """Constant-time comparison of two secrets or their hashes."""
-    return hmac.compare_digest(a.encode(), b.encode())
+    return hmac.compare_digest(_utf8(a), _utf8(b))
+
+
+def _utf8(value: str) -> bytes:
+    # A guessed secret may hold an unpaired surrogate: it hashes and compares (unequal), it does not raise.
+    return value.encode("utf-8", "surrogatepass")

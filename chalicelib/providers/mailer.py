@@ -28,6 +28,9 @@ def build_message(sender: str, to: str, subject: str, body: str, reply_to: str =
     for name, value in (("to", to), ("subject", subject), ("from", sender), ("reply-to", reply_to)):
         if _HEADER_UNSAFE.search(value):
             raise InvalidInput(f"Email {name} must be a single line.")
+    # Input is checked for unpaired surrogates (api/fields.py); text stored before that could still hold one,
+    # which no encoder takes: it becomes '?' rather than costing the user the email.
+    subject, body = _encodable(subject), _encodable(body)
     from email.message import EmailMessage  # here, not at import: the API Lambda's cold start (STYLE.md)
     from email.policy import SMTP
 
@@ -40,6 +43,10 @@ def build_message(sender: str, to: str, subject: str, body: str, reply_to: str =
         msg["Reply-To"] = reply_to
     msg.set_content(body)
     return msg
+
+
+def _encodable(value: str) -> str:
+    return value.encode("utf-8", "replace").decode("utf-8")
 
 
 class OutboxMailer:

@@ -220,7 +220,7 @@ def _event_from(raw_body: bytes) -> StripeEvent:
         event = json.loads(raw_body)
         return StripeEvent(id=str(event["id"]), type=str(event["type"]), created=int(event["created"]),
                            data_object=dict(event["data"]["object"]))
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise WebhookPayloadError("signed body is not a Stripe event") from exc
 
 

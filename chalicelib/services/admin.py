@@ -19,7 +19,7 @@ from chalicelib.services.admin_views import AdminViews
 from chalicelib.services.reconcile import Reconciler
 from chalicelib.services.reconcile_incremental import LOCAL_BUDGET_SECONDS, IncrementalReconciler, TimeBudget
 from chalicelib.services.refunds import RefundDecision, RefundRequests, RefundStatus
-from chalicelib.services.support import SupportDesk, TicketStatus
+from chalicelib.services.support import EmailStatus, SupportDesk, TicketStatus
 from chalicelib.services.wallet import cause_key
 from chalicelib.store import activations as activation_store
 from chalicelib.store import catalog as catalog_store
@@ -138,13 +138,24 @@ class AdminService:
         return found.to_json() | {"account_id": found.account_id}
 
     def reply(self, ticket_id: str, message: str, actor: str) -> dict[str, Any]:
+        """The answer is stored whatever the mailer does; the result says whether the user's email went out."""
         before = self.support.ticket(ticket_id)
         answered = self.support.reply(ticket_id, message, actor)
-        self.audit_log.record(AuditRecord(answered.account_id, "reply", actor,
-                                      before={"ticket_id": ticket_id, "status": before.status.value},
-                                      after={"ticket_id": ticket_id, "status": answered.status.value,
-                                             "message": message}))
-        return answered.to_json() | {"account_id": answered.account_id}
+        ticket = answered.ticket
+        self.audit_log.record(AuditRecord(ticket.account_id, "reply", actor,
+                                          before={"ticket_id": ticket_id, "status": before.status.value},
+                                          after={"ticket_id": ticket_id, "status": ticket.status.value,
+                                                 "message": message, "email": answered.email.value}))
+        return ticket.to_json() | {"account_id": ticket.account_id, **_email_outcome(ticket_id, answered.email)}
+
+    def resend_reply_emails(self, ticket_id: str, actor: str) -> dict[str, Any]:
+        """Retry the emails of a ticket's answers that the mailer refused."""
+        sent = self.support.resend_pending_emails(ticket_id)
+        pending = self.support.pending_emails(ticket_id)
+        self.audit_log.record(AuditRecord(self.support.ticket(ticket_id).account_id, "resend-reply", actor,
+                                          after={"ticket_id": ticket_id, "sent": sent, "pending": pending}))
+        return {"ticket_id": ticket_id, "sent": sent, "pending": pending,
+                **_email_outcome(ticket_id, EmailStatus.PENDING if pending else EmailStatus.SENT)}
 
     def _answer_refund_ticket(self, request: RefundRequest, note: str | None, actor: str) -> None:
         verdict = {"approved": "approved", "approving": "approved", "declined": "declined"}.get(request.status)
@@ -155,6 +166,17 @@ class AdminService:
             self.support.reply(f"tkt_{request.request_id}", text, actor)
         except NotFound:
             pass  # requests made before refund tickets existed have none to answer on
+
+
+def _email_outcome(ticket_id: str, email: EmailStatus) -> dict[str, Any]:
+    if email is EmailStatus.SENT:
+        return {"email": "sent"}
+    if email is EmailStatus.QUEUED:
+        return {"email": "queued", "email_note": "The answer is stored; the mail service refused the email for now, "
+                                                 "and the deliver_mail job sends it again until it is taken."}
+    return {"email": "not_sent",
+            "email_note": "The answer is stored and the ticket answered, but the email to the user was not sent. "
+                          f"Retry with: bin/admin resend-reply {ticket_id}"}
 
 
 def _override(service: str, country: int) -> int | None:

@@ -21,8 +21,14 @@ from chalicelib.store.mail import QueuedMail
 
 NOT_SENT_METRIC = "MailNotSent"  # each refusal, first send or retry
 GIVEN_UP_METRIC = "MailGivenUp"  # a message that will never be sent
+QUEUED_PREFIX = "mail"  # the id send() answers for a message it kept instead of sending
 _BATCH = 50
 _MAX_ERROR = 300
+
+
+def is_queued(message_id: str) -> bool:
+    """Whether a send() answer is the outbox id of a message kept for the deliver_mail job, not a sent message."""
+    return message_id.startswith(QUEUED_PREFIX + "_")
 
 
 class DurableMailer:
@@ -52,7 +58,7 @@ class DurableMailer:
 
     def _queue(self, to: str, subject: str, body: str, refusal: Exception) -> str:
         now = self.clock.now()
-        mail = QueuedMail(new_id("mail"), to=to, subject=subject, body=body, last_error=_reason(refusal),
+        mail = QueuedMail(new_id(QUEUED_PREFIX), to=to, subject=subject, body=body, last_error=_reason(refusal),
                           created_at=now, next_attempt_at=now + self.first_backoff_seconds, due=outbox.DUE)
         try:
             mail.save()

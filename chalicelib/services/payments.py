@@ -21,7 +21,7 @@ from chalicelib.config import Settings, get_settings
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import AccountRestricted, AlreadyApplied, Conflict, InvalidInput, PaymentError
-from chalicelib.domain.ids import new_id, sha256_hex
+from chalicelib.domain.ids import is_identifier, new_id, sha256_hex
 from chalicelib.domain.money import format_major
 from chalicelib.observability import logger
 from chalicelib.providers.mailer import Mailer
@@ -324,7 +324,12 @@ class StripeEvents:
 
     def apply(self, event: StripeEvent) -> WebhookOutcome:
         handler = self._handlers.get(event.type)
-        outcome = handler(event.data_object) if handler else WebhookOutcome.IGNORED
+        try:
+            outcome = handler(event.data_object) if handler else WebhookOutcome.IGNORED
+        except (AttributeError, TypeError) as error:
+            # A signed object not shaped as Stripe documents it (a list where an object goes, a number for a
+            # string): a refused payload (400, logged as a warning, retried by Stripe), not a 500.
+            raise WebhookPayloadError(f"{event.type} object is not shaped as Stripe sends it: {error}") from None
         logger.info("stripe event", extra={"stripe_event_id": event.id, "stripe_event_type": event.type,
                                            "outcome": outcome.value})
         return outcome
@@ -391,8 +396,9 @@ class StripeEvents:
         if topup is None:
             return WebhookOutcome.IGNORED
         amount, refund_id = _cents(refund, "amount"), _text(refund, "id")
-        request_id = (refund.get("metadata") or {}).get("refund_request_id")
-        if isinstance(request_id, str) and request_id and topup.payment_intent_id:
+        metadata = refund.get("metadata")
+        request_id = metadata.get("refund_request_id") if isinstance(metadata, dict) else None
+        if isinstance(request_id, str) and is_identifier(request_id) and topup.payment_intent_id:
             # One of our refund-request payouts: written exactly as the payout writes it, so whichever comes
             # first records it and a crash between Stripe's answer and the payout's write heals here.
             cause = payout_cause(request_id, topup.payment_intent_id)
@@ -479,6 +485,8 @@ class StripeEvents:
 
 
 _FAILED_REFUND_STATUSES = frozenset({"failed", "canceled"})
+_STRIPE_ID_MAX = 255  # Stripe's ids are far shorter; a longer one is not Stripe's and cannot be a DynamoDB key
+_CENTS_MAX = 10**12  # no payment is ten billion; DynamoDB keeps 38 digits
 # The activity log's kind for a failed card refund credited back (other areas' kinds: services.activity).
 REFUND_FAILED_ACTIVITY = "card_refund_failed"
 # The value of a refund's claim when it failed before any path took it from a balance.
@@ -532,10 +540,10 @@ def _topup_of(payment_intent_id: object, metadata: object) -> TopUp | None:
     topup: TopUp | None = None
     if isinstance(topup_id, str) and topup_id:
         try:
-            topup = TopUp.get(topup_id, consistent_read=True)
+            topup = TopUp.get(topup_id, consistent_read=True) if is_identifier(topup_id) else None
         except TopUp.DoesNotExist:
             topup = None
-    elif isinstance(payment_intent_id, str) and payment_intent_id:
+    elif isinstance(payment_intent_id, str) and is_identifier(payment_intent_id, _STRIPE_ID_MAX):
         topup = next(iter(TopUp.by_payment_intent.query(payment_intent_id, limit=1)), None)
     if topup is None:
         logger.warning("stripe object for no top-up of ours", extra={"payment_intent_id": payment_intent_id})
@@ -558,15 +566,16 @@ def _credit_mismatch(topup: TopUp, intent: dict[str, Any]) -> str | None:
 
 
 def _text(obj: dict[str, Any], name: str) -> str:
+    """A Stripe id field of the event's object."""
     value = obj.get(name)
-    if not isinstance(value, str) or not value:
-        raise WebhookPayloadError(f"Stripe object without '{name}'")
+    if not isinstance(value, str) or not is_identifier(value, _STRIPE_ID_MAX):
+        raise WebhookPayloadError(f"Stripe object without a valid '{name}'")
     return value
 
 
 def _cents(obj: dict[str, Any], name: str) -> int:
     value = obj.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _CENTS_MAX:
         raise WebhookPayloadError(f"Stripe object with a bad '{name}'")
     return value
 

@@ -19,8 +19,10 @@ from chalicelib.domain.clock import Clock, SystemClock, iso
 from chalicelib.domain.errors import AlreadyApplied, Conflict, InvalidInput, NotFound
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import format_major
+from chalicelib.observability import logger
 from chalicelib.providers.mailer import Mailer
 from chalicelib.services import container
+from chalicelib.services.mail_outbox import is_queued
 from chalicelib.store.accounts import Account
 from chalicelib.store.base import connection
 from chalicelib.store.support import Ticket, TicketMessage
@@ -44,6 +46,12 @@ class TicketStatus(str, enum.Enum):
 class Author(str, enum.Enum):
     USER = "user"
     SUPPORT = "support"
+
+
+class EmailStatus(str, enum.Enum):
+    PENDING = "pending"  # written, the mailer has not taken it (yet, or it could neither send nor queue it)
+    QUEUED = "queued"  # the mail service refused it for now: the mail outbox's deliver_mail job sends it
+    SENT = "sent"
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,14 @@ class TicketView:
                 "status": self.status.value, "reference_id": self.reference_id,
                 "created_at": iso(self.created_at), "updated_at": iso(self.updated_at),
                 "messages": [m.to_json() for m in self.messages], **contact}
+
+
+@dataclass(frozen=True)
+class Answered:
+    """Support's answer: the ticket as it stands now, and whether the user's email went out."""
+
+    ticket: TicketView
+    email: EmailStatus
 
 
 class SupportDesk:
@@ -128,12 +144,30 @@ class SupportDesk:
     def ticket(self, ticket_id: str) -> TicketView:
         return self._view(_ticket(ticket_id))
 
-    def reply(self, ticket_id: str, message: str, actor: str) -> TicketView:
-        """Support's answer; the user is emailed it."""
+    def reply(self, ticket_id: str, message: str, actor: str) -> Answered:
+        """Support's answer, stored; then the user is emailed it. A refused email leaves the answer stored and
+        its email pending, which the outcome says (`email`) and resend_pending_emails retries."""
         ticket = _ticket(ticket_id)
         reply = self._add(ticket, Author.SUPPORT, actor, _body(message), TicketStatus.ANSWERED)
-        self._email_reply(ticket, reply)
-        return self._view(_ticket(ticket_id))
+        email = self._email_reply(ticket, reply)
+        return Answered(self._view(_ticket(ticket_id)), email)
+
+    def resend_pending_emails(self, ticket_id: str) -> list[int]:
+        """Email every answer of the ticket whose email is still pending, oldest first; the numbers of those
+        sent now. The first refusal stops the run (the rest stay pending, in order)."""
+        ticket = _ticket(ticket_id)
+        sent: list[int] = []
+        for message in TicketMessage.query(ticket_id, filter_condition=TicketMessage.email_status
+                                           == EmailStatus.PENDING.value):
+            if self._email_reply(ticket, _message_view(message)) is EmailStatus.PENDING:
+                break
+            sent.append(int(message.seq))
+        return sent
+
+    def pending_emails(self, ticket_id: str) -> list[int]:
+        """The numbers of the ticket's answers whose email has not gone out."""
+        return [int(m.seq) for m in TicketMessage.query(ticket_id, filter_condition=TicketMessage.email_status
+                                                        == EmailStatus.PENDING.value)]
 
     def _open(self, ticket_id: str, account_id: str, kind: TicketKind, subject: str, body: str,
               reference_id: str | None, *, contact_email: str | None = None) -> TicketView:
@@ -158,7 +192,8 @@ class SupportDesk:
             seq = int(ticket.message_count) + 1
             now = self.clock.now()
             message = TicketMessage(ticket.ticket_id, seq, author=author.value, actor=actor, body=body,
-                                    created_at=now)
+                                    created_at=now,
+                                    email_status=EmailStatus.PENDING.value if author is Author.SUPPORT else None)
             try:
                 with TransactWrite(connection=connection()) as tx:
                     tx.update(ticket, condition=Ticket.message_count == ticket.message_count,
@@ -184,18 +219,32 @@ class SupportDesk:
                           updated_at=ticket.updated_at, messages=[_message_view(m) for m in found],
                           contact_email=ticket.contact_email)
 
-    def _email_reply(self, ticket: Ticket, reply: MessageView) -> None:
-        if ticket.contact_email:
-            email, how = ticket.contact_email, "Answer this email to write back to us."
-        else:
+    def _email_reply(self, ticket: Ticket, reply: MessageView) -> EmailStatus:
+        """What became of the answer's email (no one to write to counts as sent), recorded on the answer."""
+        address, how = self._reply_address(ticket)
+        status = EmailStatus.SENT
+        if address:
+            body = f"Support answered your ticket \"{ticket.subject}\" ({ticket.ticket_id}):\n\n{reply.body}\n\n{how}\n"
             try:
-                email = Account.get(ticket.account_id).email
-            except Account.DoesNotExist:
-                return
-            how = (f"Sign in at {self.public_base_url}/ to read the whole conversation and answer, "
-                   "or answer this email.")
-        body = f"Support answered your ticket \"{ticket.subject}\" ({ticket.ticket_id}):\n\n{reply.body}\n\n{how}\n"
-        self.mailer.send(email, f"Re: {ticket.subject}", body)
+                status = EmailStatus.QUEUED if is_queued(self.mailer.send(address, f"Re: {ticket.subject}", body)) \
+                    else EmailStatus.SENT
+            except Exception as error:  # neither sent nor queued (the outbox down too, a header): the answer stands
+                logger.warning("support answer not emailed", extra={"ticket_id": ticket.ticket_id, "seq": reply.seq,
+                                                                    "error": type(error).__name__})
+                return EmailStatus.PENDING
+        TicketMessage(ticket.ticket_id, reply.seq).update(actions=[TicketMessage.email_status.set(status.value)])
+        return status
+
+    def _reply_address(self, ticket: Ticket) -> tuple[str | None, str]:
+        """Where an answer goes, and how its reader writes back: a contact-form ticket's sender, or the account."""
+        if ticket.contact_email:
+            return ticket.contact_email, "Answer this email to write back to us."
+        try:
+            email = Account.get(ticket.account_id).email
+        except Account.DoesNotExist:
+            return None, ""
+        return email, (f"Sign in at {self.public_base_url}/ to read the whole conversation and answer, "
+                       "or answer this email.")
 
 
 def support_desk() -> SupportDesk:

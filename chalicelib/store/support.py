@@ -58,6 +58,9 @@ class TicketMessage(Model):
     actor = UnicodeAttribute(null=True)  # the admin who answered
     body = UnicodeAttribute()
     created_at = NumberAttribute()
+    # A support answer's email: "pending" from the write until the mailer took it, then "sent"; absent on
+    # the user's own messages (and on answers written before emails were tracked, all of which were sent).
+    email_status = UnicodeAttribute(null=True)
 
 
 @table("support_contacts")

@@ -19,6 +19,7 @@ from typing import Any
 from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
 
+from chalicelib.observability import redact
 from chalicelib.store.base import connection
 from infra.local.signals import stop_requested
 
@@ -39,6 +40,10 @@ class GatewayHandler(ChaliceRequestHandler):
 
     # Chalice binds its verbs to its own _generic_handle when its class is made: bind them to ours.
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """The access log line without credentials: the handler API takes `api_key` in the query string."""
+        super().log_message("%s", redact(format % args))
 
 
 class SharedPortServer(ThreadedHTTPServer):

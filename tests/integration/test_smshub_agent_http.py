@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from chalicelib.domain.ids import new_id
 from chalicelib.store.base import bind_models
 from infra.local.simulator.smshub_agent import AgentHandle, start_smshub_agent
 from infra.local.stack import Stack, free_port
+from tests.integration import hostile
 from tests.support import client_at, customer_with_key, refresh_prices, second_app, wait_until
 
 pytestmark = pytest.mark.integration
@@ -36,6 +38,7 @@ class AgentHub:
     name: str
     app_url: str
     agent: AgentHandle
+    log: Path  # the app's log (Powertools lines and the access log)
 
     @property
     def push_url(self) -> str:
@@ -51,11 +54,12 @@ def hub(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agen
                  "prices": {"*": 40}}]
     env = {"PARTNERS_JSON": json.dumps(partners)}
     try:
-        with second_app(stack, env, tmp_path_factory.mktemp("agent-app") / "app.log", port=port) as app_url:
+        log = tmp_path_factory.mktemp("agent-app") / "app.log"
+        with second_app(stack, env, log, port=port) as app_url:
             settings = settings_from_env({**stack.env(), **env})
             bind_models(settings)
             refresh_prices(settings)
-            yield AgentHub(name, app_url, agent)
+            yield AgentHub(name, app_url, agent, log)
     finally:
         agent.stop()
 
@@ -143,3 +147,21 @@ def test_agent_push__guessing_an_agents_key_meets_429(hub: AgentHub) -> None:
     # Then every guess is refused, and the guessing is cut off like any other credential guessing
     assert {r.status_code for r in replies[:-1]} == {401}
     assert replies[-1].status_code == 429 and replies[-1].json()["status"] == "ERROR"
+
+
+def test_agent_push__hostile_fields_with_the_right_key_never_answer_5xx_or_log_an_exception(hub: AgentHub) -> None:
+    # Given a well-formed push from the agent, with its key
+    push = {"action": "PUSH_SMS", "key": KEY, "smsId": 9100, "phone": 79990001124, "phoneFrom": "Telegram",
+            "text": "Telegram code 22222"}
+    log, findings = hostile.AppLog.at(hub.log), hostile.Findings()
+    agent = client_at("127.0.0.82")
+    values: list[object] = [*hostile.SAMPLE, *hostile.NON_TEXT]
+    bodies = [*hostile.BODIES] + [json.dumps(push | {name: value}).encode()
+                                  for index, name in enumerate(["smsId", "phone", "phoneFrom", "text", "key", "action"])
+                                  for value in hostile.share(values, [*hostile.ALWAYS, 10**40], index)]
+    # When each field is each hostile value (the protocol's Ulong smsId and phone as '²' broke it once)
+    for body in bodies:
+        reply = agent.post(hub.push_url, data=body, headers={"Content-Type": "application/json"}, timeout=30)
+        findings.check(f"push {body[:80]!r}", reply.status_code, reply.text)
+    # Then nothing answered 5xx and nothing was logged as an exception
+    findings.assert_clean(log)

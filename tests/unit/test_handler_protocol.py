@@ -219,6 +219,21 @@ def test_activation_id__positive_integer():
     assert p.activation_id({"id": " 17 "}) == 17
 
 
+@pytest.mark.parametrize("raw", ["1" * 40, "9" * 5000])
+def test_activation_id__longer_than_any_id_we_issue_is_no_activation(raw):
+    # A well-formed number no activation can have (DynamoDB keeps 38 digits; Python parses 4300): no such activation
+    with pytest.raises(p.ProtocolError) as raised:
+        p.activation_id({"id": raw})
+    assert raised.value.reply == "NO_ACTIVATION"
+
+
+@pytest.mark.parametrize("raw", ["1" * 5000, "1" * 40, "²", "٣", "１"])
+def test_country__oversized_or_not_ascii_digits_is_bad_country(raw):
+    with pytest.raises(p.ProtocolError) as raised:
+        p.country_id({"country": raw}, [0, 1, 3, 187])
+    assert raised.value.reply == "BAD_COUNTRY"
+
+
 def test_service_and_country__unknown_values_name_the_parameter():
     with pytest.raises(p.ProtocolError) as service:
         p.service_code({"service": "zz"}, ["tg"])

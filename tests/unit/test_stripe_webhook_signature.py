@@ -127,3 +127,13 @@ def _accepted(gateway: StripeGateway, header: str) -> bool:
     except WebhookSignatureError:
         return False
     return True
+
+
+@pytest.mark.parametrize("depth", [50_000, 200_000])
+def test_parse_webhook__a_signed_body_nested_deep_is_not_an_event_not_a_crash(gateway: StripeGateway, depth: int):
+    # Given a body signed with our secret (a leaked secret, or our own bug) nested tens of thousands deep
+    body = b'{"a":' * depth + b"1" + b"}" * depth
+    header = signature_header(body, SECRET, NOW)
+    # When / Then it is refused as not an event, never a RecursionError (a 500)
+    with pytest.raises(WebhookPayloadError):
+        gateway.parse_webhook(body, header, now=NOW)

@@ -1,0 +1,109 @@
+"""What runs around every route, outermost first: the log context, security headers, the settings gate, maintenance,
+the rate limit, and Chalice's own refusals in our envelope. app.py registers them in this order (MIDDLEWARE)."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.api import settings_gate
+from chalicelib.api.errors import error_body, error_response
+from chalicelib.config import get_environment_settings
+from chalicelib.domain.errors import RateLimited
+from chalicelib.observability import logger
+from chalicelib.services import rate_limit, runtime_settings
+from chalicelib.services.authn import bearer
+
+Middleware = Callable[[Any, Callable[[Any], Any]], Any]
+
+# Paths that keep working in maintenance (5.2): health for load balancers, Stripe and partner pushes so no
+# payment or code is lost, the handler and 5sim APIs, which answer maintenance in their own protocols, and
+# the dashboard's page and files, so a person sees the page with its maintenance banner rather than raw JSON.
+# The same paths skip the per-client rate limit (a refused webhook is a delayed credit or code).
+MAINTENANCE_EXEMPT = ("/health", "/v1/webhooks/", "/v1/partners/", "/stubs/", "/5sim/", "/static/")
+HSTS = "max-age=63072000; includeSubDomains"
+
+
+def security_headers(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """`nosniff` on every reply; `no-store` on every reply that is not explicitly public and on every reply to a
+    request that carries a credential (a shared cache must never keep a balance, a key or an SMS); HSTS when
+    deployed (the local stage is plain HTTP)."""
+    response = get_response(event)
+    headers = response.headers
+    present = {name.lower() for name in headers}
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    if "cache-control" not in present or _carries_credential(event):
+        for name in [n for n in headers if n.lower() == "cache-control"]:
+            del headers[name]
+        headers["Cache-Control"] = "no-store"
+    if get_environment_settings().stage != "local":
+        headers["Strict-Transport-Security"] = HSTS
+    return response
+
+
+def _carries_credential(event: Any) -> bool:
+    request_headers = getattr(event, "headers", None) or {}
+    query = getattr(event, "query_params", None) or {}
+    return bool(request_headers.get("authorization")) or "api_key" in query
+
+
+def maintenance_gate(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    path = event.path or ""
+    if path != "/" and not path.startswith(MAINTENANCE_EXEMPT):
+        state = runtime_settings.maintenance()
+        if state.on:
+            message = state.message or "SMS Rooms is down for maintenance. Please try again soon."
+            return Response(body=error_body("MAINTENANCE", message), status_code=503,
+                            headers={"Retry-After": "300", "Content-Type": "application/json"})
+    return get_response(event)
+
+
+def rate_limit_gate(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    # After the maintenance gate; Stripe's webhooks are never limited (a refused event is a delayed credit).
+    path = event.path or ""
+    if path.startswith("/v1/") and not path.startswith(MAINTENANCE_EXEMPT):
+        source_ip = ((event.context or {}).get("identity") or {}).get("sourceIp")
+        try:
+            rate_limit.admit_request(bearer((event.headers or {}).get("authorization")), source_ip)
+        except RateLimited as error:
+            return error_response(error)
+    return get_response(event)
+
+
+def chalice_errors_as_envelope(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice answers some refusals itself (405, 415, its own 400s) as {"Code", "Message"}: same envelope."""
+    response = get_response(event)
+    body = response.body
+    if 400 <= response.status_code < 500 and isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        code = re.sub(r"(?<!^)(?=[A-Z])", "_", str(body["Code"]).removesuffix("Error")).upper()
+        response.body = error_body(code, str(body["Message"]))
+        response.headers["Content-Type"] = "application/json"
+    return response
+
+
+_cold_start = True
+
+
+def log_context(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Every log line of an invocation carries its request id, path and whether it was a cold start."""
+    global _cold_start
+    context = getattr(event, "context", None)
+    request_id = (context.get("requestId") if isinstance(context, dict) else None) or getattr(
+        getattr(event, "lambda_context", None), "aws_request_id", None)
+    logger.append_keys(request_id=request_id, request_path=getattr(event, "path", None), cold_start=_cold_start)
+    _cold_start = False
+    return get_response(event)
+
+
+# (function, Chalice event type), outermost first. The settings gate runs before anything reads a table or a
+# secret (a missing or published setting refuses every kind of event), inside the headers so its 503 has them.
+MIDDLEWARE: list[tuple[Middleware, str]] = [
+    (log_context, "all"),
+    (security_headers, "http"),
+    (settings_gate.refuse_when_misconfigured, "all"),
+    (maintenance_gate, "http"),
+    (rate_limit_gate, "http"),
+    (chalice_errors_as_envelope, "http"),
+]
