@@ -108,6 +108,9 @@ def test_fuzz_rest_bodies__hostile_fields_and_bodies_never_answer_5xx_or_log_an_
         ("POST", "/v1/topups", {"amount_cents": 0, "payment_method_id": "pm_x"}, ["amount_cents"], "key", caller),
         ("POST", "/v1/account/accept-agreement", {"agreement_version": "1"}, ["agreement_version"], "key", caller),
         ("POST", "/v1/refund-requests", {"reason": "x"}, ["reason"], "key", refunder),
+        ("POST", "/v1/support/contact", {"email": email, "subject": "s", "message": "m"},
+         ["email", "subject", "message"], None, _anonymous("127.0.0.83")),
+        ("POST", "/v1/support/contact/confirm", {"token": "x"}, ["token"], None, _anonymous("127.0.0.84")),
     ]
     log, findings = h.AppLog.start(stack.data_dir), h.Findings()
     started = time.monotonic()
