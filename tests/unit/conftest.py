@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from chalice.test import Client
 
 from chalicelib.config import Settings
 from tests.unit.accounts_support import Harness, wipe_tables
@@ -49,3 +50,15 @@ def office(moto_tables: Settings) -> AdminHarness:
 def desk(moto_tables: Settings) -> Desk:
     """Activations over fresh moto tables with one fake partner."""
     return Desk(moto_tables)
+
+
+@pytest.fixture
+def rest_client(h: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
+    """Chalice's test client over the app, the account routes wired to the harness's services."""
+    from app import app
+    from chalicelib.api import accounts as accounts_api
+
+    bundle = h.rest_services()
+    monkeypatch.setattr(accounts_api, "services", lambda: bundle)
+    with Client(app) as client:
+        yield client

@@ -8,10 +8,7 @@ from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from chalice.test import Client
 
-from app import app
-from chalicelib.api import accounts as accounts_api
 from chalicelib.config import settings_from_env
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.providers.pinned_http import post_pinned
@@ -19,7 +16,6 @@ from chalicelib.services.webhook_settings import validate_webhook_url, webhook_p
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import WebhookDelivery
 from tests.fake_dns import FakeDns
-from tests.unit.accounts_support import Harness
 from tests.unit.activation_support import Desk
 
 HOSTILE = [
@@ -95,22 +91,14 @@ def test_validate_webhook_url__public_urls_are_kept_as_written():
 
 # Over HTTP (Chalice's test client, services over moto) --------------------------------------------------------
 
-@pytest.fixture
-def api(h: Harness, monkeypatch) -> Iterator[Client]:
-    bundle = h.rest_services()
-    monkeypatch.setattr(accounts_api, "services", lambda: bundle)
-    with Client(app) as client:
-        yield client
-
-
-def test_put_webhook__loopback_is_refused_at_save_when_the_setting_is_off(api, h):
+def test_put_webhook__loopback_is_refused_at_save_when_the_setting_is_off(rest_client, h):
     # Given Ann signed in, on a stage that does not allow loopback webhooks
     account = h.verified()
     token = h.session()
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     for url in ("http://127.0.0.1:8000/hook", "http://2130706433/", "http://169.254.169.254/latest/meta-data/"):
         # When she points her webhook inside the network
-        reply = api.http.put("/v1/webhook", headers=headers, body=json.dumps({"url": url}))
+        reply = rest_client.http.put("/v1/webhook", headers=headers, body=json.dumps({"url": url}))
         # Then it is refused with a clear field error and nothing is stored
         assert reply.status_code == 422, url
         error = reply.json_body["error"]
