@@ -130,3 +130,21 @@ def test_reconcile_books__emits_the_discrepancy_count_as_a_metric(office, capsys
     # Then the EMF metric LedgerDiscrepancies says 1
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "LedgerDiscrepancies" in line]
     assert [m["LedgerDiscrepancies"] for m in emitted if "_aws" in m] == [[1.0]]
+
+
+def test_run__an_account_that_never_holds_still_is_confirmed_only_once_it_does(office, monkeypatch):
+    # Given a balance changed behind the ledger's back, on an account whose money moves between any two reads
+    account = office.account(balance_cents=500)
+    Account(account.account_id).update(actions=[Account.balance_cents.add(3)])
+    read = Account.get
+
+    def moving(*args, **kwargs):
+        Account(account.account_id).update(actions=[Account.version.add(1)])
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(Account, "get", moving)
+    # When reconciled while it moves, Then nothing is reported on a torn read
+    assert _reconciler(office).run().clean
+    # When reconciled once it holds still, Then the discrepancy is reported
+    monkeypatch.undo()
+    assert _checks(_reconciler(office).run()) == [("balance_mismatch", account.account_id)]
