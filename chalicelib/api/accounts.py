@@ -108,9 +108,9 @@ def login() -> Response:
     body = v1.json_body()
     session = services().signin.login(fields.text(body, "email", max_length=_EMAIL_MAX),
                                       fields.text(body, "password", max_length=_PASSWORD_MAX), v1.client_ip(),
-                                      user_agent())
-    return _reply({"token": session.token, "token_type": "Bearer", "expires_at": iso(session.expires_at)},
-                  headers=_NO_STORE)
+                                      user_agent(), fields.optional_text(body, "device_token", max_length=100))
+    return _reply({"token": session.token, "token_type": "Bearer", "expires_at": iso(session.expires_at),
+                   "device_token": session.device_token}, headers=_NO_STORE)
 
 
 @v1.route("/v1/auth/logout", methods=["POST"])

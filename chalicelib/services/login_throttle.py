@@ -6,8 +6,10 @@ anywhere else is not slowed at all. A pair gets a few free failures, then each f
 wait (1 s, 2 s, 4 s … capped at a minute), during which the pair is refused with 429 before the password is
 checked: a guesser on one account gets about one try a minute, the owner behind the same NAT gets in after
 that minute at most. An IP that fails on many emails (password spraying) waits longer (up to 15 minutes), but
-only for emails not yet signed in from it: the accounts known at that IP keep signing in. Counts forget after
-15 quiet minutes. Keys are the hash of the address whether or not an account has it: throttling says nothing
+only for emails not yet signed in from it: the accounts known at that IP keep signing in. A browser that
+proves an earlier sign-in of the account (its device token) is counted on its own instead, so even a stranger
+behind the owner's own IP, guessing without pause, cannot make the owner wait. Counts forget after 15 quiet
+minutes. Keys are the hash of the address whether or not an account has it: throttling says nothing
 about which emails are registered.
 """
 from __future__ import annotations
@@ -47,9 +49,10 @@ class SignInThrottle:
         self.clock = clock
         self.ip_rule = ThrottleRule(free_failures=ip_free_failures, max_wait_seconds=IP_RULE.max_wait_seconds)
 
-    def check(self, email: str, ip: str, *, known_at_ip: bool) -> None:
-        """Raises RateLimited while the (email, IP) pair must wait, or the IP must and the email is new there."""
-        keys = [_pair_key(email, ip)] if known_at_ip else [_pair_key(email, ip), _ip_key(ip)]
+    def check(self, email: str, ip: str, *, known_at_ip: bool, trusted_device: str | None = None) -> None:
+        """Raises RateLimited while the (email, IP) pair must wait, or the IP must and the email is new there;
+        for a trusted device (its token's hash), only while that device must wait."""
+        keys = _keys(email, ip, trusted_device) if trusted_device or not known_at_ip else [_pair_key(email, ip)]
         now = self.clock.now()
         for key in keys:
             try:
@@ -61,13 +64,15 @@ class SignInThrottle:
                 raise RateLimited(f"Too many failed sign-ins. Try again in {wait} seconds, or reset your password.",
                                   retry_after_seconds=wait)
 
-    def record_failure(self, email: str, ip: str) -> None:
-        self._count(_pair_key(email, ip), PAIR_RULE)
-        self._count(_ip_key(ip), self.ip_rule)
+    def record_failure(self, email: str, ip: str, trusted_device: str | None = None) -> None:
+        pair_or_device, *by_ip = _keys(email, ip, trusted_device)
+        self._count(pair_or_device, PAIR_RULE)
+        for key in by_ip:
+            self._count(key, self.ip_rule)
 
-    def forget(self, email: str, ip: str) -> None:
-        """A successful sign-in or password reset clears the pair's count (never the IP's)."""
-        LoginThrottle(_pair_key(email, ip)).delete()
+    def forget(self, email: str, ip: str, trusted_device: str | None = None) -> None:
+        """A successful sign-in or password reset clears the pair's (or device's) count, never the IP's."""
+        LoginThrottle(_keys(email, ip, trusted_device)[0]).delete()
 
     def _count(self, key: str, rule: ThrottleRule) -> None:
         now = self.clock.now()
@@ -90,6 +95,11 @@ class SignInThrottle:
             item.update(actions=[LoginThrottle.blocked_until.set(blocked_until),
                                  LoginThrottle.window_ends_at.set(max(window_end, blocked_until)),
                                  LoginThrottle.expires_at.set(_ttl(max(window_end, blocked_until)))])
+
+
+def _keys(email: str, ip: str, trusted_device: str | None) -> list[str]:
+    """What a failure counts on: a trusted device alone, else the (email, IP) pair and the IP."""
+    return [f"device#{trusted_device}"] if trusted_device else [_pair_key(email, ip), _ip_key(ip)]
 
 
 def _pair_key(email: str, ip: str) -> str:

@@ -22,6 +22,7 @@ class IssuedSession:
     token: str
     key_id: str
     expires_at: float
+    device_token: str | None = None  # a sign-in's: what the browser sends at its next sign-in (known_clients)
 
 
 @dataclass(frozen=True)

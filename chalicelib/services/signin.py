@@ -1,6 +1,8 @@
 """Signing in and out: the (email, IP) throttle, one session per sign-in, and an email when it is from a new place."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.domain.errors import Forbidden, InvalidInput, Unauthenticated
@@ -25,15 +27,18 @@ class SignIn:
         self.throttle = SignInThrottle(accounts.clock, ip_free_failures=accounts.settings.login_ip_free_failures)
         self.credentials = Credentials(accounts.clock, accounts.settings.session_ttl_seconds)
 
-    def login(self, email: str, password: str, ip: str, user_agent: str | None = None) -> IssuedSession:
-        """A new session; raises Unauthenticated (INVALID_CREDENTIALS), RateLimited, AccountBlocked, AccountInactive.
+    def login(self, email: str, password: str, ip: str, user_agent: str | None = None,
+              device_token: str | None = None) -> IssuedSession:
+        """A new session, and the device token for this browser's next sign-in; raises Unauthenticated
+        (INVALID_CREDENTIALS), RateLimited, AccountBlocked, AccountInactive.
 
         An unknown email and a wrong password give the same error after the same argon2 work."""
         email = normalise_email(email)
         account = self.accounts.find_by_email(email)
-        self.throttle.check(email, ip, known_at_ip=known_clients.known_at(account, ip))
+        trusted = known_clients.trusted_device(account, device_token)
+        self.throttle.check(email, ip, known_at_ip=known_clients.known_at(account, ip), trusted_device=trusted)
         if not self.passwords.verify(account.password_hash if account else None, password):
-            self.throttle.record_failure(email, ip)
+            self.throttle.record_failure(email, ip, trusted)
             if account is not None:
                 self._record(account.account_id, ActivityKind.SIGN_IN_FAILED, ip)
             raise Unauthenticated("Wrong email or password.", code="INVALID_CREDENTIALS")
@@ -41,15 +46,16 @@ class SignIn:
         refused = refusal(account.status)
         if refused is not None:
             raise refused
-        self.throttle.forget(email, ip)
+        self.throttle.forget(email, ip, trusted)
         self._rehash_if_outdated(account, account.password_hash, password)
         device = known_clients.device_of(user_agent)
         session = self.credentials.issue_session(account.account_id, ip, device)
         self._record(account.account_id, ActivityKind.SIGN_IN, ip, {"session": session.key_id})
-        if known_clients.remember(account, ip, device):
+        remembered = known_clients.remember(account, ip, device, device_token)
+        if remembered.new_place:
             account_emails.deliver(self.accounts.mailer, account.email, security_emails.new_sign_in(
                 self.settings.public_base_url, self.clock.now(), ip, device))
-        return session
+        return replace(session, device_token=remembered.device_token)
 
     def logout(self, account_id: str, credential_kind: str, token_hash: str, ip: str) -> None:
         if credential_kind != SESSION:

@@ -74,6 +74,9 @@ class Account(Model):
     # IP over its failed sign-in budget still lets in the accounts that are known there.
     sign_in_ips = ListAttribute[str](null=True)
     sign_in_devices = ListAttribute[str](null=True)
+    # SHA-256 of the device tokens given to browsers that signed in (newest first): a device that proves an
+    # earlier sign-in is throttled on its own, so a stranger behind the owner's IP cannot make the owner wait.
+    trusted_devices = ListAttribute[str](null=True)
 
 
 def unreconciled(settled_before: float) -> list[tuple[str, float]]:

@@ -64,6 +64,9 @@ export async function verifyPage(ctx) {
   if (session.token()) await ctx.refreshMe();
 }
 
+// This browser's proof of an earlier sign-in: its failed sign-ins are counted apart from strangers at its IP.
+const DEVICE_KEY = "smsrooms.device";
+
 const NOTICES = {
   expired: ["info", "Your session has ended. Please sign in again."],
   locked: ["success", "Your account is locked. Check your email for the link to choose a new password."],
@@ -83,7 +86,8 @@ export async function loginPage(ctx) {
       " · ", h("a", { href: "#/contact", id: "contact-support" }, "Contact support")),
   ], async (data) => {
     const reply = await post("/v1/auth/login", { email: String(data.get("email")).trim(),
-      password: data.get("password") });
+      password: data.get("password"), device_token: localStorage.getItem(DEVICE_KEY) || undefined });
+    if (reply.device_token) localStorage.setItem(DEVICE_KEY, reply.device_token);
     session.signIn(reply.token);
     ctx.navigate(next.startsWith("/") ? next : "/dashboard");
   });

@@ -86,6 +86,20 @@ def test_login__the_owner_behind_the_strangers_ip_gets_in_after_the_short_wait(s
     assert _login(nat, stack, member.email, member.password).status_code == 200
 
 
+def test_login__the_owners_browser_gets_in_at_once_while_a_stranger_at_its_ip_keeps_guessing(stack: Stack) -> None:
+    # Given a member whose browser signed in before from the office NAT (and kept its device token)
+    member = sign_up(stack.app_url, stack.outbox)
+    nat = client_at("127.0.0.67")
+    device_token = _login(nat, stack, member.email, member.password).json()["device_token"]
+    # When a stranger behind the same NAT guesses until refused, and keeps guessing
+    assert _hammer(nat, stack, member.email)[-1] == 429
+    # Then the owner's browser signs in at once with its token, while the stranger stays refused
+    owner = nat.post(f"{stack.app_url}/v1/auth/login", timeout=30, json={
+        "email": member.email, "password": member.password, "device_token": device_token})
+    assert owner.status_code == 200, owner.text
+    assert _login(nat, stack, member.email, member.password).status_code == 429
+
+
 def test_api_key__a_known_good_key_keeps_working_while_its_ip_sprays_bad_keys(stack: Stack) -> None:
     # Given a bot with a good key, on an IP from which someone sprays made-up keys until refused
     member = sign_up(stack.app_url, stack.outbox)

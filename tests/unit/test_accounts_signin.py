@@ -112,6 +112,34 @@ def test_login__the_wait_is_short_so_the_owner_behind_the_same_ip_gets_in_soon(h
     assert h.signin.login("ann@example.com", PASSWORD, IP).token
 
 
+def test_login__a_browser_that_signed_in_before_gets_in_while_a_stranger_at_its_ip_keeps_guessing(h):
+    # Given Ann, whose browser holds the device token of an earlier sign-in from her office NAT
+    h.verified()
+    device_token = h.signin.login("ann@example.com", PASSWORD, IP).device_token
+    # When a stranger behind the same NAT guesses her password without pause, so that the (email, IP) pair waits
+    for _ in range(PAIR_RULE.free_failures + 3):
+        _fail(h)
+    assert isinstance(_fail(h), RateLimited)
+    # Then her browser still gets in at once, a made-up device token does not, and the wait is still there
+    assert h.signin.login("ann@example.com", PASSWORD, IP, None, device_token).device_token == device_token
+    with pytest.raises(RateLimited):
+        h.signin.login("ann@example.com", PASSWORD, IP, None, "made-up-device-token")
+    assert isinstance(_fail(h), RateLimited)
+
+
+def test_login__wrong_passwords_from_a_trusted_browser_make_that_browser_wait(h):
+    # Given a browser with Ann's device token, from which someone guesses
+    h.verified()
+    device_token = h.signin.login("ann@example.com", PASSWORD, IP).device_token
+    for _ in range(PAIR_RULE.free_failures + 1):
+        with pytest.raises(Unauthenticated):
+            h.signin.login("ann@example.com", "wrong password!", IP, None, device_token)
+    # Then that browser waits like any (email, IP) pair would, while Ann elsewhere signs in at once
+    with pytest.raises(RateLimited):
+        h.signin.login("ann@example.com", PASSWORD, IP, None, device_token)
+    assert h.signin.login("ann@example.com", PASSWORD, "192.0.2.80").token
+
+
 def test_login__unknown_emails_are_throttled_like_real_ones(h):
     # Given the free failures used up on an address nobody registered
     for _ in range(PAIR_RULE.free_failures + 1):
