@@ -80,6 +80,7 @@ class AccountRights:
                     Account.email.set(f"withdrawn+{account.account_id}@invalid"),
                     Account.password_hash.remove(), Account.webhook_url.remove(), Account.webhook_secret.remove(),
                     Account.created_ip.remove(), Account.sign_in_ips.remove(), Account.sign_in_devices.remove(),
+                    Account.trusted_devices.remove(),
                 ], condition=(Account.version == account.version) & Account.status.is_in(*_USABLE))
                 tx.delete(Claim(email_claim_key(account.email)), condition=Claim.value == account.account_id)
         except TransactWriteError:

@@ -53,11 +53,12 @@ def test_withdraw_consent__deactivates_minimises_data_and_frees_the_email(h):
     h.webhooks.set(account, "https://bot.example.com/hook", rotate_secret=False, ip=IP)
     # When she withdraws her consent
     h.rights.withdraw_consent(authenticate(session, h.clock).account, IP)
-    # Then the account is deactivated and keeps no email, password or webhook
+    # Then the account is deactivated and keeps no email, password, webhook, or where she signed in from
     stored = Account.get(account.account_id)
     assert stored.status == AccountStatus.DEACTIVATED.value
     assert "ann@example.com" not in stored.email
     assert (stored.password_hash, stored.webhook_url, stored.webhook_secret, stored.created_ip) == (None,) * 4
+    assert (stored.sign_in_ips, stored.sign_in_devices, stored.trusted_devices) == (None,) * 3
     # And she cannot sign in or use her credentials, and was told by email
     with pytest.raises(Unauthenticated):
         h.signin.login("ann@example.com", PASSWORD, IP)
