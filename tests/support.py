@@ -1,6 +1,7 @@
 """Test helpers shared across suites: an account with money and an API key, made through the public services."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -154,19 +155,23 @@ def sleep_past_grace(bought_at: float) -> None:
 
 
 @contextmanager
-def second_app(stack: Any, env: dict[str, str], log: Path, *, port: int | None = None) -> Iterator[str]:
-    """Another app process on the stack's DynamoDB Local with `env` laid over the stack's (its own partners, say),
-    no scheduler: a couple of seconds, not a whole second stack. Yields its URL; stopped after the block."""
+def second_app(stack: Any, partners: list[dict[str, Any]], log: Path, *, port: int | None = None) -> Iterator[str]:
+    """Another app process on the stack's DynamoDB Local whose PARTNERS_JSON is `partners` (the session stack's app
+    knows only its own), no scheduler: a couple of seconds, not a whole second stack. This process's models are bound
+    to it and its partners' prices are in the catalog. Yields its URL; stopped after the block."""
     from infra.local.stack import ROOT, free_port
 
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
+    env = {**stack.env(), "PARTNERS_JSON": json.dumps(partners), "APP_PORT": str(port)}
     with open(log, "ab") as out:
-        app = subprocess.Popen([sys.executable, "-m", "infra.local.serve", "--port", str(port)], cwd=ROOT,
-                               env={**stack.env(), **env, "APP_PORT": str(port)}, stdout=out,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+        app = subprocess.Popen([sys.executable, "-m", "infra.local.serve", "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         assert wait_until(lambda: _healthy(url), seconds=60), log.read_text(errors="replace")[-800:]
+        settings = settings_from_env(env)
+        bind_models(settings)
+        refresh_prices(settings)
         yield url
     finally:
         app.terminate()

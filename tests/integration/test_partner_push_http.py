@@ -18,10 +18,9 @@ import requests
 from chalicelib.config import settings_from_env
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.push_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, push_signature
-from chalicelib.store.base import bind_models
 from infra.local.simulator.server import SimulatorHandle, start_simulator
 from infra.local.stack import Stack
-from tests.support import customer_with_key, refresh_prices, second_app, wait_until
+from tests.support import customer_with_key, second_app, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -48,12 +47,8 @@ def app(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Push
                  "push_secret_previous": ALPHA_PREVIOUS},
                 {"name": beta, "base_url": beta_sim.url, "api_key": "sim-key", "push_secret": BETA_SECRET,
                  "priority": -1}]
-    env = {"PARTNERS_JSON": json.dumps(partners)}
     try:
-        with second_app(stack, env, tmp_path_factory.mktemp("push-app") / "app.log") as url:
-            settings = settings_from_env({**stack.env(), **env})
-            bind_models(settings)
-            refresh_prices(settings)
+        with second_app(stack, partners, tmp_path_factory.mktemp("push-app") / "app.log") as url:
             yield PushApp(url, alpha, beta, alpha_sim)
     finally:
         alpha_sim.stop()

@@ -19,11 +19,10 @@ import requests
 
 from chalicelib.config import settings_from_env
 from chalicelib.domain.ids import new_id
-from chalicelib.store.base import bind_models
 from infra.local.simulator.smshub_agent import AgentHandle, start_smshub_agent
 from infra.local.stack import Stack, free_port
 from tests.integration import hostile
-from tests.support import client_at, customer_with_key, refresh_prices, second_app, wait_until
+from tests.support import client_at, customer_with_key, second_app, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -52,13 +51,9 @@ def hub(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agen
                                push_retry_seconds=0.2)
     partners = [{"name": name, "protocol": "smshub_agent", "base_url": agent.url, "api_key": KEY,
                  "prices": {"*": 40}}]
-    env = {"PARTNERS_JSON": json.dumps(partners)}
     try:
         log = tmp_path_factory.mktemp("agent-app") / "app.log"
-        with second_app(stack, env, log, port=port) as app_url:
-            settings = settings_from_env({**stack.env(), **env})
-            bind_models(settings)
-            refresh_prices(settings)
+        with second_app(stack, partners, log, port=port) as app_url:
             yield AgentHub(name, app_url, agent, log)
     finally:
         agent.stop()
