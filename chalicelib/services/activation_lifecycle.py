@@ -66,10 +66,14 @@ class Lifecycle:
         """Refuse a user event now, before anyone is told: illegal moves, and refunds inside the early window."""
         self.step(activation, event)
         if event in _REFUNDING_EVENTS and not activation.has_sms and not self._cancel_window_over(activation):
-            # Ban refunds like cancel, so it shares the window: otherwise it would be a way around it.
-            raise EarlyCancelDenied(
-                f"A number can be canceled {self.settings.cancel_grace_seconds} seconds after it was issued.",
-                details={"cancel_available_at": iso(self.cancel_available_at(activation))})
+            # Ban refunds like cancel before any SMS, so it shares the window: otherwise it would be a way around it.
+            # Each act is refused in its own words; once an SMS arrived a report refunds nothing and waits for nothing.
+            grace = self.settings.cancel_grace_seconds
+            message = (f"A number can be canceled {grace} seconds after it was issued."
+                       if event is ActivationEvent.USER_CANCEL else
+                       f"A number without an SMS can be reported {grace} seconds after it was issued "
+                       "(the report refunds its price, like a cancel).")
+            raise EarlyCancelDenied(message, details={"cancel_available_at": iso(self.cancel_available_at(activation))})
 
     def cancel_available_at(self, activation: Activation) -> float:
         return float(activation.created_at) + self.settings.cancel_grace_seconds

@@ -32,7 +32,8 @@ export async function activationPage(ctx) {
   replace(ctx.main, pageHeader("Your number", h("a", { href: "#/history" }, "All numbers")), message, view);
 
   const act = async (verb, confirmation) => {
-    if (confirmation && !(await confirmDialog(confirmation))) return;
+    const asked = typeof confirmation === "function" ? confirmation(activation) : confirmation;
+    if (asked && !(await confirmDialog(asked))) return;
     replace(message);
     try {
       activation = await post(`/v1/activations/${encodeURIComponent(id)}/${verb}`);
@@ -84,10 +85,12 @@ function activationParts(activation, act, named) {
     cancel: h("button", { type: "button", class: "secondary", id: "cancel-button", onclick: () => act("cancel", {
       title: "Cancel this number?", body: "The number is released and its price goes back to your balance.",
       confirm: "Cancel the number", danger: true }) }, "Cancel"),
-    ban: h("button", { type: "button", class: "link danger", onclick: () => act("ban", {
+    ban: h("button", { type: "button", class: "link danger", id: "report-button", onclick: () => act("ban", (now) => ({
       title: "Report this number?", body: "Use this when the service refuses the number (already used, blocked). "
-        + "You will not be offered it again; if no SMS arrived, its price is refunded.",
-      confirm: "Report the number", danger: true }) }, "Report number"),
+        + "You will not be offered it again. " + ((now.sms || []).length
+        ? "An SMS has arrived, so the charge is final: reporting refunds nothing."
+        : "No SMS has arrived, so its price goes back to your balance."),
+      confirm: "Report the number", danger: true })) }, "Report number"),
     current: activation,
   };
   parts.tick = (current) => tickTimers(parts, current);
@@ -114,8 +117,11 @@ function drawActivation(view, parts, activation) {
     activation.status === "RECEIVED" ? parts.retry : null,
     activation.status === "WAITING" ? parts.cancel : null,
     ["WAITING", "RECEIVED", "RETRY"].includes(activation.status) ? parts.ban : null);
+  const ending = activation.status === "BANNED" && sms.length
+    ? "You reported this number. An SMS had arrived, so its price stands (the charge is final with the first SMS)."
+    : ENDINGS[activation.status];
   replace(parts.ending, active ? null : notice(activation.status === "FINISHED" ? "success" : "info",
-    ENDINGS[activation.status] || "This activation has ended.", " ", h("a", { href: "#/buy" }, "Buy another number")));
+    ending || "This activation has ended.", " ", h("a", { href: "#/buy" }, "Buy another number")));
   if (!view.childElementCount) mount(view, parts);
   tickTimers(parts, activation);
 }
@@ -132,12 +138,14 @@ function tickTimers(parts, activation) {
   const active = !FINAL.has(activation.status);
   const expires = active ? secondsUntil(activation.expires_at) : null;
   const cancelIn = activation.status === "WAITING" ? secondsUntil(activation.cancel_available_at, CLOCK_SLACK_MS) : null;
+  // Before any SMS a report refunds like a cancel, so it waits for the same moment; after one it never waits.
   parts.cancel.disabled = Boolean(cancelIn);
+  parts.ban.disabled = Boolean(cancelIn);
   replace(parts.cancelTimer, cancelIn ? `in ${clock(cancelIn)}` : "now");
   replace(parts.expiryTimer, expires === null ? "" : clock(expires));
   const rows = [];
   if (expires !== null) rows.push(h("dt", {}, "Expires in"), parts.expiryTimer);
-  if (cancelIn !== null) rows.push(h("dt", {}, "Cancel available"), parts.cancelTimer);
+  if (cancelIn !== null) rows.push(h("dt", {}, "Cancel or report available"), parts.cancelTimer);
   if (rows.length !== parts.timers.childElementCount) replace(parts.timers, rows);
 }
 

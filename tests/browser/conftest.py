@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
 
 from infra.local.stack import ROOT, Stack
@@ -64,6 +65,16 @@ def _collect_errors(page: Page) -> list[str]:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     return errors
+
+
+@pytest.fixture
+def sms_held_back(stack: Stack) -> Iterator[None]:
+    """The partner simulator keeps its SMS for ten minutes, so a number can be canceled before any arrives."""
+    config = requests.get(f"{stack.simulator_url}/_sim/state", timeout=5).json()["config"]
+    requests.post(f"{stack.simulator_url}/_sim/config", json={"sms_delay_seconds": 600}, timeout=5).raise_for_status()
+    yield
+    requests.post(f"{stack.simulator_url}/_sim/config", json={"sms_delay_seconds": config["sms_delay_seconds"]},
+                  timeout=5).raise_for_status()
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-import requests
 from playwright.sync_api import Page, expect
 
 from infra.local.localstripe_setup import TEST_CARD
@@ -25,16 +23,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 CODE_WAIT_MS = 15_000
 THREE_D_SECURE_CARD = "4000002500003155"
-
-
-@pytest.fixture
-def sms_held_back(stack: Stack) -> Iterator[None]:
-    """The partner simulator keeps its SMS for ten minutes, so a number can be canceled before any arrives."""
-    config = requests.get(f"{stack.simulator_url}/_sim/state", timeout=5).json()["config"]
-    requests.post(f"{stack.simulator_url}/_sim/config", json={"sms_delay_seconds": 600}, timeout=5).raise_for_status()
-    yield
-    requests.post(f"{stack.simulator_url}/_sim/config", json={"sms_delay_seconds": config["sms_delay_seconds"]},
-                  timeout=5).raise_for_status()
 
 
 def test_first_purchase__register_verify_top_up_buy_and_finish(desktop: Page, stack: Stack, shot: Shot) -> None:

@@ -138,6 +138,19 @@ def test_ban__before_any_sms_refunds_and_remembers_the_number(desk):
     assert [b.phone for b in BadNumber.query(bad_number_owner(user.account_id, "tg"))] == [activation.phone]
 
 
+def test_ban__inside_the_early_window_is_denied_in_words_of_a_report(desk):
+    # Given a number without an SMS issued a minute ago
+    user, activation = desk.waiting_number(1000)
+    desk.clock.advance(60)
+    # When the user reports it
+    with pytest.raises(EarlyCancelDenied) as denied:
+        desk.service.ban(user.account_id, int(activation.activation_id))
+    # Then the refusal speaks of reporting (not canceling), says when, and the charge stays
+    assert "reported" in str(denied.value) and "cancel" not in str(denied.value).split("(")[0]
+    assert denied.value.details == {"cancel_available_at": "2027-01-15T08:02:00Z"}
+    assert desk.balance(user.account_id) == 940
+
+
 def test_ban__after_the_sms_keeps_the_charge(desk):
     # Given a number whose code arrived
     user, activation = desk.waiting_number(1000)
