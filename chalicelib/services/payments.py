@@ -178,7 +178,8 @@ class TopUps:
     def _check_amount(self, amount_cents: int) -> None:
         low, high = self.settings.topup_min_cents, self.settings.topup_max_cents
         if not low <= amount_cents <= high:
-            raise InvalidInput(f"A top-up must be between {low} and {high} cents.",
+            currency = self.settings.currency.upper()
+            raise InvalidInput(f"A top-up must be between {format_major(low)} and {format_major(high)} {currency}.",
                                details={"field": "amount_cents", "min": low, "max": high})
 
     def _customer_of(self, account: Account) -> str:

@@ -18,15 +18,30 @@ export class ApiError extends Error {
   }
 }
 
+// The session token lives in localStorage, so a link opened in another tab (the verification email's included) is
+// signed in too, and signing out in one tab signs out all of them (the "storage" event, see app.js). localStorage is
+// readable by any script of this origin, as sessionStorage was: the CSP (web.py) allows scripts only from this origin
+// and Stripe's, none inline, and every page builds its text with textContent (ui.js `h`), never as HTML.
 export const session = {
   token() {
-    return sessionStorage.getItem(TOKEN_KEY);
+    // A tab signed in before the token moved to localStorage keeps its session.
+    const earlier = sessionStorage.getItem(TOKEN_KEY);
+    if (earlier) {
+      localStorage.setItem(TOKEN_KEY, earlier);
+      sessionStorage.removeItem(TOKEN_KEY);
+    }
+    return localStorage.getItem(TOKEN_KEY);
   },
   signIn(token) {
-    sessionStorage.setItem(TOKEN_KEY, token);
+    localStorage.setItem(TOKEN_KEY, token);
   },
   forget() {
+    localStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(TOKEN_KEY);
+  },
+  // Whether a "storage" event (another tab wrote) changed the session: its key, or the whole store cleared (null).
+  changedBy(event) {
+    return event.storageArea === localStorage && (event.key === null || event.key === TOKEN_KEY);
   },
 };
 
@@ -37,8 +52,8 @@ export const SERVICE_ROOT = new URL("..", import.meta.url);
 // "/v1/me" → "<root>v1/me": every path the dashboard calls is written from the service root.
 export const serviceUrl = (path) => new URL(path.replace(/^\/+/, ""), SERVICE_ROOT).href;
 
-export async function api(method, path, body) {
-  const headers = { Accept: "application/json" };
+export async function api(method, path, body, extraHeaders = {}) {
+  const headers = { Accept: "application/json", ...extraHeaders };
   const token = session.token();
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -58,7 +73,7 @@ export async function api(method, path, body) {
 }
 
 export const get = (path) => api("GET", path);
-export const post = (path, body = {}) => api("POST", path, body);
+export const post = (path, body = {}, headers = {}) => api("POST", path, body, headers);
 export const put = (path, body = {}) => api("PUT", path, body);
 export const del = (path) => api("DELETE", path);
 

@@ -9,7 +9,7 @@ import { dashboardPage, ledgerPage, paymentsPage, refundPage } from "./money.js"
 import { accountPage, apiKeysPage, webhookPage } from "./settings.js";
 import { contactConfirmPage, contactPage, supportPage } from "./support.js";
 import { topupPage } from "./topup.js";
-import { h, money, notice, pageHeader, replace, toast } from "./ui.js";
+import { availableCents, h, money, notice, pageHeader, replace, toast } from "./ui.js";
 
 // [pattern, page, needs sign-in, title]; a ":id" segment becomes ctx.params.id.
 const ROUTES = [
@@ -146,7 +146,12 @@ function renderChrome(path) {
   signedIn ? h("li", {}, h("button", { type: "button", class: "link", onclick: signOut }, "Sign out")) : null));
   const balance = document.getElementById("balance");
   balance.hidden = !(signedIn && state.me);
-  if (state.me) replace(balance, h("span", { class: "visually-hidden" }, "Balance: "), money(state.me.balance_cents, state.me.currency));
+  if (state.me) {
+    // What can be spent; a sum held for a refund request is named beside it, never counted in.
+    const held = state.me.held_cents > 0 ? money(state.me.held_cents, state.me.currency) : null;
+    replace(balance, h("span", { class: "visually-hidden" }, "Available balance: "),
+      money(availableCents(state.me), state.me.currency), held ? h("span", { class: "held" }, ` + ${held} held`) : null);
+  }
   renderBanners();
 }
 
@@ -215,6 +220,13 @@ apiEvents.addEventListener("signed-out", () => {
   state.me = null;
   const { path, query } = parseHash();
   if (match(path)?.auth) navigate(`/login?next=${encodeURIComponent(path + queryText(query))}&notice=expired`);
+});
+
+// Another tab signed in or out: this one follows (a signed-in page falls back to Sign in).
+window.addEventListener("storage", (event) => {
+  if (!session.changedBy(event)) return;
+  state.me = null;
+  render();
 });
 
 setUpMenu();

@@ -1,7 +1,7 @@
 // The public price list and the buying page: pick a service and a country, see price and stock, buy.
 
 import { get, items, post, session } from "./api.js";
-import { empty, field, h, loading, money, notice, pageHeader, replace, table } from "./ui.js";
+import { balanceParts, empty, field, h, loading, money, notice, pageHeader, replace, table } from "./ui.js";
 
 const REFRESH_MS = 30000;
 const MAX_ROWS = 50;
@@ -165,8 +165,7 @@ const rank = (code) => (POPULAR.includes(code) ? POPULAR.indexOf(code) : POPULAR
 
 function balanceNote(ctx) {
   if (!ctx.me) return null;
-  return h("span", { class: "muted" }, "Balance ", h("strong", {}, money(ctx.me.balance_cents, ctx.me.currency)),
-    " · ", h("a", { href: "#/topup" }, "Top up"));
+  return h("span", { class: "muted", id: "buy-balance" }, balanceParts(ctx.me), " · ", h("a", { href: "#/topup" }, "Top up"));
 }
 
 async function buy(ctx, offer, button, message, name) {
@@ -177,14 +176,16 @@ async function buy(ctx, offer, button, message, name) {
     ctx.navigate(`/activation/${activation.id}`);
   } catch (error) {
     button.disabled = false;
-    replace(message, notice("error", buyError(error, name)));
+    replace(message, notice("error", buyError(error, name, ctx.me)));
     message.scrollIntoView({ block: "nearest" });
   }
 }
 
-function buyError(error, name) {
+function buyError(error, name, me) {
   if (error.code === "INSUFFICIENT_BALANCE") {
-    return [error.message, " ", h("a", { href: "#/topup" }, "Top up your balance"), "."];
+    const held = me && me.held_cents > 0
+      ? ` ${money(me.held_cents, me.currency)} of it is held for your refund request and cannot be spent.` : "";
+    return [error.message, held, " ", h("a", { href: "#/topup" }, "Top up your balance"), "."];
   }
   if (error.code === "NO_NUMBERS") return `No ${name} numbers are free right now. Try another country, or again in a minute.`;
   if (error.code === "EMAIL_NOT_VERIFIED") return [error.message, " Open the link in the email we sent you."];

@@ -3,7 +3,9 @@
 import { get, items, post } from "./api.js";
 import { activationTable } from "./activation.js";
 import { names } from "./catalog.js";
-import { dateTime, empty, field, form, h, loading, money, notice, pageHeader, replace, table } from "./ui.js";
+import {
+  availableCents, dateTime, empty, field, form, h, loading, money, notice, pageHeader, replace, table,
+} from "./ui.js";
 
 const ACTIVE = new Set(["PENDING", "WAITING", "RECEIVED", "RETRY"]);
 const KIND_TEXT = {
@@ -22,8 +24,8 @@ export async function dashboardPage(ctx) {
   replace(ctx.main, pageHeader("Dashboard", h("span", { class: "muted" }, me.email || "")),
     h("div", { class: "tiles" },
       h("section", { class: "card tile", "aria-labelledby": "balance-title" },
-        h("h2", { id: "balance-title", class: "label" }, "Balance"),
-        h("p", { class: "balance-big", id: "dashboard-balance" }, money(me.balance_cents, me.currency)),
+        h("h2", { id: "balance-title", class: "label" }, "Available balance"),
+        h("p", { class: "balance-big", id: "dashboard-balance" }, money(availableCents(me), me.currency)),
         me.held_cents ? h("p", { class: "muted" }, `${money(me.held_cents, me.currency)} held for a refund request`) : null,
         h("a", { href: "#/topup", class: "button primary" }, "Top up")),
       h("section", { class: "card tile", "aria-labelledby": "buy-title" },
@@ -131,7 +133,7 @@ export async function refundPage(ctx) {
   const previous = h("div");
   const requestForm = form({ class: "card narrow", "aria-label": "Request a refund" }, [
     h("p", {}, "You can ask for the remaining balance of ",
-      h("strong", {}, money(me.available_cents ?? me.balance_cents, me.currency)),
+      h("strong", {}, money(availableCents(me), me.currency)),
       " to be paid back to the card(s) you topped up with. The amount is held while we review the request; ",
       "deposit and withdrawal fees are not refunded (agreement 6.3)."),
     field({ label: "Reason", name: "reason", type: "textarea", rows: "4", required: true, maxlength: "2000",

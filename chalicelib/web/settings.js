@@ -5,6 +5,7 @@ import { del, get, items, post, put, serviceUrl, session } from "./api.js";
 import {
   confirmDialog, copyButton, dateTime, empty, field, form, h, money, notice, pageHeader, replace, table, toast,
 } from "./ui.js";
+import { balanceParts } from "./ui.js";
 import { changePasswordForm, sessionsSection } from "./security.js";
 
 // A secret shown once, with a copy button and the warning that it will not be shown again.
@@ -119,7 +120,7 @@ export async function accountPage(ctx) {
       h("dl", { class: "facts" },
         h("dt", {}, "Email"), h("dd", {}, me.email),
         h("dt", {}, "Status"), h("dd", {}, me.status),
-        h("dt", {}, "Balance"), h("dd", {}, money(me.balance_cents, me.currency)),
+        h("dt", {}, "Balance"), h("dd", { id: "account-balance" }, balanceParts(me)),
         h("dt", {}, "Agreement"), h("dd", {}, `version ${me.agreement_version} `, h("a", { href: "#/agreement" }, "read")),
         h("dt", {}, "Account id"), h("dd", {}, h("code", {}, me.account_id)))),
     changePasswordForm(ctx, sessions.show),

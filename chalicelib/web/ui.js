@@ -40,6 +40,17 @@ export function money(cents, currency = "USD") {
   return value < 0 ? `−${amount}` : amount;
 }
 
+// What the account can spend now: a refund request holds part of the balance apart (held_cents), never spendable.
+export const availableCents = (me) => (Number.isInteger(me.available_cents)
+  ? me.available_cents : (me.balance_cents || 0) - (me.held_cents || 0));
+
+// "$5.00 available · $20.00 held for a refund request": the balance as every page shows it.
+export function balanceParts(me, id) {
+  return [h("strong", { id }, money(availableCents(me), me.currency)), " available",
+    me.held_cents > 0 ? h("span", { class: "held" }, ` · ${money(me.held_cents, me.currency)} held for a refund request`)
+      : null];
+}
+
 // "10", "10.5", "$1,010.50" → cents; anything else → null.
 export function parseAmount(text) {
   const match = String(text).trim().replace(/^\$/, "").replace(/,/g, "").match(/^(\d{1,7})(?:\.(\d{1,2}))?$/);

@@ -90,7 +90,7 @@ def balance(app_url: str, user: User) -> int:
 
 def sign_in_page(page: Page, user: User) -> None:
     """Put the user's session in the tab the way the sign-in form does, before the app's scripts run."""
-    page.context.add_init_script(f"sessionStorage.setItem({SESSION_KEY!r}, {user.token!r})")
+    page.context.add_init_script(f"localStorage.setItem({SESSION_KEY!r}, {user.token!r})")
 
 
 def open_route(page: Page, app_url: str, route: str) -> None:
