@@ -93,6 +93,17 @@ def sign_in_page(page: Page, user: User) -> None:
     page.context.add_init_script(f"localStorage.setItem({SESSION_KEY!r}, {user.token!r})")
 
 
+def number_on_screen(page: Page, app_url: str, stripe_url: str, outbox: Path, prefix: str) -> User:
+    """A signed-in user with $5.00 who bought a Telegram number on the Buy page; its page shows the number."""
+    user = verified_user(app_url, outbox, prefix)
+    top_up(app_url, stripe_url, user, 500)
+    sign_in_page(page, user)
+    open_route(page, app_url, "/buy?service=tg")
+    page.locator("#country-offers button.primary:not([disabled])").first.click()
+    expect(page.locator("#phone")).to_have_text(re.compile(r"^\+\d+$"))
+    return user
+
+
 def open_route(page: Page, app_url: str, route: str) -> None:
     """Open a dashboard route and wait until its page has rendered its heading."""
     page.goto(f"{app_url}/#{route}")

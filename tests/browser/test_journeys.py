@@ -12,6 +12,7 @@ from tests.browser.helpers import (
     PASSWORD,
     Shot,
     new_email,
+    number_on_screen,
     open_route,
     sign_in_page,
     top_up,
@@ -89,12 +90,7 @@ def test_cancel__refund_shows_in_history_and_ledger(desktop: Page, stack: Stack,
                                                     sms_held_back: None) -> None:
     page = desktop
     # Given a signed-in user with $5.00 and a Telegram number with no SMS yet
-    user = verified_user(stack.app_url, stack.outbox, "cancel")
-    top_up(stack.app_url, stack.stripe_url, user, 500)
-    sign_in_page(page, user)
-    open_route(page, stack.app_url, "/buy?service=tg")
-    page.locator("#country-offers button.primary:not([disabled])").first.click()
-    expect(page.locator("#phone")).to_have_text(re.compile(r"^\+\d+$"))
+    number_on_screen(page, stack.app_url, stack.stripe_url, stack.outbox, "cancel")
 
     # When the early-cancel countdown runs out and they cancel
     cancel = page.get_by_role("button", name="Cancel", exact=True)

@@ -8,7 +8,17 @@ import requests
 from playwright.sync_api import Page, Request, Route, expect
 
 from infra.local.stack import Stack
-from tests.browser.helpers import PASSWORD, SESSION_KEY, api, balance, open_route, sign_in_page, top_up, verified_user
+from tests.browser.helpers import (
+    PASSWORD,
+    SESSION_KEY,
+    api,
+    balance,
+    number_on_screen,
+    open_route,
+    sign_in_page,
+    top_up,
+    verified_user,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -44,12 +54,7 @@ def test_report__waits_with_a_countdown_before_any_sms_and_not_once_the_code_arr
         desktop: Page, stack: Stack, sms_held_back: None) -> None:
     page = desktop
     # Given a user with a Telegram number and no SMS yet
-    user = verified_user(stack.app_url, stack.outbox, "report")
-    top_up(stack.app_url, stack.stripe_url, user, 500)
-    sign_in_page(page, user)
-    open_route(page, stack.app_url, "/buy?service=tg")
-    page.locator("#country-offers button.primary:not([disabled])").first.click()
-    expect(page.locator("#phone")).to_have_text(re.compile(r"^\+\d+$"))
+    user = number_on_screen(page, stack.app_url, stack.stripe_url, stack.outbox, "report")
     charged = balance(stack.app_url, user)
 
     # Then reporting waits like cancelling (it would refund), and the page counts down to when it can
