@@ -12,6 +12,7 @@ from chalicelib.api import (
     activations,
     fivesim_api,
     handler_api,
+    history,
     money,
     partner_push,
     smshub_push,
@@ -39,6 +40,7 @@ app.register_blueprint(account_security.bp)
 app.register_blueprint(money.bp)
 app.register_blueprint(web.bp)
 app.register_blueprint(support.bp)
+app.register_blueprint(history.bp)
 app.register_blueprint(activations.bp)
 app.register_blueprint(partner_push.bp)
 app.register_blueprint(smshub_push.bp)

@@ -15,7 +15,6 @@ from chalicelib.domain.errors import Forbidden, InvalidInput
 from chalicelib.services import container
 from chalicelib.services.account_rights import AccountRights
 from chalicelib.services.accounts import AccountsService
-from chalicelib.services.activity import MAX_PAGE, list_activity
 from chalicelib.services.api_keys import ApiKeys
 from chalicelib.services.authn import Principal
 from chalicelib.services.recovery import Recovery
@@ -195,15 +194,6 @@ def accept_agreement() -> dict[str, Any]:
     return {"agreement_version": account.agreement_version, "agreement_accepted_at": iso(account.agreement_accepted_at)}
 
 
-@v1.route("/v1/activity", methods=["GET"])
-def activity() -> dict[str, Any]:
-    account_id = v1.principal().account.account_id
-    query = dict(v1.request.query_params or {})
-    limit = fields.query_integer(query, "limit", minimum=1, maximum=MAX_PAGE) or 50
-    page = list_activity(account_id, limit=limit, before=query.get("before") or None)
-    return {"items": [views.activity(e) for e in page.entries], "next_before": page.next_before}
-
-
 @v1.route("/v1/webhook", methods=["GET"])
 def get_webhook() -> Response:
     setting = webhook_of(v1.principal().account)
@@ -229,4 +219,3 @@ def delete_webhook() -> Response:
     services().webhooks.clear(account, v1.client_ip())
     services().notices.webhook_changed(account, None, v1.client_ip())
     return _no_content()
-

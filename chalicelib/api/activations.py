@@ -54,15 +54,6 @@ def order_number() -> Response:
     return Response(body=view(activation, facade), status_code=201)
 
 
-@v1.route("/v1/activations", methods=["GET"])
-def list_activations() -> dict[str, Any]:
-    principal = v1.principal()
-    query: Any = v1.request.query_params or {}
-    limit = fields.query_integer(query, "limit") or 50  # the facade caps it
-    facade = activations()
-    return {"items": [view(a, facade) for a in facade.list_for_account(principal.account.account_id, limit)]}
-
-
 @v1.route("/v1/activations/{activation_id}", methods=["GET"])
 def get_activation(activation_id: str) -> dict[str, Any]:
     facade = activations()

@@ -28,11 +28,12 @@ Deviations from 5sim's documented and observed answers that we keep (route: fiel
 | user/profile | is_totp | absent | undocumented; we do not say whether 2FA is on over an API key |
 | user/orders | Total | rows up to this page, + `limit` when more exist | a count reads all history; paging by it ends |
 | user/orders | ProductNames, Statuses | [] | as 5sim's own example |
+| user/orders, payments | offset | at most 10,000 (400 `bad request` past it) | each row before it is read |
 | user/orders, check | operator | ours (`any` when none) | — |
 | user/orders, check | forwarding, forwarding_number | false, "" | no forwarding |
 | user/orders, check | sms[].sender | "" | partners do not tell us |
 | user/payments | ID | the entry's per-account sequence number | an integer as 5sim's; unique within the account |
-| user/payments | TypeName | our ledger kind (`topup`, `activation_debit`, …) | 5sim's are its payment systems |
+| user/payments | TypeName | our ledger kind (`top_up`, `activation_charge`, …) | 5sim's are its payment systems |
 | user/payments | ProviderName | `sms-rooms` | — |
 | user/payments | Total | as user/orders | — |
 | guest/prices | rate | absent | we keep no delivery-rate statistic and invent none |
@@ -59,16 +60,19 @@ from chalicelib.domain.clock import iso
 from chalicelib.domain.ids import sha256_hex
 from chalicelib.domain.money import format_major, parse_major
 from chalicelib.observability import logger
-from chalicelib.services import payments, rate_limit, runtime_settings
+from chalicelib.services import history, rate_limit, runtime_settings
 from chalicelib.services.activations import activations
 from chalicelib.services.authn import authenticate_from, bearer
+from chalicelib.services.history import HistoryFilter
 from chalicelib.services.ordering import OrderRequest
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 
 PREFIX = "/5sim/v1"
 MAX_PAGE = 100
+MAX_OFFSET = 10_000
 RATING = 96
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 _TOP_ORDERS = 5  # the distinct (country, product, operator) choices `last_top_orders` lists
 _TOP_ORDERS_READ = 20  # how many of the newest orders they are chosen from
 
@@ -220,26 +224,30 @@ def profile() -> dict[str, Any]:
 
 @route("/user/orders")
 def orders() -> dict[str, Any]:
-    account = _account()
+    account_id = _account().account_id
     query = _query()
-    limit, offset = _paging(query)
-    found = [] if query.get("category", "activation") != "activation" else (
-        activations().list_for_account(account.account_id, offset + limit)[offset:])
-    return {"Data": [_order(a) for a in found], "ProductNames": [], "Statuses": [], "Total": offset + len(found)}
+    limit, offset, newest_first = _paging(query)
+    if query.get("category", "activation") != "activation":
+        return {"Data": [], "ProductNames": [], "Statuses": [], "Total": 0}
+    found, more = history.window(lambda cursor: history.activations_page(
+        account_id, HistoryFilter(), MAX_PAGE, cursor, newest_first=newest_first), offset, limit)
+    return {"Data": [_order(a) for a in found], "ProductNames": [], "Statuses": [],
+            "Total": offset + len(found) + (limit if more else 0)}
 
 
 @route("/user/payments")
 def payment_history() -> dict[str, Any]:
-    account = _account()
-    limit, offset = _paging(_query())
-    entries = payments.ledger_page(account.account_id, offset + limit).entries[offset:]
+    account_id = _account().account_id
+    limit, offset, newest_first = _paging(_query())
+    entries, more = history.window(lambda cursor: history.ledger_page(
+        account_id, HistoryFilter(), MAX_PAGE, cursor, newest_first=newest_first), offset, limit)
     kinds = sorted({str(entry.kind) for entry in entries})
     return {
         "Data": [{"ID": int(entry.seq), "TypeName": entry.kind, "ProviderName": "sms-rooms",
                   "Amount": Major(int(entry.amount_cents)), "Balance": Major(int(entry.balance_after_cents)),
                   "CreatedAt": iso(float(entry.created_at))} for entry in entries],
         "PaymentTypes": [{"Name": kind} for kind in kinds], "PaymentProviders": [{"Name": "sms-rooms"}],
-        "Total": offset + len(entries),
+        "Total": offset + len(entries) + (limit if more else 0),
     }
 
 
@@ -365,11 +373,16 @@ def _query() -> dict[str, str]:
     return dict(_http.request.query_params or {})
 
 
-def _paging(query: dict[str, str]) -> tuple[int, int]:
+def _paging(query: dict[str, str]) -> tuple[int, int, bool]:
+    """5sim's `limit`, `offset`, `order` and `reverse`: newest first unless `reverse=false`. `order` may name `id`
+    or `created_at`, one order here (ids grow with time). Every row before `offset` is read: it is bounded."""
     limit, offset = digits(query.get("limit", "15")), digits(query.get("offset", "0"))
-    if limit is None or offset is None:
+    reverse, order = query.get("reverse", "true").lower(), query.get("order", "id").lower()
+    if limit is None or offset is None or offset > MAX_OFFSET:
         raise _Refused(400, "bad request")
-    return max(1, min(limit, MAX_PAGE)), min(offset, MAX_PAGE)
+    if reverse not in _BOOLEANS or order not in ("id", "created_at", "date"):
+        raise _Refused(400, "bad request")
+    return max(1, min(limit, MAX_PAGE)), offset, _BOOLEANS[reverse]
 
 
 def _order_id(raw: str) -> int:

@@ -1,7 +1,6 @@
 """REST v1 for money: card top-ups, Stripe's webhook, the ledger, the payments page and refund requests (6.2, 6.3)."""
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from chalice import Blueprint, Response
@@ -20,8 +19,6 @@ from chalicelib.store.payments import PaymentRecord, RefundRequest, TopUp
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
 
-_LEDGER_DEFAULT_LIMIT = 50
-_LEDGER_MAX_LIMIT = 200
 _ID_MAX = 255
 _REASON_MAX = 2000
 # Stripe sends `application/json; charset=utf-8`; the signature is checked on the raw bytes either way.
@@ -76,16 +73,6 @@ def stripe_webhook() -> Response:
                         status_code=400, headers={"Content-Type": "application/json"})
     return Response(body={"received": True, "outcome": outcome.value}, status_code=200,
                     headers={"Content-Type": "application/json"})
-
-
-@v1.route("/v1/ledger", methods=["GET"])
-def ledger() -> dict[str, Any]:
-    account = v1.principal().account
-    query: Mapping[str, str] = v1.request.query_params or {}
-    limit = fields.query_integer(query, "limit", minimum=1, maximum=_LEDGER_MAX_LIMIT) or _LEDGER_DEFAULT_LIMIT
-    page = payments.ledger_page(account.account_id, limit, fields.query_integer(query, "before_seq", minimum=1))
-    return {"items": [payments.ledger_entry_json(entry) for entry in page.entries],
-            "next_before_seq": page.next_before_seq}
 
 
 @v1.route("/v1/payments", methods=["GET"])

@@ -38,6 +38,11 @@ def new_numeric_id() -> int:
     return ((int(time.time() * 1000) - _NUMERIC_EPOCH_MS) << _SEQUENCE_BITS) | sequence
 
 
+def numeric_id_at(ts: float) -> int:
+    """The lowest numeric id drawn at or after `ts` (epoch seconds): a time range is an id range."""
+    return max(0, int(ts * 1000) - _NUMERIC_EPOCH_MS) << _SEQUENCE_BITS
+
+
 def new_secret(nbytes: int = 32) -> str:
     """A URL-safe secret with nbytes of randomness (≥ 16 bytes = 128 bits)."""
     return secrets.token_urlsafe(nbytes)

@@ -592,26 +592,11 @@ def _combined(outcomes: list[WebhookOutcome]) -> WebhookOutcome:
     return WebhookOutcome.IGNORED
 
 
-@dataclass(frozen=True)
-class LedgerPage:
-    entries: list[LedgerEntry]
-    next_before_seq: int | None  # pass as before_seq for the next (older) page; None on the last page
-
-
 def ledger_entry_json(entry: LedgerEntry) -> dict[str, Any]:
     """A ledger entry as users (GET /v1/ledger) and operators (bin/admin show) see it."""
     return {"entry_id": entry.entry_id, "seq": int(entry.seq), "amount_cents": int(entry.amount_cents),
             "balance_after_cents": int(entry.balance_after_cents), "kind": entry.kind, "cause_id": entry.cause_id,
             "memo": entry.memo, "created_at": iso(entry.created_at)}
-
-
-def ledger_page(account_id: str, limit: int, before_seq: int | None = None) -> LedgerPage:
-    """The account's ledger entries, newest first, `limit` at a time."""
-    condition = LedgerEntry.seq < before_seq if before_seq else None
-    entries = list(LedgerEntry.query(account_id, range_key_condition=condition, scan_index_forward=False,
-                                     limit=limit))
-    last_seq = int(entries[-1].seq) if entries else 0
-    return LedgerPage(entries=entries, next_before_seq=last_seq if len(entries) == limit and last_seq > 1 else None)
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,9 @@ class ContractClient:
             f"{method} {template} answered {status}, not documented: {reply.text[:300]}")
         documented = self._resolve(operation["responses"][status])
         schema = documented.get("content", {}).get("application/json", {}).get("schema")
-        if schema is None:
+        if "text/csv" in documented.get("content", {}):
+            assert reply.headers["Content-Type"].startswith("text/csv"), f"{method} {template} is not CSV"
+        elif schema is None:
             assert reply.content == b"", f"{method} {template} {status} should have no body: {reply.text[:200]}"
         else:
             problems = [str(e).splitlines()[0] for e in self._validator(schema).iter_errors(reply.json())]
@@ -234,6 +236,7 @@ def _account_pages(api: ContractClient, member: Member) -> None:
     api.call("DELETE", "/v1/webhook", auth=member.auth)
     api.call("GET", "/v1/activity", auth=member.auth, params={"limit": "5"})
     api.call("GET", "/v1/activity", auth=member.auth, params={"limit": "0"})
+    api.call("GET", "/v1/activity/export.csv", auth=member.auth, params={"from": "2026-01-01"})
 
 
 def _activations(api: ContractClient, stack: Stack, member: Member) -> None:
@@ -244,6 +247,8 @@ def _activations(api: ContractClient, stack: Stack, member: Member) -> None:
     path = {"activation_id": first["id"]}
     api.call("POST", "/v1/activations/{activation_id}/finish", auth=member.auth, path=path)  # no SMS yet: 409
     api.call("GET", "/v1/activations", auth=member.auth, params={"limit": "10"})
+    api.call("GET", "/v1/activations", auth=member.auth, params={"status": "WAITING", "to": "yesterday"})
+    api.call("GET", "/v1/activations/export.csv", auth=member.auth, params={"status": "WAITING"})
     deliver_sms(stack, first["phone"], "Your code is 12345")
     deadline = time.monotonic() + SMS_WAIT_SECONDS
     while not api.call("GET", "/v1/activations/{activation_id}", auth=member.auth, path=path).json()["sms"]:
@@ -278,6 +283,8 @@ def _money(api: ContractClient, stack: Stack, member: Member) -> None:
     _until_credited(api, member, before + 500)  # the webhook credits it a moment later; the refund asks for it all
     api.call("GET", "/v1/ledger", auth=member.auth, params={"limit": "2"})
     api.call("GET", "/v1/ledger", auth=member.auth, params={"limit": "-1"})
+    api.call("GET", "/v1/ledger", auth=member.auth, params={"cursor": "not-ours"})
+    api.call("GET", "/v1/ledger/export.csv", auth=member.auth, params={"kind": "top_up"})
     api.call("GET", "/v1/payments", auth=member.auth)
 
 

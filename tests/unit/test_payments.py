@@ -9,13 +9,14 @@ from chalicelib.config import Settings
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.errors import AccountUnverified, Conflict, InvalidInput, PaymentError
 from chalicelib.providers.stripe_gateway import WebhookSignatureError
+from chalicelib.services import history
+from chalicelib.services.history import HistoryFilter
 from chalicelib.services.payments import (
     StripeEvents,
     TopUps,
     TopUpStatus,
     WebhookOutcome,
     already_applied,
-    ledger_page,
     payment_history,
     payout_cause,
 )
@@ -274,14 +275,30 @@ def test_ledger_page__newest_first_in_pages(acc):
     wallet = Wallet()
     for i in range(7):
         wallet.post(acc, 100 + i, LedgerKind.ADJUSTMENT, f"adj_{acc}_{i}")
-    # When the ledger is read three at a time
-    first = ledger_page(acc, 3)
-    second = ledger_page(acc, 3, first.next_before_seq)
-    last = ledger_page(acc, 3, second.next_before_seq)
+    # When the ledger is read three at a time, by cursor and by the older before_seq
+    first = history.ledger_page(acc, HistoryFilter(), 3, None)
+    second = history.ledger_page(acc, HistoryFilter(), 3, first.next_cursor)
+    last = history.ledger_page(acc, HistoryFilter(), 3, None, before_seq=int(str(second.last_key)))
     # Then every entry comes once, newest first, and the last page says there is no more
-    seqs = [int(e.seq) for page in (first, second, last) for e in page.entries]
+    seqs = [int(e.seq) for page in (first, second, last) for e in page.items]
     assert seqs == [7, 6, 5, 4, 3, 2, 1]
-    assert last.next_before_seq is None
+    assert last.next_cursor is None
+
+
+def test_ledger_page__a_sparse_filter_gives_short_pages_that_go_on(acc):
+    # Given seven entries of which only the 2nd and the 6th are top-ups
+    wallet = Wallet()
+    for i in range(7):
+        wallet.post(acc, 100, LedgerKind.TOP_UP if i in (1, 5) else LedgerKind.ADJUSTMENT, f"e_{acc}_{i}")
+    # When top-ups are read three rows at a time
+    pages, cursor = [], None
+    while True:
+        page = history.ledger_page(acc, HistoryFilter(kind="top_up"), 3, cursor)
+        pages.append([int(e.seq) for e in page.items])
+        if (cursor := page.next_cursor) is None:
+            break
+    # Then each page read at most three rows, some came back short, and together they hold both top-ups
+    assert pages == [[6], [2], []]
 
 
 def test_payment_history__lists_topups_refunds_and_disputes(acc, topups, events, gateway):
