@@ -1,10 +1,11 @@
 // One activation, live: the number, the code as it arrives, countdowns and actions; and the list of all of them.
 
-import { get, items, post } from "./api.js";
+import { get, post } from "./api.js";
 import { names } from "./catalog.js";
+import { pagedList } from "./paging.js";
 import {
-  clock, confirmDialog, copyButton, dateTime, empty, h, loading, money, notice, pageHeader, replace, secondsUntil,
-  statusBadge, table, toast,
+  STATUS_TEXT, clock, confirmDialog, copyButton, dateTime, h, loading, money, notice, pageHeader, replace,
+  secondsUntil, statusBadge, table, toast,
 } from "./ui.js";
 
 const POLL_MS = 2000;
@@ -154,13 +155,18 @@ function lastCode(activation) {
   return withCode.length ? withCode[withCode.length - 1].code : null;
 }
 
+const STATUS_FILTER = [["", "Every status"], ...Object.entries(STATUS_TEXT)];
+
 export async function historyPage(ctx) {
-  replace(ctx.main, pageHeader("Numbers", h("a", { href: "#/buy", class: "button primary" }, "Buy a number")), loading());
-  const [data, named] = await Promise.all([get("/v1/activations"), names()]);
-  const list = items(data);
-  replace(ctx.main, pageHeader("Numbers", h("a", { href: "#/buy", class: "button primary" }, "Buy a number")),
-    list.length ? activationTable(list, named) : empty("You have not bought a number yet.",
-      h("a", { href: "#/buy", class: "button" }, "Buy your first number")));
+  const named = await names();
+  await pagedList(ctx, {
+    title: "Numbers",
+    actions: h("a", { href: "#/buy", class: "button primary" }, "Buy a number"),
+    path: "/v1/activations",
+    filters: [{ name: "status", label: "Status", options: STATUS_FILTER }],
+    nothing: "No number to show.",
+    render: (rows) => activationTable(rows, named),
+  });
 }
 
 export function activationTable(list, named) {

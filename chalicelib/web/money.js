@@ -3,6 +3,7 @@
 import { get, items, post } from "./api.js";
 import { activationTable } from "./activation.js";
 import { names } from "./catalog.js";
+import { pagedList } from "./paging.js";
 import {
   availableCents, dateTime, empty, field, form, h, loading, money, notice, pageHeader, replace, table,
 } from "./ui.js";
@@ -42,25 +43,6 @@ export async function dashboardPage(ctx) {
         : empty("Your numbers will be listed here.")));
 }
 
-// A list page with "Show more" while `nextQuery(reply)` names a next page ("before_seq=41"), else null.
-async function pagedList(ctx, { title, intro, path, nextQuery, render, nothing }) {
-  replace(ctx.main, pageHeader(title), loading());
-  const body = h("div");
-  const more = h("button", { type: "button", class: "secondary", hidden: true }, "Show more");
-  let rows = [];
-  let next = null;
-  const load = async () => {
-    const data = await get(next ? `${path}?${next}` : path);
-    rows = rows.concat(items(data));
-    next = nextQuery(data);
-    replace(body, rows.length ? render(rows) : empty(nothing));
-    more.hidden = !next;
-  };
-  more.addEventListener("click", () => load().catch((error) => body.append(notice("error", error.message))));
-  await load();
-  replace(ctx.main, pageHeader(title), intro, body, more);
-}
-
 const PAYMENT_TEXT = {
   top_up: "Card top-up", refund_request: "Refund request", refund_payout: "Refund to card",
   card_refund: "Card refund", refund_reversal: "Card refund failed, credited back", dispute: "Card dispute",
@@ -73,7 +55,6 @@ export async function paymentsPage(ctx) {
     title: "Payments",
     intro: h("p", { class: "lead" }, "Card top-ups, refund requests, refunds to your card and disputes."),
     path: "/v1/payments",
-    nextQuery: () => null,
     nothing: "No payments yet. Your top-ups will appear here.",
     render: (rows) => table([
       { label: "Date", cell: (p) => dateTime(p.created_at) },
@@ -107,7 +88,8 @@ export async function ledgerPage(ctx) {
     intro: h("p", { class: "lead" },
       "Every change to your balance, with what caused it. Your balance is always the sum of these entries."),
     path: "/v1/ledger",
-    nextQuery: (data) => (data && data.next_before_seq ? `before_seq=${data.next_before_seq}` : null),
+    filters: [{ name: "kind", label: "Show", options: [["", "Every entry"],
+      ...Object.entries(KIND_TEXT).map(([kind, text]) => [kind, text])] }],
     nothing: "No entries yet.",
     render: (rows) => table([
       { label: "Date", cell: (e) => dateTime(e.created_at) },

@@ -223,7 +223,7 @@ export function table(columns, rows, caption, kind) {
         columns.map((c) => h("td", { "data-label": c.label, class: c.class }, c.cell(row))))))));
 }
 
-const STATUS_TEXT = {
+export const STATUS_TEXT = {
   PENDING: "Getting a number", WAITING: "Waiting for SMS", RECEIVED: "Code received", RETRY: "Waiting for another SMS",
   FINISHED: "Finished", CANCELED: "Canceled", TIMEOUT: "Timed out", BANNED: "Reported", REVOKED: "Revoked",
   FAILED: "Failed",
