@@ -33,12 +33,14 @@ class FakePartner:
     """Sells `services` in `countries` at `cost_minor` each; `number_failure` is raised by get_number when set."""
 
     def __init__(self, name: str | None = None, cost_minor: int = 40, stock: int = 1000, currency: str = "USD",
-                 services: Sequence[str] = ("tg", "wa"), countries: Sequence[int] = (0, 187)) -> None:
+                 services: Sequence[str] = ("tg", "wa"), countries: Sequence[int] = (0, 187), *,
+                 operator: str = "any", operators: Sequence[str] = ()) -> None:
         self.name = name or f"fake-{next(_names)}"  # unique, so examples sharing tables see only their own
         self.cost_minor = cost_minor
         self.stock = stock
         self.currency = currency
         self.services, self.countries = tuple(services), tuple(countries)
+        self.operator, self.operators = operator, tuple(operators)  # an offer's operator; an "any" offer's list
         self.number_failure: BaseException | None = None
         self.offers_failure: Exception | None = None
         self.phone_pool: list[str] = []
@@ -52,7 +54,7 @@ class FakePartner:
         self.calls["get_offers"] += 1
         if self.offers_failure is not None:
             raise self.offers_failure
-        return [PartnerOffer(s, c, "any", self.cost_minor, self.currency, self.stock)
+        return [PartnerOffer(s, c, self.operator, self.cost_minor, self.currency, self.stock, self.operators)
                 for s in self.services for c in self.countries]
 
     def get_number(self, service: str, country: int, operator: str | None, max_cost_minor: int | None,

@@ -27,6 +27,9 @@ class PartnerOffer:
     cost_minor: int
     currency: str
     count: int
+    # For an "any" offer: the operators the partner can be asked for in the country (its getOperators), or
+    # () when the partner does not say, in which case any operator name is passed on to it.
+    operators: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 import requests
 
+from chalicelib.observability import logger
 from chalicelib.providers.base import (
     PartnerActivationState,
     PartnerNoNumbers,
@@ -80,8 +81,9 @@ class SmsActivatePartner:
 
     def get_offers(self) -> list[PartnerOffer]:
         prices = self._read("getPrices", _json_object)
+        operators = self._country_operators()
         return [offer for country, services in prices.items() if country.isdigit()
-                for offer in self._offers_of(int(country), services)]
+                for offer in self._offers_of(int(country), services, operators.get(int(country), ()))]
 
     def get_number(self, service: str, country: int, operator: str | None, max_cost_minor: int | None,
                    exclude_phones: Sequence[str] = ()) -> PartnerNumber:
@@ -118,12 +120,21 @@ class SmsActivatePartner:
     def get_balance_minor(self) -> int:
         return self._read("getBalance", _parse_balance)
 
-    def _offers_of(self, country: int, services: object) -> list[PartnerOffer]:
+    def _country_operators(self) -> dict[int, tuple[str, ...]]:
+        """getOperators (one call a refresh): the operators a named `operator` may be; {} when the partner does
+        not have the action (clones answer BAD_ACTION) or fails it: then any name is passed on, as before."""
+        try:
+            return self._read("getOperators", _parse_operators)
+        except (PartnerRejected, PartnerUnavailable, PartnerNoNumbers) as exc:
+            logger.info("partner lists no operators", extra={"partner": self.name, "error": str(exc)})
+            return {}
+
+    def _offers_of(self, country: int, services: object, operators: tuple[str, ...]) -> list[PartnerOffer]:
         if not isinstance(services, dict):
             raise ValueError("services of a country must be an object")
         return [PartnerOffer(service=service, country=country, operator="any",
                              cost_minor=cost_to_minor(to_decimal(entry["cost"])), currency=self.currency,
-                             count=int(entry["count"]))
+                             count=int(entry["count"]), operators=operators)
                 for service, entry in services.items()]
 
     def _full_text_or(self, code: str, partner_activation_id: str) -> str:
@@ -189,6 +200,18 @@ def _json_object(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("expected a JSON object")
     return value
+
+
+def _parse_operators(text: str) -> dict[int, tuple[str, ...]]:
+    """`{"status":"success","countryOperators":{"0":["mts",…]}}`; OPERATORS_NOT_FOUND (JSON or plain) is none."""
+    if text == "OPERATORS_NOT_FOUND":
+        return {}
+    value = _json_object(text)
+    listed = value.get("countryOperators") if value.get("status") == "success" else None
+    if not isinstance(listed, dict):
+        return {}
+    return {int(country): tuple(str(name).lower() for name in names if isinstance(name, str) and name)
+            for country, names in listed.items() if country.isdigit() and isinstance(names, list)}
 
 
 def _parse_balance(text: str) -> int:

@@ -79,7 +79,8 @@ class Catalog:
             rows = [CatalogOffer(store.offer_key(o.service, o.country), f"{partner.name}#{o.operator}",
                                  service=o.service, country=o.country, partner=partner.name, operator=o.operator,
                                  cost_minor=o.cost_minor, currency=o.currency,
-                                 cost_cents=convert_minor(o.cost_minor, rate), available=o.count, refreshed_at=now)
+                                 cost_cents=convert_minor(o.cost_minor, rate), available=o.count, refreshed_at=now,
+                                 operators=list(o.operators) or None)
                     for o in offers]
             store.replace_partner_offers(partner.name, rows)
             refreshed[partner.name] = len(rows)
@@ -90,15 +91,24 @@ class Catalog:
         """Offers in stock that can serve the request, cheapest for us to sell first.
 
         From the container's cache of the offers; when that shows nothing in stock they are read again before
-        an order is refused (stock may be back since)."""
+        an order is refused (stock may be back since). An operator no partner offering the pair has (in stock or
+        not) is InvalidInput WRONG_OPERATOR: refused before any debit, where NO_NUMBERS would be untrue."""
         key = store.offer_key(service, country)
         hit = self._offers.get(key)
         if hit is not None and time.monotonic() - hit[0] < _LISTING_CACHE_SECONDS:
             quotes = self._quotes(hit[1], key, operator)
             if quotes:
                 return quotes
-        self._offers[key] = (time.monotonic(), store.offers_for(service, country))
-        return self._quotes(self._offers[key][1], key, operator)
+        offers = store.offers_for(service, country)
+        self._offers[key] = (time.monotonic(), offers)
+        quotes = self._quotes(offers, key, operator)
+        if not quotes and operator not in (None, "any"):
+            sold = [o for o in offers if o.partner in self._rank]
+            if sold and not any(_has_operator(o, operator) for o in sold):
+                raise InvalidInput(f"No partner has operator {operator!r} for this service and country; "
+                                   "GET /v1/catalog lists each offer's operator.", code="WRONG_OPERATOR",
+                                   details={"field": "operator"})
+        return quotes
 
     def _quotes(self, offers: list[CatalogOffer], key: str, operator: str | None) -> list[Quote]:
         override = price_overrides().get(key)
@@ -118,13 +128,22 @@ class Catalog:
                 grouped.setdefault(key, []).append(self._quote(offer, override, markup))
         return [_item(key, quotes) for key, quotes in sorted(grouped.items())]
 
+    def operators(self, country: int | None = None) -> dict[int, list[str]]:
+        """Per country, the operators some configured partner names (an offer's own, or an "any" offer's list)."""
+        found: dict[int, set[str]] = {}
+        for offer in self._cached_offers():
+            if self._listable(offer) and country in (None, int(offer.country)):
+                names = {str(offer.operator)} - {"any"} | {str(name) for name in offer.operators or ()}
+                found.setdefault(int(offer.country), set()).update(names)
+        return {c: sorted(names) for c, names in sorted(found.items()) if names}
+
     def markup_percent(self) -> Decimal:
         return Decimal(str(runtime_settings.get_value(MARKUP_KEY, str(self.settings.markup_percent))))
 
     def _serves(self, offer: CatalogOffer, operator: str | None) -> bool:
         if offer.partner not in self._rank or offer.available <= 0:
             return False
-        return operator in (None, "any") or offer.operator in (operator, "any")
+        return operator in (None, "any") or _has_operator(offer, operator)
 
     def _quote(self, offer: CatalogOffer, override: int | None, markup: Decimal, operator: str | None = None
                ) -> Quote:
@@ -144,6 +163,13 @@ class Catalog:
         if self._listing is None or now - self._listing[0] >= _LISTING_CACHE_SECONDS:
             self._listing = (now, store.all_offers())
         return self._listing[1]
+
+
+def _has_operator(offer: CatalogOffer, operator: str) -> bool:
+    """The offer is that operator's, or an "any" offer whose partner lists it (or lists none: it may have it)."""
+    if offer.operator != "any":
+        return offer.operator == operator
+    return not offer.operators or operator in offer.operators
 
 
 def _item(key: tuple[str, int, str], quotes: list[Quote]) -> CatalogItem:

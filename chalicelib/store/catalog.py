@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -38,6 +38,8 @@ class CatalogOffer(Model):
     cost_cents = NumberAttribute()  # the same cost in our currency, at the configured rate
     available = NumberAttribute()  # numbers in stock at the last refresh
     refreshed_at = NumberAttribute()
+    # On an "any" offer: the country's operators the partner can be asked for (absent: it does not say).
+    operators = ListAttribute(of=UnicodeAttribute, null=True)
     by_partner = OffersByPartner()
 
 

@@ -186,6 +186,19 @@ def test_order__refusals_have_their_status_and_code(stack, user):
     assert _balance_and_ledger(poor.account_id) == (10, 10)
 
 
+def test_order__an_operator_no_partner_has_is_422_before_any_debit(stack, user):
+    # Given a user with 10.00
+    buyer = user(1000)
+    # When they order a Russian Telegram number of an American operator
+    reply = buyer.post(_url(stack, "/v1/activations"), json={"service": "tg", "country": 0, "operator": "verizon"},
+                       timeout=15)
+    # Then it is refused with a message naming the operator, and no money moved (no charge/refund pair)
+    error = reply.json()["error"]
+    assert (reply.status_code, error["code"]) == (422, "WRONG_OPERATOR") and "'verizon'" in error["message"]
+    assert _balance_and_ledger(buyer.account_id) == (1000, 1000)
+    assert len(Wallet().entries(buyer.account_id, limit=10)) == 1
+
+
 def test_get__someone_elses_activation_is_not_found(stack, user, on_demand_sms):
     # Given Frank's activation
     frank, grace = user(1000), user(1000)

@@ -56,7 +56,24 @@ def test_get_offers__prices_in_minor_units_with_stock(partner: SmsActivatePartne
     offers = partner.get_offers()
     # Then every service of every country is there, priced in cents of the partner's currency
     assert len(offers) == 13 * 8
-    assert PartnerOffer(service="tg", country=0, operator="any", cost_minor=45, currency="USD", count=500) in offers
+    assert PartnerOffer(service="tg", country=0, operator="any", cost_minor=45, currency="USD", count=500,
+                        operators=("mts", "megafon", "beeline", "tele2")) in offers
+
+
+def test_get_offers__a_clone_without_get_operators_still_lists_its_offers(partner: SmsActivatePartner,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a clone that answers BAD_ACTION to getOperators
+    read = partner._read
+
+    def no_operators(action: str, *args: object, **params: object) -> object:
+        if action == "getOperators":
+            raise PartnerRejected("sim: BAD_ACTION")
+        return read(action, *args, **params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(partner, "_read", no_operators)
+    # Then its offers are read all the same, without an operator list (any name is passed on to it)
+    offers = partner.get_offers()
+    assert len(offers) == 13 * 8 and {o.operators for o in offers} == {()}
 
 
 def test_get_number__rents_a_digits_only_number(partner: SmsActivatePartner) -> None:

@@ -153,3 +153,25 @@ def test_quote__stock_back_since_the_cache_was_filled_is_sold(prices):
     catalog(prices, partner)
     # Then the next quote sells it instead of refusing from the cache
     assert [q.count for q in shop.quote("tg", 0, None)] == [5]
+
+
+def test_operators__per_country_from_named_offers_and_partners_lists(prices):
+    # Given one partner naming its offers' operator and one listing its country's operators on "any" offers
+    named = FakePartner(operator="tele2", services=("tg",), countries=(0, 187))
+    listed = FakePartner(operators=("mts", "beeline"), services=("wa",), countries=(0,))
+    silent = FakePartner(services=("vk",), countries=(1,))
+    built = catalog(prices, named, listed, silent)
+    # Then each country lists the union, sorted; a country only silent partners sell has no entry
+    assert built.operators() == {0: ["beeline", "mts", "tele2"], 187: ["tele2"]}
+    assert built.operators(187) == {187: ["tele2"]}
+    assert built.operators(1) == {}
+
+
+def test_quote__an_operator_the_pair_never_has_is_wrong_operator_even_out_of_stock(prices):
+    # Given a partner selling only MTS numbers in Russia, none in stock right now
+    built = catalog(prices, FakePartner(operator="mts", stock=0, services=("tg",), countries=(0,)))
+    # Then MTS is "no numbers now" (empty quotes), another operator is WRONG_OPERATOR
+    assert built.quote("tg", 0, "mts") == []
+    with pytest.raises(InvalidInput) as refused:
+        built.quote("tg", 0, "beeline")
+    assert refused.value.code == "WRONG_OPERATOR" and refused.value.details == {"field": "operator"}

@@ -159,6 +159,35 @@ def test_order__nothing_in_stock_is_no_numbers_without_debit(moto_tables):
     assert desk.balance(user.account_id) == 1000
 
 
+@pytest.mark.parametrize("partner", [
+    FakePartner(operator="mts", countries=(0,)),                      # offers named by operator (5sim, agents)
+    FakePartner(operators=("mts", "beeline"), countries=(0,)),        # "any" offers with the partner's list
+], ids=["named-offers", "listed-operators"])
+def test_order__an_operator_no_partner_has_is_wrong_operator_without_debit(moto_tables, partner):
+    # Given partners that say which operators they have in Russia
+    desk = Desk(moto_tables, [partner])
+    user = desk.account(1000)
+    # When a number of an operator none of them has is ordered
+    with pytest.raises(InvalidInput) as refused:
+        desk.order(user, operator="tele3")
+    # Then it is WRONG_OPERATOR, no partner was asked, and the history holds no charge nor refund
+    assert refused.value.code == "WRONG_OPERATOR"
+    assert partner.calls["get_number"] == 0
+    assert [e.kind for e in desk.ledger(user.account_id)] == [LedgerKind.ADJUSTMENT.value]  # the top-up only
+    assert desk.balance(user.account_id) == 1000
+    # And an operator it has is sold and asked for by name
+    assert desk.order(user, operator="mts").operator == "mts"
+    assert partner.asked[-1]["operator"] == "mts"
+
+
+def test_order__a_partner_that_lists_no_operators_is_asked_for_any_named_one(moto_tables):
+    # Given a partner whose protocol has no operator list (a clone without getOperators)
+    desk = Desk(moto_tables, [FakePartner(countries=(0,))])
+    user = desk.account(1000)
+    # When a number of some operator is ordered, the partner decides: it is asked for it, as before
+    assert desk.order(user, operator="mts").operator == "mts"
+
+
 def test_order__unverified_account_is_refused(desk):
     # Given an account that has not verified its email
     user = desk.account(1000, status=AccountStatus.UNVERIFIED)

@@ -81,6 +81,13 @@ def test_handler__errors_are_exact_protocol_strings(sim: SimulatorHandle, params
     assert reply.content == expected
 
 
+def test_get_operators__per_country_or_one(sim: SimulatorHandle) -> None:
+    everything = call(sim, action="getOperators").json()
+    assert everything["status"] == "success" and everything["countryOperators"]["187"] == ["tmobile", "att", "verizon"]
+    assert call(sim, action="getOperators", country="1").json() == {
+        "status": "success", "countryOperators": {"1": ["kyivstar", "vodafone", "lifecell"]}}
+
+
 def test_handler__post_with_form_body_or_query_string_is_accepted(sim: SimulatorHandle) -> None:
     # Given clients that POST their parameters either as a form or in the query string
     form = requests.post(sim.handler_url, data={"api_key": KEY, "action": "getBalance"}, timeout=5)

@@ -120,6 +120,13 @@ def get_prices(state: SimState, params: Params) -> Reply:
     return as_json(prices)
 
 
+def get_operators(state: SimState, params: Params) -> Reply:
+    """`{"status":"success","countryOperators":{"0":["mts",…]}}`, for one country when `country` is given."""
+    country = _country(params) if params.get("country") else None
+    return as_json({"status": "success", "countryOperators": {
+        str(c.id): list(c.operators) for c in catalog.COUNTRIES.values() if country in (None, c.id)}})
+
+
 def _buy(state: SimState, params: Params) -> SimActivation:
     exclude = tuple(p.strip() for p in params.get("phoneException", "").split(",") if p.strip().isdigit())
     return state.buy(_service(params), _country(params), params.get("operator"), _max_price(params), exclude)
@@ -194,5 +201,5 @@ _ACTIONS: dict[str, Callable[[SimState, Params], Reply]] = {
     "getBalance": get_balance, "getBalanceAndCashBack": get_balance, "getNumbersStatus": get_numbers_status,
     "getCountries": get_countries, "getPrices": get_prices, "getNumber": get_number, "getNumberV2": get_number_v2,
     "setStatus": set_status, "getStatus": get_status, "getStatusV2": get_status_v2, "getFullSms": get_full_sms,
-    "getActiveActivations": get_active_activations,
+    "getActiveActivations": get_active_activations, "getOperators": get_operators,
 }
