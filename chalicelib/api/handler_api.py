@@ -105,8 +105,26 @@ def get_prices(account: Account, params: Mapping[str, str]) -> p.Reply:
 
 
 def get_top_countries(account: Account, params: Mapping[str, str]) -> p.Reply:
-    service = p.service_code(params, _service_codes())
-    return p.top_countries_reply(_offers(service=service), free_price=p.is_true(params, "freePrice"))
+    service = p.optional_service_code(params, _service_codes())
+    free_price = p.is_true(params, "freePrice")
+    if service is None:
+        return p.top_countries_by_service_reply(_service_codes(), _offers(), free_price=free_price)
+    return p.top_countries_reply(_offers(service=service), free_price=free_price)
+
+
+def get_operators(account: Account, params: Mapping[str, str]) -> p.Reply:
+    try:
+        country = p.optional_country_id(params, _country_ids())
+    except p.ProtocolError:
+        return p.operators_reply({})  # SMS-Activate: a country that does not exist has no operators
+    return p.operators_reply(activations().catalog.operators(country))
+
+
+def get_services_list(account: Account, params: Mapping[str, str]) -> p.Reply:
+    # `lang` is accepted and ignored (handler_protocol's notes); `country` keeps the services on sale there.
+    country = p.optional_country_id(params, _country_ids())
+    on_sale = None if country is None else {o.service for o in _offers(country=country)}
+    return p.services_list_reply((s.code, s.name) for s in services() if on_sale is None or s.code in on_sale)
 
 
 def get_number(account: Account, params: Mapping[str, str]) -> p.Reply:
@@ -160,6 +178,8 @@ _ACTIONS: dict[str, Action] = {
     "getCountries": get_countries,
     "getPrices": get_prices,
     "getTopCountriesByService": get_top_countries,
+    "getOperators": get_operators,
+    "getServicesList": get_services_list,
     "getNumber": get_number,
     "getNumberV2": get_number_v2,
     "setStatus": set_status,

@@ -30,6 +30,22 @@ libraries are pinned in requirements-dev.txt and driven by tests/compat/):
   answer exactly one of the four ACCESS_* strings (it looks the reply up in a dict). It reads
   getTopCountriesByService by country id (`data[country]["retail_price"]`, `["freePriceMap"]`), so that
   reply is keyed by country id, not by rank.
+- getOperators answers `{"status":"success","countryOperators":{"<country>":["mts",…]}}` (smsactivate and
+  aiosmsactivate json.loads it; both know OPERATORS_NOT_FOUND, which comes as
+  `{"status":"error","error":"OPERATORS_NOT_FOUND"}`, so a json.loads client never meets plain text). The
+  operators are those our partners name: an SMS-Activate-protocol partner's own getOperators, a 5sim or agent
+  offer's operator. A partner that names none (a clone without getOperators) adds none, and any operator a
+  client names for it is passed on as before; an operator that no partner offering the pair can have is
+  WRONG_OPERATOR before any debit.
+- getServicesList answers `{"status":"success","services":[{"code","name"}]}` (grizzly-sms-client's
+  parse_services reads exactly this; aiosmsactivate's get_service_name too). `country` narrows it to the
+  services on sale there; `lang` is accepted and ignored: our names are one language (a deviation).
+- getTopCountriesByService without `service` (*uncertain*: the documentation says "every service" without
+  showing it) answers `{"<service>":{"<country>":{row}}}`: each service's own reply, keyed by its code. The rows
+  carry SMS-Activate's field set only: `price` and `retail_price` are both our retail price (cost + markup or
+  the operator's override, major units as getPrices), there being one price per offer; no success-rate field:
+  SMS Rooms keeps no delivery counters yet (issue 17 item 5), and a field computed by scanning activations
+  on a public list would cost a query per call.
 - herosms 0.1.1 (read, not driven: its errors come from HTTP statuses only) declares getActiveActivations
   `activationStatus` and `canGetAnotherSms` as strings and `smsCode` as a string, so those fields are strings
   there, as SMS-Activate's PHP writes them.
@@ -68,6 +84,7 @@ WRONG_ACTIVATION_ID = "WRONG_ACTIVATION_ID"
 WRONG_MAX_PRICE = "WRONG_MAX_PRICE"
 EARLY_CANCEL_DENIED = "EARLY_CANCEL_DENIED"
 ACCOUNT_INACTIVE = "ACCOUNT_INACTIVE"
+OPERATORS_NOT_FOUND = "OPERATORS_NOT_FOUND"  # getOperators' error, inside its JSON envelope
 ERROR_SQL = "ERROR_SQL"  # SMS-Activate's "a parameter is invalid / something went wrong": never carries details
 
 MAINTENANCE_RETRY_AFTER_SECONDS = 300
@@ -343,6 +360,31 @@ def prices_reply(offers: Iterable[OfferView]) -> Reply:
 
 def top_countries_reply(offers: Iterable[OfferView], *, free_price: bool) -> Reply:
     """Countries selling one service, most stock first, keyed by country id (see the aiosmsactivate note above)."""
+    return as_json(_top_countries(offers, free_price=free_price))
+
+
+def top_countries_by_service_reply(service_codes: Iterable[str], offers: Iterable[OfferView], *,
+                                   free_price: bool) -> Reply:
+    """No service asked: every service on sale, each with its own top-countries object (the note above)."""
+    by_service: dict[str, list[OfferView]] = {}
+    for offer in offers:
+        by_service.setdefault(offer.service, []).append(offer)
+    return as_json({code: _top_countries(by_service[code], free_price=free_price)
+                    for code in service_codes if code in by_service})
+
+
+def operators_reply(operators: Mapping[int, Sequence[str]]) -> Reply:
+    if not any(operators.values()):
+        return as_json({"status": "error", "error": OPERATORS_NOT_FOUND})
+    return as_json({"status": "success",
+                    "countryOperators": {str(country): list(names) for country, names in operators.items() if names}})
+
+
+def services_list_reply(services: Iterable[tuple[str, str]]) -> Reply:
+    return as_json({"status": "success", "services": [{"code": code, "name": name} for code, name in services]})
+
+
+def _top_countries(offers: Iterable[OfferView], *, free_price: bool) -> dict[str, dict[str, object]]:
     by_country: dict[int, list[OfferView]] = {}
     for offer in offers:
         by_country.setdefault(offer.country, []).append(offer)
@@ -355,7 +397,7 @@ def top_countries_reply(offers: Iterable[OfferView], *, free_price: bool) -> Rep
         if free_price:
             row["freePriceMap"] = _free_price_map(group)
         table[str(country)] = row
-    return as_json(table)
+    return table
 
 
 def number_reply(activation: ActivationView) -> Reply:
@@ -444,6 +486,7 @@ def _active_row(a: ActivationView) -> dict[str, object]:
 # - An illegal move (cancel after the code, finish before it, anything on an ended activation) is
 #   BAD_STATUS: the status cannot be set now.
 # - Running out of partners while ordering is NO_NUMBERS (the order comes back FAILED, see handler_api);
+#   an operator no partner has for the pair is InvalidInput(field operator): WRONG_OPERATOR, nothing debited;
 #   a partner refusing "another SMS" (PartnerError) is ERROR_SQL: try again, as for any outage.
 _ERRORS: list[tuple[type[e.DomainError], str]] = [
     (e.Unauthenticated, BAD_KEY),

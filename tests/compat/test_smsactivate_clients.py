@@ -191,3 +191,28 @@ def test_aiosmsactivate__errors_are_its_exceptions(handler_url, priced):
                 await code_of(stranger.get_balance())]
 
     assert run_in_own_loop(errors()) == ["NO_BALANCE", "BAD_SERVICE", "NO_ACTIVATION", "BAD_KEY"]
+
+
+def test_start_up_lists__each_library_reads_operators_services_and_top_countries(stack, handler_url, priced):
+    key = customer_with_key(priced, balance_cents=1000).api_key
+    # Given SMS-Activate's own module: getOperators and getTopCountriesByService (with and without a service)
+    api = SMSActivateAPI(key)
+    api._SMSActivateAPI__api_url = handler_url  # type: ignore[attr-defined]
+    assert api.getOperators(country=COUNTRY) == {"status": "success",
+                                                 "countryOperators": {str(COUNTRY): ["att", "tmobile", "verizon"]}}
+    assert api.getTopCountriesByService(service=SERVICE)[str(COUNTRY)]["retail_price"] > 0
+    assert api.getTopCountriesByService()[SERVICE] == api.getTopCountriesByService(service=SERVICE)
+    # And it reads an operator no partner has as its WRONG_OPERATOR error, with nothing charged
+    assert api.getNumber(service=SERVICE, country=0, operator="verizon")["error"] == "WRONG_OPERATOR"
+    assert api.getBalance() == {"balance": "10.00"}
+    # Given grizzly-sms-client: its service catalog
+    with GrizzlySms(key, base_url=stack.app_url) as client:
+        assert ("tg", "Telegram") in [(s.code, s.name) for s in client.get_services()]
+
+    # Given aiosmsactivate: operators, the service list and a service's name from it
+    async def lists() -> tuple[Any, Any]:
+        client = SmsActivate(key, base_url=handler_url)
+        return await client.get_operators(str(COUNTRY)), await client.get_service_name("tg")
+
+    operators, name = run_in_own_loop(lists())
+    assert operators["countryOperators"][str(COUNTRY)] == ["att", "tmobile", "verizon"] and name == "Telegram"

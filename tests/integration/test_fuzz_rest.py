@@ -157,9 +157,9 @@ def case_checker(base_url: str, owner: Caller, mode: GenerationMode, budget: Bud
 
 ACTIONS = ["getBalance", "getBalanceAndCashBack", "getNumbersStatus", "getCountries", "getPrices",
            "getTopCountriesByService", "getNumber", "getNumberV2", "setStatus", "getStatus", "getStatusV2",
-           "getFullSms", "getActiveActivations"]
+           "getFullSms", "getActiveActivations", "getOperators", "getServicesList"]
 PARAMETERS = ["service", "country", "operator", "maxPrice", "id", "status", "phoneException", "forward",
-              "freePrice", "ref"]
+              "freePrice", "ref", "lang"]
 _TEXT_REPLY = re.compile(
     r"(BAD_KEY|BAD_ACTION|BAD_SERVICE|BAD_STATUS|WRONG_COUNTRY_ID|BAD_COUNTRY|WRONG_OPERATOR|NO_NUMBERS|NO_BALANCE"
     r"|NO_ACTIVATION|NO_ACTIVATIONS|WRONG_ACTIVATION_ID|EARLY_CANCEL_DENIED|ACCOUNT_INACTIVE|ERROR_SQL"

@@ -11,8 +11,10 @@ import pytest
 import requests
 
 from chalicelib.config import Settings
+from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.money import format_major, parse_major
 from chalicelib.services import runtime_settings
+from chalicelib.services.wallet import Wallet
 from tests.support import (
     GRACE_SECONDS,
     Customer,
@@ -106,6 +108,47 @@ def test_lists__json_shapes_clients_parse(handler, reader):
     assert countries.json()["187"]["eng"] == "USA" and countries.json()["0"]["id"] == 0
     assert top.json()["187"] == {"country": 187, "count": tg_usa["count"], "price": tg_usa["cost"],
                                  "retail_price": tg_usa["cost"]}
+
+
+def test_start_up_lists__operators_services_and_every_services_top_countries(handler, reader):
+    # When a client calls the lists standard clients read at start-up
+    operators = handler(api_key=reader.api_key, action="getOperators", country=0)
+    everywhere = handler(api_key=reader.api_key, action="getOperators").json()
+    nowhere = handler(api_key=reader.api_key, action="getOperators", country=9999)
+    services = handler(api_key=reader.api_key, action="getServicesList")
+    in_russia = handler(api_key=reader.api_key, action="getServicesList", country=0, lang="en").json()
+    every_top = handler(api_key=reader.api_key, action="getTopCountriesByService")
+    tg_top = handler(api_key=reader.api_key, action="getTopCountriesByService", service="tg").json()
+    # Then operators come per country from the partner's own list, or the protocol's not-found envelope
+    assert (operators.headers["Content-Type"], operators.json()) == ("application/json", {
+        "status": "success", "countryOperators": {"0": ["beeline", "megafon", "mts", "tele2"]}})
+    assert everywhere["countryOperators"]["187"] == ["att", "tmobile", "verizon"]
+    assert nowhere.json() == {"status": "error", "error": "OPERATORS_NOT_FOUND"}
+    # And the services are our list with its names; a country keeps those on sale there
+    listed = services.json()
+    assert listed["status"] == "success" and {"code": "go", "name": "Google, Gmail, YouTube"} in listed["services"]
+    assert {s["code"] for s in in_russia["services"]} == {"tg", "wa", "go", "fb", "ig", "tw", "vk", "ok", "vi",
+                                                          "wb", "mm", "ds", "ot"}
+    # And without a service every service's top countries come keyed by its code, each as its own reply
+    assert every_top.headers["Content-Type"] == "application/json"
+    assert every_top.json()["tg"] == tg_top and set(every_top.json()) >= {"wa", "go", "vk"}
+
+
+def test_get_number__an_operator_no_partner_has_is_wrong_operator_and_no_history(stack, handler, rich):
+    # When a bot asks for a Russian number of an American operator, and one of an unheard-of operator
+    verizon = handler(api_key=rich.api_key, action="getNumber", service="tg", country=0, operator="verizon")
+    unheard = handler(api_key=rich.api_key, action="getNumberV2", service="tg", country=0, operator="zz9")
+    # Then both are WRONG_OPERATOR, the balance is whole and the history holds nothing but the top-up
+    assert (verizon.status_code, verizon.text, unheard.text) == (200, "WRONG_OPERATOR", "WRONG_OPERATOR")
+    assert handler(api_key=rich.api_key, action="getBalance").text == "ACCESS_BALANCE:10.00"
+    entries = Wallet().entries(rich.account_id, limit=100)
+    assert [e.kind for e in entries] == [LedgerKind.ADJUSTMENT.value]
+    assert handler(api_key=rich.api_key, action="getActiveActivations").text == "NO_ACTIVATIONS"
+    # And an operator the partner lists is sold and named on the activation
+    bought = handler(api_key=rich.api_key, action="getNumberV2", service="tg", country=0, operator="mts").json()
+    assert bought["activationOperator"] == "mts"
+    assert handler(api_key=rich.api_key, action="setStatus", id=bought["activationId"], status=8).text in (
+        "ACCESS_CANCEL", "EARLY_CANCEL_DENIED")
 
 
 def test_prices__match_the_public_catalog(stack, handler, reader):

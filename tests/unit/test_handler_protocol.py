@@ -158,6 +158,33 @@ def test_top_countries__free_price_adds_the_price_map():
     assert json.loads(reply.body)["0"]["freePriceMap"] == {"0.50": 10, "0.60": 2}
 
 
+def test_top_countries__no_service_is_every_service_keyed_by_code():
+    reply = p.top_countries_by_service_reply(["wa", "tg", "vk"], OFFERS, free_price=False)
+    assert reply.content_type == "application/json"
+    assert reply.body == ('{"wa":{"0":{"country":0,"count":7,"price":10.0,"retail_price":10.0}},'
+                          '"tg":{"0":{"country":0,"count":10,"price":0.5,"retail_price":0.5},'
+                          '"187":{"country":187,"count":3,"price":1.25,"retail_price":1.25}}}')
+
+
+def test_operators__country_operators_or_the_not_found_envelope():
+    assert p.operators_reply({0: ["beeline", "mts"], 187: ["att"]}) == p.Reply(
+        '{"status":"success","countryOperators":{"0":["beeline","mts"],"187":["att"]}}', "application/json")
+    assert p.operators_reply({}) == p.Reply('{"status":"error","error":"OPERATORS_NOT_FOUND"}', "application/json")
+    assert p.operators_reply({1: []}).body == '{"status":"error","error":"OPERATORS_NOT_FOUND"}'
+
+
+def test_services_list__code_and_name_ascii_escaped():
+    reply = p.services_list_reply([("tg", "Telegram"), ("vk", "ВКонтакте")])
+    assert reply == p.Reply('{"status":"success","services":[{"code":"tg","name":"Telegram"},'
+                            '{"code":"vk","name":"\\u0412\\u041a\\u043e\\u043d\\u0442\\u0430\\u043a\\u0442\\u0435"}]}',
+                            "application/json")
+
+
+def test_error__wrong_operator_from_the_catalog_is_its_protocol_string():
+    error = e.InvalidInput("no partner has it", code="WRONG_OPERATOR", details={"field": "operator"})
+    assert p.error_reply(error, 0.0) == p.Reply("WRONG_OPERATOR")
+
+
 def test_countries__sms_activate_shape_ascii_escaped():
     reply = p.countries_reply([p.CountryView(0, "Russia", "Россия", "俄罗斯")])
     assert reply.body == ('{"0":{"id":0,"rus":"\\u0420\\u043e\\u0441\\u0441\\u0438\\u044f","eng":"Russia",'
