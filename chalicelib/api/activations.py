@@ -98,7 +98,7 @@ def view(activation: Activation, facade: Activations) -> dict[str, Any]:
 
 def _item_view(item: CatalogItem) -> dict[str, Any]:
     return {"service": item.service, "country": item.country, "operator": item.operator,
-            "price_cents": item.price_cents, "available": item.available}
+            "price_cents": item.price_cents, "available": item.available, "operators": list(item.operators)}
 
 
 def _activation_id(raw: str) -> int:

@@ -49,6 +49,7 @@ class CatalogItem:
     operator: str
     price_cents: int
     available: int
+    operators: tuple[str, ...] = ()  # an "any" item: the operators its partners can be asked for (may be none)
 
 
 class Catalog:
@@ -121,12 +122,14 @@ class Catalog:
         offers, overrides = self._cached_offers(), price_overrides()
         markup = self.markup_percent()
         grouped: dict[tuple[str, int, str], list[Quote]] = {}
+        listed: dict[tuple[str, int, str], set[str]] = {}
         for offer in offers:
             if self._listable(offer) and service in (None, offer.service) and country in (None, offer.country):
                 key = (offer.service, int(offer.country), offer.operator)
                 override = overrides.get(offer.offer_key)
                 grouped.setdefault(key, []).append(self._quote(offer, override, markup))
-        return [_item(key, quotes) for key, quotes in sorted(grouped.items())]
+                listed.setdefault(key, set()).update(str(name) for name in offer.operators or ())
+        return [_item(key, quotes, listed[key]) for key, quotes in sorted(grouped.items())]
 
     def operators(self, country: int | None = None) -> dict[int, list[str]]:
         """Per country, the operators some configured partner names (an offer's own, or an "any" offer's list)."""
@@ -172,11 +175,11 @@ def _has_operator(offer: CatalogOffer, operator: str) -> bool:
     return not offer.operators or operator in offer.operators
 
 
-def _item(key: tuple[str, int, str], quotes: list[Quote]) -> CatalogItem:
+def _item(key: tuple[str, int, str], quotes: list[Quote], operators: set[str]) -> CatalogItem:
     in_stock = [q.price_cents for q in quotes if q.count > 0]
     return CatalogItem(service=key[0], country=key[1], operator=key[2],
                        price_cents=min(in_stock or [q.price_cents for q in quotes]),
-                       available=sum(q.count for q in quotes))
+                       available=sum(q.count for q in quotes), operators=tuple(sorted(operators)))
 
 
 def set_markup(percent: Decimal | int | str, clock: Clock | None = None) -> Decimal:

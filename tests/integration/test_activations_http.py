@@ -91,6 +91,7 @@ def test_catalog__public_lists_with_prices_and_stock(stack, priced):
     # Then Telegram in Russia is priced and in stock, and the lists name what protocols.md needs
     (item,) = items["items"]
     assert (item["service"], item["country"], item["operator"]) == ("tg", 0, "any")
+    assert item["operators"] == ["beeline", "megafon", "mts", "tele2"]  # what the partner can be asked for
     assert item["price_cents"] >= 45 and item["available"] > 0
     assert {"code": "tg", "name": "Telegram"} in services
     assert {c["id"] for c in countries} >= {0, 1, 2, 187}

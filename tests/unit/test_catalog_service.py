@@ -49,8 +49,8 @@ def test_items__cost_plus_markup_rounded_up_with_stock(prices):
     # When the price list is read
     items = catalog(prices, partner).items()
     # Then the price is 0.33 × 1.5 = 0.495, rounded up to 0.50
-    assert [(i.service, i.country, i.operator, i.price_cents, i.available) for i in items] == [
-        ("tg", 0, "any", 50, 7)]
+    assert [(i.service, i.country, i.operator, i.price_cents, i.available, i.operators) for i in items] == [
+        ("tg", 0, "any", 50, 7, ())]
 
 
 def test_refresh_prices__converts_a_partner_currency_at_its_rate(prices):
@@ -165,6 +165,9 @@ def test_operators__per_country_from_named_offers_and_partners_lists(prices):
     assert built.operators() == {0: ["beeline", "mts", "tele2"], 187: ["tele2"]}
     assert built.operators(187) == {187: ["tele2"]}
     assert built.operators(1) == {}
+    # And the price list's "any" items carry their partner's list
+    assert {(i.service, i.operator, i.operators) for i in built.items(country=0)} == {
+        ("tg", "tele2", ()), ("wa", "any", ("beeline", "mts"))}
 
 
 def test_quote__an_operator_the_pair_never_has_is_wrong_operator_even_out_of_stock(prices):
