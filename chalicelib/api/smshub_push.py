@@ -26,7 +26,7 @@ so the SMS goes to the activation whose service it names, and to none when it na
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
@@ -37,7 +37,9 @@ from chalicelib.config import PartnerSettings, get_settings
 from chalicelib.domain.errors import DomainError, InvalidInput, NotFound, Unauthenticated
 from chalicelib.domain.ids import same
 from chalicelib.services import rate_limit
-from chalicelib.services.agent_sms import AgentSms, Outcome, desk
+
+if TYPE_CHECKING:  # the service is imported on the first push: other routes' cold starts do not load it
+    from chalicelib.services.agent_sms import AgentSms
 
 PROTOCOL = "smshub_agent"
 _MAX_TEXT = 2000
@@ -49,6 +51,8 @@ _http = RestRoutes(bp)  # for the request; replies and errors are the protocol's
 
 @bp.route("/v1/partners/{name}/smshub", methods=["POST"])
 def smshub_push(name: str) -> Response:
+    from chalicelib.services.agent_sms import Outcome, desk
+
     try:
         partner = _agent(name)
         body = _body()
@@ -91,6 +95,8 @@ def _gunzip(raw: bytes) -> bytes:
 
 
 def _sms(body: dict[str, Any]) -> AgentSms:
+    from chalicelib.services.agent_sms import AgentSms
+
     if body.get("action") != "PUSH_SMS":
         raise InvalidInput("'action' must be PUSH_SMS.", code="BAD_ACTION", details={"field": "action"})
     text, sender = body.get("text"), body.get("phoneFrom", "")

@@ -7,19 +7,21 @@ from chalice import Blueprint, Response
 
 from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
-from chalicelib.services.support import MESSAGE_MAX, SUBJECT_MAX, support_desk
-from chalicelib.services.support_contact import support_contact
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
 _EMAIL_MAX = 320
 _TOKEN_MAX = 200
 _JSON: dict[str, str | list[str]] = {"Content-Type": "application/json"}
+# The support services are imported in the routes, on first use: other routes' cold starts do not load them.
 
 
 @v1.route("/v1/support/contact", methods=["POST"])
 def write_to_support() -> Response:
     """Signed out: the message is kept until its sender opens the link emailed to them (same answer for any address)."""
+    from chalicelib.services.support import MESSAGE_MAX, SUBJECT_MAX
+    from chalicelib.services.support_contact import support_contact
+
     body = v1.json_body()
     email = fields.text(body, "email", max_length=_EMAIL_MAX)
     subject = fields.text(body, "subject", max_length=SUBJECT_MAX)
@@ -32,6 +34,8 @@ def write_to_support() -> Response:
 
 @v1.route("/v1/support/contact/confirm", methods=["POST"])
 def confirm_contact() -> Response:
+    from chalicelib.services.support_contact import support_contact
+
     ticket = support_contact().confirm(fields.text(v1.json_body(), "token", max_length=_TOKEN_MAX))
     return Response(body={"ticket_id": ticket.ticket_id, "status": ticket.status.value}, status_code=201,
                     headers=_JSON)
@@ -39,6 +43,8 @@ def confirm_contact() -> Response:
 
 @v1.route("/v1/support/tickets", methods=["POST"])
 def open_ticket() -> Response:
+    from chalicelib.services.support import MESSAGE_MAX, SUBJECT_MAX, support_desk
+
     principal = v1.principal()
     body = v1.json_body()
     subject = fields.text(body, "subject", max_length=SUBJECT_MAX)
@@ -49,18 +55,24 @@ def open_ticket() -> Response:
 
 @v1.route("/v1/support/tickets", methods=["GET"])
 def list_tickets() -> dict[str, Any]:
+    from chalicelib.services.support import support_desk
+
     principal = v1.principal()
     return {"items": [t.to_json() for t in support_desk().tickets_of(principal.account.account_id)]}
 
 
 @v1.route("/v1/support/tickets/{ticket_id}", methods=["GET"])
 def get_ticket(ticket_id: str) -> dict[str, Any]:
+    from chalicelib.services.support import support_desk
+
     principal = v1.principal()
     return support_desk().ticket_of(principal.account.account_id, ticket_id).to_json()
 
 
 @v1.route("/v1/support/tickets/{ticket_id}/messages", methods=["POST"])
 def add_message(ticket_id: str) -> Response:
+    from chalicelib.services.support import MESSAGE_MAX, support_desk
+
     principal = v1.principal()
     message = fields.text(v1.json_body(), "message", max_length=MESSAGE_MAX)
     added = support_desk().add_user_message(principal.account.account_id, ticket_id, message)

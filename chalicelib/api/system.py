@@ -9,7 +9,6 @@ from chalice import Blueprint, Response
 
 from chalicelib.api.kit import RestRoutes
 from chalicelib.config import get_settings
-from chalicelib.services import agreement as agreements
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
@@ -24,12 +23,16 @@ def health() -> dict[str, Any]:
 
 @v1.route("/v1/agreement", methods=["GET"])
 def current_agreement() -> dict[str, Any]:
+    from chalicelib.services import agreement as agreements  # on first use: not every cold start serves it
+
     current = agreements.agreement(get_settings().agreement_version)
     return {"version": current.version, "text": current.text, "versions": agreements.versions()}
 
 
 @v1.route("/v1/agreement/{version}", methods=["GET"])
 def agreement_version(version: str) -> dict[str, Any]:
+    from chalicelib.services import agreement as agreements
+
     found = agreements.agreement(version)
     return {"version": found.version, "text": found.text}
 

@@ -1,12 +1,21 @@
 """Scheduled activation work: prices, polls, expiry, stuck orders, user webhooks, partner calls that failed."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import get_settings
 from chalicelib.jobs.registry import job
 from chalicelib.observability import logger
-from chalicelib.services.activations import activations
+
+if TYPE_CHECKING:
+    from chalicelib.services.activations import Activations
+
+
+def activations() -> Activations:
+    """The service, imported on a job's first run: the API's cold start does not load it for the schedules."""
+    from chalicelib.services.activations import activations as service
+
+    return service()
 
 
 @job("refresh_prices", rate_minutes=5, local_every_seconds=60)

@@ -7,7 +7,7 @@ schedule's retries and dead-letter queue see it too). `ReconcileBacklog` is what
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -15,8 +15,10 @@ from chalicelib.config import get_settings
 from chalicelib.jobs.registry import job
 from chalicelib.observability import logger, metrics
 from chalicelib.services import container
-from chalicelib.services.reconcile import Reconciler, ReconcileReport, StripePaymentIntents
-from chalicelib.services.reconcile_incremental import IncrementalReconciler, TimeBudget
+
+if TYPE_CHECKING:  # the services are imported on the first run: the API's cold start does not load them
+    from chalicelib.services.reconcile import ReconcileReport
+    from chalicelib.services.reconcile_incremental import IncrementalReconciler
 
 METRIC = "LedgerDiscrepancies"
 FAILED_METRIC = "ReconcileFailed"
@@ -45,11 +47,16 @@ def reconcile_books(run: Callable[[], ReconcileReport]) -> ReconcileReport:
 
 @job("reconcile", rate_minutes=15, local_every_seconds=600)
 def reconcile(event: Any) -> None:
+    from chalicelib.services.reconcile_incremental import TimeBudget
+
     budget = TimeBudget.of_lambda(getattr(event, "context", None))
     reconcile_books(lambda: _incremental().run(budget))  # settings too: a missing one is a failed run
 
 
 def _incremental() -> IncrementalReconciler:
+    from chalicelib.services.reconcile import Reconciler, StripePaymentIntents
+    from chalicelib.services.reconcile_incremental import IncrementalReconciler
+
     settings = get_settings()
     clock = container.clock()
     intents = StripePaymentIntents(settings.stripe_secret_key, settings.stripe_api_base, clock)
