@@ -18,7 +18,6 @@ from chalicelib.config import Settings
 from chalicelib.domain.activation_state import ActivationEvent, ActivationStatus
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import Conflict, IllegalTransition, NotFound
-from chalicelib.domain.sms_code import extract_code
 from chalicelib.providers.base import Partner, PartnerActivationState, PartnerStatus
 from chalicelib.services.activation_lifecycle import PARTNER_ERRORS, Lifecycle
 from chalicelib.services.user_webhooks import UserWebhooks
@@ -141,6 +140,8 @@ class SmsIntake:
 
 def _code(text: str, partner_code: str | None, service: str) -> str | None:
     """Our extraction first; the partner's code when ours finds none and theirs looks like a code, not the text."""
+    from chalicelib.domain.sms_code import extract_code  # its ~15 regexes compile on the first SMS, not at cold start
+
     ours = extract_code(text, service)
     if ours or not partner_code or partner_code == text or len(partner_code) > _MAX_PARTNER_CODE_LENGTH:
         return ours
