@@ -17,6 +17,7 @@ from chalicelib.config import Settings, settings_from_env
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
+from chalicelib.domain.scopes import ALL_SCOPES
 from chalicelib.providers.mailer import OutboxMailer
 from chalicelib.services.accounts import AccountsService
 from chalicelib.services.sessions import Credentials
@@ -60,7 +61,8 @@ def unverified_customer_with_key(settings: Settings) -> Customer:
 
 
 def _with_key(settings: Settings, account_id: str, email: str) -> Customer:
-    issued = Credentials(SystemClock(), settings.session_ttl_seconds).create_api_key(account_id, "tests")
+    # Every scope: these tests exercise what a route does; tests/integration/test_key_scopes.py what a scope allows.
+    issued = Credentials(SystemClock(), settings.session_ttl_seconds).create_api_key(account_id, "tests", ALL_SCOPES)
     return Customer(account_id=account_id, email=email, api_key=issued.api_key)
 
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.domain.clock import iso
+from chalicelib.domain.scopes import stored_scopes
 from chalicelib.services.accounts import agreement_update_required
 from chalicelib.services.activity import detail_of
 from chalicelib.store.accounts import Account, Credential
@@ -38,8 +39,8 @@ def me(account: Account, credential_kind: str, settings: Settings) -> dict[str, 
 
 
 def api_key(credential: Credential) -> dict[str, Any]:
-    return {"key_id": credential.key_id, "label": credential.label, "created_at": iso(credential.created_at),
-            "last_used_at": _iso_or_none(credential.last_used_at)}
+    return {"key_id": credential.key_id, "label": credential.label, "scopes": sorted(stored_scopes(credential.scopes)),
+            "created_at": iso(credential.created_at), "last_used_at": _iso_or_none(credential.last_used_at)}
 
 
 def session(credential: Credential, *, current: bool) -> dict[str, Any]:

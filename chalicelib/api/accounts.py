@@ -11,7 +11,8 @@ from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
 from chalicelib.config import get_settings, rebuilt_with_settings
 from chalicelib.domain.clock import iso
-from chalicelib.domain.errors import Forbidden, InvalidInput
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.scopes import DEFAULT_SCOPES, Need, Scope, parse_scopes
 from chalicelib.services import container
 from chalicelib.services.account_rights import AccountRights
 from chalicelib.services.accounts import AccountsService
@@ -19,7 +20,7 @@ from chalicelib.services.api_keys import ApiKeys
 from chalicelib.services.authn import Principal
 from chalicelib.services.recovery import Recovery
 from chalicelib.services.security_emails import SecurityNotices
-from chalicelib.services.sessions import SESSION, Credentials
+from chalicelib.services.sessions import Credentials
 from chalicelib.services.signin import SignIn
 from chalicelib.services.webhook_settings import WebhookSettings, webhook_of, webhook_policy
 
@@ -69,10 +70,8 @@ def user_agent() -> str | None:
 
 
 def session_principal() -> Principal:
-    principal = v1.principal()
-    if principal.credential_kind != SESSION:
-        raise Forbidden("This needs a signed-in session, not an API key.", code="SESSION_REQUIRED")
-    return principal
+    """The signed-in person calling (an API key is refused with SESSION_REQUIRED, whatever its scopes)."""
+    return v1.principal().require(Need.SESSION)
 
 
 def _accepted(message: str) -> Response:
@@ -150,12 +149,27 @@ def me() -> dict[str, Any]:
 
 @v1.route("/v1/api-keys", methods=["POST"])
 def create_api_key() -> Response:
-    account = session_principal().account
-    label = fields.optional_text(v1.json_body(), "label", max_length=100)
-    issued = services().api_keys.create(account.account_id, label, v1.client_ip())
+    account = v1.principal().account
+    body = v1.json_body()
+    label = fields.optional_text(body, "label", max_length=100)
+    scopes = _scopes(body)
+    issued = services().api_keys.create(account.account_id, label, v1.client_ip(), scopes)
     services().notices.api_key_created(account, label, v1.client_ip())
     return _reply({"api_key": issued.api_key, "key_id": issued.key_id, "label": issued.label,
-                   "created_at": iso(issued.created_at)}, 201, _NO_STORE)
+                   "scopes": sorted(issued.scopes), "created_at": iso(issued.created_at)}, 201, _NO_STORE)
+
+
+def _scopes(body: dict[str, Any]) -> frozenset[Scope]:
+    raw = body.get("scopes")
+    if raw is None:
+        return DEFAULT_SCOPES
+    if not isinstance(raw, list) or len(raw) > len(Scope):
+        raise InvalidInput(f"'scopes' must be a list of up to {len(Scope)} of: {', '.join(Scope)}.",
+                           details={"field": "scopes"})
+    try:
+        return parse_scopes(raw)
+    except ValueError as problem:
+        raise InvalidInput(f"'scopes': {problem}.", details={"field": "scopes"}) from None
 
 
 @v1.route("/v1/api-keys", methods=["GET"])
@@ -165,7 +179,7 @@ def list_api_keys() -> dict[str, Any]:
 
 @v1.route("/v1/api-keys/{key_id}", methods=["DELETE"])
 def revoke_api_key(key_id: str) -> Response:
-    account_id = session_principal().account.account_id
+    account_id = v1.principal().account.account_id
     if len(key_id) > 64:
         raise InvalidInput("That is not an API key id.", details={"field": "key_id"})
     services().api_keys.revoke(account_id, key_id, v1.client_ip())

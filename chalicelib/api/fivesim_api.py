@@ -59,6 +59,7 @@ from chalicelib.domain.catalog_data import countries, services
 from chalicelib.domain.clock import iso
 from chalicelib.domain.ids import sha256_hex
 from chalicelib.domain.money import format_major, parse_major
+from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
 from chalicelib.services import history, rate_limit, runtime_settings
 from chalicelib.services.activations import activations
@@ -108,6 +109,7 @@ _STATUSES = {
 # Domain errors → (status, 5sim's text), most specific first. A refused cancel or finish is told apart below.
 _ERRORS: list[tuple[type[e.DomainError], int, str]] = [
     (e.Unauthenticated, 401, "unauthorized"),
+    (e.ScopeMissing, 403, "forbidden: this key's scopes do not allow it"),
     (e.AccountRestricted, 400, "not enough user balance"),
     (e.Forbidden, 403, "account is not active"),
     (e.InsufficientBalance, 400, "not enough user balance"),
@@ -362,7 +364,8 @@ def _account() -> Account:
     headers: Any = _http.request.headers or {}
     secret = bearer(str(headers.get("authorization") or ""))
     _admit(secret)
-    return authenticate_from(secret, _http.client_ip()).account
+    method, path = _http.route_key()
+    return authenticate_from(secret, _http.client_ip()).require(need_of((method, path.removeprefix(PREFIX)))).account
 
 
 def _admit(secret: str | None) -> None:

@@ -6,7 +6,8 @@ which holds the one table from domain errors to protocol strings. This module on
 authenticates the `api_key`, calls the same services as REST v1 and hands their results over.
 
 Order of checks, as clients observe it: maintenance, then the rate limit (counted per key, so a flood of
-bad keys is limited too), then the key (BAD_KEY), then the action (BAD_ACTION), then its parameters.
+bad keys is limited too), then the key (BAD_KEY), then the action (BAD_ACTION), then the key's scope for the
+action (BAD_KEY: a `read` key may not order; domain/scopes.py), then its parameters.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from chalicelib.domain.activation_state import ActivationStatus, is_final
 from chalicelib.domain.catalog_data import countries, country_by_id, services
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.money import currency_numeric
+from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
 from chalicelib.services import container, rate_limit, runtime_settings
 from chalicelib.services.activations import activations
@@ -58,11 +60,12 @@ def _answer() -> p.Reply:
         params = _params()
         api_key = params.get("api_key", "").strip() or None
         rate_limit.admit_request(api_key, _http.client_ip())
-        account = authenticate_from(api_key, _http.client_ip()).account
-        action = _ACTIONS.get(params.get("action", "").strip())
+        principal = authenticate_from(api_key, _http.client_ip())
+        name = params.get("action", "").strip()
+        action = _ACTIONS.get(name)
         if action is None:
             return p.text(p.BAD_ACTION)
-        return action(account, params)
+        return action(principal.require(need_of(f"handler:{name}")).account, params)
     except p.ProtocolError as refusal:
         return p.text(refusal.reply)
     except DomainError as error:

@@ -488,8 +488,12 @@ def _active_row(a: ActivationView) -> dict[str, object]:
 # - Running out of partners while ordering is NO_NUMBERS (the order comes back FAILED, see handler_api);
 #   an operator no partner has for the pair is InvalidInput(field operator): WRONG_OPERATOR, nothing debited;
 #   a partner refusing "another SMS" (PartnerError) is ERROR_SQL: try again, as for any outage.
+# - A key without the scope the action needs (a `read` key ordering) is BAD_KEY: the protocol has no "not allowed"
+#   string, and clients read BAD_KEY as "this key cannot do that" (ACCOUNT_INACTIVE would send its owner looking
+#   for a block that is not there).
 _ERRORS: list[tuple[type[e.DomainError], str]] = [
     (e.Unauthenticated, BAD_KEY),
+    (e.ScopeMissing, BAD_KEY),
     (e.AccountRestricted, NO_BALANCE),
     (e.Forbidden, ACCOUNT_INACTIVE),
     (e.InsufficientBalance, NO_BALANCE),

@@ -12,6 +12,7 @@ from chalicelib.api.errors import error_body, error_response
 from chalicelib.api.fields import MAX_BODY_BYTES, json_object
 from chalicelib.domain.errors import DomainError, NotFound
 from chalicelib.domain.ids import is_identifier
+from chalicelib.domain.scopes import need_of
 from chalicelib.services.authn import Principal, authenticate_from, bearer
 
 
@@ -57,9 +58,16 @@ class RestRoutes:
         return json_object(raw, "request body")
 
     def principal(self) -> Principal:
-        """The authenticated caller (session token or API key), or a 401/403 domain error."""
+        """The authenticated caller (session token or API key) allowed on this route by domain/scopes.py's table,
+        or a 401/403 domain error."""
         headers: Any = self.request.headers or {}
-        return authenticate_from(bearer(headers.get("authorization")), self.client_ip())
+        principal = authenticate_from(bearer(headers.get("authorization")), self.client_ip())
+        return principal.require(need_of(self.route_key()))
+
+    def route_key(self) -> tuple[str, str]:
+        """(method, path as the route declares it), the key of domain/scopes.ROUTE_NEEDS."""
+        context: dict[str, Any] = dict(self.request.context or {})
+        return str(self.request.method).upper(), str(context.get("resourcePath") or "")
 
     def client_ip(self) -> str:
         context: dict[str, Any] = dict(self.request.context or {})

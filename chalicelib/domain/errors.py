@@ -27,6 +27,12 @@ class Forbidden(DomainError):
     code = "FORBIDDEN"
 
 
+class ScopeMissing(Forbidden):
+    """An API key without the scope a route needs (domain/scopes.py); a session has every scope."""
+
+    code = "SCOPE_REQUIRED"
+
+
 class AccountBlocked(Forbidden):
     code = "ACCOUNT_BLOCKED"
 

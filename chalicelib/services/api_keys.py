@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from chalicelib.domain.clock import Clock
+from chalicelib.domain.scopes import DEFAULT_SCOPES, Scope
 from chalicelib.services.activity import ActivityKind, record_activity
 from chalicelib.services.sessions import Credentials, IssuedApiKey
 from chalicelib.store.accounts import Credential
@@ -13,9 +14,12 @@ class ApiKeys:
         self.clock = clock
         self.retention_days = retention_days
 
-    def create(self, account_id: str, label: str | None, ip: str) -> IssuedApiKey:
-        issued = self.credentials.create_api_key(account_id, label)
-        self._record(account_id, ActivityKind.API_KEY_CREATED, ip, issued.key_id)
+    def create(self, account_id: str, label: str | None, ip: str,
+               scopes: frozenset[Scope] = DEFAULT_SCOPES) -> IssuedApiKey:
+        issued = self.credentials.create_api_key(account_id, label, scopes)
+        record_activity(account_id, ActivityKind.API_KEY_CREATED, ip,
+                        {"key_id": issued.key_id, "scopes": sorted(scopes)}, clock=self.clock,
+                        retention_days=self.retention_days)
         return issued
 
     def list(self, account_id: str) -> list[Credential]:

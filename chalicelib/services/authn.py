@@ -7,8 +7,9 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib.domain.accounts import AccountStatus
 from chalicelib.domain.clock import Clock, SystemClock
-from chalicelib.domain.errors import AccountBlocked, AccountInactive, Unauthenticated
+from chalicelib.domain.errors import AccountBlocked, AccountInactive, Forbidden, ScopeMissing, Unauthenticated
 from chalicelib.domain.ids import sha256_hex
+from chalicelib.domain.scopes import ALL_SCOPES, Need, Scope, stored_scopes
 from chalicelib.store.accounts import Account, Credential
 
 _TOUCH_EVERY_SECONDS = 60
@@ -35,6 +36,21 @@ class Principal:
     account: Account
     credential_kind: str  # "session" | "api_key"
     token_hash: str
+    scopes: frozenset[Scope] = ALL_SCOPES  # a session has every scope; a key those it was made with
+
+    def require(self, need: Need) -> Principal:
+        """This caller, when it may do what `need` asks (domain/scopes.py); raises Forbidden (SESSION_REQUIRED) or
+        ScopeMissing (SCOPE_REQUIRED) naming what is missing."""
+        if self.credential_kind == "session" or need in (Need.PUBLIC, Need.ANY_KEY):
+            return self
+        if need is Need.SESSION:
+            raise Forbidden("This needs a signed-in session, not an API key.", code="SESSION_REQUIRED")
+        if not need.allows_key(self.scopes):
+            held = ", ".join(sorted(self.scopes))
+            raise ScopeMissing(f"This API key may not do this: it needs the {need.label} scope, and the key has "
+                               f"{held}. Sign in, or use a key made with that scope.",
+                               details={"needs": sorted(need.scopes), "has": sorted(self.scopes)})
+        return self
 
 
 def authenticate(secret: str | None, clock: Clock | None = None) -> Principal:
@@ -60,7 +76,8 @@ def authenticate(secret: str | None, clock: Clock | None = None) -> Principal:
     if _revoked(credential, account):
         raise Unauthenticated("This session or API key was revoked. Please sign in again.")
     _touch(credential, now)
-    return Principal(account=account, credential_kind=credential.kind, token_hash=token_hash)
+    scopes = ALL_SCOPES if credential.kind == "session" else stored_scopes(credential.scopes)
+    return Principal(account=account, credential_kind=credential.kind, token_hash=token_hash, scopes=scopes)
 
 
 def _revoked(credential: Credential, account: Account) -> bool:

@@ -9,6 +9,7 @@ from pynamodb.exceptions import UpdateError
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.ids import new_id, new_secret, sha256_hex
+from chalicelib.domain.scopes import DEFAULT_SCOPES, Scope
 from chalicelib.store.accounts import Account, Credential
 
 SESSION = "session"
@@ -31,6 +32,7 @@ class IssuedApiKey:
     key_id: str
     label: str | None
     created_at: float
+    scopes: frozenset[Scope]
 
 
 class Credentials:
@@ -80,16 +82,17 @@ class Credentials:
         _delete_one(self.list_sessions(account), session_id,
                     NotFound("There is no session with this id on your account.", code="SESSION_NOT_FOUND"))
 
-    def create_api_key(self, account_id: str, label: str | None) -> IssuedApiKey:
-        """A new key, shown once; raises Conflict (TOO_MANY_API_KEYS) past MAX_API_KEYS."""
+    def create_api_key(self, account_id: str, label: str | None,
+                       scopes: frozenset[Scope] = DEFAULT_SCOPES) -> IssuedApiKey:
+        """A new key with these scopes, shown once; raises Conflict (TOO_MANY_API_KEYS) past MAX_API_KEYS."""
         if len(self.list_api_keys(account_id)) >= MAX_API_KEYS:
             raise Conflict(f"An account may have at most {MAX_API_KEYS} API keys; revoke one first.",
                            code="TOO_MANY_API_KEYS")
         now = self.clock.now()
         api_key, key_id = API_KEY_PREFIX + new_secret(32), new_id("key")
         Credential(sha256_hex(api_key), account_id=account_id, kind=API_KEY, key_id=key_id, label=label,
-                   created_at=now).save()
-        return IssuedApiKey(api_key=api_key, key_id=key_id, label=label, created_at=now)
+                   created_at=now, scopes={s.value for s in scopes}).save()
+        return IssuedApiKey(api_key=api_key, key_id=key_id, label=label, created_at=now, scopes=scopes)
 
     def list_api_keys(self, account_id: str) -> list[Credential]:
         return list(Credential.by_account.query(account_id, filter_condition=Credential.kind == API_KEY))

@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import zlib
 
-from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
@@ -135,6 +142,7 @@ class Credential(Model):
     expires_at = TTLAttribute(null=True)
     ip = UnicodeAttribute(null=True)  # a session's: where it was signed in from
     device = UnicodeAttribute(null=True)  # a session's: the browser or client (User-Agent) that signed in
+    scopes = UnicodeSetAttribute(null=True)  # an API key's (domain/scopes.py); none: an old key, "orders"
     by_account = CredentialsByAccount()
 
 

@@ -27,6 +27,29 @@ const ACTIVITY = {
 };
 
 
+// What a key may do (domain/scopes.py): a bot's key needs only orders; account can redirect the webhook's codes.
+const SCOPES = [
+  { name: "orders", label: "Orders", hint: "order numbers, cancel or finish them, read activations and the balance" },
+  { name: "read", label: "Read only", hint: "read activations, the balance, payments and activity" },
+  { name: "account", label: "Account", hint: "manage API keys and the SMS webhook, sign out everywhere: "
+    + "only for your own tools, never for a bot" },
+];
+
+function scopeChoices() {
+  return h("fieldset", { class: "scopes" }, h("legend", {}, "What the key may do"),
+    SCOPES.map((s) => h("div", { class: "field checkbox" },
+      h("input", { type: "checkbox", name: "scopes", value: s.name, id: `scope-${s.name}`,
+        checked: s.name === "orders" }),
+      h("label", { for: `scope-${s.name}` }, h("strong", {}, s.label), ` — ${s.hint}`))),
+    h("p", { class: "field-error", "data-error-for": "scopes" }));
+}
+
+function scopeBadges(key) {
+  return h("span", { class: "scope-list" },
+    (key.scopes || ["orders"]).map((name) => h("span", { class: `badge ${name === "account" ? "warn" : "info"}` },
+      name)));
+}
+
 export async function apiKeysPage(ctx) {
   const created = h("div", { "aria-live": "polite" });
   const listing = h("div");
@@ -35,6 +58,7 @@ export async function apiKeysPage(ctx) {
     replace(listing, keys.length ? table([
       { label: "Name", cell: (k) => k.label || h("span", { class: "muted" }, "unnamed") },
       { label: "Key id", cell: (k) => h("code", { class: "ref" }, k.key_id) },
+      { label: "Scopes", cell: (k) => scopeBadges(k) },
       { label: "Created", cell: (k) => dateTime(k.created_at) },
       { label: "Last used", cell: (k) => (k.last_used_at ? dateTime(k.last_used_at) : "never") },
       { label: "", class: "action", cell: (k) => h("button", { type: "button", class: "link danger",
@@ -51,10 +75,12 @@ export async function apiKeysPage(ctx) {
   };
   const createForm = form({ class: "inline-form", "aria-label": "Create an API key" }, [
     field({ label: "Name (optional)", name: "label", maxlength: "100", placeholder: "e.g. my Telegram bot" }),
+    scopeChoices(),
     h("button", { type: "submit", class: "primary", id: "create-key" }, "Create an API key"),
   ], async (data, el) => {
     const label = String(data.get("label")).trim();
-    const reply = await post("/v1/api-keys", label ? { label } : {});
+    const body = { scopes: data.getAll("scopes"), ...(label ? { label } : {}) };
+    const reply = await post("/v1/api-keys", body);
     el.reset();
     replace(created, secretBox("API key", reply.api_key, "new-api-key"), usage(reply.api_key));
     await showKeys();

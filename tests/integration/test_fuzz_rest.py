@@ -33,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
 
 from chalicelib.config import Settings
 from chalicelib.domain.clock import SystemClock
+from chalicelib.domain.scopes import ALL_SCOPES, ROUTE_NEEDS, Need
 from chalicelib.services.sessions import Credentials
 from infra.local.stack import Stack
 from tests.integration.helpers_security import bearer, error_envelope_problems
@@ -52,8 +53,8 @@ NOT_FUZZED = {("POST", "/v1/auth/login")}
 ISOLATED = {("POST", "/v1/auth/logout"), ("POST", "/v1/auth/logout-all"), ("POST", "/v1/account/withdraw-consent"),
             ("POST", "/v1/account/report-unauthorized"), ("POST", "/v1/refund-requests"), ("PUT", "/v1/webhook"),
             ("DELETE", "/v1/api-keys/{key_id}")}
-SESSION_ONLY = {("POST", "/v1/api-keys"), ("DELETE", "/v1/api-keys/{key_id}"), ("POST", "/v1/auth/logout"),
-                ("POST", "/v1/account/withdraw-consent")}
+# Keys cannot end a session; the rest comes from the one table of what needs a person (domain/scopes.py).
+SESSION_ONLY = {("POST", "/v1/auth/logout"), *(route for route, need in ROUTE_NEEDS.items() if need is Need.SESSION)}
 # The fuzzer's bad keys count against its own IP's failed-credential budget, not the rest of the suite's.
 FUZZER = client_at("127.0.0.21")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -73,7 +74,7 @@ class Caller:
 def new_caller(settings: Settings, balance_cents: int, key_count: int) -> Caller:
     customer = customer_with_key(settings, balance_cents)
     credentials = Credentials(SystemClock(), settings.session_ttl_seconds)
-    keys = [customer.api_key] + [credentials.create_api_key(customer.account_id, f"fuzz {n}").api_key
+    keys = [customer.api_key] + [credentials.create_api_key(customer.account_id, f"fuzz {n}", ALL_SCOPES).api_key
                                  for n in range(key_count - 1)]
     return Caller(session=credentials.issue_session(customer.account_id).token, keys=itertools.cycle(keys))
 
