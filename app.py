@@ -18,6 +18,7 @@ from chalicelib.api import (
     smshub_push,
     support,
     system,
+    two_factor,
     web,
 )
 from chalicelib.api.middleware import MIDDLEWARE
@@ -37,6 +38,7 @@ for _middleware, _event_type in MIDDLEWARE:
 app.register_blueprint(system.bp)
 app.register_blueprint(accounts.bp)
 app.register_blueprint(account_security.bp)
+app.register_blueprint(two_factor.bp)
 app.register_blueprint(money.bp)
 app.register_blueprint(web.bp)
 app.register_blueprint(support.bp)

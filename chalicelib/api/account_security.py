@@ -20,6 +20,7 @@ _NO_STORE: dict[str, str | list[str]] = {"Content-Type": "application/json", "Ca
 def change_password() -> Response:
     principal = accounts.session_principal()
     body = v1.json_body()
+    accounts.require_code(principal.account, body)
     change = accounts.services().recovery.change_password(
         principal.account, fields.text(body, "current_password", max_length=_PASSWORD_MAX),
         fields.text(body, "new_password", max_length=_PASSWORD_MAX), v1.client_ip(), accounts.user_agent(),

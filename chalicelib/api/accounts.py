@@ -20,9 +20,11 @@ from chalicelib.services.api_keys import ApiKeys
 from chalicelib.services.authn import Principal
 from chalicelib.services.recovery import Recovery
 from chalicelib.services.security_emails import SecurityNotices
-from chalicelib.services.sessions import Credentials
+from chalicelib.services.sessions import Credentials, IssuedSession
 from chalicelib.services.signin import SignIn
+from chalicelib.services.two_factor import Challenge
 from chalicelib.services.webhook_settings import WebhookSettings, webhook_of, webhook_policy
+from chalicelib.store.accounts import Account
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
@@ -74,6 +76,12 @@ def session_principal() -> Principal:
     return v1.principal().require(Need.SESSION)
 
 
+def require_code(account: Account, body: dict[str, Any]) -> None:
+    """A security change: with two-factor sign-in on, the body must carry a current code as `otp_code`."""
+    code = fields.optional_text(body, "otp_code", max_length=64)
+    services().signin.two_factor.require(account, code, v1.client_ip())
+
+
 def _accepted(message: str) -> Response:
     return _reply({"status": "accepted", "message": message}, 202)
 
@@ -104,9 +112,20 @@ def resend_verification() -> Response:
 @v1.route("/v1/auth/login", methods=["POST"])
 def login() -> Response:
     body = v1.json_body()
-    session = services().signin.login(fields.text(body, "email", max_length=_EMAIL_MAX),
+    started = services().signin.login(fields.text(body, "email", max_length=_EMAIL_MAX),
                                       fields.text(body, "password", max_length=_PASSWORD_MAX), v1.client_ip(),
-                                      user_agent(), fields.optional_text(body, "device_token", max_length=100))
+                                      user_agent(), device_token_of(body))
+    if isinstance(started, Challenge):  # two-factor sign-in is on: no session until a code answers it
+        return _reply({"mfa_required": True, "mfa_token": started.mfa_token, "expires_at": iso(started.expires_at)},
+                      headers=_NO_STORE)
+    return session_reply(started)
+
+
+def device_token_of(body: dict[str, Any]) -> str | None:
+    return fields.optional_text(body, "device_token", max_length=100)
+
+
+def session_reply(session: IssuedSession) -> Response:
     return _reply({"token": session.token, "token_type": "Bearer", "expires_at": iso(session.expires_at),
                    "device_token": session.device_token}, headers=_NO_STORE)
 
@@ -136,7 +155,8 @@ def reset_password() -> Response:
     body = v1.json_body()
     reset = services().recovery.reset_password(fields.text(body, "token", max_length=200),
                                                fields.text(body, "password", max_length=_PASSWORD_MAX), v1.client_ip(),
-                                               revoke_api_keys=fields.boolean(body, "revoke_api_keys", default=True))
+                                               revoke_api_keys=fields.boolean(body, "revoke_api_keys", default=True),
+                                               otp_code=fields.optional_text(body, "otp_code", max_length=64))
     return _reply({"account_id": reset.account.account_id, "status": reset.account.status,
                    "api_keys_revoked": reset.api_keys_revoked})
 
@@ -153,6 +173,8 @@ def create_api_key() -> Response:
     body = v1.json_body()
     label = fields.optional_text(body, "label", max_length=100)
     scopes = _scopes(body)
+    if Scope.ACCOUNT in scopes:  # such a key can change the webhook and make more keys: a security change
+        require_code(account, body)
     issued = services().api_keys.create(account.account_id, label, v1.client_ip(), scopes)
     services().notices.api_key_created(account, label, v1.client_ip())
     return _reply({"api_key": issued.api_key, "key_id": issued.key_id, "label": issued.label,
@@ -222,6 +244,7 @@ def put_webhook() -> Response:
     rotate = body.get("rotate_secret", False)
     if not isinstance(rotate, bool):
         raise InvalidInput("'rotate_secret' must be true or false.", details={"field": "rotate_secret"})
+    require_code(principal.account, body)
     setting = services().webhooks.set(principal.account, url, rotate_secret=rotate, ip=v1.client_ip())
     services().notices.webhook_changed(principal.account, setting.url, v1.client_ip())
     return _reply({"url": setting.url, "secret": setting.secret}, headers=_NO_STORE)
@@ -230,6 +253,7 @@ def put_webhook() -> Response:
 @v1.route("/v1/webhook", methods=["DELETE"])
 def delete_webhook() -> Response:
     account = v1.principal().account
+    require_code(account, v1.json_body())
     services().webhooks.clear(account, v1.client_ip())
     services().notices.webhook_changed(account, None, v1.client_ip())
     return _no_content()

@@ -61,6 +61,7 @@ ROUTE_NEEDS: dict[tuple[str, str] | str, Need] = {
     ("POST", "/v1/auth/register"): Need.PUBLIC,
     ("POST", "/v1/auth/verify"): Need.PUBLIC,
     ("POST", "/v1/auth/login"): Need.PUBLIC,
+    ("POST", "/v1/auth/login/mfa"): Need.PUBLIC,
     ("POST", "/v1/auth/forgot-password"): Need.PUBLIC,
     ("POST", "/v1/auth/reset-password"): Need.PUBLIC,
     ("POST", "/v1/webhooks/stripe"): Need.PUBLIC,  # Stripe's signature instead
@@ -108,6 +109,11 @@ ROUTE_NEEDS: dict[tuple[str, str] | str, Need] = {
     ("GET", "/v1/sessions"): Need.SESSION,
     ("DELETE", "/v1/sessions/{session_id}"): Need.SESSION,
     ("POST", "/v1/account/withdraw-consent"): Need.SESSION,
+    ("GET", "/v1/account/two-factor"): Need.SESSION,
+    ("POST", "/v1/account/two-factor/setup"): Need.SESSION,
+    ("POST", "/v1/account/two-factor/enable"): Need.SESSION,
+    ("POST", "/v1/account/two-factor/disable"): Need.SESSION,
+    ("POST", "/v1/account/two-factor/recovery-codes"): Need.SESSION,
     # SMS-Activate handler API (/stubs/handler_api.php)
     "handler:getBalance": Need.READ,
     "handler:getBalanceAndCashBack": Need.READ,

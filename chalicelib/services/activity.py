@@ -37,6 +37,10 @@ class ActivityKind(str, enum.Enum):
     PASSWORD_CHANGED = "password_changed"  # noqa: S105  (an event name, not a secret)
     SESSION_REVOKED = "session_revoked"
     REGISTRATION_ATTEMPTED = "registration_attempted"  # someone tried to register this account's email
+    TWO_FACTOR_ENABLED = "two_factor_enabled"
+    TWO_FACTOR_DISABLED = "two_factor_disabled"
+    RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
+    RECOVERY_CODE_USED = "recovery_code_used"
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ class Recovery:
         self.throttle = signin.throttle
         self.credentials = signin.credentials
         self.tokens = signin.accounts.tokens
+        self.two_factor = signin.two_factor
 
     def forgot_password(self, email: str) -> None:
         """Mail a reset link if the address has an account that may reset, else a note saying why there is none:
@@ -56,12 +57,16 @@ class Recovery:
         if self.tokens.may_mail(TokenPurpose.RESET.value, sha256_hex(email)):
             account_emails.deliver(self.accounts.mailer, email, self._reset_email(account))
 
-    def reset_password(self, token: str, password: str, ip: str, *, revoke_api_keys: bool) -> PasswordReset:
+    def reset_password(self, token: str, password: str, ip: str, *, revoke_api_keys: bool,
+                       otp_code: str | None = None) -> PasswordReset:
         """Set a new password with the newest reset link: unlocks a locked account, ends every session, and
-        revokes the API keys when asked or when the account was locked. Raises InvalidInput (TOKEN_INVALID,
-        TOKEN_EXPIRED, WEAK_PASSWORD) before anything is written."""
+        revokes the API keys when asked or when the account was locked. With two-factor sign-in on, the link
+        alone is not enough: `otp_code` (a current or recovery code) must go with it (ASVS 6.4.3). Raises
+        InvalidInput (TOKEN_INVALID, TOKEN_EXPIRED, WEAK_PASSWORD, OTP_INVALID), Forbidden (OTP_REQUIRED) before
+        anything is written."""
         row, account = self.tokens.find_reset(token, self.accounts.get)
         self.passwords.check_policy(password, account.email)
+        self.two_factor.require(account, otp_code, ip)
         if account.status not in _RESETTABLE:
             raise refusal(account.status) or AccountInactive("This account cannot be used.")
         new_hash = self.passwords.hash(password)

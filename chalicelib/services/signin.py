@@ -6,13 +6,14 @@ from dataclasses import replace
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.domain.errors import Forbidden, InvalidInput, Unauthenticated
-from chalicelib.services import account_emails, known_clients, security_emails
+from chalicelib.services import account_emails, known_clients, security_emails, two_factor
 from chalicelib.services.accounts import AccountsService
 from chalicelib.services.activity import ActivityKind, record_activity
 from chalicelib.services.authn import refusal
 from chalicelib.services.identity import normalise_email
 from chalicelib.services.login_throttle import SignInThrottle
 from chalicelib.services.sessions import SESSION, Credentials, IssuedSession
+from chalicelib.services.two_factor import Challenge, TwoFactor
 from chalicelib.store.accounts import Account
 
 REAUTHENTICATED_WITHIN_SECONDS = 15 * 60  # how recent a sign-in must be to sign other sessions out
@@ -26,11 +27,13 @@ class SignIn:
         self.passwords = accounts.passwords
         self.throttle = SignInThrottle(accounts.clock, ip_free_failures=accounts.settings.login_ip_free_failures)
         self.credentials = Credentials(accounts.clock, accounts.settings.session_ttl_seconds)
+        self.two_factor = TwoFactor(accounts.clock, self.throttle, accounts.settings.activity_retention_days)
 
     def login(self, email: str, password: str, ip: str, user_agent: str | None = None,
-              device_token: str | None = None) -> IssuedSession:
-        """A new session, and the device token for this browser's next sign-in; raises Unauthenticated
-        (INVALID_CREDENTIALS), RateLimited, AccountBlocked, AccountInactive.
+              device_token: str | None = None) -> IssuedSession | Challenge:
+        """A new session and the device token for this browser's next sign-in, or when two-factor sign-in is on a
+        challenge to answer with a code (complete_mfa); raises Unauthenticated (INVALID_CREDENTIALS), RateLimited,
+        AccountBlocked, AccountInactive.
 
         An unknown email and a wrong password give the same error after the same argon2 work."""
         email = normalise_email(email)
@@ -48,6 +51,22 @@ class SignIn:
             raise refused
         self.throttle.forget(email, ip, trusted)
         self._rehash_if_outdated(account, account.password_hash, password)
+        if two_factor.is_on(account):
+            return self.two_factor.challenge(account.account_id)
+        return self._start_session(account, ip, user_agent, device_token)
+
+    def complete_mfa(self, mfa_token: str, code: str, ip: str, user_agent: str | None = None,
+                     device_token: str | None = None) -> IssuedSession:
+        """The session of a sign-in whose password was right, once `code` (a current or a recovery code) answers
+        its challenge; raises Unauthenticated (MFA_FAILED, alike for every failure), RateLimited, AccountBlocked."""
+        account = self.two_factor.pass_challenge(mfa_token, code, ip)
+        refused = refusal(account.status)
+        if refused is not None:
+            raise refused
+        return self._start_session(account, ip, user_agent, device_token)
+
+    def _start_session(self, account: Account, ip: str, user_agent: str | None,
+                       device_token: str | None) -> IssuedSession:
         device = known_clients.device_of(user_agent)
         session = self.credentials.issue_session(account.account_id, ip, device)
         self._record(account.account_id, ActivityKind.SIGN_IN, ip, {"session": session.key_id})

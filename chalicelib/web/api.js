@@ -75,7 +75,7 @@ export async function api(method, path, body, extraHeaders = {}) {
 export const get = (path) => api("GET", path);
 export const post = (path, body = {}, headers = {}) => api("POST", path, body, headers);
 export const put = (path, body = {}) => api("PUT", path, body);
-export const del = (path) => api("DELETE", path);
+export const del = (path, body) => api("DELETE", path, body);
 
 async function readJson(response) {
   if (response.status === 204) return null;

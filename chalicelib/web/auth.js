@@ -2,6 +2,7 @@
 
 import { get, post, session } from "./api.js";
 import { revokeKeysChoice } from "./security.js";
+import { loginCodeForm, securityCode } from "./twofactor.js";
 import { field, fieldError, form, h, notice, pageHeader, replace } from "./ui.js";
 
 export async function registerPage(ctx) {
@@ -66,6 +67,7 @@ export async function verifyPage(ctx) {
 
 // This browser's proof of an earlier sign-in: its failed sign-ins are counted apart from strangers at its IP.
 const DEVICE_KEY = "smsrooms.device";
+const deviceToken = () => localStorage.getItem(DEVICE_KEY) || undefined;
 
 const NOTICES = {
   expired: ["info", "Your session has ended. Please sign in again."],
@@ -86,10 +88,14 @@ export async function loginPage(ctx) {
       " · ", h("a", { href: "#/contact", id: "contact-support" }, "Contact support")),
   ], async (data) => {
     const reply = await post("/v1/auth/login", { email: String(data.get("email")).trim(),
-      password: data.get("password"), device_token: localStorage.getItem(DEVICE_KEY) || undefined });
-    if (reply.device_token) localStorage.setItem(DEVICE_KEY, reply.device_token);
-    session.signIn(reply.token);
-    ctx.navigate(next.startsWith("/") ? next : "/dashboard");
+      password: data.get("password"), device_token: deviceToken() });
+    const signedIn = (started) => {
+      if (started.device_token) localStorage.setItem(DEVICE_KEY, started.device_token);
+      session.signIn(started.token);
+      ctx.navigate(next.startsWith("/") ? next : "/dashboard");
+    };
+    if (reply.mfa_required) loginForm.replaceWith(loginCodeForm(reply.mfa_token, deviceToken(), signedIn));
+    else signedIn(reply);
   });
   replace(ctx.main, pageHeader("Sign in"), said ? notice(said[0], said[1]) : null, loginForm);
 }
@@ -119,14 +125,16 @@ export async function resetPage(ctx) {
   }
   const done = h("div");
   const keys = revokeKeysChoice("reset-revoke-keys");
+  const code = securityCode();  // two-factor sign-in on: the link alone does not reset the password
   const resetForm = form({ class: "card narrow", "aria-label": "Choose a new password" }, [
     field({ label: "New password", name: "password", type: "password", autocomplete: "new-password",
       required: true, hint: "8 to 128 characters. Every session is signed out." }),
     keys.row,
+    code.row,
     h("button", { type: "submit", class: "primary wide" }, "Save the new password"),
   ], async (data) => {
-    const reply = await post("/v1/auth/reset-password", { token, password: data.get("password"),
-      revoke_api_keys: keys.box.checked });
+    const reply = await code.send({ token, password: data.get("password"), revoke_api_keys: keys.box.checked },
+      (body) => post("/v1/auth/reset-password", body));
     session.forget();
     replace(done, notice("success", "Your password is changed and every session was signed out. ",
       reply.api_keys_revoked ? "Your API keys were revoked too: create new ones for your bots." : "Your API keys still work."),

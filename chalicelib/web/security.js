@@ -1,6 +1,7 @@
 // The account's own security: change the password (the revoke-keys choice included), and the signed-in sessions.
 
 import { del, get, items, post, session } from "./api.js";
+import { securityCode } from "./twofactor.js";
 import { confirmDialog, dateTime, empty, field, form, h, notice, replace, table, toast } from "./ui.js";
 
 // "Also revoke every API key", checked unless the owner unticks it: the choice a reset and a change both offer.
@@ -16,6 +17,7 @@ export function revokeKeysChoice(id) {
 
 export function changePasswordForm(ctx, onChanged) {
   const keys = revokeKeysChoice("change-revoke-keys");
+  const code = securityCode();
   const done = h("div", { "aria-live": "polite" });
   const changeForm = form({ class: "card narrow", id: "change-password", "aria-labelledby": "password-title" }, [
     h("h2", { id: "password-title" }, "Password"),
@@ -24,11 +26,13 @@ export function changePasswordForm(ctx, onChanged) {
     field({ label: "New password", name: "new_password", type: "password", autocomplete: "new-password",
       required: true, hint: "8 to 128 characters. Every other browser where you are signed in is signed out." }),
     keys.row,
+    code.row,
     h("button", { type: "submit", class: "primary" }, "Change the password"),
     done,
   ], async (data, el) => {
-    const reply = await post("/v1/auth/change-password", { current_password: data.get("current_password"),
-      new_password: data.get("new_password"), revoke_api_keys: keys.box.checked });
+    const reply = await code.send({ current_password: data.get("current_password"),
+      new_password: data.get("new_password"), revoke_api_keys: keys.box.checked },
+    (body) => post("/v1/auth/change-password", body));
     session.signIn(reply.token);
     el.reset();
     keys.box.checked = true;

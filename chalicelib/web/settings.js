@@ -7,6 +7,7 @@ import {
 } from "./ui.js";
 import { balanceParts } from "./ui.js";
 import { changePasswordForm, sessionsSection } from "./security.js";
+import { securityCode, twoFactorSection } from "./twofactor.js";
 
 // A secret shown once, with a copy button and the warning that it will not be shown again.
 function secretBox(label, value, id) {
@@ -24,6 +25,8 @@ const ACTIVITY = {
   agreement_accepted: "Agreement accepted", webhook_changed: "Webhook changed", password_changed: "Password changed",
   session_revoked: "Session signed out", registration_attempted: "Someone tried to register with your email",
   card_refund_failed: "Card refund failed, amount back on the balance",
+  two_factor_enabled: "Two-factor sign-in turned on", two_factor_disabled: "Two-factor sign-in turned off",
+  recovery_codes_regenerated: "New recovery codes made", recovery_code_used: "Recovery code used",
 };
 
 
@@ -73,14 +76,16 @@ export async function apiKeysPage(ctx) {
     await del(`/v1/api-keys/${encodeURIComponent(key.key_id)}`);
     await showKeys();
   };
+  const code = securityCode();  // a key with the account scope is a security change
   const createForm = form({ class: "inline-form", "aria-label": "Create an API key" }, [
     field({ label: "Name (optional)", name: "label", maxlength: "100", placeholder: "e.g. my Telegram bot" }),
     scopeChoices(),
+    code.row,
     h("button", { type: "submit", class: "primary", id: "create-key" }, "Create an API key"),
   ], async (data, el) => {
     const label = String(data.get("label")).trim();
     const body = { scopes: data.getAll("scopes"), ...(label ? { label } : {}) };
-    const reply = await post("/v1/api-keys", body);
+    const reply = await code.send(body, (sent) => post("/v1/api-keys", sent));
     el.reset();
     replace(created, secretBox("API key", reply.api_key, "new-api-key"), usage(reply.api_key));
     await showKeys();
@@ -107,22 +112,31 @@ export async function webhookPage(ctx) {
     copyButton(value, "Copy the signing secret")) : null);
   const rotate = h("input", { type: "checkbox", name: "rotate_secret", id: "rotate-secret" });
   const remove = h("button", { type: "button", class: "link danger", hidden: !current.url }, "Remove the webhook");
+  const code = securityCode();
   const hookForm = form({ class: "card narrow", "aria-label": "SMS webhook" }, [
     field({ label: "Webhook URL", name: "url", type: "url", placeholder: "https://example.com/sms-hook",
       value: current.url || "", hint: "We POST a JSON event here when an SMS arrives, and retry until you answer 2xx." }),
     current.secret ? h("div", { class: "field checkbox" }, rotate,
       h("label", { for: "rotate-secret" }, "Make a new signing secret (the old one stops working)")) : null,
+    code.row,
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save"), remove),
     secret,
   ], async (data) => {
-    const reply = await put("/v1/webhook", { url: String(data.get("url")).trim(), rotate_secret: rotate.checked });
+    const reply = await code.send({ url: String(data.get("url")).trim(), rotate_secret: rotate.checked },
+      (body) => put("/v1/webhook", body));
     rotate.checked = false;
     remove.hidden = false;
     showSecret(reply.secret);
     toast("Webhook saved.");
   });
   remove.addEventListener("click", async () => {
-    await del("/v1/webhook");
+    try {
+      await code.send({}, (body) => del("/v1/webhook", body));
+    } catch (error) {
+      hookForm.querySelector(".form-alert").hidden = false;
+      hookForm.querySelector(".form-alert").textContent = error.message;
+      return;
+    }
     hookForm.reset();
     hookForm.elements.namedItem("url").value = "";
     remove.hidden = true;
@@ -140,7 +154,8 @@ export async function accountPage(ctx) {
   const me = ctx.me || {};
   const activity = items(await get("/v1/activity"));
   const sessions = sessionsSection(ctx);
-  await sessions.show();
+  const twoFactor = twoFactorSection();
+  await Promise.all([sessions.show(), twoFactor.show()]);
   replace(ctx.main, pageHeader("Account"),
     h("section", { class: "card" },
       h("dl", { class: "facts" },
@@ -150,6 +165,7 @@ export async function accountPage(ctx) {
         h("dt", {}, "Agreement"), h("dd", {}, `version ${me.agreement_version} `, h("a", { href: "#/agreement" }, "read")),
         h("dt", {}, "Account id"), h("dd", {}, h("code", {}, me.account_id)))),
     changePasswordForm(ctx, sessions.show),
+    twoFactor.section,
     sessions.section,
     h("section", { "aria-labelledby": "activity-title" },
       h("h2", { id: "activity-title" }, "Recent activity"),

@@ -157,10 +157,10 @@ def expired_account_id(address: str) -> str:
 
 
 def test_report_unauthorized__locks_the_account_and_the_emailed_reset_unlocks_it(http, stack):
-    # Given a user with a session and an API key
+    # Given a user with a session and an API key for her own tools
     address, session = verified_session(http, stack.outbox)
-    key = http.call("POST", "/v1/api-keys", {}, token=session).json()["api_key"]
-    # When she reports unauthorized access using the key
+    key = http.call("POST", "/v1/api-keys", {"scopes": ["account"]}, token=session).json()["api_key"]
+    # When she reports unauthorized access using the key (its account scope allows it)
     reported = http.call("POST", "/v1/account/report-unauthorized", token=key)
     assert reported.status_code == 200 and reported.json()["status"] == "locked"
     # Then neither the key nor the session works, and signing in is refused

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import pyotp
 import pytest
 import requests
 import schemathesis
@@ -170,6 +171,7 @@ def test_openapi__a_customer_journey_matches_the_documented_schemas(api: Contrac
     fund(member.account_id, 2_000)
     # When they use every part of REST v1, ending with leaving the service
     _account_pages(api, member)
+    _two_factor(api, member)
     with sms_only_on_demand(stack):
         _activations(api, stack, member)
     _money(api, stack, member)
@@ -183,6 +185,25 @@ def test_openapi__a_customer_journey_matches_the_documented_schemas(api: Contrac
     unchecked = documented_operations(document) - api.seen - {("POST", "/v1/webhooks/stripe"),
                                                               ("POST", "/v1/partners/{name}/push")}
     assert unchecked == set(), f"operations the journey never saw succeed: {sorted(unchecked)}"
+
+
+def _two_factor(api: ContractClient, member: Member) -> None:
+    """On with a code, a sign-in in two steps, new recovery codes, off: every answer as documented."""
+    secret = api.call("POST", "/v1/account/two-factor/setup", auth=member.auth).json()["secret"]
+    api.call("POST", "/v1/account/two-factor/enable", auth=member.auth, json={"otp_code": "12345"})  # 422
+    recovery = api.call("POST", "/v1/account/two-factor/enable", auth=member.auth,
+                        json={"otp_code": pyotp.TOTP(secret).now()}).json()["recovery_codes"]
+    api.call("GET", "/v1/account/two-factor", auth=member.auth)
+    api.call("POST", "/v1/account/two-factor/setup", auth=member.auth)  # on already: 409
+    challenge = api.call("POST", "/v1/auth/login", json={"email": member.email, "password": member.password}).json()
+    api.call("POST", "/v1/auth/login/mfa", json={"mfa_token": challenge["mfa_token"], "code": "12345"})  # 401
+    api.call("POST", "/v1/auth/login/mfa", json={"mfa_token": challenge["mfa_token"],
+                                                 "code": pyotp.TOTP(secret).at(time.time() + 30)})
+    api.call("PUT", "/v1/webhook", auth=member.auth, json={"url": "https://bot.example.com/sms"})  # 403 OTP_REQUIRED
+    fresh = api.call("POST", "/v1/account/two-factor/recovery-codes", auth=member.auth,
+                     json={"otp_code": recovery[0]}).json()["recovery_codes"]
+    api.call("POST", "/v1/account/two-factor/disable", auth=member.auth, json={"otp_code": recovery[1]})  # 422
+    api.call("POST", "/v1/account/two-factor/disable", auth=member.auth, json={"otp_code": fresh[0]})
 
 
 def _public_pages(api: ContractClient) -> None:
@@ -218,8 +239,10 @@ def _account_pages(api: ContractClient, member: Member) -> None:
     api.call("GET", "/v1/me", auth=member.auth)
     api.call("POST", "/v1/account/accept-agreement", auth=member.auth, json={"agreement_version": "1"})
     key = api.call("POST", "/v1/api-keys", auth=member.auth, json={"label": "bot"}).json()
-    api.call("GET", "/v1/api-keys", auth=bearer(key["api_key"]))
-    api.call("POST", "/v1/api-keys", auth=bearer(key["api_key"]))  # keys cannot mint keys: 403
+    api.call("GET", "/v1/api-keys", auth=bearer(key["api_key"]))  # a bot's orders key may not list keys: 403
+    api.call("GET", "/v1/api-keys", auth=member.auth)
+    api.call("POST", "/v1/api-keys", auth=bearer(key["api_key"]))  # nor mint them: 403
+    api.call("POST", "/v1/api-keys", auth=member.auth, json={"scopes": ["everything"]})  # 422
     api.call("GET", "/v1/sessions", auth=bearer(key["api_key"]))  # nor list sessions: 403
     sign_in(api.base_url, member.email, member.password)
     sessions = api.call("GET", "/v1/sessions", auth=member.auth).json()["items"]
