@@ -64,6 +64,8 @@ ROUTE_NEEDS: dict[tuple[str, str] | str, Need] = {
     ("POST", "/v1/auth/login/mfa"): Need.PUBLIC,
     ("POST", "/v1/auth/forgot-password"): Need.PUBLIC,
     ("POST", "/v1/auth/reset-password"): Need.PUBLIC,
+    ("POST", "/v1/support/contact"): Need.PUBLIC,  # the sender's emailed link instead
+    ("POST", "/v1/support/contact/confirm"): Need.PUBLIC,
     ("POST", "/v1/webhooks/stripe"): Need.PUBLIC,  # Stripe's signature instead
     ("POST", "/v1/partners/{name}/push"): Need.PUBLIC,  # the partner's signature instead
     ("POST", "/v1/partners/{name}/smshub"): Need.PUBLIC,  # the agent's key instead
