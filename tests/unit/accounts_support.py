@@ -4,9 +4,12 @@ The `h` fixture (tests/unit/conftest.py) gives each test a `Harness` over the mo
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
+from chalice.test import Client
 from pynamodb.models import Model
 
 from chalicelib.api.accounts import AccountServices
@@ -88,6 +91,27 @@ class CountingPasswords(Passwords):
     def _verify(self, password_hash: str, password: str) -> bool:
         self.verified_against.append(password_hash)
         return super()._verify(password_hash, password)
+
+
+class Api:
+    """The account routes over HTTP as Chalice's test client serves them (the `api` fixture, tests/unit/conftest.py)."""
+
+    def __init__(self, client: Client, harness: Harness) -> None:
+        self.client = client
+        self.h = harness
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None,
+             raw: bytes | None = None) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        return self.client.http.request(method, path, headers=headers, body=payload)
+
+    def session(self) -> str:
+        self.h.verified()
+        reply = self.call("POST", "/v1/auth/login", {"email": "ann@example.com", "password": PASSWORD})
+        return str(reply.json_body["token"])
 
 
 class Harness:

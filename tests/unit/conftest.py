@@ -6,8 +6,11 @@ from collections.abc import Iterator
 import pytest
 from chalice.test import Client
 
+from app import app  # imported at collection: importing it binds the models, which must not undo a test's moto tables
+from chalicelib.api import accounts as accounts_api
+
 from chalicelib.config import Settings
-from tests.unit.accounts_support import Harness, wipe_tables
+from tests.unit.accounts_support import Api, Harness, wipe_tables
 from tests.unit.activation_support import Desk
 from tests.unit.admin_harness import AdminHarness
 from tests.unit.moto_support import shared_moto_tables
@@ -55,10 +58,13 @@ def desk(moto_tables: Settings) -> Desk:
 @pytest.fixture
 def rest_client(h: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     """Chalice's test client over the app, the account routes wired to the harness's services."""
-    from app import app
-    from chalicelib.api import accounts as accounts_api
-
     bundle = h.rest_services()
     monkeypatch.setattr(accounts_api, "services", lambda: bundle)
     with Client(app) as client:
         yield client
+
+
+@pytest.fixture
+def api(rest_client: Client, h: Harness) -> Api:
+    """The account routes as a client calls them: JSON bodies, bearer tokens."""
+    return Api(rest_client, h)

@@ -2,43 +2,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from chalice.test import Client
 
-from app import app
-from chalicelib.api import accounts as accounts_api
 from chalicelib.store.accounts import Account, Credential, OneTimeToken
 from chalicelib.store.ledger import Claim
-from tests.unit.accounts_support import PASSWORD, Harness
-
-
-class Api:
-    def __init__(self, client: Client, harness: Harness) -> None:
-        self.client = client
-        self.h = harness
-
-    def call(self, method: str, path: str, body: Any = None, token: str | None = None, raw: bytes | None = None):
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
-        return self.client.http.request(method, path, headers=headers, body=payload)
-
-    def session(self) -> str:
-        self.h.verified()
-        reply = self.call("POST", "/v1/auth/login", {"email": "ann@example.com", "password": PASSWORD})
-        return str(reply.json_body["token"])
-
-
-@pytest.fixture
-def api(h: Harness, monkeypatch) -> Iterator[Api]:
-    bundle = h.rest_services()
-    monkeypatch.setattr(accounts_api, "services", lambda: bundle)
-    with Client(app) as client:
-        yield Api(client, h)
+from tests.unit.accounts_support import PASSWORD
 
 
 def _nothing_written() -> bool:

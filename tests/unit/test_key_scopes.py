@@ -1,28 +1,15 @@
 """API key scopes over the REST routes (Chalice's test client, services over moto) and the one table of needs."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from chalice.test import Client
 
 from app import app
-from chalicelib.api import accounts as accounts_api
 from chalicelib.api.fivesim_api import PREFIX as FIVESIM
 from chalicelib.api.handler_api import _ACTIONS
 from chalicelib.api.handler_api import PATH as HANDLER
 from chalicelib.domain.scopes import ROUTE_NEEDS, Need, Scope, parse_scopes, stored_scopes
 from chalicelib.store.accounts import Credential
-from tests.unit.accounts_support import Harness
-from tests.unit.test_accounts_api import Api
-
-
-@pytest.fixture
-def api(h: Harness, monkeypatch) -> Iterator[Api]:
-    bundle = h.rest_services()
-    monkeypatch.setattr(accounts_api, "services", lambda: bundle)
-    with Client(app) as client:
-        yield Api(client, h)
+from tests.unit.accounts_support import Api
 
 
 def _key(api: Api, session: str, scopes: list[str] | None = None) -> str:
