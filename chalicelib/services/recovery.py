@@ -9,7 +9,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.accounts import AccountStatus
-from chalicelib.domain.errors import AccountInactive, Conflict, InvalidInput
+from chalicelib.domain.errors import AccountInactive, Conflict
 from chalicelib.domain.ids import sha256_hex
 from chalicelib.services import account_emails, known_clients, security_emails
 from chalicelib.services.account_emails import Email
@@ -47,6 +47,7 @@ class Recovery:
         self.throttle = signin.throttle
         self.credentials = signin.credentials
         self.tokens = signin.accounts.tokens
+        self.signin = signin
         self.two_factor = signin.two_factor
 
     def forgot_password(self, email: str) -> None:
@@ -92,11 +93,7 @@ class Recovery:
         """A signed-in owner's new password: the current one is required (guesses count against the (email, IP)
         throttle like sign-ins), every session ends and this client gets a new one, earlier reset links die,
         and the API keys are revoked when asked. Raises InvalidInput (WRONG_PASSWORD, WEAK_PASSWORD), RateLimited."""
-        self.throttle.check(account.email, ip, known_at_ip=True)
-        if not self.passwords.verify(account.password_hash, current_password):
-            self.throttle.record_failure(account.email, ip)
-            raise InvalidInput("That is not your current password.", code="WRONG_PASSWORD",
-                               details={"field": "current_password"})
+        self.signin.confirm_password(account, current_password, ip)
         self.passwords.check_policy(new_password, account.email)
         stale_links, unchanged = supersede_reset_links(account)
         try:

@@ -65,6 +65,15 @@ class SignIn:
             raise refused
         return self._start_session(account, ip, user_agent, device_token)
 
+    def confirm_password(self, account: Account, password: str, ip: str) -> None:
+        """A signed-in owner proves it is them before changing how they sign in (ASVS 7.5.1). Wrong guesses count
+        against the (email, IP) throttle like sign-ins. Raises InvalidInput (WRONG_PASSWORD), RateLimited."""
+        self.throttle.check(account.email, ip, known_at_ip=True)
+        if not self.passwords.verify(account.password_hash, password):
+            self.throttle.record_failure(account.email, ip)
+            raise InvalidInput("That is not your current password.", code="WRONG_PASSWORD",
+                               details={"field": "current_password"})
+
     def _start_session(self, account: Account, ip: str, user_agent: str | None,
                        device_token: str | None) -> IssuedSession:
         device = known_clients.device_of(user_agent)

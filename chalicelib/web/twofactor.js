@@ -80,9 +80,12 @@ export function twoFactorSection() {
   const showSetup = (setup) => {
     const confirm = form({ class: "narrow", id: "two-factor-confirm", "aria-label": "Confirm two-factor sign-in" }, [
       codeInput("otp_code", "Code from the app", { required: true }),
+      field({ label: "Your password", name: "current_password", type: "password", autocomplete: "current-password",
+        required: true, hint: "So that only you can tie your account to a phone." }),
       h("button", { type: "submit", class: "primary" }, "Turn it on"),
     ], async (data) => {
-      const reply = await post("/v1/account/two-factor/enable", { otp_code: String(data.get("otp_code")).trim() });
+      const reply = await post("/v1/account/two-factor/enable", { otp_code: String(data.get("otp_code")).trim(),
+        current_password: data.get("current_password") });
       toast("Two-factor sign-in is on.");
       const done = h("button", { type: "button", class: "secondary" }, "I saved them");
       done.addEventListener("click", () => show());

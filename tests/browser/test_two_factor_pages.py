@@ -27,6 +27,7 @@ def test_two_factor__turned_on_in_the_account_page_then_sign_in_asks_for_the_cod
     expect(section.locator("#otpauth-link")).to_have_attribute("href", pyotp.TOTP(secret).provisioning_uri(
         name=user.email, issuer_name="SMS Rooms"))
     section.get_by_label("Code from the app").fill(pyotp.TOTP(secret).now())
+    section.get_by_label("Your password").fill(PASSWORD)
     section.get_by_role("button", name="Turn it on").click()
 
     # Then ten recovery codes are shown once, and the section says it is on

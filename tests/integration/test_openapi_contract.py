@@ -190,9 +190,10 @@ def test_openapi__a_customer_journey_matches_the_documented_schemas(api: Contrac
 def _two_factor(api: ContractClient, member: Member) -> None:
     """On with a code, a sign-in in two steps, new recovery codes, off: every answer as documented."""
     secret = api.call("POST", "/v1/account/two-factor/setup", auth=member.auth).json()["secret"]
-    api.call("POST", "/v1/account/two-factor/enable", auth=member.auth, json={"otp_code": "12345"})  # 422
-    recovery = api.call("POST", "/v1/account/two-factor/enable", auth=member.auth,
-                        json={"otp_code": pyotp.TOTP(secret).now()}).json()["recovery_codes"]
+    api.call("POST", "/v1/account/two-factor/enable", auth=member.auth,
+             json={"otp_code": "12345", "current_password": member.password})  # 422
+    recovery = api.call("POST", "/v1/account/two-factor/enable", auth=member.auth, json={
+        "otp_code": pyotp.TOTP(secret).now(), "current_password": member.password}).json()["recovery_codes"]
     api.call("GET", "/v1/account/two-factor", auth=member.auth)
     api.call("POST", "/v1/account/two-factor/setup", auth=member.auth)  # on already: 409
     challenge = api.call("POST", "/v1/auth/login", json={"email": member.email, "password": member.password}).json()

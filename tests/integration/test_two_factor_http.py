@@ -30,7 +30,8 @@ def _turn_on(stack: Stack, member: Member) -> tuple[str, list[str]]:
     assert setup.status_code == 201 and setup.headers["Cache-Control"] == "no-store"
     secret = setup.json()["secret"]
     assert setup.json()["otpauth_uri"].startswith("otpauth://totp/")
-    enabled = _post(stack, "/v1/account/two-factor/enable", {"otp_code": code(secret)}, member.auth)
+    enabled = _post(stack, "/v1/account/two-factor/enable",
+                    {"otp_code": code(secret), "current_password": member.password}, member.auth)
     assert enabled.status_code == 200, enabled.text
     return secret, enabled.json()["recovery_codes"]
 

@@ -8,7 +8,6 @@ from chalice.test import Client
 
 from app import app  # imported at collection: importing it binds the models, which must not undo a test's moto tables
 from chalicelib.api import accounts as accounts_api
-
 from chalicelib.config import Settings
 from tests.unit.accounts_support import Api, Harness, wipe_tables
 from tests.unit.activation_support import Desk

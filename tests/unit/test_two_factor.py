@@ -180,3 +180,22 @@ def test_reset_password__the_emailed_link_alone_does_not_pass_two_factor(h):
     assert missing.value.code == "OTP_REQUIRED"
     assert reset.account.status == "active"
     assert isinstance(h.signin.login("ann@example.com", "a brand new passphrase", IP), Challenge)
+
+
+def test_enable_route__needs_the_current_password_so_a_stolen_session_cannot_turn_it_on(api):
+    # Given Ann's session (which a stranger may hold) and a new secret
+    session = api.session()
+    secret = api.call("POST", "/v1/account/two-factor/setup", token=session).json_body["secret"]
+    code = pyotp.TOTP(secret).at(api.h.clock.now())
+    # When it is confirmed with the right code but no password, or a wrong one
+    bare = api.call("POST", "/v1/account/two-factor/enable", {"otp_code": code}, token=session)
+    wrong = api.call("POST", "/v1/account/two-factor/enable", {"otp_code": code, "current_password": "guess"},
+                     token=session)
+    # Then both are refused on their field and two-factor stays off
+    assert (bare.status_code, bare.json_body["error"]["details"]["field"]) == (422, "current_password")
+    assert (wrong.status_code, wrong.json_body["error"]["code"]) == (422, "WRONG_PASSWORD")
+    assert api.call("GET", "/v1/account/two-factor", token=session).json_body["enabled"] is False
+    # And with her password it turns on
+    on = api.call("POST", "/v1/account/two-factor/enable", {"otp_code": code, "current_password": PASSWORD},
+                  token=session)
+    assert on.status_code == 200 and len(on.json_body["recovery_codes"]) == 10
