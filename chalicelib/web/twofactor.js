@@ -42,7 +42,7 @@ export function loginCodeForm(mfaToken, deviceToken, onSignedIn) {
     codeInput("code", "Code", { required: true, autofocus: true }),
     h("button", { type: "submit", class: "primary wide" }, "Verify and sign in"),
     h("p", { class: "muted center" }, "Lost your phone? Enter one of your recovery codes instead. ",
-      h("a", { href: "#/login" }, "Start again")),
+      h("a", { href: `#/login?again=${Date.now()}` }, "Start again")),  // a new hash: the form is drawn anew
   ], async (data) => {
     onSignedIn(await post("/v1/auth/login/mfa", { mfa_token: mfaToken, code: String(data.get("code")).trim(),
       device_token: deviceToken }));
