@@ -91,7 +91,20 @@ def test_redact__no_credential_survives(line: str):
     assert "[redacted]" in redacted
 
 
-def test_logger__credentials_in_messages_extra_keys_and_traces_are_redacted(module_tables: Settings):
+@pytest.fixture
+def live_logger() -> Iterator[None]:
+    """The service's logger enabled at INFO for this test: an earlier test that configures logging (a library's
+    dictConfig disables existing loggers) must not make the assertions below look at nothing."""
+    inner = logger._logger  # type: ignore[attr-defined]
+    disabled, level = inner.disabled, inner.level
+    inner.disabled = False
+    inner.setLevel("INFO")
+    yield
+    inner.disabled = disabled
+    inner.setLevel(level)
+
+
+def test_logger__credentials_in_messages_extra_keys_and_traces_are_redacted(module_tables: Settings, live_logger):
     # Given the service's logger writing to a buffer
     out = io.StringIO()
     logger.registered_handler.setStream(out)  # type: ignore[attr-defined]
@@ -108,11 +121,13 @@ def test_logger__credentials_in_messages_extra_keys_and_traces_are_redacted(modu
         logger.registered_handler.setStream(__import__("sys").stdout)  # type: ignore[attr-defined]
     # Then none of them was written, and the lines are still JSON
     written = out.getvalue()
+    assert written.count("\n") == 2  # both lines were written (redacted), not swallowed
     assert API_KEY not in written and "hunter2hunter2" not in written and token not in written
     assert all(json.loads(line) for line in written.splitlines())
 
 
-def test_logger__a_lone_surrogate_in_a_logged_value_is_written_escaped_not_an_encoding_error(module_tables):
+def test_logger__a_lone_surrogate_in_a_logged_value_is_written_escaped_not_an_encoding_error(module_tables,
+                                                                                            live_logger):
     # Given the logger writing to a UTF-8 byte stream, as a process's stdout does
     raw = io.BytesIO()
     stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
