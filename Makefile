@@ -7,11 +7,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DDB_SIM := amplify-dynamodb-simulator@2.9.30
 JAR := .local/tools/dynamodb/DynamoDBLocal.jar
+AXE_PKG := axe-core@4.10.3
+AXE := .local/tools/axe/axe.min.js
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install run stop test unit lint typecheck fmt bench soak clean system-deps lock package rehearse deploy smoke destroy
 
-install: $(STAMP) $(JAR) system-deps
+install: $(STAMP) $(JAR) $(AXE) system-deps
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "install: Python 3.11 is required (found $$($(PYTHON) --version))"; exit 1; }
@@ -27,6 +29,14 @@ $(JAR):
 	@cd .local/tools/pack && tar xzf amplify-dynamodb-simulator-*.tgz
 	@rm -rf .local/tools/dynamodb && mv .local/tools/pack/package/emulator .local/tools/dynamodb && rm -rf .local/tools/pack
 	@echo "install: DynamoDB Local ready in .local/tools/dynamodb"
+
+# axe-core checks every dashboard page's accessibility in the browser tests (npm registry, no CDN).
+$(AXE):
+	@command -v npm >/dev/null || { echo "install: npm is missing: apt-get install -y npm (it fetches axe-core)"; exit 1; }
+	@rm -rf .local/tools/axe-pack && mkdir -p .local/tools/axe-pack .local/tools/axe
+	@cd .local/tools/axe-pack && npm pack --silent $(AXE_PKG) >/dev/null || { echo "install: npm pack $(AXE_PKG) failed (is the npm registry reachable?)"; exit 1; }
+	@cd .local/tools/axe-pack && tar xzf axe-core-*.tgz && cp package/axe.min.js ../axe/axe.min.js
+	@rm -rf .local/tools/axe-pack && echo "install: axe-core ready in .local/tools/axe"
 
 # Java runs DynamoDB Local; Chromium runs the browser tests. Both come from Debian's packages.
 system-deps:

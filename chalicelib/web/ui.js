@@ -218,7 +218,9 @@ export function table(columns, rows, caption, kind) {
   return h("div", { class: "table-wrap" },
     h("table", { class: kind ? `responsive compact ${kind}` : "responsive" },
       caption ? h("caption", { class: "visually-hidden" }, caption) : null,
-      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.class }, c.label)))),
+      // A column of buttons has no visible heading; screen readers still hear one (no empty header cells).
+      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.class },
+        c.label || h("span", { class: "visually-hidden" }, c.hiddenLabel || "Actions"))))),
       h("tbody", {}, rows.map((row) => h("tr", {},
         columns.map((c) => h("td", { "data-label": c.label, class: c.class }, c.cell(row))))))));
 }
