@@ -148,15 +148,22 @@ class StripeGateway:
         return RefundResult(id=refund.id, status=refund.status or "", amount_cents=refund.amount)
 
     def list_payment_methods(self, customer_id: str) -> list[CardSummary]:
+        """The customer's cards, newest first, each physical card once: entering the same card again saves a second
+        payment method for it, which people read as a duplicate (Stripe's fingerprint names the card; where it
+        is missing, brand, last digits and expiry do)."""
         with _payment_errors("list payment methods"):
             methods = self._stripe().v1.payment_methods.list(
                 params={"customer": customer_id, "type": "card", "limit": 20},
             )
-        return [
-            CardSummary(id=pm.id, brand=pm.card.brand, last4=pm.card.last4,
-                        exp_month=pm.card.exp_month, exp_year=pm.card.exp_year)
-            for pm in methods.data if pm.card is not None
-        ]
+        cards: dict[object, CardSummary] = {}
+        for pm in methods.data:
+            if pm.card is None:
+                continue
+            card = pm.card
+            same_card = getattr(card, "fingerprint", None) or (card.brand, card.last4, card.exp_month, card.exp_year)
+            cards.setdefault(same_card, CardSummary(id=pm.id, brand=card.brand, last4=card.last4,
+                                                    exp_month=card.exp_month, exp_year=card.exp_year))
+        return list(cards.values())
 
     def parse_webhook(self, raw_body: bytes, signature_header: str, now: int) -> StripeEvent:
         verify_signature(raw_body, signature_header, self._webhook_secret, now)

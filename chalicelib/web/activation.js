@@ -55,7 +55,7 @@ export async function activationPage(ctx) {
       const newSms = (fresh.sms || []).length > (activation.sms || []).length;
       activation = fresh;
       draw();
-      if (newSms) toast("A new SMS has arrived.");
+      if (newSms) toast(fresh.phone ? `A new SMS has arrived on ${phoneText(fresh.phone)}.` : "A new SMS has arrived.");
       if (FINAL.has(fresh.status)) ctx.refreshMe();
     } catch {
       // A missed poll is retried two seconds later; the page keeps what it has.

@@ -37,9 +37,9 @@ const ROUTES = [
   ["/account", accountPage, true, "Account"],
 ];
 
-const NAV_IN = [["/dashboard", "Dashboard"], ["/buy", "Buy a number"], ["/topup", "Top up"],
-  ["/history", "Numbers"], ["/payments", "Payments"], ["/ledger", "Ledger"], ["/api-keys", "API keys"],
-  ["/webhook", "Webhook"], ["/support", "Support"], ["/account", "Account"]];
+const NAV_IN = [["/dashboard", "Dashboard"], ["/buy", "Buy a number"], ["/prices", "Prices"], ["/topup", "Top up"],
+  ["/history", "Numbers"], ["/payments", "Payments"], ["/ledger", "Ledger"], ["/refund", "Refund"],
+  ["/api-keys", "API keys"], ["/webhook", "Webhook"], ["/support", "Support"], ["/account", "Account"]];
 const NAV_OUT = [["/prices", "Prices"], ["/agreement", "Agreement"], ["/login", "Sign in"],
   ["/register", "Create account"]];
 

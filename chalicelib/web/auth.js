@@ -88,7 +88,14 @@ export async function loginPage(ctx) {
       " · ", h("a", { href: "#/contact", id: "contact-support" }, "Contact support")),
   ], async (data) => {
     const reply = await post("/v1/auth/login", { email: String(data.get("email")).trim(),
-      password: data.get("password"), device_token: deviceToken() });
+      password: data.get("password"), device_token: deviceToken() }).catch((error) => {
+      // The same words for every failure (no one learns which emails have accounts), with the one case people
+      // cannot guess: an account they closed cannot sign in any more.
+      if (error.code === "INVALID_CREDENTIALS") {
+        error.message = `${error.message} An account that was closed can no longer sign in.`;
+      }
+      throw error;
+    });
     const signedIn = (started) => {
       if (started.device_token) localStorage.setItem(DEVICE_KEY, started.device_token);
       session.signIn(started.token);

@@ -96,7 +96,7 @@ function priceTable(cat, rows) {
     { label: "Stock", class: "num", cell: stock },
     { label: "", class: "action", cell: (o) => (o.available > 0 ? h("a", {
       class: "button small", href: signedIn ? `#/buy?service=${o.service}&country=${o.country}` : "#/register",
-      "aria-label": `Buy a ${serviceName(cat, o.service)} number in ${countryName(cat, o.country)}`,
+      "aria-label": `Buy: ${serviceName(cat, o.service)} number in ${countryName(cat, o.country)}`,
     }, "Buy") : "") },
   ], rows, "Prices by service and country", "prices");
 }
@@ -143,9 +143,10 @@ export async function buyPage(ctx) {
 
   const buyButton = (offer) => {
     const name = `${serviceName(cat, offer.service)} in ${countryName(cat, offer.country)}`;
+    // WCAG 2.5.3: the accessible name begins with the visible text, so "click Buy $0.50" works by voice.
+    const visible = `Buy ${money(offer.price_cents, ctx.me?.currency)}`;
     const button = h("button", { type: "button", class: "primary small", disabled: !(offer.available > 0),
-      "data-country": offer.country, "aria-label": `Buy ${name} for ${money(offer.price_cents)}` },
-    `Buy ${money(offer.price_cents, ctx.me?.currency)}`);
+      "data-country": offer.country, "aria-label": `${visible}: ${name}` }, visible);
     button.addEventListener("click", () => buy(ctx, offer, button, message, name));
     if (String(offer.country) === state.country) queueMicrotask(() => button.focus());
     return button;
@@ -188,6 +189,6 @@ function buyError(error, name, me) {
     return [error.message, held, " ", h("a", { href: "#/topup" }, "Top up your balance"), "."];
   }
   if (error.code === "NO_NUMBERS") return `No ${name} numbers are free right now. Try another country, or again in a minute.`;
-  if (error.code === "EMAIL_NOT_VERIFIED") return [error.message, " Open the link in the email we sent you."];
+  if (error.code === "EMAIL_NOT_VERIFIED") return error.message;
   return error.message;
 }

@@ -99,8 +99,9 @@ export async function apiKeysPage(ctx) {
 
 function usage(key) {
   const base = serviceUrl("/").replace(/\/$/, "");
-  return h("div", { class: "usage" }, h("p", { class: "label" }, "Try it"),
-    h("pre", {}, `curl -H "Authorization: Bearer ${key}" ${base}/v1/me\n`
+  // A scrollable box must take keyboard focus, or keyboard users cannot scroll to the end of the lines.
+  return h("div", { class: "usage" }, h("p", { class: "label", id: "try-it-label" }, "Try it"),
+    h("pre", { tabindex: "0", role: "region", "aria-labelledby": "try-it-label" }, `curl -H "Authorization: Bearer ${key}" ${base}/v1/me\n`
       + `curl "${base}/stubs/handler_api.php?api_key=${key}&action=getBalance"`));
 }
 

@@ -107,6 +107,7 @@ export function form(attrs, children, onSubmit) {
   el.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(el);
+    if (!checkRequired(el)) return;
     const button = el.querySelector("button[type=submit]");
     if (button) button.disabled = true;
     el.setAttribute("aria-busy", "true");
@@ -122,12 +123,34 @@ export function form(attrs, children, onSubmit) {
   return el;
 }
 
+// Every empty required field is named at once, in the words of its label, before any request is sent.
+function checkRequired(formEl) {
+  const invalid = [...formEl.querySelectorAll("input[required], textarea[required], select[required]")]
+    .filter((input) => !input.disabled && !input.closest("[hidden]") && input.name && input.type !== "checkbox"
+      && !String(input.value).trim());
+  for (const input of invalid) {
+    const message = `${labelOf(formEl, input)} is required.`;
+    const slot = formEl.querySelector(`[data-error-for="${CSS.escape(input.name)}"]`);
+    if (slot) slot.textContent = message;
+    input.setAttribute("aria-invalid", "true");
+  }
+  if (invalid.length) invalid[0].focus();
+  return invalid.length === 0;
+}
+
+function labelOf(formEl, input) {
+  const label = input.id ? formEl.querySelector(`label[for="${CSS.escape(input.id)}"]`) : null;
+  return (label ? label.textContent : input.name).trim();
+}
+
 function showError(formEl, error) {
   const name = error.field;
   const slot = name ? formEl.querySelector(`[data-error-for="${CSS.escape(name)}"]`) : null;
   const input = name ? formEl.elements.namedItem(name) : null;
   if (slot) {
-    slot.textContent = error.message;
+    // The API names its fields for programs ('subject'); people read the label they typed into.
+    const label = input instanceof Element ? labelOf(formEl, input) : name;
+    slot.textContent = String(error.message).replace(`'${name}'`, label);
     if (input instanceof Element) {
       input.setAttribute("aria-invalid", "true");
       input.focus();

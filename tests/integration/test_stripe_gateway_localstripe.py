@@ -14,6 +14,7 @@ from chalicelib.domain.errors import PaymentError
 from chalicelib.providers.stripe_gateway import CardSummary, StripeGateway
 from infra.local.localstripe_setup import (
     authenticate_payment_intent,
+    confirm_setup_intent_with_test_card,
     register_webhook,
 )
 from tests.integration.localstripe_support import (
@@ -109,6 +110,29 @@ def test_list_payment_methods__shows_the_card_used_for_a_top_up(gateway: StripeG
     cards = gateway.list_payment_methods(customer_id)
     # Then the card shows with brand, last digits and expiry
     assert cards == [CardSummary(id=payment_method_id, brand="visa", last4="4242", exp_month=12, exp_year=2030)]
+
+
+def test_list_payment_methods__the_same_card_entered_twice_is_listed_once(gateway: StripeGateway,
+                                                                        stripe_base_url: str) -> None:
+    # Given a customer who entered the 4242 card, then the same card again, and a second card
+    customer_id, first = customer_with_saved_card(gateway, stripe_base_url)
+    again = confirm_setup_intent_with_test_card(stripe_base_url, PUBLISHABLE_KEY,
+                                                *_setup(gateway, customer_id))
+    other = confirm_setup_intent_with_test_card(stripe_base_url, PUBLISHABLE_KEY, *_setup(gateway, customer_id),
+                                                card_number="5555555555554444")
+    for n, method in enumerate([first, again, other]):  # each topped up with (localstripe attaches cards then)
+        gateway.charge_saved_card(customer_id, method, 500, "USD", account_id="acc-1", topup_id=f"topup-d{n}",
+                                  idempotency_key=f"topup:{customer_id}:{n}")
+    # When their saved cards are listed
+    cards = gateway.list_payment_methods(customer_id)
+    # Then each card shows once
+    assert sorted(c.last4 for c in cards) == ["4242", "4444"]
+    assert {c.id for c in cards} <= {first, again, other}
+
+
+def _setup(gateway: StripeGateway, customer_id: str) -> tuple[str, str]:
+    setup = gateway.create_setup_intent(customer_id)
+    return setup.id, setup.client_secret
 
 
 def test_ensure_customer__keeps_an_existing_customer(gateway: StripeGateway) -> None:

@@ -1,0 +1,151 @@
+"""The small things people trip over on the dashboard: menu, form errors in words, focus ring, voice names, toasts."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from infra.local.stack import Stack
+from tests.browser.helpers import (
+    PASSWORD,
+    User,
+    api,
+    new_email,
+    number_on_screen,
+    open_route,
+    sign_in_page,
+    top_up,
+    verified_user,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+@pytest.fixture(scope="module")
+def customer(stack: Stack) -> User:
+    user = verified_user(stack.app_url, stack.outbox, "details")
+    top_up(stack.app_url, stack.stripe_url, user, 1000)
+    return user
+
+
+def test_signed_in_menu__offers_prices_and_refund(desktop: Page, stack: Stack, customer: User) -> None:
+    # Given a signed-in customer
+    sign_in_page(desktop, customer)
+    open_route(desktop, stack.app_url, "/dashboard")
+    # Then the menu leads to the prices and to a refund request as well
+    nav = desktop.locator("#nav")
+    expect(nav.get_by_role("link", name="Prices", exact=True)).to_be_visible()
+    nav.get_by_role("link", name="Refund", exact=True).click()
+    expect(desktop.locator("main")).to_have_attribute("data-ready", "/refund")
+
+
+def test_support_form__names_every_empty_field_in_words_at_once(desktop: Page, stack: Stack,
+                                                                customer: User) -> None:
+    sign_in_page(desktop, customer)
+    open_route(desktop, stack.app_url, "/support")
+    # When the new-ticket form is sent empty
+    desktop.get_by_role("button", name="Send", exact=True).click()
+    # Then both fields say what is missing, by their labels, not by the API's field names
+    form = desktop.get_by_role("form", name="New ticket")
+    expect(form.locator("[data-error-for=subject]")).to_have_text("Subject is required.")
+    expect(form.locator("[data-error-for=message]")).to_have_text("Message is required.")
+    expect(form.get_by_label("Subject")).to_be_focused()
+    assert "'" not in form.inner_text()
+    # And nothing was sent
+    assert api(stack.app_url, "GET", "/v1/support/tickets", customer.token).json()["items"] == []
+
+
+def test_focus_ring__contrasts_3_to_1_and_survives_forced_colours(desktop: Page, stack: Stack) -> None:
+    open_route(desktop, stack.app_url, "/login")
+    # When the keyboard moves focus to the email field
+    desktop.get_by_label("Email").focus()
+    desktop.keyboard.press("Shift+Tab")
+    desktop.keyboard.press("Tab")
+    ring = desktop.evaluate("""() => {
+        const s = getComputedStyle(document.activeElement);
+        return {style: s.outlineStyle, width: parseFloat(s.outlineWidth), color: s.outlineColor,
+                page: getComputedStyle(document.body).backgroundColor};
+    }""")
+    # Then an outline (kept in forced-colours mode, unlike a shadow) at least 2 px wide shows with 3:1 contrast
+    assert ring["style"] == "solid" and ring["width"] >= 2, ring
+    assert _contrast(ring["color"], ring["page"]) >= 3, ring
+
+
+def test_buy_buttons__accessible_name_begins_with_the_visible_text(desktop: Page, stack: Stack,
+                                                                  customer: User) -> None:
+    sign_in_page(desktop, customer)
+    open_route(desktop, stack.app_url, "/buy?service=tg")
+    buttons = desktop.locator("#country-offers button.primary")
+    expect(buttons.first).to_be_visible()
+    for button in buttons.all()[:5]:
+        visible = button.inner_text().strip()
+        assert (button.get_attribute("aria-label") or visible).startswith(visible), visible
+    open_route(desktop, stack.app_url, "/prices")
+    link = desktop.locator("table.prices a.button").first
+    assert (link.get_attribute("aria-label") or "").startswith(link.inner_text().strip())
+
+
+def test_try_it_box__scrolls_with_the_keyboard(desktop: Page, stack: Stack, customer: User) -> None:
+    sign_in_page(desktop, customer)
+    open_route(desktop, stack.app_url, "/api-keys")
+    desktop.get_by_label("Name (optional)").fill("scroll test")
+    desktop.get_by_role("button", name="Create an API key").click()
+    box = desktop.get_by_role("region", name="Try it")
+    expect(box).to_be_visible()
+    assert box.evaluate("el => el.scrollWidth > el.clientWidth"), "the commands fit: nothing to scroll"
+    # When the keyboard reaches the box and presses the right arrow
+    box.focus()
+    expect(box).to_be_focused()
+    desktop.keyboard.press("ArrowRight")
+    # Then the box scrolls along its lines
+    desktop.wait_for_function("el => el.scrollLeft > 0", arg=box.element_handle())
+
+
+def test_new_sms_toast__names_the_number(desktop: Page, stack: Stack) -> None:
+    # Given a number on screen, waiting for its SMS
+    number_on_screen(desktop, stack.app_url, stack.stripe_url, stack.outbox, "toast")
+    phone = desktop.locator("#phone").inner_text()
+    # When the SMS arrives, Then the toast says on which number
+    expect(desktop.locator("#toasts")).to_contain_text(f"A new SMS has arrived on {phone}.", timeout=20_000)
+
+
+def test_unverified_buy__says_what_to_do_once(desktop: Page, stack: Stack) -> None:
+    # Given someone registered who has not opened the verification email yet
+    address = new_email("unverified")
+    version = api(stack.app_url, "GET", "/v1/agreement").json()["version"]
+    api(stack.app_url, "POST", "/v1/auth/register",
+        json={"email": address, "password": PASSWORD, "agreement_version": version}).raise_for_status()
+    token = api(stack.app_url, "POST", "/v1/auth/login", json={"email": address, "password": PASSWORD}).json()["token"]
+    sign_in_page(desktop, User(email=address, token=token))
+    open_route(desktop, stack.app_url, "/buy?service=tg")
+    # When they try to buy
+    desktop.locator("#country-offers button.primary:not([disabled])").first.click()
+    # Then the message asks them to confirm their email, in one sentence that is not repeated
+    error = desktop.locator("main .notice.error")
+    expect(error).to_contain_text("Confirm your email address first")
+    text = error.inner_text()
+    assert text.count("link") == 1, text
+
+
+def test_sign_in_after_closing_the_account__explains_closed_accounts(desktop: Page, stack: Stack) -> None:
+    # Given a customer who withdrew consent and closed their account
+    user = verified_user(stack.app_url, stack.outbox, "closed")
+    api(stack.app_url, "POST", "/v1/account/withdraw-consent", user.token).raise_for_status()
+    # When they try to sign in again
+    open_route(desktop, stack.app_url, "/login")
+    desktop.get_by_label("Email").fill(user.email)
+    desktop.get_by_label("Password").fill(PASSWORD)
+    desktop.get_by_role("button", name="Sign in").click()
+    # Then they read why, without the page telling strangers which emails had accounts
+    expect(desktop.get_by_role("alert")).to_contain_text("An account that was closed can no longer sign in.")
+
+
+def _contrast(first: str, second: str) -> float:
+    def luminance(css: str) -> float:
+        r, g, b = (int(v) for v in re.findall(r"\d+", css)[:3])
+        channels = [c / 255 for c in (r, g, b)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    high, low = sorted([luminance(first), luminance(second)], reverse=True)
+    return (high + 0.05) / (low + 0.05)
