@@ -4,7 +4,8 @@ import { get, items, post, session } from "./api.js";
 import { balanceParts, empty, field, h, loading, money, notice, pageHeader, replace, table } from "./ui.js";
 
 const REFRESH_MS = 30000;
-const MAX_ROWS = 50;
+const PAGE_ROWS = 25;
+const FAVOURITES_KEY = "smsrooms.favourites";
 const POPULAR = ["tg", "wa", "go", "fb", "ig", "tw", "ds", "mm", "vi", "wb", "vk", "ok"];
 
 let directory = null;
@@ -40,9 +41,38 @@ function groupOffers(rows) {
   return [...groups.values()].map((group) => {
     const inStock = group.filter((row) => row.available > 0);
     const pick = (inStock.length ? inStock : group).reduce((a, b) => (b.price_cents < a.price_cents ? b : a));
-    return { ...pick, available: inStock.reduce((sum, row) => sum + row.available, 0) };
+    const operators = new Set(group.flatMap((row) => [...(row.operators || []),
+      ...(row.operator && row.operator !== "any" ? [row.operator] : [])]));
+    return { ...pick, available: inStock.reduce((sum, row) => sum + row.available, 0),
+      operators: [...operators].sort() };
   });
 }
+
+// Favourite services (kept in this browser) come first in the price list and the buy page.
+const favourites = {
+  all() {
+    try { return new Set(JSON.parse(localStorage.getItem(FAVOURITES_KEY) || "[]").map(String)); } catch { return new Set(); }
+  },
+  toggle(code) {
+    const all = favourites.all();
+    if (all.has(code)) all.delete(code); else all.add(code);
+    localStorage.setItem(FAVOURITES_KEY, JSON.stringify([...all]));
+  },
+};
+
+function favouriteButton(cat, code, onChange) {
+  const on = favourites.all().has(String(code));
+  return h("button", { type: "button", class: "star", "aria-pressed": String(on), "data-favourite": code,
+    "aria-label": `Favourite: ${serviceName(cat, code)}`, title: on ? "Remove from favourites" : "Add to favourites",
+    onclick: () => { favourites.toggle(String(code)); onChange(); } }, on ? "★" : "☆");
+}
+
+// How the price list can be ordered; each is a comparison of two offers.
+const SORTS = {
+  popular: { label: "Popular first", compare: null },
+  price: { label: "Price, lowest first", compare: (a, b) => a.price_cents - b.price_cents },
+  stock: { label: "Stock, most first", compare: (a, b) => b.available - a.available },
+};
 
 const countryName = (cat, id) => {
   const info = cat.countryInfo.get(String(id));
@@ -59,38 +89,56 @@ function stock(offer) {
 export async function pricesPage(ctx) {
   const serviceFilter = field({ label: "Service", name: "service", type: "search", placeholder: "e.g. Telegram" });
   const countryFilter = field({ label: "Country", name: "country", type: "search", placeholder: "e.g. USA" });
+  const sortBy = field({ label: "Order", name: "sort", control: h("select", {},
+    Object.entries(SORTS).map(([value, s]) => h("option", { value }, s.label))) });
+  const onlyFavourites = h("div", { class: "field checkbox" },
+    h("input", { type: "checkbox", id: "only-favourites", name: "favourites" }),
+    h("label", { for: "only-favourites" }, "Only my favourites (☆ to add)"));
   const results = h("div", { "aria-live": "polite" }, loading("Loading prices…"));
   replace(ctx.main, pageHeader("Prices"),
     h("p", { class: "lead" }, "What one number costs, per service and country. You pay only for numbers that get an SMS: ",
       "canceled and expired numbers are refunded."),
-    h("div", { class: "filters card", role: "search" }, serviceFilter, countryFilter), results);
+    h("div", { class: "filters card", role: "search" }, serviceFilter, countryFilter, sortBy, onlyFavourites), results);
   let cat = null;
+  let shown = PAGE_ROWS;
   const show = () => {
     const s = serviceFilter.querySelector("input").value.trim().toLowerCase();
     const c = countryFilter.querySelector("input").value.trim().toLowerCase();
+    const liked = favourites.all();
+    const only = onlyFavourites.querySelector("input").checked;
+    const compare = SORTS[sortBy.querySelector("select").value]?.compare;
     const rows = cat.offers.filter((o) => matches(s, o.service, serviceName(cat, o.service))
-      && matches(c, countryName(cat, o.country)))
-      .sort((a, b) => rank(a.service) - rank(b.service)
+      && matches(c, countryName(cat, o.country)) && (!only || liked.has(String(o.service))))
+      .sort((a, b) => liked.has(String(b.service)) - liked.has(String(a.service))
+        || (compare ? compare(a, b) : 0) || rank(a.service) - rank(b.service)
         || serviceName(cat, a.service).localeCompare(serviceName(cat, b.service)) || a.price_cents - b.price_cents);
-    replace(results, rows.length ? priceTable(cat, rows.slice(0, MAX_ROWS))
-      : empty("No prices match your search. Try a shorter name."),
-    rows.length > MAX_ROWS ? h("p", { class: "muted" }, `Showing ${MAX_ROWS} of ${rows.length}: narrow the search to see the rest.`) : null);
+    const more = h("button", { type: "button", class: "secondary", id: "more-prices",
+      onclick: () => { shown += PAGE_ROWS; show(); } }, "Show more");
+    replace(results, rows.length ? priceTable(cat, rows.slice(0, shown), show)
+      : empty(!cat.offers.length ? "No numbers are on offer right now. This page refreshes itself; try again soon."
+        : only ? "None of your favourites match. Untick “Only my favourites” to see every price."
+          : "No prices match your search. Try a shorter name."),
+    rows.length > shown ? h("p", { class: "muted" }, `Showing ${shown} of ${rows.length}. `, more) : null);
   };
+  const restart = () => { shown = PAGE_ROWS; if (cat) show(); };
+  sortBy.querySelector("select").addEventListener("change", restart);
+  onlyFavourites.querySelector("input").addEventListener("change", restart);
   const load = async () => {
     cat = await loadCatalog();
     if (ctx.isCurrent()) show();
   };
-  serviceFilter.addEventListener("input", () => cat && show());
-  countryFilter.addEventListener("input", () => cat && show());
+  serviceFilter.addEventListener("input", restart);
+  countryFilter.addEventListener("input", restart);
   await load();
   const timer = setInterval(() => load().catch(() => {}), REFRESH_MS);
   ctx.onLeave(() => clearInterval(timer));
 }
 
-function priceTable(cat, rows) {
+function priceTable(cat, rows, redraw) {
   const signedIn = Boolean(session.token());
   return table([
-    { label: "Service", cell: (o) => serviceName(cat, o.service) },
+    { label: "Service", cell: (o) => h("span", { class: "service-cell" }, favouriteButton(cat, o.service, redraw),
+      serviceName(cat, o.service)) },
     { label: "Country", cell: (o) => countryName(cat, o.country) },
     { label: "Price", class: "num", cell: (o) => money(o.price_cents) },
     { label: "Stock", class: "num", cell: stock },
@@ -116,9 +164,11 @@ export async function buyPage(ctx) {
 
   const renderServices = () => {
     const text = serviceSearch.querySelector("input").value.trim().toLowerCase();
+    const liked = favourites.all();
     const codes = [...new Set(cat.offers.map((o) => String(o.service)))]
       .filter((code) => matches(text, code, serviceName(cat, code)))
-      .sort((a, b) => rank(a) - rank(b) || serviceName(cat, a).localeCompare(serviceName(cat, b)));
+      .sort((a, b) => liked.has(b) - liked.has(a) || rank(a) - rank(b)
+        || serviceName(cat, a).localeCompare(serviceName(cat, b)));
     replace(serviceList, codes.length ? codes.slice(0, 24).map((code) => h("button", {
       type: "button", class: "choice", "aria-pressed": String(code === state.service), "data-service": code,
       onclick: () => { state.service = code; renderServices(); renderCountries(); },
@@ -136,9 +186,18 @@ export async function buyPage(ctx) {
       { label: "Country", cell: (o) => countryName(cat, o.country) },
       { label: "Price", class: "num", cell: (o) => money(o.price_cents, ctx.me?.currency) },
       { label: "Stock", class: "num", cell: stock },
+      { label: "Operator", cell: operatorChoice },
       { label: "", class: "action", cell: (o) => buyButton(o) },
     ], offers, `${serviceName(cat, state.service)} numbers by country`, "offers")
       : empty("No country matches for this service."));
+  };
+
+  // Where partners name operators, people may pick one (a number of that carrier) or leave it to us (any).
+  const operatorChoice = (offer) => {
+    if (!offer.operators.length) return h("span", { class: "muted" }, "Any");
+    return h("select", { class: "operator", "data-country": offer.country,
+      "aria-label": `Operator for ${countryName(cat, offer.country)}` },
+    h("option", { value: "" }, "Any operator"), offer.operators.map((name) => h("option", { value: name }, name)));
   };
 
   const buyButton = (offer) => {
@@ -172,23 +231,26 @@ function balanceNote(ctx) {
 async function buy(ctx, offer, button, message, name) {
   button.disabled = true;
   replace(message);
+  const operator = button.closest("tr")?.querySelector("select.operator")?.value;
   try {
-    const activation = await post("/v1/activations", { service: offer.service, country: offer.country });
+    const activation = await post("/v1/activations",
+      { service: offer.service, country: offer.country, ...(operator ? { operator } : {}) });
     ctx.navigate(`/activation/${activation.id}`);
   } catch (error) {
     button.disabled = false;
-    replace(message, notice("error", buyError(error, name, ctx.me)));
+    replace(message, notice("error", buyError(error, name, ctx.me, operator)));
     message.scrollIntoView({ block: "nearest" });
   }
 }
 
-function buyError(error, name, me) {
+function buyError(error, name, me, operator) {
   if (error.code === "INSUFFICIENT_BALANCE") {
     const held = me && me.held_cents > 0
       ? ` ${money(me.held_cents, me.currency)} of it is held for your refund request and cannot be spent.` : "";
     return [error.message, held, " ", h("a", { href: "#/topup" }, "Top up your balance"), "."];
   }
-  if (error.code === "NO_NUMBERS") return `No ${name} numbers are free right now. Try another country, or again in a minute.`;
+  if (error.code === "NO_NUMBERS") return `No ${name} numbers are free right now. Try another country${
+    operator ? " or any operator" : ""}, or again in a minute.`;
   if (error.code === "EMAIL_NOT_VERIFIED") return error.message;
   return error.message;
 }

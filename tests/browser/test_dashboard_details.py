@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -149,3 +150,69 @@ def _contrast(first: str, second: str) -> float:
         return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
     high, low = sorted([luminance(first), luminance(second)], reverse=True)
     return (high + 0.05) / (low + 0.05)
+
+
+def _catalog_loaded(stack: Stack) -> None:
+    """Wait for the first catalog refresh of a freshly started stack (the price list shows what it has)."""
+    deadline = time.monotonic() + 30
+    while not api(stack.app_url, "GET", "/v1/catalog").json()["items"]:
+        assert time.monotonic() < deadline, "the catalog stayed empty for 30 s"
+        time.sleep(0.5)
+
+
+def test_price_list__sorts_by_price_and_puts_favourites_first(desktop: Page, stack: Stack) -> None:
+    _catalog_loaded(stack)
+    open_route(desktop, stack.app_url, "/prices")
+    rows = desktop.locator("table.prices tbody tr")
+    expect(rows.first).to_be_visible()
+    # When the list is ordered by price
+    desktop.get_by_label("Order").select_option("price")
+    # Then prices never go down the list
+    prices = [_cents(t) for t in desktop.locator("table.prices tbody td:nth-child(3)").all_inner_texts()]
+    assert prices == sorted(prices) and len(prices) > 1, prices
+    # When a service further down is starred
+    last = rows.last.locator("button.star")
+    service = last.get_attribute("data-favourite")
+    last.click()
+    # Then it comes first, stays starred after a reload, and "Only my favourites" shows only it
+    expect(rows.first.locator("button.star")).to_have_attribute("data-favourite", service or "")
+    desktop.reload()
+    expect(desktop.locator("main")).to_have_attribute("data-ready", "/prices")
+    expect(rows.first.locator("button.star")).to_have_attribute("aria-pressed", "true")
+    desktop.get_by_label(re.compile("Only my favourites")).check()
+    assert set(desktop.locator("table.prices button.star").evaluate_all(
+        "els => els.map(e => e.dataset.favourite)")) == {service}
+
+
+def test_price_list__fits_a_phone_in_a_few_screens_and_shows_more_on_request(phone: Page, stack: Stack) -> None:
+    _catalog_loaded(stack)
+    open_route(phone, stack.app_url, "/prices")
+    expect(phone.locator("table.prices tbody tr").first).to_be_visible()
+    # Then the first screenful of prices is short (it was ~5,300 px at 375 px wide)
+    assert phone.evaluate("document.documentElement.scrollHeight") < 3500
+    before = phone.locator("table.prices tbody tr").count()
+    # When more are asked for, Then more rows show
+    phone.get_by_role("button", name="Show more").click()
+    expect(phone.locator("table.prices tbody tr")).not_to_have_count(before)
+
+
+def test_buy__an_operator_chosen_in_the_form_is_the_numbers_operator(desktop: Page, stack: Stack,
+                                                                   customer: User) -> None:
+    # Given an offer whose partners name operators
+    offer = next(o for o in api(stack.app_url, "GET", "/v1/catalog").json()["items"]
+                 if o["operators"] and o["available"] > 0)
+    operator = offer["operators"][-1]
+    sign_in_page(desktop, customer)
+    open_route(desktop, stack.app_url, f"/buy?service={offer['service']}")
+    row = desktop.locator("#country-offers tr", has=desktop.locator(f"button[data-country='{offer['country']}']"))
+    # When the customer picks that operator and buys
+    row.get_by_role("combobox").select_option(operator)
+    row.locator("button.primary").click()
+    expect(desktop.locator("#phone")).to_have_text(re.compile(r"^\+\d+$"))
+    # Then the number is of that operator
+    activation_id = desktop.url.rsplit("/", 1)[1]
+    assert api(stack.app_url, "GET", f"/v1/activations/{activation_id}", customer.token).json()["operator"] == operator
+
+
+def _cents(text: str) -> int:
+    return int(re.sub(r"\D", "", text))
