@@ -40,7 +40,7 @@ SIM_SETUP = {"sms_delay_seconds": 86_400, "stock": 5_000}
 def activations_service(settings: Settings, **overrides: Any) -> Activations:
     """The facade the routes and jobs use, over this stack's partners, with some settings changed."""
     changed = dataclasses.replace(settings, **overrides)
-    return Activations(changed, build_partners(changed), SystemClock())
+    return Activations(changed, build_partners(changed, SystemClock()), SystemClock())
 
 
 def fresh_simulator(ctx: BenchContext) -> SimulatorControl:

@@ -1,6 +1,7 @@
 """Settings: one typed object from the environment; outside `local` every secret is required, never a repo value."""
 from __future__ import annotations
 
+import enum
 import json
 import os
 import re
@@ -46,10 +47,21 @@ DEFAULT_SECRETS_TTL_SECONDS = 120.0
 _RETRY_SECONDS = 15.0
 
 
+class PartnerProtocol(enum.StrEnum):
+    """The wire protocols we rent numbers over; PARTNERS_JSON's `protocol` is one of these values.
+
+    Each has one adapter module, registered in `providers/registry.ADAPTERS` (a test checks none is missing).
+    """
+
+    SMS_ACTIVATE = "sms-activate"
+    FIVESIM = "5sim"
+    SMSHUB_AGENT = "smshub_agent"
+
+
 @dataclass(frozen=True)
 class PartnerSettings:
     name: str
-    protocol: str  # "sms-activate" | "5sim" | "smshub_agent"
+    protocol: PartnerProtocol
     base_url: str
     api_key: str
     priority: int = 0
@@ -166,7 +178,7 @@ def _partners_from(raw: str | None) -> tuple[PartnerSettings, ...]:
         items = json.loads(raw)
         partners = tuple(
             PartnerSettings(
-                name=str(p["name"]), protocol=str(p.get("protocol", "sms-activate")), base_url=str(p["base_url"]),
+                name=str(p["name"]), protocol=_protocol(p), base_url=str(p["base_url"]),
                 api_key=str(p["api_key"]), priority=int(p.get("priority", 0)), currency=str(p.get("currency", "USD")),
                 rate_to_base=Decimal(str(p.get("rate_to_base", "1"))),
                 prices=_prices_from(p.get("prices") or {}),
@@ -183,6 +195,18 @@ def _partners_from(raw: str | None) -> tuple[PartnerSettings, ...]:
         # The text may hold partners' keys: name the setting and the kind of fault, never the value.
         raise SettingError("PARTNERS_JSON", "is not a JSON list of partners with name, base_url and api_key "
                            f"({type(exc).__name__})") from None
+
+
+def _protocol(partner: Mapping[str, object]) -> PartnerProtocol:
+    """The partner's protocol (sms-activate when left out); an unknown one is refused, naming the known ones."""
+    value = partner.get("protocol", PartnerProtocol.SMS_ACTIVATE.value)
+    for protocol in PartnerProtocol:
+        if isinstance(value, str) and value == protocol.value:
+            return protocol
+    known = ", ".join(repr(p.value) for p in PartnerProtocol)
+    # The value itself is not repeated: the setting is a secret, and a misplaced key must not reach the logs.
+    raise SettingError("PARTNERS_JSON", f"gives partner {str(partner.get('name'))[:64]!r} a protocol that is not "
+                                        f"one of {known}")
 
 
 def _optional_text(value: object) -> str | None:

@@ -71,7 +71,7 @@ def refresh_prices(settings: Settings) -> dict[str, int]:
     from chalicelib.providers.registry import build_partners
     from chalicelib.services.activations import Activations
 
-    return Activations(settings, build_partners(settings), SystemClock()).refresh_prices()
+    return Activations(settings, build_partners(settings, SystemClock()), SystemClock()).refresh_prices()
 
 
 def priced_settings(stack: Any) -> Settings:

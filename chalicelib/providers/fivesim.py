@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import requests
 
+from chalicelib.config import PartnerSettings
 from chalicelib.domain.clock import Clock, SystemClock, iso
 from chalicelib.providers.base import (
     PartnerActivationState,
@@ -26,6 +27,7 @@ from chalicelib.providers.circuit import CircuitBreaker
 from chalicelib.providers.transport import (
     HttpPolicy,
     PartnerHttp,
+    PartnerLink,
     balance_to_minor,
     body_text,
     cost_to_minor,
@@ -55,6 +57,12 @@ _NO_NUMBERS = {"no free phones"}
 _UNAVAILABLE = {"not enough user balance", "not enough rating", "server offline"}
 _REJECTED = {"bad country", "bad operator", "no product", "order not found", "order has sms", "order no sms",
              "order expired", "hosting order"}
+
+
+def from_settings(partner: PartnerSettings, link: PartnerLink) -> FiveSimPartner:
+    """The adapter for one configured partner of this protocol (providers/registry.py calls it)."""
+    return FiveSimPartner(partner.name, partner.base_url, partner.api_key, partner.currency,
+                          breaker=link.breaker, policy=link.policy, clock=link.clock)
 
 
 class FiveSimPartner:

@@ -9,6 +9,7 @@ from typing import Any
 
 import requests
 
+from chalicelib.config import PartnerSettings
 from chalicelib.observability import logger
 from chalicelib.providers.base import (
     PartnerActivationState,
@@ -24,6 +25,7 @@ from chalicelib.providers.circuit import CircuitBreaker
 from chalicelib.providers.transport import (
     HttpPolicy,
     PartnerHttp,
+    PartnerLink,
     balance_to_minor,
     body_text,
     cost_to_minor,
@@ -54,6 +56,12 @@ _PLAIN_STATUSES = {
     "STATUS_WAIT_RESEND": PartnerStatus.WAITING_RETRY,
     "STATUS_CANCEL": PartnerStatus.CANCELED,
 }
+
+
+def from_settings(partner: PartnerSettings, link: PartnerLink) -> SmsActivatePartner:
+    """The adapter for one configured partner of this protocol (providers/registry.py calls it)."""
+    return SmsActivatePartner(partner.name, partner.base_url, partner.api_key, partner.currency,
+                              breaker=link.breaker, policy=link.policy)
 
 
 class SmsActivatePartner:

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 import requests
 
+from chalicelib.config import PartnerSettings
 from chalicelib.domain.money import currency_numeric, major_decimal
 from chalicelib.providers.base import (
     PartnerActivationState,
@@ -45,7 +46,7 @@ from chalicelib.providers.base import (
     PartnerStatus,
 )
 from chalicelib.providers.circuit import CircuitBreaker
-from chalicelib.providers.transport import HttpPolicy, PartnerHttp, body_text, garbage
+from chalicelib.providers.transport import HttpPolicy, PartnerHttp, PartnerLink, body_text, garbage
 
 T = TypeVar("T")
 
@@ -61,6 +62,12 @@ AGENT_CURRENCIES = ("RUB", "USD")
 
 _SOLD, _CANCELLED = 3, 4  # FINISH_ACTIVATION statuses (Appendix 4)
 _HEADERS = {"Content-Type": "application/json", "User-Agent": "sms-rooms-hub/1", "Accept-Encoding": "gzip"}
+
+
+def from_settings(partner: PartnerSettings, link: PartnerLink) -> SmsHubAgentPartner:
+    """The adapter for one configured partner of this protocol (providers/registry.py calls it)."""
+    return SmsHubAgentPartner(partner.name, partner.base_url, partner.api_key, partner.currency,
+                              dict(partner.prices), breaker=link.breaker, policy=link.policy)
 
 
 class SmsHubAgentPartner:

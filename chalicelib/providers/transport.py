@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import requests
 
+from chalicelib.domain.clock import Clock
 from chalicelib.providers.base import PartnerNoNumbers, PartnerRejected, PartnerUnavailable
 from chalicelib.providers.circuit import CircuitBreaker
 
@@ -30,6 +31,15 @@ class HttpPolicy:
     read_timeout_seconds: float = 5.0
     read_retries: int = 2
     retry_backoff_seconds: float = 0.2
+
+
+@dataclass(frozen=True)
+class PartnerLink:
+    """What the composition root hands every adapter it builds: the wire policy, the partner's circuit, the clock."""
+
+    policy: HttpPolicy
+    breaker: CircuitBreaker
+    clock: Clock
 
 
 class PartnerHttp:

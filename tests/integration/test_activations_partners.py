@@ -55,7 +55,7 @@ def desk(settings: Settings, *handles: SimulatorHandle, clock: Clock | None = No
     partners = tuple(PartnerSettings(new_id("sim"), "sms-activate", h.url, "sim-key", priority=-i)
                      for i, h in enumerate(handles))
     configured = replace(settings, partners=partners, **overrides)
-    facade = Activations(configured, build_partners(configured), clock or SystemClock())
+    facade = Activations(configured, build_partners(configured, SystemClock()), clock or SystemClock())
     facade.refresh_prices()
     return facade
 

@@ -68,7 +68,8 @@ def priced(stack: Any) -> Settings:
 def test_order__racing_http_orders_on_one_account_never_overspend(stack, priced):
     # Given an account with exactly enough for AFFORDABLE numbers, signed in on several sessions
     service, country = RACE_OFFER
-    price = Activations(priced, build_partners(priced), SystemClock()).catalog.quote(service, country, None)[0]
+    facade = Activations(priced, build_partners(priced, SystemClock()), SystemClock())
+    price = facade.catalog.quote(service, country, None)[0]
     customer = customer_with_key(priced, AFFORDABLE * price.price_cents)
     credentials = Credentials(SystemClock(), priced.session_ttl_seconds)
     sessions = []
@@ -245,7 +246,7 @@ def test_order__partner_faults_at_service_level_fail_and_refund(stack_settings, 
     # Given the only partner (a simulator of this test's own) answering with `fault`, a 0.5 s read timeout
     partner = PartnerSettings(new_id("sim"), "sms-activate", own_simulator.url, "sim-key")
     configured = replace(stack_settings, partners=(partner,), partner_read_timeout_seconds=0.5)
-    facade = Activations(configured, build_partners(configured), SystemClock())
+    facade = Activations(configured, build_partners(configured, SystemClock()), SystemClock())
     facade.refresh_prices()
     requests.post(f"{own_simulator.url}/_sim/config", json=fault, timeout=5).raise_for_status()
     user = Account.get(customer_with_key(stack_settings, 1000).account_id)

@@ -124,6 +124,13 @@ def test_configuration_problems__a_partner_with_the_simulator_key_is_refused():
         "PARTNERS_JSON gives partner 'sim' a missing or published api_key"]
 
 
+def test_configuration_problems__a_partner_with_an_unknown_protocol_is_refused_naming_the_known_ones():
+    partners = json.dumps([{"name": "up", "protocol": "sms_activate", "base_url": "https://p.example/h",
+                            "api_key": "e5" * 12}])
+    assert [str(p) for p in configuration_problems(_deployed_env(PARTNERS_JSON=partners))] == [
+        "PARTNERS_JSON gives partner 'up' a protocol that is not one of 'sms-activate', '5sim', 'smshub_agent'"]
+
+
 @pytest.mark.parametrize("raw", ["[]", "{", '{"name": "x"}', '[{"name": "x"}]', "[1]", "[" * 100_000 + "]" * 100_000])
 def test_configuration_problems__partners_that_are_not_a_list_of_partners_are_refused(raw: str):
     assert [p.setting for p in configuration_problems(_deployed_env(PARTNERS_JSON=raw))] == ["PARTNERS_JSON"]

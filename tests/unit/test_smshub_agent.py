@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from chalicelib.config import PartnerSettings, Settings, settings_from_env
+from chalicelib.domain.clock import SystemClock
 from chalicelib.providers import smshub_agent
 from chalicelib.providers.base import PartnerNoNumbers, PartnerRejected, PartnerUnavailable
 from chalicelib.providers.circuit import CircuitBreaker, CircuitState
@@ -173,7 +174,7 @@ def test_registry__an_smshub_agent_partner_comes_from_the_settings() -> None:
                        "api_key": KEY, "currency": "RUB", "prices": {"tg": 1500, "tg:187": 2500, "*": 900}}])
     settings = settings_from_env({"STAGE": "local", "PARTNERS_JSON": raw})
     # When the partners are built
-    (bank,) = build_partners(settings)
+    (bank,) = build_partners(settings, SystemClock())
     # Then it is an agent adapter that pays the most specific price
     assert isinstance(bank, SmsHubAgentPartner)
     assert (bank.price_minor("tg", 0), bank.price_minor("tg", 187), bank.price_minor("wa", 0)) == (1500, 2500, 900)
@@ -197,7 +198,7 @@ class Hub:
         configured = replace(settings, partners=(PartnerSettings("bank", "smshub_agent", agent.url, KEY,
                                                                  prices=(("*", 40),)),))
         self.clock = FixedClock(1_800_000_000.0)
-        self.facade = Activations(configured, build_partners(configured), self.clock)
+        self.facade = Activations(configured, build_partners(configured, SystemClock()), self.clock)
         self.facade.refresh_prices()
         self.desk = AgentSmsDesk(self.facade.intake, self.clock)
         self.account = Account.get(customer_with_key(configured, 1000).account_id)
