@@ -21,9 +21,9 @@ from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.clock import SystemClock
 from chalicelib.providers.base import Partner, PartnerNumber
 from chalicelib.providers.registry import build_partners
-from chalicelib.services.activations import Activations
-from chalicelib.services.ordering import OrderRequest
-from chalicelib.store import activations as store
+from chalicelib.services.activations.facade import Activations
+from chalicelib.services.activations.ordering import OrderRequest
+from chalicelib.store import activations as activation_store
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 
@@ -128,8 +128,8 @@ def arrange_waiting(partner: Partner, account_id: str, first_id: int, count: int
                 first_id + offset, account_id=account_id, service=SERVICE, country=COUNTRY, operator="any",
                 status=ActivationStatus.WAITING.value, price_cents=100, cost_cents=number.cost_minor,
                 phone=number.phone, partner=partner.name, partner_activation_id=number.partner_activation_id,
-                partner_ref=store.partner_ref(partner.name, number.partner_activation_id),
-                active_key=store.active_key(partner.name, first_id + offset, shards),
+                partner_ref=activation_store.partner_ref(partner.name, number.partner_activation_id),
+                active_key=activation_store.active_key(partner.name, first_id + offset, shards),
                 sms=[], has_sms=False, created_at=now, expires_at=now + lifetime_seconds, last_checked_at=now,
                 version=1))
 

@@ -6,10 +6,10 @@ from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.mailer import OutboxMailer
-from chalicelib.services.accounts import AccountsService
-from chalicelib.services.api_keys import ApiKeys
-from chalicelib.services.sessions import Credentials
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.accounts.api_keys import ApiKeys
+from chalicelib.services.accounts.registration import AccountsService
+from chalicelib.services.accounts.sessions import Credentials
+from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
 

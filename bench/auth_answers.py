@@ -15,9 +15,9 @@ from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import Unauthenticated
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.mailer import OutboxMailer
-from chalicelib.services.accounts import AccountsService
-from chalicelib.services.recovery import Recovery
-from chalicelib.services.signin import SignIn
+from chalicelib.services.accounts.recovery import Recovery
+from chalicelib.services.accounts.registration import AccountsService
+from chalicelib.services.accounts.signin import SignIn
 
 TIMES = 15
 PASSWORD = "violet-harbour-lantern-42"  # noqa: S105  (a bench account's, local only)

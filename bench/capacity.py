@@ -29,12 +29,12 @@ from bench.registry import Needs, benchmark
 from bench.report import Table
 from bench.simulator import SimulatorControl
 from chalicelib.domain.ids import new_secret
-from chalicelib.services.ordering import OrderRequest
+from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.store.accounts import Account
 from chalicelib.store.base import connection, registered_models
 
 PARTITION_WCU_PER_SECOND = 1000
-# Index keys that carry a WRITE_SHARDS suffix (store.activations.active_key, services.outbox.due_key).
+# Index keys that carry a WRITE_SHARDS suffix (store.activations.active_key, services.platform.outbox.due_key).
 WEBHOOK_URL = "http://127.0.0.1:9/bench-webhook"
 SHARDED = ("activations/active", "webhook_deliveries/due", "partner_calls/due")
 _WRITES = {"PutItem", "UpdateItem", "DeleteItem"}

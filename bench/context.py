@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bench.registry import Needs
 from chalicelib.config import Settings, settings_from_env
-from chalicelib.services import runtime_settings
+from chalicelib.services.platform import runtime_settings
 from chalicelib.store.base import bind_models
 from infra.local.stack import Ports, Stack
 

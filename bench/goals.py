@@ -30,7 +30,7 @@ from bench.report import Table, load_average
 from bench.simulator import SimulatorControl
 from bench.stats import median, ms, percentile
 from chalicelib.domain.ids import new_id
-from chalicelib.services.ordering import OrderRequest
+from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.store.accounts import Account
 from chalicelib.store.base import connection
 from chalicelib.store.ledger import Claim

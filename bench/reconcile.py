@@ -20,9 +20,9 @@ from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
-from chalicelib.services.reconcile import DEFAULT_GRACE_SECONDS, Reconciler, ReconcileReport
-from chalicelib.services.reconcile_incremental import RESERVE_SECONDS, IncrementalReconciler, TimeBudget
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.money.reconcile import DEFAULT_GRACE_SECONDS, Reconciler, ReconcileReport
+from chalicelib.services.money.reconcile_incremental import RESERVE_SECONDS, IncrementalReconciler, TimeBudget
+from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account, reconcile_shard
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry

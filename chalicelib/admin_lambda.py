@@ -15,8 +15,8 @@ from chalicelib.api.errors import error_body
 from chalicelib.config import get_settings, rebuilt_with_settings
 from chalicelib.domain.errors import DomainError, InvalidInput
 from chalicelib.observability import logger
-from chalicelib.services.admin import AdminService
-from chalicelib.services.admin_wiring import build_admin_service
+from chalicelib.services.admin.service import AdminService
+from chalicelib.services.admin.wiring import build_admin_service
 
 
 @rebuilt_with_settings

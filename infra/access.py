@@ -37,7 +37,7 @@ JOB_TABLES: dict[str, dict[str, Actions]] = {
     # Reconcile reads the books (and Stripe); it writes only its own bookkeeping: an account taken off the
     # `unreconciled` index once checked (UpdateItem), and its checkpoint (one item of the runtime table).
     "reconcile": {"accounts": UPDATE, "ledger": READ, "activations": READ, "topups": READ, "runtime": CHECKPOINT},
-    # Sends again what SES refused: leases, settles and forgets each queued message (services/mail_outbox.py).
+    # Sends again what SES refused: leases, settles and forgets each queued message (services/platform/mail_outbox.py).
     "deliver_mail": {"mail_outbox": UPDATE},
 }
 

@@ -18,7 +18,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 from chalicelib import config
 from chalicelib.config import Settings, settings_from_env
-from chalicelib.services import runtime_settings
+from chalicelib.services.platform import runtime_settings
 from chalicelib.store.base import bind_models, create_tables
 from infra.local.stack import Ports, Stack
 

@@ -19,9 +19,9 @@ from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.scopes import ALL_SCOPES
 from chalicelib.providers.mailer import OutboxMailer
-from chalicelib.services.accounts import AccountsService
-from chalicelib.services.sessions import Credentials
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.accounts.registration import AccountsService
+from chalicelib.services.accounts.sessions import Credentials
+from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.base import bind_models
 
 T = TypeVar("T")
@@ -69,7 +69,7 @@ def _with_key(settings: Settings, account_id: str, email: str) -> Customer:
 def refresh_prices(settings: Settings) -> dict[str, int]:
     """Load the partners' price lists into the catalog now, rather than waiting for the scheduled job."""
     from chalicelib.providers.registry import build_partners
-    from chalicelib.services.activations import Activations
+    from chalicelib.services.activations.facade import Activations
 
     return Activations(settings, build_partners(settings, SystemClock()), SystemClock()).refresh_prices()
 

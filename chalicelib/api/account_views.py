@@ -6,8 +6,8 @@ from typing import Any
 from chalicelib.config import Settings
 from chalicelib.domain.clock import iso
 from chalicelib.domain.scopes import stored_scopes
-from chalicelib.services.accounts import agreement_update_required
-from chalicelib.services.activity import detail_of
+from chalicelib.services.accounts.activity import detail_of
+from chalicelib.services.accounts.registration import agreement_update_required
 from chalicelib.store.accounts import Account, Credential
 from chalicelib.store.runtime import ActivityEntry
 

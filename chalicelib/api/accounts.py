@@ -13,17 +13,17 @@ from chalicelib.config import get_settings, rebuilt_with_settings
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.scopes import DEFAULT_SCOPES, Need, Scope, parse_scopes
-from chalicelib.services import container
-from chalicelib.services.account_rights import AccountRights
-from chalicelib.services.accounts import AccountsService
-from chalicelib.services.api_keys import ApiKeys
-from chalicelib.services.authn import Principal
-from chalicelib.services.recovery import Recovery
-from chalicelib.services.security_emails import SecurityNotices
-from chalicelib.services.sessions import Credentials, IssuedSession
-from chalicelib.services.signin import SignIn
-from chalicelib.services.two_factor import Challenge
-from chalicelib.services.webhook_settings import WebhookSettings, webhook_of, webhook_policy
+from chalicelib.services.accounts.api_keys import ApiKeys
+from chalicelib.services.accounts.authn import Principal
+from chalicelib.services.accounts.recovery import Recovery
+from chalicelib.services.accounts.registration import AccountsService
+from chalicelib.services.accounts.rights import AccountRights
+from chalicelib.services.accounts.security_emails import SecurityNotices
+from chalicelib.services.accounts.sessions import Credentials, IssuedSession
+from chalicelib.services.accounts.signin import SignIn
+from chalicelib.services.accounts.two_factor import Challenge
+from chalicelib.services.accounts.webhook_settings import WebhookSettings, webhook_of, webhook_policy
+from chalicelib.services.platform import container
 from chalicelib.store.accounts import Account
 
 bp = Blueprint(__name__)

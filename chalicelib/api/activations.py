@@ -10,9 +10,9 @@ from chalicelib.api.kit import RestRoutes
 from chalicelib.domain.catalog_data import countries, services
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import NotFound
-from chalicelib.services.activations import Activations, activations
-from chalicelib.services.catalog import CatalogItem
-from chalicelib.services.ordering import OrderRequest
+from chalicelib.services.activations.catalog import CatalogItem
+from chalicelib.services.activations.facade import Activations, activations
+from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.store.activations import Activation
 
 bp = Blueprint(__name__)

@@ -61,11 +61,12 @@ from chalicelib.domain.ids import sha256_hex
 from chalicelib.domain.money import format_major, parse_major
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
-from chalicelib.services import history, rate_limit, runtime_settings
-from chalicelib.services.activations import activations
-from chalicelib.services.authn import authenticate_from, bearer
-from chalicelib.services.history import HistoryFilter
-from chalicelib.services.ordering import OrderRequest
+from chalicelib.services.accounts.authn import authenticate_from, bearer
+from chalicelib.services.activations.facade import activations
+from chalicelib.services.activations.ordering import OrderRequest
+from chalicelib.services.money import history
+from chalicelib.services.money.history import HistoryFilter
+from chalicelib.services.platform import rate_limit, runtime_settings
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 

@@ -26,10 +26,10 @@ from chalicelib.domain.errors import DomainError
 from chalicelib.domain.money import currency_numeric
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
-from chalicelib.services import container, rate_limit, runtime_settings
-from chalicelib.services.activations import activations
-from chalicelib.services.authn import authenticate_from
-from chalicelib.services.ordering import OrderRequest
+from chalicelib.services.accounts.authn import authenticate_from
+from chalicelib.services.activations.facade import activations
+from chalicelib.services.activations.ordering import OrderRequest
+from chalicelib.services.platform import container, rate_limit, runtime_settings
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 

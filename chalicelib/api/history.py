@@ -23,9 +23,9 @@ from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.clock import SystemClock, iso
 from chalicelib.domain.csv_export import csv_text
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.services import history, payments
-from chalicelib.services.activations import activations
-from chalicelib.services.history import HistoryFilter, HistoryPage
+from chalicelib.services.activations.facade import activations
+from chalicelib.services.money import history, payments
+from chalicelib.services.money.history import HistoryFilter, HistoryPage
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.runtime import ActivityEntry

@@ -13,7 +13,7 @@ from chalicelib.api.fields import MAX_BODY_BYTES, json_object
 from chalicelib.domain.errors import DomainError, NotFound
 from chalicelib.domain.ids import is_identifier
 from chalicelib.domain.scopes import need_of
-from chalicelib.services.authn import Principal, authenticate_from, bearer
+from chalicelib.services.accounts.authn import Principal, authenticate_from, bearer
 
 
 class RestRoutes:

@@ -13,8 +13,8 @@ from chalicelib.api.errors import error_body, error_response
 from chalicelib.config import get_environment_settings
 from chalicelib.domain.errors import RateLimited
 from chalicelib.observability import logger
-from chalicelib.services import rate_limit, runtime_settings
-from chalicelib.services.authn import bearer
+from chalicelib.services.accounts.authn import bearer
+from chalicelib.services.platform import rate_limit, runtime_settings
 
 Middleware = Callable[[Any, Callable[[Any], Any]], Any]
 

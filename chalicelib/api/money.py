@@ -12,8 +12,8 @@ from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.observability import logger
 from chalicelib.providers.stripe_gateway import WebhookRejected
-from chalicelib.services import payments
-from chalicelib.services.refunds import refund_requests, request_refund
+from chalicelib.services.money import payments
+from chalicelib.services.money.refund_requests import refund_requests, request_refund
 from chalicelib.store.payments import PaymentRecord, RefundRequest, TopUp
 
 bp = Blueprint(__name__)

@@ -19,8 +19,8 @@ from chalicelib.domain.errors import InvalidInput, NotFound, Unauthenticated
 from chalicelib.domain.ids import is_identifier
 from chalicelib.domain.push_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, PushRefused, check_push
 from chalicelib.observability import logger
-from chalicelib.services import container
-from chalicelib.services.activations import activations
+from chalicelib.services.activations.facade import activations
+from chalicelib.services.platform import container
 
 _MAX_TEXT = 2000
 

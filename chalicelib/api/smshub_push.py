@@ -9,7 +9,7 @@ answer is `{"status":"SUCCESS"}`, so the answer decides whether it keeps trying:
   lost); or no activation can ever take it (below). The agent marks it delivered and stops.
 - HTTP 200 `{"status":"ERROR"}`: no open activation of this agent has the phone yet. An agent may push the
   moment after GET_NUMBER, before our record of the number is visible, so it should try again, and does for
-  a minute from its first try (services/agent_sms.py). Past that, the SMS is for a number that ended (an SMS
+  a minute from its first try (services/activations/agent_sms.py). Past that, the SMS is for a number that ended (an SMS
   late after a cancel or a timeout) or that we never rented: SUCCESS, dropped and logged, or the agent would
   retry forever.
 - 4xx `{"status":"ERROR"}`: the request is wrong (401 bad key, 404 no such agent, 422 a body outside the
@@ -36,10 +36,10 @@ from chalicelib.api.kit import RestRoutes
 from chalicelib.config import PartnerSettings, get_settings
 from chalicelib.domain.errors import DomainError, InvalidInput, NotFound, Unauthenticated
 from chalicelib.domain.ids import same
-from chalicelib.services import rate_limit
+from chalicelib.services.platform import rate_limit
 
 if TYPE_CHECKING:  # the service is imported on the first push: other routes' cold starts do not load it
-    from chalicelib.services.agent_sms import AgentSms
+    from chalicelib.services.activations.agent_sms import AgentSms
 
 PROTOCOL = "smshub_agent"
 _MAX_TEXT = 2000
@@ -51,7 +51,7 @@ _http = RestRoutes(bp)  # for the request; replies and errors are the protocol's
 
 @bp.route("/v1/partners/{name}/smshub", methods=["POST"])
 def smshub_push(name: str) -> Response:
-    from chalicelib.services.agent_sms import Outcome, desk
+    from chalicelib.services.activations.agent_sms import Outcome, desk
 
     try:
         partner = _agent(name)
@@ -95,7 +95,7 @@ def _gunzip(raw: bytes) -> bytes:
 
 
 def _sms(body: dict[str, Any]) -> AgentSms:
-    from chalicelib.services.agent_sms import AgentSms
+    from chalicelib.services.activations.agent_sms import AgentSms
 
     if body.get("action") != "PUSH_SMS":
         raise InvalidInput("'action' must be PUSH_SMS.", code="BAD_ACTION", details={"field": "action"})

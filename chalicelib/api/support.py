@@ -19,8 +19,8 @@ _JSON: dict[str, str | list[str]] = {"Content-Type": "application/json"}
 @v1.route("/v1/support/contact", methods=["POST"])
 def write_to_support() -> Response:
     """Signed out: the message is kept until its sender opens the link emailed to them (same answer for any address)."""
-    from chalicelib.services.support import MESSAGE_MAX, SUBJECT_MAX
-    from chalicelib.services.support_contact import support_contact
+    from chalicelib.services.support.contact import support_contact
+    from chalicelib.services.support.tickets import MESSAGE_MAX, SUBJECT_MAX
 
     body = v1.json_body()
     email = fields.text(body, "email", max_length=_EMAIL_MAX)
@@ -34,7 +34,7 @@ def write_to_support() -> Response:
 
 @v1.route("/v1/support/contact/confirm", methods=["POST"])
 def confirm_contact() -> Response:
-    from chalicelib.services.support_contact import support_contact
+    from chalicelib.services.support.contact import support_contact
 
     ticket = support_contact().confirm(fields.text(v1.json_body(), "token", max_length=_TOKEN_MAX))
     return Response(body={"ticket_id": ticket.ticket_id, "status": ticket.status.value}, status_code=201,
@@ -43,7 +43,7 @@ def confirm_contact() -> Response:
 
 @v1.route("/v1/support/tickets", methods=["POST"])
 def open_ticket() -> Response:
-    from chalicelib.services.support import MESSAGE_MAX, SUBJECT_MAX, support_desk
+    from chalicelib.services.support.tickets import MESSAGE_MAX, SUBJECT_MAX, support_desk
 
     principal = v1.principal()
     body = v1.json_body()
@@ -55,7 +55,7 @@ def open_ticket() -> Response:
 
 @v1.route("/v1/support/tickets", methods=["GET"])
 def list_tickets() -> dict[str, Any]:
-    from chalicelib.services.support import support_desk
+    from chalicelib.services.support.tickets import support_desk
 
     principal = v1.principal()
     return {"items": [t.to_json() for t in support_desk().tickets_of(principal.account.account_id)]}
@@ -63,7 +63,7 @@ def list_tickets() -> dict[str, Any]:
 
 @v1.route("/v1/support/tickets/{ticket_id}", methods=["GET"])
 def get_ticket(ticket_id: str) -> dict[str, Any]:
-    from chalicelib.services.support import support_desk
+    from chalicelib.services.support.tickets import support_desk
 
     principal = v1.principal()
     return support_desk().ticket_of(principal.account.account_id, ticket_id).to_json()
@@ -71,7 +71,7 @@ def get_ticket(ticket_id: str) -> dict[str, Any]:
 
 @v1.route("/v1/support/tickets/{ticket_id}/messages", methods=["POST"])
 def add_message(ticket_id: str) -> Response:
-    from chalicelib.services.support import MESSAGE_MAX, support_desk
+    from chalicelib.services.support.tickets import MESSAGE_MAX, support_desk
 
     principal = v1.principal()
     message = fields.text(v1.json_body(), "message", max_length=MESSAGE_MAX)

@@ -23,7 +23,7 @@ def health() -> dict[str, Any]:
 
 @v1.route("/v1/agreement", methods=["GET"])
 def current_agreement() -> dict[str, Any]:
-    from chalicelib.services import agreement as agreements  # on first use: not every cold start serves it
+    from chalicelib.services.accounts import agreement as agreements  # on first use: not every cold start serves it
 
     current = agreements.agreement(get_settings().agreement_version)
     return {"version": current.version, "text": current.text, "versions": agreements.versions()}
@@ -31,7 +31,7 @@ def current_agreement() -> dict[str, Any]:
 
 @v1.route("/v1/agreement/{version}", methods=["GET"])
 def agreement_version(version: str) -> dict[str, Any]:
-    from chalicelib.services import agreement as agreements
+    from chalicelib.services.accounts import agreement as agreements
 
     found = agreements.agreement(version)
     return {"version": found.version, "text": found.text}

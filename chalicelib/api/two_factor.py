@@ -7,7 +7,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.api import accounts, fields
 from chalicelib.api.kit import RestRoutes
-from chalicelib.services.two_factor import TwoFactor, is_on
+from chalicelib.services.accounts.two_factor import TwoFactor, is_on
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)

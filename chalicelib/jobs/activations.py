@@ -8,12 +8,12 @@ from chalicelib.jobs.registry import job
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
-    from chalicelib.services.activations import Activations
+    from chalicelib.services.activations.facade import Activations
 
 
 def activations() -> Activations:
     """The service, imported on a job's first run: the API's cold start does not load it for the schedules."""
-    from chalicelib.services.activations import activations as service
+    from chalicelib.services.activations.facade import activations as service
 
     return service()
 

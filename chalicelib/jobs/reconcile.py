@@ -14,11 +14,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chalicelib.config import get_settings
 from chalicelib.jobs.registry import job
 from chalicelib.observability import logger, metrics
-from chalicelib.services import container
+from chalicelib.services.platform import container
 
 if TYPE_CHECKING:  # the services are imported on the first run: the API's cold start does not load them
-    from chalicelib.services.reconcile import ReconcileReport
-    from chalicelib.services.reconcile_incremental import IncrementalReconciler
+    from chalicelib.services.money.reconcile import ReconcileReport
+    from chalicelib.services.money.reconcile_incremental import IncrementalReconciler
 
 METRIC = "LedgerDiscrepancies"
 FAILED_METRIC = "ReconcileFailed"
@@ -47,15 +47,15 @@ def reconcile_books(run: Callable[[], ReconcileReport]) -> ReconcileReport:
 
 @job("reconcile", rate_minutes=15, local_every_seconds=600)
 def reconcile(event: Any) -> None:
-    from chalicelib.services.reconcile_incremental import TimeBudget
+    from chalicelib.services.money.reconcile_incremental import TimeBudget
 
     budget = TimeBudget.of_lambda(getattr(event, "context", None))
     reconcile_books(lambda: _incremental().run(budget))  # settings too: a missing one is a failed run
 
 
 def _incremental() -> IncrementalReconciler:
-    from chalicelib.services.reconcile import Reconciler, StripePaymentIntents
-    from chalicelib.services.reconcile_incremental import IncrementalReconciler
+    from chalicelib.services.money.reconcile import Reconciler, StripePaymentIntents
+    from chalicelib.services.money.reconcile_incremental import IncrementalReconciler
 
     settings = get_settings()
     clock = container.clock()

@@ -84,7 +84,7 @@ class Account(Model):
     # SHA-256 of the device tokens given to browsers that signed in (newest first): a device that proves an
     # earlier sign-in is throttled on its own, so a stranger behind the owner's IP cannot make the owner wait.
     trusted_devices = ListAttribute[str](null=True)
-    # Two-factor sign-in (services/two_factor.py): the TOTP secret once confirmed (never returned, never logged),
+    # Two-factor sign-in (services/accounts/two_factor.py): the TOTP secret once confirmed (never returned or logged),
     # one waiting for its first code, the time step of the last code used (a code works once), and the SHA-256
     # of each unused recovery code.
     totp_secret = UnicodeAttribute(null=True)
@@ -166,7 +166,7 @@ class OneTimeToken(Model):
     created_at = NumberAttribute()
     expires_at = TTLAttribute()
     generation = NumberAttribute(null=True)  # a reset token's Account.reset_generation when it was issued
-    attempts = NumberAttribute(null=True)  # a sign-in challenge's wrong codes so far ("mfa": services/two_factor.py)
+    attempts = NumberAttribute(null=True)  # a sign-in challenge's wrong codes ("mfa": services/accounts/two_factor.py)
 
 
 @table("login_throttle")

@@ -279,7 +279,7 @@ class PartnerCall(Model):
     call_id = UnicodeAttribute(hash_key=True)  # partner#partner_activation_id#action: one per activation and action
     partner = UnicodeAttribute()
     partner_activation_id = UnicodeAttribute()
-    action = UnicodeAttribute()  # services.partner_calls.PartnerAction value
+    action = UnicodeAttribute()  # services.platform.partner_calls.PartnerAction value
     status = UnicodeAttribute(default="pending")  # pending | done | failed
     attempts = NumberAttribute(default=1)  # the first, failed, call counts
     next_attempt_at = NumberAttribute()

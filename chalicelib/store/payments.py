@@ -38,7 +38,7 @@ class TopUp(Model):
     account_id = UnicodeAttribute()
     amount_cents = NumberAttribute()
     currency = UnicodeAttribute()  # ISO 4217, upper case
-    status = UnicodeAttribute()  # services.payments.TopUpStatus value
+    status = UnicodeAttribute()  # services.money.payments.TopUpStatus value
     payment_method_id = UnicodeAttribute(null=True)
     payment_intent_id = UnicodeAttribute(null=True)  # set once Stripe answered, or by the webhook
     refunded_cents = NumberAttribute(default=0)  # sent back to the card: refund payouts and refunds made in Stripe
@@ -82,7 +82,7 @@ class RefundRequest(Model):
     account_id = UnicodeAttribute()
     amount_cents = NumberAttribute()  # held while pending
     reason = UnicodeAttribute()
-    status = UnicodeAttribute()  # services.refunds.RefundStatus value
+    status = UnicodeAttribute()  # services.money.refund_requests.RefundStatus value
     created_at = NumberAttribute()
     decided_at = NumberAttribute(null=True)
     decided_by = UnicodeAttribute(null=True)

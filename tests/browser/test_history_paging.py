@@ -8,7 +8,7 @@ from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.money.wallet import Wallet
 from infra.local.stack import Stack
 from tests.browser.helpers import api, open_route, sign_in_page, verified_user
 

@@ -14,7 +14,7 @@ import requests
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.money.wallet import Wallet
 
 PASSWORD = "violet-harbour-lantern-42"
 _TOKEN_IN_LINK = re.compile(r"[?&]token=([A-Za-z0-9_-]+)")

@@ -13,7 +13,7 @@ import requests
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.base import PartnerNumber
-from chalicelib.services.wallet import ExtraItems, Posting, Wallet
+from chalicelib.services.money.wallet import ExtraItems, Posting, Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
 from infra.local.localstripe_setup import signature_header

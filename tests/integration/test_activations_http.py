@@ -11,10 +11,10 @@ import requests
 from chalicelib.config import Settings
 from chalicelib.domain.clock import SystemClock
 from chalicelib.providers.base import PartnerNumber
-from chalicelib.services.activations import Activations
-from chalicelib.services.ordering import OrderRequest
-from chalicelib.services.sessions import Credentials
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.accounts.sessions import Credentials
+from chalicelib.services.activations.facade import Activations
+from chalicelib.services.activations.ordering import OrderRequest
+from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from tests.support import customer_with_key, deliver_sms, priced_settings, sms_only_on_demand

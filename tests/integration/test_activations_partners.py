@@ -21,9 +21,9 @@ from chalicelib.domain.clock import Clock, SystemClock
 from chalicelib.domain.errors import InsufficientBalance
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.registry import build_partners
-from chalicelib.services.activations import Activations
-from chalicelib.services.ordering import OrderRequest
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.activations.facade import Activations
+from chalicelib.services.activations.ordering import OrderRequest
+from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry

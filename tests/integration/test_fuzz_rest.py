@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
 from chalicelib.config import Settings
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.scopes import ALL_SCOPES, ROUTE_NEEDS, Need
-from chalicelib.services.sessions import Credentials
+from chalicelib.services.accounts.sessions import Credentials
 from infra.local.stack import Stack
 from tests.integration.helpers_security import bearer, error_envelope_problems
 from tests.support import client_at, customer_with_key, refresh_prices

@@ -19,7 +19,7 @@ from chalicelib.config import Settings
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.push_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, push_signature
-from chalicelib.services.sessions import Credentials
+from chalicelib.services.accounts.sessions import Credentials
 from infra.local.localstripe_setup import signature_header
 from infra.local.stack import Stack
 from tests.integration import hostile as h

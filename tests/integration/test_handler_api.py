@@ -13,8 +13,8 @@ import requests
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.money import format_major, parse_major
-from chalicelib.services import runtime_settings
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.money.wallet import Wallet
+from chalicelib.services.platform import runtime_settings
 from tests.support import (
     GRACE_SECONDS,
     Customer,

@@ -14,8 +14,8 @@ from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
-from chalicelib.services.activity import record_activity
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.accounts.activity import record_activity
+from chalicelib.services.money.wallet import Wallet
 from tests.support import Customer, customer_with_key, priced_on_demand
 
 pytestmark = pytest.mark.integration

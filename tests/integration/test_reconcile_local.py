@@ -21,12 +21,12 @@ from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id, new_numeric_id
 from chalicelib.providers.mailer import OutboxMailer
 from chalicelib.providers.stripe_gateway import StripeEvent, StripeGateway
-from chalicelib.services import runtime_settings
-from chalicelib.services.accounts import AccountsService
-from chalicelib.services.payments import StripeEvents, TopUps
-from chalicelib.services.reconcile import Books, IntentsAfterLedger, Reconciler, StripePaymentIntents
-from chalicelib.services.reconcile_incremental import Checkpoint, IncrementalReconciler, TimeBudget
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.accounts.registration import AccountsService
+from chalicelib.services.money.payments import StripeEvents, TopUps
+from chalicelib.services.money.reconcile import Books, IntentsAfterLedger, Reconciler, StripePaymentIntents
+from chalicelib.services.money.reconcile_incremental import Checkpoint, IncrementalReconciler, TimeBudget
+from chalicelib.services.money.wallet import Wallet
+from chalicelib.services.platform import runtime_settings
 from chalicelib.store.accounts import Account, unreconciled
 from chalicelib.store.activations import Activation
 from chalicelib.store.base import bind_models, create_tables

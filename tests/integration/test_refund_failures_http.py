@@ -11,8 +11,8 @@ import requests
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.stripe_gateway import StripeGateway
-from chalicelib.services.refunds import RefundDecision, RefundRequests
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.money.refund_requests import RefundDecision, RefundRequests
+from chalicelib.services.money.wallet import Wallet
 from tests.integration.helpers_security import bearer, emails_to
 from tests.integration.test_money_localstripe import _credited, _me, _post_event, _stripe_get, _whole_ledger
 from tests.support import customer_with_key

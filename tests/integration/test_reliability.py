@@ -25,10 +25,10 @@ from chalicelib.domain.errors import IllegalTransition
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.base import PartnerUnavailable
 from chalicelib.providers.registry import build_partners
-from chalicelib.services.activations import Activations
-from chalicelib.services.ordering import OrderRequest
-from chalicelib.services.payments import TopUps
-from chalicelib.services.sessions import Credentials
+from chalicelib.services.accounts.sessions import Credentials
+from chalicelib.services.activations.facade import Activations
+from chalicelib.services.activations.ordering import OrderRequest
+from chalicelib.services.money.payments import TopUps
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.payments import TopUp

@@ -16,8 +16,8 @@ import requests
 from chalicelib.config import Settings
 from chalicelib.domain.clock import SystemClock
 from chalicelib.providers.mailer import OutboxMailer
-from chalicelib.services.sessions import Credentials
-from chalicelib.services.support import SupportDesk
+from chalicelib.services.accounts.sessions import Credentials
+from chalicelib.services.support.tickets import SupportDesk
 from infra.local.localstripe_setup import confirm_setup_intent_with_test_card, signature_header
 from infra.local.stack import Stack
 from tests.integration.helpers_security import (

@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.admin_lambda import handle
 from chalicelib.domain.activation_state import ActivationStatus
-from chalicelib.services.admin_wiring import build_admin_service
+from chalicelib.services.admin.wiring import build_admin_service
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from infra.aws import Stop

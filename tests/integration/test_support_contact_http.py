@@ -7,8 +7,8 @@ import requests
 from chalicelib.config import Settings
 from chalicelib.domain.clock import SystemClock
 from chalicelib.providers.mailer import OutboxMailer
-from chalicelib.services.admin_wiring import build_admin_service
-from chalicelib.services.support import SupportDesk
+from chalicelib.services.admin.wiring import build_admin_service
+from chalicelib.services.support.tickets import SupportDesk
 from infra.local.stack import Stack
 from tests.integration.helpers_security import emails_to, link_token, unique_email
 from tests.support import client_at, customer_with_key

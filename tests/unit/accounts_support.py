@@ -14,16 +14,16 @@ from pynamodb.models import Model
 
 from chalicelib.api.accounts import AccountServices
 from chalicelib.config import Settings
-from chalicelib.services import runtime_settings
-from chalicelib.services.account_rights import AccountRights
-from chalicelib.services.accounts import AccountsService
-from chalicelib.services.api_keys import ApiKeys
-from chalicelib.services.passwords import Argon2Params, Passwords
-from chalicelib.services.recovery import Recovery
-from chalicelib.services.security_emails import SecurityNotices
-from chalicelib.services.sessions import Credentials
-from chalicelib.services.signin import SignIn
-from chalicelib.services.webhook_settings import WebhookSettings, webhook_policy
+from chalicelib.services.accounts.api_keys import ApiKeys
+from chalicelib.services.accounts.passwords import Argon2Params, Passwords
+from chalicelib.services.accounts.recovery import Recovery
+from chalicelib.services.accounts.registration import AccountsService
+from chalicelib.services.accounts.rights import AccountRights
+from chalicelib.services.accounts.security_emails import SecurityNotices
+from chalicelib.services.accounts.sessions import Credentials
+from chalicelib.services.accounts.signin import SignIn
+from chalicelib.services.accounts.webhook_settings import WebhookSettings, webhook_policy
+from chalicelib.services.platform import runtime_settings
 from chalicelib.store.accounts import Account, Credential, LoginThrottle, OneTimeToken
 from chalicelib.store.ledger import Claim, LedgerEntry
 from chalicelib.store.rate_limit import RateWindow

@@ -13,11 +13,11 @@ from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.base import PartnerNumber
 from chalicelib.providers.pinned_http import Target
-from chalicelib.services.activations import Activations
-from chalicelib.services.ordering import OrderRequest
-from chalicelib.services.user_webhooks import UserWebhooks
-from chalicelib.services.wallet import Wallet
-from chalicelib.services.webhook_settings import webhook_policy
+from chalicelib.services.accounts.webhook_settings import webhook_policy
+from chalicelib.services.activations.facade import Activations
+from chalicelib.services.activations.ordering import OrderRequest
+from chalicelib.services.money.wallet import Wallet
+from chalicelib.services.platform.user_webhooks import UserWebhooks
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry

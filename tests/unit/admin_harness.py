@@ -15,12 +15,12 @@ from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.ids import new_numeric_id
 from chalicelib.providers.base import PartnerActivationState, PartnerNumber, PartnerOffer, PartnerStatus
-from chalicelib.services.activations import Activations
-from chalicelib.services.admin import AdminService
-from chalicelib.services.admin_wiring import build_admin_service
-from chalicelib.services.ordering import OrderRequest
-from chalicelib.services.payments import StripeEvents, TopUps
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.activations.facade import Activations
+from chalicelib.services.activations.ordering import OrderRequest
+from chalicelib.services.admin.service import AdminService
+from chalicelib.services.admin.wiring import build_admin_service
+from chalicelib.services.money.payments import StripeEvents, TopUps
+from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from tests.clock import FixedClock

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from chalicelib.config import Settings, settings_from_env
-from chalicelib.services import runtime_settings
+from chalicelib.services.platform import runtime_settings
 from chalicelib.store.base import bind_models, create_tables
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.providers.mailer import OutboxMailer
-from chalicelib.services import account_emails
-from chalicelib.services.passwords import Passwords
+from chalicelib.services.accounts import account_emails
+from chalicelib.services.accounts.passwords import Passwords
 from tests.unit.accounts_support import CHEAP
 
 

@@ -5,9 +5,9 @@ import pytest
 
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.errors import AccountRestricted, AccountUnverified, InvalidInput
-from chalicelib.services.accounts import require_can_spend
-from chalicelib.services.activity import list_activity
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.accounts.activity import list_activity
+from chalicelib.services.accounts.registration import require_can_spend
+from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account, OneTimeToken
 from chalicelib.store.ledger import Claim
 from tests.unit.accounts_support import IP, PASSWORD, CountingPasswords, Harness

@@ -5,10 +5,10 @@ import pytest
 
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.errors import AccountInactive, Conflict, InvalidInput, NotFound, Unauthenticated
-from chalicelib.services.activity import detail_of, list_activity, record_activity
-from chalicelib.services.authn import authenticate
-from chalicelib.services.sessions import MAX_API_KEYS
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.accounts.activity import detail_of, list_activity, record_activity
+from chalicelib.services.accounts.authn import authenticate
+from chalicelib.services.accounts.sessions import MAX_API_KEYS
+from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account, Credential
 from chalicelib.store.ledger import Claim
 from tests.unit.accounts_support import IP, PASSWORD

@@ -5,10 +5,10 @@ import pytest
 
 from chalicelib.domain.accounts import AccountStatus
 from chalicelib.domain.errors import Forbidden, InvalidInput, RateLimited, Unauthenticated
-from chalicelib.services.activity import list_activity
-from chalicelib.services.authn import authenticate
-from chalicelib.services.login_throttle import IP_RULE, PAIR_RULE
-from chalicelib.services.passwords import Argon2Params, Passwords
+from chalicelib.services.accounts.activity import list_activity
+from chalicelib.services.accounts.authn import authenticate
+from chalicelib.services.accounts.login_throttle import IP_RULE, PAIR_RULE
+from chalicelib.services.accounts.passwords import Argon2Params, Passwords
 from chalicelib.store.accounts import Account
 from tests.unit.accounts_support import IP, PASSWORD, CountingPasswords, Harness
 

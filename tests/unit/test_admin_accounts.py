@@ -6,8 +6,8 @@ import pytest
 from chalicelib.domain.accounts import AccountStatus
 from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, Unauthenticated
-from chalicelib.services.authn import authenticate
-from chalicelib.services.sessions import Credentials
+from chalicelib.services.accounts.authn import authenticate
+from chalicelib.services.accounts.sessions import Credentials
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.runtime import AuditEntry

@@ -6,8 +6,9 @@ from chalice.test import Client
 from app import app
 from chalicelib.admin_lambda import handle
 from chalicelib.domain.activation_state import ActivationStatus
-from chalicelib.services import catalog, runtime_settings
-from chalicelib.services.sessions import Credentials
+from chalicelib.services.accounts.sessions import Credentials
+from chalicelib.services.activations import catalog
+from chalicelib.services.platform import runtime_settings
 from chalicelib.store.activations import Activation
 from chalicelib.store.runtime import AuditEntry
 from tests.unit.admin_harness import ACTOR, AdminHarness

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from chalicelib.jobs.reconcile import reconcile_books
-from chalicelib.services.reconcile import IntentSummary, Reconciler
+from chalicelib.services.money.reconcile import IntentSummary, Reconciler
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
 from tests.unit.admin_harness import AdminHarness

@@ -12,8 +12,8 @@ from chalice.test import Client
 from app import app
 from chalicelib.admin_lambda import handle
 from chalicelib.providers.mailer import OutboxMailer
-from chalicelib.services.mail_outbox import DurableMailer
-from chalicelib.services.sessions import Credentials
+from chalicelib.services.accounts.sessions import Credentials
+from chalicelib.services.platform.mail_outbox import DurableMailer
 from tests.unit.admin_harness import ACTOR, AdminHarness
 
 

@@ -8,8 +8,8 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.domain.errors import InvalidInput, NotFound
-from chalicelib.services.sessions import Credentials
-from chalicelib.services.support import Author, TicketKind, TicketStatus
+from chalicelib.services.accounts.sessions import Credentials
+from chalicelib.services.support.tickets import Author, TicketKind, TicketStatus
 from tests.unit.admin_harness import ACTOR, AdminHarness
 
 

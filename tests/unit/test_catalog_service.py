@@ -10,8 +10,7 @@ import pytest
 from chalicelib.config import PartnerSettings, Settings
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.providers.base import PartnerUnavailable
-from chalicelib.services import runtime_settings
-from chalicelib.services.catalog import (
+from chalicelib.services.activations.catalog import (
     MARKUP_KEY,
     PRICE_OVERRIDES_KEY,
     Catalog,
@@ -19,6 +18,7 @@ from chalicelib.services.catalog import (
     set_markup,
     set_price,
 )
+from chalicelib.services.platform import runtime_settings
 from chalicelib.store.runtime import RuntimeSetting
 from tests.clock import FixedClock
 from tests.fake_partner import FakePartner

@@ -118,7 +118,7 @@ def test_partner_breaker__is_visible_to_the_operator_and_opens_after_failures():
     # Given an SMS-Activate partner nobody answers for
     from chalicelib.providers.base import PartnerUnavailable
     from chalicelib.providers.sms_activate import SmsActivatePartner
-    from chalicelib.services.admin_views import _circuit_state
+    from chalicelib.services.admin.views import _circuit_state
 
     partner = SmsActivatePartner("dead", "http://127.0.0.1:9/stubs/handler_api.php", "k",
                                  breaker=CircuitBreaker(failure_threshold=2, cooldown_seconds=60))

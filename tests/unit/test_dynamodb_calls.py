@@ -15,8 +15,9 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.api import activations as activations_api
-from chalicelib.services import catalog, rate_limit, runtime_settings
-from chalicelib.services.sessions import Credentials
+from chalicelib.services.accounts.sessions import Credentials
+from chalicelib.services.activations import catalog
+from chalicelib.services.platform import rate_limit, runtime_settings
 from chalicelib.store.accounts import Account
 from tests.unit.activation_support import CODE_SMS, Desk
 from tests.unit.dynamo_calls import count_dynamodb_calls

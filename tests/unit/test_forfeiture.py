@@ -5,9 +5,9 @@ import pytest
 
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
-from chalicelib.services.forfeiture import Forfeiture
-from chalicelib.services.refunds import RefundRequests, RefundStatus
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.money.forfeiture import Forfeiture
+from chalicelib.services.money.refund_requests import RefundRequests, RefundStatus
+from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
 from tests.clock import FixedClock

@@ -11,7 +11,7 @@ import pytest
 from chalicelib.domain.csv_export import csv_cell, csv_text
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.history_cursor import decode_cursor, encode_cursor
-from chalicelib.services.history import parse_day_or_time
+from chalicelib.services.money.history import parse_day_or_time
 
 
 @pytest.mark.parametrize("key", [1, 7_239_812_345_678_912, "1733370000000#0a1b2c3d"])

@@ -10,10 +10,10 @@ from botocore.client import BaseClient
 
 from chalicelib.providers.base import PartnerUnavailable
 from chalicelib.providers.mailer import SesMailer
-from chalicelib.services.mail_outbox import DurableMailer
-from chalicelib.services.partner_calls import PartnerAction
-from chalicelib.services.reconcile import Reconciler
-from chalicelib.services.reconcile_incremental import IncrementalReconciler, TimeBudget
+from chalicelib.services.money.reconcile import Reconciler
+from chalicelib.services.money.reconcile_incremental import IncrementalReconciler, TimeBudget
+from chalicelib.services.platform.mail_outbox import DurableMailer
+from chalicelib.services.platform.partner_calls import PartnerAction
 from chalicelib.store.activations import Activation
 from infra.functions import functions
 from tests.fake_partner import FakePartner

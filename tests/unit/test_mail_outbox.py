@@ -12,9 +12,9 @@ from moto.ses.models import ses_backends
 from chalicelib.config import Settings
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.providers.mailer import SesMailer
-from chalicelib.services.accounts import AccountsService
-from chalicelib.services.mail_outbox import GIVEN_UP_METRIC, NOT_SENT_METRIC, DurableMailer
-from chalicelib.services.passwords import Passwords
+from chalicelib.services.accounts.passwords import Passwords
+from chalicelib.services.accounts.registration import AccountsService
+from chalicelib.services.platform.mail_outbox import GIVEN_UP_METRIC, NOT_SENT_METRIC, DurableMailer
 from chalicelib.store.mail import QueuedMail
 from tests.clock import FixedClock
 from tests.unit.accounts_support import CHEAP, IP, PASSWORD

@@ -14,7 +14,7 @@ from app import app
 from chalicelib.api import middleware
 from chalicelib.config import Settings
 from chalicelib.observability import logger, redact
-from chalicelib.services.sessions import Credentials
+from chalicelib.services.accounts.sessions import Credentials
 from tests.support import customer_with_key
 
 API_KEY = "smsr_" + "k" * 43

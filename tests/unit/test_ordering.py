@@ -12,7 +12,7 @@ from chalicelib.domain.errors import (
     PriceAboveMax,
 )
 from chalicelib.providers.base import PartnerNoNumbers, PartnerUnavailable
-from chalicelib.services import ordering
+from chalicelib.services.activations import ordering
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import PENDING_KEY, Activation
 from tests.fake_partner import FakePartner

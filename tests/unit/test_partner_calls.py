@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from chalicelib.providers.base import PartnerRejected, PartnerUnavailable
-from chalicelib.services.partner_calls import GIVEN_UP_METRIC, PartnerAction, PartnerCalls, Told
+from chalicelib.services.platform.partner_calls import GIVEN_UP_METRIC, PartnerAction, PartnerCalls, Told
 from chalicelib.store.activations import Activation, PartnerCall
 from tests.fake_partner import FakePartner
 from tests.unit.activation_support import Desk

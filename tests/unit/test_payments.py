@@ -9,9 +9,9 @@ from chalicelib.config import Settings
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.errors import AccountUnverified, Conflict, InvalidInput, PaymentError
 from chalicelib.providers.stripe_gateway import WebhookSignatureError
-from chalicelib.services import history
-from chalicelib.services.history import HistoryFilter
-from chalicelib.services.payments import (
+from chalicelib.services.money import history
+from chalicelib.services.money.history import HistoryFilter
+from chalicelib.services.money.payments import (
     StripeEvents,
     TopUps,
     TopUpStatus,
@@ -20,7 +20,7 @@ from chalicelib.services.payments import (
     payment_history,
     payout_cause,
 )
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.payments import TopUp

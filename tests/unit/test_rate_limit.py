@@ -9,8 +9,8 @@ from pynamodb.exceptions import UpdateError
 
 from app import app
 from chalicelib.domain.errors import RateLimited
-from chalicelib.services import rate_limit
-from chalicelib.services.rate_limit import Limit, RateLimiter, client_identity
+from chalicelib.services.platform import rate_limit
+from chalicelib.services.platform.rate_limit import Limit, RateLimiter, client_identity
 from chalicelib.store.rate_limit import RateWindow
 from tests.clock import FixedClock
 

@@ -10,8 +10,8 @@ from bench.dynamo import count_dynamodb_calls
 from chalicelib.api.admin import COMMANDS, Args
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.jobs.reconcile import reconcile_books
-from chalicelib.services.reconcile import Books, IntentSummary, Reconciler
-from chalicelib.services.reconcile_incremental import Checkpoint, IncrementalReconciler, TimeBudget
+from chalicelib.services.money.reconcile import Books, IntentSummary, Reconciler
+from chalicelib.services.money.reconcile_incremental import Checkpoint, IncrementalReconciler, TimeBudget
 from chalicelib.store.accounts import Account, unreconciled
 from chalicelib.store.base import create_tables
 from tests.unit.admin_harness import ACTOR, AdminHarness

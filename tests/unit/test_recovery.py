@@ -9,10 +9,10 @@ import pytest
 
 from chalicelib.domain.accounts import AccountStatus
 from chalicelib.domain.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthenticated
-from chalicelib.services.activity import list_activity
-from chalicelib.services.authn import authenticate
-from chalicelib.services.login_throttle import PAIR_RULE
-from chalicelib.services.signin import REAUTHENTICATED_WITHIN_SECONDS
+from chalicelib.services.accounts.activity import list_activity
+from chalicelib.services.accounts.authn import authenticate
+from chalicelib.services.accounts.login_throttle import PAIR_RULE
+from chalicelib.services.accounts.signin import REAUTHENTICATED_WITHIN_SECONDS
 from chalicelib.store.accounts import Account
 from chalicelib.store.base import connection
 from tests.unit.accounts_support import IP, PASSWORD, Harness

@@ -10,16 +10,16 @@ import pytest
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.providers.stripe_gateway import RefundResult
-from chalicelib.services.activity import list_activity
-from chalicelib.services.payments import (
+from chalicelib.services.accounts.activity import list_activity
+from chalicelib.services.money.payments import (
     REFUND_FAILED_ACTIVITY,
     StripeEvents,
     TopUps,
     WebhookOutcome,
     payment_history,
 )
-from chalicelib.services.refunds import RefundDecision, RefundRequests
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.money.refund_requests import RefundDecision, RefundRequests
+from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.payments import TopUp

@@ -17,7 +17,7 @@ import app as app_module
 from chalicelib import config
 from chalicelib.config import LOCAL_VALUES, Misconfigured, SettingsSource
 from chalicelib.domain.push_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, push_signature
-from chalicelib.services import payments
+from chalicelib.services.money import payments
 
 PREFIX = "/sms-rooms/prod/"
 

@@ -6,7 +6,7 @@ import hmac
 import json
 
 from chalicelib.providers.base import PartnerStatus
-from chalicelib.services.user_webhooks import SIGNATURE_HEADER
+from chalicelib.services.platform.user_webhooks import SIGNATURE_HEADER
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation, WebhookDelivery
 from tests.unit.activation_support import Desk

@@ -22,9 +22,9 @@ from chalicelib.providers.circuit import CircuitBreaker, CircuitState
 from chalicelib.providers.registry import build_partners
 from chalicelib.providers.smshub_agent import SmsHubAgentPartner
 from chalicelib.providers.transport import HttpPolicy
-from chalicelib.services.activations import Activations
-from chalicelib.services.agent_sms import UNMATCHED_GRACE_SECONDS, AgentSms, AgentSmsDesk, Outcome
-from chalicelib.services.ordering import OrderRequest
+from chalicelib.services.activations.agent_sms import UNMATCHED_GRACE_SECONDS, AgentSms, AgentSmsDesk, Outcome
+from chalicelib.services.activations.facade import Activations
+from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from infra.local.simulator.smshub_agent import AgentHandle, start_smshub_agent

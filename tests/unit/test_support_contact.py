@@ -5,9 +5,9 @@ import pytest
 
 from chalicelib.domain.errors import InvalidInput, RateLimited
 from chalicelib.providers.mailer import OutboxMailer, build_message
-from chalicelib.services.rate_limit import Limit, RateLimiter
-from chalicelib.services.support import TicketKind, TicketStatus
-from chalicelib.services.support_contact import CONTACT_TTL_SECONDS, HOUR, PER_EMAIL, SupportContact
+from chalicelib.services.platform.rate_limit import Limit, RateLimiter
+from chalicelib.services.support.contact import CONTACT_TTL_SECONDS, HOUR, PER_EMAIL, SupportContact
+from chalicelib.services.support.tickets import TicketKind, TicketStatus
 from chalicelib.store.support import ContactRequest, Ticket
 from tests.unit.admin_harness import ACTOR, AdminHarness
 

@@ -7,8 +7,8 @@ import pyotp
 import pytest
 
 from chalicelib.domain.errors import Forbidden, InvalidInput, RateLimited, Unauthenticated
-from chalicelib.services.sessions import IssuedSession
-from chalicelib.services.two_factor import CHALLENGE_ATTEMPTS, Challenge, matching_step
+from chalicelib.services.accounts.sessions import IssuedSession
+from chalicelib.services.accounts.two_factor import CHALLENGE_ATTEMPTS, Challenge, matching_step
 from chalicelib.store.accounts import Account
 from tests.unit.accounts_support import IP, PASSWORD, Harness
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.errors import AlreadyApplied, Forbidden, InsufficientBalance, NotFound
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
 

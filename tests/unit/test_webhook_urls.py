@@ -12,7 +12,7 @@ import pytest
 from chalicelib.config import settings_from_env
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.providers.pinned_http import post_pinned
-from chalicelib.services.webhook_settings import validate_webhook_url, webhook_policy
+from chalicelib.services.accounts.webhook_settings import validate_webhook_url, webhook_policy
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import WebhookDelivery
 from tests.fake_dns import FakeDns

@@ -1,0 +1,115 @@
+"""Who is calling: a bearer session token or API key → the account, refusing what may not act."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.domain.accounts import AccountStatus
+from chalicelib.domain.clock import Clock, SystemClock
+from chalicelib.domain.errors import AccountBlocked, AccountInactive, Forbidden, ScopeMissing, Unauthenticated
+from chalicelib.domain.ids import sha256_hex
+from chalicelib.domain.scopes import ALL_SCOPES, Need, Scope, stored_scopes
+from chalicelib.store.accounts import Account, Credential
+
+_TOUCH_EVERY_SECONDS = 60
+
+
+def refusal(status: str) -> AccountBlocked | AccountInactive | None:
+    """Why an account in `status` may not act (sign-in, credentials, password reset); None when it may.
+
+    A fresh exception each time: a shared instance raised again keeps every earlier traceback alive.
+    """
+    if status == AccountStatus.BLOCKED.value:
+        return AccountBlocked("This account is blocked.")
+    if status == AccountStatus.LOCKED.value:
+        return AccountInactive("This account is locked after a report of unauthorized access. "
+                               "Reset your password through the link we emailed you to unlock it.",
+                               code="ACCOUNT_LOCKED")
+    if status == AccountStatus.DEACTIVATED.value:
+        return AccountInactive("This account was deactivated.")
+    return None
+
+
+@dataclass(frozen=True)
+class Principal:
+    account: Account
+    credential_kind: str  # "session" | "api_key"
+    token_hash: str
+    scopes: frozenset[Scope] = ALL_SCOPES  # a session has every scope; a key those it was made with
+
+    def require(self, need: Need) -> Principal:
+        """This caller, when it may do what `need` asks (domain/scopes.py); raises Forbidden (SESSION_REQUIRED) or
+        ScopeMissing (SCOPE_REQUIRED) naming what is missing."""
+        if self.credential_kind == "session" or need in (Need.PUBLIC, Need.ANY_KEY):
+            return self
+        if need is Need.SESSION:
+            raise Forbidden("This needs a signed-in session, not an API key.", code="SESSION_REQUIRED")
+        if not need.allows_key(self.scopes):
+            held = ", ".join(sorted(self.scopes))
+            raise ScopeMissing(f"This API key may not do this: it needs the {need.label} scope, and the key has "
+                               f"{held}. Sign in, or use a key made with that scope.",
+                               details={"needs": sorted(need.scopes), "has": sorted(self.scopes)})
+        return self
+
+
+def authenticate(secret: str | None, clock: Clock | None = None) -> Principal:
+    """The account behind a session token or API key; raises Unauthenticated, AccountBlocked, AccountInactive."""
+    if not secret:
+        raise Unauthenticated("Sign in, or send an API key as 'Authorization: Bearer <key>'.")
+    token_hash = sha256_hex(secret)
+    try:
+        credential = Credential.get(token_hash)
+    except Credential.DoesNotExist:
+        raise Unauthenticated("The token or API key is not valid.") from None
+    now = (clock or SystemClock()).now()
+    if credential.expires_at is not None and credential.expires_at.timestamp() <= now:
+        raise Unauthenticated("The session has expired. Please sign in again.")
+    try:
+        # Strongly consistent: this read is also the one an order's debit starts from (Wallet.post's `known`).
+        account = Account.get(credential.account_id, consistent_read=True)
+    except Account.DoesNotExist:
+        raise Unauthenticated("The token or API key is not valid.") from None
+    refused = refusal(account.status)
+    if refused is not None:
+        raise refused
+    if _revoked(credential, account):
+        raise Unauthenticated("This session or API key was revoked. Please sign in again.")
+    _touch(credential, now)
+    scopes = ALL_SCOPES if credential.kind == "session" else stored_scopes(credential.scopes)
+    return Principal(account=account, credential_kind=credential.kind, token_hash=token_hash, scopes=scopes)
+
+
+def _revoked(credential: Credential, account: Account) -> bool:
+    cutoff = account.sessions_valid_after if credential.kind == "session" else account.keys_valid_after
+    return cutoff is not None and credential.created_at <= cutoff
+
+
+def _touch(credential: Credential, now: float) -> None:
+    """Record last use for the key list, at most one write a minute a credential so it stays cheap."""
+    if credential.last_used_at is not None and now - credential.last_used_at < _TOUCH_EVERY_SECONDS:
+        return
+    try:
+        credential.update(actions=[Credential.last_used_at.set(now)], condition=Credential.token_hash.exists())
+    except UpdateError:
+        pass  # revoked a moment ago: nothing to record, and the next request is refused anyway
+
+
+def authenticate_from(secret: str | None, ip: str | None, clock: Clock | None = None) -> Principal:
+    """`authenticate`, where each unknown credential also spends the caller's IP guessing budget (429 past it)."""
+    try:
+        return authenticate(secret, clock)
+    except Unauthenticated:
+        if secret:
+            from chalicelib.services.platform import rate_limit
+
+            rate_limit.admit_failed_credential(ip)
+        raise
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The secret of an `Authorization: Bearer <secret>` header (case-insensitive scheme)."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None

@@ -1,0 +1,202 @@
+"""Accounts: registration (unique email, agreement accepted), email verification, look-ups, and who may spend."""
+from __future__ import annotations
+
+import random
+import time
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.config import Settings
+from chalicelib.domain.accounts import AccountStatus
+from chalicelib.domain.clock import Clock
+from chalicelib.domain.errors import (
+    AccountBlocked,
+    AccountInactive,
+    AccountRestricted,
+    AccountUnverified,
+    Conflict,
+    InvalidInput,
+    NotFound,
+)
+from chalicelib.domain.ids import new_id
+from chalicelib.providers.mailer import Mailer
+from chalicelib.services.accounts import account_emails, security_emails
+from chalicelib.services.accounts.activity import ActivityKind, record_activity
+from chalicelib.services.accounts.identity import email_claim_key, normalise_email
+from chalicelib.services.accounts.one_time_tokens import OneTimeTokens, TokenPurpose, token_invalid
+from chalicelib.services.accounts.passwords import Passwords
+from chalicelib.services.accounts.sessions import Credentials
+from chalicelib.store.accounts import Account, OneTimeToken
+from chalicelib.store.base import connection
+from chalicelib.store.ledger import Claim
+
+_CREATE_ATTEMPTS = 5
+
+
+def require_can_spend(account: Account) -> None:
+    """Ordering and top-ups call this first: raises AccountUnverified (403 EMAIL_NOT_VERIFIED), AccountBlocked,
+    AccountInactive (locked, deactivated) or AccountRestricted (balance below zero after a dispute)."""
+    status = account.status
+    if status == AccountStatus.UNVERIFIED.value:
+        raise AccountUnverified("Confirm your email address first: follow the link we sent you, or ask for a new one.")
+    if status == AccountStatus.BLOCKED.value:
+        raise AccountBlocked("This account is blocked.")
+    if status != AccountStatus.ACTIVE.value:
+        raise AccountInactive("This account cannot be used now.")
+    if int(account.balance_cents) < 0:
+        raise AccountRestricted("Your balance is below zero after a payment dispute; top up to use the service again.")
+
+
+def agreement_update_required(account: Account, current_version: str) -> bool:
+    return account.agreement_version != current_version
+
+
+def check_current_agreement(version: str, settings: Settings) -> None:
+    if version != settings.agreement_version:
+        raise InvalidInput(f"Agreement version '{version}' is not the current one ('{settings.agreement_version}'); "
+                           "read GET /v1/agreement and accept that version.", code="AGREEMENT_VERSION_NOT_CURRENT",
+                           details={"field": "agreement_version"})
+
+
+class AccountsService:
+    def __init__(self, settings: Settings, clock: Clock, mailer: Mailer, passwords: Passwords | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.mailer = mailer
+        self.passwords = passwords or Passwords()
+        self.tokens = OneTimeTokens(clock)
+
+    def register(self, email: str, password: str, agreement_version: str, ip: str) -> Account:
+        """A new unverified account and its verification email; raises InvalidInput.
+
+        An address that already has an account gets the same answer after the same work (the password is
+        hashed anyway, an id is made): the returned account is a decoy never stored, whose random id no request
+        can ever use, and the owner is emailed instead, so registering tells nobody who has an account here."""
+        email = normalise_email(email)
+        check_current_agreement(agreement_version, self.settings)
+        self.passwords.check_policy(password, email)
+        now = self.clock.now()
+        account = Account(new_id("acc"), email=email, password_hash=self.passwords.hash(password),
+                          status=AccountStatus.UNVERIFIED.value, agreement_version=agreement_version,
+                          agreement_accepted_at=now, agreement_accepted_ip=ip, created_at=now, created_ip=ip)
+        token, row = self.tokens.new(account.account_id, TokenPurpose.VERIFY, self.settings.verify_token_ttl_seconds)
+        try:
+            self._create(account, row)
+        except Conflict:
+            self._tell_owner_of_registration_attempt(email, ip)
+            return account
+        record_activity(account.account_id, ActivityKind.REGISTERED, ip, {"agreement_version": agreement_version},
+                        clock=self.clock, retention_days=self.settings.activity_retention_days)
+        self._mail_verification(account, token)
+        return account
+
+    def create_verified_account(self, email: str, password: str | None = None) -> Account:
+        """An active account made by an admin; without a password its owner sets one through 'forgot password'."""
+        email = normalise_email(email)
+        if password is not None:
+            self.passwords.check_policy(password, email)
+        account = Account(new_id("acc"), email=email, password_hash=self.passwords.hash(password) if password else None,
+                          status=AccountStatus.ACTIVE.value, created_at=self.clock.now(), is_admin_created=True)
+        self._create(account, None)
+        return account
+
+    def verify_email(self, token: str, ip: str) -> Account:
+        """Spend a verification token and activate its account; raises InvalidInput (TOKEN_INVALID/EXPIRED)."""
+        row = self.tokens.find(token, TokenPurpose.VERIFY)
+        account = self.get(row.account_id)
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                OneTimeTokens.spend(tx, row)
+                if account.status == AccountStatus.UNVERIFIED.value:
+                    tx.update(account, actions=[Account.status.set(AccountStatus.ACTIVE.value)],
+                              condition=Account.status == AccountStatus.UNVERIFIED.value)
+        except TransactWriteError:
+            raise token_invalid() from None
+        record_activity(account.account_id, ActivityKind.EMAIL_VERIFIED, ip, clock=self.clock,
+                        retention_days=self.settings.activity_retention_days)
+        return self.get(account.account_id)
+
+    def resend_verification(self, email: str) -> None:
+        """Mail a new verification link if the address has an unverified account; silent either way."""
+        account = self.find_by_email(normalise_email(email))
+        if account is None or account.status != AccountStatus.UNVERIFIED.value:
+            return
+        if self.tokens.may_mail(TokenPurpose.VERIFY.value, account.account_id):
+            token = self.tokens.issue(account.account_id, TokenPurpose.VERIFY, self.settings.verify_token_ttl_seconds)
+            self._mail_verification(account, token)
+
+    def find_by_email(self, email: str) -> Account | None:
+        """The account that owns this address (any case), or None; a malformed address owns nothing.
+
+        An address without an account costs the same two reads (the second of an id nobody has), so the time
+        of a sign-in or a reset says nothing about whether the address has an account."""
+        owner = self.owner_id(email)
+        try:
+            return Account.get(owner or new_id("acc"), consistent_read=True)
+        except Account.DoesNotExist:
+            return None
+
+    def owner_id(self, email: str) -> str | None:
+        """The id of the account that owns this address (any case), or None: one read of its claim."""
+        try:
+            key = email_claim_key(normalise_email(email))
+        except InvalidInput:
+            return None
+        try:
+            return str(Claim.get(key, consistent_read=True).value)
+        except Claim.DoesNotExist:
+            return None
+
+    def get(self, account_id: str) -> Account:
+        try:
+            return Account.get(account_id, consistent_read=True)
+        except Account.DoesNotExist:
+            raise NotFound("Account not found.") from None
+
+    def credentials(self) -> Credentials:
+        return Credentials(self.clock, self.settings.session_ttl_seconds)
+
+    def revoke_all_credentials(self, account_id: str) -> int:
+        """Every session and API key of the account stops working at once (admin block, lock, withdrawal)."""
+        return self.credentials().revoke_all(account_id)
+
+    def _create(self, account: Account, token_row: OneTimeToken | None) -> None:
+        # The email claim and the account commit together: of two racing registrations exactly one wins.
+        # A loser may first see a TransactionConflict while the winner is in flight; retrying turns it
+        # into the claim's condition failing, i.e. EMAIL_TAKEN.
+        claim = Claim(email_claim_key(account.email), value=account.account_id, created_at=account.created_at)
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                with TransactWrite(connection=connection()) as tx:
+                    tx.save(claim, condition=Claim.key.does_not_exist())
+                    tx.save(account, condition=Account.account_id.does_not_exist())
+                    if token_row is not None:
+                        tx.save(token_row)
+                return
+            except TransactWriteError as exc:
+                codes = [r.code if r else None for r in (exc.cancellation_reasons or [])]
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    raise Conflict("An account with this email already exists. Sign in or reset your password.",
+                                   code="EMAIL_TAKEN", details={"field": "email"}) from None
+                if "TransactionConflict" not in codes or attempt == _CREATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.05 * (attempt + 1)))
+
+    def _tell_owner_of_registration_attempt(self, email: str, ip: str) -> None:
+        # As few calls as the new account's path makes (its transaction, its activity entry, its email), plus one
+        # read and the once-a-minute mail claim.
+        owner_id = self.owner_id(email)
+        if owner_id is None:
+            return  # the address was freed a moment ago (consent withdrawn): nobody to tell
+        record_activity(owner_id, ActivityKind.REGISTRATION_ATTEMPTED, ip, clock=self.clock,
+                        retention_days=self.settings.activity_retention_days)
+        if self.tokens.may_mail(ActivityKind.REGISTRATION_ATTEMPTED.value, owner_id):
+            account_emails.deliver(self.mailer, email,
+                                   security_emails.registration_attempt(self.settings.public_base_url))
+
+    def _mail_verification(self, account: Account, token: str) -> None:
+        email = account_emails.verification(self.settings.public_base_url, token,
+                                            self.settings.verify_token_ttl_seconds)
+        account_emails.deliver(self.mailer, account.email, email)
+

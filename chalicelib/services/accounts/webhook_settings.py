@@ -1,0 +1,81 @@
+"""The user's SMS webhook: where we POST signed events, and the secret they verify our signature with."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from chalicelib.config import Settings
+from chalicelib.domain.clock import Clock
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.ids import new_secret
+from chalicelib.domain.public_address import UnsafeHost
+from chalicelib.providers.pinned_http import OutboundPolicy, Resolver, UnresolvedHost, system_resolver
+from chalicelib.services.accounts.activity import ActivityKind, record_activity
+from chalicelib.store.accounts import Account
+
+MAX_URL_LENGTH = 2048
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105  (a prefix, not a secret)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SPACE = re.compile(r"\s")
+
+
+@dataclass(frozen=True)
+class WebhookSetting:
+    url: str | None
+    secret: str | None
+
+
+def webhook_policy(settings: Settings, resolver: Resolver = system_resolver) -> OutboundPolicy:
+    """https to public addresses outside the local stage; loopback only where the local stage allows it."""
+    return OutboundPolicy(https_only=settings.stage != "local", allow_loopback=settings.webhook_allow_loopback,
+                          resolver=resolver)
+
+
+def validate_webhook_url(url: str, policy: OutboundPolicy) -> str:
+    """An absolute URL we may call: refused (InvalidInput INVALID_URL) with the reason, DNS answers included.
+
+    A name that does not resolve now is accepted (DNS may come later); delivery checks it again anyway.
+    """
+    def invalid(why: str) -> InvalidInput:
+        return InvalidInput(f"'url' {why}.", code="INVALID_URL", details={"field": "url"})
+
+    if len(url) > MAX_URL_LENGTH:
+        raise invalid(f"must be at most {MAX_URL_LENGTH} characters")
+    if _CONTROL.search(url):
+        raise invalid("must be one line without control characters")
+    if _SPACE.search(url):
+        raise invalid("is not a URL: it contains spaces")
+    try:
+        policy.addresses(policy.target(url))
+    except UnsafeHost as unsafe:
+        raise invalid(str(unsafe)) from None
+    except UnresolvedHost:
+        pass
+    return url
+
+
+class WebhookSettings:
+    def __init__(self, clock: Clock, retention_days: int, policy: OutboundPolicy) -> None:
+        self.clock = clock
+        self.retention_days = retention_days
+        self.policy = policy
+
+    def set(self, account: Account, url: str, *, rotate_secret: bool, ip: str) -> WebhookSetting:
+        """Store the URL; the secret is made on first use and kept across URL changes unless rotated."""
+        url = validate_webhook_url(url, self.policy)
+        new_secret_needed = account.webhook_secret is None or rotate_secret
+        secret = WEBHOOK_SECRET_PREFIX + new_secret(32) if new_secret_needed else account.webhook_secret
+        account.update(actions=[Account.webhook_url.set(url), Account.webhook_secret.set(secret)])
+        record_activity(account.account_id, ActivityKind.WEBHOOK_CHANGED, ip,
+                        {"url": url, "new_secret": new_secret_needed},
+                        clock=self.clock, retention_days=self.retention_days)
+        return WebhookSetting(url=url, secret=secret)
+
+    def clear(self, account: Account, ip: str) -> None:
+        account.update(actions=[Account.webhook_url.remove(), Account.webhook_secret.remove()])
+        record_activity(account.account_id, ActivityKind.WEBHOOK_CHANGED, ip, {"url": None},
+                        clock=self.clock, retention_days=self.retention_days)
+
+
+def webhook_of(account: Account) -> WebhookSetting:
+    return WebhookSetting(url=account.webhook_url, secret=account.webhook_secret)

@@ -1,0 +1,224 @@
+"""The price list: partners' offers cached by a job, our prices (cost + markup, or an admin override), quotes.
+
+Nothing here calls a partner on a request path: `refresh_prices` (a scheduled job) asks each partner
+once for its whole price list; listings and quotes read the cache. Offers of partners that are no
+longer configured are ignored, so removing a partner from the settings takes it out of sale at once.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from chalicelib.config import Settings
+from chalicelib.domain.catalog_data import country_by_id, service_by_code
+from chalicelib.domain.clock import Clock
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.money import apply_markup, convert_minor
+from chalicelib.observability import logger
+from chalicelib.providers.base import Partner, PartnerNoNumbers, PartnerRejected, PartnerUnavailable
+from chalicelib.services.platform import runtime_settings
+from chalicelib.store import catalog as offer_store
+from chalicelib.store.catalog import CatalogOffer
+
+MARKUP_KEY = "markup_percent"
+PRICE_OVERRIDES_KEY = "price_overrides"  # {"<service>#<country>": cents}
+MAX_PRICE_CENTS = 1_000_000
+# Listings and quotes read the offers at most this often per container: the job refreshes them every few
+# minutes, so a quote is as current as the stock it could show, and an order costs no catalog query.
+_LISTING_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One partner's offer for a request, with what we would charge for it."""
+
+    partner: str
+    operator: str
+    cost_minor: int  # partner's currency: the most we let the partner charge
+    cost_cents: int
+    price_cents: int
+    count: int
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    service: str
+    country: int
+    operator: str
+    price_cents: int
+    available: int
+    operators: tuple[str, ...] = ()  # an "any" item: the operators its partners can be asked for (may be none)
+
+
+class Catalog:
+    def __init__(self, settings: Settings, partners: Sequence[Partner], clock: Clock) -> None:
+        self.settings = settings
+        self.partners = list(partners)
+        self.clock = clock
+        self._rank = {p.name: i for i, p in enumerate(self.partners)}  # registry order: preferred first
+        self._rates = {p.name: p.rate_to_base for p in settings.partners}
+        self._listing: tuple[float, list[CatalogOffer]] | None = None
+        self._offers: dict[str, tuple[float, list[CatalogOffer]]] = {}
+
+    def rate(self, partner: str) -> Decimal:
+        """Multiply the partner's minor units by this to get ours (1 for a partner in our currency)."""
+        return self._rates.get(partner, Decimal(1))
+
+    def refresh_prices(self) -> dict[str, int]:
+        """Cache every partner's offers (one price-list call each); a failing partner keeps its last list."""
+        refreshed: dict[str, int] = {}
+        for partner in self.partners:
+            try:
+                offers = partner.get_offers()
+            except (PartnerUnavailable, PartnerRejected, PartnerNoNumbers) as exc:
+                logger.warning("price refresh failed", extra={"partner": partner.name, "error": str(exc)})
+                continue
+            now = self.clock.now()
+            rate = self.rate(partner.name)
+            rows = [CatalogOffer(offer_store.offer_key(o.service, o.country), f"{partner.name}#{o.operator}",
+                                 service=o.service, country=o.country, partner=partner.name, operator=o.operator,
+                                 cost_minor=o.cost_minor, currency=o.currency,
+                                 cost_cents=convert_minor(o.cost_minor, rate), available=o.count, refreshed_at=now,
+                                 operators=list(o.operators) or None)
+                    for o in offers]
+            offer_store.replace_partner_offers(partner.name, rows)
+            refreshed[partner.name] = len(rows)
+        self._listing, self._offers = None, {}
+        return refreshed
+
+    def quote(self, service: str, country: int, operator: str | None) -> list[Quote]:
+        """Offers in stock that can serve the request, cheapest for us to sell first.
+
+        From the container's cache of the offers; when that shows nothing in stock they are read again before
+        an order is refused (stock may be back since). An operator no partner offering the pair has (in stock or
+        not) is InvalidInput WRONG_OPERATOR: refused before any debit, where NO_NUMBERS would be untrue."""
+        key = offer_store.offer_key(service, country)
+        hit = self._offers.get(key)
+        if hit is not None and time.monotonic() - hit[0] < _LISTING_CACHE_SECONDS:
+            quotes = self._quotes(hit[1], key, operator)
+            if quotes:
+                return quotes
+        offers = offer_store.offers_for(service, country)
+        self._offers[key] = (time.monotonic(), offers)
+        quotes = self._quotes(offers, key, operator)
+        if not quotes and operator not in (None, "any"):
+            sold = [o for o in offers if o.partner in self._rank]
+            if sold and not any(_has_operator(o, operator) for o in sold):
+                raise InvalidInput(f"No partner has operator {operator!r} for this service and country; "
+                                   "GET /v1/catalog lists each offer's operator.", code="WRONG_OPERATOR",
+                                   details={"field": "operator"})
+        return quotes
+
+    def _quotes(self, offers: list[CatalogOffer], key: str, operator: str | None) -> list[Quote]:
+        override = price_overrides().get(key)
+        markup = self.markup_percent()
+        quotes = [self._quote(o, override, markup, operator) for o in offers if self._serves(o, operator)]
+        return sorted(quotes, key=lambda q: (q.price_cents, q.cost_cents, self._rank[q.partner]))
+
+    def items(self, service: str | None = None, country: int | None = None) -> list[CatalogItem]:
+        """The public price list, one item per (service, country, operator), from the cache."""
+        offers, overrides = self._cached_offers(), price_overrides()
+        markup = self.markup_percent()
+        grouped: dict[tuple[str, int, str], list[Quote]] = {}
+        listed: dict[tuple[str, int, str], set[str]] = {}
+        for offer in offers:
+            if self._listable(offer) and service in (None, offer.service) and country in (None, offer.country):
+                key = (offer.service, int(offer.country), offer.operator)
+                override = overrides.get(offer.offer_key)
+                grouped.setdefault(key, []).append(self._quote(offer, override, markup))
+                listed.setdefault(key, set()).update(str(name) for name in offer.operators or ())
+        return [_item(key, quotes, listed[key]) for key, quotes in sorted(grouped.items())]
+
+    def operators(self, country: int | None = None) -> dict[int, list[str]]:
+        """Per country, the operators some configured partner names (an offer's own, or an "any" offer's list)."""
+        found: dict[int, set[str]] = {}
+        for offer in self._cached_offers():
+            if self._listable(offer) and country in (None, int(offer.country)):
+                names = {str(offer.operator)} - {"any"} | {str(name) for name in offer.operators or ()}
+                found.setdefault(int(offer.country), set()).update(names)
+        return {c: sorted(names) for c, names in sorted(found.items()) if names}
+
+    def markup_percent(self) -> Decimal:
+        return Decimal(str(runtime_settings.get_value(MARKUP_KEY, str(self.settings.markup_percent))))
+
+    def _serves(self, offer: CatalogOffer, operator: str | None) -> bool:
+        if offer.partner not in self._rank or offer.available <= 0:
+            return False
+        return operator in (None, "any") or _has_operator(offer, operator)
+
+    def _quote(self, offer: CatalogOffer, override: int | None, markup: Decimal, operator: str | None = None
+               ) -> Quote:
+        cost_cents = int(offer.cost_cents)
+        price = override if override is not None else apply_markup(cost_cents, markup)
+        # A partner that sells "any" operator is asked for the one the user wants.
+        ask_for = offer.operator if offer.operator != "any" else (operator or "any")
+        return Quote(partner=offer.partner, operator=ask_for, cost_minor=int(offer.cost_minor),
+                     cost_cents=cost_cents, price_cents=price, count=int(offer.available))
+
+    def _listable(self, offer: CatalogOffer) -> bool:
+        return (offer.partner in self._rank and service_by_code(offer.service) is not None
+                and country_by_id(int(offer.country)) is not None)
+
+    def _cached_offers(self) -> list[CatalogOffer]:
+        now = time.monotonic()
+        if self._listing is None or now - self._listing[0] >= _LISTING_CACHE_SECONDS:
+            self._listing = (now, offer_store.all_offers())
+        return self._listing[1]
+
+
+def _has_operator(offer: CatalogOffer, operator: str) -> bool:
+    """The offer is that operator's, or an "any" offer whose partner lists it (or lists none: it may have it)."""
+    if offer.operator != "any":
+        return offer.operator == operator
+    return not offer.operators or operator in offer.operators
+
+
+def _item(key: tuple[str, int, str], quotes: list[Quote], operators: set[str]) -> CatalogItem:
+    in_stock = [q.price_cents for q in quotes if q.count > 0]
+    return CatalogItem(service=key[0], country=key[1], operator=key[2],
+                       price_cents=min(in_stock or [q.price_cents for q in quotes]),
+                       available=sum(q.count for q in quotes), operators=tuple(sorted(operators)))
+
+
+def set_markup(percent: Decimal | int | str, clock: Clock | None = None) -> Decimal:
+    """The markup on partners' costs for every price without an override (agreement 6.1)."""
+    try:
+        value = Decimal(str(percent))
+    except InvalidOperation:
+        raise InvalidInput(f"{percent!r} is not a percentage.") from None
+    if not value.is_finite() or not Decimal(0) <= value <= Decimal(1000):
+        raise InvalidInput("The markup must be between 0 and 1000 percent.")
+    runtime_settings.set_value(MARKUP_KEY, str(value), clock)
+    return value
+
+
+def set_price(service: str, country: int, price_cents: int, clock: Clock | None = None) -> None:
+    """Fix the price of (service, country) whatever the costs and the markup."""
+    _require_known(service, country)
+    if not isinstance(price_cents, int) or isinstance(price_cents, bool) or not 1 <= price_cents <= MAX_PRICE_CENTS:
+        raise InvalidInput(f"The price must be a whole number of cents from 1 to {MAX_PRICE_CENTS}.")
+    overrides = price_overrides(fresh=True)
+    overrides[offer_store.offer_key(service, country)] = price_cents
+    runtime_settings.set_value(PRICE_OVERRIDES_KEY, overrides, clock)
+
+
+def clear_price(service: str, country: int, clock: Clock | None = None) -> None:
+    """Go back to cost + markup for (service, country)."""
+    _require_known(service, country)
+    overrides = price_overrides(fresh=True)
+    overrides.pop(offer_store.offer_key(service, country), None)
+    runtime_settings.set_value(PRICE_OVERRIDES_KEY, overrides, clock)
+
+
+def price_overrides(*, fresh: bool = False) -> dict[str, int]:
+    raw = runtime_settings.get_value(PRICE_OVERRIDES_KEY, {}, fresh=fresh)
+    return {str(key): int(cents) for key, cents in raw.items()}
+
+
+def _require_known(service: str, country: int) -> None:
+    if service_by_code(service) is None:
+        raise InvalidInput(f"Unknown service {service!r}.", code="BAD_SERVICE")
+    if country_by_id(country) is None:
+        raise InvalidInput(f"Unknown country {country!r}.", code="BAD_COUNTRY")

@@ -1,0 +1,186 @@
+"""Activations as every adapter sees them (REST v1, the SMS-Activate handler, admin, jobs): one facade.
+
+It composes the catalog, ordering, the lifecycle and SMS intake over the same partners, and adds the
+user operations that need several of them (cancel asks the partner, which may reveal an SMS).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from chalicelib.config import Settings, get_settings, rebuilt_with_settings
+from chalicelib.domain.activation_state import ActivationEvent
+from chalicelib.domain.clock import Clock
+from chalicelib.domain.errors import PartnerError
+from chalicelib.observability import logger
+from chalicelib.providers import registry
+from chalicelib.providers.base import Partner
+from chalicelib.services.accounts.webhook_settings import webhook_policy
+from chalicelib.services.activations.catalog import Catalog
+from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
+from chalicelib.services.activations.ordering import Ordering, OrderRequest
+from chalicelib.services.activations.sms_intake import PollResult, SmsIntake, SmsSource
+from chalicelib.services.money.wallet import Wallet
+from chalicelib.services.platform import container
+from chalicelib.services.platform.partner_calls import PartnerAction, Told
+from chalicelib.services.platform.user_webhooks import UserWebhooks
+from chalicelib.store import activations as activation_store
+from chalicelib.store.accounts import Account
+from chalicelib.store.activations import Activation, BadNumber
+
+MAX_LIST_LIMIT = 100
+
+
+class Activations:
+    def __init__(self, settings: Settings, partners: Sequence[Partner], clock: Clock, *,
+                 wallet: Wallet | None = None, webhooks: UserWebhooks | None = None) -> None:
+        by_name = {p.name: p for p in partners}
+        wallet = wallet or Wallet(clock)
+        self.settings = settings
+        self.clock = clock
+        self.partners = list(partners)
+        self.catalog = Catalog(settings, partners, clock)
+        self.lifecycle = Lifecycle(settings, by_name, clock, wallet)
+        self.webhooks = webhooks or UserWebhooks(clock, webhook_policy(settings), shards=settings.write_shards)
+        self.intake = SmsIntake(settings, by_name, clock, self.lifecycle, self.webhooks)
+        self.ordering = Ordering(settings, by_name, clock, self.catalog, self.lifecycle, wallet)
+
+    # Users -------------------------------------------------------------------------------------------------
+    def order(self, account: Account, request: OrderRequest, idempotency_key: str | None = None) -> Activation:
+        return self.ordering.order(account, request, idempotency_key)
+
+    def get(self, account_id: str, activation_id: int) -> Activation:
+        """The activation, first asking its partner when it is waiting and was not asked a moment ago."""
+        return self.intake.look(account_id, activation_id)
+
+    def list_for_account(self, account_id: str, limit: int = 50) -> list[Activation]:
+        """Newest first."""
+        return activation_store.for_account(account_id, max(1, min(limit, MAX_LIST_LIMIT)))
+
+    def active_for_account(self, account_id: str) -> list[Activation]:
+        """Activations that can still change, newest first (older ones have all ended by their lifetime)."""
+        horizon = self.clock.now() - 2 * self.settings.activation_lifetime_seconds
+        found: list[Activation] = []
+        for activation in Activation.by_account.query(account_id, scan_index_forward=False):
+            if activation.created_at < horizon:
+                break
+            if activation.active_key is not None:
+                found.append(activation)
+        return found
+
+    def cancel(self, account_id: str, activation_id: int) -> Activation:
+        activation = self.lifecycle.load_for_account(account_id, activation_id)
+        self.lifecycle.ensure_allowed(activation, ActivationEvent.USER_CANCEL)
+        activation = self._cancel_at_partner(activation)
+        return self.lifecycle.apply(activation, ActivationEvent.USER_CANCEL)
+
+    def finish(self, account_id: str, activation_id: int) -> Activation:
+        finished = self.lifecycle.apply_unread(account_id, activation_id, ActivationEvent.USER_FINISH)
+        self.lifecycle.tell_partner(finished, PartnerAction.FINISH)
+        return finished
+
+    def retry(self, account_id: str, activation_id: int) -> Activation:
+        """Ask for another SMS on the same number (free); the partner is asked first, so a poll in between
+        cannot mistake the previous SMS for a new one."""
+        activation = self.lifecycle.load_for_account(account_id, activation_id)
+        self.lifecycle.ensure_allowed(activation, ActivationEvent.USER_RETRY)
+        found = self.lifecycle.partner_of(activation)
+        if found is not None:
+            partner, partner_activation_id = found
+            try:
+                partner.request_another_sms(partner_activation_id)
+            except PARTNER_ERRORS as exc:
+                raise PartnerError("The number's provider did not take the request; try again in a moment.",
+                                   code="PARTNER_UNAVAILABLE") from exc
+        return self.lifecycle.apply(activation, ActivationEvent.USER_RETRY)
+
+    def ban(self, account_id: str, activation_id: int) -> Activation:
+        """The number is unusable for the service: never offer it to this user for it again; refund per policy."""
+        activation = self.lifecycle.load_for_account(account_id, activation_id)
+        self.lifecycle.ensure_allowed(activation, ActivationEvent.USER_BAN)
+        if activation.has_sms:
+            self.lifecycle.tell_partner(activation, PartnerAction.FINISH)
+        else:
+            activation = self._cancel_at_partner(activation)
+        banned = self.lifecycle.apply(activation, ActivationEvent.USER_BAN)
+        if banned.phone:
+            # The flag first: a crash between the two writes costs an order a needless query, never a ban.
+            Account(account_id).update(actions=[Account.has_bad_numbers.set(True)],
+                                       condition=Account.account_id.exists())
+            BadNumber(activation_store.bad_number_owner(account_id, banned.service), banned.phone,
+                      activation_id=activation_id, created_at=self.clock.now()).save()
+        return banned
+
+    # Operators ---------------------------------------------------------------------------------------------
+    def revoke(self, activation_id: int) -> Activation:
+        """An admin ends the activation (agreement 5.2), refunded per policy; the partner is told."""
+        revoked = self.lifecycle.apply(self.lifecycle.load(activation_id), ActivationEvent.ADMIN_REVOKE)
+        if revoked.has_sms:
+            self.lifecycle.tell_partner(revoked, PartnerAction.FINISH)
+        else:
+            self.lifecycle.tell_partner(revoked, PartnerAction.CANCEL)
+        return revoked
+
+    # Partners ----------------------------------------------------------------------------------------------
+    def record_push(self, partner: str, partner_activation_id: str, text: str, code: str | None) -> bool:
+        return self.intake.record_push(partner, partner_activation_id, text, code)
+
+    # Jobs --------------------------------------------------------------------------------------------------
+    def refresh_prices(self) -> dict[str, int]:
+        return self.catalog.refresh_prices()
+
+    def poll_partners(self) -> dict[str, int]:
+        """One cycle: per partner, how many of our activations its answer changed."""
+        return {name: result.changed for name, result in self._poll_cycle().items()}
+
+    def poll_for(self, seconds: float, every: float, sleep: Callable[[float], None] = time.sleep) -> int:
+        """Poll now, then every `every` s for up to `seconds`, while some partner still holds a number open.
+
+        EventBridge starts a job once a minute at most; a sweep inside the invocation brings a code that
+        arrives only by poll within `every` seconds instead of a minute, and costs nothing when no number
+        is waiting (the sweep ends after its first, empty cycle). Returns the number of cycles run.
+        """
+        deadline = self.clock.now() + seconds
+        cycles = 0
+        while True:
+            results = self._poll_cycle()
+            cycles += 1
+            if any(r.changed for r in results.values()):
+                logger.info("partners polled", extra={"changed": {n: r.changed for n, r in results.items()}})
+            if not any(r.awaiting for r in results.values()) or self.clock.now() + every > deadline:
+                return cycles
+            sleep(every)
+
+    def _poll_cycle(self) -> dict[str, PollResult]:
+        """One active-activations call per partner; a partner that fails is skipped until the next cycle."""
+        results: dict[str, PollResult] = {}
+        for partner in self.partners:
+            try:
+                results[partner.name] = self.intake.poll(partner)
+            except PARTNER_ERRORS as exc:
+                logger.warning("poll failed", extra={"partner": partner.name, "error": str(exc)})
+        return results
+
+    def expire_overdue_activations(self) -> int:
+        return self.lifecycle.expire_overdue()
+
+    def resolve_stale_pending(self) -> int:
+        return self.lifecycle.resolve_stale_pending()
+
+    def deliver_user_webhooks(self) -> int:
+        return self.webhooks.deliver_due()
+
+    def _cancel_at_partner(self, activation: Activation) -> Activation:
+        """Cancel at the partner; when it refuses, an SMS may be there: fetch it before judging the cancel."""
+        if self.lifecycle.tell_partner(activation, PartnerAction.CANCEL) is Told.REFUSED:
+            return self.intake.refresh_now(activation, SmsSource.ON_DEMAND)
+        return activation
+
+    def retry_partner_calls(self) -> int:
+        return self.lifecycle.calls.retry_due()
+
+
+@rebuilt_with_settings
+def activations() -> Activations:
+    """The process's facade over the configured partners."""
+    return Activations(get_settings(), registry.partners(), container.clock())

@@ -1,0 +1,173 @@
+"""Moving an activation between states as domain.activation_state says, with its refund in the same transaction.
+
+Every change is a compare-and-set on the activation's `version`. A refund is a wallet posting whose
+cause is the activation id, and it carries the state change as its extra item: the money and the
+state move together, and a second refund of the same activation cannot be written (exactly once by
+construction). A writer that loses a race re-reads and re-judges the event, which may then be illegal.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError, UpdateError
+
+from chalicelib.config import Settings
+from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.activation_state import (
+    ActivationEvent,
+    ActivationStatus,
+    MoneyEffect,
+    Transition,
+    blind_move,
+    can_cancel_at,
+    is_final,
+    transition,
+)
+from chalicelib.domain.clock import Clock, iso
+from chalicelib.domain.errors import AlreadyApplied, Conflict, EarlyCancelDenied, IllegalTransition, NotFound
+from chalicelib.providers.base import Partner, PartnerNoNumbers, PartnerRejected, PartnerUnavailable
+from chalicelib.services.money.wallet import Wallet
+from chalicelib.services.platform.partner_calls import PartnerAction, PartnerCalls, Told
+from chalicelib.store import activations as activation_store
+from chalicelib.store.activations import PENDING_KEY, Activation
+
+PARTNER_ERRORS = (PartnerNoNumbers, PartnerUnavailable, PartnerRejected)
+_ATTEMPTS = 20
+_REFUNDING_EVENTS = (ActivationEvent.USER_CANCEL, ActivationEvent.USER_BAN)
+
+
+class Lifecycle:
+    def __init__(self, settings: Settings, partners: Mapping[str, Partner], clock: Clock, wallet: Wallet) -> None:
+        self.settings = settings
+        self.partners = partners
+        self.clock = clock
+        self.wallet = wallet
+        self.calls = PartnerCalls(partners, clock, settings.write_shards)
+
+    def load(self, activation_id: int) -> Activation:
+        activation = activation_store.load(activation_id)
+        if activation is None:
+            raise NotFound("No such activation.")
+        return activation
+
+    def load_for_account(self, account_id: str, activation_id: int) -> Activation:
+        activation = activation_store.load(activation_id)
+        if activation is None or activation.account_id != account_id:
+            raise NotFound("No such activation.")
+        return activation
+
+    def step(self, activation: Activation, event: ActivationEvent) -> Transition:
+        """Where `event` leads and what it does to the money; IllegalTransition when it may not happen."""
+        return transition(ActivationStatus(activation.status), event, has_sms=bool(activation.has_sms),
+                          refunds_enabled=self.settings.refunds_enabled)
+
+    def ensure_allowed(self, activation: Activation, event: ActivationEvent) -> None:
+        """Refuse a user event now, before anyone is told: illegal moves, and refunds inside the early window."""
+        self.step(activation, event)
+        if event in _REFUNDING_EVENTS and not activation.has_sms and not self._cancel_window_over(activation):
+            # Ban refunds like cancel before any SMS, so it shares the window: otherwise it would be a way around it.
+            # Each act is refused in its own words; once an SMS arrived a report refunds nothing and waits for nothing.
+            grace = self.settings.cancel_grace_seconds
+            message = (f"A number can be canceled {grace} seconds after it was issued."
+                       if event is ActivationEvent.USER_CANCEL else
+                       f"A number without an SMS can be reported {grace} seconds after it was issued "
+                       "(the report refunds its price, like a cancel).")
+            raise EarlyCancelDenied(message, details={"cancel_available_at": iso(self.cancel_available_at(activation))})
+
+    def cancel_available_at(self, activation: Activation) -> float:
+        return float(activation.created_at) + self.settings.cancel_grace_seconds
+
+    def apply(self, activation: Activation, event: ActivationEvent, changes: Mapping[str, Any] | None = None, *,
+              only_from: ActivationStatus | None = None) -> Activation:
+        """Apply `event` (and extra attribute `changes`) to the latest version of the activation.
+
+        `only_from` guards events judged on a possibly stale read (an index query, a partner's report): once
+        the activation has moved on from that status, the event no longer applies (IllegalTransition).
+        """
+        for _ in range(_ATTEMPTS):
+            if only_from is not None and activation.status != only_from.value:
+                raise IllegalTransition(f"The activation is no longer {only_from.value}.",
+                                        details={"status": activation.status, "event": event.value})
+            step = self.step(activation, event)
+            fields = {"status": step.status.value, **(changes or {})}
+            if is_final(step.status):
+                fields["active_key"] = None
+            try:
+                return self._commit(activation, step, fields, event)
+            except (UpdateError, TransactWriteError, AlreadyApplied):
+                activation = self.load(int(activation.activation_id))
+        raise Conflict("The activation is changing too fast; try again.")
+
+    def apply_unread(self, account_id: str, activation_id: int, event: ActivationEvent) -> Activation:
+        """Apply a user's `event` to their activation without reading it first when the state table allows (one
+        conditional write); when that write does not apply, the activation is read and judged as `apply` does,
+        which explains the refusal (NotFound, IllegalTransition) or applies a move a blind write cannot."""
+        move = blind_move(event)
+        if move is not None:
+            moved = activation_store.move_unread(account_id, activation_id, move)
+            if moved is not None:
+                return moved
+        return self.apply(self.load_for_account(account_id, activation_id), event)
+
+    def tell_partner(self, activation: Activation, action: PartnerAction) -> Told | None:
+        """Finish or cancel at the partner; queued for the retry job when it cannot be reached (None: no partner)."""
+        found = self.partner_of(activation)
+        return None if found is None else self.calls.tell(*found, action)
+
+    def partner_of(self, activation: Activation) -> tuple[Partner, str] | None:
+        """The activation's partner and its id there; None before a number was issued or for a partner gone."""
+        partner = self.partners.get(activation.partner or "")
+        if partner is None or not activation.partner_activation_id:
+            return None
+        return partner, activation.partner_activation_id
+
+    def expire(self, activation: Activation) -> Activation:
+        """Lifetime over: TIMEOUT (refunded) without an SMS, FINISHED with one; the partner is told which."""
+        ended = self.apply(activation, ActivationEvent.EXPIRED)
+        if ended.status == ActivationStatus.TIMEOUT.value:
+            self.tell_partner(ended, PartnerAction.CANCEL)
+        else:
+            self.tell_partner(ended, PartnerAction.FINISH)
+        return ended
+
+    def expire_overdue(self) -> int:
+        """End every issued activation whose lifetime is over; the count ended."""
+        overdue = activation_store.overdue(self.clock.now())
+        return self._each(a for a in overdue if a.status != ActivationStatus.PENDING.value)
+
+    def resolve_stale_pending(self) -> int:
+        """A PENDING activation older than the resolve delay lost its order (a crash or a timeout): fail and refund.
+
+        The number, if a partner issued one we never recorded, is not ours to cancel: we do not know its
+        id, and partners end an unused number at its lifetime and refund it.
+        """
+        cutoff = self.clock.now() - self.settings.pending_resolve_after_seconds
+        return self._each((a for a in activation_store.active_with(PENDING_KEY, self.settings.write_shards)
+                           if a.created_at < cutoff),
+                          lambda a: self.apply(a, ActivationEvent.PARTNER_FAILED, only_from=ActivationStatus.PENDING))
+
+    def _each(self, activations: Iterable[Activation], end: Callable[[Activation], Activation] | None = None) -> int:
+        done = 0
+        for activation in activations:
+            try:
+                (end or self.expire)(activation)
+                done += 1
+            except (IllegalTransition, Conflict):
+                continue  # another writer ended it first
+        return done
+
+    def _commit(self, activation: Activation, step: Transition, fields: Mapping[str, Any], event: ActivationEvent
+                ) -> Activation:
+        unchanged = Activation.version == activation.version
+        actions = activation_store.change_actions(activation, fields)
+        if step.money is MoneyEffect.NONE:
+            activation.update(actions=actions, condition=unchanged)
+            return activation
+        self.wallet.post(activation.account_id, int(activation.price_cents), LedgerKind.ACTIVATION_REFUND,
+                         str(activation.activation_id), memo=event.value,
+                         extra=lambda tx: tx.update(activation, actions=actions, condition=unchanged))
+        return activation_store.committed(activation, fields)
+
+    def _cancel_window_over(self, activation: Activation) -> bool:
+        return can_cancel_at(float(activation.created_at), self.clock.now(), self.settings.cancel_grace_seconds)

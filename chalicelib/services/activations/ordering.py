@@ -1,0 +1,215 @@
+"""Ordering a number: validate, debit and create the activation in one transaction, then ask partners.
+
+Partners are asked cheapest first. The user pays the price of the cheapest offer in stock (within
+their max price); a fallback partner is asked only if it costs us no more than that price, so a
+failover never sells at a loss and never charges more than quoted. No number from anyone → FAILED
+and the debit reversed. A crash after the debit leaves a PENDING activation the resolve job ends.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.config import Settings
+from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.activation_state import ActivationEvent, ActivationStatus
+from chalicelib.domain.catalog_data import country_by_id, service_by_code
+from chalicelib.domain.clock import Clock
+from chalicelib.domain.errors import (
+    AlreadyApplied,
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    NoNumbers,
+    PriceAboveMax,
+)
+from chalicelib.domain.ids import new_numeric_id
+from chalicelib.domain.money import convert_minor
+from chalicelib.observability import logger
+from chalicelib.providers.base import Partner, PartnerNumber
+from chalicelib.services.accounts.registration import require_can_spend
+from chalicelib.services.activations.catalog import MAX_PRICE_CENTS, Catalog, Quote
+from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
+from chalicelib.services.money.wallet import Wallet
+from chalicelib.services.platform.partner_calls import PartnerAction
+from chalicelib.store import activations as activation_store
+from chalicelib.store.accounts import Account
+from chalicelib.store.activations import PENDING_KEY, Activation, BadNumber
+from chalicelib.store.ledger import Claim
+
+_OPERATOR = re.compile(r"[a-z0-9_]{1,32}")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+_EXCLUDED_PHONES_LIMIT = 100
+_ID_DRAWS = 5
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    service: str
+    country: int
+    operator: str | None = None
+    max_price_cents: int | None = None
+    exclude_phone_prefixes: tuple[str, ...] = ()  # the handler API's phoneException
+
+    def fingerprint(self) -> str:
+        return f"{self.service}|{self.country}|{self.operator or 'any'}|{self.max_price_cents}"
+
+
+class Ordering:
+    def __init__(self, settings: Settings, partners: Mapping[str, Partner], clock: Clock, catalog: Catalog,
+                 lifecycle: Lifecycle, wallet: Wallet) -> None:
+        self.settings = settings
+        self.partners = partners
+        self.clock = clock
+        self.catalog = catalog
+        self.lifecycle = lifecycle
+        self.wallet = wallet
+
+    def order(self, account: Account, request: OrderRequest, idempotency_key: str | None = None) -> Activation:
+        """A WAITING activation with a number, or a FAILED one refunded; raises before any debit on bad input."""
+        _validate(request, idempotency_key)
+        require_can_spend(account)
+        claim_key = f"idem#order#{account.account_id}#{idempotency_key}" if idempotency_key else None
+        replay = self._replay(claim_key, request)
+        if replay is not None:
+            return replay
+        quotes = self.catalog.quote(request.service, request.country, request.operator)
+        if not quotes:
+            raise NoNumbers("No numbers for this service and country right now; try another country or later.")
+        price = quotes[0].price_cents
+        if request.max_price_cents is not None and price > request.max_price_cents:
+            raise PriceAboveMax(f"The cheapest number costs {price} cents, above your maximum.",
+                                details={"min_price_cents": price})
+        try:
+            activation = self._debit(account, request, price, claim_key)
+        except TransactWriteError:
+            replay = self._replay(claim_key, request)  # the same key won a race a moment ago
+            if replay is None:
+                raise
+            return replay
+        candidates = [quotes[0], *(q for q in quotes[1:] if q.cost_cents <= price)]
+        excluded = (*self._bad_numbers(account, request.service), *request.exclude_phone_prefixes)
+        return self._acquire(activation, request, candidates, excluded)
+
+    def _debit(self, account: Account, request: OrderRequest, price: int, claim_key: str | None) -> Activation:
+        for _ in range(_ID_DRAWS):
+            try:
+                return self._debit_as(new_numeric_id(), account, request, price, claim_key)
+            except AlreadyApplied:
+                continue  # the id was drawn by another process in the same millisecond: its charge holds the claim
+        raise Conflict("Could not assign an order id; try again.")
+
+    def _debit_as(self, activation_id: int, account: Account, request: OrderRequest, price: int,
+                  claim_key: str | None) -> Activation:
+        now = self.clock.now()
+        activation = Activation(activation_id, account_id=account.account_id, service=request.service,
+                                country=request.country, operator=request.operator or "any",
+                                status=ActivationStatus.PENDING.value, price_cents=price, created_at=now,
+                                expires_at=now + self.settings.activation_lifetime_seconds,
+                                active_key=activation_store.active_key(PENDING_KEY, activation_id,
+                                                                    self.settings.write_shards),
+                                idempotency_key=claim_key, sms=[], has_sms=False, version=0)
+
+        def create(tx: TransactWrite) -> None:
+            tx.save(activation, condition=Activation.activation_id.does_not_exist())
+            if claim_key:
+                expires = datetime.fromtimestamp(now + _IDEMPOTENCY_TTL_SECONDS, tz=UTC)
+                tx.save(Claim(claim_key, value=f"{activation.activation_id}|{request.fingerprint()}", created_at=now,
+                              expires_at=expires), condition=Claim.key.does_not_exist())
+
+        self.wallet.post(account.account_id, -price, LedgerKind.ACTIVATION_CHARGE, str(activation.activation_id),
+                         memo=f"{request.service}/{request.country}", require_active=True, extra=create,
+                         known=account)
+        return activation
+
+    def _acquire(self, activation: Activation, request: OrderRequest, candidates: Sequence[Quote],
+                 excluded: Sequence[str]) -> Activation:
+        for quote in candidates:
+            partner = self.partners.get(quote.partner)
+            if partner is None:
+                continue
+            try:
+                number = partner.get_number(request.service, request.country, _operator_param(quote.operator),
+                                            self._cost_ceiling(quote, int(activation.price_cents)), excluded)
+            except PARTNER_ERRORS as exc:
+                logger.info("partner gave no number", extra={"partner": partner.name, "error": str(exc),
+                                                             "activation_id": int(activation.activation_id)})
+                continue
+            return self._issue(activation, partner, quote, number)
+        return self._fail(activation)
+
+    def _issue(self, activation: Activation, partner: Partner, quote: Quote, number: PartnerNumber) -> Activation:
+        cost = quote.cost_cents
+        if number.cost_minor is not None:  # what the partner says it charged for this number
+            cost = convert_minor(number.cost_minor, self.catalog.rate(partner.name))
+        shards = self.settings.write_shards
+        active_key = activation_store.active_key(partner.name, int(activation.activation_id), shards)
+        changes = {"phone": number.phone, "partner": partner.name, "operator": quote.operator,
+                   "partner_activation_id": number.partner_activation_id, "cost_cents": cost,
+                   "partner_ref": activation_store.partner_ref(partner.name, number.partner_activation_id),
+                   "active_key": active_key, "last_checked_at": self.clock.now()}
+        try:
+            return self.lifecycle.apply(activation, ActivationEvent.NUMBER_ISSUED, changes,
+                                        only_from=ActivationStatus.PENDING)
+        except IllegalTransition:
+            # The resolve job gave up on this order (and refunded it) while the partner was answering.
+            self.lifecycle.calls.tell(partner, number.partner_activation_id, PartnerAction.CANCEL)
+            return self.lifecycle.load(int(activation.activation_id))
+
+    def _fail(self, activation: Activation) -> Activation:
+        try:
+            return self.lifecycle.apply(activation, ActivationEvent.PARTNER_FAILED, only_from=ActivationStatus.PENDING)
+        except IllegalTransition:
+            return self.lifecycle.load(int(activation.activation_id))
+
+    def _cost_ceiling(self, quote: Quote, price_cents: int) -> int:
+        """The most the partner may charge, in its minor units: its listed cost, or up to our price if higher."""
+        return max(quote.cost_minor, int(Decimal(price_cents) / self.catalog.rate(quote.partner)))
+
+    def _bad_numbers(self, account: Account, service: str) -> list[str]:
+        """The numbers the user banned for the service; no query for an account that never banned one."""
+        if account.has_bad_numbers is False:
+            return []
+        owner = activation_store.bad_number_owner(account.account_id, service)
+        return [b.phone for b in BadNumber.query(owner, limit=_EXCLUDED_PHONES_LIMIT)]
+
+    def _replay(self, claim_key: str | None, request: OrderRequest) -> Activation | None:
+        if claim_key is None:
+            return None
+        try:
+            claim = Claim.get(claim_key, consistent_read=True)
+        except Claim.DoesNotExist:
+            return None
+        activation_id, _, fingerprint = (claim.value or "").partition("|")
+        if fingerprint != request.fingerprint():
+            raise InvalidInput("This Idempotency-Key was used for a different order.", code="IDEMPOTENCY_KEY_REUSED")
+        return self.lifecycle.load(int(activation_id))
+
+
+def _validate(request: OrderRequest, idempotency_key: str | None) -> None:
+    if service_by_code(request.service) is None:
+        raise InvalidInput(f"Unknown service {request.service!r}: see GET /v1/services.", code="BAD_SERVICE",
+                           details={"field": "service"})
+    if country_by_id(request.country) is None:
+        raise InvalidInput(f"Unknown country {request.country!r}: see GET /v1/countries.", code="BAD_COUNTRY",
+                           details={"field": "country"})
+    if request.operator is not None and not _OPERATOR.fullmatch(request.operator):
+        raise InvalidInput("'operator' must be a lower-case operator name such as 'mts', or 'any'.",
+                           code="WRONG_OPERATOR", details={"field": "operator"})
+    if request.max_price_cents is not None and not 1 <= request.max_price_cents <= MAX_PRICE_CENTS:
+        raise InvalidInput(f"'max_price_cents' must be from 1 to {MAX_PRICE_CENTS}.",
+                           details={"field": "max_price_cents"})
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise InvalidInput("The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
+                           details={"field": "Idempotency-Key"})
+
+
+def _operator_param(operator: str) -> str | None:
+    return None if operator == "any" else operator

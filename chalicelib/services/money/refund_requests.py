@@ -1,0 +1,298 @@
+"""Refund requests (6.3): the remaining balance is held while an admin decides; approval pays it back to the cards.
+
+Approval refunds the account's top-ups newest first, never more than is left refundable on each
+(Stripe refuses over-refunds, localstripe does not, so the cap is ours), minus the configured fee,
+which agreement 6.3 makes non-refundable. What cards cannot take back (money from admin
+adjustments, disputed payments) stays on the balance and the request says how much.
+
+Every step can be repeated after a crash: the plan is fixed on the request when it is approved,
+each card refund carries the idempotency key `refund:<request_id>:<payment_intent_id>` and its
+ledger entry the cause `<request_id>:<payment_intent_id>`, and a part whose entry exists is skipped.
+"""
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.config import get_settings
+from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.errors import (
+    AlreadyApplied,
+    Conflict,
+    InsufficientBalance,
+    InvalidInput,
+    NotFound,
+    RefundRefused,
+)
+from chalicelib.domain.ids import new_id
+from chalicelib.observability import logger
+from chalicelib.services.money.payments import (
+    CardGateway,
+    CardMovement,
+    TopUpStatus,
+    already_applied,
+    apply_card_movement,
+    failed_before_taken,
+    payout_cause,
+)
+from chalicelib.services.money.wallet import Wallet
+from chalicelib.services.platform import container
+from chalicelib.store.payments import RefundRequest, TopUp
+
+_HOLD_ATTEMPTS = 3
+
+
+class RefundStatus(str, enum.Enum):
+    PENDING = "pending"
+    APPROVING = "approving"  # approved; the card refunds are being made
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
+class RefundDecision(str, enum.Enum):
+    APPROVE = "approve"
+    DECLINE = "decline"
+
+
+@dataclass(frozen=True)
+class PayoutPart:
+    topup_id: str
+    payment_intent_id: str
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class PayoutPlan:
+    parts: list[PayoutPart]
+    fee_cents: int
+    uncovered_cents: int
+
+    @property
+    def paid_cents(self) -> int:
+        return sum(part.amount_cents for part in self.parts)
+
+
+class RefundRequests:
+    def __init__(self, gateway: CardGateway, wallet: Wallet, fee_cents: int) -> None:
+        self.gateway = gateway
+        self.wallet = wallet
+        self.fee_cents = fee_cents
+
+    def create(self, account_id: str, reason: str) -> RefundRequest:
+        """Hold the whole available balance under a new pending request; one pending request per account."""
+        reason = reason.strip()
+        if not reason:
+            raise InvalidInput("Say why you want your balance refunded.", details={"field": "reason"})
+        for _ in range(_HOLD_ATTEMPTS):
+            account = self.wallet.read(account_id)
+            # Holds exist only for refund requests, so a held amount is a request still open.
+            if account.held_cents > 0:
+                raise Conflict("A refund request is already pending.", code="REFUND_REQUEST_PENDING")
+            available = int(account.balance_cents) - int(account.held_cents)
+            if available <= self.fee_cents:
+                raise Conflict("There is no balance to refund.", code="NOTHING_TO_REFUND",
+                               details={"available_cents": max(available, 0), "fee_cents": self.fee_cents})
+            request = RefundRequest(new_id("rr"), account_id=account_id, amount_cents=available, reason=reason,
+                                    status=RefundStatus.PENDING.value, created_at=self.wallet.clock.now())
+            try:
+                self.wallet.change_hold(account_id, available, extra=_saving(request))
+            except InsufficientBalance:
+                continue  # the balance moved between the read and the hold
+            return request
+        raise Conflict("Your balance is changing right now. Try again in a moment.", code="BALANCE_CHANGING")
+
+    def get(self, request_id: str) -> RefundRequest:
+        try:
+            return RefundRequest.get(request_id, consistent_read=True)
+        except RefundRequest.DoesNotExist:
+            raise NotFound("No such refund request.") from None
+
+    def of_account(self, account_id: str, limit: int = 50) -> list[RefundRequest]:
+        return list(RefundRequest.by_account.query(account_id, scan_index_forward=False, limit=limit))
+
+    def with_status(self, status: RefundStatus, limit: int = 100) -> list[RefundRequest]:
+        """The admin queue: oldest first."""
+        return list(RefundRequest.by_status.query(status.value, limit=limit))
+
+    def decide(self, request_id: str, decision: RefundDecision, note: str | None, actor: str) -> RefundRequest:
+        """Approve (pay back to cards) or decline (release the hold); repeating a decision finishes it."""
+        request = self.get(request_id)
+        if decision is RefundDecision.DECLINE:
+            self._claim(request, RefundStatus.DECLINED, note, actor, [])
+            self._release_hold(request, [])
+        else:
+            plan = self._approval_plan(request, note, actor)
+            self._pay_out(request, plan)
+            self._release_hold(request, [RefundRequest.status.set(RefundStatus.APPROVED.value)])
+        request.refresh(consistent_read=True)
+        return request
+
+    def _approval_plan(self, request: RefundRequest, note: str | None, actor: str) -> PayoutPlan:
+        if request.status == RefundStatus.APPROVING.value:
+            return _plan_from(request)
+        if request.status != RefundStatus.PENDING.value:
+            raise Conflict(f"This refund request is already {request.status}.", code="REFUND_ALREADY_DECIDED")
+        plan = self._plan(request)
+        self._claim(request, RefundStatus.APPROVING, note, actor, [
+            RefundRequest.payout_plan.set(json.dumps([asdict(part) for part in plan.parts])),
+            RefundRequest.paid_cents.set(plan.paid_cents), RefundRequest.fee_cents.set(plan.fee_cents),
+            RefundRequest.uncovered_cents.set(plan.uncovered_cents)])
+        if plan.uncovered_cents:
+            logger.warning("refund request not fully payable to cards", extra={
+                "refund_request_id": request.request_id, "uncovered_cents": plan.uncovered_cents})
+        return plan
+
+    def _plan(self, request: RefundRequest) -> PayoutPlan:
+        # A dispute or card refund since the request may have taken part of the held money already.
+        payable = min(int(request.amount_cents), max(int(self.wallet.read(request.account_id).balance_cents), 0))
+        fee = min(self.fee_cents, payable)
+        wanted = payable - fee
+        parts: list[PayoutPart] = []
+        for topup in TopUp.by_account.query(request.account_id, scan_index_forward=False):
+            if wanted <= 0:
+                break
+            if topup.status != TopUpStatus.CREDITED.value or not topup.payment_intent_id:
+                continue
+            take = min(topup.refundable_cents, wanted)
+            if take > 0:
+                parts.append(PayoutPart(topup.topup_id, topup.payment_intent_id, take))
+                wanted -= take
+        paid = sum(part.amount_cents for part in parts)
+        fee = fee if paid else 0  # no fee when nothing goes back to a card
+        return PayoutPlan(parts=parts, fee_cents=fee, uncovered_cents=int(request.amount_cents) - paid - fee)
+
+    def _claim(self, request: RefundRequest, target: RefundStatus, note: str | None, actor: str,
+               actions: list[Action]) -> None:
+        """Move a pending request to `target`; a request already there and not finished is resumed."""
+        if request.status == target.value and request.hold_released_at is None:
+            return
+        if request.status != RefundStatus.PENDING.value:
+            raise Conflict(f"This refund request is already {request.status}.", code="REFUND_ALREADY_DECIDED")
+        decided = [RefundRequest.status.set(target.value), RefundRequest.decided_at.set(self.wallet.clock.now()),
+                   RefundRequest.decided_by.set(actor)]
+        if note:
+            decided.append(RefundRequest.decision_note.set(note))
+        try:
+            request.update(actions=[*decided, *actions], condition=RefundRequest.status == RefundStatus.PENDING.value)
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            raise Conflict("Another admin decided this refund request first.", code="REFUND_ALREADY_DECIDED") from None
+
+    def _pay_out(self, request: RefundRequest, plan: PayoutPlan) -> None:
+        for part in plan.parts:
+            self._refund_part(request, part)
+        if plan.fee_cents and not self._waive_fee_if_nothing_paid(request, plan.fee_cents):
+            try:
+                # Like the card refunds, the fee comes out of the held money: allowed past the hold.
+                self.wallet.post(request.account_id, -plan.fee_cents, LedgerKind.REFUND_PAYOUT,
+                                 f"{request.request_id}:fee", memo="refund fee (not refundable, 6.3)",
+                                 allow_negative=True)
+            except AlreadyApplied:
+                pass
+
+    def _refund_part(self, request: RefundRequest, part: PayoutPart) -> None:
+        cause = payout_cause(request.request_id, part.payment_intent_id)
+        if already_applied(LedgerKind.REFUND_PAYOUT, cause):
+            return
+        if part.payment_intent_id in (request.refused_payment_intents or set()):
+            return
+        try:
+            refund = self.gateway.refund(part.payment_intent_id, part.amount_cents,
+                                         idempotency_key=f"refund:{cause}",
+                                         metadata={"refund_request_id": request.request_id,
+                                                   "account_id": request.account_id, "topup_id": part.topup_id})
+        except RefundRefused:
+            self._refuse_part(request, part)  # charged back: Stripe will never refund it
+            return
+        # Any other PaymentError propagates: the decision fails and its repetition tries this part again.
+        if refund.status in ("failed", "canceled"):
+            self._refuse_part(request, part)
+            return
+        topup = TopUp.get(part.topup_id, consistent_read=True)
+        movement = CardMovement(LedgerKind.REFUND_PAYOUT, cause_id=cause, ref_id=refund.id,
+                                amount_cents=-part.amount_cents, refunded_cents=part.amount_cents,
+                                refund_request_id=request.request_id)
+        applied = apply_card_movement(self.wallet, topup, movement,
+                                      memo=f"refund {refund.id} for request {request.request_id}")
+        if not applied and failed_before_taken(refund.id):
+            # Stripe's refund.failed got here first and barred this refund from the balance: nothing was paid.
+            self._refuse_part(request, part)
+
+    def _refuse_part(self, request: RefundRequest, part: PayoutPart) -> None:
+        """Stripe will not refund this card payment: its share stays on the balance, counted as uncovered.
+
+        Raising instead would leave the request approving for ever, the money held and every retry refused
+        again; the user keeps the money to spend, and the operator sees it in the request's uncovered amount.
+        """
+        try:
+            request.update(actions=[RefundRequest.refused_payment_intents.add({part.payment_intent_id}),
+                                    RefundRequest.paid_cents.add(-part.amount_cents),
+                                    RefundRequest.uncovered_cents.add(part.amount_cents)],
+                           condition=~RefundRequest.refused_payment_intents.contains(part.payment_intent_id))
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        logger.warning("stripe refused a refund payout; its amount stays on the balance", extra={
+            "refund_request_id": request.request_id, "payment_intent_id": part.payment_intent_id,
+            "amount_cents": part.amount_cents})
+
+    def _waive_fee_if_nothing_paid(self, request: RefundRequest, fee_cents: int) -> bool:
+        """No fee when no card got anything back (as when nothing was payable at all); True when waived."""
+        request.refresh(consistent_read=True)
+        if int(request.paid_cents) > 0:
+            return False
+        try:
+            request.update(actions=[RefundRequest.fee_cents.set(0), RefundRequest.uncovered_cents.add(fee_cents)],
+                           condition=RefundRequest.fee_cents == fee_cents)
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        return True
+
+    def _release_hold(self, request: RefundRequest, actions: list[Action]) -> None:
+        now = self.wallet.clock.now()
+
+        def finish(tx: TransactWrite) -> None:
+            tx.update(request, actions=[*actions, RefundRequest.hold_released_at.set(now)])
+
+        try:
+            self.wallet.change_hold(request.account_id, -int(request.amount_cents), extra=finish)
+        except InsufficientBalance:
+            # Only a decision running at the same time releases this hold: it must have finished.
+            request.refresh(consistent_read=True)
+            if request.hold_released_at is None:
+                raise Conflict("The held amount does not match this request.", code="HOLD_MISMATCH") from None
+
+
+def _saving(request: RefundRequest) -> Callable[[TransactWrite], None]:
+    def save(tx: TransactWrite) -> None:
+        tx.save(request)
+
+    return save
+
+
+def _plan_from(request: RefundRequest) -> PayoutPlan:
+    parts = [PayoutPart(**part) for part in json.loads(request.payout_plan or "[]")]
+    return PayoutPlan(parts=parts, fee_cents=int(request.fee_cents), uncovered_cents=int(request.uncovered_cents))
+
+
+
+def refund_requests() -> RefundRequests:
+    """RefundRequests with the process's collaborators."""
+    return RefundRequests(container.stripe_gateway(), Wallet(container.clock()), get_settings().refund_fee_cents)
+
+
+def request_refund(account_id: str, reason: str) -> RefundRequest:
+    """A written refund request (6.3): the balance is held, and it opens a support ticket of its own kind."""
+    from chalicelib.services.support.tickets import support_desk
+
+    request = refund_requests().create(account_id, reason)
+    support_desk().open_refund_ticket(account_id, request.request_id, int(request.amount_cents), reason)
+    return request

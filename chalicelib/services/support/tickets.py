@@ -1,0 +1,284 @@
+"""Support tickets (agreement 4.2, 6.3): users write, support answers and the user is emailed each answer.
+
+A ticket is a numbered conversation; adding a message is one transaction (the ticket's counter moves
+from n to n+1 and message n+1 is written), so concurrent writers never lose or overwrite a message.
+A refund request (6.3) is a ticket of its own kind, opened by the refund service under a ticket id
+derived from the request id, so opening it twice opens it once.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.config import get_settings
+from chalicelib.domain.clock import Clock, SystemClock, iso
+from chalicelib.domain.errors import AlreadyApplied, Conflict, InvalidInput, NotFound
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.money import format_major
+from chalicelib.observability import logger
+from chalicelib.providers.mailer import Mailer
+from chalicelib.services.platform import container
+from chalicelib.services.platform.mail_outbox import is_queued
+from chalicelib.store.accounts import Account
+from chalicelib.store.base import connection
+from chalicelib.store.support import Ticket, TicketMessage
+
+SUBJECT_MAX = 200
+MESSAGE_MAX = 5000
+_ADD_ATTEMPTS = 5
+
+
+class TicketKind(str, enum.Enum):
+    SUPPORT = "support"
+    CONTACT = "contact"  # written signed out, through the public contact form, once the email was confirmed
+    REFUND_REQUEST = "refund_request"
+
+
+class TicketStatus(str, enum.Enum):
+    OPEN = "open"  # the user wrote last: support's turn
+    ANSWERED = "answered"  # support wrote last: the user's turn
+
+
+class Author(str, enum.Enum):
+    USER = "user"
+    SUPPORT = "support"
+
+
+class EmailStatus(str, enum.Enum):
+    PENDING = "pending"  # written, the mailer has not taken it (yet, or it could neither send nor queue it)
+    QUEUED = "queued"  # the mail service refused it for now: the mail outbox's deliver_mail job sends it
+    SENT = "sent"
+
+
+@dataclass(frozen=True)
+class MessageView:
+    seq: int
+    author: Author
+    body: str
+    created_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "author": self.author.value, "message": self.body,
+                "created_at": iso(self.created_at)}
+
+
+@dataclass(frozen=True)
+class TicketView:
+    ticket_id: str
+    account_id: str
+    kind: TicketKind
+    subject: str
+    status: TicketStatus
+    reference_id: str | None
+    created_at: float
+    updated_at: float
+    messages: list[MessageView] = field(default_factory=list)
+    contact_email: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        contact = {"contact_email": self.contact_email} if self.contact_email else {}
+        return {"ticket_id": self.ticket_id, "kind": self.kind.value, "subject": self.subject,
+                "status": self.status.value, "reference_id": self.reference_id,
+                "created_at": iso(self.created_at), "updated_at": iso(self.updated_at),
+                "messages": [m.to_json() for m in self.messages], **contact}
+
+
+@dataclass(frozen=True)
+class Answered:
+    """Support's answer: the ticket as it stands now, and whether the user's email went out."""
+
+    ticket: TicketView
+    email: EmailStatus
+
+
+class SupportDesk:
+    def __init__(self, mailer: Mailer, public_base_url: str, clock: Clock | None = None) -> None:
+        self.mailer = mailer
+        self.public_base_url = public_base_url.rstrip("/")
+        self.clock = clock or SystemClock()
+
+    def open_ticket(self, account_id: str, subject: str, message: str) -> TicketView:
+        """A user's new ticket with its first message; support's turn."""
+        return self._open(new_id("tkt"), account_id, TicketKind.SUPPORT, _subject(subject), _body(message), None)
+
+    def open_contact_ticket(self, ticket_id: str, account_id: str, email: str, subject: str,
+                            message: str) -> TicketView:
+        """A contact-form message whose sender confirmed `email`; opening it again returns the first one."""
+        try:
+            return self._open(ticket_id, account_id, TicketKind.CONTACT, _subject(subject), _body(message), None,
+                              contact_email=email)
+        except AlreadyApplied:
+            return self._view(_ticket(ticket_id))
+
+    def open_refund_ticket(self, account_id: str, request_id: str, amount_cents: int, reason: str) -> TicketView:
+        """The ticket of a refund request (6.3); opening it again for the same request returns the first one."""
+        subject = f"Refund request of {format_major(amount_cents)}"
+        try:
+            return self._open(f"tkt_{request_id}", account_id, TicketKind.REFUND_REQUEST, subject,
+                              _body(reason), request_id)
+        except AlreadyApplied:
+            return self._view(_ticket(f"tkt_{request_id}"))
+
+    def add_user_message(self, account_id: str, ticket_id: str, message: str) -> MessageView:
+        ticket = self._owned(account_id, ticket_id)
+        return self._add(ticket, Author.USER, None, _body(message), TicketStatus.OPEN)
+
+    def tickets_of(self, account_id: str, limit: int = 50) -> list[TicketView]:
+        """The user's tickets with their messages, newest first."""
+        tickets = Ticket.by_account.query(account_id, scan_index_forward=False, limit=limit)
+        return [self._view(t) for t in tickets]
+
+    def ticket_of(self, account_id: str, ticket_id: str) -> TicketView:
+        return self._view(self._owned(account_id, ticket_id))
+
+    def queue(self, status: TicketStatus | None, limit: int = 100) -> list[TicketView]:
+        """Support's list: tickets in `status` (every ticket when None), longest waiting first."""
+        statuses = [status] if status else list(TicketStatus)
+        found = [t for s in statuses for t in Ticket.by_status.query(s.value, limit=limit)]
+        return [self._view(t) for t in sorted(found, key=lambda t: t.updated_at)[:limit]]
+
+    def ticket(self, ticket_id: str) -> TicketView:
+        return self._view(_ticket(ticket_id))
+
+    def reply(self, ticket_id: str, message: str, actor: str) -> Answered:
+        """Support's answer, stored; then the user is emailed it. A refused email leaves the answer stored and
+        its email pending, which the outcome says (`email`) and resend_pending_emails retries."""
+        ticket = _ticket(ticket_id)
+        reply = self._add(ticket, Author.SUPPORT, actor, _body(message), TicketStatus.ANSWERED)
+        email = self._email_reply(ticket, reply)
+        return Answered(self._view(_ticket(ticket_id)), email)
+
+    def resend_pending_emails(self, ticket_id: str) -> list[int]:
+        """Email every answer of the ticket whose email is still pending, oldest first; the numbers of those
+        sent now. The first refusal stops the run (the rest stay pending, in order)."""
+        ticket = _ticket(ticket_id)
+        sent: list[int] = []
+        for message in TicketMessage.query(ticket_id, filter_condition=TicketMessage.email_status
+                                           == EmailStatus.PENDING.value):
+            if self._email_reply(ticket, _message_view(message)) is EmailStatus.PENDING:
+                break
+            sent.append(int(message.seq))
+        return sent
+
+    def pending_emails(self, ticket_id: str) -> list[int]:
+        """The numbers of the ticket's answers whose email has not gone out."""
+        return [int(m.seq) for m in TicketMessage.query(ticket_id, filter_condition=TicketMessage.email_status
+                                                        == EmailStatus.PENDING.value)]
+
+    def _open(self, ticket_id: str, account_id: str, kind: TicketKind, subject: str, body: str,
+              reference_id: str | None, *, contact_email: str | None = None) -> TicketView:
+        now = self.clock.now()
+        ticket = Ticket(ticket_id, account_id=account_id, kind=kind.value, subject=subject,
+                        status=TicketStatus.OPEN.value, reference_id=reference_id, message_count=1,
+                        created_at=now, updated_at=now, contact_email=contact_email)
+        first = TicketMessage(ticket_id, 1, author=Author.USER.value, body=body, created_at=now)
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.save(ticket, condition=Ticket.ticket_id.does_not_exist())
+                tx.save(first, condition=TicketMessage.seq.does_not_exist())
+        except TransactWriteError as exc:
+            if "ConditionalCheckFailed" not in {r.code for r in (exc.cancellation_reasons or []) if r}:
+                raise
+            raise AlreadyApplied(f"Ticket {ticket_id} already exists.") from None
+        return self._view(ticket, [first])
+
+    def _add(self, ticket: Ticket, author: Author, actor: str | None, body: str,
+             status: TicketStatus) -> MessageView:
+        for _ in range(_ADD_ATTEMPTS):
+            seq = int(ticket.message_count) + 1
+            now = self.clock.now()
+            message = TicketMessage(ticket.ticket_id, seq, author=author.value, actor=actor, body=body,
+                                    created_at=now,
+                                    email_status=EmailStatus.PENDING.value if author is Author.SUPPORT else None)
+            try:
+                with TransactWrite(connection=connection()) as tx:
+                    tx.update(ticket, condition=Ticket.message_count == ticket.message_count,
+                              actions=[Ticket.message_count.set(seq), Ticket.status.set(status.value),
+                                       Ticket.updated_at.set(now)])
+                    tx.save(message, condition=TicketMessage.seq.does_not_exist())
+                return _message_view(message)
+            except TransactWriteError:
+                ticket = _ticket(ticket.ticket_id)  # someone else wrote first: take the next number
+        raise Conflict("The ticket is busy; try again.")
+
+    def _owned(self, account_id: str, ticket_id: str) -> Ticket:
+        ticket = _ticket(ticket_id)
+        if ticket.account_id != account_id:
+            raise NotFound("There is no such ticket.")  # not Forbidden: ticket ids are not to be probed
+        return ticket
+
+    def _view(self, ticket: Ticket, messages: list[TicketMessage] | None = None) -> TicketView:
+        found = messages if messages is not None else list(TicketMessage.query(ticket.ticket_id))
+        return TicketView(ticket_id=ticket.ticket_id, account_id=ticket.account_id, kind=TicketKind(ticket.kind),
+                          subject=ticket.subject, status=TicketStatus(ticket.status),
+                          reference_id=ticket.reference_id, created_at=ticket.created_at,
+                          updated_at=ticket.updated_at, messages=[_message_view(m) for m in found],
+                          contact_email=ticket.contact_email)
+
+    def _email_reply(self, ticket: Ticket, reply: MessageView) -> EmailStatus:
+        """What became of the answer's email (no one to write to counts as sent), recorded on the answer."""
+        address, how = self._reply_address(ticket)
+        status = EmailStatus.SENT
+        if address:
+            body = f"Support answered your ticket \"{ticket.subject}\" ({ticket.ticket_id}):\n\n{reply.body}\n\n{how}\n"
+            try:
+                status = EmailStatus.QUEUED if is_queued(self.mailer.send(address, f"Re: {ticket.subject}", body)) \
+                    else EmailStatus.SENT
+            except Exception as error:  # neither sent nor queued (the outbox down too, a header): the answer stands
+                logger.warning("support answer not emailed", extra={"ticket_id": ticket.ticket_id, "seq": reply.seq,
+                                                                    "error": type(error).__name__})
+                return EmailStatus.PENDING
+        TicketMessage(ticket.ticket_id, reply.seq).update(actions=[TicketMessage.email_status.set(status.value)])
+        return status
+
+    def _reply_address(self, ticket: Ticket) -> tuple[str | None, str]:
+        """Where an answer goes, and how its reader writes back: a contact-form ticket's sender, or the account."""
+        if ticket.contact_email:
+            return ticket.contact_email, "Answer this email to write back to us."
+        try:
+            email = Account.get(ticket.account_id).email
+        except Account.DoesNotExist:
+            return None, ""
+        return email, (f"Sign in at {self.public_base_url}/ to read the whole conversation and answer, "
+                       "or answer this email.")
+
+
+def support_desk() -> SupportDesk:
+    """SupportDesk with the process's collaborators."""
+    return SupportDesk(container.mailer(), get_settings().public_base_url, container.clock())
+
+
+def _ticket(ticket_id: str) -> Ticket:
+    try:
+        return Ticket.get(ticket_id, consistent_read=True)
+    except Ticket.DoesNotExist:
+        raise NotFound("There is no such ticket.") from None
+
+
+def _message_view(m: TicketMessage) -> MessageView:
+    return MessageView(seq=int(m.seq), author=Author(m.author), body=m.body, created_at=m.created_at)
+
+
+def check_subject_and_message(subject: str, message: str) -> tuple[str, str]:
+    """Both as they will be stored; raises InvalidInput naming the field."""
+    return _subject(subject), _body(message)
+
+
+def _subject(value: str) -> str:
+    return _limited(" ".join(value.split()), "subject", SUBJECT_MAX)  # one line: it becomes an email subject
+
+
+def _body(value: str) -> str:
+    return _limited(value.strip(), "message", MESSAGE_MAX)
+
+
+def _limited(value: str, name: str, maximum: int) -> str:
+    if not value:
+        raise InvalidInput(f"'{name}' must not be empty.", details={"field": name})
+    if len(value) > maximum:
+        raise InvalidInput(f"'{name}' is longer than {maximum} characters.", details={"field": name})
+    return value
