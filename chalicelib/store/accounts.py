@@ -51,7 +51,14 @@ class Account(Model):
     balance_cents = NumberAttribute(default=0)
     held_cents = NumberAttribute(default=0)  # pending refund requests: not spendable
     version = NumberAttribute(default=0)  # bumped by every money change; the compare-and-set guard
-    ledger_seq = NumberAttribute(default=0)  # number of ledger entries; entry n has seq n
+    ledger_seq = NumberAttribute(default=0)  # number of ledger entries
+    # Kept by every posting since read-free debits (services/wallet.py): balance - held, what a debit's condition
+    # compares (a condition cannot subtract); the key of the newest ledger entry (entries commit in key order);
+    # the newest entry whose balance_after is written, and that balance. None on accounts no posting touched since.
+    spendable_cents = NumberAttribute(null=True)
+    ledger_last = NumberAttribute(null=True)
+    sealed_seq = NumberAttribute(null=True)
+    sealed_balance_cents = NumberAttribute(null=True)
     agreement_version = UnicodeAttribute(null=True)
     agreement_accepted_at = NumberAttribute(null=True)
     agreement_accepted_ip = UnicodeAttribute(null=True)

@@ -16,10 +16,12 @@ class LedgerEntry(Model):
         table_name = "ledger"
 
     account_id = UnicodeAttribute(hash_key=True)
-    seq = NumberAttribute(range_key=True)  # 1, 2, 3… per account, gap-free: the order money moved in
+    # The order money moved in: entries commit in increasing seq (1, 2, 3… on accounts from before read-free
+    # debits, then time-ordered numbers; services/wallet.py). The count is the account's ledger_seq.
+    seq = NumberAttribute(range_key=True)
     entry_id = UnicodeAttribute()
     amount_cents = NumberAttribute()
-    balance_after_cents = NumberAttribute()
+    balance_after_cents = NumberAttribute(null=True)  # None until sealed: a read-free debit cannot know it
     kind = UnicodeAttribute()
     cause_id = UnicodeAttribute()
     memo = UnicodeAttribute(null=True)

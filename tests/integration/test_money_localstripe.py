@@ -27,7 +27,6 @@ from chalicelib.services.money.payments import TopUps
 from chalicelib.services.money.refund_requests import RefundDecision, RefundRequests
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
-from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.payments import TopUp
 from infra.local.localstripe_setup import confirm_setup_intent_with_test_card, signature_header
 from tests.integration.helpers_security import bearer, fund, sign_up
@@ -227,7 +226,7 @@ def test_wallet__racing_debits_on_one_account_never_go_below_zero(stack_settings
     with ThreadPoolExecutor(max_workers=6) as pool:
         list(pool.map(debit, range(10)))
     # Then exactly six fit, the balance never went below zero, and it is the ledger's sum
-    entries = list(LedgerEntry.query(customer.account_id))
+    entries = wallet.entries(customer.account_id)
     assert len(taken) == 6
     assert all(int(e.balance_after_cents) >= 0 for e in entries)
     assert Account.get(customer.account_id, consistent_read=True).balance_cents == sum(

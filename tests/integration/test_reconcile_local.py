@@ -159,6 +159,6 @@ def test_incremental_runs__racing_real_postings_miss_no_change_and_report_nothin
     assert len(reports) >= 2 and found == {("charge_unmatched", cause) for cause in planted}
     # And an account is off the list only once a run read it up to its last posting: no posting went unread
     assert [account_id for account_id, _ in unreconciled(time.time() + 1)] == accounts[:1]
-    unread = {a: (reconciler.read_up_to.get(a), int(Account.get(a, consistent_read=True).ledger_seq))
+    unread = {a: (reconciler.read_up_to.get(a), int(Account.get(a, consistent_read=True).ledger_last))
               for a in accounts[1:]}
     assert all(read == last for read, last in unread.values()), unread

@@ -30,11 +30,11 @@ def test_post__credit_then_debit_writes_entries_with_exact_balance_after(moto_ta
     # When it is credited 1000 and debited 250
     wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
     posting = wallet.post("acc_1", -250, LedgerKind.ACTIVATION_CHARGE, "act_1")
-    # Then the balance and the entries agree
-    assert posting.balance_after_cents == 750
+    # Then the balance and the entries agree, in the order they were posted
     assert Account.get("acc_1").balance_cents == 750
     entries = wallet.entries("acc_1", newest_first=False)
-    assert [(e.seq, e.amount_cents, e.balance_after_cents) for e in entries] == [(1, 1000, 1000), (2, -250, 750)]
+    assert [(e.amount_cents, e.balance_after_cents) for e in entries] == [(1000, 1000), (-250, 750)]
+    assert entries[1].seq == posting.seq > entries[0].seq
 
 
 def test_post__same_cause_twice_is_refused_and_counted_once(moto_tables):
@@ -73,7 +73,8 @@ def test_post__held_money_cannot_be_spent(moto_tables):
     with pytest.raises(InsufficientBalance):
         wallet.post("acc_1", -300, LedgerKind.ACTIVATION_CHARGE, "act_1")
     # Then 200 can still be spent
-    assert wallet.post("acc_1", -200, LedgerKind.ACTIVATION_CHARGE, "act_2").balance_after_cents == 800
+    wallet.post("acc_1", -200, LedgerKind.ACTIVATION_CHARGE, "act_2")
+    assert wallet.entries("acc_1")[0].balance_after_cents == 800
 
 
 def test_post__dispute_may_go_negative_when_allowed(moto_tables):
@@ -82,9 +83,9 @@ def test_post__dispute_may_go_negative_when_allowed(moto_tables):
     wallet = Wallet()
     wallet.post("acc_1", 100, LedgerKind.TOP_UP, "pi_1")
     # When a dispute takes back 500
-    posting = wallet.post("acc_1", -500, LedgerKind.DISPUTE, "dp_1", allow_negative=True)
+    wallet.post("acc_1", -500, LedgerKind.DISPUTE, "dp_1", allow_negative=True)
     # Then the balance is negative and still equals the ledger
-    assert posting.balance_after_cents == -400
+    assert wallet.entries("acc_1")[0].balance_after_cents == -400
     assert _ledger_sum("acc_1") == -400
 
 
@@ -141,3 +142,51 @@ def test_post__random_sequences_keep_balance_equal_to_ledger_and_never_negative(
     assert balance == sum(e.amount_cents for e in entries) >= 0
     causes = [(e.kind, e.cause_id) for e in entries]
     assert len(causes) == len(set(causes))
+
+
+def test_post__debit_reads_nothing_and_its_balance_after_is_sealed_by_the_first_reader(moto_tables):
+    # Given an account credited 1000 (its first posting, which sets it up for read-free postings)
+    _account()
+    wallet = Wallet()
+    wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
+    # When it is debited 300 and 200
+    first = wallet.post("acc_1", -300, LedgerKind.ACTIVATION_CHARGE, "act_1")
+    second = wallet.post("acc_1", -200, LedgerKind.ACTIVATION_CHARGE, "act_2")
+    # Then the entries exist at once, their balance after is not yet known...
+    assert LedgerEntry.get("acc_1", first.seq).balance_after_cents is None
+    # ...and the first reader writes it: the running sum in the order they committed
+    assert [e.balance_after_cents for e in wallet.entries("acc_1")] == [500, 700, 1000]
+    assert LedgerEntry.get("acc_1", second.seq).balance_after_cents == 500
+    account = Account.get("acc_1")
+    assert (account.sealed_seq, account.sealed_balance_cents, account.spendable_cents) == (second.seq, 500, 500)
+
+
+def test_post__key_below_the_newest_entry_draws_one_above_it(moto_tables):
+    # Given an account whose newest entry has a key far ahead (another container's clock runs fast)
+    _account()
+    wallet = Wallet()
+    wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
+    ahead = wallet.post("acc_1", 100, LedgerKind.ADJUSTMENT, "adm_1").seq + 10**9
+    Account("acc_1").update(actions=[Account.ledger_last.set(ahead)])
+    # When a debit draws its key from this clock
+    posting = wallet.post("acc_1", -250, LedgerKind.ACTIVATION_CHARGE, "act_1")
+    # Then it still commits, after the newest entry, once
+    assert posting.seq > ahead
+    assert Account.get("acc_1").balance_cents == 850 == _ledger_sum("acc_1")
+
+
+def test_post__account_from_before_read_free_postings_keeps_its_ledger_and_continues_it(moto_tables):
+    # Given an account written by the older scheme: entries 1 and 2, no spendable amount or newest key
+    _account()
+    for seq, amount, after in ((1, 1000, 1000), (2, -100, 900)):
+        LedgerEntry("acc_1", seq, entry_id=f"le_{seq}", amount_cents=amount, balance_after_cents=after,
+                    kind=LedgerKind.TOP_UP.value, cause_id=f"old_{seq}", created_at=0).save()
+    Account("acc_1").update(actions=[Account.balance_cents.set(900), Account.ledger_seq.set(2)])
+    wallet = Wallet()
+    # When it is debited twice
+    wallet.post("acc_1", -50, LedgerKind.ACTIVATION_CHARGE, "act_1")
+    wallet.post("acc_1", -25, LedgerKind.ACTIVATION_CHARGE, "act_2")
+    # Then the new entries follow the old ones with exact balances after, and the count goes on
+    assert [(e.amount_cents, e.balance_after_cents) for e in wallet.entries("acc_1", newest_first=False)] == [
+        (1000, 1000), (-100, 900), (-50, 850), (-25, 825)]
+    assert (Account.get("acc_1").ledger_seq, Account.get("acc_1").spendable_cents) == (4, 825)

@@ -83,8 +83,8 @@ class AccountAdmin:
         record = AuditRecord(account.account_id, "adjust", actor, reason=reason,
                              before={"balance_cents": before},
                              after={"balance_cents": before + amount_cents, "ledger_cause": cause})
-        posting = self.wallet.post(account.account_id, amount_cents, LedgerKind.ADJUSTMENT, cause, memo=reason,
-                                   extra=self.audit.joining(record))
+        posting = self.wallet.sealed(self.wallet.post(account.account_id, amount_cents, LedgerKind.ADJUSTMENT,
+                                                      cause, memo=reason, extra=self.audit.joining(record)))
         return {**self.show(account.email), "ledger_entry": {"seq": posting.seq, "amount_cents": amount_cents,
                                                              "balance_after_cents": posting.balance_after_cents,
                                                              "cause_id": cause}}

@@ -11,6 +11,7 @@ from chalicelib.providers.base import Partner
 from chalicelib.services.admin.account_actions import summary
 from chalicelib.services.admin.audit import AuditLog
 from chalicelib.services.money.payments import ledger_entry_json, payment_history
+from chalicelib.services.money.wallet import seal
 from chalicelib.services.support.tickets import SupportDesk
 from chalicelib.store import activations as activation_store
 from chalicelib.store.accounts import Account
@@ -34,7 +35,9 @@ class AdminViews:
         """The account's ledger, payments, activations, tickets and admin actions, each newest first."""
         aid = account.account_id
         history = payment_history(aid, limit=_AUDIT_LIMIT)
-        ledger = LedgerEntry.query(aid, scan_index_forward=False, limit=_AUDIT_LIMIT)
+        sealed = seal(aid)
+        ledger = LedgerEntry.query(aid, LedgerEntry.seq <= sealed if sealed else None, scan_index_forward=False,
+                                   limit=_AUDIT_LIMIT)
         return {
             "account": summary(account),
             "ledger": [ledger_entry_json(e) for e in ledger],

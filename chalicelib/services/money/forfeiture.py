@@ -30,8 +30,9 @@ class Forfeiture:
             if account.balance_cents <= 0:
                 return None
             try:
-                return self.wallet.post(account_id, -int(account.balance_cents), LedgerKind.FORFEITURE,
-                                        forfeiture_id, memo=f"{reason} (by {actor})")
+                return self.wallet.sealed(self.wallet.post(account_id, -int(account.balance_cents),
+                                                           LedgerKind.FORFEITURE, forfeiture_id,
+                                                           memo=f"{reason} (by {actor})"))
             except InsufficientBalance:
                 continue  # the balance went down between the read and the debit
         raise Conflict("The balance is changing right now. Try again.", code="BALANCE_CHANGING")

@@ -16,6 +16,7 @@ from pynamodb.expressions.condition import Condition
 
 from chalicelib.domain.history_cursor import decode_cursor, encode_cursor
 from chalicelib.domain.ids import numeric_id_at
+from chalicelib.services.money.wallet import seal
 from chalicelib.store import history as history_store
 from chalicelib.store.activations import Activation
 from chalicelib.store.history import KeyRange
@@ -65,7 +66,8 @@ def activations_page(account_id: str, wanted: HistoryFilter, limit: int, cursor:
 
 def ledger_page(account_id: str, wanted: HistoryFilter, limit: int, cursor: str | None,
                 before_seq: int | None = None, *, newest_first: bool = True) -> HistoryPage:
-    low, high = 1, before_seq - 1 if before_seq else _MAX_NUMBER
+    sealed = seal(account_id)  # read-free postings leave balance_after to the first reader: up to what it sealed
+    low, high = 1, min(before_seq - 1 if before_seq else _MAX_NUMBER, sealed or _MAX_NUMBER)
     after = _after(cursor, account_id, "ledger")
     if isinstance(after, int) and newest_first:
         high = min(high, after - 1)

@@ -1,7 +1,8 @@
 """Reconciliation: do the books balance? Every check reads, none writes; the operator fixes what it finds.
 
-1. Ledger: for every account, entries are numbered 1..ledger_seq without a gap, each balance_after is
-   the running sum, and the balance equals the sum of the entries.
+1. Ledger: for every account, ledger_seq entries (numbered 1..ledger_seq on accounts from before read-free
+   postings, then in increasing keys up to ledger_last), each balance_after written so far is the running sum,
+   and the balance equals the sum of the entries.
 2. Top-ups: every top_up entry is one credited TopUp of the same account and amount, credited once;
    every TopUp marked credited has its entry; every PaymentIntent Stripe says succeeded for one of
    our top-ups is credited (after a grace period for webhooks in flight).
@@ -239,16 +240,17 @@ def _check_one_ledger(account: Account, entries: list[LedgerEntry]) -> list[Disc
     found: list[Discrepancy] = []
     aid = account.account_id
     seqs = [int(e.seq) for e in entries]
-    expected = list(range(1, int(account.ledger_seq) + 1))
-    if seqs != expected:
-        missing = sorted(set(expected) - set(seqs))
-        extra = sorted(set(seqs) - set(expected))
-        found.append(Discrepancy("ledger_sequence", aid, f"seq 1..{account.ledger_seq}",
-                                 f"missing seq {missing[:10]}, unexpected seq {extra[:10]}"))
+    numbered = [seq for seq in seqs if seq <= int(account.ledger_seq)]  # the older scheme's 1, 2, 3…
+    newest = int(account.ledger_last) if account.ledger_last is not None else None
+    if (len(seqs) != int(account.ledger_seq) or numbered != list(range(1, len(numbered) + 1))
+            or (newest is not None and seqs[-1:] != [newest]) or (newest is None and len(numbered) != len(seqs))):
+        missing: list[int] = sorted(set(range(1, int(account.ledger_seq) + 1)) - set(seqs)) if newest is None else []
+        found.append(Discrepancy("ledger_sequence", aid, f"{account.ledger_seq} entries up to {newest or 'its count'}",
+                                 f"{len(seqs)} entries, the newest {seqs[-1:]}, missing seq {missing[:10]}"))
     running = 0
     for entry in entries:
         running += int(entry.amount_cents)
-        if int(entry.balance_after_cents) != running:
+        if entry.balance_after_cents is not None and int(entry.balance_after_cents) != running:
             found.append(Discrepancy("ledger_running_balance", aid, f"seq {entry.seq}",
                                      f"balance_after {entry.balance_after_cents} but the entries sum to {running}"))
             break  # every later entry is off by the same amount; one report is enough

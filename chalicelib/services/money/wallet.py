@@ -1,21 +1,32 @@
 """The one way money moves: a balance change and its ledger entry in one DynamoDB transaction, exactly once per cause.
 
-Each posting reads the account (or starts from the strongly consistent read its caller just made), then
-commits a TransactWriteItems with
-  1. the account update, conditioned on the `version` it read (compare-and-set: no lost update),
-  2. the ledger entry at the next sequence number (so balance_after is exact and entries are gap-free),
+A posting is one TransactWriteItems that needs no prior read:
+  1. the account update, adding the amount to the balance (and to `spendable_cents`, balance - held), under a
+     condition that decides it: `spendable_cents >= amount` for a debit, `status = active` for an order, and
+     `ledger_last < seq` so entries commit in the order of their keys,
+  2. the ledger entry at `seq`, a time-ordered number drawn without a round trip (domain.ids),
   3. a claim on `ledger#<kind>#<cause_id>` that must not exist (a retried cause fails here: exactly once),
   4. any items the caller adds (e.g. the activation an order creates).
-A lost race on the version re-reads and tries again; a taken claim raises AlreadyApplied.
+Nothing is read first, so many orders on one account do not queue behind a compare-and-set: each commits unless
+the money is not there. A refusal is explained from the account as the condition saw it (ReturnValuesOnCondition-
+CheckFailure), never from an earlier read. An entry overtaken by a later key (another container's clock) draws a
+key above the newest and tries again.
+
+What the transaction cannot know is the balance after the entry: it is written later ("sealed", `seal`) by the
+first reader of the ledger, as the running sum in key order from the last sealed entry, which is exact because
+entries commit in key order. A posting on an account no posting touched since this scheme (no `ledger_last`)
+takes the older path once: read the account, commit under its `version` (compare-and-set) with balance_after
+known, and set the attributes the read-free path needs.
 """
 from __future__ import annotations
 
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.constants import ALL_OLD
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -23,7 +34,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.clock import Clock, SystemClock
 from chalicelib.domain.errors import AlreadyApplied, Forbidden, InsufficientBalance, NotFound
-from chalicelib.domain.ids import new_id
+from chalicelib.domain.ids import new_id, new_numeric_id
 from chalicelib.store.accounts import Account, reconcile_shard
 from chalicelib.store.base import connection
 from chalicelib.store.ledger import Claim, LedgerEntry, claimed
@@ -39,7 +50,7 @@ class Posting:
     account_id: str
     seq: int
     amount_cents: int
-    balance_after_cents: int
+    balance_after_cents: int | None  # None from a read-free posting: the entry is sealed by its first reader
     kind: LedgerKind
     cause_id: str
     created_at: float
@@ -61,30 +72,36 @@ class Wallet:
         A debit (negative amount) must leave `balance - held >= 0` unless allow_negative (disputes,
         forfeiture of a negative balance never happens). require_active refuses a debit on an
         account that is not active at commit time (orders). Raises InsufficientBalance,
-        AlreadyApplied, NotFound. `known`: the account as the caller read it a moment ago, strongly consistent
-        (an order's authentication): the first attempt starts from it instead of reading again; the version
-        compare-and-set refuses it if anything changed since, and the retry reads afresh.
+        AlreadyApplied, NotFound. `known`: the account as the caller read it a moment ago (an order's
+        authentication): only which path to take is read from it, never whether the money is there.
         """
         if not isinstance(amount_cents, int) or isinstance(amount_cents, bool):
             raise TypeError("amount_cents must be an int")
+        if known is not None and known.ledger_last is None:
+            return self._post_checked(account_id, amount_cents, kind, cause_id, memo, allow_negative,
+                                      require_active, extra)
+        newest = int(known.ledger_last) if known is not None and known.ledger_last is not None else 0
         for attempt in range(_MAX_ATTEMPTS):
-            account = known if attempt == 0 and known is not None else self.read(account_id)
-            refused = _refusal(account, amount_cents, allow_negative, require_active)
-            if refused is not None and account is known:
-                continue  # a refusal is decided on a read of our own, never on the caller's
-            if refused is not None:
-                raise refused
-            new_balance = int(account.balance_cents) + amount_cents
-            posting = self._posting(account, amount_cents, new_balance, kind, cause_id)
+            posting = self._posting(account_id, amount_cents, max(new_numeric_id(), newest + 1), None, kind, cause_id)
             try:
-                self._commit(account, posting, memo, require_active, extra)
+                self._commit_read_free(posting, memo, allow_negative, require_active, extra)
                 return posting
             except TransactWriteError as exc:
                 if claimed(cause_key(kind, cause_id)):
                     raise AlreadyApplied(f"{kind.value} for {cause_id} was already applied.") from None
-                self._raise_unless_lost_race(exc, account, require_active)
-                _backoff(attempt)
-        raise RuntimeError("ledger contention did not settle")  # pragma: no cover - 60 lost races in a row
+                if "TransactionConflict" in _codes(exc):
+                    _backoff(attempt)
+                    continue
+                seen = _account_as_refused(exc) or self._explain_elsewhere(exc, posting, allow_negative,
+                                                                           require_active)
+                if seen.ledger_last is None or seen.spendable_cents is None:
+                    return self._post_checked(account_id, amount_cents, kind, cause_id, memo, allow_negative,
+                                              require_active, extra)
+                refused = _refusal(seen, amount_cents, allow_negative, require_active)
+                if refused is not None:
+                    raise refused from None
+                newest = int(seen.ledger_last)  # overtaken by a later key: draw one above it
+        raise RuntimeError("ledger contention did not settle")  # pragma: no cover - 60 conflicts in a row
 
     def change_hold(self, account_id: str, delta_cents: int, *, extra: ExtraItems | None = None) -> int:
         """Move money between spendable and held (refund requests); no ledger entry, balance unchanged."""
@@ -96,7 +113,8 @@ class Wallet:
             try:
                 with TransactWrite(connection=connection()) as tx:
                     tx.update(account, condition=Account.version == account.version,
-                              actions=[Account.held_cents.set(new_held), Account.version.set(account.version + 1)])
+                              actions=[Account.held_cents.set(new_held), Account.version.set(account.version + 1),
+                                       Account.spendable_cents.set(int(account.balance_cents) - new_held)])
                     if extra:
                         extra(tx)
                 return new_held
@@ -107,9 +125,18 @@ class Wallet:
 
     def entries(self, account_id: str, *, after_seq: int = 0, limit: int = 100, newest_first: bool = True
                 ) -> list[LedgerEntry]:
-        cond = LedgerEntry.seq > after_seq if after_seq else None
+        sealed = seal(account_id)
+        cond = LedgerEntry.seq.between(after_seq + 1, sealed) if sealed else LedgerEntry.seq > after_seq
         return list(LedgerEntry.query(account_id, range_key_condition=cond, scan_index_forward=not newest_first,
                                       limit=limit))
+
+    def sealed(self, posting: Posting) -> Posting:
+        """The posting with its balance after (sealing the ledger up to it): for callers that show it at once."""
+        if posting.balance_after_cents is not None:
+            return posting
+        seal(posting.account_id)
+        entry = LedgerEntry.get(posting.account_id, posting.seq, consistent_read=True)
+        return replace(posting, balance_after_cents=int(entry.balance_after_cents))
 
     def read(self, account_id: str) -> Account:
         """The account, strongly consistent (what money decisions are made on); NotFound if there is none."""
@@ -118,29 +145,79 @@ class Wallet:
         except Account.DoesNotExist:
             raise NotFound("Account not found.") from None
 
-    def _posting(self, account: Account, amount: int, new_balance: int, kind: LedgerKind, cause_id: str) -> Posting:
-        return Posting(entry_id=new_id("le"), account_id=account.account_id, seq=int(account.ledger_seq) + 1,
-                       amount_cents=amount, balance_after_cents=new_balance, kind=kind, cause_id=cause_id,
-                       created_at=self.clock.now())
+    def _posting(self, account_id: str, amount: int, seq: int, balance_after: int | None, kind: LedgerKind,
+                 cause_id: str) -> Posting:
+        return Posting(entry_id=new_id("le"), account_id=account_id, seq=seq, amount_cents=amount,
+                       balance_after_cents=balance_after, kind=kind, cause_id=cause_id, created_at=self.clock.now())
 
-    def _commit(self, account: Account, p: Posting, memo: str | None, require_active: bool,
-                extra: ExtraItems | None) -> None:
-        condition: Condition = Account.version == account.version
+    def _commit_read_free(self, p: Posting, memo: str | None, allow_negative: bool, require_active: bool,
+                          extra: ExtraItems | None) -> None:
+        condition: Condition = Account.ledger_last < p.seq
+        if p.amount_cents < 0 and not allow_negative:
+            condition &= Account.spendable_cents >= -p.amount_cents
+        else:
+            condition &= Account.spendable_cents.exists()
         if require_active:
-            condition = condition & (Account.status == AccountStatus.ACTIVE.value)
+            condition &= Account.status == AccountStatus.ACTIVE.value
+        self._transact(Account(p.account_id), p, memo, condition, extra, [
+            Account.balance_cents.add(p.amount_cents), Account.spendable_cents.add(p.amount_cents),
+            Account.ledger_seq.add(1), Account.version.add(1)])
+
+    def _post_checked(self, account_id: str, amount_cents: int, kind: LedgerKind, cause_id: str, memo: str | None,
+                      allow_negative: bool, require_active: bool, extra: ExtraItems | None) -> Posting:
+        """The path of an account from before read-free postings: read, decide, commit under its version, and
+        leave behind what the read-free path needs (spendable_cents, ledger_last, the sealed position)."""
+        for attempt in range(_MAX_ATTEMPTS):
+            account = self.read(account_id)
+            refused = _refusal(account, amount_cents, allow_negative, require_active)
+            if refused is not None:
+                raise refused
+            new_balance = int(account.balance_cents) + amount_cents
+            seq = max(new_numeric_id(), int(account.ledger_last or 0) + 1)
+            posting = self._posting(account_id, amount_cents, seq, new_balance, kind, cause_id)
+            condition: Condition = Account.version == account.version
+            if require_active:
+                condition &= Account.status == AccountStatus.ACTIVE.value
+            actions: list[Action] = [
+                Account.balance_cents.set(new_balance), Account.ledger_seq.set(int(account.ledger_seq) + 1),
+                Account.version.set(account.version + 1),
+                Account.spendable_cents.set(new_balance - int(account.held_cents))]
+            if account.ledger_last is None or int(account.sealed_seq or 0) >= int(account.ledger_last):
+                actions += [Account.sealed_seq.set(seq), Account.sealed_balance_cents.set(new_balance)]
+            try:
+                self._transact(account, posting, memo, condition, extra, actions)
+                return posting
+            except TransactWriteError as exc:
+                if claimed(cause_key(kind, cause_id)):
+                    raise AlreadyApplied(f"{kind.value} for {cause_id} was already applied.") from None
+                self._raise_unless_lost_race(exc, account, require_active)
+                _backoff(attempt)
+        raise RuntimeError("ledger contention did not settle")  # pragma: no cover - 60 lost races in a row
+
+    def _transact(self, account: Account, p: Posting, memo: str | None, condition: Condition,
+                  extra: ExtraItems | None, actions: list[Action]) -> None:
         entry = LedgerEntry(p.account_id, p.seq, entry_id=p.entry_id, amount_cents=p.amount_cents,
                             balance_after_cents=p.balance_after_cents, kind=p.kind.value, cause_id=p.cause_id,
                             memo=memo, created_at=p.created_at)
         claim = Claim(cause_key(p.kind, p.cause_id), value=f"{p.account_id}:{p.seq}", created_at=p.created_at)
         with TransactWrite(connection=connection()) as tx:
-            tx.update(account, actions=[Account.balance_cents.set(p.balance_after_cents),
-                                        Account.ledger_seq.set(p.seq), Account.version.set(account.version + 1),
-                                        *_due_for_reconcile(p)],
-                      condition=condition)
+            tx.update(account, actions=[*actions, Account.ledger_last.set(p.seq), *_due_for_reconcile(p)],
+                      condition=condition, return_values=ALL_OLD)
             tx.save(entry, condition=LedgerEntry.seq.does_not_exist())
             tx.save(claim, condition=Claim.key.does_not_exist())
             if extra:
                 extra(tx)
+
+    def _explain_elsewhere(self, exc: TransactWriteError, p: Posting, allow_negative: bool,
+                           require_active: bool) -> Account:
+        """The account, read now, when the reply did not carry it (its condition held, or a backend does not
+        return it): what the account explains is handled as above; a refusal of the caller's own items is theirs
+        to handle; a missing account is NotFound."""
+        account = self.read(p.account_id)
+        if (account.ledger_last is None or account.spendable_cents is None or int(account.ledger_last) >= p.seq
+                or _refusal(account, p.amount_cents, allow_negative, require_active) is not None):
+            return account
+        raise exc
 
     def _raise_unless_lost_race(self, exc: TransactWriteError, read: Account, require_active: bool) -> None:
         """Retry only when the account moved under us; a refusal of the caller's own items is theirs to handle.
@@ -148,8 +225,7 @@ class Wallet:
         Which item DynamoDB blames is not used: PynamoDB reorders a transaction's items (checks, deletes,
         puts, updates) and moto reports differently, so the account itself is asked whether it changed.
         """
-        codes = {r.code for r in (exc.cancellation_reasons or []) if r}
-        if "TransactionConflict" in codes:
+        if "TransactionConflict" in _codes(exc):
             return
         now = self.read(read.account_id)
         if now.version != read.version:
@@ -157,6 +233,58 @@ class Wallet:
         if require_active and now.status != AccountStatus.ACTIVE.value:
             return  # the next attempt refuses it with a clear error
         raise exc
+
+
+def seal(account_id: str) -> int | None:
+    """Write balance_after on the entries read-free postings left without it: the running sum in key order
+    from the newest sealed entry. Any reader may run it, at the same time as others (each write is
+    conditional on the value being absent, and all compute the same sums).
+
+    Returns the newest key sealed: entries above it committed after this read and may not be sealed yet, so a
+    reader that shows balance_after reads up to it. None when every entry is sealed whenever it commits (an
+    account no read-free posting touched) or there is no account.
+    """
+    try:
+        account = Account.get(account_id, consistent_read=True)
+    except Account.DoesNotExist:
+        return None
+    if account.ledger_last is None:
+        return None
+    if int(account.sealed_seq or 0) >= int(account.ledger_last):
+        return int(account.ledger_last)
+    running = int(account.sealed_balance_cents or 0)
+    last = int(account.sealed_seq or 0)
+    for entry in LedgerEntry.query(account_id, LedgerEntry.seq.between(last + 1, int(account.ledger_last)),
+                                   consistent_read=True):
+        running += int(entry.amount_cents)
+        last = int(entry.seq)
+        if entry.balance_after_cents is None:
+            _unless_refused(entry, [LedgerEntry.balance_after_cents.set(running)],
+                            LedgerEntry.balance_after_cents.does_not_exist())
+    _unless_refused(Account(account_id), [Account.sealed_seq.set(last), Account.sealed_balance_cents.set(running)],
+                    (Account.sealed_seq < last) | Account.sealed_seq.does_not_exist())
+    return last
+
+
+def _codes(exc: TransactWriteError) -> set[str]:
+    return {r.code for r in (exc.cancellation_reasons or []) if r}
+
+
+def _account_as_refused(exc: TransactWriteError) -> Account | None:
+    """The account as the transaction's condition saw it when that condition failed (ALL_OLD); None otherwise."""
+    for reason in exc.cancellation_reasons or []:
+        if reason and reason.code == "ConditionalCheckFailed" and reason.raw_item and "email" in reason.raw_item:
+            return Account.from_raw_data(reason.raw_item)
+    return None
+
+
+def _unless_refused(item: LedgerEntry | Account, actions: list[Action], condition: Condition) -> None:
+    """A seal's write, left to whoever got there first (its condition) or to the next reader (a conflict)."""
+    try:
+        item.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code not in ("ConditionalCheckFailedException", "TransactionConflictException"):
+            raise
 
 
 def _due_for_reconcile(p: Posting) -> list[Action]:
@@ -170,7 +298,8 @@ def _refusal(account: Account, amount_cents: int, allow_negative: bool, require_
     """Why this account may not take `amount_cents` now; None when it may."""
     if require_active and account.status != AccountStatus.ACTIVE.value:
         return Forbidden("This account cannot spend money now.", code="ACCOUNT_NOT_ACTIVE")
-    available = int(account.balance_cents) - int(account.held_cents)
+    available = (int(account.spendable_cents) if account.spendable_cents is not None
+                 else int(account.balance_cents) - int(account.held_cents))
     if amount_cents < 0 and not allow_negative and available + amount_cents < 0:
         return InsufficientBalance("Your balance is too low for this.",
                                    details={"balance_cents": available, "needed_cents": -amount_cents})
