@@ -15,6 +15,7 @@ from chalicelib.api import (
     history,
     money,
     partner_push,
+    rentals,
     smshub_push,
     support,
     system,
@@ -44,6 +45,7 @@ app.register_blueprint(web.bp)
 app.register_blueprint(support.bp)
 app.register_blueprint(history.bp)
 app.register_blueprint(activations.bp)
+app.register_blueprint(rentals.bp)
 app.register_blueprint(partner_push.bp)
 app.register_blueprint(smshub_push.bp)
 app.register_blueprint(handler_api.bp)

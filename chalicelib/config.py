@@ -115,6 +115,9 @@ class Settings:
     pending_resolve_after_seconds: int = 60
     refunds_enabled: bool = True
     markup_percent: Decimal = Decimal(30)
+    # A rental canceled this soon after it began, before any SMS, is refunded in full (the industry's 20 minutes);
+    # 0 makes every rental final once its number is issued. REFUNDS_ENABLED=false closes the window too.
+    rental_cancel_window_seconds: int = 1200
 
     mail_outbox_dir: str | None = ".local/outbox"
     mail_from: str = ""
@@ -333,6 +336,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         pending_resolve_after_seconds=e.number("PENDING_RESOLVE_AFTER_SECONDS", d.pending_resolve_after_seconds, int),
         refunds_enabled=_bool(get("REFUNDS_ENABLED") or "true"),
         markup_percent=e.number("MARKUP_PERCENT", d.markup_percent, Decimal),
+        rental_cancel_window_seconds=e.number("RENTAL_CANCEL_WINDOW_SECONDS", d.rental_cancel_window_seconds, int),
         # Deployed, a file in the function's disk would be mail that never leaves (and the outbox retries for ever).
         mail_outbox_dir=_local_only(stage, "MAIL_OUTBOX_DIR", get("MAIL_OUTBOX_DIR", local_outbox)) or None,
         mail_from=_secret(env, "MAIL_FROM", placeholder),

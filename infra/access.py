@@ -25,6 +25,11 @@ _ACTIVATION_JOB_TABLES: dict[str, Actions] = {t: WRITE for t in (
     "accounts", "ledger", "claims", "activations", "bad_numbers", "webhook_deliveries",
     "partner_calls", "catalog_offers", "runtime")}
 
+# The rental job (services/rentals/upkeep.py): rentals and their SMS, the wallet (refunds), user webhooks, runtime
+# settings (markup), and the claims that make a refund or an SMS exactly-once.
+_RENTAL_JOB_TABLES: dict[str, Actions] = {t: WRITE for t in (
+    "accounts", "ledger", "claims", "rentals", "rental_sms", "webhook_deliveries", "runtime")}
+
 # Tables a scheduled job may touch, by job name; a job missing here has no profile and the tests fail, so a new
 # job is given its access on purpose. The API and admin Lambdas have every table (they serve every use case).
 JOB_TABLES: dict[str, dict[str, Actions]] = {
@@ -34,6 +39,7 @@ JOB_TABLES: dict[str, dict[str, Actions]] = {
     "resolve_stale_pending": _ACTIVATION_JOB_TABLES,
     "deliver_user_webhooks": _ACTIVATION_JOB_TABLES,
     "retry_partner_calls": _ACTIVATION_JOB_TABLES,
+    "rental_upkeep": _RENTAL_JOB_TABLES,
     # Reconcile reads the books (and Stripe); it writes only its own bookkeeping: an account taken off the
     # `unreconciled` index once checked (UpdateItem), and its checkpoint (one item of the runtime table).
     "reconcile": {"accounts": UPDATE, "ledger": READ, "activations": READ, "topups": READ, "runtime": CHECKPOINT},

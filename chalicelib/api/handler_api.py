@@ -18,6 +18,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.api import handler_protocol as p
+from chalicelib.api import handler_rent
 from chalicelib.api.kit import RestRoutes
 from chalicelib.config import get_settings
 from chalicelib.domain.activation_state import ActivationStatus, is_final
@@ -190,6 +191,7 @@ _ACTIONS: dict[str, Action] = {
     "getStatusV2": get_status_v2,
     "getFullSms": get_full_sms,
     "getActiveActivations": get_active_activations,
+    **handler_rent.ACTIONS,  # the rent API (protocols.md §5)
 }
 
 

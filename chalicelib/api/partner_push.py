@@ -3,7 +3,9 @@
 The body is the one our simulator and SMS-Activate-style partners send:
 `{"activationId", "phone", "text", "code", "receivedAt"}`, signed by the partner named in the URL with its own
 secret over a timestamp and the body (domain/push_signature.py); any refusal answers one 401 alike.
-An activation we cannot find answers 404, so the partner retries: a partner may push before our write of
+A rented number's SMS comes as SMS-Activate's rent webhook body, `{"rentId", "sms": {"phoneFrom", "text", "date"}}`,
+signed the same way (we give the partner this URL at getRentNumber only when it has a push secret).
+An activation or rental we cannot find answers 404, so the partner retries: a partner may push before our write of
 the number it just issued is visible (SMS within milliseconds, an index that is eventually consistent).
 """
 from __future__ import annotations
@@ -32,7 +34,11 @@ v1 = RestRoutes(bp)
 def partner_push(name: str) -> dict[str, Any]:
     raw = v1.raw_bytes()
     _check_signature(name, raw)
-    activation_id, text, code = _push(raw)
+    body = json_object(raw, "push body")
+    if "rentId" in body:
+        _record_rental_sms(name, body)
+        return {"status": "SUCCESS"}
+    activation_id, text, code = _push(body)
     if not activations().record_push(name, activation_id, text, code):
         raise NotFound(f"No activation {activation_id} of partner {name} (yet).")
     return {"status": "SUCCESS"}
@@ -51,8 +57,23 @@ def _check_signature(name: str, raw: bytes) -> None:
         raise Unauthenticated("The push signature does not match.", code="BAD_SIGNATURE") from None
 
 
-def _push(raw: bytes) -> tuple[str, str, str | None]:
-    body = json_object(raw, "push body")
+def _record_rental_sms(partner: str, body: dict[str, Any]) -> None:
+    from chalicelib.services.rentals import rentals  # a rental push is rarer than an activation's
+
+    rent_id, sms = body.get("rentId"), body.get("sms")
+    if isinstance(rent_id, bool) or not isinstance(rent_id, int | str) or not is_identifier(str(rent_id), 64):
+        raise InvalidInput("'rentId' is not a rental id.", details={"field": "rentId"})
+    if not isinstance(sms, dict) or not isinstance(sms.get("text"), str) or not sms["text"]:
+        raise InvalidInput("'sms.text' must be a string of 1 to 2000 characters.", details={"field": "sms.text"})
+    sender, date = sms.get("phoneFrom"), sms.get("date")
+    if not isinstance(sender, str | None) or not isinstance(date, str | None):
+        raise InvalidInput("'sms.phoneFrom' and 'sms.date' must be strings.", details={"field": "sms"})
+    rentals().record_push(partner, str(rent_id), checked_text(sms["text"], "sms.text", max_length=_MAX_TEXT),
+                          checked_text(sender, "sms.phoneFrom", max_length=64) if sender else None,
+                          checked_text(date, "sms.date", max_length=64) if date else None)
+
+
+def _push(body: dict[str, Any]) -> tuple[str, str, str | None]:
     activation_id, text, code = body.get("activationId"), body.get("text"), body.get("code")
     if isinstance(activation_id, bool) or not isinstance(activation_id, int | str) or not str(activation_id):
         raise InvalidInput("'activationId' is required.", details={"field": "activationId"})

@@ -16,6 +16,8 @@ class LedgerKind(str, enum.Enum):
     TOP_UP = "top_up"
     ACTIVATION_CHARGE = "activation_charge"
     ACTIVATION_REFUND = "activation_refund"
+    RENTAL_CHARGE = "rental_charge"  # cause: "<rental id>" for the rent, "<rental id>:<n>" for extension n
+    RENTAL_REFUND = "rental_refund"  # cause: the charge's cause (an extension refused), or "<rental id>" (all of it)
     REFUND_PAYOUT = "refund_payout"
     CARD_REFUND = "card_refund"  # a refund issued in Stripe directly (charge.refunded)
     REFUND_REVERSAL = "refund_reversal"  # a card refund Stripe reported failed: its amount back

@@ -78,6 +78,11 @@ ROUTE_NEEDS: dict[tuple[str, str] | str, Need] = {
     ("POST", "/v1/auth/logout"): Need.ANY_KEY,  # a key is told to revoke itself with DELETE /v1/api-keys/{id}
     ("GET", "/v1/activations"): Need.READ,
     ("GET", "/v1/activations/{activation_id}"): Need.READ,
+    ("GET", "/v1/rentals"): Need.READ,
+    ("GET", "/v1/rentals/prices"): Need.READ,  # asks the partners (cached a minute): a key, not the public
+    ("GET", "/v1/rentals/{rental_id}"): Need.READ,
+    ("GET", "/v1/rentals/{rental_id}/sms"): Need.READ,
+    ("GET", "/v1/rentals/{rental_id}/extension-price"): Need.READ,
     ("GET", "/v1/ledger"): Need.READ,
     ("GET", "/v1/activations/export.csv"): Need.READ,
     ("GET", "/v1/ledger/export.csv"): Need.READ,
@@ -94,6 +99,10 @@ ROUTE_NEEDS: dict[tuple[str, str] | str, Need] = {
     ("POST", "/v1/activations/{activation_id}/finish"): Need.ORDERS,
     ("POST", "/v1/activations/{activation_id}/retry"): Need.ORDERS,
     ("POST", "/v1/activations/{activation_id}/ban"): Need.ORDERS,
+    ("POST", "/v1/rentals"): Need.ORDERS,
+    ("POST", "/v1/rentals/{rental_id}/extend"): Need.ORDERS,
+    ("POST", "/v1/rentals/{rental_id}/finish"): Need.ORDERS,
+    ("POST", "/v1/rentals/{rental_id}/cancel"): Need.ORDERS,
     # REST v1: the account (keys, webhook, signing out everywhere, money out of the card, support, agreement)
     ("GET", "/v1/api-keys"): Need.ACCOUNT,
     ("POST", "/v1/api-keys"): Need.ACCOUNT,
@@ -135,6 +144,13 @@ ROUTE_NEEDS: dict[tuple[str, str] | str, Need] = {
     "handler:getNumber": Need.ORDERS,
     "handler:getNumberV2": Need.ORDERS,
     "handler:setStatus": Need.ORDERS,
+    "handler:getRentServicesAndCountries": Need.READ,
+    "handler:getRentStatus": Need.READ,
+    "handler:getRentList": Need.READ,
+    "handler:getContinueRentPriceNumber": Need.READ,
+    "handler:getRentNumber": Need.ORDERS,
+    "handler:setRentStatus": Need.ORDERS,
+    "handler:continueRentNumber": Need.ORDERS,
     # 5sim API (/5sim/v1)
     ("GET", "/user/profile"): Need.READ,
     ("GET", "/user/orders"): Need.READ,

@@ -22,6 +22,7 @@ from chalicelib.providers.base import (
     PartnerUnavailable,
 )
 from chalicelib.providers.circuit import CircuitBreaker
+from chalicelib.providers.sms_activate_rent import SmsActivateRentals
 from chalicelib.providers.transport import (
     HttpPolicy,
     PartnerHttp,
@@ -81,6 +82,7 @@ class SmsActivatePartner:
         self.url = base_url if base_url.endswith(".php") else base_url.rstrip("/") + HANDLER_PATH
         self._api_key = api_key
         self._http = PartnerHttp(name, session, breaker or CircuitBreaker(name=name), policy, sleep)
+        self.rentals = SmsActivateRentals(self)  # the rent API (providers/rentals.py)
 
     @property
     def breaker(self) -> CircuitBreaker:

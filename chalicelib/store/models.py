@@ -7,6 +7,7 @@ from chalicelib.store import (  # noqa: F401
     mail,
     payments,
     rate_limit,
+    rentals,
     runtime,
     support,
 )

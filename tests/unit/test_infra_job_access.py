@@ -19,6 +19,7 @@ from infra.functions import functions
 from tests.fake_partner import FakePartner
 from tests.unit.activation_support import CODE_SMS, Desk
 from tests.unit.infra_support import allows, arn, packaged_dev
+from tests.unit.rental_support import busy_rentals
 
 DEPLOYED_PREFIX = "smsrooms-dev-"  # .chalice/config.json, the stage packaged_dev() packages
 SENDER_DOMAIN = "example.com"  # the SenderDomain infra_support deploys with
@@ -74,7 +75,9 @@ def _as_authorised(operation: str, params: dict[str, Any]) -> list[tuple[str, st
 
 def _jobs(desk: Desk, mailer: DurableMailer) -> dict[str, Callable[[], Any]]:
     """What each scheduled job's handler runs (chalicelib/jobs/), over the desk's partner, clock and mailer."""
+    rentals = busy_rentals(desk)
     return {
+        "rental_upkeep": rentals.upkeep.run,
         "deliver_mail": mailer.deliver_due,
         "refresh_prices": desk.service.refresh_prices,
         "poll_partners": lambda: desk.service.poll_for(0, 1, sleep=lambda _: None),

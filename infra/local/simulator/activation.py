@@ -103,12 +103,17 @@ class SmsListener(Protocol):
 
     def sms_delivered(self, activation: SimActivation, sms: SimSms) -> None: ...
 
+    def rental_sms(self, url: str, body: bytes) -> None: ...
+
 
 class SilentListener:
     def sms_scheduled(self, activation_id: int, delay_seconds: float) -> None:
         return None
 
     def sms_delivered(self, activation: SimActivation, sms: SimSms) -> None:
+        return None
+
+    def rental_sms(self, url: str, body: bytes) -> None:
         return None
 
 

@@ -52,7 +52,11 @@ def _deliver(state: SimState, pusher: SmsPusher, body: dict[str, object]) -> Rep
         raise ValueError("code: must be a string")
     activation = state.deliver_now(phone.lstrip("+"), text, code or None)
     if activation is None:
-        return _error(404, f"no active activation with phone {phone}")
+        with state.lock:
+            rental = state.rent.deliver_now(phone.lstrip("+"), text)
+        if rental is not None:
+            return as_json({"rentId": rental.id, "quantity": len(rental.sms)})
+        return _error(404, f"no active activation or rental with phone {phone}")
     return as_json({"activationId": activation.id, "code": activation.last_code})
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from chalicelib.domain.clock import protocol_time
-from infra.local.simulator import catalog
+from infra.local.simulator import catalog, rent
 from infra.local.simulator.activation import (
     ProtocolError,
     SimActivation,
@@ -202,4 +202,5 @@ _ACTIONS: dict[str, Callable[[SimState, Params], Reply]] = {
     "getCountries": get_countries, "getPrices": get_prices, "getNumber": get_number, "getNumberV2": get_number_v2,
     "setStatus": set_status, "getStatus": get_status, "getStatusV2": get_status_v2, "getFullSms": get_full_sms,
     "getActiveActivations": get_active_activations, "getOperators": get_operators,
+    **rent.ACTIONS,
 }

@@ -49,6 +49,12 @@ class SmsPusher:
                            "code": sms.code, "receivedAt": protocol_time(sms.received_at)}).encode()
         threading.Thread(target=self._post, args=(config.push_url, config.push_secret, body), daemon=True).start()
 
+    def rental_sms(self, url: str, body: bytes) -> None:
+        """A rented number's SMS, posted to the rental's own URL (getRentNumber's `url`) or the configured one."""
+        if self._stopped.is_set():
+            return
+        threading.Thread(target=self._post, args=(url, self._state.config.push_secret, body), daemon=True).start()
+
     def cancel_timers(self) -> None:
         with self._lock:
             timers, self._timers = self._timers, set()

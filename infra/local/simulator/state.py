@@ -21,6 +21,7 @@ from infra.local.simulator.activation import (
     format_major,
 )
 from infra.local.simulator.config import ConfigChange, Offer, SimConfig, apply_settings
+from infra.local.simulator.rent import SimRentals
 
 _PHONE_ATTEMPTS = 50
 DEFAULT_STOCK = 500  # numbers per (service, country) after a start or reset, unless `stock` says otherwise
@@ -53,6 +54,7 @@ class SimState:
             self.calls: Counter[str] = Counter()
             self.faults: Counter[str] = Counter()
             self.pushes: Counter[str] = Counter()
+            self.rent = SimRentals(self)
             self.configure(self._initial)
 
     def configure(self, change: ConfigChange) -> None:
@@ -91,9 +93,9 @@ class SimState:
             if self.balance_minor < price:
                 raise ProtocolError("NO_BALANCE")
             now = self.clock.now()
-            activation = SimActivation(self._next_id, service, country, chosen, self._new_phone(plan, exclude_prefixes),
-                                       price, now, now + self.config.lifetime_seconds)
-            self._next_id += 1
+            phone = self._new_phone(plan, exclude_prefixes)
+            activation = SimActivation(self.take_id(), service, country, chosen, phone, price, now,
+                                       now + self.config.lifetime_seconds)
             self.activations[activation.id] = activation
             self.stock[offer] -= 1
             self.balance_minor -= price
@@ -115,10 +117,21 @@ class SimState:
             return [a for a in self.activations.values() if a.active]
 
     def refresh(self, activation_id: int) -> None:
-        """Bring one activation up to date (the push timer calls this when an SMS falls due)."""
+        """Bring one activation or rental up to date (the push timer calls this when an SMS falls due)."""
         with self.lock:
             if activation_id in self.activations:
                 self._refresh(self.activations[activation_id])
+            self.rent.refresh(activation_id)
+
+    def take_id(self) -> int:
+        """The next id of an activation or a rental (one counter: an id never names two things)."""
+        with self.lock:
+            self._next_id += 1
+            return self._next_id - 1
+
+    def new_phone(self, country: int) -> str:
+        with self.lock:
+            return self._new_phone(catalog.COUNTRIES[country], ())
 
     def set_status(self, activation_id: int, status: int) -> str:
         with self.lock:
@@ -161,6 +174,7 @@ class SimState:
                 "calls": dict(self.calls), "calls_total": sum(self.calls.values()), "faults": dict(self.faults),
                 "pushes": dict(self.pushes), "activations": [a.as_json() for a in self.activations.values()],
                 "stock": {f"{s}:{c}": n for (s, c), n in self.stock.items()},
+                "rentals": [r.as_json() for r in self.rent.rentals.values()],
             }
 
     def _cancel(self, activation: SimActivation) -> None:

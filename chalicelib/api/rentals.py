@@ -1,0 +1,136 @@
+"""REST v1 for rentals (numbers held for hours to weeks): thin translations to services/rentals."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.api import fields
+from chalicelib.api.kit import RestRoutes
+from chalicelib.config import get_settings
+from chalicelib.domain.clock import iso
+from chalicelib.domain.errors import InvalidInput, NotFound
+from chalicelib.domain.rental_state import ANY_SERVICE, MAX_RENT_HOURS, MIN_RENT_HOURS
+from chalicelib.services.rentals import rentals
+from chalicelib.services.rentals.service import MAX_LIST_LIMIT, RentRequest
+from chalicelib.store.rentals import Rental, RentalSms
+
+bp = Blueprint(__name__)
+v1 = RestRoutes(bp)
+
+_SMS_PAGE = 100
+
+
+@v1.route("/v1/rentals/prices", methods=["GET"])
+def rent_prices() -> dict[str, Any]:
+    v1.principal()
+    query: Any = v1.request.query_params or {}
+    country = _required(fields.query_integer(query, "country", maximum=10_000), "country")
+    hours = _hours(fields.query_integer(query, "hours", minimum=MIN_RENT_HOURS, maximum=MAX_RENT_HOURS))
+    operator = query.get("operator") or None
+    prices = rentals().prices(country, hours, operator)
+    return {"country": country, "hours": hours, "items": [
+        {"service": s, "price_cents": q.price_cents, "available": q.count} for s, q in sorted(prices.items())]}
+
+
+@v1.route("/v1/rentals", methods=["POST"])
+def rent_number() -> Response:
+    principal = v1.principal()
+    body = v1.json_body()
+    request = RentRequest(service=fields.text(body, "service", max_length=16, required=False) or ANY_SERVICE,
+                          country=fields.required_integer(body, "country", minimum=0, maximum=10_000),
+                          hours=_hours(fields.integer(body, "hours", minimum=MIN_RENT_HOURS, maximum=MAX_RENT_HOURS)),
+                          operator=fields.optional_text(body, "operator", max_length=32),
+                          max_price_cents=fields.integer(body, "max_price_cents", minimum=1, required=False))
+    return Response(body=view(rentals().rent(principal.account, request)), status_code=201)
+
+
+@v1.route("/v1/rentals", methods=["GET"])
+def list_rentals() -> dict[str, Any]:
+    account_id = v1.principal().account.account_id
+    query: Any = v1.request.query_params or {}
+    limit = fields.query_integer(query, "limit", minimum=1, maximum=MAX_LIST_LIMIT) or 20
+    before = fields.query_integer(query, "cursor", minimum=1)
+    found = rentals().list_for_account(account_id, limit, before)
+    cursor = str(int(found[-1].rental_id)) if len(found) == limit else None
+    return {"items": [view(r) for r in found], "next_cursor": cursor}
+
+
+@v1.route("/v1/rentals/{rental_id}", methods=["GET"])
+def get_rental(rental_id: str) -> dict[str, Any]:
+    return view(rentals().get(v1.principal().account.account_id, _rental_id(rental_id)))
+
+
+@v1.route("/v1/rentals/{rental_id}/sms", methods=["GET"])
+def rental_sms(rental_id: str) -> dict[str, Any]:
+    account_id = v1.principal().account.account_id
+    query: Any = v1.request.query_params or {}
+    after = fields.query_integer(query, "after") or 0
+    limit = fields.query_integer(query, "limit", minimum=1, maximum=_SMS_PAGE) or _SMS_PAGE
+    service = rentals()
+    rental = service.get(account_id, _rental_id(rental_id))
+    items = service.inbox.page(rental, after_seq=after, limit=limit)
+    return {"items": [sms_view(s) for s in items], "sms_count": int(rental.sms_count), "status": rental.status,
+            "next_after": int(items[-1].seq) if items else after}
+
+
+@v1.route("/v1/rentals/{rental_id}/extension-price", methods=["GET"])
+def extension_price(rental_id: str) -> dict[str, Any]:
+    account_id = v1.principal().account.account_id
+    query: Any = v1.request.query_params or {}
+    hours = _hours(fields.query_integer(query, "hours", minimum=MIN_RENT_HOURS, maximum=MAX_RENT_HOURS))
+    return {"hours": hours, "price_cents": rentals().extension_price(account_id, _rental_id(rental_id), hours)}
+
+
+@v1.route("/v1/rentals/{rental_id}/extend", methods=["POST"])
+def extend_rental(rental_id: str) -> dict[str, Any]:
+    account_id = v1.principal().account.account_id
+    hours = _hours(fields.integer(v1.json_body(), "hours", minimum=MIN_RENT_HOURS, maximum=MAX_RENT_HOURS))
+    return view(rentals().extend(account_id, _rental_id(rental_id), hours))
+
+
+@v1.route("/v1/rentals/{rental_id}/finish", methods=["POST"])
+def finish_rental(rental_id: str) -> dict[str, Any]:
+    return view(rentals().finish(v1.principal().account.account_id, _rental_id(rental_id)))
+
+
+@v1.route("/v1/rentals/{rental_id}/cancel", methods=["POST"])
+def cancel_rental(rental_id: str) -> dict[str, Any]:
+    return view(rentals().cancel(v1.principal().account.account_id, _rental_id(rental_id)))
+
+
+def view(rental: Rental) -> dict[str, Any]:
+    window = get_settings().rental_cancel_window_seconds if get_settings().refunds_enabled else 0
+    refundable_until = float(rental.created_at) + window
+    return {
+        "id": int(rental.rental_id), "service": rental.service, "country": int(rental.country),
+        "operator": rental.operator, "phone": rental.phone, "status": rental.status, "hours": int(rental.hours),
+        "price_cents": int(rental.paid_cents), "extensions": int(rental.extensions),
+        "created_at": iso(float(rental.created_at)), "ends_at": iso(float(rental.ends_at)),
+        "cancel_refund_until": iso(refundable_until) if window > 0 and not rental.has_sms else None,
+        "sms_count": int(rental.sms_count),
+    }
+
+
+def sms_view(sms: RentalSms) -> dict[str, Any]:
+    return {"seq": int(sms.seq), "code": sms.code, "text": sms.text, "sender": sms.sender,
+            "received_at": iso(float(sms.received_at))}
+
+
+def _hours(value: int | None) -> int:
+    if value is None:
+        raise InvalidInput(f"'hours' is required: {MIN_RENT_HOURS} to {MAX_RENT_HOURS}.", details={"field": "hours"})
+    return value  # its range is the service's to judge (INVALID_TIME), the same for every adapter
+
+
+def _required(value: int | None, name: str) -> int:
+    if value is None:
+        raise InvalidInput(f"'{name}' is required.", details={"field": name})
+    return value
+
+
+def _rental_id(raw: str) -> int:
+    rental_id = fields.digits(raw)
+    if rental_id is None:
+        raise NotFound("No such rental.")
+    return rental_id

@@ -1,0 +1,137 @@
+"""Every write that changes a rental: a compare-and-set on its version, and, when money moves, the ledger entry in
+the same transaction (services/wallet.py), its cause making a second refund of the same charge impossible.
+
+Charges and refunds by cause (LedgerKind RENTAL_CHARGE / RENTAL_REFUND):
+- the rent: charged as "<id>"; refunded whole as "<id>" (cancel in the window, or no number ever issued);
+- extension n: charged as "<id>:<n>" while the rental holds it as `pending_extension` (nothing else may change the
+  rental meanwhile: one writer wins); refunded as "<id>:<n>" when the partner refuses it or the process died
+  before it answered (the upkeep job), or kept when the partner confirms it.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+
+from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.clock import Clock
+from chalicelib.domain.errors import AlreadyApplied, Conflict, IllegalTransition, NotFound
+from chalicelib.domain.rental_state import RentalEvent, RentalMove, RentalStatus, is_final, rental_move
+from chalicelib.services.wallet import Wallet
+from chalicelib.store import rentals as store
+from chalicelib.store.rentals import PendingExtension, Rental
+
+_ATTEMPTS = 20
+HOUR = 3600
+
+
+def charge_cause(rental_id: int, extension: int = 0) -> str:
+    return str(rental_id) if extension == 0 else f"{rental_id}:{extension}"
+
+
+class RentalBook:
+    def __init__(self, clock: Clock, wallet: Wallet) -> None:
+        self.clock = clock
+        self.wallet = wallet
+
+    def load(self, rental_id: int) -> Rental:
+        rental = store.load(rental_id)
+        if rental is None:
+            raise NotFound("No such rental.")
+        return rental
+
+    def load_for_account(self, account_id: str, rental_id: int) -> Rental:
+        rental = store.load(rental_id)
+        if rental is None or rental.account_id != account_id:
+            raise NotFound("No such rental.")
+        return rental
+
+    def judge(self, rental: Rental, event: RentalEvent) -> RentalMove:
+        """Where `event` leads; refused while an extension is being bought (it settles in one partner call)."""
+        move = rental_move(RentalStatus(rental.status), event)
+        if rental.pending_extension is not None:
+            raise Conflict("An extension of this rental is being bought; try again in a moment.",
+                           code="EXTENSION_IN_PROGRESS")
+        return move
+
+    def apply(self, rental: Rental, event: RentalEvent, changes: Mapping[str, Any] | None = None, *,
+              only_from: RentalStatus | None = None) -> Rental:
+        """Apply `event` to the latest version (re-judged after a lost race); a refunding move pays back
+        everything the rental kept, once."""
+        for _ in range(_ATTEMPTS):
+            if only_from is not None and rental.status != only_from.value:
+                raise IllegalTransition(f"The rental is no longer {only_from.value}.", code="RENTAL_ENDED",
+                                        details={"status": rental.status})
+            move = self.judge(rental, event)
+            fields: dict[str, Any] = {"status": move.status.value, **(changes or {})}
+            if is_final(move.status):
+                fields["active_key"] = None
+            try:
+                return self._commit(rental, move, fields)
+            except (UpdateError, TransactWriteError, AlreadyApplied):
+                rental = self.load(int(rental.rental_id))
+        raise Conflict("The rental is changing too fast; try again.")
+
+    def begin_extension(self, rental: Rental, hours: int, price_cents: int) -> tuple[Rental, int]:
+        """Charge extension n+1 and mark it pending on the rental, in one transaction; (rental, n)."""
+        self.judge(rental, RentalEvent.USER_FINISH)  # the same rule as finishing: an ACTIVE rental, nothing pending
+        number = int(rental.extensions) + 1
+        pending = PendingExtension(number=number, hours=hours, price_cents=price_cents, started_at=self.clock.now())
+        fields = {"pending_extension": pending}
+        self.wallet.post(rental.account_id, -price_cents, LedgerKind.RENTAL_CHARGE,
+                         charge_cause(int(rental.rental_id), number), memo=f"extend {hours} h", require_active=True,
+                         extra=lambda tx: tx.update(rental, actions=store.change_actions(rental, fields),
+                                                    condition=_unchanged(rental) & _open()))
+        return store.committed(rental, fields), number
+
+    def confirm_extension(self, rental: Rental) -> Rental:
+        """The partner extended it: the time and the money are the rental's now."""
+        pending = _pending(rental)
+        fields = {"pending_extension": None, "extensions": int(pending.number),
+                  "hours": int(rental.hours) + int(pending.hours),
+                  "paid_cents": int(rental.paid_cents) + int(pending.price_cents),
+                  "ends_at": float(rental.ends_at) + int(pending.hours) * HOUR}
+        rental.update(actions=store.change_actions(rental, fields), condition=_unchanged(rental))
+        return store.committed(rental, fields)
+
+    def refund_extension(self, rental: Rental) -> Rental:
+        """The extension never happened: its charge back, once, and the rental free again."""
+        pending = _pending(rental)
+        fields = {"pending_extension": None}
+        self.wallet.post(rental.account_id, int(pending.price_cents), LedgerKind.RENTAL_REFUND,
+                         charge_cause(int(rental.rental_id), int(pending.number)), memo="extension not made",
+                         extra=lambda tx: tx.update(rental, actions=store.change_actions(rental, fields),
+                                                    condition=_unchanged(rental)))
+        return store.committed(rental, fields)
+
+    def stamp(self, rental: Rental, changes: Mapping[str, Any]) -> Rental:
+        """Attribute changes that are no move (the number's details when it is issued go through `apply`)."""
+        rental.update(actions=store.change_actions(rental, changes), condition=_unchanged(rental))
+        return store.committed(rental, changes)
+
+    def _commit(self, rental: Rental, move: RentalMove, fields: Mapping[str, Any]) -> Rental:
+        actions = store.change_actions(rental, fields)
+        condition = _unchanged(rental) & Rental.pending_extension.does_not_exist()
+        if not move.refund:
+            rental.update(actions=actions, condition=condition)
+            return store.committed(rental, fields)
+        self.wallet.post(rental.account_id, int(rental.paid_cents), LedgerKind.RENTAL_REFUND,
+                         charge_cause(int(rental.rental_id)), memo=move.status.value.lower(),
+                         extra=lambda tx: tx.update(rental, actions=actions, condition=condition))
+        return store.committed(rental, fields)
+
+
+def _unchanged(rental: Rental) -> Condition:
+    return Rental.version == rental.version
+
+
+def _open() -> Condition:
+    return (Rental.status == RentalStatus.ACTIVE.value) & Rental.pending_extension.does_not_exist()
+
+
+def _pending(rental: Rental) -> PendingExtension:
+    if rental.pending_extension is None:
+        raise IllegalTransition("No extension of this rental is pending.", code="RENTAL_ENDED")
+    return rental.pending_extension

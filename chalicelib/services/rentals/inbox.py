@@ -1,0 +1,135 @@
+"""SMS reaching a rental, by whichever path is first: the partner's push, the user looking (rate-limited), or the
+poller's one list call per partner per cycle. All end in `record`, idempotent by content and the partner's date:
+the SMS row, the rental's count and the user's webhook event (`rental.sms_received`) commit in one transaction, with
+a claim on the SMS's fingerprint that a repeated push or poll fails.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.config import Settings
+from chalicelib.domain.clock import Clock, iso
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.ids import sha256_hex
+from chalicelib.domain.rental_state import RentalStatus
+from chalicelib.observability import logger
+from chalicelib.providers.rentals import RentalPartner, RentSms
+from chalicelib.services.rentals.pricing import PARTNER_ERRORS
+from chalicelib.services.user_webhooks import UserWebhooks
+from chalicelib.store import rentals as store
+from chalicelib.store.accounts import Account
+from chalicelib.store.base import connection
+from chalicelib.store.ledger import Claim, claimed
+from chalicelib.store.rentals import Rental, RentalSms
+
+_ATTEMPTS = 20
+_PAGE = 50
+_MAX_PAGES = 10  # one look or poll reads at most this many pages of a rental's SMS
+_CLAIM_KEPT_SECONDS = 7 * 24 * 3600  # after the rental's end: a late repeated push is still recognised
+
+
+class SmsSource(str, enum.Enum):
+    PUSH = "push"
+    ON_DEMAND = "on_demand"
+    POLL = "poll"
+
+
+class RentalInbox:
+    def __init__(self, settings: Settings, clock: Clock, webhooks: UserWebhooks) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.webhooks = webhooks
+
+    def record(self, rental: Rental, sms: RentSms, source: SmsSource) -> Rental:
+        """Store one SMS (a no-op when it is not new, or the rental has ended) and queue the user's webhook."""
+        claim_key = _fingerprint(int(rental.rental_id), sms)
+        for _ in range(_ATTEMPTS):
+            if rental.status != RentalStatus.ACTIVE.value:
+                return rental  # an SMS after the end changes nothing
+            try:
+                return self._commit(rental, sms, source, claim_key)
+            except TransactWriteError:
+                if claimed(claim_key):
+                    return rental
+                reloaded = store.load(int(rental.rental_id))
+                if reloaded is None:
+                    return rental
+                rental = reloaded
+        logger.warning("rental SMS not recorded: the rental kept changing", extra={"rental_id": int(rental.rental_id)})
+        return rental
+
+    def refresh(self, rental: Rental, partner: RentalPartner, source: SmsSource) -> Rental:
+        """Ask the partner for the SMS we do not hold yet (pages from our count on) and record them."""
+        page = int(rental.sms_count) // _PAGE
+        for _ in range(_MAX_PAGES):
+            try:
+                state = partner.state(str(rental.partner_rent_id), page, _PAGE)
+            except PARTNER_ERRORS as exc:
+                logger.info("rental status unavailable", extra={"rental_id": int(rental.rental_id),
+                                                                "error": str(exc)})
+                return rental
+            for sms in state.sms:
+                rental = self.record(rental, sms, source)
+            if not state.sms or state.quantity <= (page + 1) * _PAGE:
+                return rental
+            page += 1
+        return rental
+
+    def claim_look(self, rental: Rental) -> bool:
+        """Whether this reader should ask the partner now: one conditional stamp of `last_checked_at`, so
+        concurrent readers ask once per STATUS_REFRESH_MIN_SECONDS."""
+        now = self.clock.now()
+        due = (Rental.status == RentalStatus.ACTIVE.value) & Rental.partner_rent_id.exists() & (
+            Rental.last_checked_at.does_not_exist()
+            | (Rental.last_checked_at <= now - self.settings.status_refresh_min_seconds))
+        try:
+            Rental(int(rental.rental_id)).update(actions=[Rental.last_checked_at.set(now)], condition=due)
+        except UpdateError:
+            return False
+        return True
+
+    def page(self, rental: Rental, *, after_seq: int, limit: int) -> list[RentalSms]:
+        return store.sms_page(int(rental.rental_id), after_seq=after_seq, limit=limit)
+
+    def _commit(self, rental: Rental, sms: RentSms, source: SmsSource, claim_key: str) -> Rental:
+        from chalicelib.domain.sms_code import extract_code  # its regexes compile on the first SMS, not at cold start
+
+        now = self.clock.now()
+        seq = int(rental.sms_count) + 1
+        code = extract_code(sms.text, rental.service)
+        row = RentalSms(int(rental.rental_id), seq, text=sms.text, code=code, sender=sms.sender, received_at=now,
+                        partner_date=sms.date, source=source.value)
+        changes = {"sms_count": seq, "has_sms": True}
+        kept_until = datetime.fromtimestamp(float(rental.ends_at) + _CLAIM_KEPT_SECONDS, tz=UTC)
+        account = Account.get(rental.account_id)
+        with TransactWrite(connection=connection()) as tx:
+            tx.update(rental, actions=store.change_actions(rental, changes),
+                      condition=(Rental.version == rental.version) & (Rental.status == RentalStatus.ACTIVE.value))
+            tx.save(row, condition=RentalSms.seq.does_not_exist())
+            tx.save(Claim(claim_key, value=str(seq), created_at=now, expires_at=kept_until),
+                    condition=Claim.key.does_not_exist())
+            self.webhooks.enqueue(tx, account, _event(rental, row))
+        return store.committed(rental, changes)
+
+
+def _fingerprint(rental_id: int, sms: RentSms) -> str:
+    fingerprint = sha256_hex("|".join((sms.sender or "", sms.date or "", sms.text)))
+    return f"rentsms#{rental_id}#{fingerprint}"
+
+
+def _event(rental: Rental, row: RentalSms) -> dict[str, object]:
+    return {"event": "rental.sms_received", "rental_id": int(rental.rental_id), "service": rental.service,
+            "country": int(rental.country), "phone": rental.phone, "ends_at": iso(float(rental.ends_at)),
+            "sms": {"seq": int(row.seq), "code": row.code, "text": row.text, "sender": row.sender,
+                    "received_at": iso(float(row.received_at))}}
+
+
+def find(partner: str, partner_rent_id: str) -> Rental:
+    rental = store.find_by_partner_ref(partner, partner_rent_id)
+    if rental is None:
+        raise NotFound(f"No rental {partner_rent_id} of partner {partner} (yet).")
+    return rental
