@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ import requests
 from chalicelib.config import PartnerSettings, Settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import SystemClock
-from chalicelib.domain.errors import IllegalTransition
+from chalicelib.domain.errors import DomainError, IllegalTransition
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.base import PartnerUnavailable
 from chalicelib.providers.registry import build_partners
@@ -32,6 +33,7 @@ from chalicelib.services.money.payments import TopUps
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.payments import TopUp
+from chalicelib.store.rentals import Rental
 from infra.local.simulator.server import SimulatorHandle, start_simulator
 from tests.fake_partner import FakePartner
 from tests.integration.reliability_support import (
@@ -48,6 +50,7 @@ from tests.integration.reliability_support import (
 )
 from tests.support import customer_with_key, priced_settings
 from tests.unit.activation_support import Desk
+from tests.unit.rental_support import RentDesk
 from tests.unit.stripe_fake import FakeGateway
 
 pytestmark = pytest.mark.integration
@@ -258,3 +261,67 @@ def test_order__partner_faults_at_service_level_fail_and_refund(stack_settings, 
     assert time.monotonic() - started < 3
     balance, entries = checked_books(user.account_id)
     assert balance == 1000 and len(kinds(entries, LedgerKind.ACTIVATION_REFUND)) == 1
+
+
+RENTAL_RACE_ROUNDS = 12 if not os.environ.get("SOAK") else 100
+
+
+def test_rental__racing_extend_cancel_and_finish_have_one_winner_and_at_most_one_refund(stack_settings):
+    # Given rentals in their cancel window (no SMS), each raced by an extend, a cancel and a finish from threads
+    desk = RentDesk(stack_settings)
+    user = desk.account(100_000)
+    outcomes: Counter[str] = Counter()
+    for _ in range(RENTAL_RACE_ROUNDS):
+        rental = desk.rent(user)
+        rental_id = int(rental.rental_id)
+        results = _race_extend_cancel_finish(desk, user.account_id, rental_id)
+        outcomes.update(results)
+        # Then one of cancel and finish ended it (never both), the extension was kept or given back, and the
+        # rental's money is either all kept (finished) or all refunded once (canceled)
+        final = Rental.get(rental_id, consistent_read=True)
+        assert sum(r in ("cancel:ok", "finish:ok") for r in results) == 1, results
+        assert final.status in ("CANCELED", "FINISHED") and final.pending_extension is None
+        _, entries = checked_books(user.account_id)
+        mine = [e for e in entries if e.cause_id.split(":")[0] == str(rental_id)]
+        net = sum(int(e.amount_cents) for e in mine)
+        assert net == (0 if final.status == "CANCELED" else -int(final.paid_cents)), results
+        assert len([e for e in kinds(mine, LedgerKind.RENTAL_REFUND) if e.cause_id == str(rental_id)]) <= 1
+    print(f"\n{RENTAL_RACE_ROUNDS} rental races: {dict(outcomes)}")
+
+
+def _race_extend_cancel_finish(desk: RentDesk, account_id: str, rental_id: int) -> list[str]:
+    """An extend, a cancel and a finish of one rental let go at once from three threads: what each got."""
+    gate = threading.Barrier(3)
+    acts = {"extend": lambda: desk.rentals.extend(account_id, rental_id, 4),
+            "cancel": lambda: desk.rentals.cancel(account_id, rental_id),
+            "finish": lambda: desk.rentals.finish(account_id, rental_id)}
+
+    def race(name: str) -> str:
+        gate.wait()
+        try:
+            acts[name]()
+            return f"{name}:ok"
+        except DomainError as refused:
+            return f"{name}:{refused.code}"
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return list(pool.map(race, acts))
+
+
+def test_rental__recovery_runs_racing_on_a_crashed_rent_refund_it_once(stack_settings):
+    # Given a rent whose Lambda died after the debit, while the partner was being asked
+    desk = RentDesk(stack_settings)
+    user = desk.account(1000)
+    desk.rentals_partner.rent_failure = LambdaDied()
+    with pytest.raises(LambdaDied):
+        desk.rent(user)
+    desk.clock.advance(desk.settings.pending_resolve_after_seconds + 1)
+    # When four recovery runs race past the resolve delay
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        resolved = sum(pool.map(lambda _: desk.rentals.upkeep.resolve_stale_pending(), range(4)))
+    # Then the rental failed and was refunded exactly once
+    balance, entries = checked_books(user.account_id)
+    assert balance == 1000 and resolved >= 1
+    assert [len(kinds(entries, k)) for k in (LedgerKind.RENTAL_CHARGE, LedgerKind.RENTAL_REFUND)] == [1, 1]
+    [rental] = Rental.by_account.query(user.account_id)
+    assert rental.status == "FAILED"
