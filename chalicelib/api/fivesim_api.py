@@ -38,7 +38,8 @@ Deviations from 5sim's documented and observed answers that we keep (route: fiel
 | user/payments | Total | as user/orders | — |
 | guest/prices | rate | absent | we keep no delivery-rate statistic and invent none |
 | guest/countries | `<operator>` keys | absent | only iso, prefix, text_en, text_ru |
-| guest/products | Category | always `activation` | we sell no hosting |
+| guest/products | Category | always `activation` | hosting is sold by duration: fivesim_hosting.py |
+| user/buy/hosting, its orders | product, status | see fivesim_hosting.py | a hosting order is one of our rentals |
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib.api import fivesim_hosting
 from chalicelib.api.fields import digits
 from chalicelib.api.handler_protocol import Major, dumps
 from chalicelib.api.kit import RestRoutes
@@ -140,7 +142,7 @@ def route(path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 if runtime_settings.maintenance().on:
                     return _text(503, "server offline", {"Retry-After": "300"})
                 return Response(body=dumps(view(**params)), headers={"Content-Type": "application/json"})
-            except _Refused as refusal:
+            except (_Refused, fivesim_hosting.HostingRefused) as refusal:
                 return _text(refusal.status, refusal.text)
             except e.DomainError as error:
                 return _error(error)
@@ -269,30 +271,42 @@ def buy_activation(country: str, operator: str, product: str) -> dict[str, Any]:
     return _order(activation)
 
 
+@route("/user/buy/hosting/{country}/{operator}/{product}")
+def buy_hosting(country: str, operator: str, product: str) -> dict[str, Any]:
+    account = _account()
+    if country.lower() == "any":
+        raise _Refused(400, "select country")
+    return fivesim_hosting.buy(account, _country_id(country), _operator(operator), product, _country_word)
+
+
 @route("/user/check/{order_id}")
 def check(order_id: str) -> dict[str, Any]:
-    return _order(activations().get(_account().account_id, _order_id(order_id)))
+    account_id, number = _account().account_id, _order_id(order_id)
+    try:
+        return _order(activations().get(account_id, number))
+    except e.NotFound:
+        return fivesim_hosting.check(account_id, number, _country_word)  # a hosting order, or still 404
 
 
 @route("/user/finish/{order_id}")
 def finish(order_id: str) -> dict[str, Any]:
-    return _order(_move(order_id, activations().finish))
+    return _move(order_id, activations().finish, fivesim_hosting.finish)
 
 
 @route("/user/cancel/{order_id}")
 def cancel(order_id: str) -> dict[str, Any]:
     """During our early-cancel window 5sim's own words: 400 `you need to wait time` (fivesim's CANCEL_NEEDS_TIME)."""
-    return _order(_move(order_id, activations().cancel))
+    return _move(order_id, activations().cancel, fivesim_hosting.cancel)
 
 
 @route("/user/ban/{order_id}")
 def ban(order_id: str) -> dict[str, Any]:
-    return _order(_move(order_id, activations().ban))
+    return _move(order_id, activations().ban, lambda account_id, number, _: fivesim_hosting.ban(account_id, number))
 
 
 @route("/user/sms/inbox/{order_id}")
 def sms_inbox(order_id: str) -> dict[str, Any]:
-    sms = _order(activations().get(_account().account_id, _order_id(order_id)))["sms"]
+    sms = check(order_id)["sms"]
     return {"Data": sms, "Total": len(sms)}
 
 
@@ -311,11 +325,17 @@ def _order(a: Activation) -> dict[str, Any]:
     }
 
 
-def _move(order_id: str, move: Callable[[str, int], Activation]) -> Activation:
-    """A finish, cancel or ban: 5sim answers an unknown order there with 400, where `check` says 404."""
+def _move(order_id: str, move: Callable[[str, int], Activation],
+          hosting: Callable[[str, int, Callable[[int], str]], Any]) -> dict[str, Any]:
+    """A finish, cancel or ban of an activation, else of a hosting order: 5sim answers an unknown order there with
+    400, where `check` says 404."""
     account_id = _account().account_id
     try:
-        return move(account_id, _order_id(order_id))
+        number = _order_id(order_id)
+        try:
+            return _order(move(account_id, number))
+        except e.NotFound:
+            return dict(hosting(account_id, number, _country_word))
     except (_Refused, e.NotFound):
         raise _Refused(400, "order not found") from None
 

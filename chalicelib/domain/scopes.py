@@ -158,6 +158,7 @@ ROUTE_NEEDS: dict[tuple[str, str] | str, Need] = {
     ("GET", "/user/check/{order_id}"): Need.READ,
     ("GET", "/user/sms/inbox/{order_id}"): Need.READ,
     ("GET", "/user/buy/activation/{country}/{operator}/{product}"): Need.ORDERS,
+    ("GET", "/user/buy/hosting/{country}/{operator}/{product}"): Need.ORDERS,
     ("GET", "/user/finish/{order_id}"): Need.ORDERS,
     ("GET", "/user/cancel/{order_id}"): Need.ORDERS,
     ("GET", "/user/ban/{order_id}"): Need.ORDERS,

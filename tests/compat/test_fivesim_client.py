@@ -10,7 +10,17 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from fivesim import ActivationProduct, Category, Country, ErrorType, FiveSim, FiveSimError, Operator, OrderAction
+from fivesim import (
+    ActivationProduct,
+    Category,
+    Country,
+    ErrorType,
+    FiveSim,
+    FiveSimError,
+    HostingProduct,
+    Operator,
+    OrderAction,
+)
 from fivesim import Status as FiveSimStatus
 
 from chalicelib.config import Settings
@@ -150,3 +160,24 @@ def test_fivesim__moves_on_an_unknown_order_answer_400_as_5sim_does(stack, price
 
 def _bearer(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+
+
+def test_fivesim__hosting_a_number_for_a_day_lists_every_sms(stack, priced):
+    # Given a 5sim client pointed at us, for an account holding 10.00
+    client = client_for(stack, customer_with_key(priced, balance_cents=1000).api_key)
+    # When it buys a day of hosting and two SMS arrive
+    order = client.user.buy_number(Country.ENGLAND, ANY, HostingProduct.ONE_DAY)
+    for count, code in enumerate(("11111", "22222"), start=1):
+        deliver_sms(stack, order.phone.lstrip("+"), f"Your code is {code}")
+        checked = eventually(lambda: client.user.order(OrderAction.CHECK, order), lambda o, n=count: len(o.sms) == n)
+    finished = client.user.order(OrderAction.FINISH, order)
+    # Then it is a hosting order that listed every SMS, and finishing it keeps the price
+    assert order.product is HostingProduct.ONE_DAY and order.status is FiveSimStatus.RECEIVED
+    assert [s.activation_code for s in checked.sms] == ["11111", "22222"]
+    assert finished.status is FiveSimStatus.FINISHED
+    assert client.user.get_profile_data().balance == pytest.approx(10.0 - float(order.price))
+    # And a month (longer than our four weeks) is no product, and `any` country must be chosen
+    with pytest.raises(FiveSimError):
+        client.user.buy_number(Country.ENGLAND, ANY, HostingProduct.ONE_MONTH)
+    with pytest.raises(FiveSimError):
+        client.user.buy_number(Country.ANY_COUNTRY, ANY, HostingProduct.ONE_DAY)
