@@ -174,6 +174,7 @@ def test_openapi__a_customer_journey_matches_the_documented_schemas(api: Contrac
     _two_factor(api, member)
     with sms_only_on_demand(stack):
         _activations(api, stack, member)
+        _rentals(api, stack, member)
     _money(api, stack, member)
     _support(api, member)
     _contact(api, stack)
@@ -287,6 +288,27 @@ def _activations(api: ContractClient, stack: Stack, member: Member) -> None:
     api.call("POST", "/v1/activations/{activation_id}/ban", auth=member.auth, path={"activation_id": to_ban["id"]})
     if not early.ok:
         api.call("POST", "/v1/activations/{activation_id}/cancel", auth=member.auth, path=to_cancel)
+
+
+def _rentals(api: ContractClient, stack: Stack, member: Member) -> None:
+    api.call("GET", "/v1/rentals/prices", auth=member.auth, params={"country": "0", "hours": "4"})
+    api.call("GET", "/v1/rentals/prices", auth=member.auth, params={"country": "0", "hours": "3"})  # 422
+    api.call("POST", "/v1/rentals", auth=member.auth, json={"service": "tg", "country": 0, "hours": 673})  # 422
+    kept = api.call("POST", "/v1/rentals", auth=member.auth, json={"service": "tg", "country": 0, "hours": 4}).json()
+    path = {"rental_id": kept["id"]}
+    deliver_sms(stack, kept["phone"], "Your code is 24680")
+    deadline = time.monotonic() + SMS_WAIT_SECONDS
+    while not api.call("GET", "/v1/rentals/{rental_id}/sms", auth=member.auth, path=path).json()["items"]:
+        assert time.monotonic() < deadline, "the rented number's SMS never showed"
+        time.sleep(0.5)
+    api.call("POST", "/v1/rentals/{rental_id}/cancel", auth=member.auth, path=path)  # an SMS came: 409
+    api.call("GET", "/v1/rentals/{rental_id}/extension-price", auth=member.auth, path=path, params={"hours": "24"})
+    api.call("POST", "/v1/rentals/{rental_id}/extend", auth=member.auth, path=path, json={"hours": 24})
+    api.call("GET", "/v1/rentals/{rental_id}", auth=member.auth, path=path)
+    api.call("GET", "/v1/rentals", auth=member.auth, params={"limit": "5"})
+    api.call("POST", "/v1/rentals/{rental_id}/finish", auth=member.auth, path=path)
+    canceled = api.call("POST", "/v1/rentals", auth=member.auth, json={"country": 0, "hours": 4}).json()
+    api.call("POST", "/v1/rentals/{rental_id}/cancel", auth=member.auth, path={"rental_id": canceled["id"]})
 
 
 def _until_credited(api: ContractClient, member: Member, balance_cents: int) -> None:

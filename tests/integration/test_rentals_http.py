@@ -11,7 +11,7 @@ import requests
 
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.rentals import Rental
 from tests.support import Customer, customer_with_key, deliver_sms, eventually, priced_on_demand

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 def rentals() -> Rentals:
     """The process's rentals over the configured partners, sharing the activations' wallet and webhooks."""
     from chalicelib.providers import registry
-    from chalicelib.services import container
-    from chalicelib.services.activations import activations
+    from chalicelib.services.activations.facade import activations
+    from chalicelib.services.platform import container
     from chalicelib.services.rentals.service import Rentals
 
     shared = activations()

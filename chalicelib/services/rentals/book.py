@@ -19,7 +19,7 @@ from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import AlreadyApplied, Conflict, IllegalTransition, NotFound
 from chalicelib.domain.rental_state import RentalEvent, RentalMove, RentalStatus, is_final, rental_move
-from chalicelib.services.wallet import Wallet
+from chalicelib.services.money.wallet import Wallet
 from chalicelib.store import rentals as store
 from chalicelib.store.rentals import PendingExtension, Rental
 

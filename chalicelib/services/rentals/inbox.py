@@ -18,8 +18,8 @@ from chalicelib.domain.ids import sha256_hex
 from chalicelib.domain.rental_state import RentalStatus
 from chalicelib.observability import logger
 from chalicelib.providers.rentals import RentalPartner, RentSms
+from chalicelib.services.platform.user_webhooks import UserWebhooks
 from chalicelib.services.rentals.pricing import PARTNER_ERRORS
-from chalicelib.services.user_webhooks import UserWebhooks
 from chalicelib.store import rentals as store
 from chalicelib.store.accounts import Account
 from chalicelib.store.base import connection

@@ -37,14 +37,14 @@ from chalicelib.domain.rental_state import (
 from chalicelib.observability import logger
 from chalicelib.providers.base import Partner
 from chalicelib.providers.rentals import RentalPartner
-from chalicelib.services.accounts import require_can_spend
-from chalicelib.services.catalog import MAX_PRICE_CENTS
+from chalicelib.services.accounts.registration import require_can_spend
+from chalicelib.services.activations.catalog import MAX_PRICE_CENTS
+from chalicelib.services.money.wallet import Wallet
+from chalicelib.services.platform.user_webhooks import UserWebhooks
 from chalicelib.services.rentals.book import HOUR, RentalBook, charge_cause
 from chalicelib.services.rentals.inbox import RentalInbox, SmsSource
 from chalicelib.services.rentals.pricing import PARTNER_ERRORS, RentPricing, RentQuote
 from chalicelib.services.rentals.upkeep import RentalUpkeep
-from chalicelib.services.user_webhooks import UserWebhooks
-from chalicelib.services.wallet import Wallet
 from chalicelib.store import rentals as store
 from chalicelib.store.accounts import Account
 from chalicelib.store.rentals import PENDING_KEY, Rental
@@ -66,7 +66,7 @@ class RentRequest:
 class Rentals:
     def __init__(self, settings: Settings, partners: Sequence[Partner], clock: Clock, *, wallet: Wallet,
                  webhooks: UserWebhooks) -> None:
-        from chalicelib.services.catalog import Catalog  # the markup lives with the catalog's runtime setting
+        from chalicelib.services.activations.catalog import Catalog  # the markup: the catalog's runtime setting
 
         catalog = Catalog(settings, partners, clock)
         rates = {p.name: p.rate_to_base for p in settings.partners}
