@@ -6,6 +6,7 @@ import { agreementPage } from "./agreement.js";
 import { activationPage, historyPage } from "./activation.js";
 import { buyPage, pricesPage } from "./catalog.js";
 import { dashboardPage, ledgerPage, paymentsPage, refundPage } from "./money.js";
+import { rentalPage, rentalsPage } from "./rentals.js";
 import { accountPage, apiKeysPage, webhookPage } from "./settings.js";
 import { contactConfirmPage, contactPage, supportPage } from "./support.js";
 import { topupPage } from "./topup.js";
@@ -28,6 +29,8 @@ const ROUTES = [
   ["/buy", buyPage, true, "Buy a number"],
   ["/activation/:id", activationPage, true, "Activation"],
   ["/history", historyPage, true, "Numbers"],
+  ["/rentals", rentalsPage, true, "Rentals"],
+  ["/rental/:id", rentalPage, true, "Rented number"],
   ["/payments", paymentsPage, true, "Payments"],
   ["/ledger", ledgerPage, true, "Ledger"],
   ["/api-keys", apiKeysPage, true, "API keys"],
@@ -38,8 +41,8 @@ const ROUTES = [
 ];
 
 const NAV_IN = [["/dashboard", "Dashboard"], ["/buy", "Buy a number"], ["/prices", "Prices"], ["/topup", "Top up"],
-  ["/history", "Numbers"], ["/payments", "Payments"], ["/ledger", "Ledger"], ["/refund", "Refund"],
-  ["/api-keys", "API keys"], ["/webhook", "Webhook"], ["/support", "Support"], ["/account", "Account"]];
+  ["/history", "Numbers"], ["/rentals", "Rentals"], ["/payments", "Payments"], ["/ledger", "Ledger"],
+  ["/refund", "Refund"], ["/api-keys", "API keys"], ["/webhook", "Webhook"], ["/support", "Support"], ["/account", "Account"]];
 const NAV_OUT = [["/prices", "Prices"], ["/agreement", "Agreement"], ["/login", "Sign in"],
   ["/register", "Create account"]];
 

@@ -11,6 +11,7 @@ import {
 const ACTIVE = new Set(["PENDING", "WAITING", "RECEIVED", "RETRY"]);
 const KIND_TEXT = {
   top_up: "Top-up", activation_charge: "Number bought", activation_refund: "Number refunded",
+  rental_charge: "Number rented", rental_refund: "Rental refunded",
   refund_payout: "Refund to card", card_refund: "Card refund", refund_reversal: "Card refund failed, credited back",
   dispute: "Card dispute", dispute_reversal: "Dispute won", forfeiture: "Balance forfeited", adjustment: "Adjustment",
 };

@@ -372,6 +372,37 @@ def test_rest_v1__order_gets_the_pushed_code_and_finishes(stage: Rehearsal, pric
     assert finished["status"] in {"finished", "FINISHED"}, finished
 
 
+def test_rest_v1__a_rented_number_gets_each_pushed_sms_and_the_handler_reads_them(
+        stage: Rehearsal, aws: dict[str, Any], funded: dict[str, Any], stage_secrets: dict[str, str]) -> None:
+    auth = _bearer(funded["token"])
+    # When the customer rents a number for a day (the simulator rents it over HTTP)
+    rental = _ok(stage.http("POST", "/v1/rentals", json_body={"service": SERVICE, "country": COUNTRY, "hours": 24},
+                            headers=auth), 201)
+    # And the partner pushes two SMS for it, signed with the stage's push secret (SMS-Activate's rent webhook body)
+    for n, code in enumerate(("24680", "13579")):
+        body = json.dumps({"rentId": _partner_rent_id(stage, aws, rental["id"]),
+                           "sms": {"phoneFrom": "Telegram", "text": f"Your code: {code}", "date": f"2027-01-01 0{n}"}})
+        now = int(time.time())
+        _ok(stage.http("POST", "/v1/partners/sim/push", body=body, headers={
+            "Content-Type": "application/json", TIMESTAMP_HEADER: str(now),
+            SIGNATURE_HEADER: push_signature(stage_secrets["SIM_PUSH_SECRET"], now, body.encode())}))
+    # Then both SMS are listed in order, and a bot reads them through the handler API's getRentStatus
+    listed = _ok(stage.http("GET", f"/v1/rentals/{rental['id']}/sms", headers=auth))
+    assert [m["code"] for m in listed["items"]] == ["24680", "13579"], listed
+    query = f"api_key={funded['api_key']}&action=getRentStatus&id={rental['id']}"
+    status = _ok(stage.http("GET", f"/stubs/handler_api.php?{query}"))
+    assert status["quantity"] == "2", status
+    assert _ok(stage.http("POST", f"/v1/rentals/{rental['id']}/finish", headers=auth))["status"] == "FINISHED"
+
+
+def _partner_rent_id(stage: Rehearsal, aws: dict[str, Any], rental_id: int) -> str:
+    """The partner's id of our rental (what its push names), read from the stage's rentals table."""
+    table = stage.template.resolve(stage.template.resources["RentalTable"]["Properties"]["TableName"], "RentalTable")
+    item = aws["dynamodb"].get_item(TableName=table, Key={"rental_id": {"N": str(rental_id)}},
+                                    ConsistentRead=True)["Item"]
+    return str(item["partner_rent_id"]["S"])
+
+
 @pytest.mark.parametrize("repo_value", ["sim-push-secret", "whsec_local"])
 def test_partner_push__signed_with_a_repo_value_is_refused(stage: Rehearsal, repo_value: str) -> None:
     reply = _push_sms(stage, "123456", "99999", repo_value)
