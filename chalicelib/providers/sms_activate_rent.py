@@ -19,6 +19,7 @@ Hours go as `rent_time` (SMS-Activate's documentation; its PyPI module sends `ti
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ _FINISH, _CANCEL = 1, 2
 _UNAVAILABLE = {"NO_BALANCE", "ERROR_SQL", "SERVER_ERROR", "CHANNELS_LIMIT"}
 _OPEN_WITHOUT_SMS = "STATUS_WAIT_CODE"
 _ENDED = {"STATUS_CANCEL", "STATUS_FINISH"}
+_ERROR_WORD = re.compile(r"[A-Z][A-Z0-9_]{1,40}")
 
 
 class SmsActivateRentals:
@@ -102,12 +104,22 @@ def _raise_error(message: str) -> None:
 
 def _reply(text: str) -> dict[str, Any]:
     """A rent reply: its JSON object, or the partner error its `message` (or a plain-text reply) names."""
-    if not text.startswith("{"):
-        _raise_error(text)
-    reply = _json(text)
+    reply = _json(_error_word_or(text))
     if reply.get("status") == "error":
         _raise_error(str(reply.get("message") or reply.get("error") or ""))
     return reply
+
+
+def _error_word_or(text: str, *, raise_it: bool = True) -> str:
+    """JSON text as it is; a plain-text error word (clones answer BAD_KEY, NO_NUMBERS… unwrapped) raised, or
+    wrapped as the JSON error it stands for; anything else (an HTML page) is garbage: the partner is unavailable."""
+    if text.startswith("{"):
+        return text
+    if not _ERROR_WORD.fullmatch(text):
+        raise ValueError("neither JSON nor an error word")
+    if raise_it:
+        _raise_error(text)
+    return json.dumps({"status": "error", "message": text})
 
 
 def _rented(text: str) -> PartnerRental:
@@ -119,7 +131,7 @@ def _rented(text: str) -> PartnerRental:
 
 
 def _state(text: str) -> RentState:
-    reply = _json(text) if text.startswith("{") else {"status": "error", "message": text}
+    reply = _json(_error_word_or(text, raise_it=False))
     if reply.get("status") == "error":
         message = str(reply.get("message") or "")
         if message == _OPEN_WITHOUT_SMS:
@@ -134,7 +146,7 @@ def _state(text: str) -> RentState:
 
 
 def _listed(text: str) -> list[RentListed]:
-    reply = _json(text) if text.startswith("{") else {"status": "error", "message": text}
+    reply = _json(_error_word_or(text, raise_it=False))
     if reply.get("status") == "error":
         if reply.get("message") == "NO_NUMBERS":
             return []  # SMS-Activate's word for "no rented numbers"
