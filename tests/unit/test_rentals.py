@@ -16,6 +16,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.rental_state import RentalStatus
 from chalicelib.providers.base import PartnerUnavailable
 from chalicelib.store.rentals import Rental
+from tests.unit.dynamo_calls import count_dynamodb_calls
 from tests.unit.rental_support import FOUR_HOURS_CENTS, RentDesk, wipe_rentals
 
 HOUR = 3600
@@ -276,3 +277,15 @@ def test_expire__at_its_end_it_expires_without_refund(rd):
     assert rd.rentals.upkeep.expire_overdue() == 1
     assert Rental.get(int(rental.rental_id)).status == RentalStatus.EXPIRED.value
     assert rd.balance(user.account_id) == 1000 - FOUR_HOURS_CENTS
+
+
+def test_sms__a_pushed_one_costs_four_dynamodb_calls_and_no_partner_call(rd):
+    # Given an active rental and an SMS its partner pushes (what POST /v1/partners/{name}/push hands over)
+    _, rental = rd.renting(1000)
+    partner_calls = sum(rd.rentals_partner.calls.values())
+    # When it is recorded
+    with count_dynamodb_calls() as calls:
+        rd.rentals.record_push(rd.partner.name, str(rental.partner_rent_id), "Your code is 12345", "Telegram", "d1")
+    # Then: find the rental by the partner's id and read it, read the account for its webhook, one transaction
+    assert calls.by_operation() == {"Query": 1, "GetItem": 2, "TransactWriteItems": 1}
+    assert sum(rd.rentals_partner.calls.values()) == partner_calls

@@ -74,8 +74,8 @@ class RentalBook:
                 rental = self.load(int(rental.rental_id))
         raise Conflict("The rental is changing too fast; try again.")
 
-    def begin_extension(self, rental: Rental, hours: int, price_cents: int) -> tuple[Rental, int]:
-        """Charge extension n+1 and mark it pending on the rental, in one transaction; (rental, n)."""
+    def begin_extension(self, rental: Rental, hours: int, price_cents: int) -> Rental:
+        """Charge extension n+1 and mark it pending on the rental, in one transaction."""
         self.judge(rental, RentalEvent.USER_FINISH)  # the same rule as finishing: an ACTIVE rental, nothing pending
         number = int(rental.extensions) + 1
         pending = PendingExtension(number=number, hours=hours, price_cents=price_cents, started_at=self.clock.now())
@@ -84,7 +84,7 @@ class RentalBook:
                          charge_cause(int(rental.rental_id), number), memo=f"extend {hours} h", require_active=True,
                          extra=lambda tx: tx.update(rental, actions=store.change_actions(rental, fields),
                                                     condition=_unchanged(rental) & _open()))
-        return store.committed(rental, fields), number
+        return store.committed(rental, fields)
 
     def confirm_extension(self, rental: Rental) -> Rental:
         """The partner extended it: the time and the money are the rental's now."""

@@ -122,7 +122,7 @@ class Rentals:
         rental, partner = self._open_rental(account_id, rental_id, hours)
         price = self._extension_price(rental, partner, hours)
         try:
-            rental, _ = self.book.begin_extension(rental, hours, price)
+            rental = self.book.begin_extension(rental, hours, price)
         except (TransactWriteError, AlreadyApplied):
             self.book.judge(self.book.load(rental_id), RentalEvent.USER_FINISH)  # explains who won the race
             raise Conflict("The rental changed meanwhile; try again.") from None
