@@ -42,7 +42,9 @@ def rent_number() -> Response:
                           hours=_hours(fields.integer(body, "hours", minimum=MIN_RENT_HOURS, maximum=MAX_RENT_HOURS)),
                           operator=fields.optional_text(body, "operator", max_length=32),
                           max_price_cents=fields.integer(body, "max_price_cents", minimum=1, required=False))
-    return Response(body=view(rentals().rent(principal.account, request)), status_code=201)
+    headers: Any = v1.request.headers or {}
+    rental = rentals().rent(principal.account, request, headers.get("idempotency-key"))
+    return Response(body=view(rental), status_code=201)
 
 
 @v1.route("/v1/rentals", methods=["GET"])

@@ -33,8 +33,8 @@ def renter(priced) -> Customer:
 @pytest.fixture
 def rest(stack, renter) -> Callable[..., requests.Response]:
     def call(method: str, path: str, **kwargs: Any) -> requests.Response:
-        return requests.request(method, f"{stack.app_url}{path}", timeout=30,
-                                headers={"Authorization": f"Bearer {renter.api_key}"}, **kwargs)
+        kwargs.setdefault("headers", {"Authorization": f"Bearer {renter.api_key}"})
+        return requests.request(method, f"{stack.app_url}{path}", timeout=30, **kwargs)
     return call
 
 
@@ -182,3 +182,13 @@ def test_poll__an_sms_whose_push_is_refused_arrives_by_the_upkeep_jobs_poll(stac
     finally:
         requests.post(config, json={"push_secret": secret}, timeout=5).raise_for_status()
     assert rental_row.sms_count == 1 and _sms(rest, rental["id"]) == ["Your Telegram code is 55555"]
+
+
+def test_rest__a_rent_retried_with_its_idempotency_key_is_charged_once(rest, renter):
+    body = {"service": "tg", "country": 0, "hours": 4}
+    first = rest("POST", "/v1/rentals", json=body, headers={"Authorization": f"Bearer {renter.api_key}",
+                                                            "Idempotency-Key": "bot-retry-7"})
+    again = rest("POST", "/v1/rentals", json=body, headers={"Authorization": f"Bearer {renter.api_key}",
+                                                            "Idempotency-Key": "bot-retry-7"})
+    assert first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]
+    assert _books(renter.account_id) == (2000 - first.json()["price_cents"],) * 2

@@ -15,6 +15,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.rental_state import RentalStatus
 from chalicelib.providers.base import PartnerUnavailable
+from chalicelib.services.rentals.service import RentRequest
 from chalicelib.store.rentals import Rental
 from tests.unit.dynamo_calls import count_dynamodb_calls
 from tests.unit.rental_support import FOUR_HOURS_CENTS, RentDesk, wipe_rentals
@@ -289,3 +290,21 @@ def test_sms__a_pushed_one_costs_four_dynamodb_calls_and_no_partner_call(rd):
     # Then: find the rental by the partner's id and read it, read the account for its webhook, one transaction
     assert calls.by_operation() == {"Query": 1, "GetItem": 2, "TransactWriteItems": 1}
     assert sum(rd.rentals_partner.calls.values()) == partner_calls
+
+
+def test_rent__the_same_idempotency_key_returns_the_first_rental_charged_once(rd):
+    user = rd.account(1000)
+    first = rd.rentals.rent(user, RentRequest("tg", 0, 4), "retry-1")
+    again = rd.rentals.rent(user, RentRequest("tg", 0, 4), "retry-1")
+    assert again.rental_id == first.rental_id and rd.rentals_partner.calls["rent"] == 1
+    assert rd.kinds(user.account_id, LedgerKind.RENTAL_CHARGE) == [-FOUR_HOURS_CENTS]
+
+
+@pytest.mark.parametrize(("key", "code"), [("retry-2", "IDEMPOTENCY_KEY_REUSED"), ("bad key\u00e9", "INVALID_INPUT")])
+def test_rent__an_idempotency_key_reused_for_another_rent_or_malformed_is_refused(rd, key, code):
+    user = rd.account(1000)
+    rd.rentals.rent(user, RentRequest("tg", 0, 4), "retry-2")
+    with pytest.raises(InvalidInput) as refused:
+        rd.rentals.rent(user, RentRequest("tg", 0, 24), key)
+    assert refused.value.code == code
+    assert rd.kinds(user.account_id, LedgerKind.RENTAL_CHARGE) == [-FOUR_HOURS_CENTS]

@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
@@ -47,9 +49,12 @@ from chalicelib.services.rentals.pricing import PARTNER_ERRORS, RentPricing, Ren
 from chalicelib.services.rentals.upkeep import RentalUpkeep
 from chalicelib.store import rentals as store
 from chalicelib.store.accounts import Account
+from chalicelib.store.ledger import Claim
 from chalicelib.store.rentals import PENDING_KEY, Rental
 
 _OPERATOR = re.compile(r"[a-z0-9_]{1,32}")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 _ID_DRAWS = 5
 MAX_LIST_LIMIT = 100
 
@@ -87,10 +92,20 @@ class Rentals:
         return self.pricing.price_list(country, hours, operator)
 
     # Users -------------------------------------------------------------------------------------------------
-    def rent(self, account: Account, request: RentRequest) -> Rental:
-        """An ACTIVE rental with a number, or a FAILED one refunded; raises before any debit on bad input."""
+    def rent(self, account: Account, request: RentRequest, idempotency_key: str | None = None) -> Rental:
+        """An ACTIVE rental with a number, or a FAILED one refunded; raises before any debit on bad input.
+
+        With an Idempotency-Key, a retry of the same rent (after a lost answer) gets the first rental back instead of
+        renting and charging again; the key is kept a day."""
         _validate(request)
+        if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise InvalidInput("The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
+                               details={"field": "Idempotency-Key"})
         require_can_spend(account)
+        claim_key = f"idem#rent#{account.account_id}#{idempotency_key}" if idempotency_key else None
+        replay = self._replay(claim_key, request)
+        if replay is not None:
+            return replay
         quotes = self.pricing.quotes(request.service, request.country, request.hours, request.operator)
         if not quotes:
             raise NoNumbers("No numbers to rent for this service and country right now; try another or later.")
@@ -98,7 +113,13 @@ class Rentals:
         if request.max_price_cents is not None and price > request.max_price_cents:
             raise PriceAboveMax(f"Renting costs {price} cents, above your maximum.",
                                 details={"min_price_cents": price})
-        rental = self._debit(account, request, price)
+        try:
+            rental = self._debit(account, request, price, claim_key)
+        except TransactWriteError:
+            replay = self._replay(claim_key, request)  # the same key won a race a moment ago
+            if replay is None:
+                raise
+            return replay
         return self._acquire(rental, request, [quotes[0], *(q for q in quotes[1:] if q.cost_cents <= price)])
 
     def get(self, account_id: str, rental_id: int) -> Rental:
@@ -169,25 +190,46 @@ class Rentals:
         self.inbox.record(find(partner, partner_rent_id), RentSms(text, sender, date), SmsSource.PUSH)
 
     # Internals ---------------------------------------------------------------------------------------------
-    def _debit(self, account: Account, request: RentRequest, price: int) -> Rental:
+    def _debit(self, account: Account, request: RentRequest, price: int, claim_key: str | None) -> Rental:
         for _ in range(_ID_DRAWS):
             try:
-                return self._debit_as(new_numeric_id(), account, request, price)
+                return self._debit_as(new_numeric_id(), account, request, price, claim_key)
             except AlreadyApplied:
                 continue  # the id was drawn by another process in the same millisecond
         raise Conflict("Could not assign a rental id; try again.")
 
-    def _debit_as(self, rental_id: int, account: Account, request: RentRequest, price: int) -> Rental:
+    def _debit_as(self, rental_id: int, account: Account, request: RentRequest, price: int,
+                  claim_key: str | None) -> Rental:
         now = self.clock.now()
         rental = Rental(rental_id, account_id=account.account_id, service=request.service, country=request.country,
                         operator=request.operator or "any", status=RentalStatus.PENDING.value, hours=request.hours,
                         paid_cents=price, extensions=0, created_at=now, ends_at=now + request.hours * HOUR,
                         active_key=store.active_key(PENDING_KEY, rental_id, self.settings.write_shards),
                         sms_count=0, has_sms=False, version=0)
+
+        def create(tx: TransactWrite) -> None:
+            tx.save(rental, condition=Rental.rental_id.does_not_exist())
+            if claim_key:
+                tx.save(Claim(claim_key, value=f"{rental_id}|{request}", created_at=now,
+                              expires_at=datetime.fromtimestamp(now + _IDEMPOTENCY_TTL_SECONDS, tz=UTC)),
+                        condition=Claim.key.does_not_exist())
+
         self.wallet.post(account.account_id, -price, LedgerKind.RENTAL_CHARGE, charge_cause(rental_id),
                          memo=f"rent {request.service}/{request.country} {request.hours} h", require_active=True,
-                         extra=lambda tx: tx.save(rental, condition=Rental.rental_id.does_not_exist()), known=account)
+                         extra=create, known=account)
         return rental
+
+    def _replay(self, claim_key: str | None, request: RentRequest) -> Rental | None:
+        if claim_key is None:
+            return None
+        try:
+            claim = Claim.get(claim_key, consistent_read=True)
+        except Claim.DoesNotExist:
+            return None
+        rental_id, _, fingerprint = (claim.value or "").partition("|")
+        if fingerprint != str(request):
+            raise InvalidInput("This Idempotency-Key was used for a different rent.", code="IDEMPOTENCY_KEY_REUSED")
+        return self.book.load(int(rental_id))
 
     def _acquire(self, rental: Rental, request: RentRequest, candidates: Sequence[RentQuote]) -> Rental:
         for quote in candidates:
