@@ -106,14 +106,14 @@ class Settings:
     partner_push_tolerance_seconds: int = 300  # how old (or early) a signed partner push may be
 
     activation_lifetime_seconds: int = 1200
-    cancel_grace_seconds: int = 120
+    cancel_grace_seconds: int = 120  # the early-cancel window of the refund policy (domain/refund_policy.py)
     status_refresh_min_seconds: int = 3
     # The poll job's sweep: one cycle locally (the local scheduler runs it every 2 s); deployed stages
     # set POLL_SWEEP_SECONDS so one invocation a minute polls every POLL_EVERY_SECONDS while numbers wait.
     poll_sweep_seconds: float = 0.0
     poll_every_seconds: float = 5.0
     pending_resolve_after_seconds: int = 60
-    refunds_enabled: bool = True
+    refunds_enabled: bool = True  # the operator's switch of the refund policy (domain/refund_policy.py)
     markup_percent: Decimal = Decimal(30)
     # A rental canceled this soon after it began, before any SMS, is refunded in full (the industry's 20 minutes);
     # 0 makes every rental final once its number is issued. REFUNDS_ENABLED=false closes the window too.

@@ -1,10 +1,6 @@
 """The activation state machine: which moves are legal, where they lead, and what each does to the user's money.
 
-Refund policy (DESIGN.md §4, agreement 6.4): the charge becomes final with the first SMS. Ending an
-activation before any SMS (cancel, timeout, ban, revoke, partner failure) refunds in full, unless the
-operator has switched refunds off. One exception to the switch: when no number was ever issued
-(the activation leaves PENDING for FAILED or REVOKED), nothing was sold, so the debit is always
-reversed, whatever the switch says. No refund ever follows an SMS.
+The refund policy (which move refunds what) is domain/refund_policy.py; this module asks it for every move.
 
 Choices made here, so every adapter behaves alike:
 - USER_FINISH needs an SMS: finishing a WAITING activation is refused (cancel it instead). Industry
@@ -17,56 +13,21 @@ Choices made here, so every adapter behaves alike:
 - PARTNER_FAILED on a WAITING activation (the partner dropped the number before any SMS) ends it
   FAILED, like a failure while acquiring.
 - Final states accept no event: an SMS that arrives after a cancel or a timeout changes nothing.
-- The early-cancel window is time, not state: the service checks it with `can_cancel_at`.
+- The early-cancel window is time, not state: the service checks it (domain/refund_policy.py, `can_cancel_at`).
 """
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
+from chalicelib.domain.activation_status import ActivationEvent, ActivationStatus
 from chalicelib.domain.errors import IllegalTransition
-
-
-class ActivationStatus(str, enum.Enum):
-    PENDING = "PENDING"  # debited, asking partners for a number
-    WAITING = "WAITING"  # number issued, no SMS yet
-    RECEIVED = "RECEIVED"  # at least one SMS
-    RETRY = "RETRY"  # the user asked for another SMS (free)
-    FINISHED = "FINISHED"
-    CANCELED = "CANCELED"
-    TIMEOUT = "TIMEOUT"
-    BANNED = "BANNED"  # the user reported the number as unusable
-    REVOKED = "REVOKED"  # by an admin
-    FAILED = "FAILED"  # no number could be had
-
-
-class ActivationEvent(enum.Enum):
-    NUMBER_ISSUED = "number_issued"
-    PARTNER_FAILED = "partner_failed"
-    SMS_ARRIVED = "sms_arrived"
-    USER_CANCEL = "user_cancel"
-    USER_FINISH = "user_finish"
-    USER_RETRY = "user_retry"
-    USER_BAN = "user_ban"
-    EXPIRED = "expired"
-    ADMIN_REVOKE = "admin_revoke"
-
-
-class MoneyEffect(enum.Enum):
-    NONE = "none"
-    REFUND = "refund"  # give back the full price of the activation
+from chalicelib.domain.refund_policy import REFUND_POLICY, MoneyEffect, money_effect
 
 
 @dataclass(frozen=True)
 class Transition:
     status: ActivationStatus
     money: MoneyEffect
-
-
-class _Refund(enum.Enum):
-    NEVER = "never"
-    POLICY = "policy"  # refund if no SMS was delivered and the operator has refunds on
-    NOTHING_SOLD = "nothing_sold"  # no number was issued: refund regardless of the operator switch
 
 
 _S = ActivationStatus
@@ -77,32 +38,33 @@ FINAL_STATUSES: frozenset[ActivationStatus] = frozenset(
 ACTIVE_STATUSES: frozenset[ActivationStatus] = frozenset(ActivationStatus) - FINAL_STATUSES
 _WITH_SMS: frozenset[ActivationStatus] = frozenset({_S.RECEIVED, _S.RETRY})
 
-_MOVES: dict[tuple[ActivationStatus, ActivationEvent], tuple[ActivationStatus, _Refund]] = {
-    (_S.PENDING, _E.NUMBER_ISSUED): (_S.WAITING, _Refund.NEVER),
-    (_S.PENDING, _E.PARTNER_FAILED): (_S.FAILED, _Refund.NOTHING_SOLD),
-    (_S.PENDING, _E.EXPIRED): (_S.FAILED, _Refund.NOTHING_SOLD),
-    (_S.PENDING, _E.ADMIN_REVOKE): (_S.REVOKED, _Refund.NOTHING_SOLD),
+# Where each legal move leads; what it does to the money is the refund policy's (domain/refund_policy.py).
+_MOVES: dict[tuple[ActivationStatus, ActivationEvent], ActivationStatus] = {
+    (_S.PENDING, _E.NUMBER_ISSUED): _S.WAITING,
+    (_S.PENDING, _E.PARTNER_FAILED): _S.FAILED,
+    (_S.PENDING, _E.EXPIRED): _S.FAILED,
+    (_S.PENDING, _E.ADMIN_REVOKE): _S.REVOKED,
 
-    (_S.WAITING, _E.SMS_ARRIVED): (_S.RECEIVED, _Refund.NEVER),
-    (_S.WAITING, _E.USER_CANCEL): (_S.CANCELED, _Refund.POLICY),
-    (_S.WAITING, _E.EXPIRED): (_S.TIMEOUT, _Refund.POLICY),
-    (_S.WAITING, _E.USER_BAN): (_S.BANNED, _Refund.POLICY),
-    (_S.WAITING, _E.ADMIN_REVOKE): (_S.REVOKED, _Refund.POLICY),
-    (_S.WAITING, _E.PARTNER_FAILED): (_S.FAILED, _Refund.POLICY),
+    (_S.WAITING, _E.SMS_ARRIVED): _S.RECEIVED,
+    (_S.WAITING, _E.USER_CANCEL): _S.CANCELED,
+    (_S.WAITING, _E.EXPIRED): _S.TIMEOUT,
+    (_S.WAITING, _E.USER_BAN): _S.BANNED,
+    (_S.WAITING, _E.ADMIN_REVOKE): _S.REVOKED,
+    (_S.WAITING, _E.PARTNER_FAILED): _S.FAILED,
 
-    (_S.RECEIVED, _E.SMS_ARRIVED): (_S.RECEIVED, _Refund.NEVER),
-    (_S.RECEIVED, _E.USER_RETRY): (_S.RETRY, _Refund.NEVER),
-    (_S.RECEIVED, _E.USER_FINISH): (_S.FINISHED, _Refund.NEVER),
-    (_S.RECEIVED, _E.EXPIRED): (_S.FINISHED, _Refund.NEVER),
-    (_S.RECEIVED, _E.USER_BAN): (_S.BANNED, _Refund.POLICY),
-    (_S.RECEIVED, _E.ADMIN_REVOKE): (_S.REVOKED, _Refund.POLICY),
+    (_S.RECEIVED, _E.SMS_ARRIVED): _S.RECEIVED,
+    (_S.RECEIVED, _E.USER_RETRY): _S.RETRY,
+    (_S.RECEIVED, _E.USER_FINISH): _S.FINISHED,
+    (_S.RECEIVED, _E.EXPIRED): _S.FINISHED,
+    (_S.RECEIVED, _E.USER_BAN): _S.BANNED,
+    (_S.RECEIVED, _E.ADMIN_REVOKE): _S.REVOKED,
 
-    (_S.RETRY, _E.SMS_ARRIVED): (_S.RECEIVED, _Refund.NEVER),
-    (_S.RETRY, _E.USER_RETRY): (_S.RETRY, _Refund.NEVER),
-    (_S.RETRY, _E.USER_FINISH): (_S.FINISHED, _Refund.NEVER),
-    (_S.RETRY, _E.EXPIRED): (_S.FINISHED, _Refund.NEVER),
-    (_S.RETRY, _E.USER_BAN): (_S.BANNED, _Refund.POLICY),
-    (_S.RETRY, _E.ADMIN_REVOKE): (_S.REVOKED, _Refund.POLICY),
+    (_S.RETRY, _E.SMS_ARRIVED): _S.RECEIVED,
+    (_S.RETRY, _E.USER_RETRY): _S.RETRY,
+    (_S.RETRY, _E.USER_FINISH): _S.FINISHED,
+    (_S.RETRY, _E.EXPIRED): _S.FINISHED,
+    (_S.RETRY, _E.USER_BAN): _S.BANNED,
+    (_S.RETRY, _E.ADMIN_REVOKE): _S.REVOKED,
 }
 
 _REFUSALS: dict[tuple[ActivationStatus, ActivationEvent], str] = {
@@ -141,9 +103,8 @@ def transition(status: ActivationStatus, event: ActivationEvent, *, has_sms: boo
     move = _MOVES.get((current, event))
     if move is None:
         raise _illegal(status, current, event)
-    target, rule = move
-    return Transition(target, _money_effect(rule, had_sms=has_sms or current in _WITH_SMS,
-                                            refunds_enabled=refunds_enabled))
+    return Transition(move, money_effect(event, number_issued=current is not _S.PENDING,
+                                         had_sms=has_sms or current in _WITH_SMS, refunds_enabled=refunds_enabled))
 
 
 def allowed_events(status: ActivationStatus, *, has_sms: bool) -> frozenset[ActivationEvent]:
@@ -164,29 +125,16 @@ class BlindMove:
 
 def blind_move(event: ActivationEvent) -> BlindMove | None:
     """The BlindMove of `event`, or None when where it leads depends on more than the status (a refund may follow)."""
-    moves = {source: move for (source, e), move in _MOVES.items() if e is event}
-    if len({target for target, _ in moves.values()}) != 1 or any(r is not _Refund.NEVER for _, r in moves.values()):
+    moves = {source: target for (source, e), target in _MOVES.items() if e is event}
+    if len(set(moves.values())) != 1 or not REFUND_POLICY[event].never_refunds:
         return None
     judged_with_sms = frozenset(s for s in ActivationStatus if _judged_as(s, has_sms=True) in moves
                                 and _judged_as(s, has_sms=False) not in moves)
-    return BlindMove(target=next(iter(moves.values()))[0], sources=frozenset(moves), sources_with_sms=judged_with_sms)
-
-
-def can_cancel_at(created_at: float, now: float, grace_seconds: int) -> bool:
-    """Whether the early-cancel window (EARLY_CANCEL_DENIED before it closes) is over at `now`."""
-    return now - created_at >= grace_seconds
+    return BlindMove(target=next(iter(moves.values())), sources=frozenset(moves), sources_with_sms=judged_with_sms)
 
 
 def _judged_as(status: ActivationStatus, *, has_sms: bool) -> ActivationStatus:
     return _S.RECEIVED if status is _S.WAITING and has_sms else status
-
-
-def _money_effect(rule: _Refund, *, had_sms: bool, refunds_enabled: bool) -> MoneyEffect:
-    if had_sms or rule is _Refund.NEVER:
-        return MoneyEffect.NONE
-    if rule is _Refund.POLICY and not refunds_enabled:
-        return MoneyEffect.NONE
-    return MoneyEffect.REFUND
 
 
 def _illegal(status: ActivationStatus, judged_as: ActivationStatus, event: ActivationEvent) -> IllegalTransition:

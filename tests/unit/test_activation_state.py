@@ -13,11 +13,11 @@ from chalicelib.domain.activation_state import (
     MoneyEffect,
     Transition,
     allowed_events,
-    can_cancel_at,
     is_final,
     transition,
 )
 from chalicelib.domain.errors import Conflict, IllegalTransition
+from chalicelib.domain.refund_policy import REFUND_POLICY, can_cancel_at
 
 S = ActivationStatus
 E = ActivationEvent
@@ -197,3 +197,10 @@ def test_transition__any_event_history__never_strands_refunds_twice_or_refunds_a
             assert any(is_final(s) for s in endings)
     # And the price is refunded at most once
     assert refunds <= 1
+
+
+def test_refund_policy__every_event_has_a_row() -> None:
+    # Given the refund policy's one table (domain/refund_policy.py)
+    # When it is compared with every event an activation knows
+    # Then each event says what it refunds: a new event cannot be added without deciding its refund
+    assert set(REFUND_POLICY) == set(ActivationEvent)

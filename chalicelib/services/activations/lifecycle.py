@@ -17,15 +17,20 @@ from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.activation_state import (
     ActivationEvent,
     ActivationStatus,
-    MoneyEffect,
     Transition,
     blind_move,
-    can_cancel_at,
     is_final,
     transition,
 )
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import AlreadyApplied, Conflict, EarlyCancelDenied, IllegalTransition, NotFound
+from chalicelib.domain.refund_policy import (
+    MoneyEffect,
+    can_cancel_at,
+    cancel_available_at,
+    refund_cents,
+    waits_for_cancel_window,
+)
 from chalicelib.providers.base import Partner, PartnerNoNumbers, PartnerRejected, PartnerUnavailable
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform.partner_calls import PartnerAction, PartnerCalls, Told
@@ -34,7 +39,6 @@ from chalicelib.store.activations import PENDING_KEY, Activation
 
 PARTNER_ERRORS = (PartnerNoNumbers, PartnerUnavailable, PartnerRejected)
 _ATTEMPTS = 20
-_REFUNDING_EVENTS = (ActivationEvent.USER_CANCEL, ActivationEvent.USER_BAN)
 
 
 class Lifecycle:
@@ -65,9 +69,8 @@ class Lifecycle:
     def ensure_allowed(self, activation: Activation, event: ActivationEvent) -> None:
         """Refuse a user event now, before anyone is told: illegal moves, and refunds inside the early window."""
         self.step(activation, event)
-        if event in _REFUNDING_EVENTS and not activation.has_sms and not self._cancel_window_over(activation):
-            # Ban refunds like cancel before any SMS, so it shares the window: otherwise it would be a way around it.
-            # Each act is refused in its own words; once an SMS arrived a report refunds nothing and waits for nothing.
+        if self._inside_cancel_window(activation, event):
+            # Which events wait is the refund policy's (domain/refund_policy.py); each is refused in its own words.
             grace = self.settings.cancel_grace_seconds
             message = (f"A number can be canceled {grace} seconds after it was issued."
                        if event is ActivationEvent.USER_CANCEL else
@@ -76,7 +79,7 @@ class Lifecycle:
             raise EarlyCancelDenied(message, details={"cancel_available_at": iso(self.cancel_available_at(activation))})
 
     def cancel_available_at(self, activation: Activation) -> float:
-        return float(activation.created_at) + self.settings.cancel_grace_seconds
+        return cancel_available_at(float(activation.created_at), self.settings.cancel_grace_seconds)
 
     def apply(self, activation: Activation, event: ActivationEvent, changes: Mapping[str, Any] | None = None, *,
               only_from: ActivationStatus | None = None) -> Activation:
@@ -164,10 +167,14 @@ class Lifecycle:
         if step.money is MoneyEffect.NONE:
             activation.update(actions=actions, condition=unchanged)
             return activation
-        self.wallet.post(activation.account_id, int(activation.price_cents), LedgerKind.ACTIVATION_REFUND,
-                         str(activation.activation_id), memo=event.value,
+        amount = refund_cents(step.money, int(activation.price_cents))  # how much: domain/refund_policy.py
+        self.wallet.post(activation.account_id, amount, LedgerKind.ACTIVATION_REFUND, str(activation.activation_id),
+                         memo=event.value,
                          extra=lambda tx: tx.update(activation, actions=actions, condition=unchanged))
         return activation_store.committed(activation, fields)
 
-    def _cancel_window_over(self, activation: Activation) -> bool:
-        return can_cancel_at(float(activation.created_at), self.clock.now(), self.settings.cancel_grace_seconds)
+    def _inside_cancel_window(self, activation: Activation, event: ActivationEvent) -> bool:
+        """Whether the refund policy makes this user event wait for the early-cancel window, and it is still open."""
+        grace = self.settings.cancel_grace_seconds
+        return (waits_for_cancel_window(event, has_sms=bool(activation.has_sms))
+                and not can_cancel_at(float(activation.created_at), self.clock.now(), grace))
