@@ -16,7 +16,8 @@ from bench.stats import ms, percentile
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.stripe_gateway import StripeEvent, StripeGateway
-from chalicelib.services.money.payments import StripeEvents, TopUps, TopUpStarted
+from chalicelib.services.money.stripe_events import StripeEvents
+from chalicelib.services.money.top_ups import TopUps, TopUpStarted
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from infra.local.localstripe_setup import confirm_setup_intent_with_test_card

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.config import setting_problem
-from chalicelib.services.money.payments import STRIPE_EVENT_HANDLERS
+from chalicelib.services.money.stripe_events import STRIPE_EVENT_HANDLERS
 from infra.aws import Stop
 
 WEBHOOK_PATH = "/v1/webhooks/stripe"

@@ -24,7 +24,7 @@ from chalicelib.domain.clock import SystemClock, iso
 from chalicelib.domain.csv_export import csv_text
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.services.activations.facade import activations
-from chalicelib.services.money import history, payments
+from chalicelib.services.money import history
 from chalicelib.services.money.history import HistoryFilter, HistoryPage
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
@@ -57,7 +57,7 @@ def ledger() -> dict[str, Any]:
     limit = _limit(query, maximum=LEDGER_MAX_LIMIT)
     page = history.ledger_page(account_id, _ledger_filter(query), limit, query.get("cursor") or None,
                                fields.query_integer(query, "before_seq", minimum=1))
-    return {"items": [payments.ledger_entry_json(entry) for entry in page.items],
+    return {"items": [history.ledger_entry_json(entry) for entry in page.items],
             "next_before_seq": page.last_key, "next_cursor": page.next_cursor}
 
 

@@ -12,7 +12,7 @@ from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.observability import logger
 from chalicelib.providers.stripe_gateway import WebhookRejected
-from chalicelib.services.money import payments
+from chalicelib.services.money import history, stripe_events, top_ups
 from chalicelib.services.money.refund_requests import refund_requests, request_refund
 from chalicelib.store.payments import PaymentRecord, RefundRequest, TopUp
 
@@ -31,14 +31,14 @@ def _created(body: dict[str, Any]) -> Response:
 
 @v1.route("/v1/topups/card-setup", methods=["POST"])
 def card_setup() -> Response:
-    setup = payments.top_ups().start_card_setup(v1.principal().account)
+    setup = top_ups.top_ups().start_card_setup(v1.principal().account)
     return _created({"setup_intent_id": setup.setup_intent_id, "client_secret": setup.client_secret,
                      "publishable_key": setup.publishable_key, "stripe_js_url": setup.stripe_js_url})
 
 
 @v1.route("/v1/topups/cards", methods=["GET"])
 def saved_cards() -> dict[str, Any]:
-    cards = payments.top_ups().saved_cards(v1.principal().account)
+    cards = top_ups.top_ups().saved_cards(v1.principal().account)
     return {"items": [{"id": c.id, "brand": c.brand, "last4": c.last4, "exp_month": c.exp_month,
                        "exp_year": c.exp_year} for c in cards]}
 
@@ -51,7 +51,7 @@ def top_up() -> Response:
     key = str(headers.get("idempotency-key") or "").strip() or None
     if key is not None and len(key) > _ID_MAX:
         raise InvalidInput(f"The Idempotency-Key header is longer than {_ID_MAX} characters.")
-    started = payments.top_ups().start(account, fields.required_integer(body, "amount_cents"),
+    started = top_ups.top_ups().start(account, fields.required_integer(body, "amount_cents"),
                                        fields.text(body, "payment_method_id", max_length=_ID_MAX), key)
     return _created({"topup_id": started.topup_id, "payment_intent_id": started.payment_intent_id,
                      "status": started.stripe_status, "client_secret": started.client_secret})
@@ -66,7 +66,7 @@ def stripe_webhook() -> Response:
         return Response(body=error_body("MALFORMED_JSON", "The Stripe event nests too deep to be one."),
                         status_code=400, headers={"Content-Type": "application/json"})
     try:
-        outcome = payments.stripe_events().receive(body, str(headers.get("stripe-signature") or ""))
+        outcome = stripe_events.stripe_events().receive(body, str(headers.get("stripe-signature") or ""))
     except WebhookRejected as rejected:
         logger.warning("stripe webhook rejected", extra={"reason": str(rejected)})
         return Response(body=error_body("BAD_SIGNATURE", "The Stripe signature or event is not valid."),
@@ -77,9 +77,9 @@ def stripe_webhook() -> Response:
 
 @v1.route("/v1/payments", methods=["GET"])
 def payment_history() -> dict[str, Any]:
-    history = payments.payment_history(v1.principal().account.account_id)
-    items = ([_top_up_item(t) for t in history.top_ups] + [_record_item(r) for r in history.records]
-             + [_refund_request_item(r) for r in history.refund_requests])
+    paid = history.payment_history(v1.principal().account.account_id)
+    items = ([_top_up_item(t) for t in paid.top_ups] + [_record_item(r) for r in paid.records]
+             + [_refund_request_item(r) for r in paid.refund_requests])
     items.sort(key=lambda item: item["created_at"], reverse=True)
     return {"items": items}
 

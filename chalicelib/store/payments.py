@@ -38,7 +38,7 @@ class TopUp(Model):
     account_id = UnicodeAttribute()
     amount_cents = NumberAttribute()
     currency = UnicodeAttribute()  # ISO 4217, upper case
-    status = UnicodeAttribute()  # services.money.payments.TopUpStatus value
+    status = UnicodeAttribute()  # services.money.top_ups.TopUpStatus value
     payment_method_id = UnicodeAttribute(null=True)
     payment_intent_id = UnicodeAttribute(null=True)  # set once Stripe answered, or by the webhook
     refunded_cents = NumberAttribute(default=0)  # sent back to the card: refund payouts and refunds made in Stripe

@@ -16,7 +16,7 @@ from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.stripe_gateway import StripeGateway
-from chalicelib.services.money.payments import TopUps
+from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.platform import runtime_settings
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry

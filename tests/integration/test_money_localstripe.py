@@ -23,8 +23,8 @@ from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import InsufficientBalance
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.stripe_gateway import StripeGateway
-from chalicelib.services.money.payments import TopUps
 from chalicelib.services.money.refund_requests import RefundDecision, RefundRequests
+from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.payments import TopUp

@@ -22,9 +22,10 @@ from chalicelib.domain.ids import new_id, new_numeric_id
 from chalicelib.providers.mailer import OutboxMailer
 from chalicelib.providers.stripe_gateway import StripeEvent, StripeGateway
 from chalicelib.services.accounts.registration import AccountsService
-from chalicelib.services.money.payments import StripeEvents, TopUps
 from chalicelib.services.money.reconcile import Books, IntentsAfterLedger, Reconciler, StripePaymentIntents
 from chalicelib.services.money.reconcile_incremental import Checkpoint, IncrementalReconciler, TimeBudget
+from chalicelib.services.money.stripe_events import StripeEvents
+from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform import runtime_settings
 from chalicelib.store.accounts import Account, unreconciled

@@ -29,7 +29,7 @@ from chalicelib.providers.registry import build_partners
 from chalicelib.services.accounts.sessions import Credentials
 from chalicelib.services.activations.facade import Activations
 from chalicelib.services.activations.ordering import OrderRequest
-from chalicelib.services.money.payments import TopUps
+from chalicelib.services.money.top_ups import TopUps
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.payments import TopUp

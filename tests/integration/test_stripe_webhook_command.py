@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.providers.stripe_gateway import StripeGateway
-from chalicelib.services.money.payments import STRIPE_EVENT_HANDLERS
+from chalicelib.services.money.stripe_events import STRIPE_EVENT_HANDLERS
 from infra.stripe_webhook import handled_events, register, stripe_client
 from tests.integration.localstripe_support import WebhookReceiver, customer_with_saved_card, running_localstripe
 

@@ -19,7 +19,8 @@ from chalicelib.services.activations.facade import Activations
 from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.services.admin.service import AdminService
 from chalicelib.services.admin.wiring import build_admin_service
-from chalicelib.services.money.payments import StripeEvents, TopUps
+from chalicelib.services.money.stripe_events import StripeEvents
+from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation

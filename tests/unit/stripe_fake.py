@@ -18,7 +18,7 @@ from chalicelib.providers.stripe_gateway import (
     StripeEvent,
     StripeGateway,
 )
-from chalicelib.services.money.payments import TopUps, TopUpStarted
+from chalicelib.services.money.top_ups import TopUps, TopUpStarted
 from chalicelib.store.accounts import Account
 from infra.local.localstripe_setup import signature_header
 from tests.unit.moto_support import shared_moto_tables  # noqa: F401  (money's suites import it from here)

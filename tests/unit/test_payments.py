@@ -10,16 +10,10 @@ from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.errors import AccountUnverified, Conflict, InvalidInput, PaymentError
 from chalicelib.providers.stripe_gateway import WebhookSignatureError
 from chalicelib.services.money import history
-from chalicelib.services.money.history import HistoryFilter
-from chalicelib.services.money.payments import (
-    StripeEvents,
-    TopUps,
-    TopUpStatus,
-    WebhookOutcome,
-    already_applied,
-    payment_history,
-    payout_cause,
-)
+from chalicelib.services.money.card_movements import already_applied, payout_cause
+from chalicelib.services.money.history import HistoryFilter, payment_history
+from chalicelib.services.money.stripe_events import StripeEvents, WebhookOutcome
+from chalicelib.services.money.top_ups import TopUps, TopUpStatus
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry

@@ -11,14 +11,10 @@ from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.providers.stripe_gateway import RefundResult
 from chalicelib.services.accounts.activity import list_activity
-from chalicelib.services.money.payments import (
-    REFUND_FAILED_ACTIVITY,
-    StripeEvents,
-    TopUps,
-    WebhookOutcome,
-    payment_history,
-)
+from chalicelib.services.money.history import payment_history
 from chalicelib.services.money.refund_requests import RefundDecision, RefundRequests
+from chalicelib.services.money.stripe_events import REFUND_FAILED_ACTIVITY, StripeEvents, WebhookOutcome
+from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry

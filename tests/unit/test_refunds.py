@@ -7,8 +7,9 @@ from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.errors import Conflict, InsufficientBalance, InvalidInput, PaymentError
 from chalicelib.providers.stripe_gateway import RefundResult
-from chalicelib.services.money.payments import StripeEvents, TopUps
 from chalicelib.services.money.refund_requests import RefundDecision, RefundRequests, RefundStatus
+from chalicelib.services.money.stripe_events import StripeEvents
+from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry

@@ -10,7 +10,7 @@ from chalicelib.domain.clock import Clock, iso
 from chalicelib.providers.base import Partner
 from chalicelib.services.admin.account_actions import summary
 from chalicelib.services.admin.audit import AuditLog
-from chalicelib.services.money.payments import ledger_entry_json, payment_history
+from chalicelib.services.money.history import ledger_entry_json, payment_history
 from chalicelib.services.money.wallet import seal
 from chalicelib.services.support.tickets import SupportDesk
 from chalicelib.store import activations as activation_store

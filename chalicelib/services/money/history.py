@@ -1,4 +1,5 @@
-"""An account's histories (activations, ledger, activity) a page at a time, with filters, behind opaque cursors.
+"""An account's histories (activations, ledger, activity) a page at a time, with filters, behind opaque cursors;
+and its recent money through cards (`payment_history`: top-ups, card refunds, disputes, refund requests).
 
 Key conditions do the heavy lifting: an activation's id grows with its creation time (domain.ids), so a date range
 on activations is a range of ids; the activity log's sort key starts with the time; the ledger's key is its
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 
 from pynamodb.expressions.condition import Condition
 
+from chalicelib.domain.clock import iso
 from chalicelib.domain.history_cursor import decode_cursor, encode_cursor
 from chalicelib.domain.ids import numeric_id_at
 from chalicelib.services.money.wallet import seal
@@ -21,6 +23,7 @@ from chalicelib.store import history as history_store
 from chalicelib.store.activations import Activation
 from chalicelib.store.history import KeyRange
 from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.payments import PaymentRecord, RefundRequest, TopUp
 from chalicelib.store.runtime import ActivityEntry
 
 MAX_PAGE = 100
@@ -157,3 +160,26 @@ def parse_day_or_time(raw: str) -> float:
             raise ValueError(raw)  # a time without a zone is ambiguous
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
+
+
+def ledger_entry_json(entry: LedgerEntry) -> dict[str, Any]:
+    """A ledger entry as users (GET /v1/ledger) and operators (bin/admin show) see it."""
+    return {"entry_id": entry.entry_id, "seq": int(entry.seq), "amount_cents": int(entry.amount_cents),
+            "balance_after_cents": int(entry.balance_after_cents), "kind": entry.kind, "cause_id": entry.cause_id,
+            "memo": entry.memo, "created_at": iso(entry.created_at)}
+
+
+@dataclass(frozen=True)
+class PaymentHistory:
+    top_ups: list[TopUp]
+    records: list[PaymentRecord]  # card refunds, refund payouts, disputes
+    refund_requests: list[RefundRequest]
+
+
+def payment_history(account_id: str, limit: int = 100) -> PaymentHistory:
+    """The account's recent money through cards, each list newest first."""
+    return PaymentHistory(
+        top_ups=list(TopUp.by_account.query(account_id, scan_index_forward=False, limit=limit)),
+        records=list(PaymentRecord.query(account_id, scan_index_forward=False, limit=limit)),
+        refund_requests=list(RefundRequest.by_account.query(account_id, scan_index_forward=False, limit=limit)),
+    )

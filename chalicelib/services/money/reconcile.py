@@ -25,7 +25,7 @@ from pynamodb.models import Model
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import Clock, SystemClock
 from chalicelib.observability import logger
-from chalicelib.services.money.payments import TopUpStatus
+from chalicelib.services.money.top_ups import TopUpStatus
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry

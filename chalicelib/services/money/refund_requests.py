@@ -32,15 +32,14 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.ids import new_id
 from chalicelib.observability import logger
-from chalicelib.services.money.payments import (
-    CardGateway,
+from chalicelib.services.money.card_movements import (
     CardMovement,
-    TopUpStatus,
     already_applied,
     apply_card_movement,
     failed_before_taken,
     payout_cause,
 )
+from chalicelib.services.money.top_ups import CardGateway, TopUpStatus
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform import container
 from chalicelib.store.payments import RefundRequest, TopUp

@@ -1,0 +1,142 @@
+"""Money that goes back through a card or comes back (refunds, disputes): one ledger entry, its payment record
+and the top-up's totals in one transaction, once, whichever path (a refund payout or Stripe's event) sees it first.
+
+A card refund Stripe later reports failed or canceled gives its amount back to the balance once
+(`refund_reversal`); the email that tells the user so is here too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.errors import AlreadyApplied
+from chalicelib.domain.money import format_major
+from chalicelib.services.accounts import account_emails
+from chalicelib.services.money.wallet import Wallet, cause_key
+from chalicelib.store.ledger import Claim, LedgerEntry, claim_once, claimed
+from chalicelib.store.payments import PaymentRecord, TopUp
+
+# Both paths that see a Stripe refund: our refund-request payout and Stripe's refund events.
+_REFUND_KINDS = frozenset({LedgerKind.REFUND_PAYOUT, LedgerKind.CARD_REFUND})
+# The value of a refund's claim when it failed before any path took it from a balance.
+_NEVER_TAKEN = "failed before it was taken"
+
+
+@dataclass(frozen=True)
+class CardMovement:
+    """Money that went back through a card (refund, dispute) or came back (won dispute)."""
+
+    kind: LedgerKind
+    cause_id: str  # the ledger cause: a Stripe refund or dispute id, or "<request_id>:<payment_intent_id>"
+    ref_id: str  # what the payments page names: the Stripe refund or dispute id
+    amount_cents: int  # signed, as in the ledger
+    refunded_cents: int = 0  # added to the top-up's refunded total
+    disputed_cents: int = 0  # added to the top-up's disputed total
+    refund_request_id: str | None = None
+
+    @property
+    def refund_claim(self) -> str | None:
+        """The claim on the Stripe refund it moves: a payout and a webhook report the same refund by its id."""
+        return refund_claim_key(self.ref_id) if self.kind in _REFUND_KINDS else None
+
+
+def refund_claim_key(refund_id: str) -> str:
+    return f"stripe_refund#{refund_id}"
+
+
+def payout_cause(request_id: str, payment_intent_id: str) -> str:
+    """The ledger cause of a refund request's payout to one card payment (the payout and its webhook share it)."""
+    return f"{request_id}:{payment_intent_id}"
+
+
+def apply_card_movement(wallet: Wallet, topup: TopUp, movement: CardMovement, memo: str) -> bool:
+    """Post it with its payment record and the top-up's totals in one transaction; False if already applied.
+
+    A Stripe refund is applied once whichever path sees it first: the payout's cause is its refund
+    request and the webhook's the refund id, so a claim on the refund id in the same transaction
+    refuses the second. Debits may take the balance below zero: the money has already left through
+    the card, so the ledger must say so, and a negative balance restricts the account until it is paid back.
+    """
+    now = wallet.clock.now()
+    record = PaymentRecord(topup.account_id, f"{int(now * 1000):013d}#{movement.kind.value}#{movement.ref_id}")
+    record_fields: list[Action] = [
+        PaymentRecord.kind.set(movement.kind.value), PaymentRecord.ref_id.set(movement.ref_id),
+        PaymentRecord.amount_cents.set(movement.amount_cents), PaymentRecord.currency.set(topup.currency),
+        PaymentRecord.created_at.set(now)]
+    if topup.payment_intent_id:
+        record_fields.append(PaymentRecord.payment_intent_id.set(topup.payment_intent_id))
+    if movement.refund_request_id:
+        record_fields.append(PaymentRecord.refund_request_id.set(movement.refund_request_id))
+    totals: list[Action] = [TopUp.refunded_cents.add(movement.refunded_cents),
+                            TopUp.disputed_cents.add(movement.disputed_cents)]
+    refund_claim = movement.refund_claim
+
+    def with_record(tx: TransactWrite) -> None:
+        tx.update(record, actions=record_fields)
+        tx.update(topup, actions=totals)
+        if refund_claim:
+            tx.save(Claim(refund_claim, value=cause_key(movement.kind, movement.cause_id), created_at=now),
+                    condition=Claim.key.does_not_exist())
+
+    if claimed(cause_key(movement.kind, movement.cause_id)) or (refund_claim and claimed(refund_claim)):
+        return False
+    try:
+        wallet.post(topup.account_id, movement.amount_cents, movement.kind, movement.cause_id, memo=memo,
+                    allow_negative=movement.amount_cents < 0, extra=with_record)
+    except AlreadyApplied:
+        return False
+    except TransactWriteError:
+        if refund_claim and claimed(refund_claim):
+            return False  # the other path applied this refund between our read and our write
+        raise
+    return True
+
+
+def already_applied(kind: LedgerKind, cause_id: str) -> bool:
+    """Whether the ledger holds this cause: a cheap read that spares repeats a transaction bound to fail."""
+    return claimed(cause_key(kind, cause_id))
+
+
+def debit_of_failed_refund(refund_id: str, now: float) -> LedgerEntry | None:
+    """The ledger entry that took a failed Stripe refund from a balance; None if none did, and then none ever will.
+
+    Both paths that take a refund (payout, refund event) write its claim with their entry. Claiming it
+    here first therefore bars a `refund.created` or payout arriving after the failure from taking money
+    that never left; if a path claimed it first, the claim names its entry's ledger cause.
+    """
+    key = refund_claim_key(refund_id)
+    if claim_once(key, now, _NEVER_TAKEN):
+        return None
+    taken_by = str(Claim.get(key, consistent_read=True).value)
+    if taken_by == _NEVER_TAKEN:
+        return None
+    # The wallet's claim on a ledger cause holds "<account_id>:<seq>" of the entry it wrote.
+    account_id, _, seq = str(Claim.get(taken_by, consistent_read=True).value).rpartition(":")
+    return LedgerEntry.get(account_id, int(seq), consistent_read=True)
+
+
+def failed_before_taken(refund_id: str) -> bool:
+    """Whether Stripe's failure of this refund was seen before any path took it from a balance (so none will)."""
+    try:
+        return str(Claim.get(refund_claim_key(refund_id), consistent_read=True).value) == _NEVER_TAKEN
+    except Claim.DoesNotExist:
+        return False
+
+
+def refund_failed_email(amount_cents: int, currency: str, refund_id: str) -> account_emails.Email:
+    """What the user reads when a card refund failed and its amount came back to the balance."""
+    amount = f"{format_major(amount_cents)} {currency}"
+    body = f"""We sent {amount} back to your card, but the card refund failed: the
+card's bank did not take it (the card may be closed or expired).
+
+The {amount} is back on your SMS Rooms balance. You can spend it, or
+ask for a refund again from the Refund page; it goes to the cards you
+topped up with.
+
+Stripe refund reference: {refund_id}
+{account_emails.SIGNATURE}"""
+    return account_emails.Email("Your SMS Rooms refund did not reach your card", body)
