@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chalicelib.config import get_settings
 from chalicelib.jobs.registry import job
 from chalicelib.observability import logger, metrics
 from chalicelib.services.platform import container
@@ -57,7 +56,6 @@ def _incremental() -> IncrementalReconciler:
     from chalicelib.services.money.reconcile import Reconciler, StripePaymentIntents
     from chalicelib.services.money.reconcile_incremental import IncrementalReconciler
 
-    settings = get_settings()
     clock = container.clock()
-    intents = StripePaymentIntents(settings.stripe_secret_key, settings.stripe_api_base, clock)
+    intents = StripePaymentIntents(container.stripe_gateway(), clock)
     return IncrementalReconciler(Reconciler(intents, clock), intents)

@@ -1,9 +1,11 @@
-"""Stripe behind a thin gateway: customers, saved cards, charges, refunds and webhook verification."""
+"""Stripe behind a thin gateway: customers, saved cards, charges, refunds, webhook verification, and the listings
+reconciliation reads. The only module that talks to Stripe."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,6 +79,18 @@ class CardSummary:
     last4: str
     exp_month: int
     exp_year: int
+
+
+@dataclass(frozen=True)
+class IntentSummary:
+    """What reconciliation needs of a Stripe PaymentIntent."""
+
+    id: str
+    status: str
+    amount_cents: int
+    account_id: str | None
+    topup_id: str | None
+    created: float
 
 
 @dataclass(frozen=True)
@@ -169,6 +183,35 @@ class StripeGateway:
         verify_signature(raw_body, signature_header, self._webhook_secret, now)
         return _event_from(raw_body)
 
+    # Reconciliation's reads (services/money/reconcile.py): Stripe's errors pass through as they are, the run fails.
+    def payment_intents(self, created_since: int | None = None) -> Iterator[IntentSummary]:
+        """Every PaymentIntent, newest first; only those created since `created_since` on real Stripe (localstripe
+        refuses the `created` filter and holds little anyway)."""
+        params: dict[str, Any] = {"limit": 100}
+        if created_since is not None and self._api_base is None:
+            params["created"] = {"gte": created_since}
+        for intent in self._stripe().v1.payment_intents.list(params=params).auto_paging_iter():  # type: ignore[arg-type]
+            yield _summary(intent, float(intent.created))
+
+    def payments_succeeded_between(self, since: float, until: float) -> Iterator[IntentSummary]:
+        """The PaymentIntents whose `payment_intent.succeeded` event Stripe created in [since, until)."""
+        params: dict[str, Any] = {"limit": 100, "type": "payment_intent.succeeded",
+                                  "created": {"gte": int(since), "lt": math.ceil(until)}}
+        for event in self._stripe().v1.events.list(params=params).auto_paging_iter():  # type: ignore[arg-type]
+            yield _summary(event.data.object, float(event.created))
+
+    def payment_intent_summary(self, intent_id: str) -> IntentSummary | None:
+        """One PaymentIntent as reconciliation reads it; None when Stripe has no such PaymentIntent."""
+        import stripe
+
+        try:
+            intent = self._stripe().v1.payment_intents.retrieve(intent_id)
+        except stripe.InvalidRequestError as error:
+            if error.http_status == 404:
+                return None
+            raise
+        return _summary(intent, float(intent.created))
+
     def _claim_card(self, customer_id: str, payment_method_id: str) -> None:
         """Refuse another customer's card; attach a card its SetupIntent left unattached.
 
@@ -234,6 +277,12 @@ def _event_from(raw_body: bytes) -> StripeEvent:
 def _intent_result(intent: Any) -> PaymentIntentResult:
     return PaymentIntentResult(id=intent.id, status=intent.status, client_secret=intent.client_secret or "",
                                amount_cents=intent.amount, currency=intent.currency)
+
+
+def _summary(intent: Any, created: float) -> IntentSummary:
+    metadata = intent.metadata.to_dict() if intent.metadata else {}
+    return IntentSummary(id=intent.id, status=intent.status, amount_cents=int(intent.amount),
+                         account_id=metadata.get("account_id"), topup_id=metadata.get("topup_id"), created=created)
 
 
 def _id_of(ref: object) -> str:

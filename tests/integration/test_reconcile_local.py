@@ -77,7 +77,8 @@ def _new_account(settings: Settings) -> Account:
 
 def test_incremental_run__on_dynamodb_local_and_localstripe_finds_an_uncredited_payment_then_clears(own_tables):
     settings = own_tables
-    stripe = StripePaymentIntents(settings.stripe_secret_key, settings.stripe_api_base)
+    gateway = StripeGateway(settings.stripe_secret_key, settings.stripe_api_base, settings.stripe_webhook_secret)
+    stripe = StripePaymentIntents(gateway, SystemClock())
     incremental = IncrementalReconciler(Reconciler(stripe, grace_seconds=0), stripe, stripe_overlap_seconds=0)
     # Given a checkpoint from just now, and an account whose card localstripe charged but whose credit never came
     assert Checkpoint(time.time() - 1, []).save(time.time())

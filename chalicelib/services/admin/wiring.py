@@ -36,7 +36,7 @@ def build_admin_service(settings: Settings, *, clock: Clock | None = None, maile
     activations = Activations(settings, partners, clock, wallet=wallet)
     accounts = AccountAdmin(AccountsService(settings, clock, mailer), wallet, audit, mailer, activations,
                             Forfeiture(wallet, refunds))
-    intents = StripePaymentIntents(settings.stripe_secret_key, settings.stripe_api_base, clock)
+    intents = StripePaymentIntents(container.stripe_gateway(), clock)
     reconciler = Reconciler(intents, clock)
     return AdminService(clock=clock, audit_log=audit, accounts=accounts, refunds=refunds,
                         support=support, reconciler=reconciler, changes=IncrementalReconciler(reconciler, intents),
