@@ -25,7 +25,7 @@ _PUBLIC_CACHE: dict[str, str | list[str]] = {"Cache-Control": "public, max-age=3
 def catalog() -> Response:
     query: Any = v1.request.query_params or {}
     country = fields.query_integer(query, "country")
-    items = activations().catalog.items(service=query.get("service") or None, country=country)
+    items = activations().price_list(service=query.get("service") or None, country=country)
     return Response(body={"items": [_item_view(i) for i in items]}, headers=_PUBLIC_CACHE)
 
 
@@ -91,7 +91,7 @@ def view(activation: Activation, facade: Activations) -> dict[str, Any]:
         "operator": activation.operator, "phone": activation.phone, "status": activation.status,
         "price_cents": int(activation.price_cents), "created_at": iso(float(activation.created_at)),
         "expires_at": iso(float(activation.expires_at)),
-        "cancel_available_at": iso(facade.lifecycle.cancel_available_at(activation)),
+        "cancel_available_at": iso(facade.cancel_available_at(activation)),
         "sms": [{"code": s.code, "text": s.text, "received_at": iso(float(s.received_at))} for s in activation.sms],
     }
 

@@ -457,7 +457,7 @@ def _max_price(raw: str | None) -> int | None:
 
 
 def _items(*, service: str | None = None, country: int | None = None, operator: str | None = None) -> list[Any]:
-    items = activations().catalog.items(service=service, country=country)
+    items = activations().price_list(service=service, country=country)
     return [i for i in items if i.service in _PRODUCTS and (operator is None or i.operator in (operator, "any"))]
 
 

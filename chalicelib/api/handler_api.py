@@ -121,7 +121,7 @@ def get_operators(account: Account, params: Mapping[str, str]) -> p.Reply:
         country = p.optional_country_id(params, _country_ids())
     except p.ProtocolError:
         return p.operators_reply({})  # SMS-Activate: a country that does not exist has no operators
-    return p.operators_reply(activations().catalog.operators(country))
+    return p.operators_reply(activations().operators(country))
 
 
 def get_services_list(account: Account, params: Mapping[str, str]) -> p.Reply:
@@ -224,7 +224,7 @@ def _view(a: Activation) -> p.ActivationView:
 
 
 def _offers(*, service: str | None = None, country: int | None = None) -> list[p.OfferView]:
-    items = activations().catalog.items(service=service, country=country)
+    items = activations().price_list(service=service, country=country)
     return [p.OfferView(i.service, i.country, i.operator, i.price_cents, i.available) for i in items]
 
 

@@ -16,7 +16,7 @@ from chalicelib.observability import logger
 from chalicelib.providers import registry
 from chalicelib.providers.base import Partner
 from chalicelib.services.accounts.webhook_settings import webhook_policy
-from chalicelib.services.activations.catalog import Catalog
+from chalicelib.services.activations.catalog import Catalog, CatalogItem
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
 from chalicelib.services.activations.ordering import Ordering, OrderRequest
 from chalicelib.services.activations.sms_intake import PollResult, SmsIntake, SmsSource
@@ -45,6 +45,15 @@ class Activations:
         self.intake = SmsIntake(settings, by_name, clock, self.lifecycle, self.webhooks)
         self.ordering = Ordering(settings, by_name, clock, self.catalog, self.lifecycle, wallet)
 
+    # The price list ----------------------------------------------------------------------------------------
+    def price_list(self, service: str | None = None, country: int | None = None) -> list[CatalogItem]:
+        """The public price list, one item per (service, country, operator), from the cache."""
+        return self.catalog.items(service=service, country=country)
+
+    def operators(self, country: int | None = None) -> dict[int, list[str]]:
+        """Per country, the operators some configured partner names."""
+        return self.catalog.operators(country)
+
     # Users -------------------------------------------------------------------------------------------------
     def order(self, account: Account, request: OrderRequest, idempotency_key: str | None = None) -> Activation:
         return self.ordering.order(account, request, idempotency_key)
@@ -67,6 +76,10 @@ class Activations:
             if activation.active_key is not None:
                 found.append(activation)
         return found
+
+    def cancel_available_at(self, activation: Activation) -> float:
+        """When the early-cancel window closes (domain/refund_policy.py)."""
+        return self.lifecycle.cancel_available_at(activation)
 
     def cancel(self, account_id: str, activation_id: int) -> Activation:
         activation = self.lifecycle.load_for_account(account_id, activation_id)
