@@ -11,8 +11,6 @@
 """
 from __future__ import annotations
 
-import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,20 +20,21 @@ from pynamodb.exceptions import DeleteError, UpdateError
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from chalicelib.domain.ids import new_secret, sha256_hex
+from chalicelib.domain.totp import (
+    STEP_SECONDS,
+    is_totp_shaped,
+    matching_step,
+    new_recovery_codes,
+    normalised_recovery_code,
+)
 from chalicelib.services.accounts.activity import ActivityKind, record_activity
 from chalicelib.services.accounts.login_throttle import SignInThrottle
 from chalicelib.store.accounts import Account, OneTimeToken
 
-STEP_SECONDS = 30
-DRIFT_STEPS = 1
-RECOVERY_CODE_COUNT = 10
 CHALLENGE_TTL_SECONDS = 300
 CHALLENGE_ATTEMPTS = 5
 ISSUER = "SMS Rooms"
-_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud or typed from paper
-_RECOVERY_LENGTH = 16  # ~79 bits: a stolen table of SHA-256 hashes cannot be searched
 _CHALLENGE = "mfa"
-_MAX_CODE_LENGTH = 40
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,7 @@ class TwoFactor:
         step = self._matching_step(pending, code)
         if step is None:
             raise _code_invalid()
-        codes, hashes = _recovery_codes()
+        codes, hashes = new_recovery_codes()
         try:
             Account(account.account_id).update(
                 actions=[Account.totp_secret.set(pending), Account.totp_pending_secret.remove(),
@@ -119,7 +118,7 @@ class TwoFactor:
         if not is_on(account):
             raise Conflict("Two-factor sign-in is off: there are no recovery codes.", code="TWO_FACTOR_OFF")
         self.require(account, code, ip)
-        codes, hashes = _recovery_codes()
+        codes, hashes = new_recovery_codes()
         try:
             Account(account.account_id).update(actions=[Account.recovery_codes.set(hashes)],
                                                condition=Account.totp_secret.exists())
@@ -195,7 +194,7 @@ class TwoFactor:
         spent); failures count against the (account, IP) throttle, which raises RateLimited while it waits."""
         who = f"two-factor#{account.account_id}"
         self.throttle.check(who, ip, known_at_ip=True)
-        spent = self._spend_totp(account, code) if _digits(code) else self._spend_recovery(account, code, ip)
+        spent = self._spend_totp(account, code) if is_totp_shaped(code) else self._spend_recovery(account, code, ip)
         if spent:
             self.throttle.forget(who, ip)
         else:
@@ -218,7 +217,7 @@ class TwoFactor:
         return True
 
     def _spend_recovery(self, account: Account, code: str, ip: str) -> bool:
-        hashed = sha256_hex(_normalised_recovery(code))
+        hashed = sha256_hex(normalised_recovery_code(code))
         try:
             Account(account.account_id).update(actions=[Account.recovery_codes.delete({hashed})],
                                                condition=Account.recovery_codes.contains(hashed))
@@ -233,35 +232,6 @@ class TwoFactor:
 
     def _record(self, account: Account, kind: ActivityKind, ip: str) -> None:
         record_activity(account.account_id, kind, ip, clock=self.clock, retention_days=self.retention_days)
-
-
-def matching_step(secret: str, code: str, now: float) -> int | None:
-    """The time step at `now` (or one step either side, for clock drift) whose code `code` is; None when none is."""
-    code = code.strip()
-    if not _digits(code):
-        return None
-    totp = pyotp.TOTP(secret, interval=STEP_SECONDS)
-    now_step = int(now // STEP_SECONDS)
-    for step in range(now_step - DRIFT_STEPS, now_step + DRIFT_STEPS + 1):
-        if hmac.compare_digest(totp.generate_otp(step), code):
-            return step
-    return None
-
-
-def _digits(code: str) -> bool:
-    code = code.strip()
-    return len(code) == 6 and code.isascii() and code.isdigit()
-
-
-def _normalised_recovery(code: str) -> str:
-    return "".join(c for c in code[:_MAX_CODE_LENGTH].lower() if c not in "- ")
-
-
-def _recovery_codes() -> tuple[list[str], set[str]]:
-    raw = ["".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(_RECOVERY_LENGTH))
-           for _ in range(RECOVERY_CODE_COUNT)]
-    shown = ["-".join(c[i:i + 4] for i in range(0, _RECOVERY_LENGTH, 4)) for c in raw]
-    return shown, {sha256_hex(c) for c in raw}
 
 
 def _code_invalid() -> InvalidInput:

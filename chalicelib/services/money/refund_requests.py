@@ -1,4 +1,5 @@
 """Refund requests (6.3): the remaining balance is held while an admin decides; approval pays it back to the cards.
+(Over 250 lines on purpose: the steps from hold to payout must each be repeatable after a crash; read together.)
 
 Approval refunds the account's top-ups newest first, never more than is left refundable on each
 (Stripe refuses over-refunds, localstripe does not, so the cap is ours), minus the configured fee,

@@ -1,4 +1,5 @@
 """Support tickets (agreement 4.2, 6.3): users write, support answers and the user is emailed each answer.
+(Over 250 lines on purpose: every path, the user's and support's, shares the one numbered-message transaction.)
 
 A ticket is a numbered conversation; adding a message is one transaction (the ticket's counter moves
 from n to n+1 and message n+1 is written), so concurrent writers never lose or overwrite a message.
