@@ -1,4 +1,5 @@
 """The one way money moves: a balance change and its ledger entry in one DynamoDB transaction, exactly once per cause.
+(Over 250 lines on purpose: every way a balance changes, and the sealing that completes an entry, audited in one place.)
 
 A posting is one TransactWriteItems that needs no prior read:
   1. the account update, adding the amount to the balance (and to `spendable_cents`, balance - held), under a
