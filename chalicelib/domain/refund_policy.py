@@ -15,7 +15,8 @@ ActivationEvent needs its row (tests/unit/test_activation_state.py checks every 
 state machine (domain/activation_state.py) asks `money_effect` for every move; the refund itself is
 one wallet posting in the same transaction as the move (services/activations/lifecycle.py), and
 reconciliation expects each refund to equal its charge (services/money/reconcile.py: a partial refund
-needs its check changed too). Balance refund requests (agreement 6.3) are another matter:
+needs its check changed too). Rentals have their own money rules (paid for time, a 20-minute window):
+domain/rental_state.py. Balance refund requests (agreement 6.3) are another matter:
 services/money/refund_requests.py.
 """
 from __future__ import annotations
