@@ -42,7 +42,8 @@ JOB_TABLES: dict[str, dict[str, Actions]] = {
     "rental_upkeep": _RENTAL_JOB_TABLES,
     # Reconcile reads the books (and Stripe); it writes only its own bookkeeping: an account taken off the
     # `unreconciled` index once checked (UpdateItem), and its checkpoint (one item of the runtime table).
-    "reconcile": {"accounts": UPDATE, "ledger": READ, "activations": READ, "topups": READ, "runtime": CHECKPOINT},
+    "reconcile": {"accounts": UPDATE, "ledger": READ, "activations": READ, "rentals": READ, "topups": READ,
+                  "runtime": CHECKPOINT},
     # Sends again what SES refused: leases, settles and forgets each queued message (services/platform/mail_outbox.py).
     "deliver_mail": {"mail_outbox": UPDATE},
 }

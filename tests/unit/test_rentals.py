@@ -308,3 +308,27 @@ def test_rent__an_idempotency_key_reused_for_another_rent_or_malformed_is_refuse
         rd.rentals.rent(user, RentRequest("tg", 0, 24), key)
     assert refused.value.code == code
     assert rd.kinds(user.account_id, LedgerKind.RENTAL_CHARGE) == [-FOUR_HOURS_CENTS]
+
+
+def test_reconcile__rental_books_kept_by_the_service_are_clean_and_a_changed_rental_is_reported(rd):
+    from chalicelib.services.money.reconcile import Reconciler
+
+    # Given an account whose rentals went every way: kept and extended, canceled, failed, an extension refused
+    user = rd.account(5000)
+    kept = rd.rent(user)
+    rd.rentals.extend(user.account_id, int(kept.rental_id), 24)
+    rd.rentals.cancel(user.account_id, int(rd.rent(user).rental_id))
+    refused = rd.rent(user)
+    rd.rentals_partner.extend_failure = PartnerUnavailable("down")
+    with pytest.raises(PartnerError):
+        rd.rentals.extend(user.account_id, int(refused.rental_id), 4)
+    rd.rentals_partner.rent_failure = PartnerUnavailable("down")
+    rd.rent(user)
+    rd.clock.advance(1)
+    reconciler = Reconciler(None, rd.clock, grace_seconds=0)
+    # Then reconciliation finds nothing wrong with them
+    assert [d.check for d in reconciler.run([user.account_id]).discrepancies if "rental" in d.check] == []
+    # And a rental whose kept amount no longer matches its charges is reported
+    Rental(int(kept.rental_id)).update(actions=[Rental.paid_cents.set(1)])
+    found = reconciler.run([user.account_id]).discrepancies
+    assert [(d.check, d.ref) for d in found] == [("rental_charge_mismatch", str(kept.rental_id))]

@@ -37,6 +37,7 @@ from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.payments import TopUp
+from chalicelib.store.rentals import Rental
 
 DEFAULT_GRACE_SECONDS = 600  # a webhook or a pending order younger than this may still be in flight
 SCAN_SEGMENTS = 4
@@ -44,6 +45,7 @@ READ_THREADS = 8
 K = TypeVar("K")
 M = TypeVar("M", bound=Model)
 _SNAPSHOT_ATTEMPTS = 5
+_RENTAL_KINDS = (LedgerKind.RENTAL_CHARGE.value, LedgerKind.RENTAL_REFUND.value)
 
 
 @dataclass
@@ -88,6 +90,7 @@ class Books:
     top_ups: list[TopUp]
     activations: dict[int, Activation]
     intents: list[IntentSummary] | None
+    rentals: dict[int, Rental] = field(default_factory=dict)
 
 
 class Reconciler:
@@ -124,6 +127,10 @@ class Reconciler:
         report.discrepancies += self._confirmed(check_ledgers(books.accounts, books.ledgers))
         report.discrepancies += check_top_ups(books.ledgers, books.top_ups, books.intents, settled_before)
         report.discrepancies += check_activation_charges(books.ledgers, books.activations, settled_before)
+        from chalicelib.services.rentals.audit import check_rental_charges  # it uses this module's Discrepancy
+
+        report.discrepancies += check_rental_charges((e for v in books.ledgers.values() for e in v), books.rentals,
+                                                     settled_before)
         return report
 
     def read(self, scope: set[str] | None, intents: IntentsAfterLedger | None) -> Books:
@@ -142,10 +149,14 @@ class Reconciler:
         if scope is None:
             top_ups = _scan(TopUp)
             activations = {int(a.activation_id): a for a in _scan(Activation)}
+            rentals = {int(r.rental_id): r for r in _scan(Rental)}
         else:
             top_ups = _each(ids, TopUp.by_account.query)
             activations = {int(a.activation_id): a for a in _each(ids, Activation.by_account.query)}
-        return Books(accounts, ledgers, top_ups, activations, intents(ledgers) if intents is not None else None)
+            renters = sorted(a for a, kept in ledgers.items() if any(e.kind in _RENTAL_KINDS for e in kept))
+            rentals = {int(r.rental_id): r for r in _each(renters, Rental.by_account.query)}  # none: no query
+        return Books(accounts, ledgers, top_ups, activations, intents(ledgers) if intents is not None else None,
+                     rentals)
 
     def _confirmed(self, suspects: list[Discrepancy]) -> list[Discrepancy]:
         """Re-check each suspect account on a consistent snapshot: a scan can catch a posting half-read."""
