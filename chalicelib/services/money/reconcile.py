@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 from pynamodb.models import Model
 
+from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import Clock, SystemClock
 from chalicelib.observability import logger
 from chalicelib.providers.stripe_gateway import IntentSummary, StripeGateway
@@ -33,6 +34,7 @@ from chalicelib.services.money.reconcile_checks import (
     check_one_ledger,
     check_top_ups,
 )
+from chalicelib.services.rentals.audit import check_rental_charges
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
@@ -127,8 +129,6 @@ class Reconciler:
         report.discrepancies += self._confirmed(check_ledgers(books.accounts, books.ledgers))
         report.discrepancies += check_top_ups(books.ledgers, books.top_ups, books.intents, settled_before)
         report.discrepancies += check_activation_charges(books.ledgers, books.activations, settled_before)
-        from chalicelib.services.rentals.audit import check_rental_charges  # it uses this module's Discrepancy
-
         report.discrepancies += check_rental_charges((e for v in books.ledgers.values() for e in v), books.rentals,
                                                      settled_before)
         return report

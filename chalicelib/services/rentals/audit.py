@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.rental_state import RentalStatus
-from chalicelib.services.money.reconcile import Discrepancy
+from chalicelib.services.money.reconcile_checks import Discrepancy
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.rentals import Rental
 
