@@ -52,12 +52,16 @@ class Account(Model):
     held_cents = NumberAttribute(default=0)  # pending refund requests: not spendable
     version = NumberAttribute(default=0)  # bumped by every money change; the compare-and-set guard
     ledger_seq = NumberAttribute(default=0)  # number of ledger entries
-    # Kept by every posting since read-free debits (services/wallet.py): balance - held, what a debit's condition
-    # compares (a condition cannot subtract); the key of the newest ledger entry (entries commit in key order);
-    # the newest entry whose balance_after is written, and that balance. None on accounts no posting touched since.
+    # Read-free postings (services/money/wallet.py); None on accounts no posting touched since they came:
+    # balance - held, what a debit's condition compares (a condition cannot subtract);
     spendable_cents = NumberAttribute(null=True)
-    ledger_last = NumberAttribute(null=True)
+    # postings with a key at or below the floor are refused: the ledger up to it is final (a reader raises it);
+    ledger_floor = NumberAttribute(null=True)
+    # the key of the newest credit: a debit keyed below it is refused, so no debit sorts before money it spent;
+    credit_last = NumberAttribute(null=True)
+    # how far balance_after is written: up to this key, that many entries, and the balance after them.
     sealed_seq = NumberAttribute(null=True)
+    sealed_count = NumberAttribute(null=True)
     sealed_balance_cents = NumberAttribute(null=True)
     agreement_version = UnicodeAttribute(null=True)
     agreement_accepted_at = NumberAttribute(null=True)

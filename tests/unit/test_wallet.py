@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.errors import AlreadyApplied, Forbidden, InsufficientBalance, NotFound
+from chalicelib.domain.ids import new_numeric_id
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
@@ -158,21 +159,35 @@ def test_post__debit_reads_nothing_and_its_balance_after_is_sealed_by_the_first_
     assert [e.balance_after_cents for e in wallet.entries("acc_1")] == [500, 700, 1000]
     assert LedgerEntry.get("acc_1", second.seq).balance_after_cents == 500
     account = Account.get("acc_1")
-    assert (account.sealed_seq, account.sealed_balance_cents, account.spendable_cents) == (second.seq, 500, 500)
+    assert (account.sealed_count, account.sealed_balance_cents, account.spendable_cents) == (3, 500, 500)
 
 
-def test_post__key_below_the_newest_entry_draws_one_above_it(moto_tables):
-    # Given an account whose newest entry has a key far ahead (another container's clock runs fast)
+def test_post__key_at_or_below_the_floor_draws_one_above_it(moto_tables):
+    # Given an account whose ledger a reader sealed far ahead of this clock (another container's runs fast)
     _account()
     wallet = Wallet()
     wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
     ahead = wallet.post("acc_1", 100, LedgerKind.ADJUSTMENT, "adm_1").seq + 10**9
-    Account("acc_1").update(actions=[Account.ledger_last.set(ahead)])
+    Account("acc_1").update(actions=[Account.ledger_floor.set(ahead)])
     # When a debit draws its key from this clock
     posting = wallet.post("acc_1", -250, LedgerKind.ACTIVATION_CHARGE, "act_1")
-    # Then it still commits, after the newest entry, once
+    # Then it still commits, above the floor, once
     assert posting.seq > ahead
     assert Account.get("acc_1").balance_cents == 850 == _ledger_sum("acc_1")
+
+
+def test_post__debit_never_sorts_before_a_credit_it_may_have_spent(moto_tables):
+    # Given an account whose newest credit has a key ahead of this clock
+    _account()
+    wallet = Wallet()
+    wallet.post("acc_1", 100, LedgerKind.TOP_UP, "pi_1")
+    ahead = new_numeric_id() + 10**9
+    Account("acc_1").update(actions=[Account.credit_last.set(ahead)])
+    # When a debit is posted
+    posting = wallet.post("acc_1", -100, LedgerKind.ACTIVATION_CHARGE, "act_1")
+    # Then its entry sorts after that credit: the running balance in the ledger's order never dips below zero
+    assert posting.seq > ahead
+    assert [e.amount_cents for e in LedgerEntry.query("acc_1")] == [100, -100]
 
 
 def test_post__account_from_before_read_free_postings_keeps_its_ledger_and_continues_it(moto_tables):

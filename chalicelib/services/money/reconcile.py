@@ -2,9 +2,9 @@
 
 This module reads the books (one consistent picture) and runs the checks (services/money/reconcile_checks.py):
 
-1. Ledger: for every account, ledger_seq entries (numbered 1..ledger_seq on accounts from before read-free
-   postings, then in increasing keys up to ledger_last), each balance_after written so far is the running sum,
-   and the balance equals the sum of the entries.
+1. Ledger: for every account, ledger_seq entries (numbered 1, 2, 3… on accounts from before read-free
+   postings, then time-ordered keys), each balance_after written so far is the running sum, and the balance
+   equals the sum of the entries.
 2. Top-ups: every top_up entry is one credited TopUp of the same account and amount, credited once;
    every TopUp marked credited has its entry; every PaymentIntent Stripe says succeeded for one of
    our top-ups is credited (after a grace period for webhooks in flight).

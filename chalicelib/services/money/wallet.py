@@ -3,21 +3,25 @@
 
 A posting is one TransactWriteItems that needs no prior read:
   1. the account update, adding the amount to the balance (and to `spendable_cents`, balance - held), under a
-     condition that decides it: `spendable_cents >= amount` for a debit, `status = active` for an order, and
-     `ledger_last < seq` so entries commit in the order of their keys,
+     condition that decides it: `spendable_cents >= amount` for a debit, `status = active` for an order, the
+     entry's key above the account's `ledger_floor`, and for a debit above its `credit_last`,
   2. the ledger entry at `seq`, a time-ordered number drawn without a round trip (domain.ids),
   3. a claim on `ledger#<kind>#<cause_id>` that must not exist (a retried cause fails here: exactly once),
   4. any items the caller adds (e.g. the activation an order creates).
-Nothing is read first, so many orders on one account do not queue behind a compare-and-set: each commits unless
-the money is not there. A refusal is explained from the account as the condition saw it (ReturnValuesOnCondition-
-CheckFailure), never from an earlier read. An entry overtaken by a later key (another container's clock) draws a
-key above the newest and tries again.
+Nothing is read first and debits are not ordered among themselves, so many orders on one account do not queue
+behind a compare-and-set: each commits unless the money is not there. A refusal is explained from the account as
+the condition saw it (ReturnValuesOnConditionCheckFailure), never from an earlier read; a key refused for its
+place draws one above the floor (or the newest credit) and tries again.
 
-What the transaction cannot know is the balance after the entry: it is written later ("sealed", `seal`) by the
-first reader of the ledger, as the running sum in key order from the last sealed entry, which is exact because
-entries commit in key order. A posting on an account no posting touched since this scheme (no `ledger_last`)
-takes the older path once: read the account, commit under its `version` (compare-and-set) with balance_after
-known, and set the attributes the read-free path needs.
+What such a transaction cannot know is the balance after its entry. The first reader of the ledger writes it
+(`seal`): it raises `ledger_floor` to now, after which no entry at or below it can commit, then writes each
+entry's balance_after as the running sum in key order. Entries commit in nearly but not exactly key order; the
+running sum is still the balance at each point of the ledger's order, and it never goes below zero without a
+dispute: debits commit in any order among themselves, but never below a credit already committed.
+
+A posting on an account no posting touched since this scheme (no `ledger_floor`) takes the older path once: read
+the account, commit under its `version` (compare-and-set) with balance_after known, and set what the read-free
+path needs.
 """
 from __future__ import annotations
 
@@ -43,6 +47,7 @@ from chalicelib.store.ledger import Claim, LedgerEntry, claimed
 ExtraItems = Callable[[TransactWrite], None]
 
 _MAX_ATTEMPTS = 60
+_FLOOR_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -78,12 +83,12 @@ class Wallet:
         """
         if not isinstance(amount_cents, int) or isinstance(amount_cents, bool):
             raise TypeError("amount_cents must be an int")
-        if known is not None and known.ledger_last is None:
+        if known is not None and known.ledger_floor is None:
             return self._post_checked(account_id, amount_cents, kind, cause_id, memo, allow_negative,
                                       require_active, extra)
-        newest = int(known.ledger_last) if known is not None and known.ledger_last is not None else 0
+        above = _lowest_key_allowed(known) if known is not None else 0
         for attempt in range(_MAX_ATTEMPTS):
-            posting = self._posting(account_id, amount_cents, max(new_numeric_id(), newest + 1), None, kind, cause_id)
+            posting = self._posting(account_id, amount_cents, max(new_numeric_id(), above), None, kind, cause_id)
             try:
                 self._commit_read_free(posting, memo, allow_negative, require_active, extra)
                 return posting
@@ -95,13 +100,13 @@ class Wallet:
                     continue
                 seen = _account_as_refused(exc) or self._explain_elsewhere(exc, posting, allow_negative,
                                                                            require_active)
-                if seen.ledger_last is None or seen.spendable_cents is None:
+                if seen.ledger_floor is None or seen.spendable_cents is None:
                     return self._post_checked(account_id, amount_cents, kind, cause_id, memo, allow_negative,
                                               require_active, extra)
                 refused = _refusal(seen, amount_cents, allow_negative, require_active)
                 if refused is not None:
                     raise refused from None
-                newest = int(seen.ledger_last)  # overtaken by a later key: draw one above it
+                above = _lowest_key_allowed(seen)  # its key was refused for its place
         raise RuntimeError("ledger contention did not settle")  # pragma: no cover - 60 conflicts in a row
 
     def change_hold(self, account_id: str, delta_cents: int, *, extra: ExtraItems | None = None) -> int:
@@ -153,38 +158,41 @@ class Wallet:
 
     def _commit_read_free(self, p: Posting, memo: str | None, allow_negative: bool, require_active: bool,
                           extra: ExtraItems | None) -> None:
-        condition: Condition = Account.ledger_last < p.seq
+        condition: Condition = ((Account.ledger_floor < p.seq) & Account.spendable_cents.exists()
+                                & ((Account.credit_last < p.seq) | Account.credit_last.does_not_exist()))
+        actions: list[Action] = [Account.balance_cents.add(p.amount_cents),
+                                 Account.spendable_cents.add(p.amount_cents), Account.ledger_seq.add(1),
+                                 Account.version.add(1)]
         if p.amount_cents < 0 and not allow_negative:
             condition &= Account.spendable_cents >= -p.amount_cents
-        else:
-            condition &= Account.spendable_cents.exists()
+        if p.amount_cents > 0:
+            actions.append(Account.credit_last.set(p.seq))
         if require_active:
             condition &= Account.status == AccountStatus.ACTIVE.value
-        self._transact(Account(p.account_id), p, memo, condition, extra, [
-            Account.balance_cents.add(p.amount_cents), Account.spendable_cents.add(p.amount_cents),
-            Account.ledger_seq.add(1), Account.version.add(1)])
+        self._transact(Account(p.account_id), p, memo, condition, extra, actions)
 
     def _post_checked(self, account_id: str, amount_cents: int, kind: LedgerKind, cause_id: str, memo: str | None,
                       allow_negative: bool, require_active: bool, extra: ExtraItems | None) -> Posting:
         """The path of an account from before read-free postings: read, decide, commit under its version, and
-        leave behind what the read-free path needs (spendable_cents, ledger_last, the sealed position)."""
+        leave behind what the read-free path needs (spendable_cents, the floor, the sealed position)."""
         for attempt in range(_MAX_ATTEMPTS):
             account = self.read(account_id)
             refused = _refusal(account, amount_cents, allow_negative, require_active)
             if refused is not None:
                 raise refused
             new_balance = int(account.balance_cents) + amount_cents
-            seq = max(new_numeric_id(), int(account.ledger_last or 0) + 1)
+            seq = max(new_numeric_id(), int(account.ledger_seq) + 1)
             posting = self._posting(account_id, amount_cents, seq, new_balance, kind, cause_id)
             condition: Condition = Account.version == account.version
             if require_active:
                 condition &= Account.status == AccountStatus.ACTIVE.value
+            count = int(account.ledger_seq) + 1
             actions: list[Action] = [
-                Account.balance_cents.set(new_balance), Account.ledger_seq.set(int(account.ledger_seq) + 1),
+                Account.balance_cents.set(new_balance), Account.ledger_seq.set(count),
                 Account.version.set(account.version + 1),
-                Account.spendable_cents.set(new_balance - int(account.held_cents))]
-            if account.ledger_last is None or int(account.sealed_seq or 0) >= int(account.ledger_last):
-                actions += [Account.sealed_seq.set(seq), Account.sealed_balance_cents.set(new_balance)]
+                Account.spendable_cents.set(new_balance - int(account.held_cents)), Account.ledger_floor.set(seq),
+                Account.credit_last.set(seq), Account.sealed_seq.set(seq), Account.sealed_count.set(count),
+                Account.sealed_balance_cents.set(new_balance)]
             try:
                 self._transact(account, posting, memo, condition, extra, actions)
                 return posting
@@ -202,8 +210,8 @@ class Wallet:
                             memo=memo, created_at=p.created_at)
         claim = Claim(cause_key(p.kind, p.cause_id), value=f"{p.account_id}:{p.seq}", created_at=p.created_at)
         with TransactWrite(connection=connection()) as tx:
-            tx.update(account, actions=[*actions, Account.ledger_last.set(p.seq), *_due_for_reconcile(p)],
-                      condition=condition, return_values=ALL_OLD)
+            tx.update(account, actions=[*actions, *_due_for_reconcile(p)], condition=condition,
+                      return_values=ALL_OLD)
             tx.save(entry, condition=LedgerEntry.seq.does_not_exist())
             tx.save(claim, condition=Claim.key.does_not_exist())
             if extra:
@@ -215,7 +223,8 @@ class Wallet:
         return it): what the account explains is handled as above; a refusal of the caller's own items is theirs
         to handle; a missing account is NotFound."""
         account = self.read(p.account_id)
-        if (account.ledger_last is None or account.spendable_cents is None or int(account.ledger_last) >= p.seq
+        if (account.ledger_floor is None or account.spendable_cents is None
+                or _lowest_key_allowed(account) > p.seq
                 or _refusal(account, p.amount_cents, allow_negative, require_active) is not None):
             return account
         raise exc
@@ -237,34 +246,57 @@ class Wallet:
 
 
 def seal(account_id: str) -> int | None:
-    """Write balance_after on the entries read-free postings left without it: the running sum in key order
-    from the newest sealed entry. Any reader may run it, at the same time as others (each write is
-    conditional on the value being absent, and all compute the same sums).
+    """Write balance_after on the entries read-free postings left without it, and say up to which key the
+    ledger is sealed: a reader that shows balance_after reads up to there (newer entries are not final yet).
 
-    Returns the newest key sealed: entries above it committed after this read and may not be sealed yet, so a
-    reader that shows balance_after reads up to it. None when every entry is sealed whenever it commits (an
-    account no read-free posting touched) or there is no account.
+    First the floor goes up to now, so no entry at or below it can commit any more; then each entry above the
+    last sealed one gets the running sum in key order. Any reader may run it, at the same time as others (each
+    write is conditional, and all compute the same sums). None: every entry carries its balance_after as
+    written (an account no read-free posting touched), or there is no account.
     """
     try:
         account = Account.get(account_id, consistent_read=True)
     except Account.DoesNotExist:
         return None
-    if account.ledger_last is None:
+    if account.ledger_floor is None:
         return None
-    if int(account.sealed_seq or 0) >= int(account.ledger_last):
-        return int(account.ledger_last)
-    running = int(account.sealed_balance_cents or 0)
-    last = int(account.sealed_seq or 0)
-    for entry in LedgerEntry.query(account_id, LedgerEntry.seq.between(last + 1, int(account.ledger_last)),
-                                   consistent_read=True):
-        running += int(entry.amount_cents)
-        last = int(entry.seq)
+    sealed = int(account.sealed_seq or 0)
+    if int(account.sealed_count or 0) == int(account.ledger_seq):
+        return sealed  # nothing committed since the last seal
+    frontier = max(new_numeric_id(), int(account.ledger_floor))
+    if not _raise_floor(account_id, frontier):
+        return sealed
+    running, count = int(account.sealed_balance_cents or 0), int(account.sealed_count or 0)
+    for entry in LedgerEntry.query(account_id, LedgerEntry.seq.between(sealed + 1, frontier), consistent_read=True):
+        running, count = running + int(entry.amount_cents), count + 1
         if entry.balance_after_cents is None:
             _unless_refused(entry, [LedgerEntry.balance_after_cents.set(running)],
                             LedgerEntry.balance_after_cents.does_not_exist())
-    _unless_refused(Account(account_id), [Account.sealed_seq.set(last), Account.sealed_balance_cents.set(running)],
-                    (Account.sealed_seq < last) | Account.sealed_seq.does_not_exist())
-    return last
+    _unless_refused(Account(account_id), [Account.sealed_seq.set(frontier), Account.sealed_count.set(count),
+                                          Account.sealed_balance_cents.set(running)],
+                    (Account.sealed_seq < frontier) | Account.sealed_seq.does_not_exist())
+    return frontier
+
+
+def _raise_floor(account_id: str, frontier: int) -> bool:
+    """Refuse every posting keyed at or below `frontier` from now on; False if the account kept being written."""
+    for attempt in range(_FLOOR_ATTEMPTS):
+        try:
+            Account(account_id).update(actions=[Account.ledger_floor.set(frontier)],
+                                       condition=Account.ledger_floor < frontier)
+            return True
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return True  # another reader raised it higher: what is below is final all the same
+            if exc.cause_response_code != "TransactionConflictException":
+                raise
+            _backoff(attempt)
+    return False
+
+
+def _lowest_key_allowed(account: Account) -> int:
+    """The lowest key a posting may take on this account: above the floor and the newest credit."""
+    return max(int(account.ledger_floor or 0), int(account.credit_last or 0)) + 1
 
 
 def _codes(exc: TransactWriteError) -> set[str]:
