@@ -9,6 +9,7 @@ Charges and refunds by cause (LedgerKind RENTAL_CHARGE / RENTAL_REFUND):
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from chalicelib.store import rentals as store
 from chalicelib.store.rentals import PendingExtension, Rental
 
 _ATTEMPTS = 20
+_SETTLE_WAIT_SECONDS = 5.0  # an extension settles in one partner call; one that takes longer is refused
 HOUR = 3600
 
 
@@ -71,8 +73,19 @@ class RentalBook:
             try:
                 return self._commit(rental, move, fields)
             except (UpdateError, TransactWriteError, AlreadyApplied):
-                rental = self.load(int(rental.rental_id))
+                rental = self._settled(self.load(int(rental.rental_id)))
         raise Conflict("The rental is changing too fast; try again.")
+
+    def _settled(self, rental: Rental) -> Rental:
+        """The rental once an extension that began while this change was being made has settled (one partner
+        call, bounded), so the change lost to it is judged on the outcome rather than refused; still pending
+        after that, it is refused as any change during an extension."""
+        pause, waited = 0.05, 0.0
+        while rental.pending_extension is not None and waited < _SETTLE_WAIT_SECONDS:
+            time.sleep(pause)
+            waited, pause = waited + pause, min(pause * 2, 0.5)
+            rental = self.load(int(rental.rental_id))
+        return rental
 
     def begin_extension(self, rental: Rental, hours: int, price_cents: int) -> Rental:
         """Charge extension n+1 and mark it pending on the rental, in one transaction."""
