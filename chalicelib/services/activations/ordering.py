@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from pynamodb.exceptions import TransactWriteError
@@ -37,15 +36,13 @@ from chalicelib.services.accounts.registration import require_can_spend
 from chalicelib.services.activations.catalog import MAX_PRICE_CENTS, Catalog, Quote
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
 from chalicelib.services.money.wallet import Wallet
+from chalicelib.services.platform import idempotency
 from chalicelib.services.platform.partner_calls import PartnerAction
 from chalicelib.store import activations as activation_store
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import PENDING_KEY, Activation, BadNumber
-from chalicelib.store.ledger import Claim
 
 _OPERATOR = re.compile(r"[a-z0-9_]{1,32}")
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
-_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 _EXCLUDED_PHONES_LIMIT = 100
 _ID_DRAWS = 5
 
@@ -76,7 +73,7 @@ class Ordering:
         """A WAITING activation with a number, or a FAILED one refunded; raises before any debit on bad input."""
         _validate(request, idempotency_key)
         require_can_spend(account)
-        claim_key = f"idem#order#{account.account_id}#{idempotency_key}" if idempotency_key else None
+        claim_key = idempotency.claim_key("order", account.account_id, idempotency_key)
         replay = self._replay(claim_key, request)
         if replay is not None:
             return replay
@@ -119,10 +116,7 @@ class Ordering:
 
         def create(tx: TransactWrite) -> None:
             tx.save(activation, condition=Activation.activation_id.does_not_exist())
-            if claim_key:
-                expires = datetime.fromtimestamp(now + _IDEMPOTENCY_TTL_SECONDS, tz=UTC)
-                tx.save(Claim(claim_key, value=f"{activation.activation_id}|{request.fingerprint()}", created_at=now,
-                              expires_at=expires), condition=Claim.key.does_not_exist())
+            idempotency.save_claim(tx, claim_key, activation_id, request.fingerprint(), now)
 
         self.wallet.post(account.account_id, -price, LedgerKind.ACTIVATION_CHARGE, str(activation.activation_id),
                          memo=f"{request.service}/{request.country}", require_active=True, extra=create,
@@ -181,16 +175,8 @@ class Ordering:
         return [b.phone for b in BadNumber.query(owner, limit=_EXCLUDED_PHONES_LIMIT)]
 
     def _replay(self, claim_key: str | None, request: OrderRequest) -> Activation | None:
-        if claim_key is None:
-            return None
-        try:
-            claim = Claim.get(claim_key, consistent_read=True)
-        except Claim.DoesNotExist:
-            return None
-        activation_id, _, fingerprint = (claim.value or "").partition("|")
-        if fingerprint != request.fingerprint():
-            raise InvalidInput("This Idempotency-Key was used for a different order.", code="IDEMPOTENCY_KEY_REUSED")
-        return self.lifecycle.load(int(activation_id))
+        activation_id = idempotency.replayed_id(claim_key, request.fingerprint(), "order")
+        return None if activation_id is None else self.lifecycle.load(activation_id)
 
 
 def _validate(request: OrderRequest, idempotency_key: str | None) -> None:
@@ -206,9 +192,7 @@ def _validate(request: OrderRequest, idempotency_key: str | None) -> None:
     if request.max_price_cents is not None and not 1 <= request.max_price_cents <= MAX_PRICE_CENTS:
         raise InvalidInput(f"'max_price_cents' must be from 1 to {MAX_PRICE_CENTS}.",
                            details={"field": "max_price_cents"})
-    if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-        raise InvalidInput("The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
-                           details={"field": "Idempotency-Key"})
+    idempotency.check_key(idempotency_key)
 
 
 def _operator_param(operator: str) -> str | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
@@ -42,6 +41,7 @@ from chalicelib.providers.rentals import RentalPartner
 from chalicelib.services.accounts.registration import require_can_spend
 from chalicelib.services.activations.catalog import MAX_PRICE_CENTS
 from chalicelib.services.money.wallet import Wallet
+from chalicelib.services.platform import idempotency
 from chalicelib.services.platform.user_webhooks import UserWebhooks
 from chalicelib.services.rentals.book import HOUR, RentalBook, charge_cause
 from chalicelib.services.rentals.inbox import RentalInbox, SmsSource
@@ -49,12 +49,9 @@ from chalicelib.services.rentals.pricing import PARTNER_ERRORS, RentPricing, Ren
 from chalicelib.services.rentals.upkeep import RentalUpkeep
 from chalicelib.store import rentals as store
 from chalicelib.store.accounts import Account
-from chalicelib.store.ledger import Claim
 from chalicelib.store.rentals import PENDING_KEY, Rental
 
 _OPERATOR = re.compile(r"[a-z0-9_]{1,32}")
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
-_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 _ID_DRAWS = 5
 MAX_LIST_LIMIT = 100
 
@@ -98,11 +95,9 @@ class Rentals:
         With an Idempotency-Key, a retry of the same rent (after a lost answer) gets the first rental back instead of
         renting and charging again; the key is kept a day."""
         _validate(request)
-        if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-            raise InvalidInput("The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
-                               details={"field": "Idempotency-Key"})
+        idempotency.check_key(idempotency_key)
         require_can_spend(account)
-        claim_key = f"idem#rent#{account.account_id}#{idempotency_key}" if idempotency_key else None
+        claim_key = idempotency.claim_key("rent", account.account_id, idempotency_key)
         replay = self._replay(claim_key, request)
         if replay is not None:
             return replay
@@ -209,10 +204,7 @@ class Rentals:
 
         def create(tx: TransactWrite) -> None:
             tx.save(rental, condition=Rental.rental_id.does_not_exist())
-            if claim_key:
-                tx.save(Claim(claim_key, value=f"{rental_id}|{request}", created_at=now,
-                              expires_at=datetime.fromtimestamp(now + _IDEMPOTENCY_TTL_SECONDS, tz=UTC)),
-                        condition=Claim.key.does_not_exist())
+            idempotency.save_claim(tx, claim_key, rental_id, str(request), now)
 
         self.wallet.post(account.account_id, -price, LedgerKind.RENTAL_CHARGE, charge_cause(rental_id),
                          memo=f"rent {request.service}/{request.country} {request.hours} h", require_active=True,
@@ -220,16 +212,8 @@ class Rentals:
         return rental
 
     def _replay(self, claim_key: str | None, request: RentRequest) -> Rental | None:
-        if claim_key is None:
-            return None
-        try:
-            claim = Claim.get(claim_key, consistent_read=True)
-        except Claim.DoesNotExist:
-            return None
-        rental_id, _, fingerprint = (claim.value or "").partition("|")
-        if fingerprint != str(request):
-            raise InvalidInput("This Idempotency-Key was used for a different rent.", code="IDEMPOTENCY_KEY_REUSED")
-        return self.book.load(int(rental_id))
+        rental_id = idempotency.replayed_id(claim_key, str(request), "rent")
+        return None if rental_id is None else self.book.load(rental_id)
 
     def _acquire(self, rental: Rental, request: RentRequest, candidates: Sequence[RentQuote]) -> Rental:
         for quote in candidates:
