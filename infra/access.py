@@ -46,6 +46,9 @@ JOB_TABLES: dict[str, dict[str, Actions]] = {
                   "runtime": CHECKPOINT},
     # Sends again what SES refused: leases, settles and forgets each queued message (services/platform/mail_outbox.py).
     "deliver_mail": {"mail_outbox": UPDATE},
+    # Queues one email per account about a new agreement version (services/agreement_notices.py): a page of the
+    # accounts read, each message put if absent, the version's cursor moved.
+    "notify_agreement": {"agreements": UPDATE, "accounts": READ, "mail_outbox": WRITE},
 }
 
 # Jobs that send email (the API and admin Lambdas always may).

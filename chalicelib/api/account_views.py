@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.config import Settings
-from chalicelib.domain.clock import iso
+from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.scopes import stored_scopes
 from chalicelib.services.accounts.activity import detail_of
 from chalicelib.services.accounts.registration import agreement_update_required
@@ -16,7 +16,7 @@ def _iso_or_none(ts: float | None) -> str | None:
     return iso(ts) if ts is not None else None
 
 
-def me(account: Account, credential_kind: str, settings: Settings) -> dict[str, Any]:
+def me(account: Account, credential_kind: str, settings: Settings, clock: Clock) -> dict[str, Any]:
     balance, held = int(account.balance_cents), int(account.held_cents)
     return {
         "account_id": account.account_id,
@@ -29,12 +29,28 @@ def me(account: Account, credential_kind: str, settings: Settings) -> dict[str, 
         "topup_max_cents": settings.topup_max_cents,
         "currency": settings.currency,
         "restricted": balance < 0,
-        "agreement_version": account.agreement_version,
-        "agreement_accepted_at": _iso_or_none(account.agreement_accepted_at),
-        "current_agreement_version": settings.agreement_version,
-        "agreement_update_required": agreement_update_required(account, settings.agreement_version),
+        **agreement_state(account, settings, clock),
         "created_at": iso(account.created_at),
         "authenticated_with": credential_kind,
+    }
+
+
+def agreement_state(account: Account, settings: Settings, clock: Clock) -> dict[str, Any]:
+    """Which version the account accepted and how, the one in force, and a newer one it has not accepted (from
+    its publication: the dashboard's banner), with the day it takes effect."""
+    from chalicelib.services.accounts.agreement_versions import AgreementVersions
+
+    versions = AgreementVersions(settings.agreement_version, clock)
+    listed = versions.all()
+    current, newest = versions.in_force(listed), versions.newest(listed)
+    return {
+        "agreement_version": account.agreement_version,
+        "agreement_accepted_at": _iso_or_none(account.agreement_accepted_at),
+        "agreement_accepted_by_request": account.agreement_accepted_request,
+        "current_agreement_version": current.version,
+        "agreement_update_required": agreement_update_required(account, current.version),
+        "agreement_pending": (newest.as_json() | {"in_force": newest.version == current.version}
+                              if agreement_update_required(account, newest.version) else None),
     }
 
 

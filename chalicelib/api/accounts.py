@@ -164,7 +164,7 @@ def reset_password() -> Response:
 @v1.route("/v1/me", methods=["GET"])
 def me() -> dict[str, Any]:
     principal = v1.principal()
-    return views.me(principal.account, principal.credential_kind, get_settings())
+    return views.me(principal.account, principal.credential_kind, get_settings(), services().accounts.clock)
 
 
 @v1.route("/v1/api-keys", methods=["POST"])
@@ -217,8 +217,25 @@ def report_unauthorized() -> dict[str, Any]:
 
 @v1.route("/v1/account/withdraw-consent", methods=["POST"])
 def withdraw_consent() -> dict[str, Any]:
-    services().rights.withdraw_consent(session_principal().account, v1.client_ip())
-    return {"status": "deactivated", "message": "Your account is deactivated and your personal data removed."}
+    """Leave (12.3); with `refund_remaining`, what can still be spent is first requested back (6.3), so a user who
+    declines a new agreement version leaves in one step."""
+    account = session_principal().account
+    refund = None
+    if fields.boolean(v1.json_body(), "refund_remaining", default=False):
+        refund = _request_refund_of_what_remains(account.account_id)
+    services().rights.withdraw_consent(account, v1.client_ip())
+    return {"status": "deactivated", "message": "Your account is deactivated and your personal data removed.",
+            "refund_request_id": refund}
+
+
+def _request_refund_of_what_remains(account_id: str) -> str | None:
+    from chalicelib.services.money.refund_requests import request_refund
+
+    account = services().accounts.get(account_id)
+    if int(account.balance_cents) - int(account.held_cents) <= 0:
+        return None
+    reason = "Withdrawing my consent (12.3): please pay back the remaining balance (6.3)."
+    return str(request_refund(account_id, reason).request_id)
 
 
 @v1.route("/v1/account/accept-agreement", methods=["POST"])

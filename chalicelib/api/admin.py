@@ -81,6 +81,18 @@ def _reconcile(s: AdminService, a: Args, actor: str) -> Any:
     return s.reconcile(emails) if emails or full else s.reconcile_changes()
 
 
+def _agreement(s: AdminService) -> Any:
+    from chalicelib.services.admin.agreement import agreement_admin  # on first use: few admin runs publish
+
+    return agreement_admin(s.clock, s.audit_log)
+
+
+def _agreement_publish(s: AdminService, a: Args, actor: str) -> Any:
+    from chalicelib.domain.agreement_text import MAX_TEXT_BYTES
+
+    return _agreement(s).publish(fields.text(a.raw, "text", max_length=MAX_TEXT_BYTES), a.text("effective", 20), actor)
+
+
 COMMANDS: dict[str, Command] = {
     "create-account": _create_account,
     "show": lambda s, a, actor: s.accounts.show(a.text("email")),
@@ -107,4 +119,6 @@ COMMANDS: dict[str, Command] = {
     "ticket": lambda s, a, actor: s.ticket(a.text("ticket_id")),
     "reply": lambda s, a, actor: s.reply(a.text("ticket_id"), a.text("message", 5000), actor),
     "resend-reply": lambda s, a, actor: s.resend_reply_emails(a.text("ticket_id"), actor),
+    "agreement-publish": _agreement_publish,
+    "agreement-status": lambda s, a, actor: _agreement(s).status(),
 }

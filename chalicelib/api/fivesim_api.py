@@ -63,7 +63,7 @@ from chalicelib.domain.ids import sha256_hex
 from chalicelib.domain.money import format_major, parse_major
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
-from chalicelib.services.accounts.authn import authenticate_from, bearer
+from chalicelib.services.accounts.authn import bearer
 from chalicelib.services.activations.facade import activations
 from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.services.money import history
@@ -386,7 +386,7 @@ def _account() -> Account:
     secret = bearer(str(headers.get("authorization") or ""))
     _admit(secret)
     method, path = _http.route_key()
-    return authenticate_from(secret, _http.client_ip()).require(need_of((method, path.removeprefix(PREFIX)))).account
+    return _http.caller(secret).require(need_of((method, path.removeprefix(PREFIX)))).account
 
 
 def _admit(secret: str | None) -> None:

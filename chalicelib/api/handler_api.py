@@ -27,7 +27,6 @@ from chalicelib.domain.errors import DomainError
 from chalicelib.domain.money import currency_numeric
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
-from chalicelib.services.accounts.authn import authenticate_from
 from chalicelib.services.activations.facade import activations
 from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.services.platform import container, rate_limit, runtime_settings
@@ -61,7 +60,7 @@ def _answer() -> p.Reply:
         params = _params()
         api_key = params.get("api_key", "").strip() or None
         rate_limit.admit_request(api_key, _http.client_ip())
-        principal = authenticate_from(api_key, _http.client_ip())
+        principal = _http.caller(api_key)
         name = params.get("action", "").strip()
         action = _ACTIONS.get(name)
         if action is None:

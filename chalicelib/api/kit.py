@@ -61,8 +61,14 @@ class RestRoutes:
         """The authenticated caller (session token or API key) allowed on this route by domain/scopes.py's table,
         or a 401/403 domain error."""
         headers: Any = self.request.headers or {}
-        principal = authenticate_from(bearer(headers.get("authorization")), self.client_ip())
-        return principal.require(need_of(self.route_key()))
+        return self.caller(bearer(headers.get("authorization"))).require(need_of(self.route_key()))
+
+    def caller(self, secret: str | None) -> Principal:
+        """Who sends `secret` (a 401/403 domain error when nobody may), this request's IP and id noted."""
+        context: dict[str, Any] = dict(self.request.context or {})
+        request_id = context.get("requestId")
+        return authenticate_from(secret, self.client_ip(),
+                                 request_id=request_id if isinstance(request_id, str) else None)
 
     def route_key(self) -> tuple[str, str]:
         """(method, path as the route declares it), the key of domain/scopes.ROUTE_NEEDS."""

@@ -12,6 +12,7 @@ from chalicelib.api import settings_gate
 from chalicelib.api.errors import error_body, error_response
 from chalicelib.config import get_environment_settings
 from chalicelib.domain.errors import RateLimited
+from chalicelib.domain.ids import new_id
 from chalicelib.observability import logger
 from chalicelib.services.accounts.authn import bearer
 from chalicelib.services.platform import rate_limit, runtime_settings
@@ -34,6 +35,9 @@ def security_headers(event: Any, get_response: Callable[[Any], Response]) -> Res
     headers = response.headers
     present = {name.lower() for name in headers}
     headers.setdefault("X-Content-Type-Options", "nosniff")
+    request_id = (getattr(event, "context", None) or {}).get("requestId")
+    if isinstance(request_id, str):
+        headers.setdefault("X-Request-Id", request_id)  # what support and the user can quote
     if "cache-control" not in present or _carries_credential(event):
         for name in [n for n in headers if n.lower() == "cache-control"]:
             del headers[name]
@@ -92,6 +96,9 @@ def log_context(event: Any, get_response: Callable[[Any], Any]) -> Any:
     context = getattr(event, "context", None)
     request_id = (context.get("requestId") if isinstance(context, dict) else None) or getattr(
         getattr(event, "lambda_context", None), "aws_request_id", None)
+    if isinstance(context, dict) and not context.get("requestId"):
+        # Chalice's local gateway gives none: one of ours, so records that name the request (13.3) work locally.
+        request_id = context["requestId"] = request_id or new_id("req")
     logger.append_keys(request_id=request_id, request_path=getattr(event, "path", None), cold_start=_cold_start)
     _cold_start = False
     return get_response(event)

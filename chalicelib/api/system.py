@@ -23,18 +23,33 @@ def health() -> dict[str, Any]:
 
 @v1.route("/v1/agreement", methods=["GET"])
 def current_agreement() -> dict[str, Any]:
-    from chalicelib.services.accounts import agreement as agreements  # on first use: not every cold start serves it
-
-    current = agreements.agreement(get_settings().agreement_version)
-    return {"version": current.version, "text": current.text, "versions": agreements.versions()}
+    """The version in force (13.2), every version's number, and the next one when it is published and waiting."""
+    versions = _agreements()
+    listed = versions.all()
+    current, newest = versions.in_force(listed), versions.newest(listed)
+    return {**versions.page(current.version), "versions": [v.version for v in listed],
+            "upcoming": newest.as_json() if newest.version != current.version else None}
 
 
 @v1.route("/v1/agreement/{version}", methods=["GET"])
 def agreement_version(version: str) -> dict[str, Any]:
-    from chalicelib.services.accounts import agreement as agreements
+    """Any version ever published, with its headings and what changed since the one before."""
+    return _agreements().page(version)
 
-    found = agreements.agreement(version)
-    return {"version": found.version, "text": found.text}
+
+@bp.route("/agreement/{version}", methods=["GET"])
+def agreement_link(version: str) -> Response:
+    """The address emails give (`/agreement/2`): the dashboard's page of that version, which works signed out.
+    Relative, so it stays under the stage's base path (`/api/`) when deployed."""
+    target = f"../#/agreement/{version}" if version.isdigit() and len(version) <= 9 else "../#/agreement"
+    return Response(body="", status_code=302, headers={"Location": target})
+
+
+def _agreements() -> Any:
+    from chalicelib.services.accounts.agreement_versions import AgreementVersions  # on first use: not every cold start
+    from chalicelib.services.platform import container
+
+    return AgreementVersions(get_settings().agreement_version, container.clock())
 
 
 @v1.route("/v1/openapi.json", methods=["GET"])

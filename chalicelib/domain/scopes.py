@@ -54,6 +54,7 @@ ROUTE_NEEDS: dict[tuple[str, str] | str, Need] = {
     ("GET", "/health"): Need.PUBLIC,
     ("GET", "/v1/agreement"): Need.PUBLIC,
     ("GET", "/v1/agreement/{version}"): Need.PUBLIC,
+    ("GET", "/agreement/{version}"): Need.PUBLIC,  # the link in the new-version email: to the dashboard's page
     ("GET", "/v1/openapi.json"): Need.PUBLIC,
     ("GET", "/v1/catalog"): Need.PUBLIC,
     ("GET", "/v1/services"): Need.PUBLIC,

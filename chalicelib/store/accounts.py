@@ -66,6 +66,8 @@ class Account(Model):
     agreement_version = UnicodeAttribute(null=True)
     agreement_accepted_at = NumberAttribute(null=True)
     agreement_accepted_ip = UnicodeAttribute(null=True)
+    # The request that showed continued use after the version took effect (13.3); absent when accepted in words.
+    agreement_accepted_request = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
     created_ip = UnicodeAttribute(null=True)
     stripe_customer_id = UnicodeAttribute(null=True)

@@ -2,6 +2,7 @@
 from chalicelib.store import (  # noqa: F401
     accounts,
     activations,
+    agreements,
     catalog,
     ledger,
     mail,

@@ -2,7 +2,7 @@
 
 import { apiEvents, get, post, session } from "./api.js";
 import { forgotPage, loginPage, registerPage, resetPage, verifyPage } from "./auth.js";
-import { agreementPage } from "./agreement.js";
+import { agreementBanner, agreementPage } from "./agreement.js";
 import { activationPage, historyPage } from "./activation.js";
 import { buyPage, pricesPage } from "./catalog.js";
 import { dashboardPage, ledgerPage, paymentsPage, refundPage } from "./money.js";
@@ -24,6 +24,7 @@ const ROUTES = [
   ["/contact/confirm", contactConfirmPage, false, "Contact support"],
   ["/prices", pricesPage, false, "Prices"],
   ["/agreement", agreementPage, false, "User agreement"],
+  ["/agreement/:version", agreementPage, false, "User agreement"],
   ["/dashboard", dashboardPage, true, "Dashboard"],
   ["/topup", topupPage, true, "Top up"],
   ["/buy", buyPage, true, "Buy a number"],
@@ -163,8 +164,7 @@ function renderBanners() {
   replace(document.getElementById("banners"),
     state.maintenance ? h("div", { class: "banner warn", role: "alert", id: "maintenance-banner" },
       h("strong", {}, "Maintenance. "), state.maintenance) : null,
-    me && me.agreement_update_required ? h("div", { class: "banner info", id: "agreement-banner" },
-      "The user agreement has changed. ", h("a", { href: "#/agreement" }, "Read and accept the new version"), ".") : null,
+    agreementBanner(me, { me, refreshMe, navigate }),
     me && me.status === "unverified" ? h("div", { class: "banner info", id: "verify-banner" },
       `Confirm your email address (${me.email}) to top up and buy numbers: open the link we sent you. `,
       h("button", { type: "button", class: "link", onclick: resendVerification }, "Send it again")) : null);

@@ -1,5 +1,6 @@
 // Register (accepting the agreement), verify the email, sign in, and reset a forgotten password.
 
+import { agreementBody } from "./agreement.js";
 import { get, post, session } from "./api.js";
 import { revokeKeysChoice } from "./security.js";
 import { loginCodeForm, securityCode } from "./twofactor.js";
@@ -15,7 +16,8 @@ export async function registerPage(ctx) {
       hint: "8 to 128 characters. A long passphrase is easiest to remember." }),
     h("details", { class: "agreement-box" },
       h("summary", {}, `Read the user agreement (version ${agreement.version})`),
-      h("pre", { class: "agreement-text", tabindex: "0" }, agreement.text)),
+      h("div", { class: "agreement-text", tabindex: "0", role: "region", "aria-label": "User agreement" },
+        agreementBody(agreement.blocks))),
     h("div", { class: "field checkbox" },
       accept,
       h("label", { for: "accept-agreement" }, `I have read and accept the user agreement, version ${agreement.version}.`),

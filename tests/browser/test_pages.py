@@ -188,7 +188,8 @@ def test_agreement__update_banner_leads_to_accepting_it(desktop: Page, stack: St
             route.continue_()
             return
         me = route.fetch().json()
-        route.fulfill(json={**me, "agreement_update_required": True, "agreement_version": "0"})
+        route.fulfill(json={**me, "agreement_update_required": True, "agreement_version": "0", "agreement_pending": {
+            "version": me["current_agreement_version"], "effective_on": None, "in_force": True}})
 
     page.route("**/v1/me", me_reply)
     open_route(page, stack.app_url, "/dashboard")
@@ -196,7 +197,7 @@ def test_agreement__update_banner_leads_to_accepting_it(desktop: Page, stack: St
     expect(banner).to_be_visible()
 
     # When they follow the banner and accept
-    banner.get_by_role("link").click()
+    banner.get_by_role("link", name="Read what changes").click()
     accept = page.get_by_role("button", name=re.compile(r"Accept version \d+"))
     expect(accept).to_be_visible()
     outdated[0] = False

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -10,6 +11,8 @@ from botocore.client import BaseClient
 
 from chalicelib.providers.base import PartnerUnavailable
 from chalicelib.providers.mailer import SesMailer
+from chalicelib.services.accounts.agreement_notices import AgreementNotices
+from chalicelib.services.accounts.agreement_versions import AgreementVersions
 from chalicelib.services.money.reconcile import Reconciler
 from chalicelib.services.money.reconcile_incremental import IncrementalReconciler, TimeBudget
 from chalicelib.services.platform.mail_outbox import DurableMailer
@@ -87,12 +90,13 @@ def _jobs(desk: Desk, mailer: DurableMailer) -> dict[str, Callable[[], Any]]:
         "retry_partner_calls": desk.service.retry_partner_calls,
         "reconcile": lambda: IncrementalReconciler(Reconciler(None, desk.clock, grace_seconds=600), None).run(
             TimeBudget.fixed(60)),
+        "notify_agreement": AgreementNotices(desk.clock, "https://rooms.example").run,
     }
 
 
 def _busy_desk(settings: Any) -> Desk:
     """A stage where every job has work: an SMS waiting at the partner for a user with a webhook, numbers past
-    their lifetime, an order stuck half-way, a cancel the partner could not take."""
+    their lifetime, an order stuck half-way, a cancel the partner could not take, an agreement to announce."""
     partner = DownForCancel()
     desk = Desk(settings, [partner])
     _, waiting = desk.waiting_number(webhook_url="https://hooks.example/sms")
@@ -104,7 +108,12 @@ def _busy_desk(settings: Any) -> Desk:
     desk.service.lifecycle.tell_partner(Activation.get(cancelled.activation_id), PartnerAction.CANCEL)
     partner.down = False
     desk.waiting_number()
+    AgreementVersions("1", desk.clock).publish("Version 2 of the agreement.", _today(desk.clock), "ops")
     return desk
+
+
+def _today(clock: Any) -> str:
+    return datetime.fromtimestamp(clock.now(), tz=UTC).date().isoformat()
 
 
 def _refused_mail(desk: Desk) -> DurableMailer:

@@ -52,14 +52,20 @@ class ActivityPage:
 def record_activity(account_id: str, kind: str, ip: str | None, detail: Mapping[str, object] | None = None, *,
                     clock: Clock | None = None, retention_days: int | None = None) -> ActivityEntry:
     """Append an entry to the account's log; it expires after `retention_days` (default: the settings')."""
-    now = (clock or SystemClock()).now()
-    days = get_settings().activity_retention_days if retention_days is None else retention_days
-    entry = ActivityEntry(account_id, f"{int(now * 1000):013d}#{secrets.token_hex(4)}",
-                          kind=kind.value if isinstance(kind, ActivityKind) else kind, ip=ip,
-                          detail=json.dumps(dict(detail), sort_keys=True) if detail else None, created_at=now,
-                          expires_at=datetime.fromtimestamp(now + days * 86400, tz=UTC))
+    entry = activity_entry(account_id, kind, ip, detail, now=(clock or SystemClock()).now(),
+                           retention_days=retention_days)
     entry.save()
     return entry
+
+
+def activity_entry(account_id: str, kind: str, ip: str | None, detail: Mapping[str, object] | None = None, *,
+                   now: float, retention_days: int | None = None) -> ActivityEntry:
+    """The entry, unsaved: for `tx.save(entry)` in the transaction of what it records."""
+    days = get_settings().activity_retention_days if retention_days is None else retention_days
+    return ActivityEntry(account_id, f"{int(now * 1000):013d}#{secrets.token_hex(4)}",
+                         kind=kind.value if isinstance(kind, ActivityKind) else kind, ip=ip,
+                         detail=json.dumps(dict(detail), sort_keys=True) if detail else None, created_at=now,
+                         expires_at=datetime.fromtimestamp(now + days * 86400, tz=UTC))
 
 
 def list_activity(account_id: str, *, limit: int = 50, before: str | None = None,

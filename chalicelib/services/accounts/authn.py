@@ -53,8 +53,12 @@ class Principal:
         return self
 
 
-def authenticate(secret: str | None, clock: Clock | None = None) -> Principal:
-    """The account behind a session token or API key; raises Unauthenticated, AccountBlocked, AccountInactive."""
+def authenticate(secret: str | None, clock: Clock | None = None, *, ip: str | None = None,
+                 request_id: str | None = None) -> Principal:
+    """The account behind a session token or API key; raises Unauthenticated, AccountBlocked, AccountInactive.
+
+    A request after a new agreement version took effect is the account's acceptance of it (13.3): recorded with the
+    request's id and IP by the credential's once-a-minute last-use write, which it joins (no call of its own)."""
     if not secret:
         raise Unauthenticated("Sign in, or send an API key as 'Authorization: Bearer <key>'.")
     token_hash = sha256_hex(secret)
@@ -75,7 +79,7 @@ def authenticate(secret: str | None, clock: Clock | None = None) -> Principal:
         raise refused
     if _revoked(credential, account):
         raise Unauthenticated("This session or API key was revoked. Please sign in again.")
-    _touch(credential, now)
+    _touch(credential, account, now, ip, request_id)
     scopes = ALL_SCOPES if credential.kind == "session" else stored_scopes(credential.scopes)
     return Principal(account=account, credential_kind=credential.kind, token_hash=token_hash, scopes=scopes)
 
@@ -85,9 +89,13 @@ def _revoked(credential: Credential, account: Account) -> bool:
     return cutoff is not None and credential.created_at <= cutoff
 
 
-def _touch(credential: Credential, now: float) -> None:
+def _touch(credential: Credential, account: Account, now: float, ip: str | None, request_id: str | None) -> None:
     """Record last use for the key list, at most one write a minute a credential so it stays cheap."""
     if credential.last_used_at is not None and now - credential.last_used_at < _TOUCH_EVERY_SECONDS:
+        return
+    from chalicelib.services.accounts import agreement_acceptance
+
+    if agreement_acceptance.accept_by_use(credential, account, now, ip, request_id):
         return
     try:
         credential.update(actions=[Credential.last_used_at.set(now)], condition=Credential.token_hash.exists())
@@ -95,10 +103,11 @@ def _touch(credential: Credential, now: float) -> None:
         pass  # revoked a moment ago: nothing to record, and the next request is refused anyway
 
 
-def authenticate_from(secret: str | None, ip: str | None, clock: Clock | None = None) -> Principal:
+def authenticate_from(secret: str | None, ip: str | None, clock: Clock | None = None, *,
+                      request_id: str | None = None) -> Principal:
     """`authenticate`, where each unknown credential also spends the caller's IP guessing budget (429 past it)."""
     try:
-        return authenticate(secret, clock)
+        return authenticate(secret, clock, ip=ip, request_id=request_id)
     except Unauthenticated:
         if secret:
             from chalicelib.services.platform import rate_limit

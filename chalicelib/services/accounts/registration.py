@@ -49,14 +49,16 @@ def require_can_spend(account: Account) -> None:
 
 
 def agreement_update_required(account: Account, current_version: str) -> bool:
-    return account.agreement_version != current_version
+    """Whether the account accepted neither the version in force nor a newer one."""
+    accepted = account.agreement_version
+    return not (accepted and accepted.isdigit() and int(accepted) >= int(current_version))
 
 
-def check_current_agreement(version: str, settings: Settings) -> None:
-    if version != settings.agreement_version:
-        raise InvalidInput(f"Agreement version '{version}' is not the current one ('{settings.agreement_version}'); "
-                           "read GET /v1/agreement and accept that version.", code="AGREEMENT_VERSION_NOT_CURRENT",
-                           details={"field": "agreement_version"})
+def check_current_agreement(version: str, settings: Settings, clock: Clock) -> None:
+    """Raises InvalidInput (AGREEMENT_VERSION_NOT_CURRENT) unless `version` is in force or published after it."""
+    from chalicelib.services.accounts.agreement_versions import AgreementVersions
+
+    AgreementVersions(settings.agreement_version, clock).check_acceptable(version)
 
 
 class AccountsService:
@@ -74,7 +76,7 @@ class AccountsService:
         hashed anyway, an id is made): the returned account is a decoy never stored, whose random id no request
         can ever use, and the owner is emailed instead, so registering tells nobody who has an account here."""
         email = normalise_email(email)
-        check_current_agreement(agreement_version, self.settings)
+        check_current_agreement(agreement_version, self.settings, self.clock)
         self.passwords.check_policy(password, email)
         now = self.clock.now()
         account = Account(new_id("acc"), email=email, password_hash=self.passwords.hash(password),

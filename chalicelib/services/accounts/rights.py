@@ -60,11 +60,12 @@ class AccountRights:
         account_emails.deliver(self.accounts.mailer, original_email, account_emails.consent_withdrawn())
 
     def accept_agreement(self, account: Account, version: str, ip: str) -> Account:
-        """Record that the user accepts the current agreement version, with time and IP."""
-        check_current_agreement(version, self.settings)
+        """Record that the user accepts the agreement version in force (or a newer one), with time and IP."""
+        check_current_agreement(version, self.settings, self.clock)
         account.update(actions=[Account.agreement_version.set(version),
                                 Account.agreement_accepted_at.set(self.clock.now()),
-                                Account.agreement_accepted_ip.set(ip)])
+                                Account.agreement_accepted_ip.set(ip),
+                                Account.agreement_accepted_request.remove()])
         self._record(account.account_id, ActivityKind.AGREEMENT_ACCEPTED, ip, {"version": version})
         return account
 

@@ -1,0 +1,54 @@
+"""Continued use as acceptance (13.3): the first request after a new version took effect records it, per account.
+
+No DynamoDB call of its own: it joins the credential's last-use write (services/authn.py, at most once a minute a
+credential), in one transaction with the account's new version and an activity entry naming the request.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.config import get_settings
+from chalicelib.services.accounts.activity import ActivityKind, activity_entry
+from chalicelib.services.accounts.agreement_versions import AgreementVersions
+from chalicelib.store.accounts import Account, Credential
+from chalicelib.store.base import connection
+
+
+@dataclass(frozen=True)
+class _At:
+    """The request's time, as the clock the versions read."""
+
+    t: float
+
+    def now(self) -> float:
+        return self.t
+
+
+def accept_by_use(credential: Credential, account: Account, now: float, ip: str | None,
+                  request_id: str | None) -> bool:
+    """When a version the account has not accepted is in force: note the credential's use and the acceptance
+    together; True when it did (the caller's own last-use write is then done)."""
+    settings = get_settings()
+    version = AgreementVersions(settings.agreement_version, _At(now)).acceptance_due(account.agreement_version)
+    if version is None:
+        return False
+    accepted = account.agreement_version
+    unchanged = (Account.agreement_version.does_not_exist() if accepted is None
+                 else Account.agreement_version == accepted)
+    entry = activity_entry(account.account_id, ActivityKind.AGREEMENT_ACCEPTED, ip,
+                           {"version": version, "by": "continued use", "request_id": request_id}, now=now,
+                           retention_days=settings.activity_retention_days)
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.update(credential, actions=[Credential.last_used_at.set(now)], condition=Credential.token_hash.exists())
+            tx.update(account, actions=[
+                Account.agreement_version.set(version), Account.agreement_accepted_at.set(now),
+                Account.agreement_accepted_ip.set(ip) if ip else Account.agreement_accepted_ip.remove(),
+                Account.agreement_accepted_request.set(request_id or "unknown")], condition=unchanged)
+            tx.save(entry)
+    except TransactWriteError:
+        return True  # revoked, or accepted by a request at the same moment: the next minute's use tries again
+    return True
