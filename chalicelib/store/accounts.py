@@ -104,6 +104,10 @@ class Account(Model):
     totp_pending_secret = UnicodeAttribute(null=True)
     totp_last_step = NumberAttribute(null=True)
     recovery_codes = UnicodeSetAttribute(null=True)
+    # Consent withdrawn (12.3): the user's own words (tickets, refund reasons, labels) removed at this time, or
+    # waiting for a legal hold to end (services/free_text.py).
+    free_text_due = BooleanAttribute(null=True)
+    free_text_removed_at = NumberAttribute(null=True)
 
 
 def unreconciled(settled_before: float) -> list[tuple[str, float]]:

@@ -8,6 +8,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.accounts import AccountStatus
 from chalicelib.domain.errors import AccountInactive, Conflict
 from chalicelib.services.accounts.activity import ActivityKind, record_activity
+from chalicelib.services.accounts.free_text import FreeText
 from chalicelib.services.accounts.identity import email_claim_key
 from chalicelib.services.accounts.one_time_tokens import OneTimeTokens
 from chalicelib.services.accounts.registration import AccountsService, account_emails, check_current_agreement
@@ -57,6 +58,7 @@ class AccountRights:
         self._deactivate(account)
         self.credentials.revoke_all(account.account_id)
         self._record(account.account_id, ActivityKind.CONSENT_WITHDRAWN, ip)
+        FreeText(self.clock).minimise(account.account_id)
         account_emails.deliver(self.accounts.mailer, original_email, account_emails.consent_withdrawn())
 
     def accept_agreement(self, account: Account, version: str, ip: str) -> Account:

@@ -33,6 +33,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.ids import new_id
 from chalicelib.observability import logger
+from chalicelib.services.accounts.free_text import FreeText
 from chalicelib.services.money.card_movements import (
     CardMovement,
     already_applied,
@@ -131,6 +132,8 @@ class RefundRequests:
             self._pay_out(request, plan)
             self._release_hold(request, [RefundRequest.status.set(RefundStatus.APPROVED.value)])
         request.refresh(consistent_read=True)
+        # The request was the legal hold on the words of a user who withdrew consent meanwhile (12.3).
+        FreeText(self.wallet.clock).minimise_if_waiting(request.account_id)
         return request
 
     def _approval_plan(self, request: RefundRequest, note: str | None, actor: str) -> PayoutPlan:
