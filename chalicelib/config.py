@@ -99,6 +99,10 @@ class Settings:
     topup_min_cents: int = 100
     topup_max_cents: int = 100_000
     refund_fee_cents: int = 0
+    # A refunded card payment's processing fee is kept (6.3): what Stripe's balance transaction says, else this
+    # estimate (Stripe's standard card pricing: 2.9 % + 30 cents), in basis points and cents.
+    card_fee_basis_points: int = 290
+    card_fee_fixed_cents: int = 30
 
     partners: tuple[PartnerSettings, ...] = field(default_factory=tuple)
     partner_connect_timeout_seconds: float = 2.0
@@ -266,6 +270,12 @@ class _Env:
             raise SettingError(name, f"must be a whole number from 1 to {maximum}")
         return value
 
+    def within(self, name: str, default: int, lowest: int, highest: int) -> int:
+        value = self.number(name, default, int)
+        if not lowest <= value <= highest:
+            raise SettingError(name, f"must be a whole number from {lowest} to {highest}")
+        return value
+
     def positive(self, name: str, default: float, at_most: float = float("inf")) -> float:
         value = self.number(name, default, float)
         if not 0 < value <= at_most:
@@ -322,6 +332,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         topup_min_cents=e.number("TOPUP_MIN_CENTS", d.topup_min_cents, int),
         topup_max_cents=e.number("TOPUP_MAX_CENTS", d.topup_max_cents, int),
         refund_fee_cents=e.number("REFUND_FEE_CENTS", d.refund_fee_cents, int),
+        card_fee_basis_points=e.within("CARD_FEE_BASIS_POINTS", d.card_fee_basis_points, 0, 10_000),
+        card_fee_fixed_cents=e.within("CARD_FEE_FIXED_CENTS", d.card_fee_fixed_cents, 0, 10_000),
         partners=_partners_from(get("PARTNERS_JSON") or default_partners),
         partner_connect_timeout_seconds=e.number("PARTNER_CONNECT_TIMEOUT_SECONDS",
                                                  d.partner_connect_timeout_seconds, float),

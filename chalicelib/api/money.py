@@ -8,6 +8,7 @@ from chalice import Blueprint, Response
 from chalicelib.api import fields
 from chalicelib.api.errors import error_body
 from chalicelib.api.kit import RestRoutes
+from chalicelib.config import get_settings
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.observability import logger
@@ -91,6 +92,15 @@ def create_refund_request() -> Response:
     return _created(_refund_request_item(request_refund(account.account_id, reason)))
 
 
+@v1.route("/v1/refund-requests/preview", methods=["GET"])
+def preview_refund_request() -> dict[str, Any]:
+    """What a refund request made now would pay back to each card and what it keeps (6.3), before asking."""
+    account_id = v1.principal().account.account_id
+    plan = refund_requests().preview(account_id)
+    return {"available_cents": plan.paid_cents + plan.deposit_fee_cents + plan.fee_cents + plan.uncovered_cents,
+            "currency": get_settings().currency, **plan.as_json()}
+
+
 @v1.route("/v1/refund-requests", methods=["GET"])
 def list_refund_requests() -> dict[str, Any]:
     requests = refund_requests().of_account(v1.principal().account.account_id)
@@ -113,6 +123,7 @@ def _refund_request_item(request: RefundRequest) -> dict[str, Any]:
     return {"type": "refund_request", "id": request.request_id, "request_id": request.request_id,
             "amount_cents": int(request.amount_cents), "status": request.status, "reason": request.reason,
             "paid_cents": int(request.paid_cents), "fee_cents": int(request.fee_cents),
+            "deposit_fee_cents": int(request.deposit_fee_cents or 0),
             "uncovered_cents": int(request.uncovered_cents), "decision_note": request.decision_note,
             "created_at": iso(request.created_at),
             "decided_at": iso(request.decided_at) if request.decided_at is not None else None}

@@ -90,6 +90,7 @@ ROUTE_NEEDS: dict[tuple[str, str] | str, Need] = {
     ("GET", "/v1/activity/export.csv"): Need.READ,
     ("GET", "/v1/payments"): Need.READ,
     ("GET", "/v1/refund-requests"): Need.READ,
+    ("GET", "/v1/refund-requests/preview"): Need.READ,
     ("GET", "/v1/activity"): Need.READ,
     ("GET", "/v1/support/tickets"): Need.READ,
     ("GET", "/v1/support/tickets/{ticket_id}"): Need.READ,

@@ -152,6 +152,19 @@ class StripeGateway:
             intent = self._stripe().v1.payment_intents.retrieve(payment_intent_id)
         return _intent_result(intent)
 
+    def payment_fee(self, payment_intent_id: str, currency: str) -> int | None:
+        """What Stripe kept for processing the payment (its charge's balance transaction `fee`, in `currency`), or
+        None when Stripe does not say (no charge or balance transaction yet, another settlement currency)."""
+        with _payment_errors("read payment fee"):
+            intent = self._stripe().v1.payment_intents.retrieve(
+                payment_intent_id, params={"expand": ["latest_charge.balance_transaction"]})
+        charge = getattr(intent, "latest_charge", None)
+        balance = getattr(charge, "balance_transaction", None) if charge is not None else None
+        fee = getattr(balance, "fee", None) if balance is not None and not isinstance(balance, str) else None
+        if not isinstance(fee, int) or fee < 0 or str(getattr(balance, "currency", "")).upper() != currency.upper():
+            return None
+        return fee
+
     def refund(self, payment_intent_id: str, amount_cents: int, idempotency_key: str,
                metadata: dict[str, str]) -> RefundResult:
         with _payment_errors("refund"):

@@ -43,6 +43,8 @@ class TopUp(Model):
     payment_intent_id = UnicodeAttribute(null=True)  # set once Stripe answered, or by the webhook
     refunded_cents = NumberAttribute(default=0)  # sent back to the card: refund payouts and refunds made in Stripe
     disputed_cents = NumberAttribute(default=0)  # withdrawn by open or lost disputes
+    fee_cents = NumberAttribute(null=True)  # Stripe's processing fee for it, once read (services/money/refund_plan.py)
+    fee_withheld_cents = NumberAttribute(default=0)  # that fee, kept by a refund of this payment (6.3): never refunded
     created_at = NumberAttribute()
     credited_at = NumberAttribute(null=True)
     by_account = TopUpsByAccount()
@@ -50,7 +52,8 @@ class TopUp(Model):
 
     @property
     def refundable_cents(self) -> int:
-        return int(self.amount_cents) - int(self.refunded_cents) - int(self.disputed_cents)
+        return (int(self.amount_cents) - int(self.refunded_cents) - int(self.disputed_cents)
+                - int(self.fee_withheld_cents or 0))
 
 
 class RefundRequestsByStatus(GlobalSecondaryIndex["RefundRequest"]):
@@ -89,7 +92,8 @@ class RefundRequest(Model):
     decision_note = UnicodeAttribute(null=True)
     payout_plan = UnicodeAttribute(null=True)  # JSON [{topup_id, payment_intent_id, amount_cents}], fixed at approval
     paid_cents = NumberAttribute(default=0)  # sent back to cards
-    fee_cents = NumberAttribute(default=0)
+    fee_cents = NumberAttribute(default=0)  # the withdrawal fee (REFUND_FEE_CENTS)
+    deposit_fee_cents = NumberAttribute(default=0)  # the refunded payments' processing fees, kept (6.3)
     uncovered_cents = NumberAttribute(default=0)  # approved but not payable to a card: left on the balance
     refused_payment_intents = UnicodeSetAttribute(null=True)  # card payments Stripe would not refund
     hold_released_at = NumberAttribute(null=True)

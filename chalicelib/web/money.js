@@ -114,11 +114,13 @@ function ledgerReference(entry) {
 export async function refundPage(ctx) {
   const me = ctx.me || {};
   const previous = h("div");
+  const preview = await get("/v1/refund-requests/preview");
   const requestForm = form({ class: "card narrow", "aria-label": "Request a refund" }, [
     h("p", {}, "You can ask for the remaining balance of ",
       h("strong", {}, money(availableCents(me), me.currency)),
       " to be paid back to the card(s) you topped up with. The amount is held while we review the request; ",
       "deposit and withdrawal fees are not refunded (agreement 6.3)."),
+    refundPreview(preview, me.currency),
     field({ label: "Reason", name: "reason", type: "textarea", rows: "4", required: true, maxlength: "2000",
       hint: "A sentence or two is enough." }),
     h("button", { type: "submit", class: "primary" }, "Send the request"),
@@ -131,6 +133,26 @@ export async function refundPage(ctx) {
   });
   replace(ctx.main, pageHeader("Refund request"), requestForm, previous);
   await showRequests(previous, me.currency);
+}
+
+// What a request made now pays back to each card, and what it keeps: each payment's card fee (Stripe's figure, or
+// our estimate where Stripe does not say) and the withdrawal fee (6.3).
+function refundPreview(preview, currency) {
+  if (!preview || !preview.available_cents) return null;
+  const row = (label, cents, id) => [h("dt", {}, label), h("dd", { id }, money(cents, currency))];
+  return h("section", { class: "refund-preview", id: "refund-preview", "aria-labelledby": "refund-preview-title" },
+    h("h2", { id: "refund-preview-title" }, "What you would get back"),
+    h("dl", { class: "facts" },
+      row("Back to your cards", preview.refund_cents, "preview-refund"),
+      row("Card fees kept (6.3)", preview.deposit_fees_cents, "preview-card-fees"),
+      preview.withdrawal_fee_cents ? row("Withdrawal fee", preview.withdrawal_fee_cents, "preview-withdrawal-fee") : null,
+      preview.kept_on_balance_cents ? row("Stays on your balance", preview.kept_on_balance_cents, "preview-kept") : null),
+    preview.parts.length ? table([
+      { label: "Payment", cell: (p) => h("code", { class: "ref" }, p.payment_intent_id) },
+      { label: "Back to the card", class: "num", cell: (p) => money(p.amount_cents, currency) },
+      { label: "Card fee kept", class: "num", cell: (p) => money(p.fee_cents, currency) },
+      { label: "Fee from", cell: (p) => (p.fee_source === "stripe" ? "Stripe" : "our estimate") },
+    ], preview.parts, "Refund by payment") : null);
 }
 
 async function showRequests(el, currency) {

@@ -80,6 +80,7 @@ def serve(port: int, state_file: str | None, host: str = "127.0.0.1") -> None:
 
     resources.Store.try_load_from_disk = load
     resources.Store.dump_to_disk = dump
+    _report_card_fees(resources)
     resources.store.try_load_from_disk()
     # localstripe logs requests and webhook deliveries on this logger; the local stack wants to see them.
     access_log = logging.getLogger("aiohttp.access")
@@ -89,6 +90,24 @@ def serve(port: int, state_file: str | None, host: str = "127.0.0.1") -> None:
 
     localstripe_endpoints.install(server.app)  # Stripe's /v1/webhook_endpoints, for bin/admin stripe-webhook
     web.run_app(server.app, host=host, port=port, access_log=access_log, print=None)
+
+
+CARD_FEE_BASIS_POINTS, CARD_FEE_FIXED_CENTS = 290, 30  # Stripe's standard card pricing: 2.9 % + 30 cents
+
+
+def _report_card_fees(resources: Any) -> None:
+    """localstripe's balance transactions all say `fee: 0`; Stripe keeps a processing fee of each card charge and
+    says so there. Report Stripe's standard fee on charges, so the service reads a payment's fee as from Stripe."""
+    original = resources.BalanceTransaction.__init__
+
+    def with_fee(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if self.type == "charge" and self.amount > 0:
+            self.fee = (self.amount * CARD_FEE_BASIS_POINTS + 5_000) // 10_000 + CARD_FEE_FIXED_CENTS
+            self.fee_details = [{"amount": self.fee, "currency": self.currency, "type": "stripe_fee",
+                                 "description": "Stripe processing fees", "application": None}]
+
+    resources.BalanceTransaction.__init__ = with_fee
 
 
 def _load_store(store: dict[str, Any], path: str) -> None:

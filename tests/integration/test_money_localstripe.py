@@ -23,7 +23,7 @@ from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import InsufficientBalance
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.stripe_gateway import StripeGateway
-from chalicelib.services.money.refund_requests import RefundDecision, RefundRequests
+from chalicelib.services.money.refund_requests import RefundDecision, refund_requests_over
 from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
@@ -107,6 +107,12 @@ def _charge_of(stripe_url: str, payment_intent_id: str) -> dict[str, Any]:
     intent = _stripe_get(stripe_url, f"/v1/payment_intents/{payment_intent_id}")
     latest = intent["latest_charge"]
     return _stripe_get(stripe_url, f"/v1/charges/{latest if isinstance(latest, str) else latest['id']}")
+
+
+def _stripe_fee(stripe_url: str, payment_intent_id: str) -> int:
+    """What the payment's balance transaction says Stripe kept."""
+    transaction = _charge_of(stripe_url, payment_intent_id)["balance_transaction"]
+    return int(_stripe_get(stripe_url, f"/v1/balance_transactions/{transaction}")["fee"])
 
 
 def _pending_top_up(settings: Settings, account_id: str, amount_cents: int) -> TopUp:
@@ -250,16 +256,20 @@ def test_refund_request__held_then_approved_refunds_the_card_in_stripe(stack, st
     # When an admin approves it
     gateway = StripeGateway(stack_settings.stripe_secret_key, stack_settings.stripe_api_base,
                             stack_settings.stripe_webhook_secret)
-    RefundRequests(gateway, Wallet(SystemClock()), stack_settings.refund_fee_cents).decide(
+    refund_requests_over(gateway, Wallet(SystemClock()), stack_settings).decide(
         request["request_id"], RefundDecision.APPROVE, "ok", "admin@example.com")
-    # Then localstripe holds the card refund, the ledger shows the payout, and nothing is held or left
+    # Then localstripe holds the card refund of the payment less the fee its balance transaction says Stripe kept
+    # (6.3: 2.9 % + 0.30 of 20.00), the ledger shows the payout and the fee, and nothing is held or left
+    fee = _stripe_fee(stack.stripe_url, intent_id)
     refunds = _stripe_get(stack.stripe_url, "/v1/refunds", payment_intent=intent_id)["data"]
-    assert [(r["amount"], r["metadata"]["refund_request_id"]) for r in refunds] == [(2000, request["request_id"])]
+    assert fee == 88
+    assert [(r["amount"], r["metadata"]["refund_request_id"]) for r in refunds] == [(2000 - fee,
+                                                                                    request["request_id"])]
     kinds = [(e["kind"], e["amount_cents"]) for e in _whole_ledger(stack.app_url, auth)]
-    assert ("refund_payout", -2000) in kinds
+    assert ("refund_payout", -(2000 - fee)) in kinds and ("refund_payout", -fee) in kinds
     assert _me(stack.app_url, auth)["balance_cents"] == 0
     listed = requests.get(f"{stack.app_url}/v1/refund-requests", headers=auth, timeout=10).json()["items"]
-    assert [(r["status"], r["paid_cents"]) for r in listed] == [("approved", 2000)]
+    assert [(r["status"], r["paid_cents"], r["deposit_fee_cents"]) for r in listed] == [("approved", 2000 - fee, fee)]
 
 
 def test_refund_request__declined_releases_the_hold(stack, stack_settings):
@@ -273,8 +283,8 @@ def test_refund_request__declined_releases_the_hold(stack, stack_settings):
                            timeout=10)
     assert (second.status_code, second.json()["error"]["code"]) == (409, "REFUND_REQUEST_PENDING")
     # When an admin declines it
-    RefundRequests(FakeGateway(), Wallet(SystemClock()), 0).decide(request["request_id"], RefundDecision.DECLINE,
-                                                                  "no", "admin")
+    refund_requests_over(FakeGateway(), Wallet(SystemClock()), stack_settings).decide(
+        request["request_id"], RefundDecision.DECLINE, "no", "admin")
     # Then the money is spendable again and a new request can be made
     assert Account.get(customer.account_id, consistent_read=True).held_cents == 0
     again = requests.post(f"{stack.app_url}/v1/refund-requests", headers=auth, json={"reason": "again"}, timeout=10)

@@ -343,6 +343,7 @@ def _support(api: ContractClient, member: Member) -> None:
     api.call("GET", "/v1/support/tickets/{ticket_id}", auth=member.auth, path=path)
     api.call("GET", "/v1/support/tickets", auth=member.auth)
     api.call("POST", "/v1/support/tickets", auth=member.auth, json={"subject": "", "message": "x"})
+    api.call("GET", "/v1/refund-requests/preview", auth=member.auth)
     api.call("POST", "/v1/refund-requests", auth=member.auth, json={"reason": "Leaving the service."})
     api.call("POST", "/v1/refund-requests", auth=member.auth, json={"reason": "Again."})  # one pending: 409
     api.call("GET", "/v1/refund-requests", auth=member.auth)

@@ -18,6 +18,7 @@ from chalicelib.providers.stripe_gateway import (
     StripeEvent,
     StripeGateway,
 )
+from chalicelib.services.money.refund_plan import DepositFees, FeeEstimate
 from chalicelib.services.money.top_ups import TopUps, TopUpStarted
 from chalicelib.store.accounts import Account
 from infra.local.localstripe_setup import signature_header
@@ -52,6 +53,7 @@ class FakeGateway:
         self.cards: dict[str, list[CardSummary]] = {}
         self.keys: dict[str, Any] = {}  # idempotency key -> the first answer
         self.charge_status = "succeeded"
+        self.fees: dict[str, int] = {}  # by PaymentIntent id: what the charge's balance transaction says Stripe kept
         self.decline = False
         self.failing_refunds: set[str] = set()  # PaymentIntent ids whose next refund raises `failure`
         self.failure: PaymentError = PaymentUnavailable("The payment service is unavailable right now.")
@@ -90,6 +92,10 @@ class FakeGateway:
 
     def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentResult:
         return next(i for i in self.keys.values() if isinstance(i, PaymentIntentResult) and i.id == payment_intent_id)
+
+    def payment_fee(self, payment_intent_id: str, currency: str) -> int | None:
+        """The fee a test said Stripe reports for the payment (`fees`); None, as when Stripe does not say."""
+        return self.fees.get(payment_intent_id)
 
     def refund(self, payment_intent_id: str, amount_cents: int, idempotency_key: str,
                metadata: dict[str, str]) -> RefundResult:
@@ -170,3 +176,8 @@ def refund_object(refund_id: str, amount_cents: int, intent_id: str, metadata: d
 def dispute_object(dispute_id: str, amount_cents: int, intent_id: str) -> dict[str, Any]:
     return {"id": dispute_id, "object": "dispute", "amount": amount_cents, "currency": "usd",
             "charge": f"ch_{intent_id}", "payment_intent": intent_id, "status": "needs_response"}
+
+
+def no_card_fees(gateway: FakeGateway | None = None) -> DepositFees:
+    """Payment fees for tests about something else: Stripe says none (no `fees` given) and the estimate is 0."""
+    return DepositFees(gateway or FakeGateway(), FeeEstimate(basis_points=0, fixed_cents=0))

@@ -140,8 +140,8 @@ def test_forgot_password_route__same_reply_for_known_and_unknown_emails(api):
     known = api.call("POST", "/v1/auth/forgot-password", {"email": "ann@example.com"})
     unknown = api.call("POST", "/v1/auth/forgot-password", {"email": "nobody@example.com"})
     # Then the replies are identical, each address got one email, and only Ann's holds a link
-    assert (known.status_code, known.headers, known.json_body) == (unknown.status_code, unknown.headers,
-                                                                  unknown.json_body)
+    assert (known.status_code, _but_request_id(known.headers), known.json_body) == (
+        unknown.status_code, _but_request_id(unknown.headers), unknown.json_body)
     assert known.status_code == 202
     assert [m.to for m in api.h.mailer.sent if "Reset" in m.subject] == ["ann@example.com", "nobody@example.com"]
     assert [m.to for m in api.h.mailer.sent if "token=" in m.body] == ["ann@example.com"] * 2  # verify, reset

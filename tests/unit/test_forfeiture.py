@@ -11,12 +11,12 @@ from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
 from tests.clock import FixedClock
-from tests.unit.stripe_fake import NOW, FakeGateway
+from tests.unit.stripe_fake import NOW, FakeGateway, no_card_fees
 
 
 @pytest.fixture
 def refunds(module_tables: Settings) -> RefundRequests:
-    return RefundRequests(FakeGateway(), Wallet(FixedClock(NOW)), fee_cents=0)
+    return RefundRequests(FakeGateway(), Wallet(FixedClock(NOW)), fee_cents=0, deposit_fees=no_card_fees())
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from tests.unit.stripe_fake import (
     dispute_object,
     intent_of,
     new_account,
+    no_card_fees,
     refund_object,
     refunded_charge,
     signed,
@@ -57,7 +58,8 @@ class _Money:
         self.gateway = FakeGateway()
         self.topups = TopUps(self.gateway, settings, FixedClock(NOW))
         self.events = StripeEvents(self.gateway, Wallet(FixedClock(NOW)))
-        self.refunds = RefundRequests(self.gateway, Wallet(FixedClock(NOW)), fee_cents=50)
+        self.refunds = RefundRequests(self.gateway, Wallet(FixedClock(NOW)), fee_cents=50,
+                                      deposit_fees=no_card_fees(self.gateway))
         self.intents: list[str] = []
         self.refund_ids = itertools.count(1)
 
@@ -214,7 +216,7 @@ def test_decide__stripe_event_racing_the_payout_write_takes_the_money_once(moto_
     money = _Money(moto_tables)
     money.top_up(2000)
     racing = _EventLandsBeforeTheWrite(money)
-    money.refunds = RefundRequests(money.gateway, racing, fee_cents=50)
+    money.refunds = RefundRequests(money.gateway, racing, fee_cents=50, deposit_fees=no_card_fees(money.gateway))
     money.gateway.during_refund = racing.made.append
     # When the request is approved
     _approve_everything(money)

@@ -25,6 +25,7 @@ from tests.unit.stripe_fake import (
     FakeGateway,
     charge_saved_card,
     intent_of,
+    no_card_fees,
     refund_object,
     refunded_charge,
     signed,
@@ -60,7 +61,7 @@ def events(module_tables: Settings, gateway: FakeGateway, outbox: Outbox) -> Str
 
 @pytest.fixture
 def refunds(module_tables: Settings, gateway: FakeGateway) -> RefundRequests:
-    return RefundRequests(gateway, Wallet(FixedClock(NOW)), fee_cents=FEE)
+    return RefundRequests(gateway, Wallet(FixedClock(NOW)), fee_cents=FEE, deposit_fees=no_card_fees(gateway))
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from tests.unit.stripe_fake import (
     charge_saved_card,
     intent_of,
     new_account,
+    no_card_fees,
     refund_object,
     signed,
 )
@@ -43,7 +44,7 @@ def pay(module_tables: Settings, gateway: FakeGateway):
 
 @pytest.fixture
 def refunds(module_tables: Settings, gateway: FakeGateway) -> RefundRequests:
-    return RefundRequests(gateway, Wallet(FixedClock(NOW)), fee_cents=FEE)
+    return RefundRequests(gateway, Wallet(FixedClock(NOW)), fee_cents=FEE, deposit_fees=no_card_fees(gateway))
 
 
 def _account(account_id: str) -> Account:

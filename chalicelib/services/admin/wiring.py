@@ -17,7 +17,7 @@ from chalicelib.services.admin.views import AdminViews
 from chalicelib.services.money.forfeiture import Forfeiture
 from chalicelib.services.money.reconcile import Reconciler, StripePaymentIntents
 from chalicelib.services.money.reconcile_incremental import IncrementalReconciler
-from chalicelib.services.money.refund_requests import RefundRequests
+from chalicelib.services.money.refund_requests import refund_requests_over
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform import container
 from chalicelib.services.support.tickets import SupportDesk
@@ -31,7 +31,7 @@ def build_admin_service(settings: Settings, *, clock: Clock | None = None, maile
     partners = tuple(registry.partners() if partners is None else partners)
     audit = AuditLog(clock)
     wallet = Wallet(clock)
-    refunds = RefundRequests(container.stripe_gateway(), wallet, settings.refund_fee_cents)
+    refunds = refund_requests_over(container.stripe_gateway(), wallet, settings)
     support = SupportDesk(mailer, settings.public_base_url, clock)
     activations = Activations(settings, partners, clock, wallet=wallet)
     accounts = AccountAdmin(AccountsService(settings, clock, mailer), wallet, audit, mailer, activations,

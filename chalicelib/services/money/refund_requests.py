@@ -2,9 +2,11 @@
 (Over 250 lines on purpose: the steps from hold to payout must each be repeatable after a crash; read together.)
 
 Approval refunds the account's top-ups newest first, never more than is left refundable on each
-(Stripe refuses over-refunds, localstripe does not, so the cap is ours), minus the configured fee,
-which agreement 6.3 makes non-refundable. What cards cannot take back (money from admin
-adjustments, disputed payments) stays on the balance and the request says how much.
+(Stripe refuses over-refunds, localstripe does not, so the cap is ours), less each refunded payment's
+processing fee and the configured withdrawal fee, which agreement 6.3 makes non-refundable
+(services/money/refund_plan.py; `preview` shows the same plan before a request is made). What cards
+cannot take back (money from admin adjustments, disputed payments) stays on the balance and the request
+says how much. Each payment's fee leaves by its own ledger entry, cause `<request_id>:<payment_intent_id>:fee`.
 
 Every step can be repeated after a crash: the plan is fixed on the request when it is approved,
 each card refund carries the idempotency key `refund:<request_id>:<payment_intent_id>` and its
@@ -15,13 +17,13 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.config import get_settings
+from chalicelib.config import Settings, get_settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.errors import (
     AlreadyApplied,
@@ -41,7 +43,8 @@ from chalicelib.services.money.card_movements import (
     failed_before_taken,
     payout_cause,
 )
-from chalicelib.services.money.top_ups import CardGateway, TopUpStatus
+from chalicelib.services.money.refund_plan import DepositFees, FeeEstimate, PayoutPart, PayoutPlan
+from chalicelib.services.money.top_ups import CardGateway
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform import container
 from chalicelib.store.payments import RefundRequest, TopUp
@@ -61,29 +64,18 @@ class RefundDecision(str, enum.Enum):
     DECLINE = "decline"
 
 
-@dataclass(frozen=True)
-class PayoutPart:
-    topup_id: str
-    payment_intent_id: str
-    amount_cents: int
-
-
-@dataclass(frozen=True)
-class PayoutPlan:
-    parts: list[PayoutPart]
-    fee_cents: int
-    uncovered_cents: int
-
-    @property
-    def paid_cents(self) -> int:
-        return sum(part.amount_cents for part in self.parts)
-
-
 class RefundRequests:
-    def __init__(self, gateway: CardGateway, wallet: Wallet, fee_cents: int) -> None:
+    def __init__(self, gateway: CardGateway, wallet: Wallet, fee_cents: int, deposit_fees: DepositFees) -> None:
         self.gateway = gateway
         self.wallet = wallet
         self.fee_cents = fee_cents
+        self.deposit_fees = deposit_fees
+
+    def preview(self, account_id: str) -> PayoutPlan:
+        """What a request made now would pay back to which card, and what it keeps (6.3): shown before asking."""
+        account = self.wallet.read(account_id)
+        available = max(int(account.balance_cents) - int(account.held_cents), 0)
+        return self.deposit_fees.plan(account_id, available, available, self.fee_cents)
 
     def create(self, account_id: str, reason: str) -> RefundRequest:
         """Hold the whole available balance under a new pending request; one pending request per account."""
@@ -141,34 +133,18 @@ class RefundRequests:
             return _plan_from(request)
         if request.status != RefundStatus.PENDING.value:
             raise Conflict(f"This refund request is already {request.status}.", code="REFUND_ALREADY_DECIDED")
-        plan = self._plan(request)
+        # A dispute or card refund since the request may have taken part of the held money already.
+        payable = min(int(request.amount_cents), max(int(self.wallet.read(request.account_id).balance_cents), 0))
+        plan = self.deposit_fees.plan(request.account_id, int(request.amount_cents), payable, self.fee_cents)
         self._claim(request, RefundStatus.APPROVING, note, actor, [
             RefundRequest.payout_plan.set(json.dumps([asdict(part) for part in plan.parts])),
             RefundRequest.paid_cents.set(plan.paid_cents), RefundRequest.fee_cents.set(plan.fee_cents),
+            RefundRequest.deposit_fee_cents.set(plan.deposit_fee_cents),
             RefundRequest.uncovered_cents.set(plan.uncovered_cents)])
         if plan.uncovered_cents:
             logger.warning("refund request not fully payable to cards", extra={
                 "refund_request_id": request.request_id, "uncovered_cents": plan.uncovered_cents})
         return plan
-
-    def _plan(self, request: RefundRequest) -> PayoutPlan:
-        # A dispute or card refund since the request may have taken part of the held money already.
-        payable = min(int(request.amount_cents), max(int(self.wallet.read(request.account_id).balance_cents), 0))
-        fee = min(self.fee_cents, payable)
-        wanted = payable - fee
-        parts: list[PayoutPart] = []
-        for topup in TopUp.by_account.query(request.account_id, scan_index_forward=False):
-            if wanted <= 0:
-                break
-            if topup.status != TopUpStatus.CREDITED.value or not topup.payment_intent_id:
-                continue
-            take = min(topup.refundable_cents, wanted)
-            if take > 0:
-                parts.append(PayoutPart(topup.topup_id, topup.payment_intent_id, take))
-                wanted -= take
-        paid = sum(part.amount_cents for part in parts)
-        fee = fee if paid else 0  # no fee when nothing goes back to a card
-        return PayoutPlan(parts=parts, fee_cents=fee, uncovered_cents=int(request.amount_cents) - paid - fee)
 
     def _claim(self, request: RefundRequest, target: RefundStatus, note: str | None, actor: str,
                actions: list[Action]) -> None:
@@ -190,7 +166,8 @@ class RefundRequests:
 
     def _pay_out(self, request: RefundRequest, plan: PayoutPlan) -> None:
         for part in plan.parts:
-            self._refund_part(request, part)
+            if self._refund_part(request, part):
+                self._withhold_payment_fee(request, part)
         if plan.fee_cents and not self._waive_fee_if_nothing_paid(request, plan.fee_cents):
             try:
                 # Like the card refunds, the fee comes out of the held money: allowed past the hold.
@@ -200,12 +177,13 @@ class RefundRequests:
             except AlreadyApplied:
                 pass
 
-    def _refund_part(self, request: RefundRequest, part: PayoutPart) -> None:
+    def _refund_part(self, request: RefundRequest, part: PayoutPart) -> bool:
+        """Send the part back to its card once; whether the card has it (False: Stripe refused it)."""
         cause = payout_cause(request.request_id, part.payment_intent_id)
         if already_applied(LedgerKind.REFUND_PAYOUT, cause):
-            return
+            return True
         if part.payment_intent_id in (request.refused_payment_intents or set()):
-            return
+            return False
         try:
             refund = self.gateway.refund(part.payment_intent_id, part.amount_cents,
                                          idempotency_key=f"refund:{cause}",
@@ -213,11 +191,11 @@ class RefundRequests:
                                                    "account_id": request.account_id, "topup_id": part.topup_id})
         except RefundRefused:
             self._refuse_part(request, part)  # charged back: Stripe will never refund it
-            return
+            return False
         # Any other PaymentError propagates: the decision fails and its repetition tries this part again.
         if refund.status in ("failed", "canceled"):
             self._refuse_part(request, part)
-            return
+            return False
         topup = TopUp.get(part.topup_id, consistent_read=True)
         movement = CardMovement(LedgerKind.REFUND_PAYOUT, cause_id=cause, ref_id=refund.id,
                                 amount_cents=-part.amount_cents, refunded_cents=part.amount_cents,
@@ -227,6 +205,25 @@ class RefundRequests:
         if not applied and failed_before_taken(refund.id):
             # Stripe's refund.failed got here first and barred this refund from the balance: nothing was paid.
             self._refuse_part(request, part)
+            return False
+        return True
+
+    def _withhold_payment_fee(self, request: RefundRequest, part: PayoutPart) -> None:
+        """The refunded payment's processing fee leaves the held money by its own ledger entry, once (6.3), and is
+        counted on the top-up so no later refund draws on it or withholds it again."""
+        if part.fee_cents <= 0:
+            return
+
+        def count_on_topup(tx: TransactWrite) -> None:
+            tx.update(TopUp(part.topup_id), actions=[TopUp.fee_withheld_cents.add(part.fee_cents)])
+
+        try:
+            self.wallet.post(request.account_id, -part.fee_cents, LedgerKind.REFUND_PAYOUT,
+                             f"{payout_cause(request.request_id, part.payment_intent_id)}:fee",
+                             memo=f"card fee of payment {part.payment_intent_id} (not refundable, 6.3)",
+                             allow_negative=True, extra=count_on_topup)
+        except AlreadyApplied:
+            pass
 
     def _refuse_part(self, request: RefundRequest, part: PayoutPart) -> None:
         """Stripe will not refund this card payment: its share stays on the balance, counted as uncovered.
@@ -237,7 +234,8 @@ class RefundRequests:
         try:
             request.update(actions=[RefundRequest.refused_payment_intents.add({part.payment_intent_id}),
                                     RefundRequest.paid_cents.add(-part.amount_cents),
-                                    RefundRequest.uncovered_cents.add(part.amount_cents)],
+                                    RefundRequest.deposit_fee_cents.add(-part.fee_cents),
+                                    RefundRequest.uncovered_cents.add(part.amount_cents + part.fee_cents)],
                            condition=~RefundRequest.refused_payment_intents.contains(part.payment_intent_id))
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
@@ -282,14 +280,20 @@ def _saving(request: RefundRequest) -> Callable[[TransactWrite], None]:
 
 
 def _plan_from(request: RefundRequest) -> PayoutPlan:
-    parts = [PayoutPart(**part) for part in json.loads(request.payout_plan or "[]")]
+    parts = [PayoutPart(**part) for part in json.loads(request.payout_plan or "[]")]  # older plans: no fees
     return PayoutPlan(parts=parts, fee_cents=int(request.fee_cents), uncovered_cents=int(request.uncovered_cents))
 
 
 
 def refund_requests() -> RefundRequests:
     """RefundRequests with the process's collaborators."""
-    return RefundRequests(container.stripe_gateway(), Wallet(container.clock()), get_settings().refund_fee_cents)
+    return refund_requests_over(container.stripe_gateway(), Wallet(container.clock()), get_settings())
+
+
+def refund_requests_over(gateway: CardGateway, wallet: Wallet, settings: Settings) -> RefundRequests:
+    """RefundRequests with the stage's fees (REFUND_FEE_CENTS; CARD_FEE_* where Stripe does not say a fee)."""
+    estimate = FeeEstimate(settings.card_fee_basis_points, settings.card_fee_fixed_cents)
+    return RefundRequests(gateway, wallet, settings.refund_fee_cents, DepositFees(gateway, estimate))
 
 
 def request_refund(account_id: str, reason: str) -> RefundRequest:
