@@ -1,7 +1,7 @@
 """Fixtures the unit suites share: moto tables kept a whole module, and each area's harness over moto."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from chalice.test import Client
@@ -9,11 +9,15 @@ from chalice.test import Client
 from app import app  # imported at collection: importing it binds the models, which must not undo a test's moto tables
 from chalicelib.api import accounts as accounts_api
 from chalicelib.config import Settings
+from chalicelib.services.money.stripe_events import StripeEvents
+from chalicelib.services.money.top_ups import TopUps
+from chalicelib.services.money.wallet import Wallet
+from tests.clock import FixedClock
 from tests.unit.accounts_support import Api, Harness, wipe_tables
 from tests.unit.activation_support import Desk
 from tests.unit.admin_harness import AdminHarness
 from tests.unit.moto_support import shared_moto_tables
-from tests.unit.stripe_fake import FakeGateway, new_account
+from tests.unit.stripe_fake import NOW, FakeGateway, charge_saved_card, intent_of, new_account, signed
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +37,20 @@ def acc(module_tables: Settings) -> str:
 @pytest.fixture
 def gateway() -> FakeGateway:
     return FakeGateway()
+
+
+@pytest.fixture
+def pay(module_tables: Settings, gateway: FakeGateway) -> Callable[[str, int], str]:
+    """Tops an account up by card through the public services: pay(account_id, amount) -> payment_intent_id."""
+    topups = TopUps(gateway, module_tables, FixedClock(NOW))
+    events = StripeEvents(gateway, Wallet(FixedClock(NOW)))
+
+    def top_up(account_id: str, amount_cents: int) -> str:
+        intent_id = charge_saved_card(topups, account_id, amount_cents).payment_intent_id
+        events.receive(*signed("payment_intent.succeeded", intent_of(gateway, intent_id)))
+        return intent_id
+
+    return top_up
 
 
 @pytest.fixture

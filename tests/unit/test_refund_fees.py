@@ -8,29 +8,14 @@ from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.services.money.refund_plan import DepositFees, FeeEstimate
 from chalicelib.services.money.refund_requests import RefundDecision, RefundRequests
-from chalicelib.services.money.stripe_events import StripeEvents
-from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.payments import TopUp
 from tests.clock import FixedClock
-from tests.unit.stripe_fake import NOW, FakeGateway, charge_saved_card, intent_of, signed
+from tests.unit.stripe_fake import NOW, FakeGateway
 
 STANDARD = FeeEstimate(basis_points=290, fixed_cents=30)  # 2.9 % + 30 cents
-
-
-@pytest.fixture
-def pay(module_tables: Settings, gateway: FakeGateway):
-    topups = TopUps(gateway, module_tables, FixedClock(NOW))
-    events = StripeEvents(gateway, Wallet(FixedClock(NOW)))
-
-    def top_up(account_id: str, amount_cents: int) -> str:
-        intent_id = charge_saved_card(topups, account_id, amount_cents).payment_intent_id
-        events.receive(*signed("payment_intent.succeeded", intent_of(gateway, intent_id)))
-        return intent_id
-
-    return top_up
 
 
 @pytest.fixture

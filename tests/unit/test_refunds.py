@@ -9,7 +9,6 @@ from chalicelib.domain.errors import Conflict, InsufficientBalance, InvalidInput
 from chalicelib.providers.stripe_gateway import RefundResult
 from chalicelib.services.money.refund_requests import RefundDecision, RefundRequests, RefundStatus
 from chalicelib.services.money.stripe_events import StripeEvents
-from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
@@ -17,8 +16,6 @@ from tests.clock import FixedClock
 from tests.unit.stripe_fake import (
     NOW,
     FakeGateway,
-    charge_saved_card,
-    intent_of,
     new_account,
     no_card_fees,
     refund_object,
@@ -26,20 +23,6 @@ from tests.unit.stripe_fake import (
 )
 
 FEE = 100
-
-
-@pytest.fixture
-def pay(module_tables: Settings, gateway: FakeGateway):
-    """Tops an account up by card through the public services: pay(account_id, amount) -> payment_intent_id."""
-    topups = TopUps(gateway, module_tables, FixedClock(NOW))
-    events = StripeEvents(gateway, Wallet(FixedClock(NOW)))
-
-    def top_up(account_id: str, amount_cents: int) -> str:
-        intent_id = charge_saved_card(topups, account_id, amount_cents).payment_intent_id
-        events.receive(*signed("payment_intent.succeeded", intent_of(gateway, intent_id)))
-        return intent_id
-
-    return top_up
 
 
 @pytest.fixture
