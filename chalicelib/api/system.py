@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
 
 OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
+_VERSION = re.compile(r"[0-9]{1,9}")  # ASCII digits: '٣'.isdigit() is true, and a header must stay ASCII
 
 
 @v1.route("/health", methods=["GET"])
@@ -41,7 +43,7 @@ def agreement_version(version: str) -> dict[str, Any]:
 def agreement_link(version: str) -> Response:
     """The address emails give (`/agreement/2`): the dashboard's page of that version, which works signed out.
     Relative, so it stays under the stage's base path (`/api/`) when deployed."""
-    target = f"../#/agreement/{version}" if version.isdigit() and len(version) <= 9 else "../#/agreement"
+    target = f"../#/agreement/{version}" if _VERSION.fullmatch(version) else "../#/agreement"
     return Response(body="", status_code=302, headers={"Location": target})
 
 

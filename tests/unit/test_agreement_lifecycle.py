@@ -167,6 +167,9 @@ def test_agreement_page__every_version_with_what_changed_since_the_one_before(h,
     link = api.client.http.get("/agreement/3")
     assert (link.status_code, link.headers["Location"]) == (302, "../#/agreement/3")
     assert api.call("GET", "/v1/agreement/4").status_code == 404
+    for hostile in ("%D9%A3", "3%0D%0ALocation:%20https://evil.example", "x" * 300):
+        reply = api.client.http.get(f"/agreement/{hostile}")
+        assert reply.headers.get("Location") in ("../#/agreement", None) and reply.status_code in (302, 403, 404)
 
 
 def test_continued_use__after_the_effective_day_is_acceptance_recorded_with_time_and_request(h, office):
