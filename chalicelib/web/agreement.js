@@ -1,8 +1,8 @@
-// The user agreement: every version with its headings and what changed since the one before; the notice of a new
-// version (accept it, or decline and close the account in two clicks).
+// The user agreement: every version with its headings and what changed since the one before; the banner of a new
+// version on every signed-in page (accept it, or decline and close the account in two clicks).
 
 import { get, post, session } from "./api.js";
-import { availableCents, confirmDialog, h, money, notice, pageHeader, replace, toast } from "./ui.js";
+import { availableCents, confirmDialog, h, money, pageHeader, replace, toast } from "./ui.js";
 
 export async function agreementPage(ctx) {
   const version = ctx.params.version || ctx.query.get("version");
@@ -13,7 +13,6 @@ export async function agreementPage(ctx) {
   replace(ctx.main,
     pageHeader("User agreement", h("span", { class: "muted" }, `Version ${shown.version}`)),
     h("p", { class: "muted", id: "agreement-status" }, statusText(shown, current)),
-    acceptPanel(ctx, shown),
     changesSection(shown),
     h("article", { class: "card agreement-doc", id: "agreement-text" }, agreementBody(shown.blocks)),
     others.length ? h("nav", { "aria-label": "Other versions", class: "muted" }, "Other versions: ",
@@ -55,24 +54,16 @@ function changeItem(change) {
     change.under ? h("span", { class: "muted" }, ` (in “${change.under}”)`) : null);
 }
 
-function acceptPanel(ctx, agreement) {
-  const pending = ctx.me && ctx.me.agreement_pending;
-  if (!session.token() || !pending || pending.version !== agreement.version) return null;
-  const panel = notice("info", `You accepted version ${ctx.me.agreement_version}. Please read the changes below. `);
-  panel.append(...agreementActions(ctx, pending, (done) => replace(panel, done)));
-  return panel;
-}
-
 // Accept now, or decline: withdraw consent and close the account, the remaining balance requested back (6.3).
-function agreementActions(ctx, pending, onAccepted) {
+function agreementActions(ctx, pending) {
   const accept = h("button", { type: "button", class: "primary", id: "accept-agreement" },
     `Accept version ${pending.version}`);
   accept.addEventListener("click", async () => {
     accept.disabled = true;
     try {
       await post("/v1/account/accept-agreement", { version: pending.version });
-      await ctx.refreshMe();
-      onAccepted(`Thank you: you accepted version ${pending.version}.`);
+      await ctx.refreshMe();  // the banner goes with the pending version
+      toast(`Thank you: you accepted version ${pending.version}.`);
     } catch (error) {
       accept.disabled = false;
       accept.after(h("p", { class: "field-error" }, error.message));
@@ -116,6 +107,6 @@ export function agreementBanner(me, ctx) {
     : `Version ${pending.version} of the user agreement takes effect on ${pending.effective_on}; using SMS Rooms from then on means you accept it. `;
   const banner = h("div", { class: "banner info", id: "agreement-banner", role: "region",
     "aria-label": "New user agreement" }, text, link, ". ");
-  banner.append(...agreementActions(ctx, pending, toast));  // refreshing the account has removed the banner
+  banner.append(...agreementActions(ctx, pending));
   return banner;
 }

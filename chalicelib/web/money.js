@@ -147,12 +147,10 @@ function refundPreview(preview, currency) {
       row("Card fees kept (6.3)", preview.deposit_fees_cents, "preview-card-fees"),
       preview.withdrawal_fee_cents ? row("Withdrawal fee", preview.withdrawal_fee_cents, "preview-withdrawal-fee") : null,
       preview.kept_on_balance_cents ? row("Stays on your balance", preview.kept_on_balance_cents, "preview-kept") : null),
-    preview.parts.length ? table([
-      { label: "Payment", cell: (p) => h("code", { class: "ref" }, p.payment_intent_id) },
-      { label: "Back to the card", class: "num", cell: (p) => money(p.amount_cents, currency) },
-      { label: "Card fee kept", class: "num", cell: (p) => money(p.fee_cents, currency) },
-      { label: "Fee from", cell: (p) => (p.fee_source === "stripe" ? "Stripe" : "our estimate") },
-    ], preview.parts, "Refund by payment") : null);
+    preview.parts.length ? h("ul", { class: "preview-parts", "aria-label": "Refund by card payment" },
+      preview.parts.map((p) => h("li", {}, h("code", { class: "ref" }, p.payment_intent_id), ": ",
+        `${money(p.amount_cents, currency)} back, ${money(p.fee_cents, currency)} card fee kept `
+        + `(${p.fee_source === "stripe" ? "as Stripe reported it" : "our estimate: Stripe did not say"})`))) : null);
 }
 
 async function showRequests(el, currency) {
