@@ -1,5 +1,6 @@
 """The agreement's lifecycle over HTTP on the local stack: `bin/admin agreement publish`, the notice and email, every
-version with its changes, and continued use as acceptance naming the request that showed it (13.1–13.3)."""
+version with its changes, and continued use as acceptance naming the request that showed it (13.1–13.3); and what
+a user wrote, gone after they withdraw consent (12.3)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from chalicelib.store.accounts import Credential
+from chalicelib.store.support import Ticket, TicketMessage
 from tests.agreement_support import V2, admin_agreement, published, utc_day
 from tests.browser.helpers import api, verified_user
 from tests.integration.helpers_security import emails_to
@@ -60,3 +63,21 @@ def test_agreement_publish__a_bad_file_or_day_is_refused_with_a_clear_error(stac
     # Then it fails saying why, and the app still serves version 1 alone
     assert ran.code == 1 and says in ran.err
     assert requests.get(f"{stack.app_url}/v1/agreement", timeout=10).json()["versions"] == ["1"]
+
+
+def test_withdraw_consent__what_the_user_wrote_is_removed_over_http(stack, stack_settings):
+    # Given a user who wrote to support and labelled an API key
+    user = verified_user(stack.app_url, stack.outbox, "words")
+    secret = "call me on +7 900 123-45-67"
+    api(stack.app_url, "POST", "/v1/support/tickets", user.token,
+        json={"subject": f"About {secret}", "message": secret}).raise_for_status()
+    api(stack.app_url, "POST", "/v1/api-keys", user.token, json={"label": f"laptop {secret}"}).raise_for_status()
+    account_id = api(stack.app_url, "GET", "/v1/me", user.token).json()["account_id"]
+    # When they withdraw consent on the dashboard's route
+    left = api(stack.app_url, "POST", "/v1/account/withdraw-consent", user.token, json={"refund_remaining": True})
+    # Then the account is closed and none of their words is stored any more (12.3)
+    assert (left.status_code, left.json()["refund_request_id"]) == (200, None)
+    stored = [t.subject for t in Ticket.by_account.query(account_id)]
+    stored += [m.body for t in Ticket.by_account.query(account_id) for m in TicketMessage.query(t.ticket_id)]
+    stored += [str(c.label) for c in Credential.by_account.query(account_id)]
+    assert stored and all(secret not in text for text in stored)
