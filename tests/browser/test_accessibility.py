@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 AXE = TOOLS / "axe" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 PUBLIC_ROUTES = ["/register", "/login", "/forgot", "/reset?token=from-the-email", "/prices", "/agreement", "/contact"]
-SIGNED_IN_ROUTES = ["/dashboard", "/topup", "/buy", "/buy?service=wa", "/history", "/payments", "/ledger",
+SIGNED_IN_ROUTES = ["/dashboard", "/topup", "/buy", "/buy?service=wa", "/history", "/rentals", "/payments", "/ledger",
                     "/api-keys", "/webhook", "/refund", "/support", "/account"]
 
 
@@ -26,6 +26,7 @@ def customer(stack: Stack) -> User:
     top_up(stack.app_url, stack.stripe_url, user, 1000)
     for method, path, body in [
         ("POST", "/v1/activations", {"service": "tg", "country": 187}),
+        ("POST", "/v1/rentals", {"service": "tg", "country": 187, "hours": 24}),
         ("POST", "/v1/api-keys", {"label": "my Telegram bot"}),
         ("PUT", "/v1/webhook", {"url": "https://bots.example.com/sms"}),
         ("POST", "/v1/support/tickets", {"subject": "A number did not get my SMS",
@@ -72,8 +73,10 @@ def _check_every_page(page: Page, stack: Stack, customer: User) -> None:
             if found := _violations(page):
                 problems[route] = found
     activation_id = api(stack.app_url, "GET", "/v1/activations", customer.token).json()["items"][0]["id"]
-    open_route(page, stack.app_url, f"/activation/{activation_id}")
-    if found := _violations(page):
-        problems["/activation"] = found
+    rental_id = api(stack.app_url, "GET", "/v1/rentals", customer.token).json()["items"][0]["id"]
+    for route in (f"/activation/{activation_id}", f"/rental/{rental_id}"):
+        open_route(page, stack.app_url, route)
+        if found := _violations(page):
+            problems[route.rsplit("/", 1)[0]] = found
     # Then no page breaks a WCAG 2.2 A/AA rule axe-core can check
     assert not problems, json.dumps(problems, indent=1)
