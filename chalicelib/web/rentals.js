@@ -30,8 +30,9 @@ export async function rentalsPage(ctx) {
     options.map(([value, text]) => h("option", { value, selected: String(value) === String(chosen) || null }, text))) });
   const rentForm = form({ class: "card", id: "rent-form" }, [
     h("h2", {}, "Rent a number"),
-    h("p", { class: "muted" }, "A rented number receives every SMS sent to it until its time ends. Canceled within "
-      + "20 minutes and before any SMS, it is refunded in full; after that you can finish it early."),
+    h("p", { class: "muted" }, "A rented number receives every SMS sent to it until its time ends. Canceled before "
+      + "any SMS, within the refund time its page shows (20 minutes here), it is refunded in full; after that you can "
+      + "finish it early."),
     select("service", "Service", [[ANY_SERVICE, "Any service"], ...items(services).map((s) => [s.code, s.name])],
       ctx.query.get("service") || "tg"),
     select("country", "Country", items(countries).map((c) => [c.id, c.name]), ctx.query.get("country") || "0"),
