@@ -29,7 +29,7 @@ def rent_prices() -> dict[str, Any]:
     hours = _hours(fields.query_integer(query, "hours", minimum=MIN_RENT_HOURS, maximum=MAX_RENT_HOURS))
     operator = query.get("operator") or None
     prices = rentals().prices(country, hours, operator)
-    return {"country": country, "hours": hours, "items": [
+    return {"country": country, "hours": hours, "cancel_refund_seconds": _cancel_window(), "items": [
         {"service": s, "price_cents": q.price_cents, "available": q.count} for s, q in sorted(prices.items())]}
 
 
@@ -101,8 +101,14 @@ def cancel_rental(rental_id: str) -> dict[str, Any]:
     return view(rentals().cancel(v1.principal().account.account_id, _rental_id(rental_id)))
 
 
+def _cancel_window() -> int:
+    """How long after renting a cancel refunds everything (before any SMS); 0: rentals are final."""
+    settings = get_settings()
+    return settings.rental_cancel_window_seconds if settings.refunds_enabled else 0
+
+
 def view(rental: Rental) -> dict[str, Any]:
-    window = get_settings().rental_cancel_window_seconds if get_settings().refunds_enabled else 0
+    window = _cancel_window()
     refundable_until = float(rental.created_at) + window
     return {
         "id": int(rental.rental_id), "service": rental.service, "country": int(rental.country),

@@ -26,13 +26,13 @@ export async function rentalsPage(ctx) {
   const [named, services, countries, rentals] = await Promise.all([names(), get("/v1/services"),
     get("/v1/countries"), get("/v1/rentals?limit=50")]);
   const price = h("p", { class: "muted", id: "rent-price", "aria-live": "polite" });
+  const terms = h("p", { class: "muted", id: "rent-terms" }, "A rented number receives every SMS sent to it until its "
+    + "time ends; you can finish it early.");
   const select = (name, label, options, chosen) => field({ label, name, control: h("select", {},
     options.map(([value, text]) => h("option", { value, selected: String(value) === String(chosen) || null }, text))) });
   const rentForm = form({ class: "card", id: "rent-form" }, [
     h("h2", {}, "Rent a number"),
-    h("p", { class: "muted" }, "A rented number receives every SMS sent to it until its time ends. Canceled before "
-      + "any SMS, within the refund time its page shows (20 minutes here), it is refunded in full; after that you can "
-      + "finish it early."),
+    terms,
     select("service", "Service", [[ANY_SERVICE, "Any service"], ...items(services).map((s) => [s.code, s.name])],
       ctx.query.get("service") || "tg"),
     select("country", "Country", items(countries).map((c) => [c.id, c.name]), ctx.query.get("country") || "0"),
@@ -52,6 +52,10 @@ export async function rentalsPage(ctx) {
       const list = await get(`/v1/rentals/prices?country=${encodeURIComponent(data.get("country"))}`
         + `&hours=${encodeURIComponent(data.get("hours"))}`);
       const offer = items(list).find((o) => o.service === data.get("service"));
+      const minutes = Math.floor(list.cancel_refund_seconds / 60);
+      replace(terms, "A rented number receives every SMS sent to it until its time ends. ", minutes > 0
+        ? `Canceled within ${minutes} minutes and before any SMS, it is refunded in full; after that you can finish `
+          + "it early (no refund)." : "Rentals are not refundable once the number is issued; you can finish one early.");
       replace(price, offer && offer.available > 0 ? `Price: ${money(offer.price_cents, ctx.me?.currency)}`
         : "No number to rent for this service and country right now.");
     } catch (error) {

@@ -40,6 +40,7 @@ def test_rentals__rent_a_day_see_each_sms_arrive_extend_and_finish(desktop: Page
     page.get_by_label("Country").select_option("0")
     page.get_by_label("For").select_option("24")
     expect(page.locator("#rent-price")).to_have_text(re.compile(r"^Price: \$\d+\.\d\d$"))
+    expect(page.locator("#rent-terms")).to_contain_text("Canceled within 20 minutes and before any SMS")
     shot(page, "rentals")
     # When they rent it, and two SMS come to the number a moment apart
     page.get_by_role("button", name="Rent", exact=True).click()
