@@ -10,9 +10,10 @@ from bench.context import BenchContext
 from bench.registry import Needs, benchmark
 from bench.report import Table
 from chalicelib.domain.clock import SystemClock
+from chalicelib.domain.rental_state import RentRequest
 from chalicelib.providers.registry import build_partners
 from chalicelib.services.activations.facade import Activations
-from chalicelib.services.rentals.service import Rentals, RentRequest
+from chalicelib.services.rentals.service import Rentals
 from chalicelib.store.rentals import Rental
 
 RUNS = 10

@@ -20,9 +20,8 @@ from typing import Any
 from chalicelib.api.handler_protocol import Major
 from chalicelib.domain import errors as e
 from chalicelib.domain.clock import iso
-from chalicelib.domain.rental_state import ANY_SERVICE, RentalStatus
+from chalicelib.domain.rental_state import ANY_SERVICE, RentalStatus, RentRequest
 from chalicelib.services.rentals import rentals
-from chalicelib.services.rentals.service import RentRequest
 from chalicelib.store.accounts import Account
 from chalicelib.store.rentals import Rental
 

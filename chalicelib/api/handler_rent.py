@@ -25,9 +25,14 @@ from chalicelib.domain import errors as e
 from chalicelib.domain.catalog_data import countries, service_by_code
 from chalicelib.domain.clock import protocol_time
 from chalicelib.domain.money import currency_numeric
-from chalicelib.domain.rental_state import ANY_SERVICE, MAX_RENT_HOURS, MIN_RENT_HOURS, RentalStatus
+from chalicelib.domain.rental_state import (
+    ANY_SERVICE,
+    MAX_RENT_HOURS,
+    MIN_RENT_HOURS,
+    RentalStatus,
+    RentRequest,
+)
 from chalicelib.services.rentals import rentals
-from chalicelib.services.rentals.service import RentRequest
 from chalicelib.store.accounts import Account
 from chalicelib.store.rentals import Rental
 

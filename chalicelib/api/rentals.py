@@ -10,9 +10,8 @@ from chalicelib.api.kit import RestRoutes
 from chalicelib.config import get_settings
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput, NotFound
-from chalicelib.domain.rental_state import ANY_SERVICE, MAX_RENT_HOURS, MIN_RENT_HOURS
+from chalicelib.domain.rental_state import ANY_SERVICE, MAX_LIST_LIMIT, MAX_RENT_HOURS, MIN_RENT_HOURS, RentRequest
 from chalicelib.services.rentals import rentals
-from chalicelib.services.rentals.service import MAX_LIST_LIMIT, RentRequest
 from chalicelib.store.rentals import Rental, RentalSms
 
 bp = Blueprint(__name__)

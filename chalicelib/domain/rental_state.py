@@ -15,6 +15,7 @@ from chalicelib.domain.errors import IllegalTransition, InvalidInput
 
 MIN_RENT_HOURS = 4  # SMS-Activate's MINIMAL_RENT_TIME
 MAX_RENT_HOURS = 4 * 7 * 24  # four weeks
+MAX_LIST_LIMIT = 100  # rentals in one page of a list
 # "full": SMS-Activate's rent service code for a number that receives every service's SMS.
 ANY_SERVICE = "full"
 
@@ -52,6 +53,15 @@ _MOVES: dict[tuple[RentalStatus, RentalEvent], tuple[RentalStatus, bool]] = {
 
 _VERBS = {_E.NUMBER_ISSUED: "get a number", _E.PARTNER_FAILED: "fail", _E.USER_FINISH: "be finished",
           _E.USER_CANCEL: "be canceled", _E.EXPIRED: "expire"}
+
+
+@dataclass(frozen=True)
+class RentRequest:
+    service: str  # a service code, or ANY_SERVICE
+    country: int
+    hours: int
+    operator: str | None = None
+    max_price_cents: int | None = None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
-from chalicelib.services.rentals.service import Rentals, RentRequest
+from chalicelib.domain.rental_state import RentRequest
+from chalicelib.services.rentals.service import Rentals
 from chalicelib.store.accounts import Account
 from chalicelib.store.rentals import Rental
 from tests.fake_partner import FakePartner

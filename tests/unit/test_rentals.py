@@ -13,9 +13,8 @@ from chalicelib.domain.errors import (
     PartnerError,
     PriceAboveMax,
 )
-from chalicelib.domain.rental_state import RentalStatus
+from chalicelib.domain.rental_state import RentalStatus, RentRequest
 from chalicelib.providers.base import PartnerUnavailable
-from chalicelib.services.rentals.service import RentRequest
 from chalicelib.store.rentals import Rental
 from tests.unit.dynamo_calls import count_dynamodb_calls
 from tests.unit.rental_support import FOUR_HOURS_CENTS, RentDesk, wipe_rentals

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
@@ -29,9 +28,11 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.ids import new_numeric_id
 from chalicelib.domain.rental_state import (
     ANY_SERVICE,
+    MAX_LIST_LIMIT,
     MAX_RENT_HOURS,
     RentalEvent,
     RentalStatus,
+    RentRequest,
     cancel_refusal,
     validate_hours,
 )
@@ -53,16 +54,6 @@ from chalicelib.store.rentals import PENDING_KEY, Rental
 
 _OPERATOR = re.compile(r"[a-z0-9_]{1,32}")
 _ID_DRAWS = 5
-MAX_LIST_LIMIT = 100
-
-
-@dataclass(frozen=True)
-class RentRequest:
-    service: str  # a service code, or ANY_SERVICE
-    country: int
-    hours: int
-    operator: str | None = None
-    max_price_cents: int | None = None
 
 
 class Rentals:
