@@ -122,6 +122,12 @@ class Settings:
     # A rental canceled this soon after it began, before any SMS, is refunded in full (the industry's 20 minutes);
     # 0 makes every rental final once its number is issued. REFUNDS_ENABLED=false closes the window too.
     rental_cancel_window_seconds: int = 1200
+    # Routing by success rate (domain/delivery_rates.py): the recent window it reads, the rate under which a
+    # partner is no longer offered for a service and country, and the outcomes a rate needs before it counts.
+    routing_window_seconds: int = 3600
+    routing_rate_floor: Decimal = Decimal("0.2")
+    routing_min_samples: int = 10
+    marked_number_days: int = 30  # how long a number reported bad for a service stays unsold for it
 
     mail_outbox_dir: str | None = ".local/outbox"
     mail_from: str = ""
@@ -290,6 +296,12 @@ def _local_only(stage: str, name: str, value: _V) -> _V:
     return value
 
 
+def _fraction(name: str, value: Decimal) -> Decimal:
+    if not value.is_finite() or not Decimal(0) <= value <= Decimal(1):
+        raise SettingError(name, "must be a fraction from 0 to 1")
+    return value
+
+
 def _bool(raw: str) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -349,6 +361,12 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         refunds_enabled=_bool(get("REFUNDS_ENABLED") or "true"),
         markup_percent=e.number("MARKUP_PERCENT", d.markup_percent, Decimal),
         rental_cancel_window_seconds=e.number("RENTAL_CANCEL_WINDOW_SECONDS", d.rental_cancel_window_seconds, int),
+        # At most the life of a 5-minute bucket (2 h) less one bucket.
+        routing_window_seconds=e.count("ROUTING_WINDOW_SECONDS", d.routing_window_seconds, maximum=6900),
+        routing_rate_floor=_fraction("ROUTING_RATE_FLOOR",
+                                     e.number("ROUTING_RATE_FLOOR", d.routing_rate_floor, Decimal)),
+        routing_min_samples=e.count("ROUTING_MIN_SAMPLES", d.routing_min_samples, maximum=100_000),
+        marked_number_days=e.count("MARKED_NUMBER_DAYS", d.marked_number_days, maximum=365),
         # Deployed, a file in the function's disk would be mail that never leaves (and the outbox retries for ever).
         mail_outbox_dir=_local_only(stage, "MAIL_OUTBOX_DIR", get("MAIL_OUTBOX_DIR", local_outbox)) or None,
         mail_from=_secret(env, "MAIL_FROM", placeholder),

@@ -23,7 +23,7 @@ CHECKPOINT: Actions = ("dynamodb:GetItem", "dynamodb:PutItem")  # read and repla
 # partner calls, the catalog and runtime settings (markup, maintenance, circuit state).
 _ACTIVATION_JOB_TABLES: dict[str, Actions] = {t: WRITE for t in (
     "accounts", "ledger", "claims", "activations", "bad_numbers", "webhook_deliveries",
-    "partner_calls", "catalog_offers", "runtime")}
+    "partner_calls", "catalog_offers", "runtime", "delivery_counters", "marked_numbers")}
 
 # The rental job (services/rentals/upkeep.py): rentals and their SMS, the wallet (refunds), user webhooks, runtime
 # settings (markup), and the claims that make a refund or an SMS exactly-once.

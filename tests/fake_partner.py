@@ -44,6 +44,7 @@ class FakePartner:
         self.number_failure: BaseException | None = None
         self.offers_failure: Exception | None = None
         self.phone_pool: list[str] = []
+        self.honours_exclusions = True  # False: a partner that ignores phoneException (some clones do)
         self.calls: Counter[str] = Counter()
         self.asked: list[dict[str, object]] = []
         self.rented: dict[str, Rented] = {}
@@ -112,7 +113,8 @@ class FakePartner:
 
     def _phone(self, partner_id: str, exclude_phones: Sequence[str]) -> str:
         """A fresh number, or the first of `phone_pool` not excluded (partners do hand a number out again)."""
+        excluded = tuple(exclude_phones) if self.honours_exclusions else ()
         for phone in self.phone_pool or [f"7900{int(partner_id):07d}"]:
-            if not phone.startswith(tuple(exclude_phones)):
+            if not phone.startswith(excluded):
                 return phone
         raise PartnerNoNumbers(f"{self.name}: every number is excluded")

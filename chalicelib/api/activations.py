@@ -98,7 +98,10 @@ def view(activation: Activation, facade: Activations) -> dict[str, Any]:
 
 def _item_view(item: CatalogItem) -> dict[str, Any]:
     return {"service": item.service, "country": item.country, "operator": item.operator,
-            "price_cents": item.price_cents, "available": item.available, "operators": list(item.operators)}
+            "price_cents": item.price_cents, "available": item.available, "operators": list(item.operators),
+            # The share of numbers sold here that received a code: outcomes known, and its percentage (null: none).
+            "success_percent_24h": item.rates.day.percent, "outcomes_24h": item.rates.day.ended,
+            "success_percent_7d": item.rates.week.percent, "outcomes_7d": item.rates.week.ended}
 
 
 def _activation_id(raw: str) -> int:

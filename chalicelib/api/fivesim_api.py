@@ -36,7 +36,7 @@ Deviations from 5sim's documented and observed answers that we keep (route: fiel
 | user/payments | TypeName | our ledger kind (`top_up`, `activation_charge`, …) | 5sim's are its payment systems |
 | user/payments | ProviderName | `sms-rooms` | — |
 | user/payments | Total | as user/orders | — |
-| guest/prices | rate | absent | we keep no delivery-rate statistic and invent none |
+| guest/prices | rate | our last 24 hours' percentage of numbers that received a code; absent before any | — |
 | guest/countries | `<operator>` keys | absent | only iso, prefix, text_en, text_ru |
 | guest/products | Category | always `activation` | hosting is sold by duration: fivesim_hosting.py |
 | user/buy/hosting, its orders | product, status | see fivesim_hosting.py | a hosting order is one of our rentals |
@@ -183,10 +183,8 @@ def guest_products(country: str, operator: str) -> dict[str, Any]:
 
 @route("/guest/prices")
 def guest_prices() -> dict[str, Any]:
-    """`{country:{product:{operator:{cost,count}}}}`, or product first when only a product is asked for.
-
-    5sim adds `rate`, its delivery success rate; we keep no such statistic and publish none rather than invent one.
-    """
+    """`{country:{product:{operator:{cost,count,rate}}}}`, or product first when only a product is asked for;
+    `rate` (the share of numbers that received a code in the last 24 hours, in percent) only once one is known."""
     _admit(None)
     query = _query()
     country = _country_id(query["country"]) if query.get("country") else None
@@ -197,8 +195,10 @@ def guest_prices() -> dict[str, Any]:
         outer, inner = _PRODUCTS[item.service], _country_word(item.country)
         if not by_product:
             outer, inner = inner, outer
-        table.setdefault(outer, {}).setdefault(inner, {})[item.operator] = {"cost": Major(item.price_cents),
-                                                                            "count": item.available}
+        row: dict[str, Any] = {"cost": Major(item.price_cents), "count": item.available}
+        if item.rates.day.percent is not None:
+            row["rate"] = item.rates.day.percent
+        table.setdefault(outer, {}).setdefault(inner, {})[item.operator] = row
     return table
 
 

@@ -224,7 +224,7 @@ def _view(a: Activation) -> p.ActivationView:
 
 def _offers(*, service: str | None = None, country: int | None = None) -> list[p.OfferView]:
     items = activations().price_list(service=service, country=country)
-    return [p.OfferView(i.service, i.country, i.operator, i.price_cents, i.available) for i in items]
+    return [p.OfferView(i.service, i.country, i.operator, i.price_cents, i.available, i.rates.day) for i in items]
 
 
 @functools.cache

@@ -43,9 +43,9 @@ libraries are pinned in requirements-dev.txt and driven by tests/compat/):
 - getTopCountriesByService without `service` (*uncertain*: the documentation says "every service" without
   showing it) answers `{"<service>":{"<country>":{row}}}`: each service's own reply, keyed by its code. The rows
   carry SMS-Activate's field set only: `price` and `retail_price` are both our retail price (cost + markup or
-  the operator's override, major units as getPrices), there being one price per offer; no success-rate field:
-  SMS Rooms keeps no delivery counters yet (issue 17 item 5), and a field computed by scanning activations
-  on a public list would cost a query per call.
+  the operator's override, major units as getPrices), there being one price per offer. Each row adds `rate`
+  (5sim's name for it in guest/prices): the percentage of our numbers for the service and country that received
+  a code in the last 24 hours, absent before any outcome (domain/delivery_rates.py; read from counters, no scan).
 - herosms 0.1.1 (read, not driven: its errors come from HTTP statuses only) declares getActiveActivations
   `activationStatus` and `canGetAnotherSms` as strings and `smsCode` as a string, so those fields are strings
   there, as SMS-Activate's PHP writes them.
@@ -62,6 +62,7 @@ from chalicelib.api.fields import digits
 from chalicelib.domain import errors as e
 from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.clock import protocol_time
+from chalicelib.domain.delivery_rates import Tally
 from chalicelib.domain.money import format_major, parse_major
 
 TEXT = "text/plain; charset=utf-8"
@@ -305,6 +306,7 @@ class OfferView:
     operator: str
     price_cents: int
     available: int
+    day: Tally = field(default_factory=Tally)  # the last 24 hours' outcomes
 
 
 @dataclass(frozen=True)
@@ -394,6 +396,9 @@ def _top_countries(offers: Iterable[OfferView], *, free_price: bool) -> dict[str
         # We have one price per offer: the retail price is the price.
         row: dict[str, object] = {"country": country, "count": _stock(group), "price": Major(_best_price(group)),
                                   "retail_price": Major(_best_price(group))}
+        day = sum((o.day for o in group), Tally())
+        if day.percent is not None:
+            row["rate"] = day.percent
         if free_price:
             row["freePriceMap"] = _free_price_map(group)
         table[str(country)] = row

@@ -9,6 +9,7 @@ from chalicelib.store import (  # noqa: F401
     payments,
     rate_limit,
     rentals,
+    routing,
     runtime,
     support,
 )

@@ -7,7 +7,6 @@ own partner) leaves these activations to the test, which runs the jobs itself.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -27,27 +26,11 @@ from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
-from infra.local.simulator.server import SimulatorHandle, start_simulator
+from infra.local.simulator.server import SimulatorHandle
 from tests.clock import FixedClock
 from tests.support import customer_with_key
 
 pytestmark = pytest.mark.integration
-
-NO_SMS = 3600.0  # a delay that never comes during a test
-
-
-@pytest.fixture
-def sims() -> Iterator[Callable[..., SimulatorHandle]]:
-    """Start simulators on free ports (configured like `/_sim/config`); all stopped after the test."""
-    started: list[SimulatorHandle] = []
-
-    def start(**config: Any) -> SimulatorHandle:
-        started.append(start_simulator(**{"sms_delay_seconds": NO_SMS, **config}))
-        return started[-1]
-
-    yield start
-    for handle in started:
-        handle.stop()
 
 
 def desk(settings: Settings, *handles: SimulatorHandle, clock: Clock | None = None, **overrides: Any) -> Activations:

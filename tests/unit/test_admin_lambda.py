@@ -1,6 +1,8 @@
 """The admin Lambda: commands in, JSON out, refusals as the error shape; maintenance, prices, revoke, refunds, audit."""
 from __future__ import annotations
 
+from typing import cast
+
 from chalice.test import Client
 
 from app import app
@@ -8,6 +10,7 @@ from chalicelib.admin_lambda import handle
 from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.services.accounts.sessions import Credentials
 from chalicelib.services.activations import catalog
+from chalicelib.services.activations.facade import Activations
 from chalicelib.services.platform import runtime_settings
 from chalicelib.store.activations import Activation
 from chalicelib.store.runtime import AuditEntry
@@ -138,7 +141,23 @@ def test_audit__shows_ledger_activations_and_admin_actions_of_the_account(office
 def test_partners__reports_balance_and_circuit_of_each_partner(office):
     reply = run(office, "partners")
     assert reply["items"] == [{"name": "sim", "circuit": None, "cached_offers": 0, "balance_minor": 5000,
-                               "status": "up"}]
+                               "status": "up", "delivery": []}]
+
+
+def test_partners__shows_each_partners_success_rate_per_service_and_country(office):
+    # Given two Telegram numbers in Russia from the partner: one received its code, one was canceled without
+    account = office.account(balance_cents=1000)
+    received, canceled = office.order(account), office.order(account)
+    facade = cast(Activations, office.admin.activations)
+    facade.record_push(office.partner.name, str(received.partner_activation_id), "Your Telegram code is 12345", None)
+    office.clock.advance(office.settings.cancel_grace_seconds)
+    facade.cancel(account.account_id, int(canceled.activation_id))
+    # When the operator lists the partners
+    item = next(i for i in run(office, "partners")["items"] if i["name"] == office.partner.name)
+    # Then its row for Telegram in Russia shows 1 of 2 in every window, still offered
+    half = {"outcomes": 2, "received": 1, "percent": 50.0}
+    assert item["delivery"] == [{"service": "tg", "country": 0, "operator": "any", "recent": half,
+                                 "last_24h": half, "last_7d": half, "not_offered": False}]
 
 
 def test_stats__counts_orders_revenue_and_margin_of_the_period(office):

@@ -18,6 +18,7 @@ from chalicelib.services.activations.catalog import (
     set_markup,
     set_price,
 )
+from chalicelib.services.activations.delivery_memory import DeliveryMemory
 from chalicelib.services.platform import runtime_settings
 from chalicelib.store.runtime import RuntimeSetting
 from tests.clock import FixedClock
@@ -38,7 +39,8 @@ def catalog(settings: Settings, *partners: FakePartner, rates: dict[str, str] | 
     rates = rates or {}
     configured = tuple(PartnerSettings(p.name, "sms-activate", "http://unused", "k",
                                        rate_to_base=Decimal(rates.get(p.name, "1"))) for p in partners)
-    built = Catalog(replace(settings, partners=configured), partners, FixedClock())
+    settings = replace(settings, partners=configured)
+    built = Catalog(settings, partners, FixedClock(), DeliveryMemory(settings, FixedClock()))
     built.refresh_prices()
     return built
 

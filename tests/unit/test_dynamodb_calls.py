@@ -16,7 +16,7 @@ from chalice.test import Client
 from app import app
 from chalicelib.api import activations as activations_api
 from chalicelib.services.accounts.sessions import Credentials
-from chalicelib.services.activations import catalog
+from chalicelib.services.activations import catalog, delivery_memory
 from chalicelib.services.platform import rate_limit, runtime_settings
 from chalicelib.store.accounts import Account
 from tests.unit.activation_support import CODE_SMS, Desk
@@ -33,6 +33,8 @@ def warm(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> Desk:
     monkeypatch.setattr(activations_api, "activations", lambda: desk.service)
     monkeypatch.setattr(runtime_settings, "_CACHE_SECONDS", 3600.0)
     monkeypatch.setattr(catalog, "_LISTING_CACHE_SECONDS", 3600.0)
+    for name in ("RATES_CACHE_SECONDS", "MARKS_CACHE_SECONDS"):
+        monkeypatch.setattr(delivery_memory, name, 3600.0)
     return desk
 
 

@@ -8,6 +8,7 @@ import pytest
 from chalicelib.api import handler_protocol as p
 from chalicelib.domain import errors as e
 from chalicelib.domain.activation_state import ActivationStatus as S
+from chalicelib.domain.delivery_rates import Tally
 
 T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
 
@@ -156,6 +157,15 @@ def test_top_countries__free_price_adds_the_price_map():
     reply = p.top_countries_reply([p.OfferView("tg", 0, "mts", 50, 10), p.OfferView("tg", 0, "b", 60, 2)],
                                   free_price=True)
     assert json.loads(reply.body)["0"]["freePriceMap"] == {"0.50": 10, "0.60": 2}
+
+
+def test_top_countries__rate_is_the_countrys_last_day_once_an_outcome_is_known():
+    # Given Russia with two offers whose numbers received 3 codes of 4 (and USA with none known)
+    offers = [p.OfferView("tg", 0, "any", 50, 10, Tally(3, 2)), p.OfferView("tg", 0, "mts", 60, 2, Tally(1, 1)),
+              p.OfferView("tg", 187, "any", 125, 3)]
+    # Then Russia's row says 75.0 (percent) and the USA's has no rate
+    reply = json.loads(p.top_countries_reply(offers, free_price=False).body)
+    assert (reply["0"]["rate"], "rate" in reply["187"]) == (75.0, False)
 
 
 def test_top_countries__no_service_is_every_service_keyed_by_code():

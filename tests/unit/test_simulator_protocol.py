@@ -437,3 +437,38 @@ def test_push__each_sms_is_posted_signed_and_retried_until_accepted() -> None:
     signed = sent["x-smsrooms-timestamp"].encode() + b"." + body
     assert sent["x-smsrooms-signature"] == hmac.new(b"s3cret", signed, hashlib.sha256).hexdigest()
     assert pushes == {"retried": 1, "sent": 1}
+
+
+def test_no_sms_rate__a_failing_partner_issues_numbers_that_never_receive_a_code(sim, clock) -> None:
+    # Given a partner whose every number fails
+    control(sim, "config", {"no_sms_rate": 1.0})
+    # When a number is bought and its SMS would long be due
+    activation_id, _ = buy(sim)
+    clock.advance(600)
+    # Then it still waits, and the fault was counted
+    assert call(sim, action="getStatus", id=activation_id).text == "STATUS_WAIT_CODE"
+    assert state(sim)["faults"] == {"no_sms": 1}
+
+
+def test_reuse_rate__a_number_comes_back_unless_excluded_by_phone_exception(sim) -> None:
+    # Given a partner that hands out numbers it issued before
+    first_id, phone = buy(sim)
+    assert call(sim, action="setStatus", id=first_id, status="8").text == "ACCESS_CANCEL"
+    control(sim, "config", {"reuse_rate": 1.0})
+    # When the same number is asked not to be given, then not told so
+    excluded = call(sim, action="getNumber", service="tg", country="0", phoneException=phone).text
+    again = call(sim, action="getNumber", service="tg", country="0").text
+    # Then the excluded one is not handed out, and the next purchase gets it again
+    assert excluded.split(":")[2] != phone and again.split(":")[2] == phone
+
+
+def test_honour_phone_exception__false_ignores_the_exclusions(sim) -> None:
+    # Given a partner that ignores phoneException and a number it issued before
+    first_id, phone = buy(sim)
+    call(sim, action="setStatus", id=first_id, status="8")
+    control(sim, "config", {"reuse_rate": 1.0, "honour_phone_exception": False})
+    # When that number is excluded
+    reply = call(sim, action="getNumber", service="tg", country="0", phoneException=phone).text
+    # Then it comes anyway; and a setting that is not true or false is refused
+    assert reply.split(":")[2] == phone
+    assert control(sim, "config", {"honour_phone_exception": "no"}).status_code == 400

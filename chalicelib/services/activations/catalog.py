@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from chalicelib.config import Settings
 from chalicelib.domain.catalog_data import country_by_id, service_by_code
 from chalicelib.domain.clock import Clock
+from chalicelib.domain.delivery_rates import Rates, combined
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.money import apply_markup, convert_minor
 from chalicelib.observability import logger
 from chalicelib.providers.base import Partner, PartnerNoNumbers, PartnerRejected, PartnerUnavailable
+from chalicelib.services.activations.delivery_memory import DeliveryMemory, PairRates
 from chalicelib.services.platform import runtime_settings
 from chalicelib.store import catalog as offer_store
 from chalicelib.store.catalog import CatalogOffer
@@ -40,6 +42,7 @@ class Quote:
     cost_cents: int
     price_cents: int
     count: int
+    rates: Rates = field(default_factory=Rates)  # this partner's deliveries (its operator, or every one)
 
 
 @dataclass(frozen=True)
@@ -50,13 +53,15 @@ class CatalogItem:
     price_cents: int
     available: int
     operators: tuple[str, ...] = ()  # an "any" item: the operators its partners can be asked for (may be none)
+    rates: Rates = field(default_factory=Rates)  # deliveries of the partners selling it
 
 
 class Catalog:
-    def __init__(self, settings: Settings, partners: Sequence[Partner], clock: Clock) -> None:
+    def __init__(self, settings: Settings, partners: Sequence[Partner], clock: Clock, memory: DeliveryMemory) -> None:
         self.settings = settings
         self.partners = list(partners)
         self.clock = clock
+        self.memory = memory
         self._rank = {p.name: i for i, p in enumerate(self.partners)}  # registry order: preferred first
         self._rates = {p.name: p.rate_to_base for p in settings.partners}
         self._listing: tuple[float, list[CatalogOffer]] | None = None
@@ -112,22 +117,38 @@ class Catalog:
         return quotes
 
     def _quotes(self, offers: list[CatalogOffer], key: str, operator: str | None) -> list[Quote]:
+        """In stock, from partners whose recent success rate has not collapsed, cheapest first."""
         override = price_overrides().get(key)
         markup = self.markup_percent()
-        quotes = [self._quote(o, override, markup, operator) for o in offers if self._serves(o, operator)]
+        serving = [o for o in offers if self._serves(o, operator)]
+        rates = self.memory.rates(str(serving[0].service), int(serving[0].country)) if serving else {}
+        quotes = [self._quote(o, override, markup, operator, rates) for o in serving]
+        quotes = [q for q in quotes if not self.memory.policy.collapsed(q.rates)]
         return sorted(quotes, key=lambda q: (q.price_cents, q.cost_cents, self._rank[q.partner]))
+
+    def route(self, quotes: Sequence[Quote], price_cents: int) -> list[Quote]:
+        """The offers to ask, in order, for an order charged `price_cents` (the first quote's price): the first
+        quote and those that cost us no more than that (a failover never sells at a loss), the best recent success
+        rate first, then the cheapest."""
+        affordable = [q for i, q in enumerate(quotes) if i == 0 or q.cost_cents <= price_cents]
+        policy = self.memory.policy
+        return sorted(affordable, key=lambda q: (policy.preference(q.rates), q.cost_cents, self._rank[q.partner]))
 
     def items(self, service: str | None = None, country: int | None = None) -> list[CatalogItem]:
         """The public price list, one item per (service, country, operator), from the cache."""
         offers, overrides = self._cached_offers(), price_overrides()
         markup = self.markup_percent()
+        all_rates = self.memory.all_rates()
         grouped: dict[tuple[str, int, str], list[Quote]] = {}
         listed: dict[tuple[str, int, str], set[str]] = {}
         for offer in offers:
             if self._listable(offer) and service in (None, offer.service) and country in (None, offer.country):
                 key = (offer.service, int(offer.country), offer.operator)
                 override = overrides.get(offer.offer_key)
-                grouped.setdefault(key, []).append(self._quote(offer, override, markup))
+                quote = self._quote(offer, override, markup, None, all_rates.get(offer.offer_key, {}))
+                if self.memory.policy.collapsed(quote.rates):
+                    continue  # not offered while its recent deliveries fail (see `quote`)
+                grouped.setdefault(key, []).append(quote)
                 listed.setdefault(key, set()).update(str(name) for name in offer.operators or ())
         return [_item(key, quotes, listed[key]) for key, quotes in sorted(grouped.items())]
 
@@ -148,14 +169,15 @@ class Catalog:
             return False
         return operator in (None, "any") or _has_operator(offer, operator)
 
-    def _quote(self, offer: CatalogOffer, override: int | None, markup: Decimal, operator: str | None = None
-               ) -> Quote:
+    def _quote(self, offer: CatalogOffer, override: int | None, markup: Decimal, operator: str | None,
+               rates: PairRates) -> Quote:
         cost_cents = int(offer.cost_cents)
         price = override if override is not None else apply_markup(cost_cents, markup)
         # A partner that sells "any" operator is asked for the one the user wants.
         ask_for = offer.operator if offer.operator != "any" else (operator or "any")
         return Quote(partner=offer.partner, operator=ask_for, cost_minor=int(offer.cost_minor),
-                     cost_cents=cost_cents, price_cents=price, count=int(offer.available))
+                     cost_cents=cost_cents, price_cents=price, count=int(offer.available),
+                     rates=combined(rates, [offer.partner], ask_for))
 
     def _listable(self, offer: CatalogOffer) -> bool:
         return (offer.partner in self._rank and service_by_code(offer.service) is not None
@@ -179,7 +201,8 @@ def _item(key: tuple[str, int, str], quotes: list[Quote], operators: set[str]) -
     in_stock = [q.price_cents for q in quotes if q.count > 0]
     return CatalogItem(service=key[0], country=key[1], operator=key[2],
                        price_cents=min(in_stock or [q.price_cents for q in quotes]),
-                       available=sum(q.count for q in quotes), operators=tuple(sorted(operators)))
+                       available=sum(q.count for q in quotes), operators=tuple(sorted(operators)),
+                       rates=sum((q.rates for q in quotes), Rates()))
 
 
 def set_markup(percent: Decimal | int | str, clock: Clock | None = None) -> Decimal:

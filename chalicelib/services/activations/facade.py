@@ -17,6 +17,7 @@ from chalicelib.providers import registry
 from chalicelib.providers.base import Partner
 from chalicelib.services.accounts.webhook_settings import webhook_policy
 from chalicelib.services.activations.catalog import Catalog, CatalogItem
+from chalicelib.services.activations.delivery_memory import DeliveryMemory
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
 from chalicelib.services.activations.ordering import Ordering, OrderRequest
 from chalicelib.services.activations.sms_intake import PollResult, SmsIntake, SmsSource
@@ -39,8 +40,9 @@ class Activations:
         self.settings = settings
         self.clock = clock
         self.partners = list(partners)
-        self.catalog = Catalog(settings, partners, clock)
-        self.lifecycle = Lifecycle(settings, by_name, clock, wallet)
+        self.memory = DeliveryMemory(settings, clock)
+        self.catalog = Catalog(settings, partners, clock, self.memory)
+        self.lifecycle = Lifecycle(settings, by_name, clock, wallet, self.memory)
         self.webhooks = webhooks or UserWebhooks(clock, webhook_policy(settings), shards=settings.write_shards)
         self.intake = SmsIntake(settings, by_name, clock, self.lifecycle, self.webhooks)
         self.ordering = Ordering(settings, by_name, clock, self.catalog, self.lifecycle, wallet)
@@ -108,14 +110,16 @@ class Activations:
         return self.lifecycle.apply(activation, ActivationEvent.USER_RETRY)
 
     def ban(self, account_id: str, activation_id: int) -> Activation:
-        """The number is unusable for the service: never offer it to this user for it again; refund per policy."""
+        """The number is unusable for the service: never sold for it again (to this user at once, to anyone once the
+        mark reaches their container); refund per policy."""
         activation = self.lifecycle.load_for_account(account_id, activation_id)
         self.lifecycle.ensure_allowed(activation, ActivationEvent.USER_BAN)
         if activation.has_sms:
             self.lifecycle.tell_partner(activation, PartnerAction.FINISH)
         else:
             activation = self._cancel_at_partner(activation)
-        banned = self.lifecycle.apply(activation, ActivationEvent.USER_BAN)
+        banned = self.lifecycle.apply(activation, ActivationEvent.USER_BAN)  # marks the number platform-wide
+        self.memory.remember_mark(banned)
         if banned.phone:
             # The flag first: a crash between the two writes costs an order a needless query, never a ban.
             Account(account_id).update(actions=[Account.has_bad_numbers.set(True)],

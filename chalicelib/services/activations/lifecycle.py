@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
@@ -32,21 +33,28 @@ from chalicelib.domain.refund_policy import (
     waits_for_cancel_window,
 )
 from chalicelib.providers.base import Partner, PartnerNoNumbers, PartnerRejected, PartnerUnavailable
+from chalicelib.services.activations.delivery_memory import BAN_WEIGHT, TIMEOUT_WEIGHT, DeliveryMemory
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform.partner_calls import PartnerAction, PartnerCalls, Told
 from chalicelib.store import activations as activation_store
 from chalicelib.store.activations import PENDING_KEY, Activation
+from chalicelib.store.base import connection
 
 PARTNER_ERRORS = (PartnerNoNumbers, PartnerUnavailable, PartnerRejected)
 _ATTEMPTS = 20
+# Ends that count against the partner when no SMS came (a revoke is the operator's act, not the partner's).
+_FAILED_DELIVERY = frozenset({ActivationStatus.CANCELED, ActivationStatus.TIMEOUT, ActivationStatus.BANNED,
+                              ActivationStatus.FAILED})
 
 
 class Lifecycle:
-    def __init__(self, settings: Settings, partners: Mapping[str, Partner], clock: Clock, wallet: Wallet) -> None:
+    def __init__(self, settings: Settings, partners: Mapping[str, Partner], clock: Clock, wallet: Wallet,
+                 memory: DeliveryMemory) -> None:
         self.settings = settings
         self.partners = partners
         self.clock = clock
         self.wallet = wallet
+        self.memory = memory
         self.calls = PartnerCalls(partners, clock, settings.write_shards)
 
     def load(self, activation_id: int) -> Activation:
@@ -164,14 +172,36 @@ class Lifecycle:
                 ) -> Activation:
         unchanged = Activation.version == activation.version
         actions = activation_store.change_actions(activation, fields)
-        if step.money is MoneyEffect.NONE:
+        learned = self._learned(activation, step, event)
+        if step.money is MoneyEffect.NONE and not learned:
             activation.update(actions=actions, condition=unchanged)
             return activation
-        amount = refund_cents(step.money, int(activation.price_cents))  # how much: domain/refund_policy.py
-        self.wallet.post(activation.account_id, amount, LedgerKind.ACTIVATION_REFUND, str(activation.activation_id),
-                         memo=event.value,
-                         extra=lambda tx: tx.update(activation, actions=actions, condition=unchanged))
+
+        def items(tx: TransactWrite) -> None:
+            tx.update(activation, actions=actions, condition=unchanged)
+            for learn in learned:
+                learn(tx)
+
+        if step.money is MoneyEffect.NONE:
+            with TransactWrite(connection=connection()) as tx:
+                items(tx)
+        else:
+            amount = refund_cents(step.money, int(activation.price_cents))  # how much: domain/refund_policy.py
+            self.wallet.post(activation.account_id, amount, LedgerKind.ACTIVATION_REFUND,
+                             str(activation.activation_id), memo=event.value, extra=items)
         return activation_store.committed(activation, fields)
+
+    def _learned(self, activation: Activation, step: Transition, event: ActivationEvent
+                 ) -> list[Callable[[TransactWrite], None]]:
+        """What the platform learns from this move, as items of its transaction: a delivery that failed (the
+        activation ends without an SMS) and a number reported bad (a ban) or suspect (a timeout)."""
+        learned: list[Callable[[TransactWrite], None]] = []
+        if step.status in _FAILED_DELIVERY and not activation.has_sms and activation.partner:
+            learned.append(lambda tx: self.memory.record_outcome(tx, activation, received=False))
+        if event is ActivationEvent.USER_BAN or step.status is ActivationStatus.TIMEOUT:
+            weight = BAN_WEIGHT if event is ActivationEvent.USER_BAN else TIMEOUT_WEIGHT
+            learned.append(lambda tx: self.memory.record_mark(tx, activation, weight))
+        return learned
 
     def _inside_cancel_window(self, activation: Activation, event: ActivationEvent) -> bool:
         """Whether the refund policy makes this user event wait for the early-cancel window, and it is still open."""

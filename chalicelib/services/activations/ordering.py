@@ -4,6 +4,10 @@ Partners are asked cheapest first. The user pays the price of the cheapest offer
 their max price); a fallback partner is asked only if it costs us no more than that price, so a
 failover never sells at a loss and never charges more than quoted. No number from anyone → FAILED
 and the debit reversed. A crash after the debit leaves a PENDING activation the resolve job ends.
+
+Numbers marked bad for the service (platform-wide, services/activations/delivery_memory.py) and the user's own reported
+numbers are passed to partners as exclusions; a partner that answers with one anyway has it cancelled and is
+asked once more before the next offer: the user is charged once whatever it takes.
 """
 from __future__ import annotations
 
@@ -43,7 +47,8 @@ from chalicelib.store.accounts import Account
 from chalicelib.store.activations import PENDING_KEY, Activation, BadNumber
 
 _OPERATOR = re.compile(r"[a-z0-9_]{1,32}")
-_EXCLUDED_PHONES_LIMIT = 100
+_EXCLUDED_PHONES_LIMIT = 100  # the user's own reports, and as many of the platform's marks, newest first
+_ASKS_PER_OFFER = 2  # a partner that answered with an excluded number is asked once more
 _ID_DRAWS = 5
 
 
@@ -91,9 +96,11 @@ class Ordering:
             if replay is None:
                 raise
             return replay
-        candidates = [quotes[0], *(q for q in quotes[1:] if q.cost_cents <= price)]
-        excluded = (*self._bad_numbers(account, request.service), *request.exclude_phone_prefixes)
-        return self._acquire(activation, request, candidates, excluded)
+        candidates = self.catalog.route(quotes, price)
+        marked = self.catalog.memory.marked(request.service, request.country)
+        excluded = tuple(dict.fromkeys((*self._bad_numbers(account, request.service), *request.exclude_phone_prefixes,
+                                        *marked[:_EXCLUDED_PHONES_LIMIT])))
+        return self._acquire(activation, request, candidates, excluded, frozenset(marked))
 
     def _debit(self, account: Account, request: OrderRequest, price: int, claim_key: str | None) -> Activation:
         for _ in range(_ID_DRAWS):
@@ -124,20 +131,34 @@ class Ordering:
         return activation
 
     def _acquire(self, activation: Activation, request: OrderRequest, candidates: Sequence[Quote],
-                 excluded: Sequence[str]) -> Activation:
+                 excluded: Sequence[str], marked: frozenset[str]) -> Activation:
         for quote in candidates:
             partner = self.partners.get(quote.partner)
             if partner is None:
                 continue
+            number = self._ask(partner, activation, request, quote, excluded, marked)
+            if number is not None:
+                return self._issue(activation, partner, quote, number)
+        return self._fail(activation)
+
+    def _ask(self, partner: Partner, activation: Activation, request: OrderRequest, quote: Quote,
+             excluded: Sequence[str], marked: frozenset[str]) -> PartnerNumber | None:
+        """A number from this partner that is neither excluded nor marked; None when it has none."""
+        for _ in range(_ASKS_PER_OFFER):
             try:
                 number = partner.get_number(request.service, request.country, _operator_param(quote.operator),
                                             self._cost_ceiling(quote, int(activation.price_cents)), excluded)
             except PARTNER_ERRORS as exc:
                 logger.info("partner gave no number", extra={"partner": partner.name, "error": str(exc),
                                                              "activation_id": int(activation.activation_id)})
-                continue
-            return self._issue(activation, partner, quote, number)
-        return self._fail(activation)
+                return None
+            if number.phone not in marked and not number.phone.startswith(tuple(excluded)):
+                return number
+            # The partner ignored the exclusion (or the mark is newer than the list it was sent): give it back.
+            logger.info("partner offered an excluded number", extra={
+                "partner": partner.name, "activation_id": int(activation.activation_id)})
+            self.lifecycle.calls.tell(partner, number.partner_activation_id, PartnerAction.CANCEL)
+        return None
 
     def _issue(self, activation: Activation, partner: Partner, quote: Quote, number: PartnerNumber) -> Activation:
         cost = quote.cost_cents

@@ -135,6 +135,8 @@ class SmsIntake:
             tx.update(activation, actions=activation_store.change_actions(activation, changes),
                       condition=Activation.version == activation.version)
             self.webhooks.enqueue(tx, account, _sms_event(activation, status, message))
+            if not activation.has_sms:  # the first code: the delivery succeeded, counted once by the version check
+                self.lifecycle.memory.record_outcome(tx, activation, received=True)
         return activation_store.committed(activation, changes)
 
 

@@ -99,7 +99,13 @@ class AdminService:
         return {"offers_by_partner": refreshed, "partners_failed": failed}
 
     def partners(self) -> dict[str, Any]:
-        return self.views.partners()
+        """Each partner's health, and its success rate per service, country and operator (recent, 24 h, 7 days;
+        `not_offered` when routing stopped selling it there)."""
+        found = self.views.partners()
+        delivery = self.prices.memory.by_partner()
+        for item in found["items"]:
+            item["delivery"] = delivery.get(item["name"], [])
+        return found
 
     def refund_requests(self) -> dict[str, Any]:
         pending = self.refunds.with_status(RefundStatus.PENDING)

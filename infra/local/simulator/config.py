@@ -19,6 +19,11 @@ class SimConfig:
     - garbage_rate: chance a call answers 200 with an HTML page instead of a protocol reply.
     - fail_rate: chance getNumber/getNumberV2 answers NO_NUMBERS although there is stock.
     - latency_ms: sleep before every handler answer (the `/_sim/` routes answer at once).
+    - no_sms_rate: chance an issued number never receives its SMS (a partner failing a service: our success
+      rates and routing see it).
+    - reuse_rate: chance a purchase hands out a number this partner issued before in the country (as partners
+      recycle numbers), so numbers our users reported bad come back.
+    - honour_phone_exception: False for a partner that ignores getNumber's phoneException.
     """
 
     api_key: str = "sim-key"
@@ -30,6 +35,9 @@ class SimConfig:
     http_error_rate: float = 0.0
     garbage_rate: float = 0.0
     latency_ms: float = 0.0
+    no_sms_rate: float = 0.0
+    reuse_rate: float = 0.0
+    honour_phone_exception: bool = True
     push_url: str | None = None
     push_secret: str = LOCAL_SIM_PUSH_SECRET  # the local default partner "sim"'s push_secret
     balance_minor: int = 1_000_000
@@ -62,6 +70,12 @@ def _count(value: object) -> int:
     return value
 
 
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
 def nonempty_text(value: object) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("must be a non-empty string")
@@ -89,7 +103,8 @@ _SETTINGS: dict[str, Callable[[object], object]] = {
     "lifetime_seconds": _non_negative,
     "early_cancel_seconds": _non_negative, "fail_rate": _probability, "http_error_rate": _probability,
     "garbage_rate": _probability, "latency_ms": _non_negative, "push_url": optional_url, "push_secret": nonempty_text,
-    "balance_minor": _count,
+    "balance_minor": _count, "no_sms_rate": _probability, "reuse_rate": _probability,
+    "honour_phone_exception": _flag,
 }
 
 

@@ -93,13 +93,16 @@ class SimState:
             if self.balance_minor < price:
                 raise ProtocolError("NO_BALANCE")
             now = self.clock.now()
+            if not self.config.honour_phone_exception:
+                exclude_prefixes = ()
             phone = self._new_phone(plan, exclude_prefixes)
             activation = SimActivation(self.take_id(), service, country, chosen, phone, price, now,
                                        now + self.config.lifetime_seconds)
             self.activations[activation.id] = activation
             self.stock[offer] -= 1
             self.balance_minor -= price
-            self._schedule_sms(activation)
+            if not self.roll(self.config.no_sms_rate, "no_sms"):
+                self._schedule_sms(activation)
             return activation
 
     def get(self, activation_id: int) -> SimActivation:
@@ -213,6 +216,12 @@ class SimState:
         return self.rng.choice(allowed)
 
     def _new_phone(self, plan: catalog.SimCountry, exclude_prefixes: tuple[str, ...]) -> str:
+        if self.roll(self.config.reuse_rate, "reused_number"):
+            busy = {a.phone for a in self.activations.values() if a.active}
+            used = sorted(a.phone for a in self.activations.values() if a.country == plan.id and a.phone not in busy
+                          and not a.phone.startswith(exclude_prefixes))
+            if used:
+                return self.rng.choice(used)
         for _ in range(_PHONE_ATTEMPTS):
             phone = catalog.new_phone(plan, self.rng)
             if phone not in self._phones_ever and not phone.startswith(exclude_prefixes):

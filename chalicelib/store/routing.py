@@ -1,0 +1,94 @@
+"""What routing learns from deliveries: success counters per time bucket, and numbers marked bad for a service.
+
+Both are written as extra items of the transaction that settles an activation's outcome (an ADD, so
+concurrent writers never lose a count), and read per (service, country) by one Query.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.domain.delivery_rates import Bucket, Counted, Tally, buckets_at
+from chalicelib.store.base import table
+
+
+def pair_key(service: str, country: int) -> str:
+    return f"{service}#{country}"
+
+
+@table("delivery_counters")
+class DeliveryCounter(Model):
+    """Outcomes of one partner's numbers for one (service, country, operator) in one time bucket."""
+
+    class Meta:
+        table_name = "delivery_counters"
+
+    pair = UnicodeAttribute(hash_key=True)  # "<service>#<country>"
+    slot = UnicodeAttribute(range_key=True)  # "<bucket size>#<bucket index>#<partner>#<operator>"
+    partner = UnicodeAttribute()
+    operator = UnicodeAttribute()
+    ended = NumberAttribute(default=0)  # activations whose outcome is known
+    received = NumberAttribute(default=0)  # of them, those that received a code
+    expires_at = TTLAttribute()
+
+
+def add_outcome(tx: TransactWrite, service: str, country: int, partner: str, operator: str, *, received: bool,
+                now: float) -> None:
+    """Count one outcome in each of its buckets, inside the caller's transaction."""
+    for bucket in buckets_at(now):
+        item = DeliveryCounter(pair_key(service, country), f"{bucket.size}#{bucket.index}#{partner}#{operator}")
+        tx.update(item, actions=[DeliveryCounter.ended.add(1), DeliveryCounter.received.add(int(received)),
+                                 DeliveryCounter.partner.set(partner), DeliveryCounter.operator.set(operator),
+                                 DeliveryCounter.expires_at.set(_at(bucket.expires_at))])
+
+
+def counted(service: str, country: int) -> list[Counted]:
+    return [_counted(item) for item in DeliveryCounter.query(pair_key(service, country))]
+
+
+def counted_everywhere() -> dict[str, list[Counted]]:
+    """Every pair's counters, by pair key (the price list's view: one scan, cached by the caller)."""
+    found: dict[str, list[Counted]] = {}
+    for item in DeliveryCounter.scan():
+        found.setdefault(item.pair, []).append(_counted(item))
+    return found
+
+
+def _counted(item: DeliveryCounter) -> Counted:
+    size, index, _ = item.slot.split("#", 2)
+    return Counted(str(item.partner), str(item.operator), Bucket(size, int(index)),
+                   Tally(int(item.ended), int(item.received)))
+
+
+@table("marked_numbers")
+class MarkedNumber(Model):
+    """A number reported bad for a service (by any user), or that timed out without an SMS: its weight adds up,
+    and at the threshold it is never sold again for that service until it expires."""
+
+    class Meta:
+        table_name = "marked_numbers"
+
+    pair = UnicodeAttribute(hash_key=True)  # "<service>#<country>"
+    phone = UnicodeAttribute(range_key=True)
+    weight = NumberAttribute(default=0)
+    marked_at = NumberAttribute()  # the latest report
+    expires_at = TTLAttribute()
+
+
+def add_mark(tx: TransactWrite, service: str, country: int, phone: str, weight: int, *, now: float,
+             keep_seconds: int) -> None:
+    """Weigh a report against the number inside the caller's transaction; each report renews its expiry."""
+    tx.update(MarkedNumber(pair_key(service, country), phone),
+              actions=[MarkedNumber.weight.add(weight), MarkedNumber.marked_at.set(now),
+                       MarkedNumber.expires_at.set(_at(now + keep_seconds))])
+
+
+def marks(service: str, country: int) -> list[MarkedNumber]:
+    return list(MarkedNumber.query(pair_key(service, country)))
+
+
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
