@@ -44,8 +44,26 @@ function groupOffers(rows) {
     const operators = new Set(group.flatMap((row) => [...(row.operators || []),
       ...(row.operator && row.operator !== "any" ? [row.operator] : [])]));
     return { ...pick, available: inStock.reduce((sum, row) => sum + row.available, 0),
-      operators: [...operators].sort() };
+      operators: [...operators].sort(), day: pooled(group, "24h"), week: pooled(group, "7d") };
   });
+}
+
+// One success rate over every row of a group: each row's percentage weighed by its outcomes.
+function pooled(group, window) {
+  const outcomes = group.reduce((sum, row) => sum + (row[`outcomes_${window}`] || 0), 0);
+  const received = group.reduce((sum, row) => sum + ((row[`success_percent_${window}`] || 0) / 100)
+    * (row[`outcomes_${window}`] || 0), 0);
+  return { outcomes, percent: outcomes ? (100 * received) / outcomes : null };
+}
+
+// "93% · 7 days 91%": the share of our numbers here that received a code; "New" before any outcome.
+function success(offer) {
+  const { day, week } = offer;
+  if (!week.outcomes) return h("span", { class: "muted", title: "No number sold here has ended yet" }, "New");
+  const main = day.outcomes ? `${Math.round(day.percent)}%` : "–";
+  return h("span", { class: "success", "data-outcomes": day.outcomes },
+    main, h("span", { class: "muted" }, ` · 7 days ${Math.round(week.percent)}%`),
+    h("span", { class: "visually-hidden" }, ` (of ${day.outcomes} numbers in the last 24 hours, ${week.outcomes} in 7 days)`));
 }
 
 // Favourite services (kept in this browser) come first in the price list and the buy page.
@@ -72,6 +90,7 @@ const SORTS = {
   popular: { label: "Popular first", compare: null },
   price: { label: "Price, lowest first", compare: (a, b) => a.price_cents - b.price_cents },
   stock: { label: "Stock, most first", compare: (a, b) => b.available - a.available },
+  success: { label: "Success rate, best first", compare: (a, b) => (b.day.percent ?? -1) - (a.day.percent ?? -1) },
 };
 
 const countryName = (cat, id) => {
@@ -97,7 +116,7 @@ export async function pricesPage(ctx) {
   const results = h("div", { "aria-live": "polite" }, loading("Loading prices…"));
   replace(ctx.main, pageHeader("Prices"),
     h("p", { class: "lead" }, "What one number costs, per service and country. You pay only for numbers that get an SMS: ",
-      "canceled and expired numbers are refunded."),
+      "canceled and expired numbers are refunded. “Got a code” is the share of our numbers there that received one."),
     h("div", { class: "filters card", role: "search" }, serviceFilter, countryFilter, sortBy, onlyFavourites), results);
   let cat = null;
   let shown = PAGE_ROWS;
@@ -142,6 +161,7 @@ function priceTable(cat, rows, redraw) {
     { label: "Country", cell: (o) => countryName(cat, o.country) },
     { label: "Price", class: "num", cell: (o) => money(o.price_cents) },
     { label: "Stock", class: "num", cell: stock },
+    { label: "Got a code (24 h)", class: "num", cell: success },
     { label: "", class: "action", cell: (o) => (o.available > 0 ? h("a", {
       class: "button small", href: signedIn ? `#/buy?service=${o.service}&country=${o.country}` : "#/register",
       "aria-label": `Buy: ${serviceName(cat, o.service)} number in ${countryName(cat, o.country)}`,
@@ -186,6 +206,7 @@ export async function buyPage(ctx) {
       { label: "Country", cell: (o) => countryName(cat, o.country) },
       { label: "Price", class: "num", cell: (o) => money(o.price_cents, ctx.me?.currency) },
       { label: "Stock", class: "num", cell: stock },
+      { label: "Got a code (24 h)", class: "num", cell: success },
       { label: "Operator", cell: operatorChoice },
       { label: "", class: "action", cell: (o) => buyButton(o) },
     ], offers, `${serviceName(cat, state.service)} numbers by country`, "offers")

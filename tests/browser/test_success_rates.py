@@ -1,0 +1,75 @@
+"""The success rate in the price list and the buy form: what share of our numbers received a code."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import Page, expect
+
+from infra.local.stack import Stack
+from tests.browser.helpers import open_route, sign_in_page, verified_user
+from tests.support import (
+    customer_with_key,
+    deliver_sms,
+    eventually,
+    priced_settings,
+    sleep_past_grace,
+    sms_only_on_demand,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+SERVICE, COUNTRY = "mm", 16  # Microsoft in the United Kingdom: no other test orders it
+
+
+def _item(stack: Stack) -> dict[str, Any]:
+    items = requests.get(f"{stack.app_url}/v1/catalog", params={"service": SERVICE, "country": str(COUNTRY)},
+                         timeout=10).json()["items"]
+    return next(i for i in items if i["operator"] == "any")
+
+
+def _one_received_one_canceled(stack: Stack) -> None:
+    customer = customer_with_key(priced_settings(stack), 1000)
+    auth = {"Authorization": f"Bearer {customer.api_key}"}
+    with sms_only_on_demand(stack):
+        received = requests.post(f"{stack.app_url}/v1/activations", json={"service": SERVICE, "country": COUNTRY},
+                                 headers=auth, timeout=10).json()
+        canceled = requests.post(f"{stack.app_url}/v1/activations", json={"service": SERVICE, "country": COUNTRY},
+                                 headers=auth, timeout=10).json()
+        bought = time.monotonic()
+        deliver_sms(stack, received["phone"], "Your Microsoft code is 482913")
+        eventually(lambda: requests.get(f"{stack.app_url}/v1/activations/{received['id']}", headers=auth,
+                                        timeout=10).json()["status"], lambda status: status == "RECEIVED")
+        sleep_past_grace(bought)
+        requests.post(f"{stack.app_url}/v1/activations/{canceled['id']}/cancel", headers=auth,
+                      timeout=10).raise_for_status()
+
+
+def test_success_rate__shown_in_the_price_list_and_the_buy_form(desktop: Page, stack: Stack) -> None:
+    # Given Microsoft numbers in the United Kingdom: one received its code, one was canceled without
+    before = _item(stack)["outcomes_24h"]
+    _one_received_one_canceled(stack)
+    item = eventually(lambda: _item(stack), lambda i: i["outcomes_24h"] >= before + 2, seconds=30)
+    shown = f"{round(item['success_percent_24h'])}%"
+    assert 0 < item["success_percent_24h"] < 100
+
+    # When anyone opens the price list and finds that row
+    open_route(desktop, stack.app_url, "/prices")
+    desktop.get_by_label("Service").fill("Microsoft")
+    desktop.get_by_label("Country").fill("United Kingdom")
+    row = desktop.locator("tbody tr", has=desktop.get_by_text("United Kingdom", exact=True))
+
+    # Then its "Got a code" cell shows the day's percentage, the week's beside it
+    expect(row.locator(".success")).to_contain_text(shown)
+    expect(row.locator(".success")).to_contain_text("7 days")
+    expect(desktop.get_by_role("columnheader", name="Got a code (24 h)")).to_be_visible()
+
+    # And the buy form shows it next to the price
+    user = verified_user(stack.app_url, stack.outbox, "rate")
+    sign_in_page(desktop, user)
+    open_route(desktop, stack.app_url, f"/buy?service={SERVICE}")
+    desktop.get_by_label("Find a country").fill("United Kingdom")
+    offer = desktop.locator("#country-offers tbody tr").first
+    expect(offer.locator(".success")).to_contain_text(shown)
