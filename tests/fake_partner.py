@@ -34,13 +34,14 @@ class FakePartner:
 
     def __init__(self, name: str | None = None, cost_minor: int = 40, stock: int = 1000, currency: str = "USD",
                  services: Sequence[str] = ("tg", "wa"), countries: Sequence[int] = (0, 187), *,
-                 operator: str = "any", operators: Sequence[str] = ()) -> None:
+                 operator: str = "any", operators: Sequence[str] = (), names: dict[str, str] | None = None) -> None:
         self.name = name or f"fake-{next(_names)}"  # unique, so examples sharing tables see only their own
         self.cost_minor = cost_minor
         self.stock = stock
         self.currency = currency
         self.services, self.countries = tuple(services), tuple(countries)
         self.operator, self.operators = operator, tuple(operators)  # an offer's operator; an "any" offer's list
+        self.names = dict(names or {})  # the partner's own service names (getServicesList)
         self.number_failure: BaseException | None = None
         self.offers_failure: Exception | None = None
         self.phone_pool: list[str] = []
@@ -55,8 +56,8 @@ class FakePartner:
         self.calls["get_offers"] += 1
         if self.offers_failure is not None:
             raise self.offers_failure
-        return [PartnerOffer(s, c, self.operator, self.cost_minor, self.currency, self.stock, self.operators)
-                for s in self.services for c in self.countries]
+        return [PartnerOffer(s, c, self.operator, self.cost_minor, self.currency, self.stock, self.operators,
+                             self.names.get(s)) for s in self.services for c in self.countries]
 
     def get_number(self, service: str, country: int, operator: str | None, max_cost_minor: int | None,
                    exclude_phones: Sequence[str] = ()) -> PartnerNumber:

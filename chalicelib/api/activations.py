@@ -7,7 +7,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
-from chalicelib.domain.catalog_data import countries, services
+from chalicelib.domain.catalog_data import countries
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import NotFound
 from chalicelib.services.activations.catalog import CatalogItem
@@ -31,7 +31,10 @@ def catalog() -> Response:
 
 @v1.route("/v1/services", methods=["GET"])
 def service_list() -> Response:
-    return Response(body={"items": [{"code": s.code, "name": s.name} for s in services()]}, headers=_PUBLIC_CACHE)
+    # Our curated names, then the services partners sell that the curated list lacks, under the partner's name.
+    names = activations().catalog.service_names()
+    return Response(body={"items": [{"code": code, "name": name} for code, name in names.items()]},
+                    headers=_PUBLIC_CACHE)
 
 
 @v1.route("/v1/countries", methods=["GET"])

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -57,10 +56,11 @@ from chalicelib.api.handler_protocol import Major, dumps
 from chalicelib.api.kit import RestRoutes
 from chalicelib.domain import errors as e
 from chalicelib.domain.activation_state import ActivationStatus, is_final
-from chalicelib.domain.catalog_data import countries, services
+from chalicelib.domain.catalog_data import countries
 from chalicelib.domain.clock import iso
 from chalicelib.domain.ids import sha256_hex
 from chalicelib.domain.money import format_major, parse_major
+from chalicelib.domain.partner_codes import country_for_word, country_word, product_word, service_for_product
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
 from chalicelib.services.accounts.authn import bearer
@@ -83,24 +83,6 @@ _TOP_ORDERS_READ = 20  # how many of the newest orders they are chosen from
 bp = Blueprint(__name__)
 _http = RestRoutes(bp)  # for the request and the caller's IP; errors are answered in 5sim's words below
 
-# Our service code → 5sim's product word (5sim's own words where it has the product).
-_PRODUCTS = {
-    "tg": "telegram", "wa": "whatsapp", "go": "google", "fb": "facebook", "ig": "instagram", "tw": "twitter",
-    "vk": "vkontakte", "ok": "odnoklassniki", "vi": "viber", "wb": "wechat", "mm": "microsoft", "ds": "discord",
-    "dr": "openai", "am": "amazon", "wx": "apple", "tn": "linkedin", "lf": "tiktok", "fu": "snapchat",
-    "bw": "signal", "kt": "kakaotalk", "me": "line", "qq": "tencentqq", "ub": "uber", "oi": "tinder", "qv": "badoo",
-    "mo": "bumble", "yw": "grindr", "nf": "netflix", "ts": "paypal", "mt": "steam", "bz": "blizzard", "hb": "twitch",
-    "mb": "yahoo", "dp": "protonmail", "ya": "yandex", "ma": "mailru", "av": "avito", "uu": "wildberries",
-    "sg": "ozon", "hw": "alipay", "hx": "aliexpress", "ka": "shopee", "dl": "lazada", "jg": "grabtaxi", "ni": "gojek",
-    "dh": "ebay", "uk": "airbnb", "nv": "naver", "kf": "weibo", "li": "baidu", "tx": "bolt", "rl": "indriver",
-    "sn": "olx", "aon": "binance", "re": "coinbase", "ij": "revolut", "ep": "temu", "cn": "fiverr",
-    "tl": "truecaller", "zh": "zoho", "ot": "other",
-}
-# Countries whose 5sim word is not their English name in lower case without spaces or accents.
-_COUNTRY_WORDS = {
-    16: "england", 20: "macau", 27: "ivorycoast", 63: "czech", 91: "easttimor", 101: "salvador", 104: "tit",
-    106: "swaziland", 108: "bih", 109: "dominicana", 158: "bhutane", 166: "saintvincentandgrenadines",
-}
 # Our statuses in 5sim's: an order with a number is RECEIVED ("number received") until it ends.
 _STATUSES = {
     ActivationStatus.PENDING: "PENDING", ActivationStatus.WAITING: "RECEIVED", ActivationStatus.RECEIVED: "RECEIVED",
@@ -162,7 +144,7 @@ def route(path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 @route("/guest/countries")
 def guest_countries() -> dict[str, Any]:
     _admit(None)
-    return {_country_word(c.id): {"iso": {c.iso2.lower(): 1}, "prefix": {f"+{c.phone_code}": 1},
+    return {country_word(c.id): {"iso": {c.iso2.lower(): 1}, "prefix": {f"+{c.phone_code}": 1},
                                   "text_en": c.name_en, "text_ru": c.name_ru} for c in countries()}
 
 
@@ -174,7 +156,7 @@ def guest_products(country: str, operator: str) -> dict[str, Any]:
     qty: dict[str, int] = {}
     price: dict[str, int] = {}
     for item in _items(country=country_id, operator=wanted):
-        product = _PRODUCTS[item.service]
+        product = product_word(item.service)
         qty[product] = qty.get(product, 0) + item.available
         price[product] = min(price.get(product, item.price_cents), item.price_cents)
     return {product: {"Category": "activation", "Qty": qty[product], "Price": Major(price[product])}
@@ -192,7 +174,7 @@ def guest_prices() -> dict[str, Any]:
     by_product = service is not None and country is None
     table: dict[str, dict[str, dict[str, Any]]] = {}
     for item in _items(service=service, country=country):
-        outer, inner = _PRODUCTS[item.service], _country_word(item.country)
+        outer, inner = product_word(item.service), country_word(item.country)
         if not by_product:
             outer, inner = inner, outer
         row: dict[str, Any] = {"cost": Major(item.price_cents), "count": item.available}
@@ -316,12 +298,12 @@ def sms_inbox(order_id: str) -> dict[str, Any]:
 def _order(a: Activation) -> dict[str, Any]:
     return {
         "id": int(a.activation_id), "phone": f"+{a.phone}" if a.phone else "", "operator": a.operator or "any",
-        "product": _PRODUCTS.get(a.service, a.service), "price": Major(int(a.price_cents)),
+        "product": product_word(a.service), "price": Major(int(a.price_cents)),
         "status": _STATUSES[ActivationStatus(a.status)], "expires": iso(float(a.expires_at)),
         "sms": [{"created_at": iso(float(m.received_at)), "date": iso(float(m.received_at)), "sender": "",
                  "text": m.text, "code": m.code or ""} for m in a.sms],
         "created_at": iso(float(a.created_at)), "forwarding": False, "forwarding_number": "",
-        "country": _country_word(int(a.country)),
+        "country": country_word(int(a.country)),
     }
 
 
@@ -342,7 +324,7 @@ def _move(order_id: str, move: Callable[[str, int], Activation],
 
 def _order_line(a: Activation) -> str:
     """`country:product:operator:order id:price`, as 5sim writes an order inside `last_order`."""
-    return (f"{_country_word(int(a.country))}:{_PRODUCTS.get(a.service, a.service)}:{a.operator or 'any'}:"
+    return (f"{country_word(int(a.country))}:{product_word(a.service)}:{a.operator or 'any'}:"
             f"{int(a.activation_id)}:{format_major(int(a.price_cents))}")
 
 
@@ -417,8 +399,8 @@ def _order_id(raw: str) -> int:
 
 
 def _service(product: str) -> str:
-    service = _services_by_product().get(product.lower())
-    if service is None:
+    service = service_for_product(product)
+    if service is None or not activations().catalog.sells_service(service):
         raise _Refused(400, "no product")
     return service
 
@@ -431,7 +413,7 @@ def _operator(word: str) -> str | None:
 
 
 def _country_id(word: str) -> int:
-    country = _country_ids().get(word.lower())
+    country = country_for_word(word)
     if country is None:
         raise _Refused(400, "bad country")
     return country
@@ -458,29 +440,4 @@ def _max_price(raw: str | None) -> int | None:
 
 def _items(*, service: str | None = None, country: int | None = None, operator: str | None = None) -> list[Any]:
     items = activations().price_list(service=service, country=country)
-    return [i for i in items if i.service in _PRODUCTS and (operator is None or i.operator in (operator, "any"))]
-
-
-def _country_word(country_id: int) -> str:
-    return _words_by_country().get(country_id, str(country_id))
-
-
-@functools.cache
-def _words_by_country() -> dict[int, str]:
-    return {c.id: _COUNTRY_WORDS.get(c.id) or _derived_word(c.name_en) for c in countries()}
-
-
-@functools.cache
-def _country_ids() -> dict[str, int]:
-    return {word: country for country, word in _words_by_country().items()}
-
-
-@functools.cache
-def _services_by_product() -> dict[str, str]:
-    known = {s.code for s in services()}
-    return {product: code for code, product in _PRODUCTS.items() if code in known}
-
-
-def _derived_word(name: str) -> str:
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]", "", plain)
+    return [i for i in items if operator is None or i.operator in (operator, "any")]

@@ -22,7 +22,7 @@ from chalicelib.api import handler_rent
 from chalicelib.api.kit import RestRoutes
 from chalicelib.config import get_settings
 from chalicelib.domain.activation_state import ActivationStatus, is_final
-from chalicelib.domain.catalog_data import countries, country_by_id, services
+from chalicelib.domain.catalog_data import countries, country_by_id
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.money import currency_numeric
 from chalicelib.domain.scopes import need_of
@@ -127,7 +127,8 @@ def get_services_list(account: Account, params: Mapping[str, str]) -> p.Reply:
     # `lang` is accepted and ignored (handler_protocol's notes); `country` keeps the services on sale there.
     country = p.optional_country_id(params, _country_ids())
     on_sale = None if country is None else {o.service for o in _offers(country=country)}
-    return p.services_list_reply((s.code, s.name) for s in services() if on_sale is None or s.code in on_sale)
+    names = activations().catalog.service_names()
+    return p.services_list_reply((code, name) for code, name in names.items() if on_sale is None or code in on_sale)
 
 
 def get_number(account: Account, params: Mapping[str, str]) -> p.Reply:
@@ -227,9 +228,9 @@ def _offers(*, service: str | None = None, country: int | None = None) -> list[p
     return [p.OfferView(i.service, i.country, i.operator, i.price_cents, i.available, i.rates.day) for i in items]
 
 
-@functools.cache
 def _service_codes() -> tuple[str, ...]:
-    return tuple(s.code for s in services())  # ordered: getNumbersStatus lists them in this order
+    """Our curated codes, then those partners sell (domain/partner_codes.py): getNumbersStatus lists them so."""
+    return tuple(activations().catalog.service_names())
 
 
 @functools.cache

@@ -30,6 +30,9 @@ class PartnerOffer:
     # For an "any" offer: the operators the partner can be asked for in the country (its getOperators), or
     # () when the partner does not say, in which case any operator name is passed on to it.
     operators: tuple[str, ...] = ()
+    # The partner's own name for the service (its getServicesList, a 5sim product word): untrusted, cleaned and
+    # shown only for a service our curated list lacks.
+    service_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ from urllib.parse import quote
 import requests
 
 from chalicelib.config import PartnerSettings
+from chalicelib.domain.catalog_data import countries
 from chalicelib.domain.clock import Clock, SystemClock, iso
+from chalicelib.domain.partner_codes import PRODUCTS, country_word, service_for_product
 from chalicelib.providers.base import (
     PartnerActivationState,
     PartnerNoNumbers,
@@ -36,15 +38,10 @@ from chalicelib.providers.transport import (
     to_decimal,
 )
 
-# Our service codes and country ids are SMS-Activate's; 5sim names products and countries in words.
-DEFAULT_PRODUCTS: dict[str, str] = {
-    "tg": "telegram", "wa": "whatsapp", "go": "google", "fb": "facebook", "ig": "instagram", "tw": "twitter",
-    "vk": "vkontakte", "ok": "odnoklassniki", "vi": "viber", "wb": "wechat", "mm": "microsoft", "ds": "discord",
-    "ot": "other",
-}
-DEFAULT_COUNTRIES: dict[int, str] = {
-    0: "russia", 1: "ukraine", 2: "kazakhstan", 6: "indonesia", 16: "england", 22: "india", 187: "usa",
-}
+# Our service codes and country ids are SMS-Activate's; 5sim names products and countries in words (one table for
+# every partner and for our own 5sim routes: domain/partner_codes.py).
+DEFAULT_PRODUCTS: dict[str, str] = dict(PRODUCTS)
+DEFAULT_COUNTRIES: dict[int, str] = {c.id: country_word(c.id) for c in countries()}
 
 _STATUSES = {
     "PENDING": PartnerStatus.WAITING, "RECEIVED": PartnerStatus.RECEIVED, "FINISHED": PartnerStatus.FINISHED,
@@ -96,19 +93,26 @@ class FiveSimPartner:
         return self._http.breaker
 
     def get_offers(self) -> list[PartnerOffer]:
+        """Every product 5sim prices, in the countries we know: a product our table lacks is sold under its word
+        (as code and as name)."""
         prices = self._read("/guest/prices", _object)
-        return [PartnerOffer(service=self._services_by_product[product], country=self._country_ids[country_name],
+        return [PartnerOffer(service=service, country=self._country_ids[country_name],
                              operator=operator, cost_minor=cost_to_minor(to_decimal(entry["cost"])),
-                             currency=self.currency, count=int(entry["count"]))
+                             currency=self.currency, count=int(entry["count"]),
+                             service_name=None if product in self._services_by_product else product)
                 for country_name, products in prices.items() if country_name in self._country_ids
-                for product, operators in products.items() if product in self._services_by_product
+                for product, operators in products.items() if (service := self._service_of(product))
                 for operator, entry in operators.items()]
+
+    def _service_of(self, product: str) -> str | None:
+        return self._services_by_product.get(product) or service_for_product(product)
 
     def get_number(self, service: str, country: int, operator: str | None, max_cost_minor: int | None,
                    exclude_phones: Sequence[str] = ()) -> PartnerNumber:
-        if service not in self._products or country not in self._countries:
+        if country not in self._countries:
             raise PartnerRejected(f"{self.name}: does not sell {service} in country {country}")
-        path = f"/user/buy/activation/{self._countries[country]}/{quote(operator or 'any')}/{self._products[service]}"
+        product = self._products.get(service, service)
+        path = f"/user/buy/activation/{self._countries[country]}/{quote(operator or 'any')}/{quote(product)}"
         params = {} if max_cost_minor is None else {"maxPrice": minor_to_major(max_cost_minor)}
         number = self._send(path, _parse_number, params)
         # 5sim cannot exclude numbers, and ignores maxPrice for a named operator: refuse what we asked not to get.

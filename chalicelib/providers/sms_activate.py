@@ -90,10 +90,12 @@ class SmsActivatePartner:
         return self._http.breaker
 
     def get_offers(self) -> list[PartnerOffer]:
+        """getPrices, getOperators and getServicesList: one call each a refresh, whatever the partner sells."""
         prices = self._read("getPrices", _json_object)
         operators = self._country_operators()
+        names = self._service_names()
         return [offer for country, services in prices.items() if country.isdigit()
-                for offer in self._offers_of(int(country), services, operators.get(int(country), ()))]
+                for offer in self._offers_of(int(country), services, operators.get(int(country), ()), names)]
 
     def get_number(self, service: str, country: int, operator: str | None, max_cost_minor: int | None,
                    exclude_phones: Sequence[str] = ()) -> PartnerNumber:
@@ -139,12 +141,22 @@ class SmsActivatePartner:
             logger.info("partner lists no operators", extra={"partner": self.name, "error": str(exc)})
             return {}
 
-    def _offers_of(self, country: int, services: object, operators: tuple[str, ...]) -> list[PartnerOffer]:
+    def _service_names(self) -> dict[str, str]:
+        """getServicesList: the partner's names for its codes (untrusted; the catalog cleans them); {} when a clone
+        lacks the action or fails it: its services are then sold under their codes."""
+        try:
+            return self._read("getServicesList", _parse_services_list)
+        except (PartnerRejected, PartnerUnavailable, PartnerNoNumbers) as exc:
+            logger.info("partner lists no service names", extra={"partner": self.name, "error": str(exc)})
+            return {}
+
+    def _offers_of(self, country: int, services: object, operators: tuple[str, ...], names: dict[str, str]
+                   ) -> list[PartnerOffer]:
         if not isinstance(services, dict):
             raise ValueError("services of a country must be an object")
         return [PartnerOffer(service=service, country=country, operator="any",
                              cost_minor=cost_to_minor(to_decimal(entry["cost"])), currency=self.currency,
-                             count=int(entry["count"]), operators=operators)
+                             count=int(entry["count"]), operators=operators, service_name=names.get(service))
                 for service, entry in services.items()]
 
     def _full_text_or(self, code: str, partner_activation_id: str) -> str:
@@ -222,6 +234,16 @@ def _parse_operators(text: str) -> dict[int, tuple[str, ...]]:
         return {}
     return {int(country): tuple(str(name).lower() for name in names if isinstance(name, str) and name)
             for country, names in listed.items() if country.isdigit() and isinstance(names, list)}
+
+
+def _parse_services_list(text: str) -> dict[str, str]:
+    """`{"status":"success","services":[{"code":"tg","name":"Telegram"},…]}` → {code: name} (strings only)."""
+    value = _json_object(text)
+    listed = value.get("services") if value.get("status") == "success" else None
+    if not isinstance(listed, list):
+        return {}
+    return {entry["code"]: entry["name"] for entry in listed
+            if isinstance(entry, dict) and isinstance(entry.get("code"), str) and isinstance(entry.get("name"), str)}
 
 
 def _parse_balance(text: str) -> int:

@@ -36,7 +36,9 @@ from typing import Any, TypeVar
 import requests
 
 from chalicelib.config import PartnerSettings
+from chalicelib.domain.catalog_data import countries
 from chalicelib.domain.money import currency_numeric, major_decimal
+from chalicelib.domain.partner_codes import country_word
 from chalicelib.providers.base import (
     PartnerActivationState,
     PartnerNoNumbers,
@@ -52,11 +54,9 @@ T = TypeVar("T")
 
 GET_NUMBER_DEADLINE_SECONDS = 3.0  # the protocol fails an agent slower than this: we stop waiting there too
 
-# Our country ids (SMS-Activate's) → SMSHub's country words; another table can be handed to the adapter.
-DEFAULT_COUNTRIES: dict[int, str] = {
-    0: "russia", 1: "ukraine", 2: "kazakhstan", 3: "china", 4: "philippines", 6: "indonesia", 7: "malaysia",
-    10: "vietnam", 15: "poland", 16: "england", 22: "india", 187: "usa",
-}
+# Our country ids (SMS-Activate's) → SMSHub's country words, which are 5sim's (domain/partner_codes.py);
+# another table can be handed to the adapter.
+DEFAULT_COUNTRIES: dict[int, str] = {c.id: country_word(c.id) for c in countries()}
 # Appendix 6: the currencies an agent is paid in.
 AGENT_CURRENCIES = ("RUB", "USD")
 

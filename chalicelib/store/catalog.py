@@ -40,6 +40,7 @@ class CatalogOffer(Model):
     refreshed_at = NumberAttribute()
     # On an "any" offer: the country's operators the partner can be asked for (absent: it does not say).
     operators = ListAttribute(of=UnicodeAttribute, null=True)
+    service_name = UnicodeAttribute(null=True)  # the partner's name for the service, cleaned (domain/partner_codes)
     by_partner = OffersByPartner()
 
 

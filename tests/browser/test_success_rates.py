@@ -55,7 +55,8 @@ def test_success_rate__shown_in_the_price_list_and_the_buy_form(desktop: Page, s
     shown = f"{round(item['success_percent_24h'])}%"
     assert 0 < item["success_percent_24h"] < 100
 
-    # When anyone opens the price list and finds that row
+    # When a signed-in user opens the price list and finds that row
+    sign_in_page(desktop, verified_user(stack.app_url, stack.outbox, "rate"))
     open_route(desktop, stack.app_url, "/prices")
     desktop.get_by_label("Service").fill("Microsoft")
     desktop.get_by_label("Country").fill("United Kingdom")
@@ -67,9 +68,22 @@ def test_success_rate__shown_in_the_price_list_and_the_buy_form(desktop: Page, s
     expect(desktop.get_by_role("columnheader", name="Got a code (24 h)")).to_be_visible()
 
     # And the buy form shows it next to the price
-    user = verified_user(stack.app_url, stack.outbox, "rate")
-    sign_in_page(desktop, user)
     open_route(desktop, stack.app_url, f"/buy?service={SERVICE}")
     desktop.get_by_label("Find a country").fill("United Kingdom")
     offer = desktop.locator("#country-offers tbody tr").first
     expect(offer.locator(".success")).to_contain_text(shown)
+
+
+def test_partner_named_service__its_name_shows_as_text_never_as_markup(desktop: Page, stack: Stack) -> None:
+    # Given the partner sells a service our list lacks, named with markup and a right-to-left override
+    priced_settings(stack)
+    hostile = '<img src=x onerror="window.pwned=1">Quiz Club'
+
+    # When the price list is searched for it
+    open_route(desktop, stack.app_url, "/prices")
+    desktop.get_by_label("Service").fill("Quiz")
+
+    # Then the partner's name is shown as the text it is: no image made, no script run, the override gone
+    expect(desktop.locator("tbody tr").first).to_contain_text(hostile)
+    assert desktop.locator("tbody img").count() == 0
+    assert desktop.evaluate("() => window.pwned") is None

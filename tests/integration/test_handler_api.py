@@ -128,7 +128,10 @@ def test_start_up_lists__operators_services_and_every_services_top_countries(han
     listed = services.json()
     assert listed["status"] == "success" and {"code": "go", "name": "Google, Gmail, YouTube"} in listed["services"]
     assert {s["code"] for s in in_russia["services"]} == {"tg", "wa", "go", "fb", "ig", "tw", "vk", "ok", "vi",
-                                                          "wb", "mm", "ds", "ot"}
+                                                          "wb", "mm", "ds", "ot", "zv", "xq"}
+    # And what the partner sells beyond our list comes under the partner's name, cleaned of what cannot be read
+    assert {"code": "zv", "name": "Zava Rides"} in in_russia["services"]
+    assert {"code": "xq", "name": '<img src=x onerror="window.pwned=1">Quiz Club'} in in_russia["services"]
     # And without a service every service's top countries come keyed by its code, each as its own reply
     assert every_top.headers["Content-Type"] == "application/json"
     assert every_top.json()["tg"] == tg_top and set(every_top.json()) >= {"wa", "go", "vk"}

@@ -54,10 +54,19 @@ def calls(sim: SimulatorHandle) -> dict[str, int]:
 def test_get_offers__prices_in_minor_units_with_stock(partner: SmsActivatePartner) -> None:
     # Given / When the partner's offers are read
     offers = partner.get_offers()
-    # Then every service of every country is there, priced in cents of the partner's currency
-    assert len(offers) == 13 * 8
+    # Then every service of every country is there, priced in cents of the partner's currency, named as the
+    # partner's getServicesList names it
+    assert len(offers) == 15 * 8
     assert PartnerOffer(service="tg", country=0, operator="any", cost_minor=45, currency="USD", count=500,
-                        operators=("mts", "megafon", "beeline", "tele2")) in offers
+                        operators=("mts", "megafon", "beeline", "tele2"), service_name="Telegram") in offers
+    assert {o.service_name for o in offers if o.service == "zv"} == {"Zava Rides"}
+
+
+def test_get_offers__one_call_per_list(partner: SmsActivatePartner, sim: SimulatorHandle) -> None:
+    # When the partner's offers are read
+    partner.get_offers()
+    # Then prices, operators and service names took one call each
+    assert calls(sim) == {"getPrices": 1, "getOperators": 1, "getServicesList": 1}
 
 
 def test_get_offers__a_clone_without_get_operators_still_lists_its_offers(partner: SmsActivatePartner,
@@ -73,7 +82,7 @@ def test_get_offers__a_clone_without_get_operators_still_lists_its_offers(partne
     monkeypatch.setattr(partner, "_read", no_operators)
     # Then its offers are read all the same, without an operator list (any name is passed on to it)
     offers = partner.get_offers()
-    assert len(offers) == 13 * 8 and {o.operators for o in offers} == {()}
+    assert len(offers) == 15 * 8 and {o.operators for o in offers} == {()}
 
 
 def test_get_number__rents_a_digits_only_number(partner: SmsActivatePartner) -> None:

@@ -128,11 +128,14 @@ def _partner(fake: FakeFiveSim, token: str = TOKEN, page_size: int = 100) -> Fiv
 def test_get_offers__names_become_our_codes_and_prices_cents(fake: FakeFiveSim) -> None:
     # Given / When 5sim's prices are read
     offers = _partner(fake).get_offers()
-    # Then products and countries map to our service codes and ids, one offer per operator; unknown ones are skipped
+    # Then products and countries map to our service codes and ids, one offer per operator; a product our table
+    # lacks is offered under its word (code and name); a country we do not know is skipped
     assert offers == [
         PartnerOffer(service="tg", country=0, operator="mts", cost_minor=1250, currency="RUB", count=100),
         PartnerOffer(service="tg", country=0, operator="beeline", cost_minor=900, currency="RUB", count=0),
         PartnerOffer(service="wa", country=16, operator="virtual21", cost_minor=2025, currency="RUB", count=7),
+        PartnerOffer(service="unknownapp", country=16, operator="any", cost_minor=100, currency="RUB", count=1,
+                     service_name="unknownapp"),
     ]
 
 

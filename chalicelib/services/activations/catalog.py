@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from chalicelib.config import Settings
-from chalicelib.domain.catalog_data import country_by_id, service_by_code
+from chalicelib.domain.catalog_data import country_by_id, service_by_code, services
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.delivery_rates import Rates, combined
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.money import apply_markup, convert_minor
+from chalicelib.domain.partner_codes import clean_service_code, clean_service_name
 from chalicelib.observability import logger
 from chalicelib.providers.base import Partner, PartnerNoNumbers, PartnerRejected, PartnerUnavailable
 from chalicelib.services.activations.delivery_memory import DeliveryMemory, PairRates
@@ -82,12 +83,12 @@ class Catalog:
                 continue
             now = self.clock.now()
             rate = self.rate(partner.name)
-            rows = [CatalogOffer(offer_store.offer_key(o.service, o.country), f"{partner.name}#{o.operator}",
-                                 service=o.service, country=o.country, partner=partner.name, operator=o.operator,
+            rows = [CatalogOffer(offer_store.offer_key(code, o.country), f"{partner.name}#{o.operator}",
+                                 service=code, country=o.country, partner=partner.name, operator=o.operator,
                                  cost_minor=o.cost_minor, currency=o.currency,
                                  cost_cents=convert_minor(o.cost_minor, rate), available=o.count, refreshed_at=now,
-                                 operators=list(o.operators) or None)
-                    for o in offers]
+                                 operators=list(o.operators) or None, service_name=clean_service_name(o.service_name))
+                    for o in offers if (code := clean_service_code(o.service)) and country_by_id(o.country)]
             offer_store.replace_partner_offers(partner.name, rows)
             refreshed[partner.name] = len(rows)
         self._listing, self._offers = None, {}
@@ -161,6 +162,19 @@ class Catalog:
                 found.setdefault(int(offer.country), set()).update(names)
         return {c: sorted(names) for c, names in sorted(found.items()) if names}
 
+    def service_names(self) -> dict[str, str]:
+        """Every service we list or sell, code → name: our curated list first (its names win), then each code a
+        configured partner sells under the partner's name (or the code when it gives none)."""
+        names = {s.code: s.name for s in services()}
+        for offer in sorted(self._cached_offers(), key=lambda o: str(o.service_name or o.service).casefold()):
+            if offer.partner in self._rank and offer.service not in names:
+                names[str(offer.service)] = str(offer.service_name or offer.service)
+        return names
+
+    def sells_service(self, code: str) -> bool:
+        """A curated service, or one some configured partner lists."""
+        return service_by_code(code) is not None or code in self.service_names()
+
     def markup_percent(self) -> Decimal:
         return Decimal(str(runtime_settings.get_value(MARKUP_KEY, str(self.settings.markup_percent))))
 
@@ -180,8 +194,8 @@ class Catalog:
                      rates=combined(rates, [offer.partner], ask_for))
 
     def _listable(self, offer: CatalogOffer) -> bool:
-        return (offer.partner in self._rank and service_by_code(offer.service) is not None
-                and country_by_id(int(offer.country)) is not None)
+        """A configured partner's offer for a country we know (its service code was checked when it was cached)."""
+        return offer.partner in self._rank and country_by_id(int(offer.country)) is not None
 
     def _cached_offers(self) -> list[CatalogOffer]:
         now = time.monotonic()

@@ -22,7 +22,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.activation_state import ActivationEvent, ActivationStatus
-from chalicelib.domain.catalog_data import country_by_id, service_by_code
+from chalicelib.domain.catalog_data import country_by_id
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import (
     AlreadyApplied,
@@ -34,6 +34,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.ids import new_numeric_id
 from chalicelib.domain.money import convert_minor
+from chalicelib.domain.partner_codes import SERVICE_CODE
 from chalicelib.observability import logger
 from chalicelib.providers.base import Partner, PartnerNumber
 from chalicelib.services.accounts.registration import require_can_spend
@@ -77,6 +78,9 @@ class Ordering:
     def order(self, account: Account, request: OrderRequest, idempotency_key: str | None = None) -> Activation:
         """A WAITING activation with a number, or a FAILED one refunded; raises before any debit on bad input."""
         _validate(request, idempotency_key)
+        if not self.catalog.sells_service(request.service):
+            raise InvalidInput(f"Unknown service {request.service!r}: see GET /v1/services.", code="BAD_SERVICE",
+                               details={"field": "service"})
         require_can_spend(account)
         claim_key = idempotency.claim_key("order", account.account_id, idempotency_key)
         replay = self._replay(claim_key, request)
@@ -201,7 +205,7 @@ class Ordering:
 
 
 def _validate(request: OrderRequest, idempotency_key: str | None) -> None:
-    if service_by_code(request.service) is None:
+    if not SERVICE_CODE.fullmatch(request.service):
         raise InvalidInput(f"Unknown service {request.service!r}: see GET /v1/services.", code="BAD_SERVICE",
                            details={"field": "service"})
     if country_by_id(request.country) is None:

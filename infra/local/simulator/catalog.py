@@ -37,16 +37,18 @@ COUNTRIES: dict[int, SimCountry] = {c.id: c for c in (
                ("tmobile", "att", "verizon")),
 )}
 
-# Service code → the name its SMS carries.
+# Service code → the name its SMS carries (and getServicesList lists). The last two are not in SMS Rooms' curated
+# list: they are sold under the partner's name, one of which is hostile (markup and a right-to-left override).
 SERVICES: dict[str, str] = {
     "tg": "Telegram", "wa": "WhatsApp", "go": "Google", "fb": "Facebook", "ig": "Instagram", "tw": "Twitter",
     "vk": "VK", "ok": "OK", "vi": "Viber", "wb": "WeChat", "mm": "Microsoft", "ds": "Discord", "ot": "Service",
+    "zv": "Zava Rides", "xq": '<img src=x onerror="window.pwned=1">Quiz\u202e Club',
 }
 
 # Default price of a service in minor units; countries add a little on top (see default_price_minor).
 _BASE_PRICE_MINOR: dict[str, int] = {
     "tg": 45, "wa": 55, "go": 25, "fb": 15, "ig": 12, "tw": 20, "vk": 18, "ok": 10, "vi": 14, "wb": 50,
-    "mm": 16, "ds": 22, "ot": 10,
+    "mm": 16, "ds": 22, "ot": 10, "zv": 30, "xq": 12,
 }
 
 _SMS_TEMPLATES: dict[str, str] = {

@@ -127,6 +127,12 @@ def get_operators(state: SimState, params: Params) -> Reply:
         str(c.id): list(c.operators) for c in catalog.COUNTRIES.values() if country in (None, c.id)}})
 
 
+def get_services_list(state: SimState, params: Params) -> Reply:
+    """`{"status":"success","services":[{"code","name"},…]}`: every service this partner sells."""
+    return as_json({"status": "success", "services": [{"code": code, "name": name}
+                                                       for code, name in catalog.SERVICES.items()]})
+
+
 def _buy(state: SimState, params: Params) -> SimActivation:
     exclude = tuple(p.strip() for p in params.get("phoneException", "").split(",") if p.strip().isdigit())
     return state.buy(_service(params), _country(params), params.get("operator"), _max_price(params), exclude)
@@ -202,5 +208,6 @@ _ACTIONS: dict[str, Callable[[SimState, Params], Reply]] = {
     "getCountries": get_countries, "getPrices": get_prices, "getNumber": get_number, "getNumberV2": get_number_v2,
     "setStatus": set_status, "getStatus": get_status, "getStatusV2": get_status_v2, "getFullSms": get_full_sms,
     "getActiveActivations": get_active_activations, "getOperators": get_operators,
+    "getServicesList": get_services_list,
     **rent.ACTIONS,
 }
