@@ -27,7 +27,7 @@ class DeliveryCounter(Model):
         table_name = "delivery_counters"
 
     pair = UnicodeAttribute(hash_key=True)  # "<service>#<country>"
-    slot = UnicodeAttribute(range_key=True)  # "<bucket size>#<bucket index>#<partner>#<operator>"
+    slot = UnicodeAttribute(range_key=True)  # "<bucket size>#<bucket index>#<partner>#<operator>#<shard>"
     partner = UnicodeAttribute()
     operator = UnicodeAttribute()
     ended = NumberAttribute(default=0)  # activations whose outcome is known
@@ -35,11 +35,18 @@ class DeliveryCounter(Model):
     expires_at = TTLAttribute()
 
 
+# Each bucket is split over this many items (by activation id): two transactions that touch one item at once
+# conflict and one is retried, so a busy pair's endings are spread; readers sum them.
+COUNTER_SHARDS = 4
+
+
 def add_outcome(tx: TransactWrite, service: str, country: int, partner: str, operator: str, *, received: bool,
-                now: float) -> None:
+                now: float, activation_id: int) -> None:
     """Count one outcome in each of its buckets, inside the caller's transaction."""
+    shard = activation_id % COUNTER_SHARDS
     for bucket in buckets_at(now):
-        item = DeliveryCounter(pair_key(service, country), f"{bucket.size}#{bucket.index}#{partner}#{operator}")
+        item = DeliveryCounter(pair_key(service, country),
+                               f"{bucket.size}#{bucket.index}#{partner}#{operator}#{shard}")
         tx.update(item, actions=[DeliveryCounter.ended.add(1), DeliveryCounter.received.add(int(received)),
                                  DeliveryCounter.partner.set(partner), DeliveryCounter.operator.set(operator),
                                  DeliveryCounter.expires_at.set(_at(bucket.expires_at))])

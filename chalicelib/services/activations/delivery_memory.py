@@ -49,7 +49,8 @@ class DeliveryMemory:
         """Count the activation's outcome for its partner: it received a code, or ended without one."""
         if activation.partner:
             routing_store.add_outcome(tx, activation.service, int(activation.country), activation.partner,
-                              activation.operator or "any", received=received, now=self.clock.now())
+                              activation.operator or "any", received=received, now=self.clock.now(),
+                              activation_id=int(activation.activation_id))
 
     def record_mark(self, tx: TransactWrite, activation: Activation, weight: int) -> None:
         """Weigh a report against the activation's number for its service (platform-wide)."""
