@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from decimal import Decimal
 
 from bench.activations import activations_service, fresh_simulator
 from bench.arrange import funded_account
@@ -20,12 +21,13 @@ from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 
-DECISIONS = 10
+DECISIONS = 8
 ORDERS = 60
 BAN_EVERY = 3  # one order in three is reported bad: its number is marked for the service
 REUSE_RATE = 0.5  # half the partner's answers are numbers it issued before
 SERVICE = "wa"
-COUNTRIES = (1, 2, 6, 12, 16, 22, 187, 0, 1, 2)  # a different pair each cold decision
+NO_FLOOR = Decimal(0)  # no SMS is delivered here: the pair must not stop being sold while it is measured
+COUNTRIES = (1, 2, 6, 12, 16, 22, 187, 0)  # a different pair for each cold decision (every country the simulator sells)
 
 
 @benchmark("routing", order=35, needs=Needs.DYNAMODB)
@@ -50,7 +52,7 @@ def routing(ctx: BenchContext) -> Table:
 def _decisions(ctx: BenchContext, sim: SimulatorControl, table: Table) -> None:
     for label, countries in (("routing decision, cold container (first order of a pair)", COUNTRIES),
                              ("routing decision, warm container", (COUNTRIES[0],) * DECISIONS)):
-        svc = activations_service(ctx.settings, cancel_grace_seconds=0)
+        svc = activations_service(ctx.settings, cancel_grace_seconds=0, routing_rate_floor=NO_FLOOR)
         svc.refresh_prices()
         account = funded_account(ctx.settings, 1_000_000)
         if label.endswith("warm container"):
@@ -64,17 +66,17 @@ def _decisions(ctx: BenchContext, sim: SimulatorControl, table: Table) -> None:
 def _marked(ctx: BenchContext, sim: SimulatorControl, table: Table, honoured: bool) -> None:
     sim.reset()
     sim.configure(sms_delay_seconds=86_400, stock=5_000, reuse_rate=REUSE_RATE, honour_phone_exception=honoured)
-    svc = activations_service(ctx.settings, cancel_grace_seconds=0)
+    svc = activations_service(ctx.settings, cancel_grace_seconds=0, routing_rate_floor=NO_FLOOR)
     svc.refresh_prices()
     account = funded_account(ctx.settings, 1_000_000)
     hits, extra = 0, 0
     total: Counter[str] = Counter()
-    log_calls = 0
+    dynamodb: Counter[str] = Counter()
     for index in range(ORDERS):
         before = sim.calls()
         log, ordered = _orders(svc, account, (0,))
         delta = sim.calls() - before
-        log_calls += len(log.calls)
+        dynamodb += log.by_operation()
         if delta["getNumber"] > 1:
             hits += 1
             extra += delta["getNumber"] - 1 + delta["setStatus"]  # each marked answer: cancelled, asked again
@@ -84,7 +86,8 @@ def _marked(ctx: BenchContext, sim: SimulatorControl, table: Table, honoured: bo
     per_order = sum(total.values()) / ORDERS
     label = "orders, partner honours phoneException" if honoured else "orders, partner ignores phoneException"
     share = f"{hits}/{ORDERS} ({hits / ORDERS:.0%})"
-    table.add(label, f"{log_calls / ORDERS:.1f}", "", f"{per_order:.2f}", share,
+    breakdown = ", ".join(f"{api} {count / ORDERS:g}" for api, count in sorted(dynamodb.items()))
+    table.add(label, f"{sum(dynamodb.values()) / ORDERS:g}", breakdown, f"{per_order:.2f}", share,
               f"{extra / hits:.1f}" if hits else "0")
 
 

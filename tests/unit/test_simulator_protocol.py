@@ -284,7 +284,7 @@ def test_get_prices__published_in_major_units_per_country_and_service(sim: Simul
     # Then the reply is byte-exact and the whole list covers every country and service
     assert one.content == b'{"0":{"tg":{"cost":0.45,"count":500}}}'
     assert set(everything) == {"0", "1", "2", "6", "12", "16", "22", "187"}
-    assert len(everything["187"]) == 13
+    assert len(everything["187"]) == 15
 
 
 def test_get_numbers_status__stock_per_service_of_a_country(sim: SimulatorHandle) -> None:
@@ -293,7 +293,7 @@ def test_get_numbers_status__stock_per_service_of_a_country(sim: SimulatorHandle
     # When the stock of the USA is asked
     stock = call(sim, action="getNumbersStatus", country="187").json()
     # Then each service shows its count with the forward suffix
-    assert stock["ds_0"] == 0 and stock["tg_0"] == 500 and len(stock) == 13
+    assert stock["ds_0"] == 0 and stock["tg_0"] == 500 and len(stock) == 15
 
 
 def test_get_countries__the_documented_shape(sim: SimulatorHandle) -> None:
