@@ -103,12 +103,12 @@ def get_countries(account: Account, params: Mapping[str, str]) -> p.Reply:
 
 
 def get_prices(account: Account, params: Mapping[str, str]) -> p.Reply:
-    service = p.optional_service_code(params, _service_codes())
+    service = p.optional_service_code(params, _ON_SALE)
     return p.prices_reply(_offers(service=service, country=p.optional_country_id(params, _country_ids())))
 
 
 def get_top_countries(account: Account, params: Mapping[str, str]) -> p.Reply:
-    service = p.optional_service_code(params, _service_codes())
+    service = p.optional_service_code(params, _ON_SALE)
     free_price = p.is_true(params, "freePrice")
     if service is None:
         return p.top_countries_by_service_reply(_service_codes(), _offers(), free_price=free_price)
@@ -199,7 +199,7 @@ _ACTIONS: dict[str, Action] = {
 
 
 def _order(account: Account, params: Mapping[str, str]) -> p.ActivationView:
-    service = p.service_code(params, _service_codes())
+    service = p.service_code(params, _ON_SALE)
     if p.wants_forwarding(params):
         raise p.ProtocolError(p.NO_NUMBERS)  # we sell no call forwarding: getNumbersStatus lists no `_1` keys
     request = OrderRequest(service=service, country=p.country_id(params, _country_ids()),
@@ -226,6 +226,16 @@ def _view(a: Activation) -> p.ActivationView:
 def _offers(*, service: str | None = None, country: int | None = None) -> list[p.OfferView]:
     items = activations().price_list(service=service, country=country)
     return [p.OfferView(i.service, i.country, i.operator, i.price_cents, i.available, i.rates.day) for i in items]
+
+
+class _ServicesOnSale:
+    """Whether a code is ours or a partner's, without listing them all (a curated code reads no catalog)."""
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and activations().catalog.sells_service(code)
+
+
+_ON_SALE = _ServicesOnSale()
 
 
 def _service_codes() -> tuple[str, ...]:
