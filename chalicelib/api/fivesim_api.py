@@ -258,7 +258,7 @@ def buy_hosting(country: str, operator: str, product: str) -> dict[str, Any]:
     account = _account()
     if country.lower() == "any":
         raise _Refused(400, "select country")
-    return fivesim_hosting.buy(account, _country_id(country), _operator(operator), product, _country_word)
+    return fivesim_hosting.buy(account, _country_id(country), _operator(operator), product, country_word)
 
 
 @route("/user/check/{order_id}")
@@ -267,7 +267,7 @@ def check(order_id: str) -> dict[str, Any]:
     try:
         return _order(activations().get(account_id, number))
     except e.NotFound:
-        return fivesim_hosting.check(account_id, number, _country_word)  # a hosting order, or still 404
+        return fivesim_hosting.check(account_id, number, country_word)  # a hosting order, or still 404
 
 
 @route("/user/finish/{order_id}")
@@ -317,7 +317,7 @@ def _move(order_id: str, move: Callable[[str, int], Activation],
         try:
             return _order(move(account_id, number))
         except e.NotFound:
-            return dict(hosting(account_id, number, _country_word))
+            return dict(hosting(account_id, number, country_word))
     except (_Refused, e.NotFound):
         raise _Refused(400, "order not found") from None
 

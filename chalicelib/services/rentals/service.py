@@ -60,8 +60,9 @@ class Rentals:
     def __init__(self, settings: Settings, partners: Sequence[Partner], clock: Clock, *, wallet: Wallet,
                  webhooks: UserWebhooks) -> None:
         from chalicelib.services.activations.catalog import Catalog  # the markup: the catalog's runtime setting
+        from chalicelib.services.activations.delivery_memory import DeliveryMemory
 
-        catalog = Catalog(settings, partners, clock)
+        catalog = Catalog(settings, partners, clock, DeliveryMemory(settings, clock))
         rates = {p.name: p.rate_to_base for p in settings.partners}
         self.settings = settings
         self.clock = clock
