@@ -1,13 +1,14 @@
 """Ordering a number: validate, debit and create the activation in one transaction, then ask partners.
 
-Partners are asked cheapest first. The user pays the price of the cheapest offer in stock (within
-their max price); a fallback partner is asked only if it costs us no more than that price, so a
-failover never sells at a loss and never charges more than quoted. No number from anyone → FAILED
-and the debit reversed. A crash after the debit leaves a PENDING activation the resolve job ends.
+The user pays the price of the cheapest offer in stock (within their max price); the partners asked are
+those that cost us no more than that price, the best recent success rate first, then the cheapest
+(Catalog.route), so routing and failover never sell at a loss and never charge more than quoted. No
+number from anyone → FAILED and the debit reversed. A crash after the debit leaves a PENDING activation
+the resolve job ends.
 
-Numbers marked bad for the service (platform-wide, services/activations/delivery_memory.py) and the user's own reported
-numbers are passed to partners as exclusions; a partner that answers with one anyway has it cancelled and is
-asked once more before the next offer: the user is charged once whatever it takes.
+Numbers marked bad for the service (platform-wide, activations/delivery_memory.py) and the user's own reports
+are passed to partners as exclusions; a partner that answers with one anyway has it cancelled and is asked
+once more before the next offer: the user is charged once whatever it takes.
 """
 from __future__ import annotations
 
