@@ -32,7 +32,7 @@ def catalog() -> Response:
 @v1.route("/v1/services", methods=["GET"])
 def service_list() -> Response:
     # Our curated names, then the services partners sell that the curated list lacks, under the partner's name.
-    names = activations().catalog.service_names()
+    names = activations().service_names()
     return Response(body={"items": [{"code": code, "name": name} for code, name in names.items()]},
                     headers=_PUBLIC_CACHE)
 

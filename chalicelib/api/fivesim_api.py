@@ -400,7 +400,7 @@ def _order_id(raw: str) -> int:
 
 def _service(product: str) -> str:
     service = service_for_product(product)
-    if service is None or not activations().catalog.sells_service(service):
+    if service is None or not activations().sells_service(service):
         raise _Refused(400, "no product")
     return service
 

@@ -127,7 +127,7 @@ def get_services_list(account: Account, params: Mapping[str, str]) -> p.Reply:
     # `lang` is accepted and ignored (handler_protocol's notes); `country` keeps the services on sale there.
     country = p.optional_country_id(params, _country_ids())
     on_sale = None if country is None else {o.service for o in _offers(country=country)}
-    names = activations().catalog.service_names()
+    names = activations().service_names()
     return p.services_list_reply((code, name) for code, name in names.items() if on_sale is None or code in on_sale)
 
 
@@ -232,7 +232,7 @@ class _ServicesOnSale:
     """Whether a code is ours or a partner's, without listing them all (a curated code reads no catalog)."""
 
     def __contains__(self, code: object) -> bool:
-        return isinstance(code, str) and activations().catalog.sells_service(code)
+        return isinstance(code, str) and activations().sells_service(code)
 
 
 _ON_SALE = _ServicesOnSale()
@@ -240,7 +240,7 @@ _ON_SALE = _ServicesOnSale()
 
 def _service_codes() -> tuple[str, ...]:
     """Our curated codes, then those partners sell (domain/partner_codes.py): getNumbersStatus lists them so."""
-    return tuple(activations().catalog.service_names())
+    return tuple(activations().service_names())
 
 
 @functools.cache

@@ -52,6 +52,13 @@ class Activations:
         """The public price list, one item per (service, country, operator), from the cache."""
         return self.catalog.items(service=service, country=country)
 
+    def service_names(self) -> dict[str, str]:
+        """Every service listed or sold, code → name: our curated ones first, then those partners sell."""
+        return self.catalog.service_names()
+
+    def sells_service(self, code: str) -> bool:
+        return self.catalog.sells_service(code)
+
     def operators(self, country: int | None = None) -> dict[int, list[str]]:
         """Per country, the operators some configured partner names."""
         return self.catalog.operators(country)
