@@ -41,7 +41,7 @@ def card_setup() -> Response:
 def saved_cards() -> dict[str, Any]:
     cards = top_ups.top_ups().saved_cards(v1.principal().account)
     return {"items": [{"id": c.id, "brand": c.brand, "last4": c.last4, "exp_month": c.exp_month,
-                       "exp_year": c.exp_year} for c in cards]}
+                       "exp_year": c.exp_year, "payment_method_ids": [c.id, *c.other_ids]} for c in cards]}
 
 
 @v1.route("/v1/topups", methods=["POST"])
@@ -110,6 +110,7 @@ def list_refund_requests() -> dict[str, Any]:
 def _top_up_item(topup: TopUp) -> dict[str, Any]:
     return {"type": "top_up", "id": topup.topup_id, "amount_cents": int(topup.amount_cents),
             "currency": topup.currency, "status": topup.status, "payment_intent_id": topup.payment_intent_id,
+            "payment_method_id": topup.payment_method_id,
             "refunded_cents": int(topup.refunded_cents), "created_at": iso(topup.created_at)}
 
 

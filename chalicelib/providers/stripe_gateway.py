@@ -2,6 +2,7 @@
 reconciliation reads. The only module that talks to Stripe."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -79,6 +80,7 @@ class CardSummary:
     last4: str
     exp_month: int
     exp_year: int
+    other_ids: tuple[str, ...] = ()  # the same card entered again: older payment methods that top-ups may name
 
 
 @dataclass(frozen=True)
@@ -188,8 +190,12 @@ class StripeGateway:
                 continue
             card = pm.card
             same_card = getattr(card, "fingerprint", None) or (card.brand, card.last4, card.exp_month, card.exp_year)
-            cards.setdefault(same_card, CardSummary(id=pm.id, brand=card.brand, last4=card.last4,
-                                                    exp_month=card.exp_month, exp_year=card.exp_year))
+            if same_card in cards:
+                first = cards[same_card]
+                cards[same_card] = dataclasses.replace(first, other_ids=(*first.other_ids, pm.id))
+            else:
+                cards[same_card] = CardSummary(id=pm.id, brand=card.brand, last4=card.last4,
+                                               exp_month=card.exp_month, exp_year=card.exp_year)
         return list(cards.values())
 
     def parse_webhook(self, raw_body: bytes, signature_header: str, now: int) -> StripeEvent:

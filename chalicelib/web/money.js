@@ -52,6 +52,11 @@ const PAYMENT_TEXT = {
 
 export async function paymentsPage(ctx) {
   const currency = ctx.me?.currency;
+  const cards = new Map();
+  for (const card of items(await get("/v1/topups/cards").catch(() => ({ items: [] })))) {
+    const name = `${String(card.brand || "card").replace(/^./, (c) => c.toUpperCase())} •••• ${card.last4 || "?"}`;
+    for (const id of card.payment_method_ids || [card.id]) cards.set(id, name);
+  }
   await pagedList(ctx, {
     title: "Payments",
     intro: h("p", { class: "lead" }, "Card top-ups, refund requests, refunds to your card and disputes."),
@@ -60,14 +65,29 @@ export async function paymentsPage(ctx) {
     render: (rows) => table([
       { label: "Date", cell: (p) => dateTime(p.created_at) },
       { label: "Type", cell: (p) => PAYMENT_TEXT[p.type] || kindText(p.type) },
-      { label: "Status", cell: paymentStatus },
+      { label: "Card", cell: (p) => cardOf(p, rows, cards) },
+      { label: "Status", cell: (p) => paymentStatus(p, rows) },
       { label: "Reference", cell: (p) => h("code", { class: "ref" }, p.id) },
       { label: "Amount", class: "num", cell: (p) => money(p.amount_cents, p.currency || currency) },
     ], rows, "Payments, newest first"),
   });
 }
 
-// Top-ups and refund requests have statuses of their own; card refunds and disputes have none.
+// The card a payment moved money on: a top-up names its card; a refund or dispute names the payment it undoes.
+function cardOf(payment, rows, cards) {
+  const topUp = payment.type === "top_up" ? payment
+    : rows.find((r) => r.type === "top_up" && r.payment_intent_id && r.payment_intent_id === payment.payment_intent_id);
+  return (topUp && cards.get(topUp.payment_method_id)) || h("span", { class: "muted" }, "—");
+}
+
+// Card refunds and disputes have no status field: what happened follows from their kind, and a payout whose
+// Stripe refund later failed has a reversal row with the same id.
+const RECORD_STATUS = {
+  refund_payout: ["Sent to your card", "good"], card_refund: ["Refunded to your card", "good"],
+  refund_reversal: ["Credited back", "warn"], dispute: ["Disputed", "bad"], dispute_reversal: ["Won", "good"],
+};
+
+// Top-ups and refund requests have statuses of their own.
 const PAYMENT_STATUS = {
   top_up: { created: "Started", requires_action: "Needs authentication", pending: "Confirming", credited: "Credited",
     failed: "Failed" },
@@ -76,7 +96,13 @@ const PAYMENT_STATUS = {
 const PAYMENT_TONE = { credited: "good", approved: "good", pending: "info", approving: "info", failed: "bad",
   declined: "bad" };
 
-function paymentStatus(payment) {
+function paymentStatus(payment, rows = []) {
+  if (!payment.status && RECORD_STATUS[payment.type]) {
+    const failed = payment.type === "refund_payout"
+      && rows.some((r) => r.type === "refund_reversal" && r.id === payment.id);
+    const [text, tone] = failed ? ["Failed, credited back", "bad"] : RECORD_STATUS[payment.type];
+    return h("span", { class: `badge ${tone}` }, text);
+  }
   if (!payment.status) return "";
   const text = (PAYMENT_STATUS[payment.type] || {})[payment.status] || payment.status;
   return h("span", { class: `badge ${PAYMENT_TONE[payment.status] || "muted"}` }, text);
@@ -131,7 +157,12 @@ export async function refundPage(ctx) {
     await ctx.refreshMe();
     await showRequests(previous, me.currency);
   });
-  replace(ctx.main, pageHeader("Refund request"), requestForm, previous);
+  // With nothing spendable left (after an approved refund, say) there is nothing to ask for: no $0.00 request.
+  const nothing = availableCents(me) <= 0;
+  replace(ctx.main, pageHeader("Refund request"), nothing ? notice("info", "Your available balance is ",
+    h("strong", {}, money(0, me.currency)), ": there is nothing to refund. ",
+    me.held_cents ? `${money(me.held_cents, me.currency)} is held for a request below. ` : "",
+    h("a", { href: "#/topup" }, "Top up"), " to buy numbers again.") : requestForm, previous);
   await showRequests(previous, me.currency);
 }
 

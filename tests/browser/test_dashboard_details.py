@@ -7,6 +7,11 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
+from chalicelib.config import Settings
+from chalicelib.domain.clock import SystemClock
+from chalicelib.providers.stripe_gateway import StripeGateway
+from chalicelib.services.money.refund_requests import RefundDecision, refund_requests_over
+from chalicelib.services.money.wallet import Wallet
 from infra.local.stack import Stack
 from tests.browser.helpers import (
     PASSWORD,
@@ -216,3 +221,29 @@ def test_buy__an_operator_chosen_in_the_form_is_the_numbers_operator(desktop: Pa
 
 def _cents(text: str) -> int:
     return int(re.sub(r"\D", "", text))
+
+
+def test_after_an_approved_refund__payments_name_the_card_and_the_refund_page_asks_nothing(
+        desktop: Page, stack: Stack, stack_settings: Settings) -> None:
+    # Given a customer who topped up $10.00 with the 4242 card and whose refund request was approved
+    user = verified_user(stack.app_url, stack.outbox, "refunded")
+    top_up(stack.app_url, stack.stripe_url, user, 1000)
+    request = api(stack.app_url, "POST", "/v1/refund-requests", user.token, json={"reason": "Leaving"})
+    request.raise_for_status()
+    gateway = StripeGateway(stack_settings.stripe_secret_key, stack_settings.stripe_api_base,
+                            stack_settings.stripe_webhook_secret)
+    refund_requests_over(gateway, Wallet(SystemClock()), stack_settings).decide(
+        request.json()["request_id"], RefundDecision.APPROVE, "ok", "admin@example.com")
+    sign_in_page(desktop, user)
+    # When they open their payments
+    open_route(desktop, stack.app_url, "/payments")
+    # Then the top-up names the card, and the refund to the card says it was sent
+    top_up_row = desktop.locator("tbody tr", has=desktop.get_by_text("Card top-up", exact=True))
+    expect(top_up_row.locator("td[data-label=Card]")).to_have_text("Visa •••• 4242")
+    payout = desktop.locator("tbody tr", has=desktop.get_by_text("Refund to card", exact=True)).first
+    expect(payout.locator("td[data-label=Status]")).to_have_text("Sent to your card")
+    expect(payout.locator("td[data-label=Card]")).to_have_text("Visa •••• 4242")
+    # And the refund page offers no request for $0.00
+    open_route(desktop, stack.app_url, "/refund")
+    expect(desktop.locator("main")).to_contain_text("there is nothing to refund")
+    expect(desktop.get_by_role("button", name="Send the request")).to_have_count(0)
