@@ -1,15 +1,7 @@
 """Reconciliation: do the books balance? Every check reads, none writes; the operator fixes what it finds.
 
-This module reads the books (one consistent picture) and runs the checks (services/money/reconcile_checks.py):
-
-1. Ledger: for every account, ledger_seq entries (numbered 1, 2, 3… on accounts from before read-free
-   postings, then time-ordered keys), each balance_after written so far is the running sum, and the balance
-   equals the sum of the entries.
-2. Top-ups: every top_up entry is one credited TopUp of the same account and amount, credited once;
-   every TopUp marked credited has its entry; every PaymentIntent Stripe says succeeded for one of
-   our top-ups is credited (after a grace period for webhooks in flight).
-3. Activation charges: every charge is matched by a refund of the same amount or by a number a
-   partner issued (what we pay the partner for); every refund has its charge.
+This module reads the books (one consistent picture) and runs the checks, which services/money/reconcile_checks.py
+lists: the ledger, top-ups against Stripe, activation charges against refunds and issued numbers.
 """
 from __future__ import annotations
 
