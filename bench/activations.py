@@ -16,6 +16,7 @@ from bench.registry import Needs, benchmark
 from bench.report import Table
 from bench.simulator import SimulatorControl, describe_calls
 from bench.stats import ms, percentile
+from chalicelib import wiring
 from chalicelib.config import Settings
 from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.clock import SystemClock
@@ -23,6 +24,7 @@ from chalicelib.providers.base import Partner, PartnerNumber
 from chalicelib.providers.registry import build_partners
 from chalicelib.services.activations.facade import Activations
 from chalicelib.services.activations.ordering import OrderRequest
+from chalicelib.services.money.wallet import Wallet
 from chalicelib.store import activations as activation_store
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
@@ -40,7 +42,9 @@ SIM_SETUP = {"sms_delay_seconds": 86_400, "stock": 5_000}
 def activations_service(settings: Settings, **overrides: Any) -> Activations:
     """The facade the routes and jobs use, over this stack's partners, with some settings changed."""
     changed = dataclasses.replace(settings, **overrides)
-    return Activations(changed, build_partners(changed, SystemClock()), SystemClock())
+    clock = SystemClock()
+    return wiring.build_activations(changed, build_partners(changed, clock), clock, Wallet(clock),
+                                    wiring.build_user_webhooks(changed, clock))
 
 
 def fresh_simulator(ctx: BenchContext) -> SimulatorControl:

@@ -19,7 +19,8 @@ def funded_account(settings: Settings, balance_cents: int) -> Account:
     mailer = OutboxMailer(settings.mail_outbox_dir or ".local/outbox", settings.mail_from)
     account = AccountsService(settings, SystemClock(), mailer).create_verified_account(f"{new_id('bench')}@bench.test")
     if balance_cents:
-        Wallet().post(account.account_id, balance_cents, LedgerKind.ADJUSTMENT, new_id("fund"), memo="bench funds")
+        Wallet(SystemClock()).post(account.account_id, balance_cents, LedgerKind.ADJUSTMENT, new_id("fund"),
+                                   memo="bench funds")
     return Account.get(account.account_id, consistent_read=True)
 
 

@@ -13,7 +13,9 @@ from bench.dynamo import CallLog, describe, measure
 from bench.registry import Needs, benchmark
 from bench.report import Table
 from bench.stats import ms, percentile
+from chalicelib import wiring
 from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.stripe_gateway import StripeEvent, StripeGateway
 from chalicelib.services.money.stripe_events import StripeEvents
@@ -45,7 +47,7 @@ def _succeeded_event(started: TopUpStarted, account_id: str, amount_cents: int) 
 @benchmark("money-calls", order=20, needs=Needs.DYNAMODB)
 def money_calls(ctx: BenchContext) -> Table:
     settings = ctx.settings
-    wallet = Wallet()
+    wallet = Wallet(SystemClock())
     table = Table(f"DynamoDB calls per money movement ({RUNS} of each, in-process, DynamoDB Local)", COLUMNS,
                   goal="one transaction per balance change")
     account = funded_account(settings, 10_000_000)
@@ -64,7 +66,7 @@ def money_calls(ctx: BenchContext) -> Table:
     log, seconds = measure(RUNS, lambda i: started.append(topups.start(account, 500, card)))
     add_calls_row(table, "top-up start (charge the saved card)", log, seconds)
 
-    events = StripeEvents(gateway, wallet)
+    events = StripeEvents(gateway, wallet, wiring.mailer())
     succeeded = [_succeeded_event(s, account.account_id, 500) for s in started]
     log, seconds = measure(RUNS, lambda i: events.apply(succeeded[i]))
     add_calls_row(table, "top-up credit (payment_intent.succeeded)", log, seconds)

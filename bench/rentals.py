@@ -9,10 +9,11 @@ from bench.arrange import funded_account
 from bench.context import BenchContext
 from bench.registry import Needs, benchmark
 from bench.report import Table
+from chalicelib import wiring
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.rental_state import RentRequest
 from chalicelib.providers.registry import build_partners
-from chalicelib.services.activations.facade import Activations
+from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.rentals.service import Rentals
 from chalicelib.store.rentals import Rental
 
@@ -26,7 +27,9 @@ def rental_calls(ctx: BenchContext) -> Table:
     # No push URL is given to the partner here (no app runs): every SMS is the poll's or a push made in-process.
     settings = dataclasses.replace(ctx.settings, partners=tuple(dataclasses.replace(p, push_secret=None)
                                                                 for p in ctx.settings.partners))
-    shared = Activations(settings, build_partners(settings, SystemClock()), SystemClock())
+    clock = SystemClock()
+    shared = wiring.build_activations(settings, build_partners(settings, clock), clock, Wallet(clock),
+                                      wiring.build_user_webhooks(settings, clock))
     rentals = Rentals(settings, shared.partners, SystemClock(), wallet=shared.ordering.wallet,
                       webhooks=shared.webhooks)
     account = funded_account(settings, 10_000_000)

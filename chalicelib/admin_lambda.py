@@ -10,18 +10,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib import wiring
 from chalicelib.api.admin import COMMANDS, Args
 from chalicelib.api.errors import error_body
-from chalicelib.config import get_settings, rebuilt_with_settings
 from chalicelib.domain.errors import DomainError, InvalidInput
 from chalicelib.observability import logger
 from chalicelib.services.admin.service import AdminService
-from chalicelib.services.admin.wiring import build_admin_service
-
-
-@rebuilt_with_settings
-def _service() -> AdminService:
-    return build_admin_service(get_settings())
 
 
 def handle(event: Any, service: AdminService | None = None) -> dict[str, Any]:
@@ -29,7 +23,7 @@ def handle(event: Any, service: AdminService | None = None) -> dict[str, Any]:
     try:
         command, args, actor = _parse(event)
         logger.info("admin command", extra={"command": command, "actor": actor})
-        result = command(service or _service(), args, actor)
+        result = command(service or wiring.admin_service(), args, actor)
         return _plain(result)
     except DomainError as error:
         return error_body(error.code, error.message, error.details)

@@ -5,17 +5,17 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 
 from chalicelib.config import Settings, settings_from_env
 from chalicelib.domain.accounts import LedgerKind
-from chalicelib.domain.clock import SystemClock
+from chalicelib.domain.clock import Clock, SystemClock
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.scopes import ALL_SCOPES
 from chalicelib.providers.mailer import OutboxMailer
@@ -23,6 +23,11 @@ from chalicelib.services.accounts.registration import AccountsService
 from chalicelib.services.accounts.sessions import Credentials
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.base import bind_models
+
+if TYPE_CHECKING:
+    from chalicelib.providers.base import Partner
+    from chalicelib.services.activations.facade import Activations
+    from chalicelib.services.platform.user_webhooks import UserWebhooks
 
 T = TypeVar("T")
 GRACE_SECONDS = 2  # CANCEL_GRACE_SECONDS of the test stack (the `stack` fixture)
@@ -66,12 +71,21 @@ def _with_key(settings: Settings, account_id: str, email: str) -> Customer:
     return Customer(account_id=account_id, email=email, api_key=issued.api_key)
 
 
+def activations_facade(settings: Settings, partners: Sequence[Partner], clock: Clock,
+                       webhooks: UserWebhooks | None = None) -> Activations:
+    """The activations facade as the composition root builds it, over these partners, this clock, a wallet of its
+    own and (unless given) the user webhooks the settings make."""
+    from chalicelib import wiring
+
+    return wiring.build_activations(settings, partners, clock, Wallet(clock),
+                                    webhooks or wiring.build_user_webhooks(settings, clock))
+
+
 def refresh_prices(settings: Settings) -> dict[str, int]:
     """Load the partners' price lists into the catalog now, rather than waiting for the scheduled job."""
     from chalicelib.providers.registry import build_partners
-    from chalicelib.services.activations.facade import Activations
 
-    return Activations(settings, build_partners(settings, SystemClock()), SystemClock()).refresh_prices()
+    return activations_facade(settings, build_partners(settings, SystemClock()), SystemClock()).refresh_prices()
 
 
 def priced_settings(stack: Any) -> Settings:

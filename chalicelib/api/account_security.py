@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
+from chalicelib import wiring
 from chalicelib.api import account_views as views
 from chalicelib.api import accounts, fields
 from chalicelib.api.kit import RestRoutes
@@ -21,7 +22,7 @@ def change_password() -> Response:
     principal = accounts.session_principal()
     body = v1.json_body()
     accounts.require_code(principal.account, body)
-    change = accounts.services().recovery.change_password(
+    change = wiring.account_services().recovery.change_password(
         principal.account, fields.text(body, "current_password", max_length=_PASSWORD_MAX),
         fields.text(body, "new_password", max_length=_PASSWORD_MAX), v1.client_ip(), accounts.user_agent(),
         revoke_api_keys=fields.boolean(body, "revoke_api_keys", default=True))
@@ -33,7 +34,7 @@ def change_password() -> Response:
 @v1.route("/v1/sessions", methods=["GET"])
 def list_sessions() -> Response:
     principal = accounts.session_principal()
-    sessions = accounts.services().signin.credentials.list_sessions(principal.account)
+    sessions = wiring.account_services().signin.credentials.list_sessions(principal.account)
     return Response(body={"items": [views.session(c, current=c.token_hash == principal.token_hash) for c in sessions]},
                     status_code=200, headers=_NO_STORE)
 
@@ -43,5 +44,5 @@ def revoke_session(session_id: str) -> Response:
     principal = accounts.session_principal()
     if len(session_id) > 64:
         raise InvalidInput("That is not a session id.", details={"field": "session_id"})
-    accounts.services().signin.revoke_session(principal.account, session_id, principal.token_hash, v1.client_ip())
+    wiring.account_services().signin.revoke_session(principal.account, session_id, principal.token_hash, v1.client_ip())
     return Response(body="", status_code=204)

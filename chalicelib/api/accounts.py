@@ -1,29 +1,22 @@
 """REST v1 for accounts: registration, verification, sign-in, API keys, the account's rights, activity, webhook."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib import wiring
 from chalicelib.api import account_views as views
 from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
-from chalicelib.config import get_settings, rebuilt_with_settings
+from chalicelib.config import get_settings
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.scopes import DEFAULT_SCOPES, Need, Scope, parse_scopes
-from chalicelib.services.accounts.api_keys import ApiKeys
 from chalicelib.services.accounts.authn import Principal
-from chalicelib.services.accounts.recovery import Recovery
-from chalicelib.services.accounts.registration import AccountsService
-from chalicelib.services.accounts.rights import AccountRights
-from chalicelib.services.accounts.security_emails import SecurityNotices
-from chalicelib.services.accounts.sessions import Credentials, IssuedSession
-from chalicelib.services.accounts.signin import SignIn
+from chalicelib.services.accounts.sessions import IssuedSession
 from chalicelib.services.accounts.two_factor import Challenge
-from chalicelib.services.accounts.webhook_settings import WebhookSettings, webhook_of, webhook_policy
-from chalicelib.services.platform import container
+from chalicelib.services.accounts.webhook_settings import webhook_of
 from chalicelib.store.accounts import Account
 
 bp = Blueprint(__name__)
@@ -32,30 +25,6 @@ v1 = RestRoutes(bp)
 _EMAIL_MAX = 320
 _PASSWORD_MAX = 1024  # the policy says 128; longer is refused by it with a clear message, not by a type error
 _NO_STORE: dict[str, str | list[str]] = {"Content-Type": "application/json", "Cache-Control": "no-store"}
-
-
-@dataclass(frozen=True)
-class AccountServices:
-    accounts: AccountsService
-    signin: SignIn
-    recovery: Recovery
-    rights: AccountRights
-    api_keys: ApiKeys
-    webhooks: WebhookSettings
-    notices: SecurityNotices
-
-
-@rebuilt_with_settings
-def services() -> AccountServices:
-    settings = get_settings()
-    accounts = AccountsService(settings, container.clock(), container.mailer())
-    signin = SignIn(accounts)
-    return AccountServices(accounts=accounts, signin=signin, recovery=Recovery(signin), rights=AccountRights(accounts),
-                           api_keys=ApiKeys(Credentials(accounts.clock, settings.session_ttl_seconds), accounts.clock,
-                                            settings.activity_retention_days),
-                           webhooks=WebhookSettings(accounts.clock, settings.activity_retention_days,
-                                                    webhook_policy(settings)),
-                           notices=SecurityNotices(accounts.mailer, settings.public_base_url, accounts.clock))
 
 
 def _reply(body: dict[str, Any], status: int = 200, headers: dict[str, str | list[str]] | None = None) -> Response:
@@ -79,7 +48,7 @@ def session_principal() -> Principal:
 def require_code(account: Account, body: dict[str, Any]) -> None:
     """A security change: with two-factor sign-in on, the body must carry a current code as `otp_code`."""
     code = fields.optional_text(body, "otp_code", max_length=64)
-    services().signin.two_factor.require(account, code, v1.client_ip())
+    wiring.account_services().signin.two_factor.require(account, code, v1.client_ip())
 
 
 def _accepted(message: str) -> Response:
@@ -90,7 +59,7 @@ def _accepted(message: str) -> Response:
 def register() -> Response:
     # A taken address gets the same 201 and shape, with a random id never usable (its owner is emailed instead).
     body = v1.json_body()
-    account = services().accounts.register(
+    account = wiring.account_services().accounts.register(
         fields.text(body, "email", max_length=_EMAIL_MAX), fields.text(body, "password", max_length=_PASSWORD_MAX),
         fields.text(body, "agreement_version", max_length=20), v1.client_ip())
     return _reply({"account_id": account.account_id, "status": account.status}, 201)
@@ -98,21 +67,22 @@ def register() -> Response:
 
 @v1.route("/v1/auth/verify", methods=["POST"])
 def verify() -> Response:
-    account = services().accounts.verify_email(fields.text(v1.json_body(), "token", max_length=200), v1.client_ip())
+    token = fields.text(v1.json_body(), "token", max_length=200)
+    account = wiring.account_services().accounts.verify_email(token, v1.client_ip())
     return _reply({"account_id": account.account_id, "status": account.status})
 
 
 @v1.route("/v1/auth/resend-verification", methods=["POST"])
 def resend_verification() -> Response:
     email = fields.optional_text(v1.json_body(), "email", max_length=_EMAIL_MAX) or v1.principal().account.email
-    services().accounts.resend_verification(email)
+    wiring.account_services().accounts.resend_verification(email)
     return _accepted("If this address has an unconfirmed account, a new confirmation email is on its way.")
 
 
 @v1.route("/v1/auth/login", methods=["POST"])
 def login() -> Response:
     body = v1.json_body()
-    started = services().signin.login(fields.text(body, "email", max_length=_EMAIL_MAX),
+    started = wiring.account_services().signin.login(fields.text(body, "email", max_length=_EMAIL_MAX),
                                       fields.text(body, "password", max_length=_PASSWORD_MAX), v1.client_ip(),
                                       user_agent(), device_token_of(body))
     if isinstance(started, Challenge):  # two-factor sign-in is on: no session until a code answers it
@@ -133,27 +103,27 @@ def session_reply(session: IssuedSession) -> Response:
 @v1.route("/v1/auth/logout", methods=["POST"])
 def logout() -> Response:
     principal = v1.principal()
-    services().signin.logout(principal.account.account_id, principal.credential_kind, principal.token_hash,
-                             v1.client_ip())
+    wiring.account_services().signin.logout(principal.account.account_id, principal.credential_kind,
+                                            principal.token_hash, v1.client_ip())
     return _no_content()
 
 
 @v1.route("/v1/auth/logout-all", methods=["POST"])
 def logout_all() -> Response:
-    services().signin.logout_everywhere(v1.principal().account.account_id, v1.client_ip())
+    wiring.account_services().signin.logout_everywhere(v1.principal().account.account_id, v1.client_ip())
     return _no_content()
 
 
 @v1.route("/v1/auth/forgot-password", methods=["POST"])
 def forgot_password() -> Response:
-    services().recovery.forgot_password(fields.text(v1.json_body(), "email", max_length=_EMAIL_MAX))
+    wiring.account_services().recovery.forgot_password(fields.text(v1.json_body(), "email", max_length=_EMAIL_MAX))
     return _accepted("If this address has an account, an email with a reset link is on its way.")
 
 
 @v1.route("/v1/auth/reset-password", methods=["POST"])
 def reset_password() -> Response:
     body = v1.json_body()
-    reset = services().recovery.reset_password(fields.text(body, "token", max_length=200),
+    reset = wiring.account_services().recovery.reset_password(fields.text(body, "token", max_length=200),
                                                fields.text(body, "password", max_length=_PASSWORD_MAX), v1.client_ip(),
                                                revoke_api_keys=fields.boolean(body, "revoke_api_keys", default=True),
                                                otp_code=fields.optional_text(body, "otp_code", max_length=64))
@@ -164,7 +134,7 @@ def reset_password() -> Response:
 @v1.route("/v1/me", methods=["GET"])
 def me() -> dict[str, Any]:
     principal = v1.principal()
-    return views.me(principal.account, principal.credential_kind, get_settings(), services().accounts.clock)
+    return views.me(principal.account, principal.credential_kind, get_settings(), wiring.clock())
 
 
 @v1.route("/v1/api-keys", methods=["POST"])
@@ -175,8 +145,8 @@ def create_api_key() -> Response:
     scopes = _scopes(body)
     if Scope.ACCOUNT in scopes:  # such a key can change the webhook and make more keys: a security change
         require_code(account, body)
-    issued = services().api_keys.create(account.account_id, label, v1.client_ip(), scopes)
-    services().notices.api_key_created(account, label, v1.client_ip())
+    issued = wiring.account_services().api_keys.create(account.account_id, label, v1.client_ip(), scopes)
+    wiring.account_services().notices.api_key_created(account, label, v1.client_ip())
     return _reply({"api_key": issued.api_key, "key_id": issued.key_id, "label": issued.label,
                    "scopes": sorted(issued.scopes), "created_at": iso(issued.created_at)}, 201, _NO_STORE)
 
@@ -196,7 +166,8 @@ def _scopes(body: dict[str, Any]) -> frozenset[Scope]:
 
 @v1.route("/v1/api-keys", methods=["GET"])
 def list_api_keys() -> dict[str, Any]:
-    return {"items": [views.api_key(c) for c in services().api_keys.list(v1.principal().account.account_id)]}
+    keys = wiring.account_services().api_keys.list(v1.principal().account.account_id)
+    return {"items": [views.api_key(c) for c in keys]}
 
 
 @v1.route("/v1/api-keys/{key_id}", methods=["DELETE"])
@@ -204,13 +175,13 @@ def revoke_api_key(key_id: str) -> Response:
     account_id = v1.principal().account.account_id
     if len(key_id) > 64:
         raise InvalidInput("That is not an API key id.", details={"field": "key_id"})
-    services().api_keys.revoke(account_id, key_id, v1.client_ip())
+    wiring.account_services().api_keys.revoke(account_id, key_id, v1.client_ip())
     return _no_content()
 
 
 @v1.route("/v1/account/report-unauthorized", methods=["POST"])
 def report_unauthorized() -> dict[str, Any]:
-    services().rights.report_unauthorized(v1.principal().account, v1.client_ip())
+    wiring.account_services().rights.report_unauthorized(v1.principal().account, v1.client_ip())
     return {"status": "locked", "message": "Your account is locked and every session and API key was revoked. "
                                            "We emailed you a link to choose a new password, which unlocks it."}
 
@@ -223,7 +194,7 @@ def withdraw_consent() -> dict[str, Any]:
     refund = None
     if fields.boolean(v1.json_body(), "refund_remaining", default=False):
         refund = _request_refund_of_what_remains(account.account_id)
-    services().rights.withdraw_consent(account, v1.client_ip())
+    wiring.account_services().rights.withdraw_consent(account, v1.client_ip())
     return {"status": "deactivated", "message": "Your account is deactivated and your personal data removed.",
             "refund_request_id": refund}
 
@@ -231,11 +202,11 @@ def withdraw_consent() -> dict[str, Any]:
 def _request_refund_of_what_remains(account_id: str) -> str | None:
     from chalicelib.services.money.refund_requests import request_refund
 
-    account = services().accounts.get(account_id)
+    account = wiring.account_services().accounts.get(account_id)
     if int(account.balance_cents) - int(account.held_cents) <= 0:
         return None
     reason = "Withdrawing my consent (12.3): please pay back the remaining balance (6.3)."
-    return str(request_refund(account_id, reason).request_id)
+    return str(request_refund(wiring.refund_requests(), wiring.support_desk(), account_id, reason).request_id)
 
 
 @v1.route("/v1/account/accept-agreement", methods=["POST"])
@@ -243,7 +214,7 @@ def accept_agreement() -> dict[str, Any]:
     principal = v1.principal()
     body = v1.json_body()
     version = fields.text(body, "agreement_version" if "agreement_version" in body else "version", max_length=20)
-    account = services().rights.accept_agreement(principal.account, version, v1.client_ip())
+    account = wiring.account_services().rights.accept_agreement(principal.account, version, v1.client_ip())
     return {"agreement_version": account.agreement_version, "agreement_accepted_at": iso(account.agreement_accepted_at)}
 
 
@@ -262,8 +233,8 @@ def put_webhook() -> Response:
     if not isinstance(rotate, bool):
         raise InvalidInput("'rotate_secret' must be true or false.", details={"field": "rotate_secret"})
     require_code(principal.account, body)
-    setting = services().webhooks.set(principal.account, url, rotate_secret=rotate, ip=v1.client_ip())
-    services().notices.webhook_changed(principal.account, setting.url, v1.client_ip())
+    setting = wiring.account_services().webhooks.set(principal.account, url, rotate_secret=rotate, ip=v1.client_ip())
+    wiring.account_services().notices.webhook_changed(principal.account, setting.url, v1.client_ip())
     return _reply({"url": setting.url, "secret": setting.secret}, headers=_NO_STORE)
 
 
@@ -271,6 +242,6 @@ def put_webhook() -> Response:
 def delete_webhook() -> Response:
     account = v1.principal().account
     require_code(account, v1.json_body())
-    services().webhooks.clear(account, v1.client_ip())
-    services().notices.webhook_changed(account, None, v1.client_ip())
+    wiring.account_services().webhooks.clear(account, v1.client_ip())
+    wiring.account_services().notices.webhook_changed(account, None, v1.client_ip())
     return _no_content()

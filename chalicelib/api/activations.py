@@ -5,13 +5,14 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib import wiring
 from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
 from chalicelib.domain.catalog_data import countries
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import NotFound
 from chalicelib.services.activations.catalog import CatalogItem
-from chalicelib.services.activations.facade import Activations, activations
+from chalicelib.services.activations.facade import Activations
 from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.store.activations import Activation
 
@@ -25,14 +26,14 @@ _PUBLIC_CACHE: dict[str, str | list[str]] = {"Cache-Control": "public, max-age=3
 def catalog() -> Response:
     query: Any = v1.request.query_params or {}
     country = fields.query_integer(query, "country")
-    items = activations().price_list(service=query.get("service") or None, country=country)
+    items = wiring.activations().price_list(service=query.get("service") or None, country=country)
     return Response(body={"items": [_item_view(i) for i in items]}, headers=_PUBLIC_CACHE)
 
 
 @v1.route("/v1/services", methods=["GET"])
 def service_list() -> Response:
     # Our curated names, then the services partners sell that the curated list lacks, under the partner's name.
-    names = activations().service_names()
+    names = wiring.activations().service_names()
     return Response(body={"items": [{"code": code, "name": name} for code, name in names.items()]},
                     headers=_PUBLIC_CACHE)
 
@@ -52,38 +53,38 @@ def order_number() -> Response:
                            operator=fields.optional_text(body, "operator", max_length=32),
                            max_price_cents=fields.integer(body, "max_price_cents", minimum=1, required=False))
     headers: Any = v1.request.headers or {}
-    facade = activations()
+    facade = wiring.activations()
     activation = facade.order(principal.account, request, headers.get("idempotency-key"))
     return Response(body=view(activation, facade), status_code=201)
 
 
 @v1.route("/v1/activations/{activation_id}", methods=["GET"])
 def get_activation(activation_id: str) -> dict[str, Any]:
-    facade = activations()
+    facade = wiring.activations()
     return view(facade.get(v1.principal().account.account_id, _activation_id(activation_id)), facade)
 
 
 @v1.route("/v1/activations/{activation_id}/cancel", methods=["POST"])
 def cancel_activation(activation_id: str) -> dict[str, Any]:
-    facade = activations()
+    facade = wiring.activations()
     return view(facade.cancel(v1.principal().account.account_id, _activation_id(activation_id)), facade)
 
 
 @v1.route("/v1/activations/{activation_id}/finish", methods=["POST"])
 def finish_activation(activation_id: str) -> dict[str, Any]:
-    facade = activations()
+    facade = wiring.activations()
     return view(facade.finish(v1.principal().account.account_id, _activation_id(activation_id)), facade)
 
 
 @v1.route("/v1/activations/{activation_id}/retry", methods=["POST"])
 def retry_activation(activation_id: str) -> dict[str, Any]:
-    facade = activations()
+    facade = wiring.activations()
     return view(facade.retry(v1.principal().account.account_id, _activation_id(activation_id)), facade)
 
 
 @v1.route("/v1/activations/{activation_id}/ban", methods=["POST"])
 def ban_activation(activation_id: str) -> dict[str, Any]:
-    facade = activations()
+    facade = wiring.activations()
     return view(facade.ban(v1.principal().account.account_id, _activation_id(activation_id)), facade)
 
 

@@ -50,6 +50,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib import wiring
 from chalicelib.api import fivesim_hosting
 from chalicelib.api.fields import digits
 from chalicelib.api.handler_protocol import Major, dumps
@@ -64,7 +65,6 @@ from chalicelib.domain.partner_codes import country_for_word, country_word, prod
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
 from chalicelib.services.accounts.authn import bearer
-from chalicelib.services.activations.facade import activations
 from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.services.money import history
 from chalicelib.services.money.history import HistoryFilter
@@ -191,7 +191,7 @@ def guest_prices() -> dict[str, Any]:
 def profile() -> dict[str, Any]:
     account = _account()
     balance, held = int(account.balance_cents), int(account.held_cents)
-    facade = activations()
+    facade = wiring.activations()
     recent = facade.list_for_account(account.account_id, _TOP_ORDERS_READ)
     top = _top_orders(recent)
     return {
@@ -247,7 +247,7 @@ def buy_activation(country: str, operator: str, product: str) -> dict[str, Any]:
         raise _Refused(400, "no free phones")  # we sell SMS, not calls
     request = OrderRequest(service=service, country=_order_country(country, service, wanted), operator=wanted,
                            max_price_cents=_max_price(query.get("maxPrice")))
-    activation = activations().order(account, request)
+    activation = wiring.activations().order(account, request)
     if ActivationStatus(activation.status) is ActivationStatus.FAILED:
         raise _Refused(400, "no free phones")  # every partner failed; the debit was reversed
     return _order(activation)
@@ -265,25 +265,26 @@ def buy_hosting(country: str, operator: str, product: str) -> dict[str, Any]:
 def check(order_id: str) -> dict[str, Any]:
     account_id, number = _account().account_id, _order_id(order_id)
     try:
-        return _order(activations().get(account_id, number))
+        return _order(wiring.activations().get(account_id, number))
     except e.NotFound:
         return fivesim_hosting.check(account_id, number, country_word)  # a hosting order, or still 404
 
 
 @route("/user/finish/{order_id}")
 def finish(order_id: str) -> dict[str, Any]:
-    return _move(order_id, activations().finish, fivesim_hosting.finish)
+    return _move(order_id, wiring.activations().finish, fivesim_hosting.finish)
 
 
 @route("/user/cancel/{order_id}")
 def cancel(order_id: str) -> dict[str, Any]:
     """During our early-cancel window 5sim's own words: 400 `you need to wait time` (fivesim's CANCEL_NEEDS_TIME)."""
-    return _move(order_id, activations().cancel, fivesim_hosting.cancel)
+    return _move(order_id, wiring.activations().cancel, fivesim_hosting.cancel)
 
 
 @route("/user/ban/{order_id}")
 def ban(order_id: str) -> dict[str, Any]:
-    return _move(order_id, activations().ban, lambda account_id, number, _: fivesim_hosting.ban(account_id, number))
+    return _move(order_id, wiring.activations().ban,
+                 lambda account_id, number, _: fivesim_hosting.ban(account_id, number))
 
 
 @route("/user/sms/inbox/{order_id}")
@@ -372,7 +373,7 @@ def _account() -> Account:
 
 
 def _admit(secret: str | None) -> None:
-    rate_limit.admit_request(secret, _http.client_ip())
+    rate_limit.admit_request(wiring.rate_limiter(), secret, _http.client_ip())
 
 
 def _query() -> dict[str, str]:
@@ -400,7 +401,7 @@ def _order_id(raw: str) -> int:
 
 def _service(product: str) -> str:
     service = service_for_product(product)
-    if service is None or not activations().sells_service(service):
+    if service is None or not wiring.activations().sells_service(service):
         raise _Refused(400, "no product")
     return service
 
@@ -439,5 +440,5 @@ def _max_price(raw: str | None) -> int | None:
 
 
 def _items(*, service: str | None = None, country: int | None = None, operator: str | None = None) -> list[Any]:
-    items = activations().price_list(service=service, country=country)
+    items = wiring.activations().price_list(service=service, country=country)
     return [i for i in items if operator is None or i.operator in (operator, "any")]

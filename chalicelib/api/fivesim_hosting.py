@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib import wiring
 from chalicelib.api.handler_protocol import Major
 from chalicelib.domain import errors as e
 from chalicelib.domain.clock import iso
 from chalicelib.domain.rental_state import ANY_SERVICE, RentalStatus, RentRequest
-from chalicelib.services.rentals import rentals
 from chalicelib.store.accounts import Account
 from chalicelib.store.rentals import Rental
 
@@ -44,31 +44,31 @@ def buy(account: Account, country: int, operator: str | None, product: str, word
     hours = PRODUCTS.get(product.lower())
     if hours is None:
         raise HostingRefused(400, "no product")
-    rental = rentals().rent(account, RentRequest(ANY_SERVICE, country, hours, operator))
+    rental = wiring.rentals().rent(account, RentRequest(ANY_SERVICE, country, hours, operator))
     if rental.status != RentalStatus.ACTIVE.value:
         raise HostingRefused(400, "no free phones")  # every partner failed; the debit was reversed
     return order(rental, word)
 
 
 def check(account_id: str, rental_id: int, word: CountryWord) -> dict[str, Any]:
-    return order(rentals().get(account_id, rental_id), word)
+    return order(wiring.rentals().get(account_id, rental_id), word)
 
 
 def finish(account_id: str, rental_id: int, word: CountryWord) -> dict[str, Any]:
-    return order(_moved(lambda: rentals().finish(account_id, rental_id)), word)
+    return order(_moved(lambda: wiring.rentals().finish(account_id, rental_id)), word)
 
 
 def cancel(account_id: str, rental_id: int, word: CountryWord) -> dict[str, Any]:
-    return order(_moved(lambda: rentals().cancel(account_id, rental_id)), word)
+    return order(_moved(lambda: wiring.rentals().cancel(account_id, rental_id)), word)
 
 
 def ban(account_id: str, rental_id: int) -> None:
-    rentals().book.load_for_account(account_id, rental_id)  # NotFound when it is no rental of theirs
+    wiring.rentals().book.load_for_account(account_id, rental_id)  # NotFound when it is no rental of theirs
     raise HostingRefused(400, "hosting order")
 
 
 def order(rental: Rental, word: CountryWord) -> dict[str, Any]:
-    sms = rentals().inbox.page(rental, after_seq=max(0, int(rental.sms_count) - _SMS_LISTED), limit=_SMS_LISTED)
+    sms = wiring.rentals().inbox.page(rental, after_seq=max(0, int(rental.sms_count) - _SMS_LISTED), limit=_SMS_LISTED)
     return {
         "id": int(rental.rental_id), "phone": f"+{rental.phone}" if rental.phone else "",
         "operator": rental.operator or "any", "product": _WORDS.get(int(rental.hours), f"{int(rental.hours)}hours"),

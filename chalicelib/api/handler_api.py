@@ -17,6 +17,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib import wiring
 from chalicelib.api import handler_protocol as p
 from chalicelib.api import handler_rent
 from chalicelib.api.kit import RestRoutes
@@ -27,9 +28,8 @@ from chalicelib.domain.errors import DomainError
 from chalicelib.domain.money import currency_numeric
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
-from chalicelib.services.activations.facade import activations
 from chalicelib.services.activations.ordering import OrderRequest
-from chalicelib.services.platform import container, rate_limit, runtime_settings
+from chalicelib.services.platform import rate_limit, runtime_settings
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 
@@ -59,7 +59,7 @@ def _answer() -> p.Reply:
             return p.maintenance_reply()
         params = _params()
         api_key = params.get("api_key", "").strip() or None
-        rate_limit.admit_request(api_key, _http.client_ip())
+        rate_limit.admit_request(wiring.rate_limiter(), api_key, _http.client_ip())
         principal = _http.caller(api_key)
         name = params.get("action", "").strip()
         action = _ACTIONS.get(name)
@@ -69,7 +69,7 @@ def _answer() -> p.Reply:
     except p.ProtocolError as refusal:
         return p.text(refusal.reply)
     except DomainError as error:
-        return p.error_reply(error, container.clock().now())
+        return p.error_reply(error, wiring.clock().now())
     except Exception:
         # A bug or an outage: logged with its trace for us, the protocol's opaque ERROR_SQL for the client.
         logger.exception("handler API action failed")
@@ -120,14 +120,14 @@ def get_operators(account: Account, params: Mapping[str, str]) -> p.Reply:
         country = p.optional_country_id(params, _country_ids())
     except p.ProtocolError:
         return p.operators_reply({})  # SMS-Activate: a country that does not exist has no operators
-    return p.operators_reply(activations().operators(country))
+    return p.operators_reply(wiring.activations().operators(country))
 
 
 def get_services_list(account: Account, params: Mapping[str, str]) -> p.Reply:
     # `lang` is accepted and ignored (handler_protocol's notes); `country` keeps the services on sale there.
     country = p.optional_country_id(params, _country_ids())
     on_sale = None if country is None else {o.service for o in _offers(country=country)}
-    names = activations().service_names()
+    names = wiring.activations().service_names()
     return p.services_list_reply((code, name) for code, name in names.items() if on_sale is None or code in on_sale)
 
 
@@ -145,7 +145,7 @@ def get_number_v2(account: Account, params: Mapping[str, str]) -> p.Reply:
 def set_status(account: Account, params: Mapping[str, str]) -> p.Reply:
     activation_id = p.activation_id(params)
     command = p.set_status_command(params)
-    facade = activations()
+    facade = wiring.activations()
     if command is p.SetStatus.READY:
         # "The SMS was sent" needs nothing from us, but only makes sense for an activation still running.
         if is_final(ActivationStatus(facade.get(account.account_id, activation_id).status)):
@@ -172,7 +172,7 @@ def get_full_sms(account: Account, params: Mapping[str, str]) -> p.Reply:
 
 
 def get_active_activations(account: Account, params: Mapping[str, str]) -> p.Reply:
-    return p.active_activations_reply(_view(a) for a in activations().active_for_account(account.account_id))
+    return p.active_activations_reply(_view(a) for a in wiring.activations().active_for_account(account.account_id))
 
 
 _ACTIONS: dict[str, Action] = {
@@ -205,14 +205,14 @@ def _order(account: Account, params: Mapping[str, str]) -> p.ActivationView:
     request = OrderRequest(service=service, country=p.country_id(params, _country_ids()),
                            operator=p.operator_name(params), max_price_cents=p.max_price_cents(params),
                            exclude_phone_prefixes=p.phone_exceptions(params))
-    activation = _view(activations().order(account, request))
+    activation = _view(wiring.activations().order(account, request))
     if activation.status is ActivationStatus.FAILED:
         raise p.ProtocolError(p.NO_NUMBERS)  # every partner failed; the debit was reversed
     return activation
 
 
 def _activation(account: Account, params: Mapping[str, str]) -> p.ActivationView:
-    return _view(activations().get(account.account_id, p.activation_id(params)))
+    return _view(wiring.activations().get(account.account_id, p.activation_id(params)))
 
 
 def _view(a: Activation) -> p.ActivationView:
@@ -224,7 +224,7 @@ def _view(a: Activation) -> p.ActivationView:
 
 
 def _offers(*, service: str | None = None, country: int | None = None) -> list[p.OfferView]:
-    items = activations().price_list(service=service, country=country)
+    items = wiring.activations().price_list(service=service, country=country)
     return [p.OfferView(i.service, i.country, i.operator, i.price_cents, i.available, i.rates.day) for i in items]
 
 
@@ -232,7 +232,7 @@ class _ServicesOnSale:
     """Whether a code is ours or a partner's, without listing them all (a curated code reads no catalog)."""
 
     def __contains__(self, code: object) -> bool:
-        return isinstance(code, str) and activations().sells_service(code)
+        return isinstance(code, str) and wiring.activations().sells_service(code)
 
 
 _ON_SALE = _ServicesOnSale()
@@ -240,7 +240,7 @@ _ON_SALE = _ServicesOnSale()
 
 def _service_codes() -> tuple[str, ...]:
     """Our curated codes, then those partners sell (domain/partner_codes.py): getNumbersStatus lists them so."""
-    return tuple(activations().service_names())
+    return tuple(wiring.activations().service_names())
 
 
 @functools.cache

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 
+from chalicelib import wiring
 from chalicelib.api import handler_protocol as p
 from chalicelib.api.fields import digits
 from chalicelib.config import get_settings
@@ -32,7 +33,6 @@ from chalicelib.domain.rental_state import (
     RentalStatus,
     RentRequest,
 )
-from chalicelib.services.rentals import rentals
 from chalicelib.store.accounts import Account
 from chalicelib.store.rentals import Rental
 
@@ -129,7 +129,7 @@ def _country(params: Params) -> int:
 @json_errors
 def services_and_countries(account: Account, params: Params) -> p.Reply:
     country, hours, operator = _country(params), rent_hours(params), p.operator_name(params)
-    prices = rentals().prices(country, hours, operator)
+    prices = wiring.rentals().prices(country, hours, operator)
     return p.as_json({"countries": {"0": country}, "operators": {"0": operator or "any"},
                       "services": {s: {"cost": p.Major(q.price_cents), "quant": q.count}
                                    for s, q in sorted(prices.items()) if q.count > 0},
@@ -143,7 +143,7 @@ def rent_number(account: Account, params: Params) -> p.Reply:
         raise p.ProtocolError(p.BAD_SERVICE)
     request = RentRequest(service=service, country=_country(params), hours=rent_hours(params),
                           operator=p.operator_name(params), max_price_cents=p.max_price_cents(params))
-    rental = rentals().rent(account, request)
+    rental = wiring.rentals().rent(account, request)
     if rental.status != RentalStatus.ACTIVE.value:
         return error(p.NO_NUMBERS)  # every partner failed; the debit was reversed
     return _phone(rental)
@@ -151,7 +151,7 @@ def rent_number(account: Account, params: Params) -> p.Reply:
 
 @json_errors
 def rent_status(account: Account, params: Params) -> p.Reply:
-    service = rentals()
+    service = wiring.rentals()
     rental = service.get(account.account_id, rent_id(params))
     if rental.status in _ENDED_FINISHED:
         return error("STATUS_FINISH")
@@ -171,9 +171,9 @@ def set_rent_status(account: Account, params: Params) -> p.Reply:
     rental_id = rent_id(params)
     status = params.get("status", "").strip()
     if status == "1":
-        rentals().finish(account.account_id, rental_id)
+        wiring.rentals().finish(account.account_id, rental_id)
     elif status == "2":
-        rentals().cancel(account.account_id, rental_id)
+        wiring.rentals().cancel(account.account_id, rental_id)
     else:
         raise p.ProtocolError("INCORECT_STATUS")
     return p.as_json({"status": "success"})
@@ -181,7 +181,8 @@ def set_rent_status(account: Account, params: Params) -> p.Reply:
 
 @json_errors
 def rent_list(account: Account, params: Params) -> p.Reply:
-    open_ = [r for r in rentals().list_for_account(account.account_id, 100) if r.status == RentalStatus.ACTIVE.value]
+    listed = wiring.rentals().list_for_account(account.account_id, 100)
+    open_ = [r for r in listed if r.status == RentalStatus.ACTIVE.value]
     if not open_:
         return error(p.NO_NUMBERS)
     return p.as_json({"status": "success", "values": {
@@ -191,12 +192,12 @@ def rent_list(account: Account, params: Params) -> p.Reply:
 
 @json_errors
 def continue_rent(account: Account, params: Params) -> p.Reply:
-    return _phone(rentals().extend(account.account_id, rent_id(params), rent_hours(params)))
+    return _phone(wiring.rentals().extend(account.account_id, rent_id(params), rent_hours(params)))
 
 
 @json_errors
 def continue_price(account: Account, params: Params) -> p.Reply:
-    cents = rentals().extension_price(account.account_id, rent_id(params), rent_hours(params))
+    cents = wiring.rentals().extension_price(account.account_id, rent_id(params), rent_hours(params))
     return p.as_json({"status": "success", "price": p.Major(cents),
                       "currency": currency_numeric(get_settings().currency)})
 

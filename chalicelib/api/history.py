@@ -14,16 +14,16 @@ from urllib.parse import urlencode
 
 from chalice import Blueprint, Response
 
+from chalicelib import wiring
 from chalicelib.api import account_views as views
 from chalicelib.api import activations as activation_routes
 from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.activation_state import ActivationStatus
-from chalicelib.domain.clock import SystemClock, iso
+from chalicelib.domain.clock import iso
 from chalicelib.domain.csv_export import csv_text
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.services.activations.facade import activations
 from chalicelib.services.money import history
 from chalicelib.services.money.history import HistoryFilter, HistoryPage
 from chalicelib.store.activations import Activation
@@ -46,7 +46,7 @@ def list_activations() -> dict[str, Any]:
     query = _query()
     page = history.activations_page(account_id, _activation_filter(query), _limit(query, clamp=True),
                                     query.get("cursor") or None)
-    facade = activations()
+    facade = wiring.activations()
     return {"items": [activation_routes.view(a, facade) for a in page.items], "next_cursor": page.next_cursor}
 
 
@@ -69,7 +69,7 @@ def activity() -> dict[str, Any]:
     if before is not None and not re.fullmatch(r"\d{13}#[0-9a-f]{8}", before):
         raise InvalidInput("'before' is not a cursor this API gave out.", details={"field": "before"})
     page = history.activity_page(account_id, _activity_filter(query), _limit(query), query.get("cursor") or None,
-                                 SystemClock().now(), before)
+                                 wiring.clock().now(), before)
     return {"items": [views.activity(e) for e in page.items], "next_before": page.last_key,
             "next_cursor": page.next_cursor}
 
@@ -98,7 +98,7 @@ def export_ledger() -> Response:
 def export_activity() -> Response:
     account_id = v1.principal().account.account_id
     query = _query()
-    wanted, now = _activity_filter(query), SystemClock().now()
+    wanted, now = _activity_filter(query), wiring.clock().now()
     return _export("activity", query, lambda c: history.activity_page(account_id, wanted, history.MAX_PAGE, c, now),
                    ["created_at", "kind", "ip", "detail"], _activity_row)
 

@@ -8,6 +8,7 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import ChaliceViewError, Request
 
+from chalicelib import wiring
 from chalicelib.api.errors import error_body, error_response
 from chalicelib.api.fields import MAX_BODY_BYTES, json_object
 from chalicelib.domain.errors import DomainError, NotFound
@@ -67,7 +68,7 @@ class RestRoutes:
         """Who sends `secret` (a 401/403 domain error when nobody may), this request's IP and id noted."""
         context: dict[str, Any] = dict(self.request.context or {})
         request_id = context.get("requestId")
-        return authenticate_from(secret, self.client_ip(),
+        return authenticate_from(secret, self.client_ip(), wiring.clock(), wiring.failed_credentials_limiter(),
                                  request_id=request_id if isinstance(request_id, str) else None)
 
     def route_key(self) -> tuple[str, str]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from chalice import Response
 
+from chalicelib import wiring
 from chalicelib.api import settings_gate
 from chalicelib.api.errors import error_body, error_response
 from chalicelib.config import get_environment_settings
@@ -70,7 +71,8 @@ def rate_limit_gate(event: Any, get_response: Callable[[Any], Response]) -> Resp
     if path.startswith("/v1/") and not path.startswith(MAINTENANCE_EXEMPT):
         source_ip = ((event.context or {}).get("identity") or {}).get("sourceIp")
         try:
-            rate_limit.admit_request(bearer((event.headers or {}).get("authorization")), source_ip)
+            secret = bearer((event.headers or {}).get("authorization"))
+            rate_limit.admit_request(wiring.rate_limiter(), secret, source_ip)
         except RateLimited as error:
             return error_response(error)
     return get_response(event)

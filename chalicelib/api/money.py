@@ -5,6 +5,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib import wiring
 from chalicelib.api import fields
 from chalicelib.api.errors import error_body
 from chalicelib.api.kit import RestRoutes
@@ -13,8 +14,8 @@ from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.observability import logger
 from chalicelib.providers.stripe_gateway import WebhookRejected
-from chalicelib.services.money import history, stripe_events, top_ups
-from chalicelib.services.money.refund_requests import refund_requests, request_refund
+from chalicelib.services.money import history
+from chalicelib.services.money.refund_requests import request_refund
 from chalicelib.store.payments import PaymentRecord, RefundRequest, TopUp
 
 bp = Blueprint(__name__)
@@ -32,14 +33,14 @@ def _created(body: dict[str, Any]) -> Response:
 
 @v1.route("/v1/topups/card-setup", methods=["POST"])
 def card_setup() -> Response:
-    setup = top_ups.top_ups().start_card_setup(v1.principal().account)
+    setup = wiring.top_ups().start_card_setup(v1.principal().account)
     return _created({"setup_intent_id": setup.setup_intent_id, "client_secret": setup.client_secret,
                      "publishable_key": setup.publishable_key, "stripe_js_url": setup.stripe_js_url})
 
 
 @v1.route("/v1/topups/cards", methods=["GET"])
 def saved_cards() -> dict[str, Any]:
-    cards = top_ups.top_ups().saved_cards(v1.principal().account)
+    cards = wiring.top_ups().saved_cards(v1.principal().account)
     return {"items": [{"id": c.id, "brand": c.brand, "last4": c.last4, "exp_month": c.exp_month,
                        "exp_year": c.exp_year, "payment_method_ids": [c.id, *c.other_ids]} for c in cards]}
 
@@ -52,7 +53,7 @@ def top_up() -> Response:
     key = str(headers.get("idempotency-key") or "").strip() or None
     if key is not None and len(key) > _ID_MAX:
         raise InvalidInput(f"The Idempotency-Key header is longer than {_ID_MAX} characters.")
-    started = top_ups.top_ups().start(account, fields.required_integer(body, "amount_cents"),
+    started = wiring.top_ups().start(account, fields.required_integer(body, "amount_cents"),
                                        fields.text(body, "payment_method_id", max_length=_ID_MAX), key)
     return _created({"topup_id": started.topup_id, "payment_intent_id": started.payment_intent_id,
                      "status": started.stripe_status, "client_secret": started.client_secret})
@@ -67,7 +68,7 @@ def stripe_webhook() -> Response:
         return Response(body=error_body("MALFORMED_JSON", "The Stripe event nests too deep to be one."),
                         status_code=400, headers={"Content-Type": "application/json"})
     try:
-        outcome = stripe_events.stripe_events().receive(body, str(headers.get("stripe-signature") or ""))
+        outcome = wiring.stripe_events().receive(body, str(headers.get("stripe-signature") or ""))
     except WebhookRejected as rejected:
         logger.warning("stripe webhook rejected", extra={"reason": str(rejected)})
         return Response(body=error_body("BAD_SIGNATURE", "The Stripe signature or event is not valid."),
@@ -89,21 +90,22 @@ def payment_history() -> dict[str, Any]:
 def create_refund_request() -> Response:
     account = v1.principal().account
     reason = fields.text(v1.json_body(), "reason", max_length=_REASON_MAX)
-    return _created(_refund_request_item(request_refund(account.account_id, reason)))
+    request = request_refund(wiring.refund_requests(), wiring.support_desk(), account.account_id, reason)
+    return _created(_refund_request_item(request))
 
 
 @v1.route("/v1/refund-requests/preview", methods=["GET"])
 def preview_refund_request() -> dict[str, Any]:
     """What a refund request made now would pay back to each card and what it keeps (6.3), before asking."""
     account_id = v1.principal().account.account_id
-    plan = refund_requests().preview(account_id)
+    plan = wiring.refund_requests().preview(account_id)
     return {"available_cents": plan.paid_cents + plan.deposit_fee_cents + plan.fee_cents + plan.uncovered_cents,
             "currency": get_settings().currency, **plan.as_json()}
 
 
 @v1.route("/v1/refund-requests", methods=["GET"])
 def list_refund_requests() -> dict[str, Any]:
-    requests = refund_requests().of_account(v1.principal().account.account_id)
+    requests = wiring.refund_requests().of_account(v1.principal().account.account_id)
     return {"items": [_refund_request_item(r) for r in requests]}
 
 

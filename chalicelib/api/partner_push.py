@@ -14,6 +14,7 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib import wiring
 from chalicelib.api.fields import checked_text, json_object
 from chalicelib.api.kit import RestRoutes
 from chalicelib.config import get_settings
@@ -21,8 +22,6 @@ from chalicelib.domain.errors import InvalidInput, NotFound, Unauthenticated
 from chalicelib.domain.ids import is_identifier
 from chalicelib.domain.push_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, PushRefused, check_push
 from chalicelib.observability import logger
-from chalicelib.services.activations.facade import activations
-from chalicelib.services.platform import container
 
 _MAX_TEXT = 2000
 
@@ -39,7 +38,7 @@ def partner_push(name: str) -> dict[str, Any]:
         _record_rental_sms(name, body)
         return {"status": "SUCCESS"}
     activation_id, text, code = _push(body)
-    if not activations().record_push(name, activation_id, text, code):
+    if not wiring.activations().record_push(name, activation_id, text, code):
         raise NotFound(f"No activation {activation_id} of partner {name} (yet).")
     return {"status": "SUCCESS"}
 
@@ -50,7 +49,7 @@ def _check_signature(name: str, raw: bytes) -> None:
     partner = next((p for p in settings.partners if p.name == name), None)
     try:
         check_push(partner.push_secrets if partner else (), str(headers.get(TIMESTAMP_HEADER.lower()) or ""),
-                   str(headers.get(SIGNATURE_HEADER.lower()) or ""), raw, now=container.clock().now(),
+                   str(headers.get(SIGNATURE_HEADER.lower()) or ""), raw, now=wiring.clock().now(),
                    tolerance_seconds=settings.partner_push_tolerance_seconds)
     except PushRefused as refused:
         logger.warning("partner push refused", extra={"partner": ascii(name)[:64], "reason": str(refused)})
@@ -58,8 +57,6 @@ def _check_signature(name: str, raw: bytes) -> None:
 
 
 def _record_rental_sms(partner: str, body: dict[str, Any]) -> None:
-    from chalicelib.services.rentals import rentals  # a rental push is rarer than an activation's
-
     rent_id, sms = body.get("rentId"), body.get("sms")
     if isinstance(rent_id, bool) or not isinstance(rent_id, int | str) or not is_identifier(str(rent_id), 64):
         raise InvalidInput("'rentId' is not a rental id.", details={"field": "rentId"})
@@ -68,7 +65,7 @@ def _record_rental_sms(partner: str, body: dict[str, Any]) -> None:
     sender, date = sms.get("phoneFrom"), sms.get("date")
     if not isinstance(sender, str | None) or not isinstance(date, str | None):
         raise InvalidInput("'sms.phoneFrom' and 'sms.date' must be strings.", details={"field": "sms"})
-    rentals().record_push(partner, str(rent_id), checked_text(sms["text"], "sms.text", max_length=_MAX_TEXT),
+    wiring.rentals().record_push(partner, str(rent_id), checked_text(sms["text"], "sms.text", max_length=_MAX_TEXT),
                           checked_text(sender, "sms.phoneFrom", max_length=64) if sender else None,
                           checked_text(date, "sms.date", max_length=64) if date else None)
 

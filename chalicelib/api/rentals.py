@@ -5,13 +5,13 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib import wiring
 from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
 from chalicelib.config import get_settings
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput, NotFound
 from chalicelib.domain.rental_state import ANY_SERVICE, MAX_LIST_LIMIT, MAX_RENT_HOURS, MIN_RENT_HOURS, RentRequest
-from chalicelib.services.rentals import rentals
 from chalicelib.store.rentals import Rental, RentalSms
 
 bp = Blueprint(__name__)
@@ -27,7 +27,7 @@ def rent_prices() -> dict[str, Any]:
     country = _required(fields.query_integer(query, "country", maximum=10_000), "country")
     hours = _hours(fields.query_integer(query, "hours", minimum=MIN_RENT_HOURS, maximum=MAX_RENT_HOURS))
     operator = query.get("operator") or None
-    prices = rentals().prices(country, hours, operator)
+    prices = wiring.rentals().prices(country, hours, operator)
     return {"country": country, "hours": hours, "cancel_refund_seconds": _cancel_window(), "items": [
         {"service": s, "price_cents": q.price_cents, "available": q.count} for s, q in sorted(prices.items())]}
 
@@ -42,7 +42,7 @@ def rent_number() -> Response:
                           operator=fields.optional_text(body, "operator", max_length=32),
                           max_price_cents=fields.integer(body, "max_price_cents", minimum=1, required=False))
     headers: Any = v1.request.headers or {}
-    rental = rentals().rent(principal.account, request, headers.get("idempotency-key"))
+    rental = wiring.rentals().rent(principal.account, request, headers.get("idempotency-key"))
     return Response(body=view(rental), status_code=201)
 
 
@@ -52,14 +52,14 @@ def list_rentals() -> dict[str, Any]:
     query: Any = v1.request.query_params or {}
     limit = fields.query_integer(query, "limit", minimum=1, maximum=MAX_LIST_LIMIT) or 20
     before = fields.query_integer(query, "cursor", minimum=1)
-    found = rentals().list_for_account(account_id, limit, before)
+    found = wiring.rentals().list_for_account(account_id, limit, before)
     cursor = str(int(found[-1].rental_id)) if len(found) == limit else None
     return {"items": [view(r) for r in found], "next_cursor": cursor}
 
 
 @v1.route("/v1/rentals/{rental_id}", methods=["GET"])
 def get_rental(rental_id: str) -> dict[str, Any]:
-    return view(rentals().get(v1.principal().account.account_id, _rental_id(rental_id)))
+    return view(wiring.rentals().get(v1.principal().account.account_id, _rental_id(rental_id)))
 
 
 @v1.route("/v1/rentals/{rental_id}/sms", methods=["GET"])
@@ -68,7 +68,7 @@ def rental_sms(rental_id: str) -> dict[str, Any]:
     query: Any = v1.request.query_params or {}
     after = fields.query_integer(query, "after") or 0
     limit = fields.query_integer(query, "limit", minimum=1, maximum=_SMS_PAGE) or _SMS_PAGE
-    service = rentals()
+    service = wiring.rentals()
     rental = service.get(account_id, _rental_id(rental_id))
     items = service.inbox.page(rental, after_seq=after, limit=limit)
     return {"items": [sms_view(s) for s in items], "sms_count": int(rental.sms_count), "status": rental.status,
@@ -80,24 +80,24 @@ def extension_price(rental_id: str) -> dict[str, Any]:
     account_id = v1.principal().account.account_id
     query: Any = v1.request.query_params or {}
     hours = _hours(fields.query_integer(query, "hours", minimum=MIN_RENT_HOURS, maximum=MAX_RENT_HOURS))
-    return {"hours": hours, "price_cents": rentals().extension_price(account_id, _rental_id(rental_id), hours)}
+    return {"hours": hours, "price_cents": wiring.rentals().extension_price(account_id, _rental_id(rental_id), hours)}
 
 
 @v1.route("/v1/rentals/{rental_id}/extend", methods=["POST"])
 def extend_rental(rental_id: str) -> dict[str, Any]:
     account_id = v1.principal().account.account_id
     hours = _hours(fields.integer(v1.json_body(), "hours", minimum=MIN_RENT_HOURS, maximum=MAX_RENT_HOURS))
-    return view(rentals().extend(account_id, _rental_id(rental_id), hours))
+    return view(wiring.rentals().extend(account_id, _rental_id(rental_id), hours))
 
 
 @v1.route("/v1/rentals/{rental_id}/finish", methods=["POST"])
 def finish_rental(rental_id: str) -> dict[str, Any]:
-    return view(rentals().finish(v1.principal().account.account_id, _rental_id(rental_id)))
+    return view(wiring.rentals().finish(v1.principal().account.account_id, _rental_id(rental_id)))
 
 
 @v1.route("/v1/rentals/{rental_id}/cancel", methods=["POST"])
 def cancel_rental(rental_id: str) -> dict[str, Any]:
-    return view(rentals().cancel(v1.principal().account.account_id, _rental_id(rental_id)))
+    return view(wiring.rentals().cancel(v1.principal().account.account_id, _rental_id(rental_id)))
 
 
 def _cancel_window() -> int:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
+from chalicelib import wiring
 from chalicelib.api.errors import status_for
 from chalicelib.api.fields import MAX_BODY_BYTES, checked_text, digits, json_object
 from chalicelib.api.kit import RestRoutes
@@ -51,17 +52,17 @@ _http = RestRoutes(bp)  # for the request; replies and errors are the protocol's
 
 @bp.route("/v1/partners/{name}/smshub", methods=["POST"])
 def smshub_push(name: str) -> Response:
-    from chalicelib.services.activations.agent_sms import Outcome, desk
+    from chalicelib.services.activations.agent_sms import Outcome
 
     try:
         partner = _agent(name)
         body = _body()
         if not partner.api_key or not same(str(body.get("key") or ""), partner.api_key):
             # Counted against the caller's IP like any unknown credential: guessing meets 429, not a free loop.
-            rate_limit.admit_failed_credential(_http.client_ip())
+            rate_limit.admit_failed_credential(wiring.failed_credentials_limiter(), _http.client_ip())
             raise Unauthenticated("The key is not this agent's.", code="BAD_KEY")
         sms = _sms(body)
-        outcome = desk().receive(partner.name, sms)
+        outcome = wiring.agent_sms_desk().receive(partner.name, sms)
     except DomainError as error:
         return _reply(status_for(error), {"status": "ERROR", "error": f"{error.code}: {error.message}"})
     if outcome is Outcome.NOT_YET:

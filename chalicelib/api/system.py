@@ -8,6 +8,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib import wiring
 from chalicelib.api.kit import RestRoutes
 from chalicelib.config import get_settings
 
@@ -49,9 +50,7 @@ def agreement_link(version: str) -> Response:
 
 def _agreements() -> Any:
     from chalicelib.services.accounts.agreement_versions import AgreementVersions  # on first use: not every cold start
-    from chalicelib.services.platform import container
-
-    return AgreementVersions(get_settings().agreement_version, container.clock())
+    return AgreementVersions(get_settings().agreement_version, wiring.clock())
 
 
 @v1.route("/v1/openapi.json", methods=["GET"])

@@ -5,6 +5,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib import wiring
 from chalicelib.api import accounts, fields
 from chalicelib.api.kit import RestRoutes
 from chalicelib.services.accounts.two_factor import TwoFactor, is_on
@@ -18,7 +19,7 @@ _NO_STORE: dict[str, str | list[str]] = {"Content-Type": "application/json", "Ca
 
 
 def _two_factor() -> TwoFactor:
-    return accounts.services().signin.two_factor
+    return wiring.account_services().signin.two_factor
 
 
 def _reply(body: dict[str, Any], status: int = 200) -> Response:
@@ -28,7 +29,7 @@ def _reply(body: dict[str, Any], status: int = 200) -> Response:
 @v1.route("/v1/auth/login/mfa", methods=["POST"])
 def login_mfa() -> Response:
     body = v1.json_body()
-    session = accounts.services().signin.complete_mfa(
+    session = wiring.account_services().signin.complete_mfa(
         fields.text(body, "mfa_token", max_length=200), fields.text(body, "code", max_length=_CODE_MAX),
         v1.client_ip(), accounts.user_agent(), accounts.device_token_of(body))
     return accounts.session_reply(session)
@@ -53,7 +54,7 @@ def enable() -> Response:
     body = v1.json_body()
     code = fields.text(body, "otp_code", max_length=_CODE_MAX)
     password = fields.text(body, "current_password", max_length=_PASSWORD_MAX)
-    accounts.services().signin.confirm_password(account, password, v1.client_ip())
+    wiring.account_services().signin.confirm_password(account, password, v1.client_ip())
     return _reply({"enabled": True, "recovery_codes": _two_factor().enable(account, code, v1.client_ip())})
 
 

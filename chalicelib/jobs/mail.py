@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib import wiring
 from chalicelib.jobs.registry import job
 from chalicelib.observability import logger
-from chalicelib.services.platform import container
 
 
 @job("deliver_mail", rate_minutes=1, local_every_seconds=5)
 def deliver_mail(event: Any) -> None:
-    sent = container.mailer().deliver_due()
+    sent = wiring.mailer().deliver_due()
     if sent:
         logger.info("queued emails sent", extra={"count": sent})
 
@@ -22,6 +22,6 @@ def notify_agreement(event: Any) -> None:
     from chalicelib.config import get_settings
     from chalicelib.services.accounts.agreement_notices import AgreementNotices
 
-    queued = AgreementNotices(container.clock(), get_settings().public_base_url).run()
+    queued = AgreementNotices(wiring.clock(), get_settings().public_base_url).run()
     if queued:
         logger.info("agreement notices queued", extra={"count": queued})

@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from chalicelib import wiring
 from chalicelib.jobs.registry import job
 from chalicelib.observability import logger, metrics
-from chalicelib.services.platform import container
 
 if TYPE_CHECKING:  # the services are imported on the first run: the API's cold start does not load them
     from chalicelib.services.money.reconcile import ReconcileReport
-    from chalicelib.services.money.reconcile_incremental import IncrementalReconciler
 
 METRIC = "LedgerDiscrepancies"
 FAILED_METRIC = "ReconcileFailed"
@@ -49,13 +48,4 @@ def reconcile(event: Any) -> None:
     from chalicelib.services.money.reconcile_incremental import TimeBudget
 
     budget = TimeBudget.of_lambda(getattr(event, "context", None))
-    reconcile_books(lambda: _incremental().run(budget))  # settings too: a missing one is a failed run
-
-
-def _incremental() -> IncrementalReconciler:
-    from chalicelib.services.money.reconcile import Reconciler, StripePaymentIntents
-    from chalicelib.services.money.reconcile_incremental import IncrementalReconciler
-
-    clock = container.clock()
-    intents = StripePaymentIntents(container.stripe_gateway(), clock)
-    return IncrementalReconciler(Reconciler(intents, clock), intents)
+    reconcile_books(lambda: wiring.incremental_reconciler().run(budget))  # settings too: a missing one is a failed run

@@ -9,8 +9,8 @@ import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol, cast
 
-from chalicelib.config import PartnerProtocol, PartnerSettings, Settings, get_settings, rebuilt_with_settings
-from chalicelib.domain.clock import Clock, SystemClock
+from chalicelib.config import PartnerProtocol, PartnerSettings, Settings
+from chalicelib.domain.clock import Clock
 from chalicelib.providers.base import Partner
 from chalicelib.providers.circuit import CircuitBreaker
 
@@ -50,8 +50,3 @@ def build_partners(settings: Settings, clock: Clock) -> tuple[Partner, ...]:
     """Adapters in order of preference: higher `priority` first (it breaks ties between equal prices)."""
     ordered = sorted(settings.partners, key=lambda p: -p.priority)
     return tuple(build_partner(p, settings, clock) for p in ordered)
-
-
-@rebuilt_with_settings
-def partners() -> tuple[Partner, ...]:
-    return build_partners(get_settings(), SystemClock())

@@ -12,12 +12,11 @@ from chalicelib.config import Settings
 from chalicelib.domain.clock import SystemClock
 from chalicelib.providers.base import PartnerNumber
 from chalicelib.services.accounts.sessions import Credentials
-from chalicelib.services.activations.facade import Activations
 from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
-from tests.support import customer_with_key, deliver_sms, priced_settings, sms_only_on_demand
+from tests.support import activations_facade, customer_with_key, deliver_sms, priced_settings, sms_only_on_demand
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +77,7 @@ def _wait_for(stack, session: requests.Session, activation_id: int, done: Callab
 
 
 def _balance_and_ledger(account_id: str) -> tuple[int, int]:
-    entries = Wallet().entries(account_id, limit=1000)
+    entries = Wallet(SystemClock()).entries(account_id, limit=1000)
     return int(Account.get(account_id, consistent_read=True).balance_cents), sum(e.amount_cents for e in entries)
 
 
@@ -197,7 +196,7 @@ def test_order__an_operator_no_partner_has_is_422_before_any_debit(stack, user):
     error = reply.json()["error"]
     assert (reply.status_code, error["code"]) == (422, "WRONG_OPERATOR") and "'verizon'" in error["message"]
     assert _balance_and_ledger(buyer.account_id) == (1000, 1000)
-    assert len(Wallet().entries(buyer.account_id, limit=10)) == 1
+    assert len(Wallet(SystemClock()).entries(buyer.account_id, limit=10)) == 1
 
 
 def test_get__someone_elses_activation_is_not_found(stack, user, on_demand_sms):
@@ -231,7 +230,7 @@ class _CrashingPartner:
 def test_crash_between_debit_and_partner__the_scheduled_job_refunds(stack, priced, user):
     # Given an order whose process died right after the debit committed
     henry = user(1000)
-    facade = Activations(priced, [_CrashingPartner("sim")], SystemClock())  # type: ignore[list-item]
+    facade = activations_facade(priced, [_CrashingPartner("sim")], SystemClock())  # type: ignore[list-item]
     with pytest.raises(SystemExit):
         facade.order(Account.get(henry.account_id), OrderRequest("tg", 0))
     (stuck,) = Activation.by_account.query(henry.account_id)

@@ -28,7 +28,7 @@ from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
 from infra.local.simulator.server import SimulatorHandle
 from tests.clock import FixedClock
-from tests.support import customer_with_key
+from tests.support import activations_facade, customer_with_key
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def desk(settings: Settings, *handles: SimulatorHandle, clock: Clock | None = No
     partners = tuple(PartnerSettings(new_id("sim"), "sms-activate", h.url, "sim-key", priority=-i)
                      for i, h in enumerate(handles))
     configured = replace(settings, partners=partners, **overrides)
-    facade = Activations(configured, build_partners(configured, SystemClock()), clock or SystemClock())
+    facade = activations_facade(configured, build_partners(configured, SystemClock()), clock or SystemClock())
     facade.refresh_prices()
     return facade
 
@@ -159,7 +159,8 @@ def test_order__200_racing_orders_with_money_for_50_never_overspend(stack_settin
     assert (outcomes.count("WAITING"), outcomes.count("NO_BALANCE")) == (50, 150)
     assert balance_and_ledger(user.account_id) == (0, 0)
     assert sorted(a.status for a in Activation.by_account.query(user.account_id)) == ["WAITING"] * 50
-    charges = [e for e in Wallet().entries(user.account_id, limit=500) if e.kind == LedgerKind.ACTIVATION_CHARGE.value]
+    entries = Wallet(SystemClock()).entries(user.account_id, limit=500)
+    charges = [e for e in entries if e.kind == LedgerKind.ACTIVATION_CHARGE.value]
     assert len({e.cause_id for e in charges}) == len(charges) == 50
 
 

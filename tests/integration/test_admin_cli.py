@@ -185,7 +185,7 @@ def test_maintenance__public_api_503_while_stripe_still_credits_then_back(admin,
         back = eventually(me, lambda r: r.status_code == 200, seconds=10)
         assert back.json()["balance_cents"] == 700
     finally:
-        runtime_settings.set_value(runtime_settings.MAINTENANCE, {"on": False, "message": ""})
+        runtime_settings.set_value(runtime_settings.MAINTENANCE, {"on": False, "message": ""}, SystemClock())
 
 
 def test_reconcile__clean_ledger_passes_and_a_planted_discrepancy_fails(admin, stack_settings):

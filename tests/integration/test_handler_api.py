@@ -12,6 +12,7 @@ import requests
 
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.money import format_major, parse_major
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform import runtime_settings
@@ -144,7 +145,7 @@ def test_get_number__an_operator_no_partner_has_is_wrong_operator_and_no_history
     # Then both are WRONG_OPERATOR, the balance is whole and the history holds nothing but the top-up
     assert (verizon.status_code, verizon.text, unheard.text) == (200, "WRONG_OPERATOR", "WRONG_OPERATOR")
     assert handler(api_key=rich.api_key, action="getBalance").text == "ACCESS_BALANCE:10.00"
-    entries = Wallet().entries(rich.account_id, limit=100)
+    entries = Wallet(SystemClock()).entries(rich.account_id, limit=100)
     assert [e.kind for e in entries] == [LedgerKind.ADJUSTMENT.value]
     assert handler(api_key=rich.api_key, action="getActiveActivations").text == "NO_ACTIVATIONS"
     # And an operator the partner lists is sold and named on the activation
@@ -304,7 +305,7 @@ def test_blocked_account__its_key_stops_working(stack, handler, rich):
 
 def test_maintenance__error_sql_with_503_until_switched_off(handler, rich, stack_settings):
     # Given maintenance switched on by the operator
-    runtime_settings.set_value(runtime_settings.MAINTENANCE, {"on": True, "message": "upgrading"})
+    runtime_settings.set_value(runtime_settings.MAINTENANCE, {"on": True, "message": "upgrading"}, SystemClock())
     try:
         # Then the handler answers its maintenance string, once the app's settings cache has caught up
         reply = None
@@ -316,7 +317,7 @@ def test_maintenance__error_sql_with_503_until_switched_off(handler, rich, stack
         assert reply is not None
         assert (reply.status_code, reply.text, reply.headers["Retry-After"]) == (503, "ERROR_SQL", "300")
     finally:
-        runtime_settings.set_value(runtime_settings.MAINTENANCE, {"on": False, "message": ""})
+        runtime_settings.set_value(runtime_settings.MAINTENANCE, {"on": False, "message": ""}, SystemClock())
     # And the service comes back when it is switched off
     back = eventually(lambda: handler(api_key=rich.api_key, action="getBalance").text,
                     lambda text: text.startswith("ACCESS_BALANCE"))

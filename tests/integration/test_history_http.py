@@ -135,8 +135,8 @@ def test_ledger__kind_filter_pages_and_exports_with_formulas_defused(stack, pric
 def test_activity__pages_with_a_kind_filter_and_exports(stack, priced):
     customer = customer_with_key(priced)
     for ip in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):
-        record_activity(customer.account_id, "sign_in", ip)
-    record_activity(customer.account_id, "api_key_created", "192.0.2.9")
+        record_activity(customer.account_id, "sign_in", ip, clock=SystemClock())
+    record_activity(customer.account_id, "api_key_created", "192.0.2.9", clock=SystemClock())
     pages = _all_pages(stack, customer, "/v1/activity", kind="sign_in", limit=2)
     assert len(pages) > 1 and [e["ip"] for page in pages for e in page] == ["192.0.2.3", "192.0.2.2", "192.0.2.1"]
     rows = list(csv.DictReader(io.StringIO(_get(stack, customer, "/v1/activity/export.csv").text)))

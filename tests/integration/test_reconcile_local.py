@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import wiring
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.activation_state import ActivationStatus
@@ -67,7 +68,7 @@ def _credit(settings: Settings, account_id: str, topup_id: str, intent_id: str, 
     """Stripe's payment_intent.succeeded applied as the webhook route applies it."""
     intent: dict[str, Any] = intent_object(intent_id, amount_cents, {"account_id": account_id, "topup_id": topup_id})
     gateway = StripeGateway(settings.stripe_secret_key, settings.stripe_api_base, settings.stripe_webhook_secret)
-    StripeEvents(gateway, Wallet()).apply(
+    StripeEvents(gateway, Wallet(SystemClock()), wiring.mailer()).apply(
         StripeEvent(id=new_id("evt"), type="payment_intent.succeeded", created=int(time.time()), data_object=intent))
 
 
@@ -80,7 +81,8 @@ def test_incremental_run__on_dynamodb_local_and_localstripe_finds_an_uncredited_
     settings = own_tables
     gateway = StripeGateway(settings.stripe_secret_key, settings.stripe_api_base, settings.stripe_webhook_secret)
     stripe = StripePaymentIntents(gateway, SystemClock())
-    incremental = IncrementalReconciler(Reconciler(stripe, grace_seconds=0), stripe, stripe_overlap_seconds=0)
+    incremental = IncrementalReconciler(Reconciler(stripe, SystemClock(), grace_seconds=0), stripe,
+                                        stripe_overlap_seconds=0)
     # Given a checkpoint from just now, and an account whose card localstripe charged but whose credit never came
     assert Checkpoint(time.time() - 1, []).save(time.time())
     account = _new_account(settings)
@@ -109,7 +111,8 @@ def _unmatched_charge(account_id: str) -> str:
         tx.save(Activation(activation_id, account_id=account_id, service="tg", country=0, price_cents=1,
                            status=ActivationStatus.FAILED.value, created_at=now, expires_at=now + 1200))
 
-    Wallet().post(account_id, -1, LedgerKind.ACTIVATION_CHARGE, str(activation_id), extra=failed_activation)
+    Wallet(SystemClock()).post(account_id, -1, LedgerKind.ACTIVATION_CHARGE, str(activation_id),
+                               extra=failed_activation)
     return str(activation_id)
 
 
@@ -129,7 +132,7 @@ class RecordsWhatItRead(Reconciler):
 def test_incremental_runs__racing_real_postings_miss_no_change_and_report_nothing_false(own_tables):
     # Given funded accounts, and incremental runs going on back to back
     accounts = [_new_account(own_tables).account_id for _ in range(8)]
-    wallet, planted, stop = Wallet(), [], threading.Event()
+    wallet, planted, stop = Wallet(SystemClock()), [], threading.Event()
     for account_id in accounts:
         wallet.post(account_id, 1_000, LedgerKind.ADJUSTMENT, new_id("fund"))
     reconciler = RecordsWhatItRead()

@@ -27,7 +27,6 @@ from chalicelib.domain.ids import new_id
 from chalicelib.providers.base import PartnerUnavailable
 from chalicelib.providers.registry import build_partners
 from chalicelib.services.accounts.sessions import Credentials
-from chalicelib.services.activations.facade import Activations
 from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.services.money.top_ups import TopUps
 from chalicelib.store.accounts import Account
@@ -48,7 +47,7 @@ from tests.integration.reliability_support import (
     post_payment_succeeded,
     simulator_config,
 )
-from tests.support import customer_with_key, priced_settings
+from tests.support import activations_facade, customer_with_key, priced_settings
 from tests.unit.activation_support import Desk
 from tests.unit.rental_support import RentDesk
 from tests.unit.stripe_fake import FakeGateway
@@ -71,7 +70,7 @@ def priced(stack: Any) -> Settings:
 def test_order__racing_http_orders_on_one_account_never_overspend(stack, priced):
     # Given an account with exactly enough for AFFORDABLE numbers, signed in on several sessions
     service, country = RACE_OFFER
-    facade = Activations(priced, build_partners(priced, SystemClock()), SystemClock())
+    facade = activations_facade(priced, build_partners(priced, SystemClock()), SystemClock())
     price = facade.catalog.quote(service, country, None)[0]
     customer = customer_with_key(priced, AFFORDABLE * price.price_cents)
     credentials = Credentials(SystemClock(), priced.session_ttl_seconds)
@@ -185,7 +184,7 @@ def test_order__lambda_dying_mid_order_is_resolved_by_the_job_refunded_once(stac
     assert checked_books(user.account_id)[0] == (1000 if was_refunded else 1000 - price)
     # When a fresh process runs the resolve job past the resolve delay, twice
     desk.clock.advance(desk.settings.pending_resolve_after_seconds + 1)
-    recovery = Activations(desk.settings, desk.partners, desk.clock)
+    recovery = activations_facade(desk.settings, desk.partners, desk.clock)
     recovery.resolve_stale_pending()
     after_first = checked_books(user.account_id)
     recovery.resolve_stale_pending()
@@ -208,7 +207,7 @@ def test_expire__lambda_dying_before_the_timeout_refund_is_refunded_once_on_the_
         desk.service.lifecycle.expire(activation)
     assert Activation.get(activation.activation_id, consistent_read=True).status == "WAITING"
     # When the next run of the expiry step (the job's per-activation work) ends it, and again
-    recovery = Activations(desk.settings, desk.partners, desk.clock)
+    recovery = activations_facade(desk.settings, desk.partners, desk.clock)
     recovery.lifecycle.expire(Activation.get(activation.activation_id, consistent_read=True))
     with pytest.raises(IllegalTransition):
         recovery.lifecycle.expire(Activation.get(activation.activation_id, consistent_read=True))
@@ -249,7 +248,7 @@ def test_order__partner_faults_at_service_level_fail_and_refund(stack_settings, 
     # Given the only partner (a simulator of this test's own) answering with `fault`, a 0.5 s read timeout
     partner = PartnerSettings(new_id("sim"), "sms-activate", own_simulator.url, "sim-key")
     configured = replace(stack_settings, partners=(partner,), partner_read_timeout_seconds=0.5)
-    facade = Activations(configured, build_partners(configured, SystemClock()), SystemClock())
+    facade = activations_facade(configured, build_partners(configured, SystemClock()), SystemClock())
     facade.refresh_prices()
     requests.post(f"{own_simulator.url}/_sim/config", json=fault, timeout=5).raise_for_status()
     user = Account.get(customer_with_key(stack_settings, 1000).account_id)

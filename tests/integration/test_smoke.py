@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib import wiring
 from chalicelib.admin_lambda import handle
 from chalicelib.domain.activation_state import ActivationStatus
-from chalicelib.services.admin.wiring import build_admin_service
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from infra.aws import Stop
@@ -27,7 +27,8 @@ class AdminLambda:
     """lambda.invoke of the admin function, answered by its handler over the stack's tables."""
 
     def __init__(self, settings: Any) -> None:
-        self.service = build_admin_service(settings)
+        self.service = wiring.build_admin_service(settings, wiring.clock(), wiring.mailer(), wiring.partners(),
+                                                  wiring.stripe_gateway())
         self.invoked: list[str] = []
 
     def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import requests
 
+from chalicelib import wiring
 from chalicelib.config import Settings
 from chalicelib.domain.clock import SystemClock
 from chalicelib.providers.mailer import OutboxMailer
-from chalicelib.services.admin.wiring import build_admin_service
 from chalicelib.services.support.tickets import SupportDesk
 from infra.local.stack import Stack
 from tests.integration.helpers_security import emails_to, link_token, unique_email
@@ -50,7 +50,9 @@ def test_contact__a_blocked_user_can_write_and_their_block_email_answers_to_supp
         stack: Stack, stack_settings: Settings) -> None:
     # Given a customer an admin blocked (their block email says "answer this email")
     customer = customer_with_key(stack_settings)
-    admin = build_admin_service(stack_settings, mailer=_mailer(stack, stack_settings))
+    mailer = _mailer(stack, stack_settings)
+    admin = wiring.build_admin_service(stack_settings, wiring.clock(), mailer, wiring.partners(),
+                                       wiring.stripe_gateway())
     admin.accounts.block(customer.email, "chargeback", ACTOR)
     (block_email,) = [m for m in emails_to(stack.outbox, customer.email) if "blocked" in str(m["Subject"])]
     assert "answer this email" in str(block_email.get_content())

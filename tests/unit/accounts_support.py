@@ -12,7 +12,6 @@ from typing import Any
 from chalice.test import Client
 from pynamodb.models import Model
 
-from chalicelib.api.accounts import AccountServices
 from chalicelib.config import Settings
 from chalicelib.services.accounts.api_keys import ApiKeys
 from chalicelib.services.accounts.passwords import Argon2Params, Passwords
@@ -28,6 +27,7 @@ from chalicelib.store.accounts import Account, Credential, LoginThrottle, OneTim
 from chalicelib.store.ledger import Claim, LedgerEntry
 from chalicelib.store.rate_limit import RateWindow
 from chalicelib.store.runtime import ActivityEntry, RuntimeSetting
+from chalicelib.wiring import AccountServices
 from tests.clock import FixedClock
 from tests.fake_dns import FakeDns
 
@@ -133,7 +133,7 @@ class Harness:
         self.notices = SecurityNotices(self.mailer, settings.public_base_url, self.clock)
 
     def rest_services(self) -> AccountServices:
-        """These services as the account routes get them (monkeypatch `chalicelib.api.accounts.services`)."""
+        """These services as the account routes get them (monkeypatch `chalicelib.wiring.account_services`)."""
         return AccountServices(accounts=self.accounts, signin=self.signin, recovery=self.recovery, rights=self.rights,
                                api_keys=self.api_keys, webhooks=self.webhooks, notices=self.notices)
 

@@ -14,7 +14,6 @@ from chalicelib.domain.ids import new_id
 from chalicelib.providers.base import PartnerNumber
 from chalicelib.providers.pinned_http import Target
 from chalicelib.services.accounts.webhook_settings import webhook_policy
-from chalicelib.services.activations.facade import Activations
 from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform.user_webhooks import UserWebhooks
@@ -24,6 +23,7 @@ from chalicelib.store.ledger import LedgerEntry
 from tests.clock import FixedClock
 from tests.fake_dns import FakeDns
 from tests.fake_partner import FakePartner
+from tests.support import activations_facade
 
 T0 = 1_800_000_000.0
 MARKUP = Decimal(50)  # a 40-cent cost sells at 60
@@ -66,7 +66,7 @@ class Desk:
         self.dns = FakeDns()
         self.webhooks = UserWebhooks(self.clock, webhook_policy(self.settings, self.dns), self.session,
                                      shards=self.settings.write_shards)
-        self.service = Activations(self.settings, self.partners, self.clock, webhooks=self.webhooks)
+        self.service = activations_facade(self.settings, self.partners, self.clock, self.webhooks)
         self.wallet = Wallet(self.clock)
         self.service.refresh_prices()
 

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import wiring
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.activation_state import ActivationStatus
@@ -18,7 +19,6 @@ from chalicelib.providers.base import PartnerActivationState, PartnerNumber, Par
 from chalicelib.services.activations.facade import Activations
 from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.services.admin.service import AdminService
-from chalicelib.services.admin.wiring import build_admin_service
 from chalicelib.services.money.stripe_events import StripeEvents
 from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.money.wallet import Wallet
@@ -75,8 +75,8 @@ class AdminHarness:
         self.clock = FixedClock()
         self.mailer = RecordingMailer()
         self.partner = FakePartner()
-        self.admin: AdminService = build_admin_service(self.settings, clock=self.clock, mailer=self.mailer,
-                                                       partners=[self.partner])
+        self.admin: AdminService = wiring.build_admin_service(self.settings, self.clock, self.mailer, [self.partner],
+                                                              wiring.stripe_gateway())
 
     def account(self, email: str = "ann@example.com", balance_cents: int = 0) -> Account:
         created = self.admin.accounts.create_account(email, verified=True, actor=ACTOR, balance_cents=balance_cents)
@@ -115,7 +115,7 @@ class AdminHarness:
 
     def credit(self, gateway: FakeGateway, intent_id: str) -> None:
         event = signed("payment_intent.succeeded", intent_of(gateway, intent_id), timestamp=int(self.clock.now()))
-        StripeEvents(gateway, Wallet(self.clock)).receive(*event)
+        StripeEvents(gateway, Wallet(self.clock), wiring.mailer()).receive(*event)
 
 
 def actions_of(result: dict[str, Any]) -> list[str]:

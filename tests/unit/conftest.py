@@ -7,7 +7,7 @@ import pytest
 from chalice.test import Client
 
 from app import app  # imported at collection: importing it binds the models, which must not undo a test's moto tables
-from chalicelib.api import accounts as accounts_api
+from chalicelib import wiring
 from chalicelib.config import Settings
 from chalicelib.services.money.stripe_events import StripeEvents
 from chalicelib.services.money.top_ups import TopUps
@@ -43,7 +43,7 @@ def gateway() -> FakeGateway:
 def pay(module_tables: Settings, gateway: FakeGateway) -> Callable[[str, int], str]:
     """Tops an account up by card through the public services: pay(account_id, amount) -> payment_intent_id."""
     topups = TopUps(gateway, module_tables, FixedClock(NOW))
-    events = StripeEvents(gateway, Wallet(FixedClock(NOW)))
+    events = StripeEvents(gateway, Wallet(FixedClock(NOW)), wiring.mailer())
 
     def top_up(account_id: str, amount_cents: int) -> str:
         intent_id = charge_saved_card(topups, account_id, amount_cents).payment_intent_id
@@ -76,7 +76,7 @@ def desk(moto_tables: Settings) -> Desk:
 def rest_client(h: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     """Chalice's test client over the app, the account routes wired to the harness's services."""
     bundle = h.rest_services()
-    monkeypatch.setattr(accounts_api, "services", lambda: bundle)
+    monkeypatch.setattr(wiring, "account_services", lambda: bundle)
     with Client(app) as client:
         yield client
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
+from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import AccountInactive, Conflict, InvalidInput, NotFound, Unauthenticated
 from chalicelib.services.accounts.activity import detail_of, list_activity, record_activity
 from chalicelib.services.accounts.authn import authenticate
@@ -17,7 +18,7 @@ NEW_PASSWORD = "a brand new passphrase"
 
 
 def _kinds(account_id: str) -> list[str]:
-    return [e.kind for e in list_activity(account_id).entries]
+    return [e.kind for e in list_activity(account_id, clock=SystemClock()).entries]
 
 
 def test_report_unauthorized__locks_at_once_revokes_everything_and_mails_a_way_back(h):
@@ -225,5 +226,5 @@ def test_activity__a_forged_cursor_is_refused(h):
     record_activity("acc_x", "sign_in", IP, None, clock=h.clock, retention_days=180)
     # When a cursor that we never gave out is sent, then it is refused as bad input
     with pytest.raises(InvalidInput) as refused:
-        list_activity("acc_x", before="'; drop table")
+        list_activity("acc_x", before="'; drop table", clock=SystemClock())
     assert refused.value.details == {"field": "before"}

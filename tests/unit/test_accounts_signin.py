@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.domain.accounts import AccountStatus
+from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import Forbidden, InvalidInput, RateLimited, Unauthenticated
 from chalicelib.services.accounts.activity import list_activity
 from chalicelib.services.accounts.authn import authenticate
@@ -31,7 +32,7 @@ def test_login__right_password_gives_a_session_that_authenticates(h):
     principal = authenticate(session.token, h.clock)
     assert (principal.account.account_id, principal.credential_kind) == (account.account_id, "session")
     assert session.expires_at == h.clock.t + h.settings.session_ttl_seconds
-    newest = list_activity(account.account_id).entries[0]
+    newest = list_activity(account.account_id, clock=SystemClock()).entries[0]
     assert (newest.kind, newest.ip) == ("sign_in", IP)
 
 

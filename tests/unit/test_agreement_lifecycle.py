@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib import wiring
 from chalicelib.admin_lambda import handle
 from chalicelib.domain.errors import Conflict, InvalidInput
 from chalicelib.services.accounts import agreement_notices
@@ -17,7 +18,6 @@ from chalicelib.services.accounts.authn import authenticate
 from chalicelib.services.accounts.rights import AccountRights
 from chalicelib.services.admin.agreement import AgreementAdmin
 from chalicelib.services.admin.audit import AuditLog
-from chalicelib.services.platform import container
 from chalicelib.services.platform.mail_outbox import DurableMailer
 from chalicelib.store.accounts import Account
 from chalicelib.store.agreements import AgreementVersion
@@ -50,7 +50,7 @@ def office(h: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[AgreementAdm
         with model.batch_write() as batch:
             for item in model.scan():
                 batch.delete(item)
-    monkeypatch.setattr(container, "clock", lambda: h.clock)
+    monkeypatch.setattr(wiring, "clock", lambda: h.clock)
     yield AgreementAdmin(AgreementVersions(h.settings.agreement_version, h.clock), AuditLog(h.clock))
 
 

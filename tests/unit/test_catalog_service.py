@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.config import PartnerSettings, Settings
+from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.providers.base import PartnerUnavailable
 from chalicelib.services.activations.catalog import (
@@ -106,9 +107,9 @@ def test_set_price__overrides_the_markup_until_cleared(prices):
     partner = FakePartner(cost_minor=40, services=("tg",), countries=(0,))
     built = catalog(prices, partner)
     # When the admin fixes Telegram/Russia at 0.99, then clears it
-    set_price("tg", 0, 99)
+    set_price("tg", 0, 99, SystemClock())
     fixed = built.quote("tg", 0, None)[0].price_cents
-    clear_price("tg", 0)
+    clear_price("tg", 0, SystemClock())
     # Then the price followed
     assert (fixed, built.quote("tg", 0, None)[0].price_cents) == (99, 60)
 
@@ -118,14 +119,15 @@ def test_set_markup__changes_every_price_without_override(prices):
     partner = FakePartner(cost_minor=40, services=("tg",), countries=(0,))
     built = catalog(prices, partner)
     # When the markup becomes 25%
-    set_markup("25")
+    set_markup("25", SystemClock())
     # Then the price is 0.50
     assert built.quote("tg", 0, None)[0].price_cents == 50
 
 
 @pytest.mark.parametrize("call", [
-    lambda: set_markup("-1"), lambda: set_markup("abc"), lambda: set_price("nope", 0, 10),
-    lambda: set_price("tg", 99999, 10), lambda: set_price("tg", 0, 0),
+    lambda: set_markup("-1", SystemClock()), lambda: set_markup("abc", SystemClock()),
+    lambda: set_price("nope", 0, 10, SystemClock()), lambda: set_price("tg", 99999, 10, SystemClock()),
+    lambda: set_price("tg", 0, 0, SystemClock()),
 ])
 def test_admin_prices__bad_values_are_refused(prices, call):
     # Given / When an admin sets a nonsense price or markup / Then it is refused

@@ -14,10 +14,10 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib.api import activations as activations_api
+from chalicelib import wiring
 from chalicelib.services.accounts.sessions import Credentials
 from chalicelib.services.activations import catalog, delivery_memory
-from chalicelib.services.platform import rate_limit, runtime_settings
+from chalicelib.services.platform import runtime_settings
 from chalicelib.store.accounts import Account
 from tests.unit.activation_support import CODE_SMS, Desk
 from tests.unit.dynamo_calls import count_dynamodb_calls
@@ -30,7 +30,7 @@ STEP_BUDGETS = {"order": 3, "status check asking the partner": 1, "SMS picked up
 @pytest.fixture
 def warm(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> Desk:
     """The desk's facade behind the REST routes, in a container whose caches stay warm for the whole test."""
-    monkeypatch.setattr(activations_api, "activations", lambda: desk.service)
+    monkeypatch.setattr(wiring, "activations", lambda: desk.service)
     monkeypatch.setattr(runtime_settings, "_CACHE_SECONDS", 3600.0)
     monkeypatch.setattr(catalog, "_LISTING_CACHE_SECONDS", 3600.0)
     for name in ("RATES_CACHE_SECONDS", "MARKS_CACHE_SECONDS"):
@@ -48,7 +48,7 @@ def test_http_order__at_most_four_dynamodb_calls_with_rate_limit_and_authenticat
     # Given a funded account's API key, used once already in this container, with the rate limit on
     user = warm.account(10_000)
     api_key = Credentials(warm.clock, 3600).create_api_key(user.account_id, "bot").api_key
-    assert rate_limit.limiter().limit is not None
+    assert wiring.rate_limiter().limit is not None
     with Client(app) as client:
         assert _order(client, api_key) == 201
         # When it orders three more numbers

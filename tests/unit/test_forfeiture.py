@@ -5,6 +5,7 @@ import pytest
 
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.clock import SystemClock
 from chalicelib.services.money.forfeiture import Forfeiture
 from chalicelib.services.money.refund_requests import RefundRequests, RefundStatus
 from chalicelib.services.money.wallet import Wallet
@@ -26,7 +27,7 @@ def forfeiture(refunds) -> Forfeiture:
 
 def test_forfeit_balance__takes_the_whole_balance_with_the_reason(acc, forfeiture):
     # Given 7.50 on a blocked account's balance
-    Wallet().post(acc, 750, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
+    Wallet(SystemClock()).post(acc, 750, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
     # When it is forfeited
     posting = forfeiture.forfeit_balance(acc, "fraud (10.2)", "admin@example.com")
     # Then one forfeiture entry took all of it, saying why and who
@@ -38,7 +39,7 @@ def test_forfeit_balance__takes_the_whole_balance_with_the_reason(acc, forfeitur
 
 def test_forfeit_balance__declines_a_pending_refund_request_first(acc, forfeiture, refunds):
     # Given a pending refund request holding the whole balance
-    Wallet().post(acc, 900, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
+    Wallet(SystemClock()).post(acc, 900, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
     request = refunds.create(acc, "Leaving")
     # When the balance is forfeited
     forfeiture.forfeit_balance(acc, "terms breach", "admin")
@@ -52,7 +53,7 @@ def test_forfeit_balance__declines_a_pending_refund_request_first(acc, forfeitur
 def test_forfeit_balance__nothing_to_take_writes_nothing(acc, forfeiture, balance_cents):
     # Given an empty balance, or one below zero after a dispute
     if balance_cents:
-        Wallet().post(acc, balance_cents, LedgerKind.DISPUTE, f"dp_1{acc}", allow_negative=True)
+        Wallet(SystemClock()).post(acc, balance_cents, LedgerKind.DISPUTE, f"dp_1{acc}", allow_negative=True)
     # When it is forfeited / Then there is no entry and a debt stays a debt
     assert forfeiture.forfeit_balance(acc, "blocked", "admin") is None
     assert Account.get(acc).balance_cents == balance_cents

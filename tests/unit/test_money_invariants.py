@@ -12,7 +12,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from chalicelib import wiring
 from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import Conflict, InsufficientBalance, PaymentError
 from chalicelib.providers.stripe_gateway import RefundResult
 from chalicelib.services.money.refund_requests import RefundDecision, RefundRequests, RefundStatus
@@ -57,7 +59,7 @@ class _Money:
         self.account_id = new_account()
         self.gateway = FakeGateway()
         self.topups = TopUps(self.gateway, settings, FixedClock(NOW))
-        self.events = StripeEvents(self.gateway, Wallet(FixedClock(NOW)))
+        self.events = StripeEvents(self.gateway, Wallet(FixedClock(NOW)), wiring.mailer())
         self.refunds = RefundRequests(self.gateway, Wallet(FixedClock(NOW)), fee_cents=50,
                                       deposit_fees=no_card_fees(self.gateway))
         self.intents: list[str] = []
@@ -75,7 +77,7 @@ class _Money:
 
     def spend(self, amount: int) -> None:
         try:
-            Wallet().post(self.account_id, -amount, LedgerKind.ACTIVATION_CHARGE,
+            Wallet(SystemClock()).post(self.account_id, -amount, LedgerKind.ACTIVATION_CHARGE,
                           f"act_{self.account_id}_{next(self.refund_ids)}")
         except InsufficientBalance:
             pass

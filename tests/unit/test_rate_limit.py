@@ -8,8 +8,8 @@ from chalice.test import Client
 from pynamodb.exceptions import UpdateError
 
 from app import app
+from chalicelib import wiring
 from chalicelib.domain.errors import RateLimited
-from chalicelib.services.platform import rate_limit
 from chalicelib.services.platform.rate_limit import Limit, RateLimiter, client_identity
 from chalicelib.store.rate_limit import RateWindow
 from tests.clock import FixedClock
@@ -104,7 +104,7 @@ def test_client_identity__a_credential_has_its_own_budget_apart_from_its_ip():
 def test_middleware__v1_route_past_the_limit_answers_429_with_retry_after(clock, monkeypatch):
     # Given a limit of 2 requests per 10 s
     limiter = RateLimiter(Limit(2, 10), clock)
-    monkeypatch.setattr(rate_limit, "limiter", lambda: limiter)
+    monkeypatch.setattr(wiring, "rate_limiter", lambda: limiter)
     with Client(app) as client:
         # When an anonymous client reads the agreement 3 times
         answers = [client.http.get("/v1/agreement") for _ in range(3)]

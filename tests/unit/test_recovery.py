@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import pytest
 
 from chalicelib.domain.accounts import AccountStatus
+from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthenticated
 from chalicelib.services.accounts.activity import list_activity
 from chalicelib.services.accounts.authn import authenticate
@@ -56,7 +57,7 @@ def test_forgot_password__reset_link_sets_a_new_password_and_ends_sessions(h):
         h.signin.login("ann@example.com", PASSWORD, IP)
     assert h.signin.login("ann@example.com", NEW_PASSWORD, IP).token
     assert not _works(h, old_session)
-    assert "password_reset" in [e.kind for e in list_activity(account.account_id).entries]
+    assert "password_reset" in [e.kind for e in list_activity(account.account_id, clock=SystemClock()).entries]
     assert "Your SMS Rooms password was changed" in [m.subject for m in h.mailer.sent]
 
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib import wiring
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import Conflict, InsufficientBalance, InvalidInput, PaymentError
 from chalicelib.providers.stripe_gateway import RefundResult
 from chalicelib.services.money.refund_requests import RefundDecision, RefundRequests, RefundStatus
@@ -48,7 +50,7 @@ def test_create__holds_the_whole_available_balance(acc, pay, refunds):
     assert (request.amount_cents, request.status) == (1200, RefundStatus.PENDING.value)
     assert (_account(acc).balance_cents, _account(acc).held_cents) == (1200, 1200)
     with pytest.raises(InsufficientBalance):
-        Wallet().post(acc, -1, LedgerKind.ACTIVATION_CHARGE, f"act_1{acc}")
+        Wallet(SystemClock()).post(acc, -1, LedgerKind.ACTIVATION_CHARGE, f"act_1{acc}")
 
 
 def test_create__a_second_request_while_one_is_pending_is_refused(acc, pay, refunds):
@@ -63,7 +65,7 @@ def test_create__a_second_request_while_one_is_pending_is_refused(acc, pay, refu
 
 def test_create__balance_not_above_the_fee_is_nothing_to_refund(acc, refunds):
     # Given a balance of exactly the fee
-    Wallet().post(acc, FEE, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
+    Wallet(SystemClock()).post(acc, FEE, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
     # When a refund is requested / Then there is nothing to pay back, and nothing is held
     with pytest.raises(Conflict) as raised:
         refunds.create(acc, "please")
@@ -79,7 +81,7 @@ def test_create__a_request_without_a_reason_is_refused(acc, refunds):
 def test_decide__approval_refunds_newest_top_ups_first_minus_the_fee(acc, pay, refunds, gateway):
     # Given top-ups of 10.00 then 5.00, 3.00 spent, and a request for the 12.00 left
     older, newer = pay(acc, 1000), pay(acc, 500)
-    Wallet().post(acc, -300, LedgerKind.ACTIVATION_CHARGE, f"act_1{acc}")
+    Wallet(SystemClock()).post(acc, -300, LedgerKind.ACTIVATION_CHARGE, f"act_1{acc}")
     request = refunds.create(acc, "Leaving")
     # When an admin approves it
     decided = refunds.decide(request.request_id, RefundDecision.APPROVE, "ok", "admin@example.com")
@@ -98,7 +100,7 @@ def test_decide__approval_refunds_newest_top_ups_first_minus_the_fee(acc, pay, r
 def test_decide__money_cards_cannot_take_back_stays_and_is_reported(acc, pay, refunds, gateway):
     # Given 5.00 paid by card and 20.00 given by an admin
     intent_id = pay(acc, 500)
-    Wallet().post(acc, 2000, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
+    Wallet(SystemClock()).post(acc, 2000, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
     request = refunds.create(acc, "Leaving")
     # When the 25.00 request is approved
     decided = refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
@@ -111,13 +113,13 @@ def test_decide__money_cards_cannot_take_back_stays_and_is_reported(acc, pay, re
 def test_decide__what_stripe_refunded_already_is_not_refunded_again(acc, pay, refunds, gateway):
     # Given a 10.00 top-up of which Stripe's dashboard refunded 4.00 (reported by charge.refunded)
     intent_id = pay(acc, 1000)
-    events = StripeEvents(gateway, Wallet(FixedClock(NOW)))
+    events = StripeEvents(gateway, Wallet(FixedClock(NOW)), wiring.mailer())
     gateway.refund(intent_id, 400, f"dashboard{acc}", {})
     charge = {"id": "ch_x", "payment_intent": intent_id, "currency": "usd", "amount_refunded": 400,
               "refunds": {"data": [{"id": f"re_dash{acc}", "amount": 400, "currency": "usd", "status": "succeeded",
                                     "metadata": {}}]}}
     events.receive(*signed("charge.refunded", charge))
-    Wallet().post(acc, 5000, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
+    Wallet(SystemClock()).post(acc, 5000, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
     request = refunds.create(acc, "Leaving")
     # When the request is approved
     decided = refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
@@ -157,7 +159,7 @@ def test_decide__a_crash_after_stripe_refunded_is_healed_by_the_webhook_and_neve
         refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
     [made] = gateway.refunds_of(intent_id)
     # When Stripe's refund event arrives, and the admin approves again after Stripe forgot the idempotency key
-    events = StripeEvents(gateway, Wallet(FixedClock(NOW)))
+    events = StripeEvents(gateway, Wallet(FixedClock(NOW)), wiring.mailer())
     events.receive(*signed("refund.created", refund_object(made.id, made.amount_cents, intent_id,
                                                            {"refund_request_id": request.request_id})))
     gateway.during_refund = None

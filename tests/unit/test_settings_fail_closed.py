@@ -14,10 +14,9 @@ import pytest
 from chalice.test import Client
 
 import app as app_module
-from chalicelib import config
+from chalicelib import config, wiring
 from chalicelib.config import LOCAL_VALUES, Misconfigured, SettingsSource
 from chalicelib.domain.push_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, push_signature
-from chalicelib.services.money import stripe_events
 
 PREFIX = "/sms-rooms/prod/"
 
@@ -132,7 +131,7 @@ def test_stripe_webhook__forged_with_the_local_secret_is_refused_when_the_secret
     deployed.put(values)
     deployed.cold_start()
     applied: list[str] = []
-    monkeypatch.setattr(stripe_events, "stripe_events", lambda: applied.append("stripe_events"))
+    monkeypatch.setattr(wiring, "stripe_events", lambda: applied.append("stripe_events"))
     # When a success event for 50,000 ¢ arrives signed with the repo's whsec_local
     answer = client.http.post("/v1/webhooks/stripe", body=CREDIT,
                               headers=stripe_signed(CREDIT, LOCAL_VALUES["STRIPE_WEBHOOK_SECRET"]))

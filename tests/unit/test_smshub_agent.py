@@ -23,14 +23,13 @@ from chalicelib.providers.registry import build_partners
 from chalicelib.providers.smshub_agent import SmsHubAgentPartner
 from chalicelib.providers.transport import HttpPolicy
 from chalicelib.services.activations.agent_sms import UNMATCHED_GRACE_SECONDS, AgentSms, AgentSmsDesk, Outcome
-from chalicelib.services.activations.facade import Activations
 from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from infra.local.simulator.smshub_agent import AgentHandle, start_smshub_agent
 from infra.local.stack import free_port
 from tests.clock import FixedClock
-from tests.support import customer_with_key, wait_until
+from tests.support import activations_facade, customer_with_key, wait_until
 
 KEY = "agent-key"
 FAST = HttpPolicy(connect_timeout_seconds=0.5, read_timeout_seconds=2.0, read_retries=2, retry_backoff_seconds=0.01)
@@ -198,7 +197,7 @@ class Hub:
         configured = replace(settings, partners=(PartnerSettings("bank", "smshub_agent", agent.url, KEY,
                                                                  prices=(("*", 40),)),))
         self.clock = FixedClock(1_800_000_000.0)
-        self.facade = Activations(configured, build_partners(configured, SystemClock()), self.clock)
+        self.facade = activations_facade(configured, build_partners(configured, SystemClock()), self.clock)
         self.facade.refresh_prices()
         self.desk = AgentSmsDesk(self.facade.intake, self.clock)
         self.account = Account.get(customer_with_key(configured, 1000).account_id)

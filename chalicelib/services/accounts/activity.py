@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from chalicelib.config import get_settings
-from chalicelib.domain.clock import Clock, SystemClock
+from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.store.runtime import ActivityEntry
 
@@ -50,9 +50,9 @@ class ActivityPage:
 
 
 def record_activity(account_id: str, kind: str, ip: str | None, detail: Mapping[str, object] | None = None, *,
-                    clock: Clock | None = None, retention_days: int | None = None) -> ActivityEntry:
+                    clock: Clock, retention_days: int | None = None) -> ActivityEntry:
     """Append an entry to the account's log; it expires after `retention_days` (default: the settings')."""
-    entry = activity_entry(account_id, kind, ip, detail, now=(clock or SystemClock()).now(),
+    entry = activity_entry(account_id, kind, ip, detail, now=clock.now(),
                            retention_days=retention_days)
     entry.save()
     return entry
@@ -69,11 +69,11 @@ def activity_entry(account_id: str, kind: str, ip: str | None, detail: Mapping[s
 
 
 def list_activity(account_id: str, *, limit: int = 50, before: str | None = None,
-                  clock: Clock | None = None) -> ActivityPage:
+                  clock: Clock) -> ActivityPage:
     """Newest first; entries past their TTL are hidden even before DynamoDB deletes them."""
     if before is not None and not _SORT_KEY.match(before):
         raise InvalidInput("'before' is not a cursor this API gave out.", details={"field": "before"})
-    now = (clock or SystemClock()).now()
+    now = clock.now()
     page = ActivityEntry.query(account_id, range_key_condition=ActivityEntry.sort_key < before if before else None,
                                scan_index_forward=False, limit=min(limit, MAX_PAGE))
     entries = list(page)

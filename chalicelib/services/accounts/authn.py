@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.domain.accounts import AccountStatus
-from chalicelib.domain.clock import Clock, SystemClock
+from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import AccountBlocked, AccountInactive, Forbidden, ScopeMissing, Unauthenticated
 from chalicelib.domain.ids import sha256_hex
 from chalicelib.domain.scopes import ALL_SCOPES, Need, Scope, stored_scopes
 from chalicelib.store.accounts import Account, Credential
+
+if TYPE_CHECKING:
+    from chalicelib.services.platform.rate_limit import RateLimiter
 
 _TOUCH_EVERY_SECONDS = 60
 
@@ -53,7 +57,7 @@ class Principal:
         return self
 
 
-def authenticate(secret: str | None, clock: Clock | None = None, *, ip: str | None = None,
+def authenticate(secret: str | None, clock: Clock, *, ip: str | None = None,
                  request_id: str | None = None) -> Principal:
     """The account behind a session token or API key; raises Unauthenticated, AccountBlocked, AccountInactive.
 
@@ -66,7 +70,7 @@ def authenticate(secret: str | None, clock: Clock | None = None, *, ip: str | No
         credential = Credential.get(token_hash)
     except Credential.DoesNotExist:
         raise Unauthenticated("The token or API key is not valid.") from None
-    now = (clock or SystemClock()).now()
+    now = clock.now()
     if credential.expires_at is not None and credential.expires_at.timestamp() <= now:
         raise Unauthenticated("The session has expired. Please sign in again.")
     try:
@@ -103,16 +107,17 @@ def _touch(credential: Credential, account: Account, now: float, ip: str | None,
         pass  # revoked a moment ago: nothing to record, and the next request is refused anyway
 
 
-def authenticate_from(secret: str | None, ip: str | None, clock: Clock | None = None, *,
+def authenticate_from(secret: str | None, ip: str | None, clock: Clock, failed: RateLimiter, *,
                       request_id: str | None = None) -> Principal:
-    """`authenticate`, where each unknown credential also spends the caller's IP guessing budget (429 past it)."""
+    """`authenticate`, where each unknown credential also spends the caller's IP guessing budget in `failed` (429
+    past it)."""
     try:
         return authenticate(secret, clock, ip=ip, request_id=request_id)
     except Unauthenticated:
         if secret:
-            from chalicelib.services.platform import rate_limit
+            from chalicelib.services.platform.rate_limit import admit_failed_credential
 
-            rate_limit.admit_failed_credential(ip)
+            admit_failed_credential(failed, ip)
         raise
 
 

@@ -10,13 +10,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chalicelib.config import rebuilt_with_settings
 from chalicelib.domain.catalog_data import service_by_code
 from chalicelib.domain.clock import Clock
 from chalicelib.observability import logger
-from chalicelib.services.activations.facade import activations
 from chalicelib.services.activations.sms_intake import SmsIntake, SmsSource
-from chalicelib.services.platform import container
 from chalicelib.store import activations as activation_store
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import Claim, claim_once, claimed
@@ -95,8 +92,3 @@ def _names_service(text: str, service: str) -> bool:
     info = service_by_code(service)
     words = re.findall(r"[A-Za-z0-9]{2,}", info.name) if info else []
     return any(re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE) for word in words)
-
-
-@rebuilt_with_settings
-def desk() -> AgentSmsDesk:
-    return AgentSmsDesk(activations().intake, container.clock())

@@ -219,7 +219,7 @@ def _item(key: tuple[str, int, str], quotes: list[Quote], operators: set[str]) -
                        rates=sum((q.rates for q in quotes), Rates()))
 
 
-def set_markup(percent: Decimal | int | str, clock: Clock | None = None) -> Decimal:
+def set_markup(percent: Decimal | int | str, clock: Clock) -> Decimal:
     """The markup on partners' costs for every price without an override (agreement 6.1)."""
     try:
         value = Decimal(str(percent))
@@ -231,7 +231,7 @@ def set_markup(percent: Decimal | int | str, clock: Clock | None = None) -> Deci
     return value
 
 
-def set_price(service: str, country: int, price_cents: int, clock: Clock | None = None) -> None:
+def set_price(service: str, country: int, price_cents: int, clock: Clock) -> None:
     """Fix the price of (service, country) whatever the costs and the markup."""
     _require_known(service, country)
     if not isinstance(price_cents, int) or isinstance(price_cents, bool) or not 1 <= price_cents <= MAX_PRICE_CENTS:
@@ -241,7 +241,7 @@ def set_price(service: str, country: int, price_cents: int, clock: Clock | None 
     runtime_settings.set_value(PRICE_OVERRIDES_KEY, overrides, clock)
 
 
-def clear_price(service: str, country: int, clock: Clock | None = None) -> None:
+def clear_price(service: str, country: int, clock: Clock) -> None:
     """Go back to cost + markup for (service, country)."""
     _require_known(service, country)
     overrides = price_overrides(fresh=True)

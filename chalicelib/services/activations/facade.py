@@ -8,21 +8,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from chalicelib.config import Settings, get_settings, rebuilt_with_settings
+from chalicelib.config import Settings
 from chalicelib.domain.activation_state import ActivationEvent
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import PartnerError
 from chalicelib.observability import logger
-from chalicelib.providers import registry
 from chalicelib.providers.base import Partner
-from chalicelib.services.accounts.webhook_settings import webhook_policy
 from chalicelib.services.activations.catalog import Catalog, CatalogItem
 from chalicelib.services.activations.delivery_memory import DeliveryMemory
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
 from chalicelib.services.activations.ordering import Ordering, OrderRequest
 from chalicelib.services.activations.sms_intake import PollResult, SmsIntake, SmsSource
-from chalicelib.services.money.wallet import Wallet
-from chalicelib.services.platform import container
 from chalicelib.services.platform.partner_calls import PartnerAction, Told
 from chalicelib.services.platform.user_webhooks import UserWebhooks
 from chalicelib.store import activations as activation_store
@@ -33,19 +29,20 @@ MAX_LIST_LIMIT = 100
 
 
 class Activations:
-    def __init__(self, settings: Settings, partners: Sequence[Partner], clock: Clock, *,
-                 wallet: Wallet | None = None, webhooks: UserWebhooks | None = None) -> None:
-        by_name = {p.name: p for p in partners}
-        wallet = wallet or Wallet(clock)
+    """Built by the composition root (chalicelib/wiring.py) from parts that share the partners and the wallet."""
+
+    def __init__(self, settings: Settings, clock: Clock, partners: Sequence[Partner], *, memory: DeliveryMemory,
+                 catalog: Catalog, lifecycle: Lifecycle, webhooks: UserWebhooks, intake: SmsIntake,
+                 ordering: Ordering) -> None:
         self.settings = settings
         self.clock = clock
         self.partners = list(partners)
-        self.memory = DeliveryMemory(settings, clock)
-        self.catalog = Catalog(settings, partners, clock, self.memory)
-        self.lifecycle = Lifecycle(settings, by_name, clock, wallet, self.memory)
-        self.webhooks = webhooks or UserWebhooks(clock, webhook_policy(settings), shards=settings.write_shards)
-        self.intake = SmsIntake(settings, by_name, clock, self.lifecycle, self.webhooks)
-        self.ordering = Ordering(settings, by_name, clock, self.catalog, self.lifecycle, wallet)
+        self.memory = memory
+        self.catalog = catalog
+        self.lifecycle = lifecycle
+        self.webhooks = webhooks
+        self.intake = intake
+        self.ordering = ordering
 
     # The price list ----------------------------------------------------------------------------------------
     def price_list(self, service: str | None = None, country: int | None = None) -> list[CatalogItem]:
@@ -202,9 +199,3 @@ class Activations:
 
     def retry_partner_calls(self) -> int:
         return self.lifecycle.calls.retry_due()
-
-
-@rebuilt_with_settings
-def activations() -> Activations:
-    """The process's facade over the configured partners."""
-    return Activations(get_settings(), registry.partners(), container.clock())

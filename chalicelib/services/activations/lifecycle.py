@@ -49,13 +49,13 @@ _FAILED_DELIVERY = frozenset({ActivationStatus.CANCELED, ActivationStatus.TIMEOU
 
 class Lifecycle:
     def __init__(self, settings: Settings, partners: Mapping[str, Partner], clock: Clock, wallet: Wallet,
-                 memory: DeliveryMemory) -> None:
+                 memory: DeliveryMemory, calls: PartnerCalls) -> None:
         self.settings = settings
         self.partners = partners
         self.clock = clock
         self.wallet = wallet
         self.memory = memory
-        self.calls = PartnerCalls(partners, clock, settings.write_shards)
+        self.calls = calls
 
     def load(self, activation_id: int) -> Activation:
         activation = activation_store.load(activation_id)

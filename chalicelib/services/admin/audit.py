@@ -9,7 +9,7 @@ from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain.clock import Clock, SystemClock, iso
+from chalicelib.domain.clock import Clock, iso
 from chalicelib.services.money.wallet import ExtraItems
 from chalicelib.store.runtime import AuditEntry
 
@@ -30,8 +30,8 @@ class AuditRecord:
 
 
 class AuditLog:
-    def __init__(self, clock: Clock | None = None) -> None:
-        self.clock = clock or SystemClock()
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
 
     def entry(self, record: AuditRecord) -> AuditEntry:
         """The unsaved entry, for `tx.save(entry)` inside the transaction that makes the change."""

@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 from pynamodb.models import Model
 
 from chalicelib.domain.accounts import LedgerKind
-from chalicelib.domain.clock import Clock, SystemClock
+from chalicelib.domain.clock import Clock
 from chalicelib.observability import logger
 from chalicelib.providers.stripe_gateway import IntentSummary, StripeGateway
 from chalicelib.services.money.reconcile_checks import (
@@ -88,10 +88,10 @@ class Books:
 
 
 class Reconciler:
-    def __init__(self, intents: PaymentIntentSource | None, clock: Clock | None = None,
+    def __init__(self, intents: PaymentIntentSource | None, clock: Clock,
                  grace_seconds: int = DEFAULT_GRACE_SECONDS) -> None:
         self.intents = intents
-        self.clock = clock or SystemClock()
+        self.clock = clock
         self.grace_seconds = grace_seconds
 
     def run(self, account_ids: Sequence[str] | None = None) -> ReconcileReport:

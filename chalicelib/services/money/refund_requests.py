@@ -18,12 +18,13 @@ import enum
 import json
 from collections.abc import Callable
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.config import Settings, get_settings
+from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.errors import (
     AlreadyApplied,
@@ -46,8 +47,10 @@ from chalicelib.services.money.card_movements import (
 from chalicelib.services.money.refund_plan import DepositFees, FeeEstimate, PayoutPart, PayoutPlan
 from chalicelib.services.money.top_ups import CardGateway
 from chalicelib.services.money.wallet import Wallet
-from chalicelib.services.platform import container
 from chalicelib.store.payments import RefundRequest, TopUp
+
+if TYPE_CHECKING:
+    from chalicelib.services.support.tickets import SupportDesk
 
 _HOLD_ATTEMPTS = 3
 
@@ -284,22 +287,14 @@ def _plan_from(request: RefundRequest) -> PayoutPlan:
     return PayoutPlan(parts=parts, fee_cents=int(request.fee_cents), uncovered_cents=int(request.uncovered_cents))
 
 
-
-def refund_requests() -> RefundRequests:
-    """RefundRequests with the process's collaborators."""
-    return refund_requests_over(container.stripe_gateway(), Wallet(container.clock()), get_settings())
-
-
 def refund_requests_over(gateway: CardGateway, wallet: Wallet, settings: Settings) -> RefundRequests:
     """RefundRequests with the stage's fees (REFUND_FEE_CENTS; CARD_FEE_* where Stripe does not say a fee)."""
     estimate = FeeEstimate(settings.card_fee_basis_points, settings.card_fee_fixed_cents)
     return RefundRequests(gateway, wallet, settings.refund_fee_cents, DepositFees(gateway, estimate))
 
 
-def request_refund(account_id: str, reason: str) -> RefundRequest:
+def request_refund(requests: RefundRequests, desk: SupportDesk, account_id: str, reason: str) -> RefundRequest:
     """A written refund request (6.3): the balance is held, and it opens a support ticket of its own kind."""
-    from chalicelib.services.support.tickets import support_desk
-
-    request = refund_requests().create(account_id, reason)
-    support_desk().open_refund_ticket(account_id, request.request_id, int(request.amount_cents), reason)
+    request = requests.create(account_id, reason)
+    desk.open_refund_ticket(account_id, request.request_id, int(request.amount_cents), reason)
     return request

@@ -32,7 +32,6 @@ from chalicelib.services.money.card_movements import (
 from chalicelib.services.money.stripe_objects import credit_mismatch, paid_topup_of, stripe_cents, stripe_id, topup_of
 from chalicelib.services.money.top_ups import CardGateway, TopUpStatus
 from chalicelib.services.money.wallet import Wallet
-from chalicelib.services.platform import container
 from chalicelib.store.accounts import Account
 from chalicelib.store.payments import TopUp
 
@@ -68,7 +67,7 @@ STRIPE_EVENT_HANDLERS = {
 class StripeEvents:
     """Turns verified Stripe events into ledger entries; unknown types are acknowledged and ignored."""
 
-    def __init__(self, gateway: CardGateway, wallet: Wallet, mailer: Mailer | None = None) -> None:
+    def __init__(self, gateway: CardGateway, wallet: Wallet, mailer: Mailer) -> None:
         self.gateway = gateway
         self.wallet = wallet
         self._mailer = mailer
@@ -204,8 +203,8 @@ class StripeEvents:
             logger.warning("failed card refund credited back to a deactivated account", extra={
                 "account_id": account.account_id, "refund_id": refund_id, "amount_cents": amount_cents})
             return
-        mailer = self._mailer or container.mailer()
-        account_emails.deliver(mailer, account.email, refund_failed_email(amount_cents, topup.currency, refund_id))
+        email = refund_failed_email(amount_cents, topup.currency, refund_id)
+        account_emails.deliver(self._mailer, account.email, email)
 
     def _withdraw_for_dispute(self, dispute: dict[str, Any]) -> WebhookOutcome:
         topup = paid_topup_of(dispute)
@@ -240,8 +239,3 @@ def _combined(outcomes: list[WebhookOutcome]) -> WebhookOutcome:
         if wanted in outcomes:
             return wanted
     return WebhookOutcome.IGNORED
-
-
-def stripe_events() -> StripeEvents:
-    """StripeEvents with the process's collaborators."""
-    return StripeEvents(container.stripe_gateway(), Wallet(container.clock()), container.mailer())

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib.config import Settings, get_settings
+from chalicelib.config import Settings
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import AccountRestricted, Conflict, InvalidInput, PaymentError
 from chalicelib.domain.ids import new_id, sha256_hex
@@ -24,7 +24,6 @@ from chalicelib.providers.stripe_gateway import (
     StripeEvent,
 )
 from chalicelib.services.accounts.registration import require_can_spend
-from chalicelib.services.platform import container
 from chalicelib.store.accounts import Account
 from chalicelib.store.payments import TopUp
 
@@ -192,8 +191,3 @@ def _note_intent(topup: TopUp, intent: PaymentIntentResult) -> None:
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
-
-
-def top_ups() -> TopUps:
-    """TopUps with the process's collaborators."""
-    return TopUps(container.stripe_gateway(), get_settings(), container.clock())

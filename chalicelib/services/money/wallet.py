@@ -37,7 +37,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
-from chalicelib.domain.clock import Clock, SystemClock
+from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import AlreadyApplied, Forbidden, InsufficientBalance, NotFound
 from chalicelib.domain.ids import new_id, new_numeric_id
 from chalicelib.store.accounts import Account, reconcile_shard
@@ -67,8 +67,8 @@ def cause_key(kind: LedgerKind, cause_id: str) -> str:
 
 
 class Wallet:
-    def __init__(self, clock: Clock | None = None) -> None:
-        self.clock = clock or SystemClock()
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
 
     def post(self, account_id: str, amount_cents: int, kind: LedgerKind, cause_id: str, *,
              memo: str | None = None, allow_negative: bool = False, require_active: bool = False,

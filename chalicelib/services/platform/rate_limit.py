@@ -18,7 +18,6 @@ request through: a limiter outage must not take the API down.
 """
 from __future__ import annotations
 
-import functools
 import math
 import threading
 from dataclasses import dataclass
@@ -26,8 +25,7 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import PynamoDBException
 
-from chalicelib.config import get_settings, rebuilt_with_settings
-from chalicelib.domain.clock import Clock, SystemClock
+from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import RateLimited
 from chalicelib.domain.ids import sha256_hex
 from chalicelib.observability import logger
@@ -58,9 +56,9 @@ def client_identity(secret: str | None, ip: str | None) -> str:
 
 
 class RateLimiter:
-    def __init__(self, limit: Limit | None, clock: Clock | None = None) -> None:
+    def __init__(self, limit: Limit | None, clock: Clock) -> None:
         self.limit = limit
-        self.clock = clock or SystemClock()
+        self.clock = clock
         self._window = -1
         self._over: set[str] = set()
         self._seen: dict[str, int] = {}  # requests of this window counted here
@@ -117,29 +115,18 @@ class RateLimiter:
                            f"seconds. Try again in {retry_after} seconds.", retry_after_seconds=retry_after)
 
 
-@rebuilt_with_settings
-def limiter() -> RateLimiter:
-    """The process's limiter, from the settings."""
-    settings = get_settings()
-    return RateLimiter(Limit.of(settings.rate_limit_per_second, settings.rate_limit_burst))
-
-
 # Unknown credentials presented from one IP: past 30 in 10 seconds, that IP is refused (429) for the rest of
 # the window. Budgets are per credential, so without this a guesser gets a fresh budget with every guess;
 # the short window keeps a stale dashboard tab (a 401 every few seconds) far from it.
-_FAILED_CREDENTIALS = Limit(requests=30, window_seconds=10)
+FAILED_CREDENTIALS = Limit(requests=30, window_seconds=10)
 
 
-@functools.cache
-def failed_credentials_limiter() -> RateLimiter:
-    return RateLimiter(_FAILED_CREDENTIALS)
+def admit_failed_credential(failed: RateLimiter, ip: str | None) -> None:
+    """Count one unknown credential from `ip` (`failed`: the FAILED_CREDENTIALS limiter); raises RateLimited once the
+    IP has guessed too often."""
+    failed.admit("badkey:" + (ip or "unknown"))
 
 
-def admit_failed_credential(ip: str | None) -> None:
-    """Count one unknown credential from `ip`; raises RateLimited once the IP has guessed too often."""
-    failed_credentials_limiter().admit("badkey:" + (ip or "unknown"))
-
-
-def admit_request(secret: str | None, ip: str | None) -> None:
+def admit_request(limiter: RateLimiter, secret: str | None, ip: str | None) -> None:
     """Count a request against its client's budget (the REST middleware and the handler API call this)."""
-    limiter().admit(client_identity(secret, ip))
+    limiter.admit(client_identity(secret, ip))

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.domain.clock import Clock, SystemClock
+from chalicelib.domain.clock import Clock
 from chalicelib.store.runtime import RuntimeSetting
 
 MAINTENANCE = "maintenance"
@@ -33,8 +33,8 @@ def get_value(key: str, default: Any = None, *, fresh: bool = False) -> Any:
     return value
 
 
-def set_value(key: str, value: Any, clock: Clock | None = None) -> None:
-    RuntimeSetting(key, value=json.dumps(value), updated_at=(clock or SystemClock()).now()).save()
+def set_value(key: str, value: Any, clock: Clock) -> None:
+    RuntimeSetting(key, value=json.dumps(value), updated_at=clock.now()).save()
     _cache.pop(key, None)
 
 

@@ -6,19 +6,16 @@ whether or not the address has an account, and is rate limited per IP and per ad
 """
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime
 
-from chalicelib.config import get_settings
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.ids import new_secret, sha256_hex
 from chalicelib.providers.mailer import Mailer
 from chalicelib.services.accounts.identity import email_claim_key, normalise_email
 from chalicelib.services.accounts.one_time_tokens import MAX_TOKEN_LENGTH
-from chalicelib.services.platform import container
 from chalicelib.services.platform.rate_limit import Limit, RateLimiter
-from chalicelib.services.support.tickets import SupportDesk, TicketView, check_subject_and_message, support_desk
+from chalicelib.services.support.tickets import SupportDesk, TicketView, check_subject_and_message
 from chalicelib.store.ledger import Claim
 from chalicelib.store.support import ContactRequest
 
@@ -92,12 +89,3 @@ def _account_of(email: str) -> str:
         return str(Claim.get(email_claim_key(email), consistent_read=True).value)
     except Claim.DoesNotExist:
         return f"contact_{sha256_hex(email)[:24]}"
-
-
-@functools.cache
-def support_contact() -> SupportContact:
-    """SupportContact with the process's collaborators (its limiters remember who is over, so one a process)."""
-    settings, clock = get_settings(), container.clock()
-    return SupportContact(support_desk(), container.mailer(), settings.public_base_url, clock,
-                          per_ip=RateLimiter(Limit(settings.support_contact_per_ip_per_hour, HOUR), clock),
-                          per_email=RateLimiter(PER_EMAIL, clock))

@@ -15,14 +15,12 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.config import get_settings
-from chalicelib.domain.clock import Clock, SystemClock, iso
+from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import AlreadyApplied, Conflict, InvalidInput, NotFound
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import format_major
 from chalicelib.observability import logger
 from chalicelib.providers.mailer import Mailer
-from chalicelib.services.platform import container
 from chalicelib.services.platform.mail_outbox import is_queued
 from chalicelib.store.accounts import Account
 from chalicelib.store.base import connection
@@ -97,10 +95,10 @@ class Answered:
 
 
 class SupportDesk:
-    def __init__(self, mailer: Mailer, public_base_url: str, clock: Clock | None = None) -> None:
+    def __init__(self, mailer: Mailer, public_base_url: str, clock: Clock) -> None:
         self.mailer = mailer
         self.public_base_url = public_base_url.rstrip("/")
-        self.clock = clock or SystemClock()
+        self.clock = clock
 
     def open_ticket(self, account_id: str, subject: str, message: str) -> TicketView:
         """A user's new ticket with its first message; support's turn."""
@@ -246,11 +244,6 @@ class SupportDesk:
             return None, ""
         return email, (f"Sign in at {self.public_base_url}/ to read the whole conversation and answer, "
                        "or answer this email.")
-
-
-def support_desk() -> SupportDesk:
-    """SupportDesk with the process's collaborators."""
-    return SupportDesk(container.mailer(), get_settings().public_base_url, container.clock())
 
 
 def _ticket(ticket_id: str) -> Ticket:
