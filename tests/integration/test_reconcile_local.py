@@ -120,7 +120,7 @@ class RecordsWhatItRead(Reconciler):
     """The checks as they are, noting the last ledger entry each account's latest read saw."""
 
     def __init__(self) -> None:
-        super().__init__(None, grace_seconds=0)
+        super().__init__(None, SystemClock(), grace_seconds=0)
         self.read_up_to: dict[str, int] = {}
 
     def read(self, scope: set[str] | None, intents: IntentsAfterLedger | None) -> Books:
