@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import InsufficientBalance
 from chalicelib.domain.ids import new_id
 from chalicelib.services.money.wallet import Wallet
@@ -40,7 +41,7 @@ def _ledger(app_url: str, key: str) -> list[dict[str, Any]]:
 def test_post__many_concurrent_orders_on_one_account_never_overspend_and_the_ledger_stays_exact(stack, stack_settings):
     # Given an account holding 20 orders' worth, and credits of CREDITS more orders' worth arriving meanwhile
     customer = customer_with_key(stack_settings, 20 * PRICE)
-    wallet, taken, lock, done = Wallet(), [], threading.Lock(), threading.Event()
+    wallet, taken, lock, done = Wallet(SystemClock()), [], threading.Lock(), threading.Event()
     read_meanwhile: list[list[dict[str, Any]] | AssertionError] = []
 
     def order(n: int) -> None:

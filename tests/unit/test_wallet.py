@@ -148,7 +148,7 @@ def test_post__random_sequences_keep_balance_equal_to_ledger_and_never_negative(
 def test_post__debit_reads_nothing_and_its_balance_after_is_sealed_by_the_first_reader(moto_tables):
     # Given an account credited 1000 (its first posting, which sets it up for read-free postings)
     _account()
-    wallet = Wallet()
+    wallet = Wallet(SystemClock())
     wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
     # When it is debited 300 and 200
     first = wallet.post("acc_1", -300, LedgerKind.ACTIVATION_CHARGE, "act_1")
@@ -165,7 +165,7 @@ def test_post__debit_reads_nothing_and_its_balance_after_is_sealed_by_the_first_
 def test_post__key_at_or_below_the_floor_draws_one_above_it(moto_tables):
     # Given an account whose ledger a reader sealed far ahead of this clock (another container's runs fast)
     _account()
-    wallet = Wallet()
+    wallet = Wallet(SystemClock())
     wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
     ahead = wallet.post("acc_1", 100, LedgerKind.ADJUSTMENT, "adm_1").seq + 10**9
     Account("acc_1").update(actions=[Account.ledger_floor.set(ahead)])
@@ -197,7 +197,7 @@ def test_post__account_from_before_read_free_postings_keeps_its_ledger_and_conti
         LedgerEntry("acc_1", seq, entry_id=f"le_{seq}", amount_cents=amount, balance_after_cents=after,
                     kind=LedgerKind.TOP_UP.value, cause_id=f"old_{seq}", created_at=0).save()
     Account("acc_1").update(actions=[Account.balance_cents.set(900), Account.ledger_seq.set(2)])
-    wallet = Wallet()
+    wallet = Wallet(SystemClock())
     # When it is debited twice
     wallet.post("acc_1", -50, LedgerKind.ACTIVATION_CHARGE, "act_1")
     wallet.post("acc_1", -25, LedgerKind.ACTIVATION_CHARGE, "act_2")
