@@ -11,6 +11,7 @@ import requests
 
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.clock import SystemClock
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.rentals import Rental
@@ -47,7 +48,7 @@ def handler(stack, renter) -> Callable[..., requests.Response]:
 
 
 def _books(account_id: str) -> tuple[int, int]:
-    entries = Wallet().entries(account_id, limit=1000)
+    entries = Wallet(SystemClock()).entries(account_id, limit=1000)
     return int(Account.get(account_id, consistent_read=True).balance_cents), sum(int(e.amount_cents) for e in entries)
 
 
@@ -138,7 +139,8 @@ def test_handler__rent_actions_with_real_names_and_shapes(stack, handler, renter
     assert [v["id"] for v in rentals["values"].values()] == [rent_id]
     assert finished == {"status": "success"} and again == {"status": "error", "message": "ALREADY_FINISH"}
     assert after == {"status": "error", "message": "STATUS_FINISH"}
-    charges = [e for e in Wallet().entries(renter.account_id, limit=100) if e.kind == LedgerKind.RENTAL_CHARGE.value]
+    entries = Wallet(SystemClock()).entries(renter.account_id, limit=100)
+    charges = [e for e in entries if e.kind == LedgerKind.RENTAL_CHARGE.value]
     assert len(charges) == 2
 
 
