@@ -6,12 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from chalicelib.services.money.payments import StripeEvents
-
 from chalicelib import wiring
 from chalicelib.config import Settings
 from chalicelib.services.activations.facade import Activations
 from chalicelib.services.admin.service import AdminService
+from chalicelib.services.money.stripe_events import StripeEvents
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "chalicelib"
