@@ -179,7 +179,7 @@ def test_post__key_at_or_below_the_floor_draws_one_above_it(moto_tables):
 def test_post__debit_never_sorts_before_a_credit_it_may_have_spent(moto_tables):
     # Given an account whose newest credit has a key ahead of this clock
     _account()
-    wallet = Wallet()
+    wallet = Wallet(SystemClock())
     wallet.post("acc_1", 100, LedgerKind.TOP_UP, "pi_1")
     ahead = new_numeric_id() + 10**9
     Account("acc_1").update(actions=[Account.credit_last.set(ahead)])
