@@ -7,6 +7,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
+from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import AlreadyApplied, Forbidden, InsufficientBalance, NotFound
 from chalicelib.domain.ids import new_numeric_id
 from chalicelib.services.money.wallet import Wallet
@@ -27,7 +28,7 @@ def _ledger_sum(account_id: str) -> int:
 def test_post__credit_then_debit_writes_entries_with_exact_balance_after(moto_tables):
     # Given an account
     _account()
-    wallet = Wallet()
+    wallet = Wallet(SystemClock())
     # When it is credited 1000 and debited 250
     wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
     posting = wallet.post("acc_1", -250, LedgerKind.ACTIVATION_CHARGE, "act_1")
@@ -41,7 +42,7 @@ def test_post__credit_then_debit_writes_entries_with_exact_balance_after(moto_ta
 def test_post__same_cause_twice_is_refused_and_counted_once(moto_tables):
     # Given a credit already applied for a payment
     _account()
-    wallet = Wallet()
+    wallet = Wallet(SystemClock())
     wallet.post("acc_1", 500, LedgerKind.TOP_UP, "pi_dup")
     # When the same cause is posted again
     with pytest.raises(AlreadyApplied):
@@ -54,7 +55,7 @@ def test_post__same_cause_twice_is_refused_and_counted_once(moto_tables):
 def test_post__debit_over_balance_is_refused_and_writes_nothing(moto_tables):
     # Given 100 cents
     _account()
-    wallet = Wallet()
+    wallet = Wallet(SystemClock())
     wallet.post("acc_1", 100, LedgerKind.TOP_UP, "pi_1")
     # When 101 are debited
     with pytest.raises(InsufficientBalance):
@@ -67,7 +68,7 @@ def test_post__debit_over_balance_is_refused_and_writes_nothing(moto_tables):
 def test_post__held_money_cannot_be_spent(moto_tables):
     # Given 1000 cents of which 800 are held for a refund request
     _account()
-    wallet = Wallet()
+    wallet = Wallet(SystemClock())
     wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
     wallet.change_hold("acc_1", 800)
     # When 300 are debited
@@ -81,7 +82,7 @@ def test_post__held_money_cannot_be_spent(moto_tables):
 def test_post__dispute_may_go_negative_when_allowed(moto_tables):
     # Given 100 cents
     _account()
-    wallet = Wallet()
+    wallet = Wallet(SystemClock())
     wallet.post("acc_1", 100, LedgerKind.TOP_UP, "pi_1")
     # When a dispute takes back 500
     wallet.post("acc_1", -500, LedgerKind.DISPUTE, "dp_1", allow_negative=True)
@@ -93,7 +94,7 @@ def test_post__dispute_may_go_negative_when_allowed(moto_tables):
 def test_post__require_active_refuses_a_blocked_account(moto_tables):
     # Given a blocked account with money
     _account(status=AccountStatus.BLOCKED)
-    wallet = Wallet()
+    wallet = Wallet(SystemClock())
     wallet.post("acc_1", 100, LedgerKind.ADJUSTMENT, "adm_1")
     # When an order debits it
     with pytest.raises(Forbidden):
@@ -104,13 +105,13 @@ def test_post__require_active_refuses_a_blocked_account(moto_tables):
 
 def test_post__unknown_account_is_not_found(moto_tables):
     with pytest.raises(NotFound):
-        Wallet().post("nobody", 1, LedgerKind.ADJUSTMENT, "x")
+        Wallet(SystemClock()).post("nobody", 1, LedgerKind.ADJUSTMENT, "x")
 
 
 def test_post__float_amount_is_a_programming_error(moto_tables):
     _account()
     with pytest.raises(TypeError):
-        Wallet().post("acc_1", 1.5, LedgerKind.ADJUSTMENT, "x")  # type: ignore[arg-type]
+        Wallet(SystemClock()).post("acc_1", 1.5, LedgerKind.ADJUSTMENT, "x")  # type: ignore[arg-type]
 
 
 _ops = st.lists(st.tuples(st.sampled_from(["credit", "debit", "repeat"]), st.integers(1, 5000)), max_size=25)
@@ -122,7 +123,7 @@ def test_post__random_sequences_keep_balance_equal_to_ledger_and_never_negative(
     # Given a fresh account per example
     account_id = f"acc_{abs(hash(tuple(ops)))}"
     _account(account_id)
-    wallet = Wallet()
+    wallet = Wallet(SystemClock())
     applied: list[str] = []
     # When random credits, debits and retries of earlier causes are posted
     for i, (op, amount) in enumerate(ops):
