@@ -1,4 +1,5 @@
-"""The composition root: the only place that builds services, partners, gateways and clocks.
+"""The composition root: the only place that builds services, partners, gateways and clocks (over 250 lines on
+purpose: one getter per service, with its lazy imports, all in one place).
 
 Two kinds of function live here:
 - `build_*(settings, …)` makes one service from the settings and the collaborators it is handed; tests call
