@@ -1,15 +1,21 @@
 """JSON shapes of the account area's replies (API.md field names), built from store rows."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from chalicelib.api.lazy import lazy_module
 from chalicelib.config import Settings
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.scopes import stored_scopes
-from chalicelib.services.accounts.activity import detail_of
-from chalicelib.services.accounts.registration import agreement_update_required
 from chalicelib.store.accounts import Account, Credential
 from chalicelib.store.runtime import ActivityEntry
+
+if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
+    from chalicelib.services.accounts import activity as activity_log
+    from chalicelib.services.accounts import registration
+else:
+    activity_log = lazy_module("chalicelib.services.accounts.activity")
+    registration = lazy_module("chalicelib.services.accounts.registration")
 
 
 def _iso_or_none(ts: float | None) -> str | None:
@@ -48,9 +54,9 @@ def agreement_state(account: Account, settings: Settings, clock: Clock) -> dict[
         "agreement_accepted_at": _iso_or_none(account.agreement_accepted_at),
         "agreement_accepted_by_request": account.agreement_accepted_request,
         "current_agreement_version": current.version,
-        "agreement_update_required": agreement_update_required(account, current.version),
+        "agreement_update_required": registration.agreement_update_required(account, current.version),
         "agreement_pending": (newest.as_json() | {"in_force": newest.version == current.version}
-                              if agreement_update_required(account, newest.version) else None),
+                              if registration.agreement_update_required(account, newest.version) else None),
     }
 
 
@@ -67,4 +73,5 @@ def session(credential: Credential, *, current: bool) -> dict[str, Any]:
 
 
 def activity(entry: ActivityEntry) -> dict[str, Any]:
-    return {"kind": entry.kind, "ip": entry.ip, "detail": detail_of(entry), "created_at": iso(entry.created_at)}
+    return {"kind": entry.kind, "ip": entry.ip, "detail": activity_log.detail_of(entry),
+            "created_at": iso(entry.created_at)}

@@ -1,7 +1,7 @@
 """REST v1 for accounts: registration, verification, sign-in, API keys, the account's rights, activity, webhook."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
@@ -9,15 +9,20 @@ from chalicelib import wiring
 from chalicelib.api import account_views as views
 from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
+from chalicelib.api.lazy import lazy_module
 from chalicelib.config import get_settings
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.scopes import DEFAULT_SCOPES, Need, Scope, parse_scopes
 from chalicelib.services.accounts.authn import Principal
-from chalicelib.services.accounts.sessions import IssuedSession
-from chalicelib.services.accounts.two_factor import Challenge
-from chalicelib.services.accounts.webhook_settings import webhook_of
 from chalicelib.store.accounts import Account
+
+if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
+    from chalicelib.services.accounts import two_factor, webhook_settings
+    from chalicelib.services.accounts.sessions import IssuedSession
+else:
+    two_factor = lazy_module("chalicelib.services.accounts.two_factor")
+    webhook_settings = lazy_module("chalicelib.services.accounts.webhook_settings")
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
@@ -85,7 +90,7 @@ def login() -> Response:
     started = wiring.account_services().signin.login(fields.text(body, "email", max_length=_EMAIL_MAX),
                                       fields.text(body, "password", max_length=_PASSWORD_MAX), v1.client_ip(),
                                       user_agent(), device_token_of(body))
-    if isinstance(started, Challenge):  # two-factor sign-in is on: no session until a code answers it
+    if isinstance(started, two_factor.Challenge):  # two-factor sign-in is on: no session until a code answers it
         return _reply({"mfa_required": True, "mfa_token": started.mfa_token, "expires_at": iso(started.expires_at)},
                       headers=_NO_STORE)
     return session_reply(started)
@@ -220,7 +225,7 @@ def accept_agreement() -> dict[str, Any]:
 
 @v1.route("/v1/webhook", methods=["GET"])
 def get_webhook() -> Response:
-    setting = webhook_of(v1.principal().account)
+    setting = webhook_settings.webhook_of(v1.principal().account)
     return _reply({"url": setting.url, "secret": setting.secret}, headers=_NO_STORE)
 
 

@@ -1,7 +1,7 @@
 """REST v1 for the catalog (public) and activations (authenticated): thin translations to the activations facade."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
@@ -11,10 +11,11 @@ from chalicelib.api.kit import RestRoutes
 from chalicelib.domain.catalog_data import countries
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import NotFound
-from chalicelib.services.activations.catalog import CatalogItem
-from chalicelib.services.activations.facade import Activations
-from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.store.activations import Activation
+
+if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
+    from chalicelib.services.activations.catalog import CatalogItem
+    from chalicelib.services.activations.facade import Activations
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
@@ -48,6 +49,8 @@ def country_list() -> Response:
 def order_number() -> Response:
     principal = v1.principal()
     body = v1.json_body()
+    from chalicelib.services.activations.ordering import OrderRequest
+
     request = OrderRequest(service=fields.text(body, "service", max_length=16),
                            country=fields.required_integer(body, "country", minimum=0),
                            operator=fields.optional_text(body, "operator", max_length=32),

@@ -46,7 +46,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
@@ -55,6 +55,7 @@ from chalicelib.api import fivesim_hosting
 from chalicelib.api.fields import digits
 from chalicelib.api.handler_protocol import Major, dumps
 from chalicelib.api.kit import RestRoutes
+from chalicelib.api.lazy import lazy_module
 from chalicelib.domain import errors as e
 from chalicelib.domain.activation_state import ActivationStatus, is_final
 from chalicelib.domain.catalog_data import countries
@@ -65,12 +66,14 @@ from chalicelib.domain.partner_codes import country_for_word, country_word, prod
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
 from chalicelib.services.accounts.authn import bearer
-from chalicelib.services.activations.ordering import OrderRequest
-from chalicelib.services.money import history
-from chalicelib.services.money.history import HistoryFilter
 from chalicelib.services.platform import rate_limit, runtime_settings
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
+
+if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
+    from chalicelib.services.money import history
+else:
+    history = lazy_module("chalicelib.services.money.history")
 
 PREFIX = "/5sim/v1"
 MAX_PAGE = 100
@@ -217,7 +220,7 @@ def orders() -> dict[str, Any]:
     if query.get("category", "activation") != "activation":
         return {"Data": [], "ProductNames": [], "Statuses": [], "Total": 0}
     found, more = history.window(lambda cursor: history.activations_page(
-        account_id, HistoryFilter(), MAX_PAGE, cursor, newest_first=newest_first), offset, limit)
+        account_id, history.HistoryFilter(), MAX_PAGE, cursor, newest_first=newest_first), offset, limit)
     return {"Data": [_order(a) for a in found], "ProductNames": [], "Statuses": [],
             "Total": offset + len(found) + (limit if more else 0)}
 
@@ -227,7 +230,7 @@ def payment_history() -> dict[str, Any]:
     account_id = _account().account_id
     limit, offset, newest_first = _paging(_query())
     entries, more = history.window(lambda cursor: history.ledger_page(
-        account_id, HistoryFilter(), MAX_PAGE, cursor, newest_first=newest_first), offset, limit)
+        account_id, history.HistoryFilter(), MAX_PAGE, cursor, newest_first=newest_first), offset, limit)
     kinds = sorted({str(entry.kind) for entry in entries})
     return {
         "Data": [{"ID": int(entry.seq), "TypeName": entry.kind, "ProviderName": "sms-rooms",
@@ -245,6 +248,8 @@ def buy_activation(country: str, operator: str, product: str) -> dict[str, Any]:
     service, wanted = _service(product), _operator(operator)
     if query.get("voice") in ("1", "true"):
         raise _Refused(400, "no free phones")  # we sell SMS, not calls
+    from chalicelib.services.activations.ordering import OrderRequest
+
     request = OrderRequest(service=service, country=_order_country(country, service, wanted), operator=wanted,
                            max_price_cents=_max_price(query.get("maxPrice")))
     activation = wiring.activations().order(account, request)

@@ -28,7 +28,6 @@ from chalicelib.domain.errors import DomainError
 from chalicelib.domain.money import currency_numeric
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
-from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.services.platform import rate_limit, runtime_settings
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
@@ -202,6 +201,8 @@ def _order(account: Account, params: Mapping[str, str]) -> p.ActivationView:
     service = p.service_code(params, _ON_SALE)
     if p.wants_forwarding(params):
         raise p.ProtocolError(p.NO_NUMBERS)  # we sell no call forwarding: getNumbersStatus lists no `_1` keys
+    from chalicelib.services.activations.ordering import OrderRequest  # on first use (api/lazy.py)
+
     request = OrderRequest(service=service, country=p.country_id(params, _country_ids()),
                            operator=p.operator_name(params), max_price_cents=p.max_price_cents(params),
                            exclude_phone_prefixes=p.phone_exceptions(params))

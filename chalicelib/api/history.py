@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from chalice import Blueprint, Response
@@ -19,16 +19,21 @@ from chalicelib.api import account_views as views
 from chalicelib.api import activations as activation_routes
 from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
+from chalicelib.api.lazy import lazy_module
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.clock import iso
 from chalicelib.domain.csv_export import csv_text
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.services.money import history
-from chalicelib.services.money.history import HistoryFilter, HistoryPage
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.runtime import ActivityEntry
+
+if TYPE_CHECKING:  # the service loads with the first request that needs it (api/lazy.py)
+    from chalicelib.services.money import history
+    from chalicelib.services.money.history import HistoryFilter, HistoryPage
+else:
+    history = lazy_module("chalicelib.services.money.history")
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
@@ -144,7 +149,7 @@ def _activation_filter(query: Mapping[str, str]) -> HistoryFilter:
     if service is not None and not _SERVICE.match(service):
         raise InvalidInput("'service' is not a service code.", details={"field": "service"})
     since, until = _dates(query)
-    return HistoryFilter(status=status, service=service, country=fields.query_integer(query, "country"),
+    return history.HistoryFilter(status=status, service=service, country=fields.query_integer(query, "country"),
                          since=since, until=until)
 
 
@@ -153,7 +158,7 @@ def _ledger_filter(query: Mapping[str, str]) -> HistoryFilter:
     if kind is not None and kind not in {k.value for k in LedgerKind}:
         raise InvalidInput("'kind' is not a ledger entry kind.", details={"field": "kind"})
     since, until = _dates(query)
-    return HistoryFilter(kind=kind, since=since, until=until)
+    return history.HistoryFilter(kind=kind, since=since, until=until)
 
 
 def _activity_filter(query: Mapping[str, str]) -> HistoryFilter:
@@ -161,7 +166,7 @@ def _activity_filter(query: Mapping[str, str]) -> HistoryFilter:
     if kind is not None and not _KIND.match(kind):
         raise InvalidInput("'kind' is not an activity kind.", details={"field": "kind"})
     since, until = _dates(query)
-    return HistoryFilter(kind=kind, since=since, until=until)
+    return history.HistoryFilter(kind=kind, since=since, until=until)
 
 
 def _dates(query: Mapping[str, str]) -> tuple[float | None, float | None]:
@@ -179,8 +184,9 @@ def _dates(query: Mapping[str, str]) -> tuple[float | None, float | None]:
     return found["since"], found["until"]
 
 
-def _limit(query: Mapping[str, str], *, maximum: int = history.MAX_PAGE, clamp: bool = False) -> int:
+def _limit(query: Mapping[str, str], *, maximum: int | None = None, clamp: bool = False) -> int:
     """1..maximum; the activations list has always cut a larger number down to it, the others refuse it."""
+    maximum = history.MAX_PAGE if maximum is None else maximum
     raw = query.get("limit") or None
     if raw is None:
         return DEFAULT_LIMIT

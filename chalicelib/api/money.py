@@ -1,7 +1,7 @@
 """REST v1 for money: card top-ups, Stripe's webhook, the ledger, the payments page and refund requests (6.2, 6.3)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
@@ -9,14 +9,19 @@ from chalicelib import wiring
 from chalicelib.api import fields
 from chalicelib.api.errors import error_body
 from chalicelib.api.kit import RestRoutes
+from chalicelib.api.lazy import lazy_module
 from chalicelib.config import get_settings
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.observability import logger
-from chalicelib.providers.stripe_gateway import WebhookRejected
-from chalicelib.services.money import history
-from chalicelib.services.money.refund_requests import request_refund
 from chalicelib.store.payments import PaymentRecord, RefundRequest, TopUp
+
+if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
+    from chalicelib.providers import stripe_gateway
+    from chalicelib.services.money import history
+else:
+    history = lazy_module("chalicelib.services.money.history")
+    stripe_gateway = lazy_module("chalicelib.providers.stripe_gateway")
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
@@ -69,7 +74,7 @@ def stripe_webhook() -> Response:
                         status_code=400, headers={"Content-Type": "application/json"})
     try:
         outcome = wiring.stripe_events().receive(body, str(headers.get("stripe-signature") or ""))
-    except WebhookRejected as rejected:
+    except stripe_gateway.WebhookRejected as rejected:
         logger.warning("stripe webhook rejected", extra={"reason": str(rejected)})
         return Response(body=error_body("BAD_SIGNATURE", "The Stripe signature or event is not valid."),
                         status_code=400, headers={"Content-Type": "application/json"})
@@ -90,6 +95,8 @@ def payment_history() -> dict[str, Any]:
 def create_refund_request() -> Response:
     account = v1.principal().account
     reason = fields.text(v1.json_body(), "reason", max_length=_REASON_MAX)
+    from chalicelib.services.money.refund_requests import request_refund
+
     request = request_refund(wiring.refund_requests(), wiring.support_desk(), account.account_id, reason)
     return _created(_refund_request_item(request))
 

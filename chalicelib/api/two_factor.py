@@ -1,14 +1,20 @@
 """REST v1 for two-factor sign-in: the sign-in's second step, and turning it on (with recovery codes) and off."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
 from chalicelib import wiring
 from chalicelib.api import accounts, fields
 from chalicelib.api.kit import RestRoutes
-from chalicelib.services.accounts.two_factor import TwoFactor, is_on
+from chalicelib.api.lazy import lazy_module
+
+if TYPE_CHECKING:  # the service loads with the first request that needs it (api/lazy.py)
+    from chalicelib.services.accounts import two_factor
+    from chalicelib.services.accounts.two_factor import TwoFactor
+else:
+    two_factor = lazy_module("chalicelib.services.accounts.two_factor")
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
@@ -38,7 +44,8 @@ def login_mfa() -> Response:
 @v1.route("/v1/account/two-factor", methods=["GET"])
 def status() -> Response:
     account = accounts.session_principal().account
-    return _reply({"enabled": is_on(account), "recovery_codes_left": _two_factor().recovery_codes_left(account)})
+    return _reply({"enabled": two_factor.is_on(account),
+                   "recovery_codes_left": _two_factor().recovery_codes_left(account)})
 
 
 @v1.route("/v1/account/two-factor/setup", methods=["POST"])
