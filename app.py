@@ -21,6 +21,7 @@ from chalicelib.api import (
     system,
     two_factor,
     web,
+    webhook_deliveries,
 )
 from chalicelib.api.middleware import MIDDLEWARE
 from chalicelib.config import get_environment_settings
@@ -44,6 +45,7 @@ app.register_blueprint(money.bp)
 app.register_blueprint(web.bp)
 app.register_blueprint(support.bp)
 app.register_blueprint(history.bp)
+app.register_blueprint(webhook_deliveries.bp)
 app.register_blueprint(activations.bp)
 app.register_blueprint(rentals.bp)
 app.register_blueprint(partner_push.bp)

@@ -91,7 +91,7 @@ def partners() -> tuple[Partner, ...]:
 def wallet() -> Wallet:
     from chalicelib.services.money.wallet import Wallet
 
-    return Wallet(clock())
+    return Wallet(clock(), get_settings().write_shards)
 
 
 @rebuilt_with_settings
@@ -141,7 +141,7 @@ def build_activations(settings: Settings, partners: Sequence[Partner], clock: Cl
     catalog = Catalog(settings, partners, clock, memory)
     lifecycle = Lifecycle(settings, by_name, clock, wallet, memory, PartnerCalls(by_name, clock, settings.write_shards))
     return Activations(settings, clock, partners, memory=memory, catalog=catalog, lifecycle=lifecycle,
-                       webhooks=webhooks, intake=SmsIntake(settings, by_name, clock, lifecycle, webhooks),
+                       webhooks=webhooks, intake=SmsIntake(settings, by_name, clock, lifecycle),
                        ordering=Ordering(settings, by_name, clock, catalog, lifecycle, wallet))
 
 
@@ -160,11 +160,11 @@ def activations() -> Activations:
 
 @rebuilt_with_settings
 def rentals() -> Rentals:
-    """The process's rentals over the configured partners, sharing the activations' wallet and user webhooks."""
+    """The process's rentals over the configured partners, sharing the activations' wallet."""
     from chalicelib.services.rentals.service import Rentals
 
     shared = activations()
-    return Rentals(get_settings(), partners(), clock(), wallet=shared.ordering.wallet, webhooks=shared.webhooks)
+    return Rentals(get_settings(), partners(), clock(), wallet=shared.ordering.wallet)
 
 
 @rebuilt_with_settings

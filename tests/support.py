@@ -77,7 +77,7 @@ def activations_facade(settings: Settings, partners: Sequence[Partner], clock: C
     own and (unless given) the user webhooks the settings make."""
     from chalicelib import wiring
 
-    return wiring.build_activations(settings, partners, clock, Wallet(clock),
+    return wiring.build_activations(settings, partners, clock, Wallet(clock, settings.write_shards),
                                     webhooks or wiring.build_user_webhooks(settings, clock))
 
 

@@ -14,12 +14,14 @@ from chalicelib.config import get_settings
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.scopes import DEFAULT_SCOPES, Need, Scope, parse_scopes
+from chalicelib.domain.webhook_events import parse_event_types
 from chalicelib.services.accounts.authn import Principal
 from chalicelib.store.accounts import Account
 
 if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
     from chalicelib.services.accounts import two_factor, webhook_settings
     from chalicelib.services.accounts.sessions import IssuedSession
+    from chalicelib.services.accounts.webhook_settings import WebhookSetting
 else:
     two_factor = lazy_module("chalicelib.services.accounts.two_factor")
     webhook_settings = lazy_module("chalicelib.services.accounts.webhook_settings")
@@ -225,8 +227,7 @@ def accept_agreement() -> dict[str, Any]:
 
 @v1.route("/v1/webhook", methods=["GET"])
 def get_webhook() -> Response:
-    setting = webhook_settings.webhook_of(v1.principal().account)
-    return _reply({"url": setting.url, "secret": setting.secret}, headers=_NO_STORE)
+    return _reply(_webhook_view(webhook_settings.webhook_of(v1.principal().account)), headers=_NO_STORE)
 
 
 @v1.route("/v1/webhook", methods=["PUT"])
@@ -237,10 +238,22 @@ def put_webhook() -> Response:
     rotate = body.get("rotate_secret", False)
     if not isinstance(rotate, bool):
         raise InvalidInput("'rotate_secret' must be true or false.", details={"field": "rotate_secret"})
+    events = None
+    if body.get("events") is not None:
+        try:
+            events = parse_event_types(body["events"])
+        except ValueError as problem:
+            raise InvalidInput(f"'events' {problem}.", details={"field": "events"}) from None
     require_code(principal.account, body)
-    setting = wiring.account_services().webhooks.set(principal.account, url, rotate_secret=rotate, ip=v1.client_ip())
+    setting = wiring.account_services().webhooks.set(principal.account, url, rotate_secret=rotate, ip=v1.client_ip(),
+                                                     events=events)
     wiring.account_services().notices.webhook_changed(principal.account, setting.url, v1.client_ip())
-    return _reply({"url": setting.url, "secret": setting.secret}, headers=_NO_STORE)
+    return _reply(_webhook_view(setting), headers=_NO_STORE)
+
+
+def _webhook_view(setting: WebhookSetting) -> dict[str, Any]:
+    events = sorted(e.value for e in setting.events) if setting.url else None
+    return {"url": setting.url, "secret": setting.secret, "events": events}
 
 
 @v1.route("/v1/webhook", methods=["DELETE"])

@@ -1,5 +1,5 @@
-"""REST v1 histories that page: activations, ledger and activity with filters and an opaque `cursor`/`next_cursor`,
-and each as CSV (`GET /v1/<history>/export.csv`).
+"""REST v1 histories that page: activations, ledger, activity and payments with filters and an opaque
+`cursor`/`next_cursor`, and each as CSV (`GET /v1/<history>/export.csv`).
 
 An export is built page by page (100 rows a Query) into one body of at most EXPORT_MAX_ROWS rows: a Lambda behind
 API Gateway cannot stream its response. When rows remain, the reply carries `X-Next-Cursor` and a `Link` with
@@ -18,6 +18,7 @@ from chalicelib import wiring
 from chalicelib.api import account_views as views
 from chalicelib.api import activations as activation_routes
 from chalicelib.api import fields
+from chalicelib.api import money as money_routes
 from chalicelib.api.kit import RestRoutes
 from chalicelib.api.lazy import lazy_module
 from chalicelib.domain.accounts import LedgerKind
@@ -30,10 +31,12 @@ from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.runtime import ActivityEntry
 
 if TYPE_CHECKING:  # the service loads with the first request that needs it (api/lazy.py)
-    from chalicelib.services.money import history
+    from chalicelib.services.money import history, payment_history
     from chalicelib.services.money.history import HistoryFilter, HistoryPage
+    from chalicelib.services.money.payment_history import PaymentFilter, PaymentRow
 else:
     history = lazy_module("chalicelib.services.money.history")
+    payment_history = lazy_module("chalicelib.services.money.payment_history")
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
@@ -79,6 +82,14 @@ def activity() -> dict[str, Any]:
             "next_cursor": page.next_cursor}
 
 
+@v1.route("/v1/payments", methods=["GET"])
+def payments_list() -> dict[str, Any]:
+    account_id = v1.principal().account.account_id
+    query = _query()
+    page = payment_history.payments_page(account_id, _payment_filter(query), _limit(query), query.get("cursor") or None)
+    return {"items": [money_routes.payment_view(row) for row in page.items], "next_cursor": page.next_cursor}
+
+
 @v1.route("/v1/activations/export.csv", methods=["GET"])
 def export_activations() -> Response:
     account_id = v1.principal().account.account_id
@@ -108,6 +119,17 @@ def export_activity() -> Response:
                    ["created_at", "kind", "ip", "detail"], _activity_row)
 
 
+@v1.route("/v1/payments/export.csv", methods=["GET"])
+def export_payments() -> Response:
+    account_id = v1.principal().account.account_id
+    query = _query()
+    wanted = _payment_filter(query)
+    return _export("payments", query,
+                   lambda c: payment_history.payments_page(account_id, wanted, history.MAX_PAGE, c),
+                   ["created_at", "type", "id", "status", "amount_cents", "currency", "payment_intent_id",
+                    "refund_request_id"], _payment_row)
+
+
 def _export(name: str, query: Mapping[str, str], read: Callable[[str | None], HistoryPage], header: list[str],
             row: Callable[[Any], list[Any]]) -> Response:
     cursor = query.get("cursor") or None
@@ -135,6 +157,12 @@ def _ledger_row(e: LedgerEntry) -> list[Any]:
 
 def _activity_row(e: ActivityEntry) -> list[Any]:
     return [iso(float(e.created_at)), e.kind, e.ip, e.detail]
+
+
+def _payment_row(row: PaymentRow) -> list[Any]:
+    view = money_routes.payment_view(row)
+    return [view["created_at"], view["type"], view["id"], view.get("status"), view["amount_cents"],
+            view.get("currency"), view.get("payment_intent_id"), view.get("refund_request_id")]
 
 
 def _query() -> dict[str, str]:
@@ -167,6 +195,19 @@ def _activity_filter(query: Mapping[str, str]) -> HistoryFilter:
         raise InvalidInput("'kind' is not an activity kind.", details={"field": "kind"})
     since, until = _dates(query)
     return history.HistoryFilter(kind=kind, since=since, until=until)
+
+
+def _payment_filter(query: Mapping[str, str]) -> PaymentFilter:
+    kind = query.get("type") or None
+    if kind is not None and kind not in payment_history.PAYMENT_TYPES:
+        raise InvalidInput(f"'type' must be one of {', '.join(sorted(payment_history.PAYMENT_TYPES))}.",
+                           details={"field": "type"})
+    status = query.get("status") or None
+    if status is not None and status not in payment_history.PAYMENT_STATUSES:
+        raise InvalidInput(f"'status' must be one of {', '.join(sorted(payment_history.PAYMENT_STATUSES))}.",
+                           details={"field": "status"})
+    since, until = _dates(query)
+    return payment_history.PaymentFilter(type=kind, status=status, since=since, until=until)
 
 
 def _dates(query: Mapping[str, str]) -> tuple[float | None, float | None]:

@@ -19,6 +19,7 @@ from chalicelib.store.payments import PaymentRecord, RefundRequest, TopUp
 if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
     from chalicelib.providers import stripe_gateway
     from chalicelib.services.money import history
+    from chalicelib.services.money.payment_history import PaymentRow
 else:
     history = lazy_module("chalicelib.services.money.history")
     stripe_gateway = lazy_module("chalicelib.providers.stripe_gateway")
@@ -82,15 +83,6 @@ def stripe_webhook() -> Response:
                     headers={"Content-Type": "application/json"})
 
 
-@v1.route("/v1/payments", methods=["GET"])
-def payment_history() -> dict[str, Any]:
-    paid = history.payment_history(v1.principal().account.account_id)
-    items = ([_top_up_item(t) for t in paid.top_ups] + [_record_item(r) for r in paid.records]
-             + [_refund_request_item(r) for r in paid.refund_requests])
-    items.sort(key=lambda item: item["created_at"], reverse=True)
-    return {"items": items}
-
-
 @v1.route("/v1/refund-requests", methods=["POST"])
 def create_refund_request() -> Response:
     account = v1.principal().account
@@ -114,6 +106,15 @@ def preview_refund_request() -> dict[str, Any]:
 def list_refund_requests() -> dict[str, Any]:
     requests = wiring.refund_requests().of_account(v1.principal().account.account_id)
     return {"items": [_refund_request_item(r) for r in requests]}
+
+
+def payment_view(row: PaymentRow) -> dict[str, Any]:
+    """A row of the payments page (GET /v1/payments, api/history.py) as the API shows it."""
+    if isinstance(row.item, TopUp):
+        return _top_up_item(row.item)
+    if isinstance(row.item, RefundRequest):
+        return _refund_request_item(row.item)
+    return _record_item(row.item)
 
 
 def _top_up_item(topup: TopUp) -> dict[str, Any]:

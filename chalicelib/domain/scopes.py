@@ -88,10 +88,12 @@ ROUTE_NEEDS: dict[tuple[str, str] | str, Need] = {
     ("GET", "/v1/activations/export.csv"): Need.READ,
     ("GET", "/v1/ledger/export.csv"): Need.READ,
     ("GET", "/v1/activity/export.csv"): Need.READ,
+    ("GET", "/v1/payments/export.csv"): Need.READ,
     ("GET", "/v1/payments"): Need.READ,
     ("GET", "/v1/refund-requests"): Need.READ,
     ("GET", "/v1/refund-requests/preview"): Need.READ,
     ("GET", "/v1/activity"): Need.READ,
+    ("GET", "/v1/webhook/deliveries"): Need.READ,  # no secret in it: what was sent, when, and the answer
     ("GET", "/v1/support/tickets"): Need.READ,
     ("GET", "/v1/support/tickets/{ticket_id}"): Need.READ,
     ("GET", "/v1/topups/cards"): Need.READ,
@@ -112,6 +114,7 @@ ROUTE_NEEDS: dict[tuple[str, str] | str, Need] = {
     ("GET", "/v1/webhook"): Need.ACCOUNT,  # it shows the signing secret
     ("PUT", "/v1/webhook"): Need.ACCOUNT,
     ("DELETE", "/v1/webhook"): Need.ACCOUNT,
+    ("POST", "/v1/webhook/deliveries/{delivery_id}/redeliver"): Need.ACCOUNT,
     ("POST", "/v1/auth/logout-all"): Need.ACCOUNT,
     ("POST", "/v1/account/report-unauthorized"): Need.ACCOUNT,
     ("POST", "/v1/account/accept-agreement"): Need.ACCOUNT,

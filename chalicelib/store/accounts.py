@@ -73,6 +73,8 @@ class Account(Model):
     stripe_customer_id = UnicodeAttribute(null=True)
     webhook_url = UnicodeAttribute(null=True)
     webhook_secret = UnicodeAttribute(null=True)
+    # The event types the webhook subscribes to (domain.webhook_events); None: saved before the choice, SMS only.
+    webhook_events = UnicodeSetAttribute(null=True)
     status_reason = UnicodeAttribute(null=True)
     is_admin_created = BooleanAttribute(default=False)
     # Whether the user ever reported a bad number: orders look up the banned numbers only then. Accounts made

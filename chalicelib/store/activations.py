@@ -90,6 +90,11 @@ class Activation(Model):
     last_checked_at = NumberAttribute(null=True)  # last on-demand question to the partner (its rate limit)
     idempotency_key = UnicodeAttribute(null=True)
     version = NumberAttribute(default=0)  # bumped by every state change: the compare-and-set guard
+    # Set at order when the owner's webhook takes activation.status_changed: its status changes queue events (and
+    # a finish is never written blind, which could not queue one). hook_seq: the version of the last event queued.
+    status_hook = BooleanAttribute(null=True)
+    hook_seq = NumberAttribute(null=True)
+    balance_hook = BooleanAttribute(null=True)  # the webhook took balance.changed at order: its refund tells it
     by_account = ActivationsByAccount()
     active = ActiveActivations()
     by_partner_ref = ActivationsByPartnerRef()
@@ -102,7 +107,8 @@ _AWAITING_SMS = (ActivationStatus.WAITING.value, ActivationStatus.RETRY.value)
 
 def move_unread(account_id: str, activation_id: int, move: BlindMove) -> Activation | None:
     """Apply a BlindMove to an activation of `account_id` in one conditional UpdateItem (no read first), returning
-    the activation after it; None when it does not apply: not theirs, gone, or in a status the move does not leave."""
+    the activation after it; None when it does not apply: not theirs, gone, in a status the move does not leave, or
+    told to a webhook."""
     applies: Condition = Activation.status.is_in(*(s.value for s in move.sources))
     if move.sources_with_sms:
         applies = applies | (Activation.status.is_in(*(s.value for s in move.sources_with_sms))
@@ -111,6 +117,8 @@ def move_unread(account_id: str, activation_id: int, move: BlindMove) -> Activat
     if is_final(move.target):
         actions.append(Activation.active_key.remove())
     activation = Activation(activation_id)
+    # An activation whose status changes are told to a webhook is never moved blind: the event needs the read.
+    applies = applies & Activation.status_hook.does_not_exist()
     try:
         activation.update(actions=actions, condition=(Activation.account_id == account_id) & applies)
     except UpdateError as exc:
@@ -237,9 +245,20 @@ class DueDeliveries(GlobalSecondaryIndex["WebhookDelivery"]):
     next_attempt_at = NumberAttribute(range_key=True)
 
 
+class DeliveriesByAccount(GlobalSecondaryIndex["WebhookDelivery"]):
+    """An account's delivery log, newest first: `log_key` is the creation time (ms) and the delivery id."""
+
+    class Meta:
+        index_name = "by_account"
+        projection = AllProjection()
+
+    account_id = UnicodeAttribute(hash_key=True)
+    log_key = UnicodeAttribute(range_key=True)
+
+
 @table("webhook_deliveries")
 class WebhookDelivery(Model):
-    """One signed event for a user's webhook, kept until it is delivered or given up (the outbox)."""
+    """One signed event for a user's webhook, kept until it is delivered or given up (the outbox and its log)."""
 
     class Meta:
         table_name = "webhook_deliveries"
@@ -248,14 +267,25 @@ class WebhookDelivery(Model):
     account_id = UnicodeAttribute()
     url = UnicodeAttribute()
     body = UnicodeAttribute()  # the exact JSON that is signed and sent
-    status = UnicodeAttribute(default="pending")  # pending | delivered | failed
+    status = UnicodeAttribute(default="pending")  # pending | delivered | failed | skipped
     attempts = NumberAttribute(default=0)
     next_attempt_at = NumberAttribute()
     due = UnicodeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
     expires_at = TTLAttribute(null=True)  # set once settled, so the outbox does not grow forever
+    # Deliveries queued before event types existed carry none of these: they are sms.received, unordered.
+    event_id = UnicodeAttribute(null=True)
+    event_type = UnicodeAttribute(null=True)
+    stream = UnicodeAttribute(null=True)
+    sequence = NumberAttribute(null=True)
+    after_delivery_id = UnicodeAttribute(null=True)  # the first delivery of the stream's previous event: sent first
+    redelivery_of = UnicodeAttribute(null=True)
+    last_status_code = NumberAttribute(null=True)
+    delivered_at = NumberAttribute(null=True)
+    log_key = UnicodeAttribute(null=True)
     due_deliveries = DueDeliveries()
+    by_account = DeliveriesByAccount()
 
 
 class DuePartnerCalls(GlobalSecondaryIndex["PartnerCall"]):

@@ -1,9 +1,9 @@
-// API keys, the SMS webhook, and the account page (password, sessions, activity, report unauthorized access,
+// API keys and the account page (password, sessions, activity, report unauthorized access,
 // withdraw consent).
 
-import { del, get, items, post, put, serviceUrl, session } from "./api.js";
+import { del, get, items, post, serviceUrl, session } from "./api.js";
 import {
-  confirmDialog, copyButton, dateTime, empty, field, form, h, money, notice, pageHeader, replace, table, toast,
+  confirmDialog, copyButton, dateTime, empty, field, form, h, money, notice, pageHeader, replace, table,
 } from "./ui.js";
 import { balanceParts } from "./ui.js";
 import { changePasswordForm, sessionsSection } from "./security.js";
@@ -103,52 +103,6 @@ function usage(key) {
   return h("div", { class: "usage" }, h("p", { class: "label", id: "try-it-label" }, "Try it"),
     h("pre", { tabindex: "0", role: "region", "aria-labelledby": "try-it-label" }, `curl -H "Authorization: Bearer ${key}" ${base}/v1/me\n`
       + `curl "${base}/stubs/handler_api.php?api_key=${key}&action=getBalance"`));
-}
-
-export async function webhookPage(ctx) {
-  const current = await get("/v1/webhook");
-  const secret = h("div");
-  const showSecret = (value) => replace(secret, value ? h("div", { class: "value-row plain" },
-    h("div", {}, h("p", { class: "label" }, "Signing secret"), h("code", { id: "webhook-secret", class: "ref" }, value)),
-    copyButton(value, "Copy the signing secret")) : null);
-  const rotate = h("input", { type: "checkbox", name: "rotate_secret", id: "rotate-secret" });
-  const remove = h("button", { type: "button", class: "link danger", hidden: !current.url }, "Remove the webhook");
-  const code = securityCode();
-  const hookForm = form({ class: "card narrow", "aria-label": "SMS webhook" }, [
-    field({ label: "Webhook URL", name: "url", type: "url", placeholder: "https://example.com/sms-hook",
-      value: current.url || "", hint: "We POST a JSON event here when an SMS arrives, and retry until you answer 2xx." }),
-    current.secret ? h("div", { class: "field checkbox" }, rotate,
-      h("label", { for: "rotate-secret" }, "Make a new signing secret (the old one stops working)")) : null,
-    code.row,
-    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save"), remove),
-    secret,
-  ], async (data) => {
-    const reply = await code.send({ url: String(data.get("url")).trim(), rotate_secret: rotate.checked },
-      (body) => put("/v1/webhook", body));
-    rotate.checked = false;
-    remove.hidden = false;
-    showSecret(reply.secret);
-    toast("Webhook saved.");
-  });
-  remove.addEventListener("click", async () => {
-    try {
-      await code.send({}, (body) => del("/v1/webhook", body));
-    } catch (error) {
-      hookForm.querySelector(".form-alert").hidden = false;
-      hookForm.querySelector(".form-alert").textContent = error.message;
-      return;
-    }
-    hookForm.reset();
-    hookForm.elements.namedItem("url").value = "";
-    remove.hidden = true;
-    showSecret(null);
-    toast("Webhook removed.");
-  });
-  showSecret(current.secret);
-  replace(ctx.main, pageHeader("Webhook"),
-    h("p", { class: "lead" }, "Get each SMS pushed to your server as it arrives. Every event is signed: the ",
-      h("code", {}, "X-SmsRooms-Signature"), " header is the hex HMAC-SHA256 of the raw body with your signing secret."),
-    hookForm);
 }
 
 export async function accountPage(ctx) {

@@ -18,7 +18,8 @@ from chalicelib.store.base import bind_models
 from infra.local.localstripe_setup import confirm_setup_intent_with_test_card
 from infra.local.stack import Stack
 from tests.integration.helpers_security import PASSWORD, Member, bearer, fund, link_token, sign_in, unique_email
-from tests.support import customer_with_key, deliver_sms, refresh_prices, sms_only_on_demand
+from tests.support import customer_with_key, deliver_sms, refresh_prices, sms_only_on_demand, wait_until
+from tests.webhook_receiver import Receiver, receiving
 
 pytestmark = pytest.mark.integration
 
@@ -325,13 +326,25 @@ def _money(api: ContractClient, stack: Stack, member: Member) -> None:
     api.call("GET", "/v1/topups/cards", auth=member.auth)
     api.call("POST", "/v1/topups", auth=member.auth, json={"amount_cents": 1, "payment_method_id": card})
     before = api.call("GET", "/v1/me", auth=member.auth).json()["balance_cents"]
-    api.call("POST", "/v1/topups", auth=member.auth, json={"amount_cents": 500, "payment_method_id": card})
-    _until_credited(api, member, before + 500)  # the webhook credits it a moment later; the refund asks for it all
+    with receiving(Receiver()) as (hook, url):
+        api.call("PUT", "/v1/webhook", auth=member.auth, json={"url": url, "events": ["balance.changed"]})
+        api.call("POST", "/v1/topups", auth=member.auth, json={"amount_cents": 500, "payment_method_id": card})
+        _until_credited(api, member, before + 500)  # Stripe's webhook credits it; the refund asks for it all
+        assert wait_until(lambda: bool(hook.delivered()), seconds=20), "the balance event never reached the hook"
+        sent = api.call("GET", "/v1/webhook/deliveries", auth=member.auth, params={"limit": "5"}).json()["items"]
+        api.call("GET", "/v1/webhook/deliveries", auth=member.auth, params={"status": "sent"})  # 422
+        api.call("POST", "/v1/webhook/deliveries/{delivery_id}/redeliver", auth=member.auth,
+                 path={"delivery_id": sent[0]["delivery_id"]})
+        api.call("POST", "/v1/webhook/deliveries/{delivery_id}/redeliver", auth=member.auth,
+                 path={"delivery_id": "whd_none"})  # 404
     api.call("GET", "/v1/ledger", auth=member.auth, params={"limit": "2"})
     api.call("GET", "/v1/ledger", auth=member.auth, params={"limit": "-1"})
     api.call("GET", "/v1/ledger", auth=member.auth, params={"cursor": "not-ours"})
     api.call("GET", "/v1/ledger/export.csv", auth=member.auth, params={"kind": "top_up"})
     api.call("GET", "/v1/payments", auth=member.auth)
+    api.call("GET", "/v1/payments", auth=member.auth, params={"limit": "1", "type": "top_up"})
+    api.call("GET", "/v1/payments", auth=member.auth, params={"cursor": "not-ours"})  # 422
+    api.call("GET", "/v1/payments/export.csv", auth=member.auth, params={"status": "credited"})
 
 
 def _support(api: ContractClient, member: Member) -> None:

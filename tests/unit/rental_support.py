@@ -36,7 +36,7 @@ class RentDesk(Desk):
         partner.rentals = FakeRentals()  # type: ignore[attr-defined]
         super().__init__(settings, [partner], **overrides)
         self.rentals_partner: FakeRentals = partner.rentals  # type: ignore[attr-defined]
-        self.rentals = Rentals(self.settings, self.partners, self.clock, wallet=self.wallet, webhooks=self.webhooks)
+        self.rentals = Rentals(self.settings, self.partners, self.clock, wallet=self.wallet)
 
     def rent(self, account: Account, service: str = "tg", country: int = 0, hours: int = 4, **fields: Any) -> Rental:
         return self.rentals.rent(account, RentRequest(service, country, hours, **fields))
@@ -75,7 +75,7 @@ def busy_rentals(desk: Desk) -> Rentals:
     brings, a rental past its end (once the clock moves), an order and an extension a crash left unfinished."""
     partner = desk.partner
     partner.rentals = renting = FakeRentals()  # type: ignore[attr-defined]
-    service = Rentals(desk.settings, desk.partners, desk.clock, wallet=desk.wallet, webhooks=desk.webhooks)
+    service = Rentals(desk.settings, desk.partners, desk.clock, wallet=desk.wallet)
     user = desk.account(5000, webhook_url="https://hooks.example/sms")
     polled = service.rent(user, RentRequest("tg", 0, 4))
     renting.deliver(str(polled.partner_rent_id), CODE_SMS)

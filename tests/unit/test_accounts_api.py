@@ -158,7 +158,7 @@ def test_webhook_routes__put_get_delete_and_bad_input(api):
     assert put.status_code == 200 and put.json_body["secret"].startswith("whsec_")
     assert got.json_body == put.json_body
     assert deleted.status_code == 204
-    assert api.call("GET", "/v1/webhook", token=token).json_body == {"url": None, "secret": None}
+    assert api.call("GET", "/v1/webhook", token=token).json_body == {"url": None, "secret": None, "events": None}
     # And bad input is a 422 that stores nothing
     for body in ({"url": "ftp://x.example.com"}, {"url": 7}, {"url": "https://x.example.com", "rotate_secret": "yes"}):
         assert api.call("PUT", "/v1/webhook", body, token=token).status_code == 422

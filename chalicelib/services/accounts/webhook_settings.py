@@ -1,7 +1,8 @@
-"""The user's SMS webhook: where we POST signed events, and the secret they verify our signature with."""
+"""The user's webhook: where we POST signed events, which event types it takes, and the secret it verifies with."""
 from __future__ import annotations
 
 import re
+from collections.abc import Set
 from dataclasses import dataclass
 
 from chalicelib.config import Settings
@@ -9,6 +10,7 @@ from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.ids import new_secret
 from chalicelib.domain.public_address import UnsafeHost
+from chalicelib.domain.webhook_events import DEFAULT_EVENTS, EventType, stored_event_types
 from chalicelib.providers.pinned_http import OutboundPolicy, Resolver, UnresolvedHost, system_resolver
 from chalicelib.services.accounts.activity import ActivityKind, record_activity
 from chalicelib.store.accounts import Account
@@ -23,6 +25,7 @@ _SPACE = re.compile(r"\s")
 class WebhookSetting:
     url: str | None
     secret: str | None
+    events: frozenset[EventType] = DEFAULT_EVENTS
 
 
 def webhook_policy(settings: Settings, resolver: Resolver = system_resolver) -> OutboundPolicy:
@@ -60,22 +63,28 @@ class WebhookSettings:
         self.retention_days = retention_days
         self.policy = policy
 
-    def set(self, account: Account, url: str, *, rotate_secret: bool, ip: str) -> WebhookSetting:
-        """Store the URL; the secret is made on first use and kept across URL changes unless rotated."""
+    def set(self, account: Account, url: str, *, rotate_secret: bool, ip: str,
+            events: Set[EventType] | None = None) -> WebhookSetting:
+        """Store the URL and the event types it takes (None: keep those chosen before, SMS only at first); the
+        secret is made on first use and kept across URL changes unless rotated."""
         url = validate_webhook_url(url, self.policy)
         new_secret_needed = account.webhook_secret is None or rotate_secret
         secret = WEBHOOK_SECRET_PREFIX + new_secret(32) if new_secret_needed else account.webhook_secret
-        account.update(actions=[Account.webhook_url.set(url), Account.webhook_secret.set(secret)])
+        chosen = frozenset(events) if events is not None else stored_event_types(account.webhook_events)
+        account.update(actions=[Account.webhook_url.set(url), Account.webhook_secret.set(secret),
+                                Account.webhook_events.set({e.value for e in chosen})])
         record_activity(account.account_id, ActivityKind.WEBHOOK_CHANGED, ip,
-                        {"url": url, "new_secret": new_secret_needed},
+                        {"url": url, "new_secret": new_secret_needed, "events": sorted(e.value for e in chosen)},
                         clock=self.clock, retention_days=self.retention_days)
-        return WebhookSetting(url=url, secret=secret)
+        return WebhookSetting(url=url, secret=secret, events=chosen)
 
     def clear(self, account: Account, ip: str) -> None:
-        account.update(actions=[Account.webhook_url.remove(), Account.webhook_secret.remove()])
+        account.update(actions=[Account.webhook_url.remove(), Account.webhook_secret.remove(),
+                                Account.webhook_events.remove()])
         record_activity(account.account_id, ActivityKind.WEBHOOK_CHANGED, ip, {"url": None},
                         clock=self.clock, retention_days=self.retention_days)
 
 
 def webhook_of(account: Account) -> WebhookSetting:
-    return WebhookSetting(url=account.webhook_url, secret=account.webhook_secret)
+    return WebhookSetting(url=account.webhook_url, secret=account.webhook_secret,
+                          events=stored_event_types(account.webhook_events))

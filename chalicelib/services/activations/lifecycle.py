@@ -4,6 +4,8 @@ Every change is a compare-and-set on the activation's `version`. A refund is a w
 cause is the activation id, and it carries the state change as its extra item: the money and the
 state move together, and a second refund of the same activation cannot be written (exactly once by
 construction). A writer that loses a race re-reads and re-judges the event, which may then be illegal.
+An activation ordered while its owner's webhook took status changes (`status_hook`) queues an
+activation.status_changed event in the same write (then a transaction, still one call).
 """
 from __future__ import annotations
 
@@ -32,10 +34,12 @@ from chalicelib.domain.refund_policy import (
     refund_cents,
     waits_for_cancel_window,
 )
+from chalicelib.domain.webhook_events import CHANGES, EventType, WebhookEvent, activation_stream
 from chalicelib.providers.base import Partner, PartnerNoNumbers, PartnerRejected, PartnerUnavailable
 from chalicelib.services.activations.delivery_memory import BAN_WEIGHT, TIMEOUT_WEIGHT, DeliveryMemory
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform.partner_calls import PartnerAction, PartnerCalls, Told
+from chalicelib.services.platform.webhook_outbox import queue_event
 from chalicelib.store import activations as activation_store
 from chalicelib.store.activations import PENDING_KEY, Activation
 from chalicelib.store.base import connection
@@ -171,9 +175,13 @@ class Lifecycle:
     def _commit(self, activation: Activation, step: Transition, fields: Mapping[str, Any], event: ActivationEvent
                 ) -> Activation:
         unchanged = Activation.version == activation.version
+        refund = refund_cents(step.money, int(activation.price_cents))  # how much: domain/refund_policy.py
+        told = bool(activation.status_hook) and step.status.value != activation.status
+        if told:
+            fields = {**fields, "hook_seq": int(activation.version) + 1}
         actions = activation_store.change_actions(activation, fields)
         learned = self._learned(activation, step, event)
-        if step.money is MoneyEffect.NONE and not learned:
+        if step.money is MoneyEffect.NONE and not learned and not told:
             activation.update(actions=actions, condition=unchanged)
             return activation
 
@@ -181,15 +189,31 @@ class Lifecycle:
             tx.update(activation, actions=actions, condition=unchanged)
             for learn in learned:
                 learn(tx)
+            if told:
+                queue_event(tx, activation.account_id, self._status_event(activation, fields, step.status, refund),
+                            shards=self.settings.write_shards,
+                            after_sequence=int(activation.hook_seq) if activation.hook_seq is not None else None)
 
         if step.money is MoneyEffect.NONE:
             with TransactWrite(connection=connection()) as tx:
                 items(tx)
         else:
-            amount = refund_cents(step.money, int(activation.price_cents))  # how much: domain/refund_policy.py
-            self.wallet.post(activation.account_id, amount, LedgerKind.ACTIVATION_REFUND,
-                             str(activation.activation_id), memo=event.value, extra=items)
+            self.wallet.post(activation.account_id, refund, LedgerKind.ACTIVATION_REFUND,
+                             str(activation.activation_id), memo=event.value, extra=items,
+                             balance_hook=bool(activation.balance_hook))
         return activation_store.committed(activation, fields)
+
+    def _status_event(self, activation: Activation, fields: Mapping[str, Any], status: ActivationStatus,
+                      refunded_cents: int) -> WebhookEvent:
+        """activation.status_changed as the change leaves the activation (its version after is the sequence)."""
+        return WebhookEvent(EventType.ACTIVATION_STATUS_CHANGED, activation_stream(int(activation.activation_id)),
+                            int(activation.version) + 1, self.clock.now(), {
+                                "activation_id": int(activation.activation_id), "service": activation.service,
+                                "country": int(activation.country),
+                                "operator": fields.get("operator", activation.operator),
+                                "phone": fields.get("phone", activation.phone), "status": status.value,
+                                "previous_status": activation.status, "change": CHANGES[status],
+                                "price_cents": int(activation.price_cents), "refunded_cents": refunded_cents})
 
     def _learned(self, activation: Activation, step: Transition, event: ActivationEvent
                  ) -> list[Callable[[TransactWrite], None]]:

@@ -36,6 +36,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.ids import new_numeric_id
 from chalicelib.domain.money import convert_minor
 from chalicelib.domain.partner_codes import SERVICE_CODE
+from chalicelib.domain.webhook_events import EventType
 from chalicelib.observability import logger
 from chalicelib.providers.base import Partner, PartnerNumber
 from chalicelib.services.accounts.registration import require_can_spend
@@ -44,6 +45,7 @@ from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform import idempotency
 from chalicelib.services.platform.partner_calls import PartnerAction
+from chalicelib.services.platform.webhook_outbox import subscribes
 from chalicelib.store import activations as activation_store
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import PENDING_KEY, Activation, BadNumber
@@ -124,7 +126,9 @@ class Ordering:
                                 expires_at=now + self.settings.activation_lifetime_seconds,
                                 active_key=activation_store.active_key(PENDING_KEY, activation_id,
                                                                     self.settings.write_shards),
-                                idempotency_key=claim_key, sms=[], has_sms=False, version=0)
+                                idempotency_key=claim_key, sms=[], has_sms=False, version=0,
+                                status_hook=subscribes(account, EventType.ACTIVATION_STATUS_CHANGED) or None,
+                                balance_hook=subscribes(account, EventType.BALANCE_CHANGED) or None)
 
         def create(tx: TransactWrite) -> None:
             tx.save(activation, condition=Activation.activation_id.does_not_exist())

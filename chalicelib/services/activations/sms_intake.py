@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -18,9 +19,10 @@ from chalicelib.config import Settings
 from chalicelib.domain.activation_state import ActivationEvent, ActivationStatus
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import Conflict, IllegalTransition, NotFound
+from chalicelib.domain.webhook_events import EventType, WebhookEvent, activation_stream
 from chalicelib.providers.base import Partner, PartnerActivationState, PartnerStatus
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
-from chalicelib.services.platform.user_webhooks import UserWebhooks
+from chalicelib.services.platform.webhook_outbox import enqueue_event, subscribes
 from chalicelib.store import activations as activation_store
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation, SmsMessage
@@ -45,13 +47,12 @@ class PollResult:
 
 
 class SmsIntake:
-    def __init__(self, settings: Settings, partners: Mapping[str, Partner], clock: Clock, lifecycle: Lifecycle,
-                 webhooks: UserWebhooks) -> None:
+    def __init__(self, settings: Settings, partners: Mapping[str, Partner], clock: Clock, lifecycle: Lifecycle
+                 ) -> None:
         self.settings = settings
         self.partners = partners
         self.clock = clock
         self.lifecycle = lifecycle
-        self.webhooks = webhooks
 
     def record_sms(self, activation: Activation, text: str, partner_code: str | None, source: SmsSource
                    ) -> Activation:
@@ -129,12 +130,18 @@ class SmsIntake:
         return PollResult(awaiting=len(states), changed=changed)
 
     def _commit(self, activation: Activation, status: ActivationStatus, message: SmsMessage) -> Activation:
-        changes = {"status": status.value, "sms": [*activation.sms, message], "has_sms": True}
+        changes: dict[str, Any] = {"status": status.value, "sms": [*activation.sms, message], "has_sms": True}
         account = Account.get(activation.account_id)
+        told = subscribes(account, EventType.SMS_RECEIVED)
+        if told:
+            changes["hook_seq"] = int(activation.version) + 1
         with TransactWrite(connection=connection()) as tx:
             tx.update(activation, actions=activation_store.change_actions(activation, changes),
                       condition=Activation.version == activation.version)
-            self.webhooks.enqueue(tx, account, _sms_event(activation, status, message))
+            if told:
+                enqueue_event(tx, account, _sms_event(activation, status, message, self.clock.now()),
+                              shards=self.settings.write_shards,
+                              after_sequence=int(activation.hook_seq) if activation.hook_seq is not None else None)
             if not activation.has_sms:  # the first code: the delivery succeeded, counted once by the version check
                 self.lifecycle.memory.record_outcome(tx, activation, received=True)
         return activation_store.committed(activation, changes)
@@ -150,7 +157,10 @@ def _code(text: str, partner_code: str | None, service: str) -> str | None:
     return partner_code
 
 
-def _sms_event(activation: Activation, status: ActivationStatus, message: SmsMessage) -> dict[str, object]:
-    return {"event": "sms.received", "activation_id": int(activation.activation_id), "service": activation.service,
-            "country": int(activation.country), "phone": activation.phone, "status": status.value,
-            "sms": {"code": message.code, "text": message.text, "received_at": iso(float(message.received_at))}}
+def _sms_event(activation: Activation, status: ActivationStatus, message: SmsMessage, now: float) -> WebhookEvent:
+    return WebhookEvent(EventType.SMS_RECEIVED, activation_stream(int(activation.activation_id)),
+                        int(activation.version) + 1, now, {
+                            "activation_id": int(activation.activation_id), "service": activation.service,
+                            "country": int(activation.country), "phone": activation.phone, "status": status.value,
+                            "sms": {"code": message.code, "text": message.text,
+                                    "received_at": iso(float(message.received_at))}})

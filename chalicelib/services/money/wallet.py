@@ -7,7 +7,10 @@ A posting is one TransactWriteItems that needs no prior read:
      entry's key above the account's `ledger_floor`, and for a debit above its `credit_last`,
   2. the ledger entry at `seq`, a time-ordered number drawn without a round trip (domain.ids),
   3. a claim on `ledger#<kind>#<cause_id>` that must not exist (a retried cause fails here: exactly once),
-  4. any items the caller adds (e.g. the activation an order creates).
+  4. any items the caller adds (e.g. the activation an order creates),
+  5. a balance.changed event for the account's webhook when it takes them (services/platform/webhook_outbox.py);
+     whether it does is told by the caller or read from the account it already holds (an order's), else read
+     (eventually consistent) apart from the transaction: it decides only whether the event is queued.
 Nothing is read first and debits are not ordered among themselves, so many orders on one account do not queue
 behind a compare-and-set: each commits unless the money is not there. A refusal is explained from the account as
 the condition saw it (ReturnValuesOnConditionCheckFailure), never from an earlier read; a key refused for its
@@ -36,10 +39,13 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.config import get_settings
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import AlreadyApplied, Forbidden, InsufficientBalance, NotFound
 from chalicelib.domain.ids import new_id, new_numeric_id
+from chalicelib.domain.webhook_events import BALANCE_STREAM, EventType, WebhookEvent
+from chalicelib.services.platform.webhook_outbox import queue_event, subscribes
 from chalicelib.store.accounts import Account, reconcile_shard
 from chalicelib.store.base import connection
 from chalicelib.store.ledger import Claim, LedgerEntry, claimed
@@ -67,12 +73,14 @@ def cause_key(kind: LedgerKind, cause_id: str) -> str:
 
 
 class Wallet:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, webhook_shards: int | None = None) -> None:
         self.clock = clock
+        self.webhook_shards = webhook_shards
 
     def post(self, account_id: str, amount_cents: int, kind: LedgerKind, cause_id: str, *,
              memo: str | None = None, allow_negative: bool = False, require_active: bool = False,
-             extra: ExtraItems | None = None, known: Account | None = None) -> Posting:
+             extra: ExtraItems | None = None, known: Account | None = None,
+             balance_hook: bool | None = None) -> Posting:
         """Apply a signed amount to the account with its ledger entry.
 
         A debit (negative amount) must leave `balance - held >= 0` unless allow_negative (disputes,
@@ -83,14 +91,15 @@ class Wallet:
         """
         if not isinstance(amount_cents, int) or isinstance(amount_cents, bool):
             raise TypeError("amount_cents must be an int")
+        told = balance_hook if balance_hook is not None else self._takes_balance_events(account_id, known)
         if known is not None and known.ledger_floor is None:
             return self._post_checked(account_id, amount_cents, kind, cause_id, memo, allow_negative,
-                                      require_active, extra)
+                                      require_active, extra, told)
         above = _lowest_key_allowed(known) if known is not None else 0
         for attempt in range(_MAX_ATTEMPTS):
             posting = self._posting(account_id, amount_cents, max(new_numeric_id(), above), None, kind, cause_id)
             try:
-                self._commit_read_free(posting, memo, allow_negative, require_active, extra)
+                self._commit_read_free(posting, memo, allow_negative, require_active, extra, told)
                 return posting
             except TransactWriteError as exc:
                 if claimed(cause_key(kind, cause_id)):
@@ -102,7 +111,7 @@ class Wallet:
                                                                            require_active)
                 if seen.ledger_floor is None or seen.spendable_cents is None:
                     return self._post_checked(account_id, amount_cents, kind, cause_id, memo, allow_negative,
-                                              require_active, extra)
+                                              require_active, extra, told)
                 refused = _refusal(seen, amount_cents, allow_negative, require_active)
                 if refused is not None:
                     raise refused from None
@@ -144,6 +153,17 @@ class Wallet:
         entry = LedgerEntry.get(posting.account_id, posting.seq, consistent_read=True)
         return replace(posting, balance_after_cents=int(entry.balance_after_cents))
 
+    def _takes_balance_events(self, account_id: str, known: Account | None) -> bool:
+        if known is not None:
+            return subscribes(known, EventType.BALANCE_CHANGED)
+        try:
+            return subscribes(Account.get(account_id), EventType.BALANCE_CHANGED)
+        except Account.DoesNotExist:
+            return False  # the posting itself says NotFound
+
+    def _shards(self) -> int:
+        return self.webhook_shards if self.webhook_shards is not None else get_settings().write_shards
+
     def read(self, account_id: str) -> Account:
         """The account, strongly consistent (what money decisions are made on); NotFound if there is none."""
         try:
@@ -157,7 +177,7 @@ class Wallet:
                        balance_after_cents=balance_after, kind=kind, cause_id=cause_id, created_at=self.clock.now())
 
     def _commit_read_free(self, p: Posting, memo: str | None, allow_negative: bool, require_active: bool,
-                          extra: ExtraItems | None) -> None:
+                          extra: ExtraItems | None, told: bool) -> None:
         condition: Condition = ((Account.ledger_floor < p.seq) & Account.spendable_cents.exists()
                                 & ((Account.credit_last < p.seq) | Account.credit_last.does_not_exist()))
         actions: list[Action] = [Account.balance_cents.add(p.amount_cents),
@@ -169,10 +189,10 @@ class Wallet:
             actions.append(Account.credit_last.set(p.seq))
         if require_active:
             condition &= Account.status == AccountStatus.ACTIVE.value
-        self._transact(Account(p.account_id), p, memo, condition, extra, actions)
+        self._transact(Account(p.account_id), p, memo, condition, extra, actions, told)
 
     def _post_checked(self, account_id: str, amount_cents: int, kind: LedgerKind, cause_id: str, memo: str | None,
-                      allow_negative: bool, require_active: bool, extra: ExtraItems | None) -> Posting:
+                      allow_negative: bool, require_active: bool, extra: ExtraItems | None, told: bool) -> Posting:
         """The path of an account from before read-free postings: read, decide, commit under its version, and
         leave behind what the read-free path needs (spendable_cents, the floor, the sealed position)."""
         for attempt in range(_MAX_ATTEMPTS):
@@ -194,7 +214,7 @@ class Wallet:
                 Account.credit_last.set(seq), Account.sealed_seq.set(seq), Account.sealed_count.set(count),
                 Account.sealed_balance_cents.set(new_balance)]
             try:
-                self._transact(account, posting, memo, condition, extra, actions)
+                self._transact(account, posting, memo, condition, extra, actions, told)
                 return posting
             except TransactWriteError as exc:
                 if claimed(cause_key(kind, cause_id)):
@@ -204,7 +224,7 @@ class Wallet:
         raise RuntimeError("ledger contention did not settle")  # pragma: no cover - 60 lost races in a row
 
     def _transact(self, account: Account, p: Posting, memo: str | None, condition: Condition,
-                  extra: ExtraItems | None, actions: list[Action]) -> None:
+                  extra: ExtraItems | None, actions: list[Action], told: bool) -> None:
         entry = LedgerEntry(p.account_id, p.seq, entry_id=p.entry_id, amount_cents=p.amount_cents,
                             balance_after_cents=p.balance_after_cents, kind=p.kind.value, cause_id=p.cause_id,
                             memo=memo, created_at=p.created_at)
@@ -214,6 +234,8 @@ class Wallet:
                       return_values=ALL_OLD)
             tx.save(entry, condition=LedgerEntry.seq.does_not_exist())
             tx.save(claim, condition=Claim.key.does_not_exist())
+            if told:
+                queue_event(tx, p.account_id, _balance_event(p, memo), shards=self._shards())
             if extra:
                 extra(tx)
 
@@ -243,6 +265,16 @@ class Wallet:
         if require_active and now.status != AccountStatus.ACTIVE.value:
             return  # the next attempt refuses it with a clear error
         raise exc
+
+
+def _balance_event(p: Posting, memo: str | None) -> WebhookEvent:
+    """balance.changed, its sequence the entry's key (rising per account); the balance after, when this posting
+    knows it, else written in by the delivery once a reader sealed the entry (services/platform/user_webhooks.py)."""
+    data: dict[str, object] = {"amount_cents": p.amount_cents, "kind": p.kind.value, "cause_id": p.cause_id,
+                               "memo": memo}
+    if p.balance_after_cents is not None:
+        data["balance_cents"] = p.balance_after_cents
+    return WebhookEvent(EventType.BALANCE_CHANGED, BALANCE_STREAM, p.seq, p.created_at, data)
 
 
 def seal(account_id: str) -> int | None:

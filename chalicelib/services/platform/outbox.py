@@ -6,7 +6,7 @@ An item is a PynamoDB model with `next_attempt_at`, `due` (present while the ite
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,26 +47,29 @@ def lease(item: Any, clock: Clock) -> bool:
         return False
 
 
-def retry_later(item: Any, clock: Clock, error: str, *, max_attempts: int, first_backoff_seconds: float) -> bool:
-    """Count the failed attempt and wait longer each time; False (settled as failed) once attempts run out."""
+def retry_later(item: Any, clock: Clock, error: str, *, max_attempts: int, first_backoff_seconds: float,
+                also: Sequence[Action] = ()) -> bool:
+    """Count the failed attempt and wait longer each time; False (settled as failed) once attempts run out.
+    `also`: the caller's own attributes to set with it (what the attempt saw)."""
     model = type(item)
     attempts = int(item.attempts) + 1
     if attempts >= max_attempts:
-        settle(item, clock, "failed", error, attempts)
+        settle(item, clock, "failed", error, attempts, also=also)
         return False
     backoff = min(first_backoff_seconds * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS)
     item.update(actions=[model.attempts.set(attempts), model.last_error.set(error),
-                         model.next_attempt_at.set(clock.now() + backoff)])
+                         model.next_attempt_at.set(clock.now() + backoff), *also])
     return True
 
 
-def settle(item: Any, clock: Clock, status: str, error: str | None, attempts: int | None = None) -> None:
+def settle(item: Any, clock: Clock, status: str, error: str | None, attempts: int | None = None, *,
+           also: Sequence[Action] = ()) -> None:
     """Done with the item: out of the due index, kept a week for inspection, then expired by TTL."""
     model = type(item)
     expires = datetime.fromtimestamp(clock.now() + KEEP_SETTLED_SECONDS, tz=UTC)
     actions: list[Action] = [model.status.set(status), model.due.remove(),
                              model.attempts.set(attempts if attempts is not None else int(item.attempts) + 1),
-                             model.expires_at.set(expires)]
+                             model.expires_at.set(expires), *also]
     if error is not None:
         actions.append(model.last_error.set(error))
     item.update(actions=actions)

@@ -1,32 +1,62 @@
-"""Users' SMS webhooks: events queued in the transaction that records the SMS, then POSTed signed, with retries.
+"""Users' webhooks: events queued in the transaction of the change they tell of (webhook_outbox.py), POSTed signed.
 
 Delivery is at least once: an event is leased (its next attempt pushed past the lease) before it is
 sent, marked delivered after a 2xx, otherwise retried with exponential backoff until it is given up.
 The body is signed with the account's webhook secret: header `X-SmsRooms-Signature` carries the hex
-HMAC-SHA256 of the exact body, so the receiver recomputes it over the raw bytes it got. Each attempt checks
-the URL again (DNS may answer otherwise than when it was saved) and connects to the address it checked.
+HMAC-SHA256 of the exact body, so the receiver recomputes it over the raw bytes it got; `X-SmsRooms-Event-Id`
+is the same for every delivery of one event (deduplicate by it). An event waits while the event before it on its
+stream (the same activation, the balance) is still pending, so a receiver sees a stream in sequence order.
+Each attempt checks the URL again (DNS may answer otherwise than when it was saved) and connects to the address
+it checked.
 """
 from __future__ import annotations
 
 import http.client
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from pynamodb.transactions import TransactWrite
+from pynamodb.expressions.update import Action
 
 from chalicelib.domain.clock import Clock
-from chalicelib.domain.ids import hmac_sha256_hex, new_id
+from chalicelib.domain.ids import hmac_sha256_hex
 from chalicelib.domain.public_address import IpAddress, UnsafeHost
+from chalicelib.domain.webhook_events import BALANCE_STREAM, EventType, stored_event_types
 from chalicelib.observability import logger
 from chalicelib.providers.pinned_http import OutboundPolicy, Target, UnresolvedHost, post_pinned
 from chalicelib.services.platform import outbox
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import WebhookDelivery
+from chalicelib.store.ledger import LedgerEntry
 
 Sender = Callable[..., int]  # post_pinned's shape: (target, address, body, headers, *, timeout_seconds) -> status
 SIGNATURE_HEADER = "X-SmsRooms-Signature"
 DELIVERY_HEADER = "X-SmsRooms-Delivery"
+EVENT_ID_HEADER = "X-SmsRooms-Event-Id"
+EVENT_HEADER = "X-SmsRooms-Event"
 _BATCH = 100
+_BALANCE_LOOKBACK = 50
+_WAIT_BEHIND_SECONDS = 1.0
+
+
+def _complete_balance(delivery: WebhookDelivery, account: Account) -> None:
+    """A balance event queued by a read-free posting lacks the balance after it: sealed and written in now."""
+    from chalicelib.services.money.wallet import seal  # the money context, asked only for these events
+
+    body = json.loads(delivery.body)
+    if "balance_cents" in body or delivery.sequence is None:
+        return
+    seal(delivery.account_id)
+    try:
+        entry = LedgerEntry.get(delivery.account_id, int(delivery.sequence), consistent_read=True)
+    except LedgerEntry.DoesNotExist:
+        return
+    if entry.balance_after_cents is None:
+        return
+    body["balance_cents"] = int(entry.balance_after_cents)
+    body["held_cents"] = int(account.held_cents)
+    body["available_cents"] = int(entry.balance_after_cents) - int(account.held_cents)
+    delivery.body = json.dumps(body, separators=(",", ":"))
+    delivery.update(actions=[WebhookDelivery.body.set(delivery.body)])
 
 
 class UserWebhooks:
@@ -40,22 +70,12 @@ class UserWebhooks:
         self.first_backoff_seconds = first_backoff_seconds
         self.timeout_seconds = timeout_seconds
 
-    def enqueue(self, tx: TransactWrite, account: Account, event: dict[str, object]) -> None:
-        """Queue `event` for the account's webhook inside `tx`; nothing when the account has none."""
-        if not account.webhook_url:
-            return
-        now = self.clock.now()
-        delivery_id = new_id("whd")
-        body = json.dumps({**event, "delivery_id": delivery_id}, separators=(",", ":"))
-        tx.save(WebhookDelivery(delivery_id, account_id=account.account_id, url=account.webhook_url, body=body,
-                                next_attempt_at=now, due=outbox.due_key(delivery_id, self.shards), created_at=now),
-                condition=WebhookDelivery.delivery_id.does_not_exist())
-
     def deliver_due(self) -> int:
-        """Attempt every delivery whose time has come; the count delivered."""
-        due = outbox.due_items(WebhookDelivery.due_deliveries, WebhookDelivery.next_attempt_at <= self.clock.now(),
-                               self.shards, _BATCH)
-        return sum(self._attempt(delivery) for delivery in list(due))
+        """Attempt every delivery whose time has come, each stream in sequence order; the count delivered."""
+        due = list(outbox.due_items(WebhookDelivery.due_deliveries,
+                                    WebhookDelivery.next_attempt_at <= self.clock.now(), self.shards, _BATCH))
+        due.sort(key=lambda d: (float(d.created_at), int(d.sequence or 0)))
+        return sum(self._attempt(delivery) for delivery in due)
 
     def _attempt(self, delivery: WebhookDelivery) -> bool:
         if not self._lease(delivery):
@@ -63,34 +83,84 @@ class UserWebhooks:
         try:
             account = Account.get(delivery.account_id)
         except Account.DoesNotExist:
-            self._settle(delivery, "failed", "account gone")
+            self._settle(delivery, "failed", "account gone", attempts=int(delivery.attempts))
             return False
         if not account.webhook_url or not account.webhook_secret:
-            self._settle(delivery, "failed", "webhook removed")
+            self._settle(delivery, "failed", "webhook removed", attempts=int(delivery.attempts))
             return False
-        error = self._post(account.webhook_url, account.webhook_secret, delivery)
+        if not self._still_wanted(delivery, account):
+            self._settle(delivery, "skipped", "the webhook no longer takes this event type",
+                         attempts=int(delivery.attempts))
+            return False
+        if self._behind_earlier_event(delivery):
+            return False
+        if delivery.event_type == EventType.BALANCE_CHANGED.value:
+            _complete_balance(delivery, account)
+        error, status = self._post(account.webhook_url, account.webhook_secret, delivery)
+        seen: list[Action] = [WebhookDelivery.url.set(account.webhook_url)]
+        if status is not None:
+            seen.append(WebhookDelivery.last_status_code.set(status))
         if error is None:
-            self._settle(delivery, "delivered", None)
+            self._settle(delivery, "delivered", None, [*seen, WebhookDelivery.delivered_at.set(self.clock.now())])
             return True
-        self._retry_later(delivery, error)
+        self._retry_later(delivery, error, seen)
         return False
 
-    def _post(self, url: str, secret: str, delivery: WebhookDelivery) -> str | None:
+    def _still_wanted(self, delivery: WebhookDelivery, account: Account) -> bool:
+        """An unsubscribed event type is not sent, even when queued before; a redelivery was asked for by name."""
+        if delivery.redelivery_of or not delivery.event_type:
+            return True
+        return delivery.event_type in {t.value for t in stored_event_types(account.webhook_events)}
+
+    def _behind_earlier_event(self, delivery: WebhookDelivery) -> bool:
+        """Whether the stream's previous event is still to be sent: then this one waits (its attempt not counted).
+
+        An activation's event names the delivery before it (one GetItem). The balance's postings read nothing, so
+        they cannot: the account's log is asked for a pending balance event queued before this one, among the
+        last _BALANCE_LOOKBACK deliveries (one Query)."""
+        earlier = self._earlier_pending(delivery)
+        if earlier is None:
+            return False
+        wait_until = max(float(earlier.next_attempt_at), self.clock.now()) + _WAIT_BEHIND_SECONDS
+        waiting = f"waiting for {earlier.event_id or 'an earlier event'}"
+        delivery.update(actions=[WebhookDelivery.next_attempt_at.set(wait_until),
+                                 WebhookDelivery.last_error.set(waiting)])
+        return True
+
+    def _earlier_pending(self, delivery: WebhookDelivery) -> WebhookDelivery | None:
+        if delivery.after_delivery_id:
+            try:
+                earlier = WebhookDelivery.get(delivery.after_delivery_id, consistent_read=True)
+            except WebhookDelivery.DoesNotExist:
+                return None
+            return earlier if earlier.status == "pending" else None
+        if delivery.stream != BALANCE_STREAM or delivery.redelivery_of or not delivery.log_key:
+            return None
+        before = WebhookDelivery.by_account.query(
+            delivery.account_id, WebhookDelivery.log_key < delivery.log_key, scan_index_forward=False,
+            filter_condition=(WebhookDelivery.stream == BALANCE_STREAM) & (WebhookDelivery.status == "pending")
+            & WebhookDelivery.redelivery_of.does_not_exist(), page_size=_BALANCE_LOOKBACK)
+        return next((WebhookDelivery.from_raw_data(raw) for raw in next(before.page_iter).get("Items", [])), None)
+
+    def _post(self, url: str, secret: str, delivery: WebhookDelivery) -> tuple[str | None, int | None]:
         """Checked again at every attempt: the URL was checked at save, but DNS may answer otherwise now."""
         body = delivery.body.encode()
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: hmac_sha256_hex(body, secret),
-                   DELIVERY_HEADER: delivery.delivery_id}
+                   DELIVERY_HEADER: delivery.delivery_id,
+                   EVENT_HEADER: delivery.event_type or EventType.SMS_RECEIVED.value}
+        if delivery.event_id:
+            headers[EVENT_ID_HEADER] = delivery.event_id
         try:
             target = self.policy.target(url)
             addresses = self.policy.addresses(target)
         except UnsafeHost as unsafe:
-            return f"refused: the URL {unsafe}"
+            return f"refused: the URL {unsafe}", None
         except UnresolvedHost:
-            return "the host name does not resolve"
+            return "the host name does not resolve", None
         return self._post_first_reachable(target, addresses, body, headers)
 
     def _post_first_reachable(self, target: Target, addresses: list[IpAddress], body: bytes,
-                              headers: dict[str, str]) -> str | None:
+                              headers: dict[str, str]) -> tuple[str | None, int | None]:
         error = "no address"
         for address in addresses:
             try:
@@ -98,18 +168,20 @@ class UserWebhooks:
             except (OSError, http.client.HTTPException) as exc:
                 error = type(exc).__name__
                 continue
-            return None if 200 <= status < 300 else f"HTTP {status}"
-        return error
+            return (None if 200 <= status < 300 else f"HTTP {status}"), status
+        return error, None
 
     def _lease(self, delivery: WebhookDelivery) -> bool:
         return outbox.lease(delivery, self.clock)
 
-    def _retry_later(self, delivery: WebhookDelivery, error: str) -> None:
+    def _retry_later(self, delivery: WebhookDelivery, error: str, seen: Sequence[Action]) -> None:
         if not outbox.retry_later(delivery, self.clock, error, max_attempts=self.max_attempts,
-                                  first_backoff_seconds=self.first_backoff_seconds):
+                                  first_backoff_seconds=self.first_backoff_seconds, also=seen):
             logger.warning("user webhook given up", extra={"delivery_id": delivery.delivery_id, "error": error})
 
-    def _settle(self, delivery: WebhookDelivery, status: str, error: str | None) -> None:
+    def _settle(self, delivery: WebhookDelivery, status: str, error: str | None, seen: Sequence[Action] = (), *,
+                attempts: int | None = None) -> None:
+        """`attempts`: given when settled without a POST (not counted); None counts this attempt."""
         if status == "failed":
             logger.warning("user webhook given up", extra={"delivery_id": delivery.delivery_id, "error": error})
-        outbox.settle(delivery, self.clock, status, error)
+        outbox.settle(delivery, self.clock, status, error, attempts, also=seen)

@@ -16,9 +16,10 @@ from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import sha256_hex
 from chalicelib.domain.rental_state import RentalStatus
+from chalicelib.domain.webhook_events import EventType, WebhookEvent
 from chalicelib.observability import logger
 from chalicelib.providers.rentals import RentalPartner, RentSms
-from chalicelib.services.platform.user_webhooks import UserWebhooks
+from chalicelib.services.platform.webhook_outbox import enqueue_event
 from chalicelib.services.rentals.pricing import PARTNER_ERRORS
 from chalicelib.store import rentals as store
 from chalicelib.store.accounts import Account
@@ -39,10 +40,9 @@ class SmsSource(str, enum.Enum):
 
 
 class RentalInbox:
-    def __init__(self, settings: Settings, clock: Clock, webhooks: UserWebhooks) -> None:
+    def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
-        self.webhooks = webhooks
 
     def record(self, rental: Rental, sms: RentSms, source: SmsSource) -> Rental:
         """Store one SMS (a no-op when it is not new, or the rental has ended) and queue the user's webhook."""
@@ -112,7 +112,8 @@ class RentalInbox:
             tx.save(row, condition=RentalSms.seq.does_not_exist())
             tx.save(Claim(claim_key, value=str(seq), created_at=now, expires_at=kept_until),
                     condition=Claim.key.does_not_exist())
-            self.webhooks.enqueue(tx, account, _event(rental, row))
+            enqueue_event(tx, account, _event(rental, row), shards=self.settings.write_shards,
+                          after_sequence=seq - 1 if seq > 1 else None)
         return store.committed(rental, changes)
 
 
@@ -121,11 +122,15 @@ def _fingerprint(rental_id: int, sms: RentSms) -> str:
     return f"rentsms#{rental_id}#{fingerprint}"
 
 
-def _event(rental: Rental, row: RentalSms) -> dict[str, object]:
-    return {"event": "rental.sms_received", "rental_id": int(rental.rental_id), "service": rental.service,
-            "country": int(rental.country), "phone": rental.phone, "ends_at": iso(float(rental.ends_at)),
-            "sms": {"seq": int(row.seq), "code": row.code, "text": row.text, "sender": row.sender,
-                    "received_at": iso(float(row.received_at))}}
+def _event(rental: Rental, row: RentalSms) -> WebhookEvent:
+    """rental.sms_received: the rental's stream, counted by its SMS (each waits for the one before it)."""
+    return WebhookEvent(EventType.RENTAL_SMS_RECEIVED, f"rental:{int(rental.rental_id)}", int(row.seq),
+                        float(row.received_at), {
+                            "rental_id": int(rental.rental_id), "service": rental.service,
+                            "country": int(rental.country), "phone": rental.phone,
+                            "ends_at": iso(float(rental.ends_at)),
+                            "sms": {"seq": int(row.seq), "code": row.code, "text": row.text, "sender": row.sender,
+                                    "received_at": iso(float(row.received_at))}})
 
 
 def find(partner: str, partner_rent_id: str) -> Rental:

@@ -43,7 +43,6 @@ from chalicelib.services.accounts.registration import require_can_spend
 from chalicelib.services.activations.catalog import MAX_PRICE_CENTS
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform import idempotency
-from chalicelib.services.platform.user_webhooks import UserWebhooks
 from chalicelib.services.rentals.book import HOUR, RentalBook, charge_cause
 from chalicelib.services.rentals.inbox import RentalInbox, SmsSource
 from chalicelib.services.rentals.pricing import PARTNER_ERRORS, RentPricing, RentQuote
@@ -57,8 +56,7 @@ _ID_DRAWS = 5
 
 
 class Rentals:
-    def __init__(self, settings: Settings, partners: Sequence[Partner], clock: Clock, *, wallet: Wallet,
-                 webhooks: UserWebhooks) -> None:
+    def __init__(self, settings: Settings, partners: Sequence[Partner], clock: Clock, *, wallet: Wallet) -> None:
         from chalicelib.services.activations.catalog import Catalog  # the markup: the catalog's runtime setting
         from chalicelib.services.activations.delivery_memory import DeliveryMemory
 
@@ -68,7 +66,7 @@ class Rentals:
         self.clock = clock
         self.pricing = RentPricing(partners, rates, clock, catalog.markup_percent)
         self.book = RentalBook(clock, wallet)
-        self.inbox = RentalInbox(settings, clock, webhooks)
+        self.inbox = RentalInbox(settings, clock)
         self.wallet = wallet
         self.upkeep = RentalUpkeep(settings, clock, self.book, self.inbox, self.pricing)
         self.push_urls = {p.name: f"{settings.public_base_url}/v1/partners/{p.name}/push"
