@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from chalicelib.services.platform.mail_outbox import DurableMailer
     from chalicelib.services.platform.rate_limit import RateLimiter
     from chalicelib.services.platform.user_webhooks import UserWebhooks
+    from chalicelib.services.platform.webhook_log import Redelivery
     from chalicelib.services.rentals.service import Rentals
     from chalicelib.services.support.contact import SupportContact
     from chalicelib.services.support.tickets import SupportDesk
@@ -143,6 +144,14 @@ def build_activations(settings: Settings, partners: Sequence[Partner], clock: Cl
     return Activations(settings, clock, partners, memory=memory, catalog=catalog, lifecycle=lifecycle,
                        webhooks=webhooks, intake=SmsIntake(settings, by_name, clock, lifecycle),
                        ordering=Ordering(settings, by_name, clock, catalog, lifecycle, wallet))
+
+
+@rebuilt_with_settings
+def redelivery() -> Redelivery:
+    """Redelivering one webhook delivery on the user's request (the delivery log's route)."""
+    from chalicelib.services.platform.webhook_log import Redelivery
+
+    return Redelivery(clock(), get_settings().write_shards)
 
 
 def build_user_webhooks(settings: Settings, clock: Clock) -> UserWebhooks:

@@ -6,13 +6,13 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib import wiring
 from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
-from chalicelib.config import get_settings
-from chalicelib.domain.clock import SystemClock, iso
+from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.webhook_events import EventType
-from chalicelib.services.platform.webhook_log import DELIVERY_STATUSES, Redelivery, deliveries_page
+from chalicelib.services.platform.webhook_log import DELIVERY_STATUSES, deliveries_page
 from chalicelib.store.activations import WebhookDelivery
 
 bp = Blueprint(__name__)
@@ -37,7 +37,7 @@ def list_deliveries() -> dict[str, Any]:
 @v1.route("/v1/webhook/deliveries/{delivery_id}/redeliver", methods=["POST"])
 def redeliver(delivery_id: str) -> Response:
     account = v1.principal().account
-    copy = Redelivery(SystemClock(), get_settings().write_shards).redeliver(account, delivery_id)
+    copy = wiring.redelivery().redeliver(account, delivery_id)
     return Response(body=delivery_view(copy), status_code=201, headers={"Content-Type": "application/json"})
 
 

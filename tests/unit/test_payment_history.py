@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import pytest
 
+from chalicelib import wiring
 from chalicelib.config import Settings
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.services.money.payment_history import PaymentFilter, payments_page
@@ -35,7 +36,7 @@ def history_of(module_tables: Settings, clock: FixedClock) -> tuple[str, list[st
     """An account with three paid top-ups, a refund and a dispute, a second apart, and their ids newest first."""
     gateway = FakeGateway()
     topups = TopUps(gateway, replace(module_tables, topup_min_cents=100, topup_max_cents=100_000), clock)
-    events = StripeEvents(gateway, Wallet(clock))
+    events = StripeEvents(gateway, Wallet(clock), wiring.mailer())
     account_id = new_account()
     made: list[str] = []
     for amount in (1000, 2000, 3000):
