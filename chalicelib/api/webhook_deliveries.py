@@ -2,18 +2,23 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
 from chalicelib import wiring
 from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
+from chalicelib.api.lazy import lazy_module
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.webhook_events import EventType
-from chalicelib.services.platform.webhook_log import DELIVERY_STATUSES, deliveries_page
 from chalicelib.store.activations import WebhookDelivery
+
+if TYPE_CHECKING:  # the service loads with the first request that needs it (api/lazy.py)
+    from chalicelib.services.platform import webhook_log
+else:
+    webhook_log = lazy_module("chalicelib.services.platform.webhook_log")
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
@@ -27,10 +32,11 @@ _EVENT_TYPES = frozenset(t.value for t in EventType)
 def list_deliveries() -> dict[str, Any]:
     account_id = v1.principal().account.account_id
     query = dict(v1.request.query_params or {})
-    status = _choice(query, "status", DELIVERY_STATUSES)
+    status = _choice(query, "status", webhook_log.DELIVERY_STATUSES)
     event_type = _choice(query, "event", tuple(sorted(_EVENT_TYPES)))
     limit = fields.query_integer(query, "limit", minimum=1, maximum=MAX_LIMIT) or DEFAULT_LIMIT
-    page = deliveries_page(account_id, limit, query.get("cursor") or None, status=status, event_type=event_type)
+    page = webhook_log.deliveries_page(account_id, limit, query.get("cursor") or None, status=status,
+                                       event_type=event_type)
     return {"items": [delivery_view(d) for d in page.items], "next_cursor": page.next_cursor}
 
 
