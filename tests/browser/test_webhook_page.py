@@ -54,6 +54,8 @@ def test_webhook_page__lists_deliveries_and_redelivers_one(desktop: Page, stack:
     first, again = (r.event for r in hook.delivered())
     assert (again["event_id"], again["delivery_id"] != first["delivery_id"]) == (first["event_id"], True)
     expect(rows).to_have_count(2)
+    assert wait_until(lambda: api(stack.app_url, "GET", "/v1/webhook/deliveries", user.token).json()["items"][0][
+        "status"] == "delivered", seconds=20)  # the receiver answered; the job settles the delivery right after
     page.get_by_role("button", name="Refresh").click()
     expect(rows.first.locator("[data-delivery-status]")).to_have_attribute("data-delivery-status", "delivered")
     # When they also tick status changes and save
