@@ -22,6 +22,7 @@ from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.clock import SystemClock
 from chalicelib.providers.base import Partner, PartnerNumber
 from chalicelib.providers.registry import build_partners
+from chalicelib.services.activations.batch_ordering import MultiServiceRequest
 from chalicelib.services.activations.facade import Activations
 from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.services.money.wallet import Wallet
@@ -32,6 +33,8 @@ from chalicelib.store.activations import Activation
 RUNS = 10
 SERVICE, COUNTRY = "tg", 0
 POLL_SIZES = (1, 100, 1000)
+MULTI = ("tg", "wa", "vk")  # one number for these services
+BULK = 5  # numbers in one bulk order
 BULK_ID_BASE = 1_000_000_000  # ids for arranged activations, far below the time-ordered ids orders get
 COLUMNS = ["operation", "DynamoDB calls/op", "calls by API", "capacity units/op", "partner calls/op", "p50 ms/op"]
 
@@ -101,6 +104,14 @@ def activation_calls(ctx: BenchContext) -> Table:
         sim.deliver(a.phone, f"Telegram code: {int(a.activation_id) % 90000 + 10000}")
     steps.step(poll, [None], lambda _: svc.poll_partners(), units=RUNS)
     steps.step(finish, ordered, lambda a: svc.finish(account.account_id, int(a.activation_id)))
+    steps.step("reactivation of a finished number (quote, debit, the number again)", ordered,
+               lambda a: svc.reactivate(_authenticated(account), int(a.activation_id)))
+    steps.step(f"multi-service number for {len(MULTI)} services (per service)", [MULTI] * (RUNS // 2),
+               lambda services: svc.order_multi_service(_authenticated(account), MultiServiceRequest(services,
+                                                                                                     COUNTRY)),
+               units=len(MULTI) * (RUNS // 2))
+    steps.step(f"bulk order of {BULK} numbers (per number)", [BULK] * (RUNS // 2),
+               lambda count: svc.order_bulk(_authenticated(account), request, count), units=BULK * (RUNS // 2))
     canceled = [svc.order(_authenticated(account), request) for _ in range(RUNS)]
     steps.step("cancel before any SMS (refund)", canceled,
                lambda a: svc.cancel(account.account_id, int(a.activation_id)))

@@ -117,6 +117,10 @@ class Settings:
     poll_sweep_seconds: float = 0.0
     poll_every_seconds: float = 5.0
     pending_resolve_after_seconds: int = 60
+    # A bulk order: at most this many numbers in one call (one transaction holds 3 items a number, DynamoDB 100), its
+    # partners asked in parallel for at most this long (API Gateway answers 504 after 29 s); the rest is refunded.
+    bulk_max_count: int = 10
+    bulk_deadline_seconds: float = 20.0
     refunds_enabled: bool = True  # the operator's switch of the refund policy (domain/refund_policy.py)
     markup_percent: Decimal = Decimal(30)
     # A rental canceled this soon after it began, before any SMS, is refunded in full (the industry's 20 minutes);
@@ -358,6 +362,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         poll_sweep_seconds=e.number("POLL_SWEEP_SECONDS", d.poll_sweep_seconds, float),
         poll_every_seconds=e.positive("POLL_EVERY_SECONDS", d.poll_every_seconds),
         pending_resolve_after_seconds=e.number("PENDING_RESOLVE_AFTER_SECONDS", d.pending_resolve_after_seconds, int),
+        bulk_max_count=e.count("BULK_MAX_COUNT", d.bulk_max_count, maximum=30),
+        bulk_deadline_seconds=e.positive("BULK_DEADLINE_SECONDS", d.bulk_deadline_seconds, at_most=25),
         refunds_enabled=_bool(get("REFUNDS_ENABLED") or "true"),
         markup_percent=e.number("MARKUP_PERCENT", d.markup_percent, Decimal),
         rental_cancel_window_seconds=e.number("RENTAL_CANCEL_WINDOW_SECONDS", d.rental_cancel_window_seconds, int),

@@ -43,6 +43,8 @@ class FakePartner:
         self.operator, self.operators = operator, tuple(operators)  # an offer's operator; an "any" offer's list
         self.names = dict(names or {})  # the partner's own service names (getServicesList)
         self.number_failure: BaseException | None = None
+        self.reactivation_cost: int | None = cost_minor  # None: quotes no price (5sim), its listing applies
+        self.reactivation_failure: BaseException | None = None  # raised by reactivate()
         self.offers_failure: Exception | None = None
         self.phone_pool: list[str] = []
         self.honours_exclusions = True  # False: a partner that ignores phoneException (some clones do)
@@ -106,6 +108,38 @@ class FakePartner:
 
     def get_balance_minor(self) -> int:
         return 100_000
+
+    def reactivation_cost_minor(self, partner_activation_id: str, phone: str, service: str) -> int | None:
+        self.calls["reactivation_cost_minor"] += 1
+        rented = self.rented.get(partner_activation_id)
+        if rented is None or not rented.sms or rented.phone != phone:
+            raise PartnerRejected(f"{self.name}: RENEW_ACTIVATION_NOT_AVAILABLE")
+        return self.reactivation_cost
+
+    def reactivate(self, partner_activation_id: str, phone: str, service: str, max_cost_minor: int) -> PartnerNumber:
+        with self._lock:
+            self.calls["reactivate"] += 1
+            if self.reactivation_failure is not None:
+                raise self.reactivation_failure
+            partner_id = str(next(self._ids))
+            self.rented[partner_id] = Rented(service, phone)
+            return PartnerNumber(partner_id, phone, self.reactivation_cost)
+
+    def get_multi_service_number(self, services: Sequence[str], country: int, operator: str | None
+                                 ) -> dict[str, PartnerNumber]:
+        with self._lock:
+            self.calls["get_multi_service_number"] += 1
+            if self.number_failure is not None:
+                raise self.number_failure
+            if self.stock < len(services):
+                raise PartnerNoNumbers(f"{self.name}: NO_NUMBERS")
+            ids = [str(next(self._ids)) for _ in services]
+            phone = self._phone(ids[0], ())
+            self.stock -= len(services)
+            paired = list(zip(services, ids, strict=True))
+            for service, partner_id in paired:
+                self.rented[partner_id] = Rented(service, phone)
+            return {service: PartnerNumber(partner_id, phone) for service, partner_id in paired}
 
     def _state(self, partner_activation_id: str) -> PartnerActivationState:
         rented = self.rented[partner_activation_id]

@@ -82,6 +82,7 @@ RATING = 96
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 _TOP_ORDERS = 5  # the distinct (country, product, operator) choices `last_top_orders` lists
 _TOP_ORDERS_READ = 20  # how many of the newest orders they are chosen from
+_PHONE_MAX_DIGITS = 15  # E.164
 
 bp = Blueprint(__name__)
 _http = RestRoutes(bp)  # for the request and the caller's IP; errors are answered in 5sim's words below
@@ -103,6 +104,7 @@ _ERRORS: list[tuple[type[e.DomainError], int, str]] = [
     (e.InsufficientBalance, 400, "not enough user balance"),
     (e.NotFound, 404, "order not found"),
     (e.EarlyCancelDenied, 400, "you need to wait time"),
+    (e.ReactivationUnavailable, 400, "reuse not possible"),
     (e.NoNumbers, 400, "no free phones"),
     (e.PriceAboveMax, 400, "no free phones"),
     (e.PartnerError, 503, "server offline"),
@@ -264,6 +266,20 @@ def buy_hosting(country: str, operator: str, product: str) -> dict[str, Any]:
     if country.lower() == "any":
         raise _Refused(400, "select country")
     return fivesim_hosting.buy(account, _country_id(country), _operator(operator), product, country_word)
+
+
+@route("/user/reuse/{product}/{number}")
+def reuse(product: str, number: str) -> dict[str, Any]:
+    """Another order on a number the user had for the product (our reactivation of the newest such order, see
+    services/reactivation.py). 5sim's words: 400 `reuse not possible`."""
+    account = _account()
+    service, phone = _service(product), number.strip().lstrip("+")
+    if not (phone.isascii() and phone.isdigit() and len(phone) <= _PHONE_MAX_DIGITS):
+        raise _Refused(400, "reuse not possible")
+    activation = wiring.activations().reactivate_number(account, service, phone)
+    if ActivationStatus(activation.status) is ActivationStatus.FAILED:
+        raise _Refused(400, "no free phones")  # the partner failed it; the debit was reversed
+    return _order(activation)
 
 
 @route("/user/check/{order_id}")

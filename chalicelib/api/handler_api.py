@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from chalice import Blueprint, Response
 
@@ -24,7 +24,7 @@ from chalicelib.api.kit import RestRoutes
 from chalicelib.config import get_settings
 from chalicelib.domain.activation_state import ActivationStatus, is_final
 from chalicelib.domain.catalog_data import countries, country_by_id
-from chalicelib.domain.errors import DomainError
+from chalicelib.domain.errors import DomainError, NotFound
 from chalicelib.domain.money import currency_numeric
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
@@ -43,6 +43,7 @@ bp = Blueprint(__name__)
 _http = RestRoutes(bp)  # for the request and the caller's IP; errors are answered below, never as JSON envelopes
 
 Action = Callable[[Account, Mapping[str, str]], p.Reply]
+T = TypeVar("T")
 
 
 @bp.route(PATH, methods=["GET", "POST"], content_types=CONTENT_TYPES)
@@ -141,6 +142,30 @@ def get_number_v2(account: Account, params: Mapping[str, str]) -> p.Reply:
                              phone_code=country.phone_code if country else "0")
 
 
+def get_multi_service_number(account: Account, params: Mapping[str, str]) -> p.Reply:
+    from chalicelib.services.activations.batch_ordering import MultiServiceRequest  # on first use (api/lazy.py)
+
+    services = p.multi_service_codes(params, _service_codes())
+    if p.wants_forwarding(params):
+        raise p.ProtocolError(p.NO_NUMBERS)  # we sell no call forwarding
+    request = MultiServiceRequest(services=services, country=p.country_id(params, _country_ids()),
+                                  operator=p.operator_name(params))
+    batch = wiring.activations().order_multi_service(account, request)
+    return p.multi_service_reply(_view(a) for a in batch.activations if a.status != ActivationStatus.FAILED.value)
+
+
+def check_extra_activation(account: Account, params: Mapping[str, str]) -> p.Reply:
+    quote = _parent(lambda parent_id: wiring.activations().reactivation_quote(account, parent_id), params)
+    return p.extra_activation_price_reply(_view(quote.parent), quote.price_cents)
+
+
+def get_extra_activation(account: Account, params: Mapping[str, str]) -> p.Reply:
+    activation = _view(_parent(lambda parent_id: wiring.activations().reactivate(account, parent_id), params))
+    if activation.status is ActivationStatus.FAILED:
+        raise p.ProtocolError(p.NEW_ACTIVATION_IMPOSSIBLE)  # the partner failed it; the debit was reversed
+    return p.number_reply(activation)
+
+
 def set_status(account: Account, params: Mapping[str, str]) -> p.Reply:
     activation_id = p.activation_id(params)
     command = p.set_status_command(params)
@@ -191,6 +216,9 @@ _ACTIONS: dict[str, Action] = {
     "getFullSms": get_full_sms,
     "getActiveActivations": get_active_activations,
     **handler_rent.ACTIONS,  # the rent API (protocols.md §5)
+    "checkExtraActivation": check_extra_activation,
+    "getMultiServiceNumber": get_multi_service_number,
+    "getExtraActivation": get_extra_activation,
 }
 
 
@@ -210,6 +238,14 @@ def _order(account: Account, params: Mapping[str, str]) -> p.ActivationView:
     if activation.status is ActivationStatus.FAILED:
         raise p.ProtocolError(p.NO_NUMBERS)  # every partner failed; the debit was reversed
     return activation
+
+
+def _parent(call: Callable[[int], T], params: Mapping[str, str]) -> T:
+    """`call` on the parent activation of an extra activation; one that is not the caller's names nothing."""
+    try:
+        return call(p.parent_activation_id(params))
+    except NotFound:
+        raise p.ProtocolError(p.WRONG_ACTIVATION_ID) from None
 
 
 def _activation(account: Account, params: Mapping[str, str]) -> p.ActivationView:

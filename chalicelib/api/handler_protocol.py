@@ -46,6 +46,20 @@ libraries are pinned in requirements-dev.txt and driven by tests/compat/):
   the operator's override, major units as getPrices), there being one price per offer. Each row adds `rate`
   (5sim's name for it in guest/prices): the percentage of our numbers for the service and country that received
   a code in the last 24 hours, absent before any outcome (domain/delivery_rates.py; read from counters, no scan).
+- Extra activations (SMS-Activate's "virtual number reactivation"): getExtraActivation answers
+  `ACCESS_NUMBER:<new id>:<number>` like getNumber; checkExtraActivation answers
+  `{"status":"success","cost":…,"service":…,"phone":<number>,"country":…}` with our price (the partner's with our
+  markup). Both take `activationId`, and `id` too (aiosmsactivate 1.5.1 sends getExtraActivation's as `id`). A
+  parent that is not the caller's or does not exist is WRONG_ACTIVATION_ID; a number that never got a code, was
+  reported, is past its partner's window or whose partner sells no reactivation is RENEW_ACTIVATION_NOT_AVAILABLE
+  (nothing charged); a partner failing after the debit is NEW_ACTIVATION_IMPOSSIBLE (refunded at once).
+- getMultiServiceNumber (`multiService=vk,ok,wa`, `country`, `operator`; `multiForward`/`forward` with a 1 is
+  NO_NUMBERS: no call forwarding) answers `[{"phone":"<number>","activation":<id>,"service":"vk"},…]`: SMS-Activate's
+  documentation swaps the two in its prose, its official Java client reads `activation` as the id and `phone` as the
+  number, and so do we (the id a JSON number, as the Java client's BigDecimal and Python's json take it). Every
+  service is its own activation and charge, debited together or not at all; a service the partner did not fill is
+  refunded at once and left out of the list. getCountries keeps `multiService: 0` (*a deviation*: whether a country
+  has a partner selling such numbers is known only by asking; getMultiServiceNumber answers NO_NUMBERS where none).
 - herosms 0.1.1 (read, not driven: its errors come from HTTP statuses only) declares getActiveActivations
   `activationStatus` and `canGetAnotherSms` as strings and `smsCode` as a string, so those fields are strings
   there, as SMS-Activate's PHP writes them.
@@ -85,10 +99,13 @@ WRONG_ACTIVATION_ID = "WRONG_ACTIVATION_ID"
 WRONG_MAX_PRICE = "WRONG_MAX_PRICE"
 EARLY_CANCEL_DENIED = "EARLY_CANCEL_DENIED"
 ACCOUNT_INACTIVE = "ACCOUNT_INACTIVE"
+RENEW_ACTIVATION_NOT_AVAILABLE = "RENEW_ACTIVATION_NOT_AVAILABLE"  # extra activation: not for this number
+NEW_ACTIVATION_IMPOSSIBLE = "NEW_ACTIVATION_IMPOSSIBLE"  # extra activation: the partner failed it (refunded)
 OPERATORS_NOT_FOUND = "OPERATORS_NOT_FOUND"  # getOperators' error, inside its JSON envelope
 ERROR_SQL = "ERROR_SQL"  # SMS-Activate's "a parameter is invalid / something went wrong": never carries details
 
 MAINTENANCE_RETRY_AFTER_SECONDS = 300
+MAX_MULTI_SERVICE_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -209,6 +226,28 @@ def activation_id(params: Mapping[str, str]) -> int:
     return value
 
 
+def parent_activation_id(params: Mapping[str, str]) -> int:
+    """getExtraActivation / checkExtraActivation's `activationId` (aiosmsactivate sends it as `id`); an id that
+    names nothing is WRONG_ACTIVATION_ID, the documentation's "incorrect parental activation ID"."""
+    raw = params.get("activationId", "").strip() or params.get("id", "").strip()
+    try:
+        return activation_id({"id": raw})
+    except ProtocolError:
+        raise ProtocolError(WRONG_ACTIVATION_ID) from None
+
+
+def multi_service_codes(params: Mapping[str, str], known: Container[str]) -> tuple[str, ...]:
+    """getMultiServiceNumber's `multiService`: service codes separated by commas (`vk,ok,wa`), each known and
+    named once; anything else is BAD_SERVICE. How many one number may serve is the service's rule."""
+    raw = params.get("multiService", "")
+    if len(raw) > MAX_MULTI_SERVICE_CHARS:
+        raise ProtocolError(BAD_SERVICE)
+    codes = tuple(code.strip() for code in raw.split(","))
+    if any(code not in known for code in codes) or len(set(codes)) != len(codes):
+        raise ProtocolError(BAD_SERVICE)
+    return codes
+
+
 def service_code(params: Mapping[str, str], known: Container[str]) -> str:
     code = params.get("service", "").strip()
     if code not in known:
@@ -264,7 +303,9 @@ def for_operator(offers: Iterable[OfferView], operator: str | None) -> list[Offe
 
 
 def wants_forwarding(params: Mapping[str, str]) -> bool:
-    return params.get("forward", "").strip() not in ("", "0")
+    """`forward=1`, or a 1 in getMultiServiceNumber's `multiForward` (`0,1,0`): call forwarding (not sold)."""
+    forwards = params.get("multiForward", "").split(",")
+    return params.get("forward", "").strip() not in ("", "0") or any(f.strip() not in ("", "0") for f in forwards)
 
 
 def is_true(params: Mapping[str, str], name: str) -> bool:
@@ -424,6 +465,20 @@ def number_v2_reply(activation: ActivationView, *, currency_numeric: int, phone_
     })
 
 
+def multi_service_reply(activations: Iterable[ActivationView]) -> Reply:
+    """`[{"phone":"7…","activation":123,"service":"vk"},…]`, one row per service that got the number (the official
+    Java client reads `activation` as the id and `phone` as the number); none at all is NO_NUMBERS (refunded)."""
+    rows = [{"phone": _digits(a.phone), "activation": a.id, "service": a.service} for a in activations if a.phone]
+    return as_json(rows) if rows else text(NO_NUMBERS)
+
+
+def extra_activation_price_reply(parent: ActivationView, price_cents: int) -> Reply:
+    """checkExtraActivation: `{"status":"success","cost":0.45,"service":"tg","phone":79…,"country":0}` (the
+    documentation writes the phone as a JSON number)."""
+    return as_json({"status": "success", "cost": Major(price_cents), "service": parent.service,
+                    "phone": int(_digits(parent.phone) or "0"), "country": parent.country})
+
+
 def set_status_reply(command: SetStatus) -> Reply:
     return text(command.value)
 
@@ -504,6 +559,7 @@ _ERRORS: list[tuple[type[e.DomainError], str]] = [
     (e.InsufficientBalance, NO_BALANCE),
     (e.NotFound, NO_ACTIVATION),
     (e.EarlyCancelDenied, EARLY_CANCEL_DENIED),
+    (e.ReactivationUnavailable, RENEW_ACTIVATION_NOT_AVAILABLE),
     (e.Conflict, BAD_STATUS),
     (e.NoNumbers, NO_NUMBERS),
 ]

@@ -75,6 +75,13 @@ class IllegalTransition(Conflict):
     code = "ILLEGAL_TRANSITION"
 
 
+class ReactivationUnavailable(Conflict):
+    """The number cannot be had again for the service: never got a code, reported, its partner's window is over,
+    or its partner does not sell reactivations."""
+
+    code = "REACTIVATION_NOT_AVAILABLE"
+
+
 class NoNumbers(DomainError):
     code = "NO_NUMBERS"
 

@@ -107,6 +107,10 @@ ROUTE_NEEDS: dict[tuple[str, str] | str, Need] = {
     ("POST", "/v1/rentals/{rental_id}/extend"): Need.ORDERS,
     ("POST", "/v1/rentals/{rental_id}/finish"): Need.ORDERS,
     ("POST", "/v1/rentals/{rental_id}/cancel"): Need.ORDERS,
+    ("GET", "/v1/activations/{activation_id}/reactivation"): Need.READ,
+    ("POST", "/v1/activations/{activation_id}/reactivate"): Need.ORDERS,
+    ("POST", "/v1/activations/bulk"): Need.ORDERS,
+    ("POST", "/v1/activations/multi"): Need.ORDERS,
     # REST v1: the account (keys, webhook, signing out everywhere, money out of the card, support, agreement)
     ("GET", "/v1/api-keys"): Need.ACCOUNT,
     ("POST", "/v1/api-keys"): Need.ACCOUNT,
@@ -156,6 +160,9 @@ ROUTE_NEEDS: dict[tuple[str, str] | str, Need] = {
     "handler:getRentNumber": Need.ORDERS,
     "handler:setRentStatus": Need.ORDERS,
     "handler:continueRentNumber": Need.ORDERS,
+    "handler:checkExtraActivation": Need.READ,
+    "handler:getExtraActivation": Need.ORDERS,
+    "handler:getMultiServiceNumber": Need.ORDERS,
     # 5sim API (/5sim/v1)
     ("GET", "/user/profile"): Need.READ,
     ("GET", "/user/orders"): Need.READ,
@@ -164,6 +171,7 @@ ROUTE_NEEDS: dict[tuple[str, str] | str, Need] = {
     ("GET", "/user/sms/inbox/{order_id}"): Need.READ,
     ("GET", "/user/buy/activation/{country}/{operator}/{product}"): Need.ORDERS,
     ("GET", "/user/buy/hosting/{country}/{operator}/{product}"): Need.ORDERS,
+    ("GET", "/user/reuse/{product}/{number}"): Need.ORDERS,
     ("GET", "/user/finish/{order_id}"): Need.ORDERS,
     ("GET", "/user/cancel/{order_id}"): Need.ORDERS,
     ("GET", "/user/ban/{order_id}"): Need.ORDERS,

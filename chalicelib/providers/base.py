@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class PartnerStatus(enum.Enum):
@@ -95,3 +95,26 @@ class Partner(Protocol):
 
     def get_balance_minor(self) -> int:
         """Our balance at the partner, in its currency minor units."""
+
+
+@runtime_checkable
+class Reactivating(Protocol):
+    """A partner that sells another activation on a number it issued before (SMS-Activate's extra activation, 5sim's
+    reuse). Partners without it are skipped for reactivations: isinstance(partner, Reactivating)."""
+
+    def reactivation_cost_minor(self, partner_activation_id: str, phone: str, service: str) -> int | None:
+        """What another activation on the number costs, in the partner's minor units; None when the partner quotes
+        no price for it (its listed price for the service applies). PartnerRejected when the number cannot be had."""
+
+    def reactivate(self, partner_activation_id: str, phone: str, service: str, max_cost_minor: int) -> PartnerNumber:
+        """A new activation on the same number. Raises PartnerNoNumbers / PartnerUnavailable / PartnerRejected."""
+
+
+@runtime_checkable
+class MultiServicing(Protocol):
+    """A partner that sells one number for several services at once (SMS-Activate's getMultiServiceNumber)."""
+
+    def get_multi_service_number(self, services: Sequence[str], country: int, operator: str | None
+                                 ) -> dict[str, PartnerNumber]:
+        """One number, an activation for each service (keyed by service; the partner may fill fewer than asked).
+        Raises PartnerNoNumbers / PartnerUnavailable / PartnerRejected."""

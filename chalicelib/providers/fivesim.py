@@ -53,7 +53,9 @@ _ACTIVE = ("PENDING", "RECEIVED")
 _NO_NUMBERS = {"no free phones"}
 _UNAVAILABLE = {"not enough user balance", "not enough rating", "server offline"}
 _REJECTED = {"bad country", "bad operator", "no product", "order not found", "order has sms", "order no sms",
-             "order expired", "hosting order"}
+             "order expired", "hosting order",
+             # user/reuse: the number cannot be had again for the product
+             "reuse not possible", "reuse false", "reuse expired"}
 
 
 def from_settings(partner: PartnerSettings, link: PartnerLink) -> FiveSimPartner:
@@ -146,6 +148,22 @@ class FiveSimPartner:
 
     def get_balance_minor(self) -> int:
         return self._read("/user/profile", lambda profile: balance_to_minor(to_decimal(profile["balance"])))
+
+    def reactivation_cost_minor(self, partner_activation_id: str, phone: str, service: str) -> int | None:
+        """5sim has no price check for a reuse: the product's listed price applies (None)."""
+        if service not in self._products:
+            raise PartnerRejected(f"{self.name}: does not sell {service}")
+        return None
+
+    def reactivate(self, partner_activation_id: str, phone: str, service: str, max_cost_minor: int) -> PartnerNumber:
+        """`GET /user/reuse/{product}/{number}` (the number without its '+'): a new order on the same number."""
+        if service not in self._products:
+            raise PartnerRejected(f"{self.name}: does not sell {service}")
+        number = self._send(f"/user/reuse/{self._products[service]}/{quote(phone)}", _parse_number)
+        if number.phone != phone or (number.cost_minor or 0) > max_cost_minor:
+            self._give_back(number.partner_activation_id)
+            raise PartnerNoNumbers(f"{self.name}: the reuse was another number or above the price")
+        return number
 
     def _give_back(self, partner_activation_id: str) -> None:
         try:

@@ -42,7 +42,9 @@ HANDLER_PATH = "/stubs/handler_api.php"
 _UNAVAILABLE = {"NO_BALANCE", "ERROR_SQL"}
 _REJECTED = {"BAD_KEY", "BAD_ACTION", "BAD_SERVICE", "BAD_STATUS", "BAD_COUNTRY", "WRONG_COUNTRY_ID",
              "WRONG_OPERATOR", "WRONG_SERVICE", "NO_ACTIVATION", "WRONG_ACTIVATION_ID", "EARLY_CANCEL_DENIED",
-             "ACCOUNT_INACTIVE", "WRONG_EXCEPTION_PHONE"}
+             "ACCOUNT_INACTIVE", "WRONG_EXCEPTION_PHONE",
+             # extra activations (getExtraActivation / checkExtraActivation): this number cannot be had again
+             "RENEW_ACTIVATION_NOT_AVAILABLE", "NEW_ACTIVATION_IMPOSSIBLE", "SIM_OFFLINE"}
 _REJECTED_PREFIXES = ("BANNED:",)
 
 # setStatus codes (protocols.md §1 lifecycle).
@@ -131,6 +133,33 @@ class SmsActivatePartner:
 
     def get_balance_minor(self) -> int:
         return self._read("getBalance", _parse_balance)
+
+    def reactivation_cost_minor(self, partner_activation_id: str, phone: str, service: str) -> int | None:
+        """checkExtraActivation: `{"status":"success","cost":0.45,…}` or an error string (RENEW_ACTIVATION_…)."""
+        cost: int = self._read("checkExtraActivation", _parse_extra_cost, activationId=partner_activation_id)
+        return cost
+
+    def reactivate(self, partner_activation_id: str, phone: str, service: str, max_cost_minor: int) -> PartnerNumber:
+        """getExtraActivation: `ACCESS_NUMBER:<new id>:<number>`; the protocol takes no maxPrice, so the price is the
+        one checkExtraActivation quoted a moment before (the caller's ceiling is its own check)."""
+        number: PartnerNumber = self._send("getExtraActivation", _parse_access_number,
+                                           activationId=partner_activation_id)
+        if number.phone != phone:
+            # Not the number the user asked to use again: give it back rather than sell a stranger's number.
+            self._set_status_idempotently(number.partner_activation_id, _SET_CANCEL, "ACCESS_CANCEL",
+                                          PartnerStatus.CANCELED)
+            raise PartnerRejected(f"{self.name}: getExtraActivation answered another number")
+        return number
+
+    def get_multi_service_number(self, services: Sequence[str], country: int, operator: str | None
+                                 ) -> dict[str, PartnerNumber]:
+        """getMultiServiceNumber: `[{"phone":"7…","activation":123,"service":"vk"},…]` (the official Java client
+        reads `activation` as the id and `phone` as the number, whatever the documentation's prose says)."""
+        params: dict[str, Any] = {"multiService": ",".join(services), "country": country}
+        if operator and operator != "any":
+            params["operator"] = operator
+        numbers: dict[str, PartnerNumber] = self._send("getMultiServiceNumber", _parse_multi_service, **params)
+        return numbers
 
     def _country_operators(self) -> dict[int, tuple[str, ...]]:
         """getOperators (one call a refresh): the operators a named `operator` may be; {} when the partner does
@@ -259,6 +288,32 @@ def _parse_access_number(text: str) -> PartnerNumber:
     if prefix != "ACCESS_NUMBER" or not activation_id or not digits.isdigit():
         raise ValueError("expected ACCESS_NUMBER:<id>:<digits>")
     return PartnerNumber(partner_activation_id=activation_id, phone=digits)
+
+
+def _parse_extra_cost(text: str) -> int:
+    reply = _json_object(text)
+    if reply.get("status") != "success":
+        # Clones put the refusal in JSON too: {"status":"error","message":"RENEW_ACTIVATION_NOT_AVAILABLE"}.
+        raise PartnerRejected(str(reply.get("message") or reply.get("error") or "checkExtraActivation refused"))
+    return cost_to_minor(to_decimal(reply["cost"]))
+
+
+def _parse_multi_service(text: str) -> dict[str, PartnerNumber]:
+    rows = json.loads(text)
+    if isinstance(rows, dict):  # PHP writes a list with gaps as an object keyed "0", "1"…
+        rows = list(rows.values())
+    if not isinstance(rows, list) or not rows:
+        raise ValueError("expected a list of activations")
+    numbers: dict[str, PartnerNumber] = {}
+    for row in rows:
+        phone = str(row["phone"]).lstrip("+")
+        activation_id = str(row["activation"])
+        if not phone.isdigit() or not activation_id.isdigit():
+            raise ValueError("expected digits in phone and activation")
+        numbers[str(row["service"])] = PartnerNumber(partner_activation_id=activation_id, phone=phone)
+    if len({n.phone for n in numbers.values()}) != 1:
+        raise ValueError("a multi-service answer must be one number")
+    return numbers
 
 
 def _parse_status(text: str) -> tuple[PartnerStatus, str | None]:

@@ -89,6 +89,7 @@ class Activation(Model):
     expires_at = NumberAttribute()
     last_checked_at = NumberAttribute(null=True)  # last on-demand question to the partner (its rate limit)
     idempotency_key = UnicodeAttribute(null=True)
+    reactivation_of = NumberAttribute(null=True)  # the earlier activation whose number this one uses again
     version = NumberAttribute(default=0)  # bumped by every state change: the compare-and-set guard
     # Set at order when the owner's webhook takes activation.status_changed: its status changes queue events (and
     # a finish is never written blind, which could not queue one). hook_seq: the version of the last event queued.

@@ -23,6 +23,37 @@ const ENDINGS = {
 
 const phoneText = (digits) => (digits ? `+${digits}` : "");
 
+// A finished number that got its code can be ordered again for the same service (Telegram and WhatsApp ask for a
+// code at the next sign-in): a new activation, charged and refunded like any order. While a number is still open,
+// "Get another SMS" (free) is the way to a second code.
+const canGetAgain = (a) => a.status === "FINISHED" && (a.sms || []).length > 0;
+const newIdempotencyKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
+
+// Shows the price (GET …/reactivation), asks, then orders at most that price; opens the new number's page.
+async function getAnotherCode(activation, named) {
+  const path = `/v1/activations/${encodeURIComponent(activation.id)}`;
+  try {
+    const quote = await get(`${path}/reactivation`);
+    const confirmed = await confirmDialog({
+      title: "Get another code on this number?",
+      body: `${named.service(quote.service)} on ${phoneText(quote.phone)} again costs ${money(quote.price_cents)}. `
+        + "It is a new order: if no code arrives, its price goes back to your balance.",
+      confirm: `Pay ${money(quote.price_cents)}` });
+    if (!confirmed) return;
+    const again = await post(`${path}/reactivate`, { max_price_cents: quote.price_cents },
+      { "Idempotency-Key": newIdempotencyKey() });
+    location.hash = `#/activation/${again.id}`;
+  } catch (error) {
+    toast(error.message);
+  }
+}
+
+function againButton(activation, named) {
+  return h("button", { type: "button", class: "secondary again-button",
+    "aria-label": `Get another code on this number, ${phoneText(activation.phone)}`,
+    onclick: () => getAnotherCode(activation, named) }, "Get another code on this number");
+}
+
 export async function activationPage(ctx) {
   const id = ctx.params.id;
   replace(ctx.main, pageHeader("Your number"), loading());
@@ -122,7 +153,8 @@ function drawActivation(view, parts, activation) {
     ? "You reported this number. An SMS had arrived, so its price stands (the charge is final with the first SMS)."
     : ENDINGS[activation.status];
   replace(parts.ending, active ? null : notice(activation.status === "FINISHED" ? "success" : "info",
-    ending || "This activation has ended.", " ", h("a", { href: "#/buy" }, "Buy another number")));
+    ending || "This activation has ended.", " ", h("a", { href: "#/buy" }, "Buy another number")),
+    canGetAgain(activation) ? againButton(activation, parts.named) : null);
   if (!view.childElementCount) mount(view, parts);
   tickTimers(parts, activation);
 }
@@ -178,5 +210,6 @@ export function activationTable(list, named) {
     { label: "Code", cell: (a) => lastCode(a) || "—" },
     { label: "Status", cell: (a) => statusBadge(a.status) },
     { label: "Price", class: "num", cell: (a) => money(a.price_cents) },
+    { label: "Again", cell: (a) => (canGetAgain(a) ? againButton(a, named) : null) },
   ], list, "Your numbers, newest first");
 }

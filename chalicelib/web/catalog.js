@@ -1,11 +1,12 @@
 // The public price list and the buying page: pick a service and a country, see price and stock, buy.
 
 import { get, items, post, session } from "./api.js";
-import { balanceParts, empty, field, h, loading, money, notice, pageHeader, replace, table } from "./ui.js";
+import { balanceParts, empty, field, h, loading, money, notice, pageHeader, replace, table, toast } from "./ui.js";
 
 const REFRESH_MS = 30000;
 const PAGE_ROWS = 25;
 const FAVOURITES_KEY = "smsrooms.favourites";
+const MAX_QUANTITY = 10; // BULK_MAX_COUNT's default; the server refuses more with a message
 const POPULAR = ["tg", "wa", "go", "fb", "ig", "tw", "ds", "mm", "vi", "wb", "vk", "ok"];
 
 let directory = null;
@@ -172,15 +173,25 @@ function priceTable(cat, rows, redraw) {
 export async function buyPage(ctx) {
   replace(ctx.main, pageHeader("Buy a number"), loading("Loading the catalog…"));
   const cat = await loadCatalog();
-  const state = { service: ctx.query.get("service"), country: ctx.query.get("country") };
+  const state = { service: ctx.query.get("service"), country: ctx.query.get("country"), quantity: 1 };
   const serviceSearch = field({ label: "Find a service", name: "service-search", type: "search",
     placeholder: "Telegram, WhatsApp, Google…" });
   const serviceList = h("div", { class: "choice-grid", role: "group", "aria-label": "Services" });
   const countrySearch = field({ label: "Find a country", name: "country-search", type: "search", placeholder: "e.g. United Kingdom" });
   const countryList = h("div", { "aria-live": "polite", id: "country-offers" });
+  // Several numbers of one service and country in one order (POST /v1/activations/bulk): each its own number,
+  // charged together; the part partners cannot fill is refunded at once.
+  const quantity = field({ label: "How many numbers", name: "quantity", type: "number", min: 1, max: MAX_QUANTITY,
+    value: 1, inputmode: "numeric", hint: `1 to ${MAX_QUANTITY}, each its own number at the price shown.` });
+  quantity.querySelector("input").addEventListener("input", (event) => {
+    const wanted = Number(event.target.value);
+    state.quantity = Number.isInteger(wanted) && wanted >= 1 && wanted <= MAX_QUANTITY ? wanted : 1;
+    state.country = null; // the link's country had its focus on arrival; typing here keeps the focus here
+    renderCountries();
+  });
   const message = h("div");
   const step2 = h("section", { class: "card", "aria-labelledby": "step-country" },
-    h("h2", { id: "step-country" }, "2. Choose a country"), countrySearch, countryList);
+    h("h2", { id: "step-country" }, "2. Choose a country"), countrySearch, quantity, countryList);
 
   const renderServices = () => {
     const text = serviceSearch.querySelector("input").value.trim().toLowerCase();
@@ -224,10 +235,12 @@ export async function buyPage(ctx) {
   const buyButton = (offer) => {
     const name = `${serviceName(cat, offer.service)} in ${countryName(cat, offer.country)}`;
     // WCAG 2.5.3: the accessible name begins with the visible text, so "click Buy $0.50" works by voice.
-    const visible = `Buy ${money(offer.price_cents, ctx.me?.currency)}`;
-    const button = h("button", { type: "button", class: "primary small", disabled: !(offer.available > 0),
+    const count = state.quantity;
+    const each = money(offer.price_cents, ctx.me?.currency);
+    const visible = count > 1 ? `Buy ${count} × ${each}` : `Buy ${each}`;
+    const button = h("button", { type: "button", class: "primary small", disabled: !(offer.available >= count),
       "data-country": offer.country, "aria-label": `${visible}: ${name}` }, visible);
-    button.addEventListener("click", () => buy(ctx, offer, button, message, name));
+    button.addEventListener("click", () => buy(ctx, offer, button, message, name, count));
     if (String(offer.country) === state.country) queueMicrotask(() => button.focus());
     return button;
   };
@@ -249,13 +262,21 @@ function balanceNote(ctx) {
   return h("span", { class: "muted", id: "buy-balance" }, balanceParts(ctx.me), " · ", h("a", { href: "#/topup" }, "Top up"));
 }
 
-async function buy(ctx, offer, button, message, name) {
+async function buy(ctx, offer, button, message, name, count = 1) {
   button.disabled = true;
   replace(message);
   const operator = button.closest("tr")?.querySelector("select.operator")?.value;
   try {
-    const activation = await post("/v1/activations",
-      { service: offer.service, country: offer.country, ...(operator ? { operator } : {}) });
+    const chosen = { service: offer.service, country: offer.country, ...(operator ? { operator } : {}) };
+    if (count > 1) {
+      const batch = await post("/v1/activations/bulk", { ...chosen, count });
+      toast(batch.refunded_cents
+        ? `${batch.issued} of ${count} numbers issued; ${money(batch.refunded_cents)} for the rest went back to your balance.`
+        : `${batch.issued} numbers issued.`);
+      ctx.navigate("/history");
+      return;
+    }
+    const activation = await post("/v1/activations", chosen);
     ctx.navigate(`/activation/${activation.id}`);
   } catch (error) {
     button.disabled = false;

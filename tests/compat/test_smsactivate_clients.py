@@ -216,3 +216,31 @@ def test_start_up_lists__each_library_reads_operators_services_and_top_countries
 
     operators, name = run_in_own_loop(lists())
     assert operators["countryOperators"][str(COUNTRY)] == ["att", "tmobile", "verizon"] and name == "Telegram"
+
+
+def test_reuse__official_module_buys_a_multi_service_number_and_aiosmsactivate_an_extra_activation(
+        stack, handler_url, priced):
+    key = customer_with_key(priced, balance_cents=1000).api_key
+    # Given SMS-Activate's own module: one number for Telegram and WhatsApp (it json.loads the reply)
+    api = SMSActivateAPI(key)
+    api._SMSActivateAPI__api_url = handler_url  # type: ignore[attr-defined]
+    rows = api.getMultiServiceNumber(service="tg,wa", country=COUNTRY)
+    assert [row["service"] for row in rows] == ["tg", "wa"]
+    assert len({row["phone"] for row in rows}) == 1 and all(isinstance(row["activation"], int) for row in rows)
+    # And aiosmsactivate: a number whose code arrived is finished, priced again and bought again
+    client = SmsActivate(key, base_url=handler_url)
+
+    async def again() -> None:
+        number = await client.purchase(SERVICE, country=COUNTRY)
+        deliver_sms(stack, number.phone_number, "Telegram code 13579")
+        for _ in range(50):
+            if (await client.get_activation_status_v1(number.activation_id))[0] is AioStatus.OK:
+                break
+            await asyncio.sleep(0.3)
+        await client.set_activation_status(number.activation_id, 6)
+        quote = await client.check_extra_activation(number.activation_id)
+        assert (quote["status"], quote["phone"]) == ("success", int(number.phone_number))
+        new_id, phone = await client.get_extra_activation(number.activation_id)  # sent as `id`
+        assert phone == number.phone_number and int(new_id) != number.activation_id
+
+    run_in_own_loop(again())

@@ -282,6 +282,13 @@ def _activations(api: ContractClient, stack: Stack, member: Member) -> None:
         time.sleep(0.5)
     api.call("POST", "/v1/activations/{activation_id}/retry", auth=member.auth, path=path)
     api.call("POST", "/v1/activations/{activation_id}/finish", auth=member.auth, path=path)
+    api.call("GET", "/v1/activations/{activation_id}/reactivation", auth=member.auth, path=path)
+    api.call("POST", "/v1/activations/{activation_id}/reactivate", auth=member.auth, path=path,
+             json={"max_price_cents": 1})  # above the maximum: 409
+    api.call("POST", "/v1/activations/{activation_id}/reactivate", auth=member.auth, path=path)
+    api.call("POST", "/v1/activations/bulk", auth=member.auth, json={**order, "count": 99})  # 422
+    api.call("POST", "/v1/activations/bulk", auth=member.auth, json={**order, "count": 2})
+    api.call("POST", "/v1/activations/multi", auth=member.auth, json={"services": ["tg", "wa"], "country": 0})
     to_ban = api.call("POST", "/v1/activations", auth=member.auth, json=order).json()
     to_cancel = {"activation_id": api.call("POST", "/v1/activations", auth=member.auth, json=order).json()["id"]}
     early = api.call("POST", "/v1/activations/{activation_id}/cancel", auth=member.auth, path=to_cancel)  # 409 if fast

@@ -22,11 +22,12 @@ import requests
 from chalicelib.config import PartnerSettings, Settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import SystemClock
-from chalicelib.domain.errors import DomainError, IllegalTransition
+from chalicelib.domain.errors import DomainError, IllegalTransition, InsufficientBalance
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.base import PartnerUnavailable
 from chalicelib.providers.registry import build_partners
 from chalicelib.services.accounts.sessions import Credentials
+from chalicelib.services.activations.batch_ordering import BatchOrdering, MultiServiceRequest
 from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.services.money.top_ups import TopUps
 from chalicelib.store.accounts import Account
@@ -324,3 +325,100 @@ def test_rental__recovery_runs_racing_on_a_crashed_rent_refund_it_once(stack_set
     assert [len(kinds(entries, k)) for k in (LedgerKind.RENTAL_CHARGE, LedgerKind.RENTAL_REFUND)] == [1, 1]
     [rental] = Rental.by_account.query(user.account_id)
     assert rental.status == "FAILED"
+
+
+# ---- reactivations, multi-service numbers and bulk orders (issue 17 items 1 and 3, issue 18 bulk) -----------------
+
+
+def _used_number(desk: Desk) -> tuple[Account, Activation]:
+    """A user with 1000 cents whose number got its code and was finished (60 cents)."""
+    user, activation = desk.waiting_number(1000)
+    desk.received(user, activation)
+    return user, desk.service.finish(user.account_id, int(activation.activation_id))
+
+
+def _resolved_twice(desk: Desk) -> int:
+    """A fresh process runs the resolve job past its delay, twice; how many orders it ended."""
+    desk.clock.advance(desk.settings.pending_resolve_after_seconds + 1)
+    recovery = activations_facade(desk.settings, desk.partners, desk.clock)
+    return recovery.resolve_stale_pending() + recovery.resolve_stale_pending()
+
+
+def test_reactivate__lambda_dying_between_debit_and_partner_is_refunded_once_by_the_job(stack_settings):
+    # Given a used number, and a Lambda that dies while asking the partner for it again, after the debit
+    desk = Desk(stack_settings)
+    user, parent = _used_number(desk)
+    desk.partner.reactivation_failure = LambdaDied()
+    with pytest.raises(LambdaDied):
+        desk.service.reactivate(Account.get(user.account_id, consistent_read=True), int(parent.activation_id))
+    assert checked_books(user.account_id)[0] == 1000 - 60 - 60
+    # When the resolve job runs twice
+    ended = _resolved_twice(desk)
+    # Then the reactivation ended FAILED with its money back, refunded exactly once
+    balance, entries = checked_books(user.account_id)
+    assert (ended, balance, len(kinds(entries, LedgerKind.ACTIVATION_REFUND))) == (1, 940, 1)
+
+
+@pytest.mark.parametrize("kind", ["multi_service", "bulk"])
+def test_batch__lambda_dying_between_debit_and_partners_is_refunded_once_per_number(stack_settings, monkeypatch,
+                                                                                     kind):
+    # Given a Lambda that dies after one transaction debited three numbers, before any partner answered
+    desk = Desk(stack_settings, [FakePartner(services=("tg", "wa", "vk"))])
+    user = Account.get(desk.account(1000).account_id, consistent_read=True)
+    def dies(*_args: Any) -> None:
+        raise LambdaDied
+
+    with pytest.raises(LambdaDied):
+        if kind == "bulk":
+            monkeypatch.setattr(BatchOrdering, "_acquire_in_parallel", dies)
+            desk.service.order_bulk(user, OrderRequest("tg", 0), 3)
+        else:
+            desk.partner.number_failure = LambdaDied()
+            desk.service.order_multi_service(user, MultiServiceRequest(("tg", "wa", "vk"), 0))
+    assert checked_books(user.account_id)[0] == 1000 - 3 * 60
+    # When the resolve job runs twice
+    ended = _resolved_twice(desk)
+    # Then each of the three was refunded exactly once and the books hold
+    balance, entries = checked_books(user.account_id)
+    assert (ended, balance) == (3, 1000)
+    assert [len(kinds(entries, k)) for k in (LedgerKind.ACTIVATION_CHARGE, LedgerKind.ACTIVATION_REFUND)] == [3, 3]
+
+
+def test_bulk__racing_bulk_orders_on_one_account_never_overspend_and_are_all_or_nothing(stack_settings):
+    # Given 1000 cents, enough for 16 numbers of 60 cents, and 8 bots each ordering 3 at once, twice
+    desk = Desk(stack_settings)
+    user = desk.account(1000)
+
+    def order_three(_: int) -> int:
+        try:
+            return len(desk.service.order_bulk(Account.get(user.account_id, consistent_read=True),
+                                               OrderRequest("tg", 0), 3).issued)
+        except InsufficientBalance:
+            return 0
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        issued = list(pool.map(order_three, range(16)))
+    # Then no more was spent than there was, every order got all three or none, each charged once
+    balance, entries = checked_books(user.account_id)
+    charges = kinds(entries, LedgerKind.ACTIVATION_CHARGE)
+    assert sorted(set(issued)) in ([0, 3], [3])
+    assert len(charges) == sum(issued) == 15
+    assert balance == 1000 - 15 * 60
+
+
+def test_reactivate__racing_retries_with_one_idempotency_key_charge_once(stack_settings):
+    # Given a used number, and a bot that sends the same reactivation (one key) from 6 threads at once
+    desk = Desk(stack_settings)
+    user, parent = _used_number(desk)
+
+    def again(_: int) -> int:
+        account = Account.get(user.account_id, consistent_read=True)
+        return int(desk.service.reactivate(account, int(parent.activation_id), idempotency_key="again-once")
+                   .activation_id)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        ids = set(pool.map(again, range(6)))
+    # Then all got the same reactivation, charged once
+    balance, entries = checked_books(user.account_id)
+    assert len(ids) == 1
+    assert (balance, len(kinds(entries, LedgerKind.ACTIVATION_CHARGE))) == (1000 - 120, 2)

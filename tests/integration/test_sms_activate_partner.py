@@ -273,3 +273,61 @@ def test_get_balance_minor__in_minor_units(partner: SmsActivatePartner) -> None:
     partner.get_number("tg", 0, None, None)
     # Then it is in cents
     assert partner.get_balance_minor() == 1_000_000 - 45
+
+
+def _used(partner: SmsActivatePartner, sim: SimulatorHandle) -> tuple[str, str]:
+    number = partner.get_number("tg", 0, None, None)
+    requests.post(f"{sim.url}/_sim/deliver", json={"phone": number.phone, "text": "code 4321"},
+                  timeout=5).raise_for_status()
+    partner.finish(number.partner_activation_id)
+    return number.partner_activation_id, number.phone
+
+
+def test_reactivate__check_then_get_extra_activation_on_the_same_number(partner: SmsActivatePartner,
+                                                                        sim: SimulatorHandle) -> None:
+    # Given a finished activation whose number got a code
+    parent, phone = _used(partner, sim)
+    # When its price is checked and the number bought again
+    cost = partner.reactivation_cost_minor(parent, phone, "tg")
+    again = partner.reactivate(parent, phone, "tg", cost or 0)
+    # Then the price is the simulator's and the new activation is on the same number
+    assert cost == 45
+    assert again.phone == phone and again.partner_activation_id != parent
+    assert calls(sim)["checkExtraActivation"] == calls(sim)["getExtraActivation"] == 1
+
+
+def test_reactivate__a_number_without_a_code_or_a_partner_without_the_action_is_rejected(
+        partner: SmsActivatePartner, sim: SimulatorHandle) -> None:
+    # Given a number still waiting for its code
+    waiting = partner.get_number("tg", 0, None, None)
+    # Then it cannot be had again (RENEW_ACTIVATION_NOT_AVAILABLE)
+    with pytest.raises(PartnerRejected):
+        partner.reactivation_cost_minor(waiting.partner_activation_id, waiting.phone, "tg")
+    # And a clone without the action (BAD_ACTION) is rejected the same way
+    parent, phone = _used(partner, sim)
+    configure(sim, disabled_actions=["checkExtraActivation"])
+    with pytest.raises(PartnerRejected):
+        partner.reactivation_cost_minor(parent, phone, "tg")
+
+
+def test_get_multi_service_number__one_number_an_activation_per_service(partner: SmsActivatePartner,
+                                                                        sim: SimulatorHandle) -> None:
+    # Given / When one number is bought for Telegram, WhatsApp and VK in Russia
+    numbers = partner.get_multi_service_number(["tg", "wa", "vk"], 0, None)
+    # Then each service has its own activation, all on one number
+    assert sorted(numbers) == ["tg", "vk", "wa"]
+    assert len({n.phone for n in numbers.values()}) == 1
+    assert len({n.partner_activation_id for n in numbers.values()}) == 3
+    # And an SMS for one service reaches only that service's activation
+    phone = numbers["wa"].phone
+    requests.post(f"{sim.url}/_sim/deliver", json={"phone": phone, "text": "WhatsApp code 111-222", "service": "wa"},
+                  timeout=5).raise_for_status()
+    assert partner.get_state(numbers["wa"].partner_activation_id).status is PartnerStatus.RECEIVED
+    assert partner.get_state(numbers["tg"].partner_activation_id).status is PartnerStatus.WAITING
+
+
+def test_get_multi_service_number__out_of_stock_for_one_service_is_no_numbers(partner: SmsActivatePartner,
+                                                                              sim: SimulatorHandle) -> None:
+    configure(sim, stock={"vk:0": 0})
+    with pytest.raises(PartnerNoNumbers):
+        partner.get_multi_service_number(["tg", "vk"], 0, None)

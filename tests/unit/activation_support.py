@@ -90,6 +90,12 @@ class Desk:
         key = fields.pop("idempotency_key", None)
         return self.service.order(account, OrderRequest(service, country, **fields), key)
 
+    def used_number(self, balance_cents: int = 1000) -> tuple[Account, Activation]:
+        """A user whose number (60 cents) received its code and was finished: one they may want again."""
+        user, activation = self.waiting_number(balance_cents)
+        self.received(user, activation)
+        return user, self.service.finish(user.account_id, int(activation.activation_id))
+
     def waiting_number(self, balance_cents: int = 1000, **account: Any) -> tuple[Account, Activation]:
         """A user holding `balance_cents`, and the number they just ordered (60 cents), waiting for its SMS."""
         user = self.account(balance_cents, **account)

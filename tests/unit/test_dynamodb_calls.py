@@ -88,3 +88,27 @@ def test_lifecycle__each_step_within_its_dynamodb_call_budget(warm: Desk):
     # And the poll cycle read the partner's active activations with one query per shard (and one for the key
     # activations had before it was sharded), whatever the number of activations
     assert steps["SMS picked up by a poll"].by_operation()["Query"] == warm.settings.write_shards + 1
+
+
+HTTP_REACTIVATION_BUDGET = 5
+
+
+def test_http_reactivation__one_transaction_and_at_most_five_dynamodb_calls(warm: Desk):
+    # Given a funded account's API key, used once already in this container, and a number of it that got its code
+    user = warm.account(10_000)
+    api_key = Credentials(warm.clock, 3600).create_api_key(user.account_id, "bot").api_key
+    parent = warm.order(user)
+    warm.received(user, parent)
+    warm.service.finish(user.account_id, int(parent.activation_id))
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+    path = f"/v1/activations/{int(parent.activation_id)}/reactivate"
+    with Client(app) as client:
+        assert _order(client, api_key) == 201
+        # When it asks for another code on the number
+        with count_dynamodb_calls() as calls:
+            reply = client.http.post(path, body="{}", headers=headers)
+    # Then one transaction debited it, within the budget: the credential, the account, the parent (one more read
+    # than an order), the debit, the number issued
+    assert reply.status_code == 201, reply.body
+    assert calls.by_operation()["TransactWriteItems"] == 1
+    assert len(calls) <= HTTP_REACTIVATION_BUDGET, calls.operations

@@ -42,6 +42,7 @@ class FakeFiveSim:
         self.phones = iter(f"+7900{n:07d}" for n in range(1, 1000))
         self.no_free_phones = False
         self.server_error = False
+        self.reuse_price = 12.5
         self.lock = threading.Lock()
         self.base_url = ""
 
@@ -66,9 +67,21 @@ class FakeFiveSim:
             return 200, {"Data": newest_first[offset:offset + limit], "Total": len(self.orders)}
         if re.fullmatch(r"/v1/user/buy/activation/\w+/\w+/\w+", path):
             return (400, "no free phones") if self.no_free_phones else (200, self.add_order())
+        if match := re.fullmatch(r"/v1/user/reuse/(\w+)/(\d+)", path):
+            return self._reuse(match.group(1), match.group(2))
         if match := re.fullmatch(r"/v1/user/(check|cancel|finish)/(\d+)", path):
             return self._act(match.group(1), self.orders.get(int(match.group(2))))
         return 404, "not found"
+
+    def _reuse(self, product: str, number: str) -> tuple[int, object]:
+        """A new order on a number of a finished order for the product; else 5sim's `reuse not possible`."""
+        used = [o for o in self.orders.values() if o["phone"] == f"+{number}" and o["product"] == product
+                and o["status"] == "FINISHED"]
+        if not used:
+            return 400, "reuse not possible"
+        order = self.add_order(price=self.reuse_price)
+        order["phone"] = used[0]["phone"]
+        return 200, order
 
     def _act(self, verb: str, order: dict[str, Any] | None) -> tuple[int, object]:
         if order is None:
@@ -235,3 +248,33 @@ def test_get_balance_minor__server_errors_are_retried_then_unavailable(fake: Fak
     with pytest.raises(PartnerUnavailable, match="HTTP 502"):
         _partner(fake).get_balance_minor()
     assert len(fake.requests) == 3
+
+
+def test_reactivate__reuses_the_number_by_product_and_digits(fake: FakeFiveSim) -> None:
+    # Given a finished Telegram order on +79000000001
+    finished = fake.add_order(status="FINISHED")
+    partner = _partner(fake)
+    # When the number is asked for again (5sim quotes no price: the listing applies)
+    cost = partner.reactivation_cost_minor(str(finished["id"]), "79000000001", "tg")
+    again = partner.reactivate(str(finished["id"]), "79000000001", "tg", max_cost_minor=1300)
+    # Then one user/reuse call made a new order on the same number at its price
+    assert cost is None
+    assert (again.phone, again.cost_minor) == ("79000000001", 1250)
+    assert again.partner_activation_id != str(finished["id"])
+    assert [r for r in fake.requests if "/reuse/" in r] == ["/v1/user/reuse/telegram/79000000001"]
+
+
+def test_reactivate__reuse_not_possible_is_rejected(fake: FakeFiveSim) -> None:
+    with pytest.raises(PartnerRejected):
+        _partner(fake).reactivate("1", "79000000009", "tg", max_cost_minor=1300)
+
+
+def test_reactivate__a_reuse_above_the_ceiling_is_given_back(fake: FakeFiveSim) -> None:
+    # Given a finished order whose reuse costs 20.00 now
+    finished = fake.add_order(status="FINISHED")
+    fake.reuse_price = 20
+    # When it is reused for at most 13.00
+    with pytest.raises(PartnerNoNumbers):
+        _partner(fake).reactivate(str(finished["id"]), "79000000001", "tg", max_cost_minor=1300)
+    # Then the dear order was canceled at 5sim
+    assert [o["status"] for o in fake.orders.values()][-1] == "CANCELED"

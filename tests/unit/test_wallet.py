@@ -10,7 +10,7 @@ from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import AlreadyApplied, Forbidden, InsufficientBalance, NotFound
 from chalicelib.domain.ids import new_numeric_id
-from chalicelib.services.money.wallet import Wallet
+from chalicelib.services.money.wallet import Charge, Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
 
@@ -206,3 +206,70 @@ def test_post__account_from_before_read_free_postings_keeps_its_ledger_and_conti
     assert [(e.amount_cents, e.balance_after_cents) for e in wallet.entries("acc_1", newest_first=False)] == [
         (1000, 1000), (-100, 900), (-50, 850), (-25, 825)]
     assert (Account.get("acc_1").ledger_seq, Account.get("acc_1").spendable_cents) == (4, 825)
+
+
+def _charges(*causes_and_amounts: tuple[str, int]) -> list[Charge]:
+    return [Charge(amount, LedgerKind.ACTIVATION_CHARGE, cause) for cause, amount in causes_and_amounts]
+
+
+def test_debit_together__each_charge_its_own_entry_in_one_balance_change(moto_tables):
+    # Given 1000 cents
+    _account()
+    wallet = Wallet()
+    wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
+    # When three activations are charged together
+    postings = wallet.debit_together("acc_1", _charges(("a1", 60), ("a2", 60), ("a3", 75)))
+    # Then each has its entry at consecutive keys, in order, and the first reader seals exact balances after
+    assert [p.seq - postings[0].seq for p in postings] == [0, 1, 2]
+    assert [(e.cause_id, e.amount_cents, e.balance_after_cents) for e in wallet.entries("acc_1")] == [
+        ("a3", -75, 805), ("a2", -60, 880), ("a1", -60, 940), ("pi_1", 1000, 1000)]
+    assert Account.get("acc_1").balance_cents == 805 == _ledger_sum("acc_1")
+    assert (Account.get("acc_1").ledger_seq, Account.get("acc_1").spendable_cents) == (4, 805)
+
+
+def test_debit_together__an_account_from_before_read_free_postings_is_charged_with_exact_balances(moto_tables):
+    # Given an account written by the older scheme: one entry, no spendable amount or newest key
+    _account()
+    LedgerEntry("acc_1", 1, entry_id="le_1", amount_cents=500, balance_after_cents=500,
+                kind=LedgerKind.TOP_UP.value, cause_id="old_1", created_at=0).save()
+    Account("acc_1").update(actions=[Account.balance_cents.set(500), Account.ledger_seq.set(1)])
+    wallet = Wallet()
+    # When two charges are debited together (the account as authentication read it)
+    wallet.debit_together("acc_1", _charges(("a1", 60), ("a2", 40)), known=Account.get("acc_1"))
+    # Then both follow the old entry with their balances after, and the account is ready for read-free postings
+    assert [(e.amount_cents, e.balance_after_cents) for e in wallet.entries("acc_1", newest_first=False)] == [
+        (500, 500), (-60, 440), (-40, 400)]
+    account = Account.get("acc_1")
+    assert (account.balance_cents, account.spendable_cents, account.ledger_seq) == (400, 400, 3)
+
+
+def test_debit_together__short_of_the_sum_is_refused_and_writes_nothing(moto_tables):
+    # Given 100 cents, enough for one of two 60-cent charges but not both
+    _account()
+    wallet = Wallet()
+    wallet.post("acc_1", 100, LedgerKind.TOP_UP, "pi_1")
+    # When both are charged together
+    with pytest.raises(InsufficientBalance):
+        wallet.debit_together("acc_1", _charges(("a1", 60), ("a2", 60)))
+    # Then none was: all or nothing
+    assert Account.get("acc_1").balance_cents == 100
+    assert [e.cause_id for e in LedgerEntry.query("acc_1")] == ["pi_1"]
+
+
+def test_debit_together__a_cause_charged_before_refuses_the_whole_batch(moto_tables):
+    # Given an activation already charged
+    _account()
+    wallet = Wallet()
+    wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
+    wallet.post("acc_1", -60, LedgerKind.ACTIVATION_CHARGE, "a2")
+    # When a batch naming it again is charged
+    with pytest.raises(AlreadyApplied):
+        wallet.debit_together("acc_1", _charges(("a1", 60), ("a2", 60)))
+    # Then nothing of the batch was written
+    assert Account.get("acc_1").balance_cents == 940 == _ledger_sum("acc_1")
+
+
+def test_debit_together__a_blocked_account_cannot_be_charged(moto_tables):
+    _account(status=AccountStatus.BLOCKED)
+    with pytest.raises(Forbidden):
+        Wallet().debit_together("acc_1", _charges(("a1", 1)))

@@ -178,6 +178,18 @@ class Catalog:
     def markup_percent(self) -> Decimal:
         return Decimal(str(runtime_settings.get_value(MARKUP_KEY, str(self.settings.markup_percent))))
 
+    def priced_cost(self, partner: str, cost_minor: int) -> tuple[int, int]:
+        """(our cost, our price) in cents for something a partner quotes directly (a reactivation): its price
+        converted at the partner's rate, plus the markup; price overrides are per (service, country) listing."""
+        cost_cents = convert_minor(cost_minor, self.rate(partner))
+        return cost_cents, apply_markup(cost_cents, self.markup_percent())
+
+    def listed_cost_minor(self, partner: str, service: str, country: int, operator: str) -> int | None:
+        """The partner's listed cost of (service, country) for `operator` (or its "any" offer); None if unlisted."""
+        offers = [o for o in offer_store.offers_for(service, country) if o.partner == partner]
+        exact = [o for o in offers if o.operator == operator] or [o for o in offers if o.operator == "any"]
+        return min((int(o.cost_minor) for o in exact), default=None)
+
     def _serves(self, offer: CatalogOffer, operator: str | None) -> bool:
         if offer.partner not in self._rank or offer.available <= 0:
             return False

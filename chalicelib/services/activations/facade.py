@@ -14,10 +14,12 @@ from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import PartnerError
 from chalicelib.observability import logger
 from chalicelib.providers.base import Partner
+from chalicelib.services.activations.batch_ordering import Batch, BatchOrdering, MultiServiceRequest
 from chalicelib.services.activations.catalog import Catalog, CatalogItem
 from chalicelib.services.activations.delivery_memory import DeliveryMemory
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
 from chalicelib.services.activations.ordering import Ordering, OrderRequest
+from chalicelib.services.activations.reactivation import ReactivationQuote, Reactivations
 from chalicelib.services.activations.sms_intake import PollResult, SmsIntake, SmsSource
 from chalicelib.services.platform.partner_calls import PartnerAction, Told
 from chalicelib.services.platform.user_webhooks import UserWebhooks
@@ -43,6 +45,8 @@ class Activations:
         self.webhooks = webhooks
         self.intake = intake
         self.ordering = ordering
+        self.reactivations = Reactivations(ordering)  # reactivation and batches are ways of ordering, over it
+        self.batches = BatchOrdering(ordering)
 
     # The price list ----------------------------------------------------------------------------------------
     def price_list(self, service: str | None = None, country: int | None = None) -> list[CatalogItem]:
@@ -63,6 +67,26 @@ class Activations:
     # Users -------------------------------------------------------------------------------------------------
     def order(self, account: Account, request: OrderRequest, idempotency_key: str | None = None) -> Activation:
         return self.ordering.order(account, request, idempotency_key)
+
+    def order_multi_service(self, account: Account, request: MultiServiceRequest) -> Batch:
+        """One number for several services, an activation and a charge each, debited together (batch_ordering.py)."""
+        return self.batches.order_multi_service(account, request)
+
+    def order_bulk(self, account: Account, request: OrderRequest, count: int,
+                   idempotency_key: str | None = None) -> Batch:
+        """`count` numbers of one service and country, debited together (batch_ordering.py)."""
+        return self.batches.order_bulk(account, request, count, idempotency_key)
+
+    def reactivation_quote(self, account: Account, activation_id: int) -> ReactivationQuote:
+        return self.reactivations.quote(account, activation_id)
+
+    def reactivate(self, account: Account, activation_id: int, max_price_cents: int | None = None,
+                   idempotency_key: str | None = None) -> Activation:
+        """Another code on the number of an earlier activation (reactivation.py)."""
+        return self.reactivations.reactivate(account, activation_id, max_price_cents, idempotency_key)
+
+    def reactivate_number(self, account: Account, service: str, phone: str) -> Activation:
+        return self.reactivations.reactivate_number(account, service, phone)
 
     def get(self, account_id: str, activation_id: int) -> Activation:
         """The activation, first asking its partner when it is waiting and was not asked a moment ago."""

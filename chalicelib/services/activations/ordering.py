@@ -63,9 +63,11 @@ class OrderRequest:
     operator: str | None = None
     max_price_cents: int | None = None
     exclude_phone_prefixes: tuple[str, ...] = ()  # the handler API's phoneException
+    reactivation_of: int | None = None  # another activation on this earlier activation's number (reactivation.py)
 
     def fingerprint(self) -> str:
-        return f"{self.service}|{self.country}|{self.operator or 'any'}|{self.max_price_cents}"
+        again = f"|again:{self.reactivation_of}" if self.reactivation_of is not None else ""
+        return f"{self.service}|{self.country}|{self.operator or 'any'}|{self.max_price_cents}{again}"
 
 
 class Ordering:
@@ -80,15 +82,28 @@ class Ordering:
 
     def order(self, account: Account, request: OrderRequest, idempotency_key: str | None = None) -> Activation:
         """A WAITING activation with a number, or a FAILED one refunded; raises before any debit on bad input."""
+        self.validate(request, idempotency_key)
+        require_can_spend(account)
+        claim_key = idempotency.claim_key("order", account.account_id, idempotency_key)
+        replay = self.replay(claim_key, request)
+        if replay is not None:
+            return replay
+        quotes = self.quotes_within_max(request)
+        activation, replayed = self.debit_or_replay(account, request, quotes[0].price_cents, claim_key)
+        if replayed:
+            return activation
+        return self.acquire(account, request, activation, quotes)
+
+    def validate(self, request: OrderRequest, idempotency_key: str | None) -> None:
+        """Bad input is refused here, before anything is written: a service no one sells is BAD_SERVICE."""
         _validate(request, idempotency_key)
         if not self.catalog.sells_service(request.service):
             raise InvalidInput(f"Unknown service {request.service!r}: see GET /v1/services.", code="BAD_SERVICE",
                                details={"field": "service"})
-        require_can_spend(account)
-        claim_key = idempotency.claim_key("order", account.account_id, idempotency_key)
-        replay = self._replay(claim_key, request)
-        if replay is not None:
-            return replay
+
+    def quotes_within_max(self, request: OrderRequest) -> list[Quote]:
+        """The offers that can serve the request, cheapest first; the first one's price is what is charged.
+        Raises NoNumbers (none in stock) and PriceAboveMax (above the user's maximum) before any debit."""
         quotes = self.catalog.quote(request.service, request.country, request.operator)
         if not quotes:
             raise NoNumbers("No numbers for this service and country right now; try another country or later.")
@@ -96,20 +111,30 @@ class Ordering:
         if request.max_price_cents is not None and price > request.max_price_cents:
             raise PriceAboveMax(f"The cheapest number costs {price} cents, above your maximum.",
                                 details={"min_price_cents": price})
-        try:
-            activation = self._debit(account, request, price, claim_key)
-        except TransactWriteError:
-            replay = self._replay(claim_key, request)  # the same key won a race a moment ago
-            if replay is None:
-                raise
-            return replay
-        candidates = self.catalog.route(quotes, price)
+        return quotes
+
+    def acquire(self, account: Account, request: OrderRequest, activation: Activation, quotes: Sequence[Quote]
+                ) -> Activation:
+        """Ask partners for the number of a debited PENDING `activation` priced at quotes[0]: WAITING, or FAILED and
+        refunded when no partner at or under that price gives one."""
+        candidates = self.catalog.route(quotes, int(activation.price_cents))
         marked = self.catalog.memory.marked(request.service, request.country)
         excluded = tuple(dict.fromkeys((*self._bad_numbers(account, request.service), *request.exclude_phone_prefixes,
                                         *marked[:_EXCLUDED_PHONES_LIMIT])))
         return self._acquire(activation, request, candidates, excluded, frozenset(marked))
 
-    def _debit(self, account: Account, request: OrderRequest, price: int, claim_key: str | None) -> Activation:
+    def debit_or_replay(self, account: Account, request: OrderRequest, price: int, claim_key: str | None
+                        ) -> tuple[Activation, bool]:
+        """The new PENDING activation, debited; or (True) the one a request with the same key made a moment ago."""
+        try:
+            return self.debit(account, request, price, claim_key), False
+        except TransactWriteError:
+            replay = self.replay(claim_key, request)  # the same key won a race a moment ago
+            if replay is None:
+                raise
+            return replay, True
+
+    def debit(self, account: Account, request: OrderRequest, price: int, claim_key: str | None) -> Activation:
         for _ in range(_ID_DRAWS):
             try:
                 return self._debit_as(new_numeric_id(), account, request, price, claim_key)
@@ -120,15 +145,7 @@ class Ordering:
     def _debit_as(self, activation_id: int, account: Account, request: OrderRequest, price: int,
                   claim_key: str | None) -> Activation:
         now = self.clock.now()
-        activation = Activation(activation_id, account_id=account.account_id, service=request.service,
-                                country=request.country, operator=request.operator or "any",
-                                status=ActivationStatus.PENDING.value, price_cents=price, created_at=now,
-                                expires_at=now + self.settings.activation_lifetime_seconds,
-                                active_key=activation_store.active_key(PENDING_KEY, activation_id,
-                                                                    self.settings.write_shards),
-                                idempotency_key=claim_key, sms=[], has_sms=False, version=0,
-                                status_hook=subscribes(account, EventType.ACTIVATION_STATUS_CHANGED) or None,
-                                balance_hook=subscribes(account, EventType.BALANCE_CHANGED) or None)
+        activation = self.pending(activation_id, account, request, price, claim_key)
 
         def create(tx: TransactWrite) -> None:
             tx.save(activation, condition=Activation.activation_id.does_not_exist())
@@ -139,6 +156,21 @@ class Ordering:
                          known=account)
         return activation
 
+    def pending(self, activation_id: int, account: Account, request: OrderRequest, price: int,
+                claim_key: str | None = None) -> Activation:
+        """The row of a new order before any partner is asked (saved with its debit, in the same transaction)."""
+        now = self.clock.now()
+        return Activation(activation_id, account_id=account.account_id, service=request.service,
+                          country=request.country, operator=request.operator or "any",
+                          status=ActivationStatus.PENDING.value, price_cents=price, created_at=now,
+                          expires_at=now + self.settings.activation_lifetime_seconds,
+                          active_key=activation_store.active_key(PENDING_KEY, activation_id,
+                                                              self.settings.write_shards),
+                          idempotency_key=claim_key, sms=[], has_sms=False, version=0,
+                          reactivation_of=request.reactivation_of,
+                          status_hook=subscribes(account, EventType.ACTIVATION_STATUS_CHANGED) or None,
+                          balance_hook=subscribes(account, EventType.BALANCE_CHANGED) or None)
+
     def _acquire(self, activation: Activation, request: OrderRequest, candidates: Sequence[Quote],
                  excluded: Sequence[str], marked: frozenset[str]) -> Activation:
         for quote in candidates:
@@ -147,8 +179,8 @@ class Ordering:
                 continue
             number = self._ask(partner, activation, request, quote, excluded, marked)
             if number is not None:
-                return self._issue(activation, partner, quote, number)
-        return self._fail(activation)
+                return self.issue(activation, partner, quote, number)
+        return self.fail(activation)
 
     def _ask(self, partner: Partner, activation: Activation, request: OrderRequest, quote: Quote,
              excluded: Sequence[str], marked: frozenset[str]) -> PartnerNumber | None:
@@ -169,7 +201,7 @@ class Ordering:
             self.lifecycle.calls.tell(partner, number.partner_activation_id, PartnerAction.CANCEL)
         return None
 
-    def _issue(self, activation: Activation, partner: Partner, quote: Quote, number: PartnerNumber) -> Activation:
+    def issue(self, activation: Activation, partner: Partner, quote: Quote, number: PartnerNumber) -> Activation:
         cost = quote.cost_cents
         if number.cost_minor is not None:  # what the partner says it charged for this number
             cost = convert_minor(number.cost_minor, self.catalog.rate(partner.name))
@@ -187,7 +219,7 @@ class Ordering:
             self.lifecycle.calls.tell(partner, number.partner_activation_id, PartnerAction.CANCEL)
             return self.lifecycle.load(int(activation.activation_id))
 
-    def _fail(self, activation: Activation) -> Activation:
+    def fail(self, activation: Activation) -> Activation:
         try:
             return self.lifecycle.apply(activation, ActivationEvent.PARTNER_FAILED, only_from=ActivationStatus.PENDING)
         except IllegalTransition:
@@ -204,7 +236,7 @@ class Ordering:
         owner = activation_store.bad_number_owner(account.account_id, service)
         return [b.phone for b in BadNumber.query(owner, limit=_EXCLUDED_PHONES_LIMIT)]
 
-    def _replay(self, claim_key: str | None, request: OrderRequest) -> Activation | None:
+    def replay(self, claim_key: str | None, request: OrderRequest) -> Activation | None:
         activation_id = idempotency.replayed_id(claim_key, request.fingerprint(), "order")
         return None if activation_id is None else self.lifecycle.load(activation_id)
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from pynamodb.constants import ALL_OLD
@@ -54,6 +54,16 @@ ExtraItems = Callable[[TransactWrite], None]
 
 _MAX_ATTEMPTS = 60
 _FLOOR_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One debit of `debit_together`: its amount (positive cents), kind and cause."""
+
+    amount_cents: int
+    kind: LedgerKind
+    cause_id: str
+    memo: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,87 @@ class Wallet:
                     raise refused from None
                 above = _lowest_key_allowed(seen)  # its key was refused for its place
         raise RuntimeError("ledger contention did not settle")  # pragma: no cover - 60 conflicts in a row
+
+    def debit_together(self, account_id: str, charges: Sequence[Charge], *, extra: ExtraItems | None = None,
+                       known: Account | None = None) -> list[Posting]:
+        """Several charges of an active account in ONE transaction, each its own ledger entry and claim at
+        consecutive keys (a multi-service number, a bulk order): all are written or none is. Read-free like `post`
+        (the account's condition decides it: spendable >= the sum, active, keys in place); an account from before
+        read-free postings takes the checked path once. Raises InsufficientBalance (for the sum), Forbidden,
+        AlreadyApplied (when any cause was charged before)."""
+        if not charges or any(isinstance(c.amount_cents, bool) or c.amount_cents <= 0 for c in charges):
+            raise ValueError("charges must be positive amounts")
+        total = sum(c.amount_cents for c in charges)
+        told = self._takes_balance_events(account_id, known)
+        if known is not None and known.ledger_floor is None:
+            return self._debit_together_checked(account_id, charges, total, extra, told)
+        above = _lowest_key_allowed(known) if known is not None else 0
+        for attempt in range(_MAX_ATTEMPTS):
+            postings = self._postings(account_id, charges, max(new_numeric_id(), above), None)
+            first = postings[0][0].seq
+            condition = ((Account.ledger_floor < first) & (Account.spendable_cents >= total)
+                         & ((Account.credit_last < first) | Account.credit_last.does_not_exist())
+                         & (Account.status == AccountStatus.ACTIVE.value))
+            try:
+                self._transact(Account(account_id), postings, condition, extra, [
+                    Account.balance_cents.add(-total), Account.spendable_cents.add(-total),
+                    Account.ledger_seq.add(len(charges)), Account.version.add(1)], told)
+                return [p for p, _ in postings]
+            except TransactWriteError as exc:
+                if any(claimed(cause_key(c.kind, c.cause_id)) for c in charges):
+                    raise AlreadyApplied("One of these charges was already applied.") from None
+                if "TransactionConflict" in _codes(exc):
+                    _backoff(attempt)
+                    continue
+                whole = replace(postings[0][0], amount_cents=-total)
+                seen = _account_as_refused(exc) or self._explain_elsewhere(exc, whole, False, True)
+                if seen.ledger_floor is None or seen.spendable_cents is None:
+                    return self._debit_together_checked(account_id, charges, total, extra, told)
+                refused = _refusal(seen, -total, False, True)
+                if refused is not None:
+                    raise refused from None
+                above = _lowest_key_allowed(seen)  # its keys were refused for their place
+        raise RuntimeError("ledger contention did not settle")  # pragma: no cover
+
+    def _debit_together_checked(self, account_id: str, charges: Sequence[Charge], total: int,
+                                extra: ExtraItems | None, told: bool) -> list[Posting]:
+        """debit_together on an account from before read-free postings, as `_post_checked` does one posting."""
+        for attempt in range(_MAX_ATTEMPTS):
+            account = self.read(account_id)
+            refused = _refusal(account, -total, False, True)
+            if refused is not None:
+                raise refused
+            postings = self._postings(account_id, charges, max(new_numeric_id(), int(account.ledger_seq) + 1),
+                                      int(account.balance_cents))
+            last, balance = postings[-1][0].seq, int(account.balance_cents) - total
+            count = int(account.ledger_seq) + len(charges)
+            unchanged = (Account.version == account.version) & (Account.status == AccountStatus.ACTIVE.value)
+            try:
+                self._transact(account, postings, unchanged, extra,
+                               [Account.balance_cents.set(balance), Account.ledger_seq.set(count),
+                                Account.version.set(account.version + 1),
+                                Account.spendable_cents.set(balance - int(account.held_cents)),
+                                Account.ledger_floor.set(last), Account.credit_last.set(last),
+                                Account.sealed_seq.set(last), Account.sealed_count.set(count),
+                                Account.sealed_balance_cents.set(balance)], told)
+                return [p for p, _ in postings]
+            except TransactWriteError as exc:
+                if any(claimed(cause_key(c.kind, c.cause_id)) for c in charges):
+                    raise AlreadyApplied("One of these charges was already applied.") from None
+                self._raise_unless_lost_race(exc, account, require_active=True)
+                _backoff(attempt)
+        raise RuntimeError("ledger contention did not settle")  # pragma: no cover
+
+    def _postings(self, account_id: str, charges: Sequence[Charge], first: int, balance_before: int | None
+                  ) -> list[tuple[Posting, str | None]]:
+        """The debits of `charges` at consecutive keys from `first`, with their balances after when known."""
+        postings: list[tuple[Posting, str | None]] = []
+        balance = balance_before
+        for offset, charge in enumerate(charges):
+            balance = None if balance is None else balance - charge.amount_cents
+            postings.append((self._posting(account_id, -charge.amount_cents, first + offset, balance, charge.kind,
+                                           charge.cause_id), charge.memo))
+        return postings
 
     def change_hold(self, account_id: str, delta_cents: int, *, extra: ExtraItems | None = None) -> int:
         """Move money between spendable and held (refund requests); no ledger entry, balance unchanged."""
@@ -189,7 +280,7 @@ class Wallet:
             actions.append(Account.credit_last.set(p.seq))
         if require_active:
             condition &= Account.status == AccountStatus.ACTIVE.value
-        self._transact(Account(p.account_id), p, memo, condition, extra, actions, told)
+        self._transact(Account(p.account_id), [(p, memo)], condition, extra, actions, told)
 
     def _post_checked(self, account_id: str, amount_cents: int, kind: LedgerKind, cause_id: str, memo: str | None,
                       allow_negative: bool, require_active: bool, extra: ExtraItems | None, told: bool) -> Posting:
@@ -214,7 +305,7 @@ class Wallet:
                 Account.credit_last.set(seq), Account.sealed_seq.set(seq), Account.sealed_count.set(count),
                 Account.sealed_balance_cents.set(new_balance)]
             try:
-                self._transact(account, posting, memo, condition, extra, actions, told)
+                self._transact(account, [(posting, memo)], condition, extra, actions, told)
                 return posting
             except TransactWriteError as exc:
                 if claimed(cause_key(kind, cause_id)):
@@ -223,19 +314,22 @@ class Wallet:
                 _backoff(attempt)
         raise RuntimeError("ledger contention did not settle")  # pragma: no cover - 60 lost races in a row
 
-    def _transact(self, account: Account, p: Posting, memo: str | None, condition: Condition,
+    def _transact(self, account: Account, postings: Sequence[tuple[Posting, str | None]], condition: Condition,
                   extra: ExtraItems | None, actions: list[Action], told: bool) -> None:
-        entry = LedgerEntry(p.account_id, p.seq, entry_id=p.entry_id, amount_cents=p.amount_cents,
-                            balance_after_cents=p.balance_after_cents, kind=p.kind.value, cause_id=p.cause_id,
-                            memo=memo, created_at=p.created_at)
-        claim = Claim(cause_key(p.kind, p.cause_id), value=f"{p.account_id}:{p.seq}", created_at=p.created_at)
+        """One transaction: the account update, then each posting's entry, claim and event, then the caller's items."""
         with TransactWrite(connection=connection()) as tx:
-            tx.update(account, actions=[*actions, *_due_for_reconcile(p)], condition=condition,
+            tx.update(account, actions=[*actions, *_due_for_reconcile(postings[0][0])], condition=condition,
                       return_values=ALL_OLD)
-            tx.save(entry, condition=LedgerEntry.seq.does_not_exist())
-            tx.save(claim, condition=Claim.key.does_not_exist())
-            if told:
-                queue_event(tx, p.account_id, _balance_event(p, memo), shards=self._shards())
+            for p, memo in postings:
+                entry = LedgerEntry(p.account_id, p.seq, entry_id=p.entry_id, amount_cents=p.amount_cents,
+                                    balance_after_cents=p.balance_after_cents, kind=p.kind.value,
+                                    cause_id=p.cause_id, memo=memo, created_at=p.created_at)
+                claim = Claim(cause_key(p.kind, p.cause_id), value=f"{p.account_id}:{p.seq}",
+                              created_at=p.created_at)
+                tx.save(entry, condition=LedgerEntry.seq.does_not_exist())
+                tx.save(claim, condition=Claim.key.does_not_exist())
+                if told:
+                    queue_event(tx, p.account_id, _balance_event(p, memo), shards=self._shards())
             if extra:
                 extra(tx)
 

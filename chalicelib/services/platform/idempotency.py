@@ -3,6 +3,7 @@ retry after a lost answer gets it back instead of paying twice; the same key for
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from pynamodb.transactions import TransactWrite
@@ -26,21 +27,33 @@ def claim_key(kind: str, account_id: str, key: str | None) -> str | None:
 
 def save_claim(tx: TransactWrite, key: str | None, made_id: int, fingerprint: str, now: float) -> None:
     """Add the claim to the debit's transaction (nothing without a key); a second one for the key fails it."""
+    save_claim_of_many(tx, key, [made_id], fingerprint, now)
+
+
+def save_claim_of_many(tx: TransactWrite, key: str | None, made_ids: Sequence[int], fingerprint: str,
+                       now: float) -> None:
+    """The claim of a request that made several things at once (a bulk order), their ids in order."""
     if key:
-        tx.save(Claim(key, value=f"{made_id}|{fingerprint}", created_at=now,
+        tx.save(Claim(key, value=f"{','.join(str(i) for i in made_ids)}|{fingerprint}", created_at=now,
                       expires_at=datetime.fromtimestamp(now + TTL_SECONDS, tz=UTC)),
                 condition=Claim.key.does_not_exist())
 
 
 def replayed_id(key: str | None, fingerprint: str, what: str) -> int | None:
     """The id the key made before, or None; InvalidInput when it was used for a different `what`."""
+    made = replayed_ids(key, fingerprint, what)
+    return None if made is None else made[0]
+
+
+def replayed_ids(key: str | None, fingerprint: str, what: str) -> list[int] | None:
+    """The ids the key made before, or None; InvalidInput when it was used for a different `what`."""
     if key is None:
         return None
     try:
         claim = Claim.get(key, consistent_read=True)
     except Claim.DoesNotExist:
         return None
-    made_id, _, used_for = (claim.value or "").partition("|")
+    made_ids, _, used_for = (claim.value or "").partition("|")
     if used_for != fingerprint:
         raise InvalidInput(f"This Idempotency-Key was used for a different {what}.", code="IDEMPOTENCY_KEY_REUSED")
-    return int(made_id)
+    return [int(i) for i in made_ids.split(",")]

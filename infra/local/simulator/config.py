@@ -24,6 +24,8 @@ class SimConfig:
     - reuse_rate: chance a purchase hands out a number this partner issued before in the country (as partners
       recycle numbers), so numbers our users reported bad come back.
     - honour_phone_exception: False for a partner that ignores getNumber's phoneException.
+    - reactivation_window_seconds: how long after an activation began getExtraActivation may reuse its number.
+    - disabled_actions: handler actions answered BAD_ACTION, as a clone that lacks them answers.
     """
 
     api_key: str = "sim-key"
@@ -41,6 +43,8 @@ class SimConfig:
     push_url: str | None = None
     push_secret: str = LOCAL_SIM_PUSH_SECRET  # the local default partner "sim"'s push_secret
     balance_minor: int = 1_000_000
+    reactivation_window_seconds: float = 4 * 3600.0
+    disabled_actions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,12 @@ def optional_url(value: object) -> str | None:
     return url
 
 
+def _action_names(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(name, str) and name for name in value):
+        raise ValueError("must be a list of action names")
+    return tuple(value)
+
+
 def _currency(value: object) -> str:
     code = nonempty_text(value).upper()
     if code not in CURRENCY_NUMERIC:
@@ -105,6 +115,7 @@ _SETTINGS: dict[str, Callable[[object], object]] = {
     "garbage_rate": _probability, "latency_ms": _non_negative, "push_url": optional_url, "push_secret": nonempty_text,
     "balance_minor": _count, "no_sms_rate": _probability, "reuse_rate": _probability,
     "honour_phone_exception": _flag,
+    "reactivation_window_seconds": _non_negative, "disabled_actions": _action_names,
 }
 
 

@@ -43,14 +43,16 @@ def _configure(state: SimState, pusher: SmsPusher, body: dict[str, object]) -> R
 
 
 def _deliver(state: SimState, pusher: SmsPusher, body: dict[str, object]) -> Reply:
-    phone, text, code = body.get("phone"), body.get("text"), body.get("code")
+    phone, text, code, service = body.get("phone"), body.get("text"), body.get("code"), body.get("service")
     if not isinstance(phone, str) or not phone.lstrip("+").isdigit():
         raise ValueError("phone: must be a string of digits")
     if not isinstance(text, str) or not text:
         raise ValueError("text: must be a non-empty string")
     if code is not None and not isinstance(code, str):
         raise ValueError("code: must be a string")
-    activation = state.deliver_now(phone.lstrip("+"), text, code or None)
+    if service is not None and not isinstance(service, str):
+        raise ValueError("service: must be a string")
+    activation = state.deliver_now(phone.lstrip("+"), text, code or None, service)
     if activation is None:
         with state.lock:
             rental = state.rent.deliver_now(phone.lstrip("+"), text)

@@ -56,7 +56,7 @@ def handle(state: SimState, params: Params) -> Reply:
     if params.get("api_key") != config.api_key:
         return text("BAD_KEY")
     answer = _ACTIONS.get(action)
-    if answer is None:
+    if answer is None or action in config.disabled_actions:
         return text("BAD_ACTION")
     try:
         with state.lock:
@@ -154,6 +154,34 @@ def get_number_v2(state: SimState, params: Params) -> Reply:
     })
 
 
+def _parent(params: Params) -> int:
+    """The `activationId` of getExtraActivation / checkExtraActivation (some clients send `id`)."""
+    raw = params.get("activationId", "") or params.get("id", "")
+    if not raw.isdigit() or int(raw) < 1:
+        raise ProtocolError("WRONG_ACTIVATION_ID")
+    return int(raw)
+
+
+def check_extra_activation(state: SimState, params: Params) -> Reply:
+    parent, price = state.extra_activation_cost(_parent(params))
+    return as_json({"status": "success", "cost": major_number(price), "service": parent.service,
+                    "phone": int(parent.phone), "country": parent.country})
+
+
+def get_extra_activation(state: SimState, params: Params) -> Reply:
+    activation = state.extra_activation(_parent(params))
+    return text(f"ACCESS_NUMBER:{activation.id}:{activation.phone}")
+
+
+def get_multi_service_number(state: SimState, params: Params) -> Reply:
+    """`[{"phone":"7…","activation":123,"service":"vk"},…]`: one number, an activation per service."""
+    services = tuple(s.strip() for s in params.get("multiService", "").split(","))
+    if not services or any(s not in catalog.SERVICES for s in services) or len(set(services)) != len(services):
+        raise ProtocolError("BAD_SERVICE")
+    opened = state.multi_service(services, _country(params), params.get("operator"))
+    return as_json([{"phone": a.phone, "activation": a.id, "service": a.service} for a in opened])
+
+
 def set_status(state: SimState, params: Params) -> Reply:
     activation = _activation(state, params)
     raw = params.get("status", "")
@@ -210,4 +238,6 @@ _ACTIONS: dict[str, Callable[[SimState, Params], Reply]] = {
     "getActiveActivations": get_active_activations, "getOperators": get_operators,
     "getServicesList": get_services_list,
     **rent.ACTIONS,
+    "checkExtraActivation": check_extra_activation, "getExtraActivation": get_extra_activation,
+    "getMultiServiceNumber": get_multi_service_number,
 }

@@ -92,18 +92,54 @@ class SimState:
                 raise ProtocolError("NO_NUMBERS")
             if self.balance_minor < price:
                 raise ProtocolError("NO_BALANCE")
-            now = self.clock.now()
             if not self.config.honour_phone_exception:
                 exclude_prefixes = ()
-            phone = self._new_phone(plan, exclude_prefixes)
-            activation = SimActivation(self.take_id(), service, country, chosen, phone, price, now,
-                                       now + self.config.lifetime_seconds)
-            self.activations[activation.id] = activation
-            self.stock[offer] -= 1
-            self.balance_minor -= price
-            if not self.roll(self.config.no_sms_rate, "no_sms"):
-                self._schedule_sms(activation)
-            return activation
+            return self._open(service, country, chosen, self._new_phone(plan, exclude_prefixes))
+
+    def extra_activation_cost(self, parent_id: int) -> tuple[SimActivation, int]:
+        """checkExtraActivation: the parent and what another activation on its number costs; refused when the
+        parent never received an SMS, was canceled, or began longer ago than the reactivation window."""
+        with self.lock:
+            parent = self.activations.get(parent_id)
+            if parent is None:
+                raise ProtocolError("WRONG_ACTIVATION_ID")
+            self._refresh(parent)
+            too_old = self.clock.now() - parent.created_at > self.config.reactivation_window_seconds
+            if not parent.sms or parent.status is SimStatus.CANCELED or too_old:
+                raise ProtocolError("RENEW_ACTIVATION_NOT_AVAILABLE")
+            return parent, self.prices[(parent.service, parent.country)]
+
+    def extra_activation(self, parent_id: int) -> SimActivation:
+        """getExtraActivation: a new activation on the parent's number, for the parent's service."""
+        with self.lock:
+            parent, price = self.extra_activation_cost(parent_id)
+            if self.balance_minor < price:
+                raise ProtocolError("NO_BALANCE")
+            return self._open(parent.service, parent.country, parent.operator, parent.phone)
+
+    def multi_service(self, services: tuple[str, ...], country: int, operator: str | None) -> list[SimActivation]:
+        """getMultiServiceNumber: one number, an activation per service; all or nothing (stock, balance)."""
+        with self.lock:
+            plan = catalog.COUNTRIES[country]
+            chosen = self._operator(plan, operator)
+            if any(self.stock[(s, country)] <= 0 for s in services) or self.roll(self.config.fail_rate, "no_numbers"):
+                raise ProtocolError("NO_NUMBERS")
+            if self.balance_minor < sum(self.prices[(s, country)] for s in services):
+                raise ProtocolError("NO_BALANCE")
+            phone = self._new_phone(plan, ())
+            return [self._open(service, country, chosen, phone) for service in services]
+
+    def _open(self, service: str, country: int, operator: str, phone: str) -> SimActivation:
+        """A new activation on `phone`, paid from the balance and taken from stock, its SMS scheduled."""
+        now, price = self.clock.now(), self.prices[(service, country)]
+        activation = SimActivation(self.take_id(), service, country, operator, phone, price, now,
+                                   now + self.config.lifetime_seconds)
+        self.activations[activation.id] = activation
+        self.stock[(service, country)] -= 1
+        self.balance_minor -= price
+        if not self.roll(self.config.no_sms_rate, "no_sms"):
+            self._schedule_sms(activation)
+        return activation
 
     def get(self, activation_id: int) -> SimActivation:
         with self.lock:
@@ -155,12 +191,14 @@ class SimState:
                 return "ACCESS_CANCEL"
             raise ProtocolError("BAD_STATUS")
 
-    def deliver_now(self, phone: str, text: str, code: str | None) -> SimActivation | None:
-        """An SMS arrives now on the active activation with this phone; it replaces the scheduled one."""
+    def deliver_now(self, phone: str, text: str, code: str | None, service: str | None = None
+                    ) -> SimActivation | None:
+        """An SMS arrives now on the newest active activation with this phone (and `service`, when one number
+        serves several); it replaces the scheduled one."""
         with self.lock:
-            for activation in self.activations.values():
+            for activation in reversed(list(self.activations.values())):
                 self._refresh(activation)
-                if activation.phone == phone and activation.active:
+                if activation.phone == phone and activation.active and service in (None, activation.service):
                     activation.pending = None
                     sms = SimSms(text, code or code_in(text), self.clock.now())
                     activation.receive(sms)
