@@ -215,7 +215,7 @@ def _charges(*causes_and_amounts: tuple[str, int]) -> list[Charge]:
 def test_debit_together__each_charge_its_own_entry_in_one_balance_change(moto_tables):
     # Given 1000 cents
     _account()
-    wallet = Wallet()
+    wallet = Wallet(SystemClock())
     wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
     # When three activations are charged together
     postings = wallet.debit_together("acc_1", _charges(("a1", 60), ("a2", 60), ("a3", 75)))
@@ -233,7 +233,7 @@ def test_debit_together__an_account_from_before_read_free_postings_is_charged_wi
     LedgerEntry("acc_1", 1, entry_id="le_1", amount_cents=500, balance_after_cents=500,
                 kind=LedgerKind.TOP_UP.value, cause_id="old_1", created_at=0).save()
     Account("acc_1").update(actions=[Account.balance_cents.set(500), Account.ledger_seq.set(1)])
-    wallet = Wallet()
+    wallet = Wallet(SystemClock())
     # When two charges are debited together (the account as authentication read it)
     wallet.debit_together("acc_1", _charges(("a1", 60), ("a2", 40)), known=Account.get("acc_1"))
     # Then both follow the old entry with their balances after, and the account is ready for read-free postings
@@ -246,7 +246,7 @@ def test_debit_together__an_account_from_before_read_free_postings_is_charged_wi
 def test_debit_together__short_of_the_sum_is_refused_and_writes_nothing(moto_tables):
     # Given 100 cents, enough for one of two 60-cent charges but not both
     _account()
-    wallet = Wallet()
+    wallet = Wallet(SystemClock())
     wallet.post("acc_1", 100, LedgerKind.TOP_UP, "pi_1")
     # When both are charged together
     with pytest.raises(InsufficientBalance):
@@ -259,7 +259,7 @@ def test_debit_together__short_of_the_sum_is_refused_and_writes_nothing(moto_tab
 def test_debit_together__a_cause_charged_before_refuses_the_whole_batch(moto_tables):
     # Given an activation already charged
     _account()
-    wallet = Wallet()
+    wallet = Wallet(SystemClock())
     wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
     wallet.post("acc_1", -60, LedgerKind.ACTIVATION_CHARGE, "a2")
     # When a batch naming it again is charged
@@ -272,4 +272,4 @@ def test_debit_together__a_cause_charged_before_refuses_the_whole_batch(moto_tab
 def test_debit_together__a_blocked_account_cannot_be_charged(moto_tables):
     _account(status=AccountStatus.BLOCKED)
     with pytest.raises(Forbidden):
-        Wallet().debit_together("acc_1", _charges(("a1", 1)))
+        Wallet(SystemClock()).debit_together("acc_1", _charges(("a1", 1)))
