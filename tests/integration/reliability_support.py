@@ -59,11 +59,12 @@ class DiesAroundRefund(Wallet):
 
     def post(self, account_id: str, amount_cents: int, kind: LedgerKind, cause_id: str, *,
              memo: str | None = None, allow_negative: bool = False, require_active: bool = False,
-             extra: ExtraItems | None = None) -> Posting:
+             extra: ExtraItems | None = None, known: Account | None = None,
+             balance_hook: bool | None = None) -> Posting:
         def write() -> Posting:
             return super(DiesAroundRefund, self).post(account_id, amount_cents, kind, cause_id, memo=memo,
                                                       allow_negative=allow_negative, require_active=require_active,
-                                                      extra=extra)
+                                                      extra=extra, known=known, balance_hook=balance_hook)
 
         if kind is not LedgerKind.ACTIVATION_REFUND or self.died:
             return write()
