@@ -4,7 +4,7 @@ import { get, items, post, session } from "./api.js";
 import { balanceParts, empty, field, h, loading, money, notice, pageHeader, replace, table, toast } from "./ui.js";
 
 const REFRESH_MS = 30000;
-const PAGE_ROWS = 25;
+const PAGE_ROWS = 20;
 const FAVOURITES_KEY = "smsrooms.favourites";
 const MAX_QUANTITY = 10; // BULK_MAX_COUNT's default; the server refuses more with a message
 const POPULAR = ["tg", "wa", "go", "fb", "ig", "tw", "ds", "mm", "vi", "wb", "vk", "ok"];

@@ -26,7 +26,9 @@ def test_agreement_publish__users_are_told_once_and_using_the_service_accepts_it
     # When an operator publishes version 2 taking effect today
     with published(stack, V2, utc_day(0)) as version:
         # Then the user's account shows it at once, in force
-        pending = api(stack.app_url, "GET", "/v1/me", user.token).json()["agreement_pending"]
+        # (within the app's settings cache of a few seconds)
+        pending = eventually(lambda: api(stack.app_url, "GET", "/v1/me", user.token).json()["agreement_pending"],
+                             lambda found: found is not None, seconds=10)
         assert (version["version"], pending["version"], pending["in_force"]) == ("2", "2", True)
         # And every version is served with its changes, and the emailed address leads to it
         page = requests.get(f"{stack.app_url}/v1/agreement/2", timeout=10).json()
