@@ -108,3 +108,25 @@ def open_route(page: Page, app_url: str, route: str) -> None:
     """Open a dashboard route and wait until its page has rendered its heading."""
     page.goto(f"{app_url}/#{route}")
     expect(page.locator("main")).to_have_attribute("data-ready", route)
+
+
+# Every dashboard page a visitor and a signed-in customer can open (the page tour and the accessibility check).
+PUBLIC_ROUTES = ["/register", "/login", "/forgot", "/reset?token=from-the-email", "/prices", "/agreement", "/contact"]
+SIGNED_IN_ROUTES = ["/dashboard", "/topup", "/buy", "/buy?service=wa", "/history", "/rentals", "/payments", "/ledger",
+                    "/api-keys", "/webhook", "/refund", "/support", "/account"]
+
+
+def customer_with_history(app_url: str, stripe_url: str, outbox: Path, prefix: str) -> User:
+    """A user with something on every page: money, a number, a rental, an API key, a webhook and a ticket."""
+    user = verified_user(app_url, outbox, prefix)
+    top_up(app_url, stripe_url, user, 1000)
+    for method, path, body in [
+        ("POST", "/v1/activations", {"service": "tg", "country": 187}),
+        ("POST", "/v1/rentals", {"service": "tg", "country": 187, "hours": 24}),
+        ("POST", "/v1/api-keys", {"label": "my Telegram bot"}),
+        ("PUT", "/v1/webhook", {"url": "https://bots.example.com/sms"}),
+        ("POST", "/v1/support/tickets", {"subject": "A number did not get my SMS",
+                                         "message": "Activation 1 stayed waiting. Was I refunded?"}),
+    ]:
+        api(app_url, method, path, user.token, json=body).raise_for_status()
+    return user

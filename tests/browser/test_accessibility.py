@@ -8,32 +8,26 @@ from playwright.sync_api import Browser, Page, ViewportSize
 
 from infra.local.stack import TOOLS, Stack
 from tests.browser.conftest import ACTION_TIMEOUT_MS, DESKTOP, PHONE
-from tests.browser.helpers import SESSION_KEY, User, api, open_route, top_up, verified_user
+from tests.browser.helpers import (
+    PUBLIC_ROUTES,
+    SESSION_KEY,
+    SIGNED_IN_ROUTES,
+    User,
+    api,
+    customer_with_history,
+    open_route,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 AXE = TOOLS / "axe" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
-PUBLIC_ROUTES = ["/register", "/login", "/forgot", "/reset?token=from-the-email", "/prices", "/agreement", "/contact"]
-SIGNED_IN_ROUTES = ["/dashboard", "/topup", "/buy", "/buy?service=wa", "/history", "/rentals", "/payments", "/ledger",
-                    "/api-keys", "/webhook", "/refund", "/support", "/account"]
 
 
 @pytest.fixture(scope="module")
 def customer(stack: Stack) -> User:
     """A user with something on every page: money, a number, an API key, a webhook and a support ticket."""
-    user = verified_user(stack.app_url, stack.outbox, "axe")
-    top_up(stack.app_url, stack.stripe_url, user, 1000)
-    for method, path, body in [
-        ("POST", "/v1/activations", {"service": "tg", "country": 187}),
-        ("POST", "/v1/rentals", {"service": "tg", "country": 187, "hours": 24}),
-        ("POST", "/v1/api-keys", {"label": "my Telegram bot"}),
-        ("PUT", "/v1/webhook", {"url": "https://bots.example.com/sms"}),
-        ("POST", "/v1/support/tickets", {"subject": "A number did not get my SMS",
-                                         "message": "Activation 1 stayed waiting. Was I refunded?"}),
-    ]:
-        api(stack.app_url, method, path, user.token, json=body).raise_for_status()
-    return user
+    return customer_with_history(stack.app_url, stack.stripe_url, stack.outbox, "axe")
 
 
 def _violations(page: Page) -> list[str]:

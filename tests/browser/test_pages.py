@@ -13,38 +13,26 @@ from playwright.sync_api import Page, Route, expect
 from infra.local.stack import ROOT, Stack
 from tests.browser.helpers import (
     PASSWORD,
+    PUBLIC_ROUTES,
     SESSION_KEY,
+    SIGNED_IN_ROUTES,
     Shot,
     User,
     api,
+    customer_with_history,
     new_email,
     open_route,
     sign_in_page,
-    top_up,
-    verified_user,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-PUBLIC_ROUTES = ["/register", "/login", "/forgot", "/reset?token=from-the-email", "/prices", "/agreement", "/contact"]
-SIGNED_IN_ROUTES = ["/dashboard", "/topup", "/buy", "/buy?service=wa", "/history", "/payments", "/ledger",
-                    "/api-keys", "/webhook", "/refund", "/support", "/account"]
 
 
 @pytest.fixture(scope="module")
 def customer(stack: Stack) -> User:
     """A user with history on every page: a top-up, a number, an API key, a webhook and a support ticket."""
-    user = verified_user(stack.app_url, stack.outbox, "tour")
-    top_up(stack.app_url, stack.stripe_url, user, 1000)
-    for method, path, body in [
-        ("POST", "/v1/activations", {"service": "tg", "country": 187}),
-        ("POST", "/v1/api-keys", {"label": "my Telegram bot"}),
-        ("PUT", "/v1/webhook", {"url": "https://bots.example.com/sms"}),
-        ("POST", "/v1/support/tickets", {"subject": "A number did not get my SMS",
-                                         "message": "Activation 1 stayed waiting. Was I refunded?"}),
-    ]:
-        api(stack.app_url, method, path, user.token, json=body).raise_for_status()
-    return user
+    return customer_with_history(stack.app_url, stack.stripe_url, stack.outbox, "tour")
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
