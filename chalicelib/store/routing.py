@@ -13,10 +13,10 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.delivery_rates import Bucket, Counted, Tally, buckets_at
 from chalicelib.store.base import table
+from chalicelib.store.catalog import offer_key
 
-
-def pair_key(service: str, country: int) -> str:
-    return f"{service}#{country}"
+# A (service, country) pair is keyed as the catalog keys its offers: one format for both tables.
+pair_key = offer_key
 
 
 @table("delivery_counters")

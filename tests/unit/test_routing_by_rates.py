@@ -137,15 +137,21 @@ def test_order__a_number_one_user_banned_is_never_sold_to_another_for_that_servi
     assert whatsapp.phone == "79001111111"
 
 
-def test_order__a_marked_number_the_partner_offers_anyway_is_given_back_at_no_cost(moto_tables: Settings):
-    # Given a marked number and a partner that ignores exclusions, handing it out first
-    desk = Desk(moto_tables)
+def _marked_number_and_a_partner_ignoring_exclusions(desk: Desk) -> Account:
+    """79001111111 reported bad by one user; the partner no longer honours exclusions. Returns another user."""
     desk.partner.phone_pool = ["79001111111"]
     reporter, other = desk.account(1000), desk.account(1000)
     first = desk.order(reporter)
     desk.past_cancel_window()
     desk.service.ban(reporter.account_id, int(first.activation_id))
     desk.partner.honours_exclusions = False
+    return other
+
+
+def test_order__a_marked_number_the_partner_offers_anyway_is_given_back_at_no_cost(moto_tables: Settings):
+    # Given a marked number and a partner that ignores exclusions, handing it out first
+    desk = Desk(moto_tables)
+    other = _marked_number_and_a_partner_ignoring_exclusions(desk)
     desk.partner.phone_pool = ["79001111111", "79003333333"]
     answers = iter(["79001111111", "79003333333"])
     desk.partner._phone = lambda partner_id, exclude: next(answers)  # type: ignore[method-assign]
@@ -160,12 +166,7 @@ def test_order__a_marked_number_the_partner_offers_anyway_is_given_back_at_no_co
 def test_order__a_partner_that_keeps_offering_marked_numbers_fails_over_and_refunds(moto_tables: Settings):
     # Given a marked number that the only partner offers whatever it is told
     desk = Desk(moto_tables)
-    desk.partner.phone_pool = ["79001111111"]
-    reporter, other = desk.account(1000), desk.account(1000)
-    first = desk.order(reporter)
-    desk.past_cancel_window()
-    desk.service.ban(reporter.account_id, int(first.activation_id))
-    desk.partner.honours_exclusions = False
+    other = _marked_number_and_a_partner_ignoring_exclusions(desk)
     # When another user orders
     activation = desk.order(other)
     # Then the order failed after two answers, both given back, and the user has all their money
