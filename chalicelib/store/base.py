@@ -13,14 +13,20 @@ botocore client (thread-safe) is built once, under a lock, on the first call.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pynamodb.connection import Connection, TableConnection
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings
 
 M = TypeVar("M", bound=type[Model])
+
+# A write a repository hands a service to join another's transaction (the activation an order creates joins the
+# money's): the service passes it on unopened; the store that opens the transaction calls it with it.
+JoinedWrite = Callable[[TransactWrite], None]
 
 _REGISTRY: list[type[Model]] = []
 _binding: dict[str, Any] = {}

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from pynamodb.constants import ALL_OLD
@@ -47,10 +47,10 @@ from chalicelib.domain.ids import new_id, new_numeric_id
 from chalicelib.domain.webhook_events import BALANCE_STREAM, EventType, WebhookEvent
 from chalicelib.services.platform.webhook_outbox import queue_event, subscribes
 from chalicelib.store.accounts import Account, reconcile_shard
-from chalicelib.store.base import connection
+from chalicelib.store.base import JoinedWrite, connection
 from chalicelib.store.ledger import Claim, LedgerEntry, claimed
 
-ExtraItems = Callable[[TransactWrite], None]
+ExtraItems = JoinedWrite
 
 _MAX_ATTEMPTS = 60
 _FLOOR_ATTEMPTS = 5
