@@ -13,6 +13,7 @@ from chalicelib.api import (
     fivesim_api,
     handler_api,
     history,
+    live,
     money,
     partner_push,
     rentals,
@@ -30,6 +31,7 @@ from chalicelib.observability import metrics
 from chalicelib.store.base import bind_models
 
 app = Chalice(app_name="sms-rooms")
+app.experimental_feature_flags.update(["WEBSOCKETS"])  # Chalice still calls its WebSocket support experimental
 bind_models(get_environment_settings())
 # Alarms watch each stage's metrics apart (infra/operations.py): dev and prod may share an account.
 metrics.set_default_dimensions(stage=get_environment_settings().stage)
@@ -46,12 +48,29 @@ app.register_blueprint(web.bp)
 app.register_blueprint(support.bp)
 app.register_blueprint(history.bp)
 app.register_blueprint(webhook_deliveries.bp)
+app.register_blueprint(live.bp)
 app.register_blueprint(activations.bp)
 app.register_blueprint(rentals.bp)
 app.register_blueprint(partner_push.bp)
 app.register_blueprint(smshub_push.bp)
 app.register_blueprint(handler_api.bp)
 app.register_blueprint(fivesim_api.bp)
+
+
+# Live updates (api/live.py): API Gateway's WebSocket API deployed, infra/local/live_gateway.py locally.
+@app.on_ws_connect()
+def websocket_connect(event: Any) -> Any:
+    return live.on_connect(event)
+
+
+@app.on_ws_message()
+def websocket_message(event: Any) -> None:
+    live.on_message(event)
+
+
+@app.on_ws_disconnect()
+def websocket_disconnect(event: Any) -> None:
+    live.on_disconnect(event)
 
 
 @app.lambda_function(name="admin")

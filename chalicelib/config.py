@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 LOCAL_STAGE = "local"
 
@@ -154,6 +155,9 @@ class Settings:
     # Users' webhook URLs may point at 127.0.0.1/::1 only on the local stage and only when this is set
     # (the test stack sets it; `make run` does not): everywhere else they must be public https URLs.
     webhook_allow_loopback: bool = False
+    # Where a signed-in page opens its WebSocket for live updates (wss://<websocket api>/<stage> deployed, set by
+    # the template; ws://127.0.0.1:<LIVE_PORT>/local locally); empty: no live updates, the page only polls.
+    live_url: str = ""
 
     @property
     def is_local(self) -> bool:
@@ -300,6 +304,15 @@ def _local_only(stage: str, name: str, value: _V) -> _V:
     return value
 
 
+def _live_url(stage: str, url: str) -> str:
+    """Empty (no live updates: pages poll), or where pages open their socket: wss:// (ws:// only locally)."""
+    parts = urlsplit(url)
+    schemes = ("wss", "ws") if stage == LOCAL_STAGE else ("wss",)
+    if url and (parts.scheme not in schemes or not parts.netloc or parts.query or parts.fragment or not url.isascii()):
+        raise SettingError("LIVE_URL", f"must be a {' or '.join(s + '://' for s in schemes)} URL without a query")
+    return url
+
+
 def _fraction(name: str, value: Decimal) -> Decimal:
     if not value.is_finite() or not Decimal(0) <= value <= Decimal(1):
         raise SettingError(name, "must be a fraction from 0 to 1")
@@ -390,6 +403,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         write_shards=e.count("WRITE_SHARDS", d.write_shards, maximum=1000),
         # At most an hour: a rotated or revoked secret must stop working in every warm container soon.
         secrets_ttl_seconds=e.positive("SECRETS_TTL_SECONDS", d.secrets_ttl_seconds, at_most=3600),
+        live_url=_live_url(stage, e.text("LIVE_URL", f"ws://127.0.0.1:{get('LIVE_PORT')}/local"
+                                         if local and get("LIVE_PORT") else "")),
         webhook_allow_loopback=_local_only(stage, "WEBHOOK_ALLOW_LOOPBACK", _bool(get("WEBHOOK_ALLOW_LOOPBACK") or "")),
     )
 

@@ -22,6 +22,7 @@ from chalicelib.domain.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     from chalicelib.providers.base import Partner
+    from chalicelib.providers.live_sockets import LiveSockets
     from chalicelib.providers.mailer import Mailer
     from chalicelib.providers.stripe_gateway import StripeGateway
     from chalicelib.services.accounts.api_keys import ApiKeys
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from chalicelib.services.money.stripe_events import StripeEvents
     from chalicelib.services.money.top_ups import TopUps
     from chalicelib.services.money.wallet import Wallet
+    from chalicelib.services.platform.live_updates import LiveUpdates, Sockets
     from chalicelib.services.platform.mail_outbox import DurableMailer
     from chalicelib.services.platform.rate_limit import RateLimiter
     from chalicelib.services.platform.user_webhooks import UserWebhooks
@@ -87,6 +89,14 @@ def partners() -> tuple[Partner, ...]:
     return build_partners(get_settings(), clock())
 
 
+@functools.cache
+def live_sockets() -> LiveSockets:
+    """The WebSocket management API's clients, one set a process (built under a lock: pushes come from threads)."""
+    from chalicelib.providers.live_sockets import LiveSockets
+
+    return LiveSockets(get_settings().region)
+
+
 # Money ----------------------------------------------------------------------------------------------------------
 @rebuilt_with_settings
 def wallet() -> Wallet:
@@ -127,8 +137,9 @@ def incremental_reconciler() -> IncrementalReconciler:
 
 # Activations ----------------------------------------------------------------------------------------------------
 def build_activations(settings: Settings, partners: Sequence[Partner], clock: Clock, wallet: Wallet,
-                      webhooks: UserWebhooks) -> Activations:
-    """The activations facade and its parts (catalog, lifecycle, ordering, SMS intake) over the same partners."""
+                      webhooks: UserWebhooks, live: LiveUpdates | None = None) -> Activations:
+    """The activations facade and its parts (catalog, lifecycle, ordering, SMS intake) over the same partners;
+    SMS intake pushes to the pages that listen through `live` (by default the process's management API)."""
     from chalicelib.services.activations.catalog import Catalog
     from chalicelib.services.activations.delivery_memory import DeliveryMemory
     from chalicelib.services.activations.facade import Activations
@@ -142,8 +153,31 @@ def build_activations(settings: Settings, partners: Sequence[Partner], clock: Cl
     catalog = Catalog(settings, partners, clock, memory)
     lifecycle = Lifecycle(settings, by_name, clock, wallet, memory, PartnerCalls(by_name, clock, settings.write_shards))
     return Activations(settings, clock, partners, memory=memory, catalog=catalog, lifecycle=lifecycle,
-                       webhooks=webhooks, intake=SmsIntake(settings, by_name, clock, lifecycle),
+                       webhooks=webhooks,
+                       intake=SmsIntake(settings, by_name, clock, lifecycle,
+                                        live or build_live_updates(settings, clock, live_sockets())),
                        ordering=Ordering(settings, by_name, clock, catalog, lifecycle, wallet))
+
+
+def build_live_updates(settings: Settings, clock: Clock, sockets: Sockets) -> LiveUpdates:
+    """Live updates over a management API (`sockets`): pages of the dashboard's own origin, their tokens checked
+    against the IP guessing budget every credential shares."""
+    from chalicelib.services.platform.live_updates import LiveUpdates
+
+    return LiveUpdates(clock, sockets, failed_credentials_limiter(), page_origin=_origin(settings.public_base_url),
+                       management_scheme="http" if settings.is_local else "https")
+
+
+def _origin(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+@rebuilt_with_settings
+def live_updates() -> LiveUpdates:
+    return build_live_updates(get_settings(), clock(), live_sockets())
 
 
 @rebuilt_with_settings

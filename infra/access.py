@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.functions import ADMIN, API, Function
+from infra.functions import ADMIN, API, WEBSOCKET_HANDLERS, Function
+from infra.operations import API_STAGE
 
 Actions = tuple[str, ...]
 
@@ -20,10 +21,11 @@ WRITE: Actions = (*UPDATE, "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:
 CHECKPOINT: Actions = ("dynamodb:GetItem", "dynamodb:PutItem")  # read and replace one item, by its key
 
 # Activation jobs all run the activations service: orders' state, the wallet (refunds), user webhooks, queued
-# partner calls, the catalog and runtime settings (markup, maintenance, circuit state).
+# partner calls, the catalog and runtime settings (markup, maintenance, circuit state), and the pages' live sockets
+# (an SMS a job records is pushed to them; a socket found gone is forgotten).
 _ACTIVATION_JOB_TABLES: dict[str, Actions] = {t: WRITE for t in (
     "accounts", "ledger", "claims", "activations", "bad_numbers", "webhook_deliveries",
-    "partner_calls", "catalog_offers", "runtime", "delivery_counters", "marked_numbers")}
+    "partner_calls", "catalog_offers", "runtime", "delivery_counters", "marked_numbers", "live_connections")}
 
 # The rental job (services/rentals/upkeep.py): rentals and their SMS, the wallet (refunds), user webhooks, runtime
 # settings (markup), and the claims that make a refund or an SMS exactly-once.
@@ -49,7 +51,25 @@ JOB_TABLES: dict[str, dict[str, Actions]] = {
     # Queues one email per account about a new agreement version (services/agreement_notices.py): a page of the
     # accounts read, each message put if absent, the version's cursor moved.
     "notify_agreement": {"agreements": UPDATE, "accounts": READ, "mail_outbox": WRITE},
+    # Closes the live-updates sockets that never authenticated (services/platform/live_updates.py).
+    "close_silent_sockets": {"live_connections": WRITE},
 }
+
+# The WebSocket handlers (api/live.py): a connect keeps the socket awaiting its proof; a message checks a session
+# token as every request does (its last use noted, an agreement accepted by use, a wrong guess counted against the
+# IP, runtime settings read: services/accounts/authn.py) and makes the socket the account's, with the account's hint
+# that a page listens; a disconnect forgets it. tests/unit/test_live_handlers.py runs them against these roles.
+WEBSOCKET_TABLES: dict[str, dict[str, Actions]] = {
+    "websocket_connect": {"live_connections": WRITE},
+    "websocket_message": {"credentials": WRITE, "accounts": UPDATE, "agreements": READ, "activity": WRITE,
+                          "rate_windows": UPDATE, "runtime": READ, "live_connections": WRITE},
+    "websocket_disconnect": {"live_connections": WRITE},
+}
+
+# Functions that write to or close the pages' sockets: whatever may record an SMS (the API's partner push, a user
+# looking, admin, the activation jobs), the message handler's answer, the silent-socket sweep.
+PUSHES_LIVE: frozenset[str] = frozenset({API, ADMIN, "websocket_message", "close_silent_sockets",
+                                         *(job for job, t in JOB_TABLES.items() if t is _ACTIVATION_JOB_TABLES)})
 
 # Jobs that send email (the API and admin Lambdas always may).
 JOBS_SENDING_MAIL: frozenset[str] = frozenset({"deliver_mail"})
@@ -58,6 +78,8 @@ JOBS_SENDING_MAIL: frozenset[str] = frozenset({"deliver_mail"})
 WILDCARD_REASONS = {
     "Tracing": "X-Ray has no resource-level permissions: PutTraceSegments/PutTelemetryRecords take only '*'",
     "ReadSecrets": "the stage's own SSM path (/sms-rooms/<stage>/*): a secret added later needs no new policy",
+    "LiveUpdates": "connections of this stack's WebSocket API, its one stage: a connection's id exists only at run "
+                   "time (execute-api:ManageConnections on <api>/<stage>/{POST,DELETE}/@connections/<id>)",
 }
 
 
@@ -78,6 +100,11 @@ def role_policies(function: Function, tables: dict[str, dict[str, Any]], secrets
         statements.append({"Sid": "SendEmail", "Effect": "Allow", "Action": ["ses:SendEmail", "ses:SendRawEmail"],
                            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"
                                                    ":identity/${SenderDomain}"}})
+    if function.name in PUSHES_LIVE:
+        connections = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/" + API_STAGE
+        statements.append({"Sid": "LiveUpdates", "Effect": "Allow", "Action": "execute-api:ManageConnections",
+                           "Resource": [{"Fn::Sub": f"{connections}/{verb}/@connections/*"}
+                                        for verb in ("POST", "DELETE")]})
     if function.scheduled:
         statements.append({"Sid": "FailedRuns", "Effect": "Allow", "Action": "sqs:SendMessage",
                            "Resource": {"Fn::GetAtt": ["ScheduledRunFailures", "Arn"]}})
@@ -88,6 +115,8 @@ def role_policies(function: Function, tables: dict[str, dict[str, Any]], secrets
 def _table_access(function: Function, tables: dict[str, dict[str, Any]]) -> dict[str, Actions]:
     if function.name in (API, ADMIN):
         return {name: WRITE for name in tables}
+    if function.name in WEBSOCKET_HANDLERS:
+        return WEBSOCKET_TABLES[function.name]
     if function.name not in JOB_TABLES:
         raise KeyError(f"scheduled job {function.name!r} has no table access in infra/access.py JOB_TABLES")
     return JOB_TABLES[function.name]

@@ -1,4 +1,5 @@
-"""The Lambdas `chalice package` emits, by the logical ids it gives them: the API, the admin Lambda, each schedule."""
+"""The Lambdas `chalice package` emits, by the logical ids it gives them: the API, the admin Lambda, the WebSocket
+handlers (live updates), each schedule."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from chalicelib.jobs.registry import JOBS
 
 API = "api_handler"
 ADMIN = "admin"
+# Chalice's names for the `on_ws_connect`, `on_ws_message` and `on_ws_disconnect` handlers (app.py).
+WEBSOCKET_HANDLERS = ("websocket_connect", "websocket_message", "websocket_disconnect")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class Function:
 
 
 def functions() -> list[Function]:
-    """Every function of the stack: the API, the admin Lambda, then the schedules in registration order."""
+    """Every function of the stack: the API, the admin Lambda, the WebSocket handlers, then the schedules in
+    registration order."""
     return [Function(API, scheduled=False), Function(ADMIN, scheduled=False),
+            *(Function(name, scheduled=False) for name in WEBSOCKET_HANDLERS),
             *(Function(j.name, scheduled=True) for j in JOBS)]

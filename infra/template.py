@@ -206,9 +206,13 @@ def merge_template(stage: str, project_dir: Path = ROOT) -> Template:
     template["Rules"] = _domain_rules()
     template["Outputs"].update(operations.operations_outputs())
     template["Outputs"].update(_domain_outputs())
-    template["Globals"]["Function"]["Environment"]["Variables"]["PUBLIC_BASE_URL"] = {"Fn::If": [
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    variables["PUBLIC_BASE_URL"] = {"Fn::If": [
         "HasPublicBaseUrl", {"Ref": "PublicBaseUrl"},
         {"Fn::If": ["HasDomain", {"Fn::Sub": "https://${DomainName}"}, ""]}]}
+    # Where dashboard pages open their live-updates socket: this stack's WebSocket API (chalice's), at its stage.
+    variables["LIVE_URL"] = {"Fn::Sub": "wss://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
+                                        + operations.API_STAGE}
     return template
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Response
-from chalice.app import LambdaFunctionEvent, Request
+from chalice.app import LambdaFunctionEvent, Request, WebsocketEvent
 
 from chalicelib.api.errors import error_body
 from chalicelib.config import Misconfigured, get_settings
@@ -28,6 +28,8 @@ def refuse_when_misconfigured(event: Any, get_response: Any) -> Any:
         if isinstance(event, Request):
             return Response(body=error_body(CODE, PUBLIC_MESSAGE), status_code=503,
                             headers={"Content-Type": "application/json", "Retry-After": "60"})
+        if isinstance(event, WebsocketEvent):  # a socket's handshake is refused; the page polls (and sees the 503)
+            return Response(body="", status_code=503)
         if isinstance(event, LambdaFunctionEvent):
             return error_body(CODE, str(refusal), {"settings": [p.setting for p in refusal.problems]})
         raise

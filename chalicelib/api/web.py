@@ -93,10 +93,11 @@ def _if_none_match() -> list[str]:
 @functools.cache
 def _security_headers() -> dict[str, str]:
     stripe = " ".join(stripe_origins(get_settings().stripe_js_url, get_settings().stripe_api_base))
+    live = f" {_origin(get_settings().live_url)}" if get_settings().live_url else ""  # the live-updates WebSocket
     policy = "; ".join([
         "default-src 'self'",
         f"script-src 'self' {stripe}",
-        f"connect-src 'self' {stripe}",
+        f"connect-src 'self' {stripe}{live}",
         f"frame-src {stripe}",
         "img-src 'self' data:",
         "style-src 'self'",

@@ -45,8 +45,9 @@ class Need(enum.Enum):
 
 
 # Which scope each route needs from an API key. REST v1 by (method, path as declared); the SMS-Activate handler API
-# by "handler:<action>"; the 5sim API by (method, path under /5sim/v1). A session passes every line. Keep this the
-# only place that says it (tests/unit/test_key_scopes.py checks that every route of the app is here).
+# by "handler:<action>"; the 5sim API by (method, path under /5sim/v1); a live-updates socket's messages by
+# "live:<action>". A session passes every line. Keep this the only place that says it
+# (tests/unit/test_key_scopes.py checks that every route of the app is here).
 ROUTE_NEEDS: dict[tuple[str, str] | str, Need] = {
     # public: no credential at all
     ("GET", "/"): Need.PUBLIC,
@@ -75,6 +76,8 @@ ROUTE_NEEDS: dict[tuple[str, str] | str, Need] = {
     ("GET", "/guest/prices"): Need.PUBLIC,
     # REST v1: reading
     ("GET", "/v1/me"): Need.ANY_KEY,
+    ("GET", "/v1/live"): Need.READ,  # where a page opens its live-updates WebSocket
+    "live:auth": Need.READ,  # the socket's first message (api/live.py): then the account's activations are pushed
     ("POST", "/v1/auth/resend-verification"): Need.ANY_KEY,
     ("POST", "/v1/auth/logout"): Need.ANY_KEY,  # a key is told to revoke itself with DELETE /v1/api-keys/{id}
     ("GET", "/v1/activations"): Need.READ,

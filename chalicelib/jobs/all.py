@@ -1,2 +1,2 @@
 """Importing this module registers every scheduled job."""
-from chalicelib.jobs import activations, mail, reconcile, rentals  # noqa: F401
+from chalicelib.jobs import activations, live, mail, reconcile, rentals  # noqa: F401

@@ -75,6 +75,9 @@ class Account(Model):
     webhook_secret = UnicodeAttribute(null=True)
     # The event types the webhook subscribes to (domain.webhook_events); None: saved before the choice, SMS only.
     webhook_events = UnicodeSetAttribute(null=True)
+    # Until when a page of this account may hold a live (WebSocket) connection: an SMS looks its connections up
+    # only before then, so accounts nobody watches cost no query.
+    live_until = NumberAttribute(null=True)
     status_reason = UnicodeAttribute(null=True)
     is_admin_created = BooleanAttribute(default=False)
     # Whether the user ever reported a bad number: orders look up the banned numbers only then. Accounts made

@@ -5,6 +5,7 @@ from chalicelib.store import (  # noqa: F401
     agreements,
     catalog,
     ledger,
+    live,
     mail,
     payments,
     rate_limit,

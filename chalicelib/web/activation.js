@@ -2,6 +2,7 @@
 
 import { get, post } from "./api.js";
 import { names } from "./catalog.js";
+import { liveReady, subscribe } from "./live.js";
 import { pagedList } from "./paging.js";
 import {
   STATUS_TEXT, clock, confirmDialog, copyButton, dateTime, h, loading, money, notice, pageHeader, replace,
@@ -9,6 +10,7 @@ import {
 } from "./ui.js";
 
 const POLL_MS = 2000;
+const LIVE_POLL_MS = 15000;  // while the live socket is ready: status changes it does not push (timeouts)
 // Times on the wire are whole seconds, so the true moment may be up to a second after the one shown.
 const CLOCK_SLACK_MS = 1000;
 const FINAL = new Set(["FINISHED", "CANCELED", "TIMEOUT", "BANNED", "REVOKED", "FAILED"]);
@@ -79,8 +81,9 @@ export async function activationPage(ctx) {
   const draw = () => drawActivation(view, parts, activation);
   draw();
 
-  const poll = setInterval(async () => {
-    if (FINAL.has(activation.status)) return;
+  let lastPoll = 0;
+  const refresh = async () => {
+    lastPoll = Date.now();
     try {
       const fresh = await get(`/v1/activations/${encodeURIComponent(id)}`);
       const newSms = (fresh.sms || []).length > (activation.sms || []).length;
@@ -91,9 +94,26 @@ export async function activationPage(ctx) {
     } catch {
       // A missed poll is retried two seconds later; the page keeps what it has.
     }
+  };
+  // A pushed code is drawn from the message at once, then the whole activation is read to follow it; polling stays
+  // as the fallback, slower while pushes flow.
+  const unsubscribe = subscribe((pushed) => {
+    if (pushed.type !== "activation" || String(pushed.activation_id) !== String(id)) return;
+    if (pushed.code && lastCode(activation) !== pushed.code) {
+      activation = { ...activation, status: pushed.status,
+        sms: [...(activation.sms || []), { code: pushed.code, text: "", received_at: new Date().toISOString() }] };
+      draw();
+      toast(activation.phone ? `A new SMS has arrived on ${phoneText(activation.phone)}.` : "A new SMS has arrived.");
+    }
+    refresh();
+  });
+  const poll = setInterval(() => {
+    if (FINAL.has(activation.status)) return;
+    if (liveReady() && Date.now() - lastPoll < LIVE_POLL_MS) return;
+    refresh();
   }, POLL_MS);
   const tick = setInterval(() => parts.tick(activation), 1000);
-  ctx.onLeave(() => { clearInterval(poll); clearInterval(tick); });
+  ctx.onLeave(() => { clearInterval(poll); clearInterval(tick); unsubscribe(); });
 }
 
 // The parts of the page that stay (so focus and copy buttons survive a poll), filled anew on each draw.

@@ -5,6 +5,7 @@ import { forgotPage, loginPage, registerPage, resetPage, verifyPage } from "./au
 import { agreementBanner, agreementPage } from "./agreement.js";
 import { activationPage, historyPage } from "./activation.js";
 import { buyPage, pricesPage } from "./catalog.js";
+import { closeLive } from "./live.js";
 import { dashboardPage, ledgerPage, paymentsPage, refundPage } from "./money.js";
 import { rentalPage, rentalsPage } from "./rentals.js";
 import { accountPage, apiKeysPage } from "./settings.js";
@@ -190,6 +191,7 @@ async function signOut() {
     // The session ends here either way; a failed revoke only leaves a token that expires on its own.
   }
   session.forget();
+  closeLive();
   state.me = null;
   navigate("/login");
 }

@@ -29,6 +29,7 @@ SMS Rooms is up.
   DynamoDB Local    {stack.dynamodb_url}   (data in {data_dir / 'dynamodb'})
   partner simulator {stack.simulator_url}/stubs/handler_api.php   (controls at /_sim/)
   localstripe       {stack.stripe_url}
+  live updates      ws://127.0.0.1:{stack.ports.live}/local   (the dashboard's WebSocket; its pages poll without it)
   email outbox      {stack.outbox}
   logs              {data_dir / 'logs'}
 Ctrl-C or 'make stop' stops everything; data stays in .local/.

@@ -1,5 +1,6 @@
 """Serve the Chalice app over HTTP locally: Chalice's own local gateway (what `chalice local` runs: routes,
-middleware, errors as API Gateway gives them), in one process per core.
+middleware, errors as API Gateway gives them), in one process per core, and the app's WebSocket handlers behind
+a stand-in for API Gateway's WebSocket API (infra/local/live_gateway.py) on LIVE_PORT.
 
 Every worker is a fork of one process that imported the app, and binds the port with SO_REUSEPORT, so the
 kernel spreads new connections over the workers and each one is a separate Python (its own GIL, its own
@@ -74,6 +75,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--live-port", type=int, default=int(os.environ.get("LIVE_PORT") or 0),
+                        help="where the WebSocket gateway for live updates listens (0: none)")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("APP_WORKERS") or os.cpu_count() or 1),
                         help="processes serving the port (default: APP_WORKERS, else one per core)")
     args = parser.parse_args()
@@ -81,6 +84,12 @@ def main() -> int:
 
     config = Config.create(chalice_stage="local", app_name="sms-rooms", chalice_app=app)
     workers = [_fork_worker(app, config, args.host, args.port) for _ in range(max(1, args.workers))]
+    if args.live_port:
+        # After the forks: a thread running in the parent would be half-copied into each worker.
+        import app as app_module
+        from infra.local.live_gateway import LiveGateway
+
+        LiveGateway(app_module, args.live_port).serve()
     stopping = stop_requested()
     try:
         while not stopping.is_set():

@@ -35,15 +35,18 @@ class Ports:
     dynamodb: int = 8001
     simulator: int = 8002
     stripe: int = 8420
+    live: int = 8003  # the app's WebSocket gateway (live updates), served by the app's own process
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> "Ports":
         return cls(app=int(env.get("APP_PORT", 8000)), dynamodb=int(env.get("DYNAMODB_PORT", 8001)),
-                   simulator=int(env.get("PARTNER_SIM_PORT", 8002)), stripe=int(env.get("STRIPE_PORT", 8420)))
+                   simulator=int(env.get("PARTNER_SIM_PORT", 8002)), stripe=int(env.get("STRIPE_PORT", 8420)),
+                   live=int(env.get("LIVE_PORT", 8003)))
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(app=free_port(), dynamodb=free_port(), simulator=free_port(), stripe=free_port())
+        return cls(app=free_port(), dynamodb=free_port(), simulator=free_port(), stripe=free_port(),
+                   live=free_port())
 
 
 def free_port() -> int:
@@ -96,6 +99,7 @@ class Stack:
             "DYNAMODB_PORT": str(self.ports.dynamodb),
             "PARTNER_SIM_PORT": str(self.ports.simulator),
             "STRIPE_PORT": str(self.ports.stripe),
+            "LIVE_PORT": str(self.ports.live),
             "MAIL_OUTBOX_DIR": str(self.outbox),
             "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
             "POWERTOOLS_METRICS_NAMESPACE": "SmsRooms", "POWERTOOLS_DEV": "false",
@@ -122,7 +126,8 @@ class Stack:
                         ready=f"{self.simulator_url}/_sim/state")
             self._prepare_tables()
             if self.with_app:
-                self._start("app", [PYTHON, "-m", "infra.local.serve", "--port", str(self.ports.app)],
+                self._start("app", [PYTHON, "-m", "infra.local.serve", "--port", str(self.ports.app),
+                                    "--live-port", str(self.ports.live)],
                             ready=f"{self.app_url}/health", timeout=60)
             self._register_stripe_webhook()
             if self.with_scheduler:
@@ -159,7 +164,7 @@ class Stack:
         busy = [f"{n} {p}" for n, p in vars(self.ports).items() if port_in_use(p)]
         if busy:
             raise StackError(f"Port already in use ({', '.join(busy)}): stop what holds it (make stop) or set "
-                             "APP_PORT / DYNAMODB_PORT / PARTNER_SIM_PORT / STRIPE_PORT.")
+                             "APP_PORT / DYNAMODB_PORT / PARTNER_SIM_PORT / STRIPE_PORT / LIVE_PORT.")
 
     def _start_dynamodb(self) -> None:
         args = ["java", f"-Djava.library.path={DYNAMODB_DIR / 'DynamoDBLocal_lib'}", "-jar", str(JAR),

@@ -507,6 +507,68 @@ def test_admin__commands_answer_and_maintenance_reaches_the_api(stage: Rehearsal
     _ok(stage.http("GET", "/v1/me", headers=_bearer(customer["token"]), container=stage.cold(stage.api_function)))
 
 
+WS_HOST = "rehearsalws.execute-api.us-east-1.amazonaws.com"
+
+
+def _ws_event(route: str, connection_id: str, body: str | None = None, origin: str | None = None,
+              binary: bool = False) -> dict[str, Any]:
+    """What API Gateway's WebSocket API gives a handler (requestContext as AWS documents it; headers on $connect)."""
+    event: dict[str, Any] = {
+        "requestContext": {"routeKey": route, "eventType": route.strip("$").upper(), "connectionId": connection_id,
+                           "domainName": WS_HOST, "stage": "api", "apiId": "rehearsalws",
+                           "identity": {"sourceIp": "198.51.100.7"}, "requestTimeEpoch": int(time.time() * 1000)},
+        "isBase64Encoded": binary, "body": body}
+    if origin is not None:
+        event["headers"] = {"Host": WS_HOST, "Origin": origin}
+    return event
+
+
+def test_live_updates__the_websocket_handlers_keep_a_signed_in_pages_socket(stage: Rehearsal, aws: dict[str, Any],
+                                                                           customer: dict[str, Any]) -> None:
+    # Given the three WebSocket functions of the packaged template (chalice's on_ws_* handlers), the live
+    # connections table created from it, and the dashboard's origin (the stage's PUBLIC_BASE_URL)
+    handler = {f.handler: logical for logical, f in stage.functions.items()}
+    connect, message, disconnect = (stage.container(handler[f"app.websocket_{n}"])
+                                    for n in ("connect", "message", "disconnect"))
+    table = next(n for n in aws["dynamodb"].list_tables()["TableNames"] if n.endswith("live_connections"))
+    origin = re.sub(r"^(https://[^/]+).*$", r"\1", stage.functions[stage.api_function].environment["PUBLIC_BASE_URL"])
+
+    def kept(connection_id: str) -> Any:
+        return aws["dynamodb"].get_item(TableName=table, Key={"connection_id": {"S": connection_id}}).get("Item")
+
+    pushed_before = len(stage.egress.seen)
+    # When a page of another site connects, and the dashboard's page connects, proves itself and later goes away
+    refused = connect.invoke(_ws_event("$connect", "RXZpbA=", origin="https://evil.example"), "$connect").result
+    replies = [connect.invoke(_ws_event("$connect", "UGFnZQ=", origin=origin), "$connect").result,
+               message.invoke(_ws_event("$default", "UGFnZQ=", json.dumps({"action": "auth",
+                                                                           "token": customer["token"]})),
+                              "$default auth").result]
+    while_open = kept("UGFnZQ=")
+    replies.append(disconnect.invoke(_ws_event("$disconnect", "UGFnZQ="), "$disconnect").result)
+    # Then the other site's page was refused at the handshake and nothing kept of it
+    assert refused["statusCode"] == 403 and kept("RXZpbA=") is None
+    # And the page's socket was the customer's, reached through its API's management endpoint, until it closed
+    assert [r["statusCode"] for r in replies] == [200, 200, 200]
+    assert while_open is not None and while_open["account_id"]["S"] == customer["account_id"]
+    assert while_open["endpoint"]["S"] == f"https://{WS_HOST}/api"
+    assert kept("UGFnZQ=") is None
+    # And its "ready" answer went to API Gateway's management API (refused here: the rehearsal has no internet)
+    assert any(host.startswith(WS_HOST) for host in stage.egress.seen[pushed_before:]), stage.egress.seen
+    # And the API tells pages where the socket is: this stack's WebSocket API, at its stage
+    live = _ok(stage.http("GET", "/v1/live", headers=_bearer(customer["token"])))
+    assert re.fullmatch(r"wss://[^/]+\.execute-api\.us-east-1\.amazonaws\.com/api", live["url"]), live
+
+
+def test_live_updates__a_hostile_message_is_refused_and_keeps_nothing(stage: Rehearsal, aws: dict[str, Any]) -> None:
+    handler = {f.handler: logical for logical, f in stage.functions.items()}
+    message = stage.container(handler["app.websocket_message"])
+    table = next(n for n in aws["dynamodb"].list_tables()["TableNames"] if n.endswith("live_connections"))
+    for body, binary in (("AAEC", True), ("[" * 3000, False), ('{"action": "auth", "token": "\\ud800"}', False)):
+        reply = message.invoke(_ws_event("$default", "SG9zdGlsZQ=", body, binary=binary), "$default hostile").result
+        assert reply["statusCode"] == 200, reply
+    assert aws["dynamodb"].get_item(TableName=table, Key={"connection_id": {"S": "SG9zdGlsZQ="}}).get("Item") is None
+
+
 # ------------------------------------------------------------------------------------------------ misconfigured
 
 

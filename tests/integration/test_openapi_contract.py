@@ -240,6 +240,7 @@ def _signed_up(api: ContractClient, stack: Stack) -> Member:
 
 def _account_pages(api: ContractClient, member: Member) -> None:
     api.call("GET", "/v1/me", auth=member.auth)
+    assert api.call("GET", "/v1/live", auth=member.auth).json()["url"].startswith("ws://127.0.0.1:")
     api.call("POST", "/v1/account/accept-agreement", auth=member.auth, json={"agreement_version": "1"})
     key = api.call("POST", "/v1/api-keys", auth=member.auth, json={"label": "bot"}).json()
     api.call("GET", "/v1/api-keys", auth=bearer(key["api_key"]))  # a bot's orders key may not list keys: 403

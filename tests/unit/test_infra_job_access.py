@@ -15,8 +15,10 @@ from chalicelib.services.accounts.agreement_notices import AgreementNotices
 from chalicelib.services.accounts.agreement_versions import AgreementVersions
 from chalicelib.services.money.reconcile import Reconciler
 from chalicelib.services.money.reconcile_incremental import IncrementalReconciler, TimeBudget
+from chalicelib.services.platform.live_updates import LiveUpdates
 from chalicelib.services.platform.mail_outbox import DurableMailer
 from chalicelib.services.platform.partner_calls import PartnerAction
+from chalicelib.services.platform.rate_limit import FAILED_CREDENTIALS, RateLimiter
 from chalicelib.store.activations import Activation
 from infra.functions import functions
 from tests.fake_partner import FakePartner
@@ -91,7 +93,25 @@ def _jobs(desk: Desk, mailer: DurableMailer) -> dict[str, Callable[[], Any]]:
         "reconcile": lambda: IncrementalReconciler(Reconciler(None, desk.clock, grace_seconds=600), None).run(
             TimeBudget.fixed(60)),
         "notify_agreement": AgreementNotices(desk.clock, "https://rooms.example").run,
+        "close_silent_sockets": _silent_socket(desk).close_silent,
     }
+
+
+class _Sockets:
+    """The WebSocket management API: every post and close goes through (IAM on it is the template's LiveUpdates)."""
+
+    def post(self, endpoint: str, connection_id: str, data: bytes) -> None:
+        pass
+
+    def close(self, endpoint: str, connection_id: str) -> None:
+        pass
+
+
+def _silent_socket(desk: Desk) -> LiveUpdates:
+    """A page's socket that connected and never proved who it is."""
+    live = LiveUpdates(desk.clock, _Sockets(), RateLimiter(FAILED_CREDENTIALS, desk.clock), page_origin=None)
+    live.connect("silent", "https://ws.example/api", None)
+    return live
 
 
 def _busy_desk(settings: Any) -> Desk:

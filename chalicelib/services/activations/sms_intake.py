@@ -22,6 +22,7 @@ from chalicelib.domain.errors import Conflict, IllegalTransition, NotFound
 from chalicelib.domain.webhook_events import EventType, WebhookEvent, activation_stream
 from chalicelib.providers.base import Partner, PartnerActivationState, PartnerStatus
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
+from chalicelib.services.platform.live_updates import LiveUpdates
 from chalicelib.services.platform.webhook_outbox import enqueue_event, subscribes
 from chalicelib.store import activations as activation_store
 from chalicelib.store.accounts import Account
@@ -47,12 +48,13 @@ class PollResult:
 
 
 class SmsIntake:
-    def __init__(self, settings: Settings, partners: Mapping[str, Partner], clock: Clock, lifecycle: Lifecycle
-                 ) -> None:
+    def __init__(self, settings: Settings, partners: Mapping[str, Partner], clock: Clock, lifecycle: Lifecycle,
+                 live: LiveUpdates) -> None:
         self.settings = settings
         self.partners = partners
         self.clock = clock
         self.lifecycle = lifecycle
+        self.live = live
 
     def record_sms(self, activation: Activation, text: str, partner_code: str | None, source: SmsSource
                    ) -> Activation:
@@ -144,6 +146,8 @@ class SmsIntake:
                               after_sequence=int(activation.hook_seq) if activation.hook_seq is not None else None)
             if not activation.has_sms:  # the first code: the delivery succeeded, counted once by the version check
                 self.lifecycle.memory.record_outcome(tx, activation, received=True)
+        self.live.tell(account, {"type": "activation", "activation_id": int(activation.activation_id),
+                                 "status": status.value, "code": message.code})
         return activation_store.committed(activation, changes)
 
 

@@ -1,0 +1,90 @@
+"""Open WebSocket connections of dashboard pages (live updates): who is listening, where to reach them, and which
+sockets connected but never proved who they are."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.store.accounts import Account
+from chalicelib.store.base import table
+
+_AWAITING = "auth"  # the one value of `awaiting`: a sparse index holds only the sockets still to authenticate
+
+
+class ConnectionsByAccount(GlobalSecondaryIndex["LiveConnection"]):
+    class Meta:
+        index_name = "by_account"
+        projection = AllProjection()
+
+    account_id = UnicodeAttribute(hash_key=True)
+
+
+class AwaitingAuth(GlobalSecondaryIndex["LiveConnection"]):
+    class Meta:
+        index_name = "awaiting_auth"
+        projection = AllProjection()
+
+    awaiting = UnicodeAttribute(hash_key=True)
+    created_at = NumberAttribute(range_key=True)
+
+
+@table("live_connections")
+class LiveConnection(Model):
+    """One WebSocket connection (API Gateway's connection id): first awaiting its proof, then an account's; removed
+    on disconnect, by the silent-socket sweep, or by TTL (API Gateway closes a connection after 2 hours)."""
+
+    class Meta:
+        table_name = "live_connections"
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    endpoint = UnicodeAttribute()  # the management API that reaches it: https://<domain>/<stage>
+    created_at = NumberAttribute()
+    expires_at = TTLAttribute()
+    account_id = UnicodeAttribute(null=True)  # set once the page proved its session
+    awaiting = UnicodeAttribute(null=True)  # "auth" until then (the awaiting_auth index)
+    by_account = ConnectionsByAccount()
+    awaiting_auth = AwaitingAuth()
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A socket the management API reaches: its connection id at its endpoint."""
+
+    connection_id: str
+    endpoint: str
+
+
+def open_connection(connection_id: str, endpoint: str, now: float, expires_at: float) -> None:
+    LiveConnection(connection_id, endpoint=endpoint, created_at=now, expires_at=_at(expires_at),
+                   awaiting=_AWAITING).save()
+
+
+def keep_for_account(connection_id: str, endpoint: str, account_id: str, now: float, expires_at: float) -> None:
+    """The connection is the account's from now on, and the account's hint says a page may be listening until
+    `expires_at` (an SMS looks its connections up only before then)."""
+    LiveConnection(connection_id, endpoint=endpoint, created_at=now, expires_at=_at(expires_at),
+                   account_id=account_id).save()
+    Account(account_id).update(actions=[Account.live_until.set(expires_at)], condition=Account.account_id.exists())
+
+
+def listeners_of(account_id: str, now: float) -> list[Listener]:
+    return [Listener(c.connection_id, c.endpoint) for c in LiveConnection.by_account.query(account_id)
+            if c.expires_at is None or c.expires_at.timestamp() > now]
+
+
+def silent_since(before: float, limit: int) -> list[Listener]:
+    """Sockets that connected before `before` and still have not authenticated (oldest first)."""
+    return [Listener(c.connection_id, c.endpoint) for c in LiveConnection.awaiting_auth.query(
+        _AWAITING, LiveConnection.created_at < before, limit=limit)]
+
+
+def forget(connection_id: str) -> None:
+    LiveConnection(connection_id).delete()
+
+
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
