@@ -75,8 +75,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--live-port", type=int, default=int(os.environ.get("LIVE_PORT") or 0),
-                        help="where the WebSocket gateway for live updates listens (0: none)")
+    parser.add_argument("--live-port", type=int, default=0,
+                        help="where the WebSocket gateway for live updates listens (default: none; a second app on "
+                             "the same stack pushes through the first one's)")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("APP_WORKERS") or os.cpu_count() or 1),
                         help="processes serving the port (default: APP_WORKERS, else one per core)")
     args = parser.parse_args()

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from bench.live_client import BINARY, HandshakeRefused, LiveClient
 from chalicelib.config import Settings
 from infra.local.live_gateway import NOT_UTF8, TOO_BIG, UNSUPPORTED
 from infra.local.stack import Stack
-from bench.live_client import BINARY, HandshakeRefused, LiveClient
 from tests.support import Customer, customer_with_key
 
 pytestmark = pytest.mark.integration
