@@ -6,25 +6,30 @@ first request needs (a Lambda container that only ever serves orders never loads
     else:
         payments = lazy_module("chalicelib.services.money.payments")
 
-The type checker sees the real import; at run time the module is imported when one of its names is first read
-(importlib's LazyLoader), with the same module object in sys.modules as an ordinary import.
+The type checker sees the real import; at run time the module is imported when one of its names is first read,
+by an ordinary import (under the import system's locks: requests arriving together on a cold container each get
+the whole module, never one half run; importlib's LazyLoader gave them that in Python 3.11), and every read is
+then passed to the module in sys.modules.
 """
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 from types import ModuleType
+from typing import Any
+
+
+class _OnFirstUse(ModuleType):
+    """Stands for a module until a name of it is read; then imports it and reads the name from it."""
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self.__name__), attr)
 
 
 def lazy_module(name: str) -> ModuleType:
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
+    if importlib.util.find_spec(name) is None:
         raise ModuleNotFoundError(name)
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
+    return _OnFirstUse(name)
