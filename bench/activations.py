@@ -29,6 +29,7 @@ from chalicelib.services.money.wallet import Wallet
 from chalicelib.store import activations as activation_store
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
+from chalicelib.store.money import DynamoMoneyStore
 
 RUNS = 10
 SERVICE, COUNTRY = "tg", 0
@@ -46,7 +47,7 @@ def activations_service(settings: Settings, **overrides: Any) -> Activations:
     """The facade the routes and jobs use, over this stack's partners, with some settings changed."""
     changed = dataclasses.replace(settings, **overrides)
     clock = SystemClock()
-    return wiring.build_activations(changed, build_partners(changed, clock), clock, Wallet(clock),
+    return wiring.build_activations(changed, build_partners(changed, clock), clock, Wallet(clock, DynamoMoneyStore()),
                                     wiring.build_user_webhooks(changed, clock))
 
 

@@ -12,6 +12,7 @@ from chalicelib.services.accounts.sessions import Credentials
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.money import DynamoMoneyStore
 
 
 def funded_account(settings: Settings, balance_cents: int) -> Account:
@@ -19,8 +20,8 @@ def funded_account(settings: Settings, balance_cents: int) -> Account:
     mailer = OutboxMailer(settings.mail_outbox_dir or ".local/outbox", settings.mail_from)
     account = AccountsService(settings, SystemClock(), mailer).create_verified_account(f"{new_id('bench')}@bench.test")
     if balance_cents:
-        Wallet(SystemClock()).post(account.account_id, balance_cents, LedgerKind.ADJUSTMENT, new_id("fund"),
-                                   memo="bench funds")
+        Wallet(SystemClock(), DynamoMoneyStore()).post(account.account_id, balance_cents, LedgerKind.ADJUSTMENT,
+                                                       new_id("fund"), memo="bench funds")
     return Account.get(account.account_id, consistent_read=True)
 
 

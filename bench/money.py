@@ -22,6 +22,7 @@ from chalicelib.services.money.stripe_events import StripeEvents
 from chalicelib.services.money.top_ups import TopUps, TopUpStarted
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
+from chalicelib.store.money import DynamoMoneyStore
 from infra.local.localstripe_setup import confirm_setup_intent_with_test_card
 
 RUNS = 10
@@ -47,7 +48,7 @@ def _succeeded_event(started: TopUpStarted, account_id: str, amount_cents: int) 
 @benchmark("money-calls", order=20, needs=Needs.DYNAMODB)
 def money_calls(ctx: BenchContext) -> Table:
     settings = ctx.settings
-    wallet = Wallet(SystemClock())
+    wallet = Wallet(SystemClock(), DynamoMoneyStore())
     table = Table(f"DynamoDB calls per money movement ({RUNS} of each, in-process, DynamoDB Local)", COLUMNS,
                   goal="one transaction per balance change")
     account = funded_account(settings, 10_000_000)

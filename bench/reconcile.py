@@ -26,6 +26,7 @@ from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account, reconcile_shard
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.money import DynamoMoneyStore
 from infra.template import ROOT
 
 ACCOUNTS = 1_000
@@ -154,7 +155,7 @@ def reconcile_cost(ctx: BenchContext) -> Table:
 
 def move_money(account_ids: list[str]) -> None:
     """One posting on each account, as the wallet makes it (which puts the account on the run's list)."""
-    wallet = Wallet(SystemClock())
+    wallet = Wallet(SystemClock(), DynamoMoneyStore())
     for account_id in account_ids:
         wallet.post(account_id, 5, LedgerKind.ADJUSTMENT, new_id("bench"))
 

@@ -15,6 +15,7 @@ from chalicelib.domain.rental_state import RentRequest
 from chalicelib.providers.registry import build_partners
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.rentals.service import Rentals
+from chalicelib.store.money import DynamoMoneyStore
 from chalicelib.store.rentals import Rental
 
 RUNS = 10
@@ -28,8 +29,8 @@ def rental_calls(ctx: BenchContext) -> Table:
     settings = dataclasses.replace(ctx.settings, partners=tuple(dataclasses.replace(p, push_secret=None)
                                                                 for p in ctx.settings.partners))
     clock = SystemClock()
-    shared = wiring.build_activations(settings, build_partners(settings, clock), clock, Wallet(clock),
-                                      wiring.build_user_webhooks(settings, clock))
+    shared = wiring.build_activations(settings, build_partners(settings, clock), clock,
+                                      Wallet(clock, DynamoMoneyStore()), wiring.build_user_webhooks(settings, clock))
     rentals = Rentals(settings, shared.partners, SystemClock(), wallet=shared.ordering.wallet,
                       webhooks=shared.webhooks)
     account = funded_account(settings, 10_000_000)

@@ -101,8 +101,9 @@ def live_sockets() -> LiveSockets:
 @rebuilt_with_settings
 def wallet() -> Wallet:
     from chalicelib.services.money.wallet import Wallet
+    from chalicelib.store.money import DynamoMoneyStore
 
-    return Wallet(clock(), get_settings().write_shards)
+    return Wallet(clock(), DynamoMoneyStore(), get_settings().write_shards)
 
 
 @rebuilt_with_settings
@@ -306,10 +307,11 @@ def build_admin_service(settings: Settings, clock: Clock, mailer: Mailer, partne
     from chalicelib.services.money.refund_requests import refund_requests_over
     from chalicelib.services.money.wallet import Wallet
     from chalicelib.services.support.tickets import SupportDesk
+    from chalicelib.store.money import DynamoMoneyStore
 
     partners = tuple(partners)
     audit = AuditLog(clock)
-    money = Wallet(clock)
+    money = Wallet(clock, DynamoMoneyStore())
     refunds = refund_requests_over(stripe, money, settings)
     support = SupportDesk(mailer, settings.public_base_url, clock)
     facade = build_activations(settings, partners, clock, money, build_user_webhooks(settings, clock))

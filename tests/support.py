@@ -23,6 +23,7 @@ from chalicelib.services.accounts.registration import AccountsService
 from chalicelib.services.accounts.sessions import Credentials
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.base import bind_models
+from chalicelib.store.money import DynamoMoneyStore
 
 if TYPE_CHECKING:
     from chalicelib.providers.base import Partner
@@ -51,8 +52,8 @@ def customer_with_key(settings: Settings, balance_cents: int = 0, *, email: str 
     account = AccountsService(settings, clock, mailer).create_verified_account(
         email or f"{new_id('user')}@example.com")
     if balance_cents:
-        Wallet(clock).post(account.account_id, balance_cents, LedgerKind.ADJUSTMENT, new_id("test"),
-                           memo="test opening balance")
+        Wallet(clock, DynamoMoneyStore()).post(account.account_id, balance_cents, LedgerKind.ADJUSTMENT, new_id("test"),
+                                               memo="test opening balance")
     return _with_key(settings, account.account_id, account.email)
 
 
@@ -77,7 +78,7 @@ def activations_facade(settings: Settings, partners: Sequence[Partner], clock: C
     own and (unless given) the user webhooks the settings make."""
     from chalicelib import wiring
 
-    return wiring.build_activations(settings, partners, clock, Wallet(clock, settings.write_shards),
+    return wiring.build_activations(settings, partners, clock, Wallet(clock, DynamoMoneyStore(), settings.write_shards),
                                     webhooks or wiring.build_user_webhooks(settings, clock))
 
 

@@ -28,6 +28,10 @@ M = TypeVar("M", bound=type[Model])
 # money's): the service passes it on unopened; the store that opens the transaction calls it with it.
 JoinedWrite = Callable[[TransactWrite], None]
 
+
+class WriteRefused(Exception):
+    """A repository's conditional write or transaction was refused (a condition failed, or a conflict)."""
+
 _REGISTRY: list[type[Model]] = []
 _binding: dict[str, Any] = {}
 _shared: dict[tuple[str | None, str], SharedConnection] = {}

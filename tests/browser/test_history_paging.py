@@ -9,6 +9,7 @@ from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
 from chalicelib.services.money.wallet import Wallet
+from chalicelib.store.money import DynamoMoneyStore
 from infra.local.stack import Stack
 from tests.browser.helpers import api, open_route, sign_in_page, verified_user
 
@@ -19,7 +20,7 @@ def test_ledger_page__shows_more_and_filters_by_kind(desktop: Page, stack: Stack
     # Given a user whose ledger holds 52 adjustments and one top-up, more than one page of 50
     user = verified_user(stack.app_url, stack.outbox, "paging")
     account_id = api(stack.app_url, "GET", "/v1/me", user.token).json()["account_id"]
-    wallet = Wallet(SystemClock())
+    wallet = Wallet(SystemClock(), DynamoMoneyStore())
     wallet.post(account_id, 700, LedgerKind.TOP_UP, new_id("test"))
     for _ in range(52):
         wallet.post(account_id, 1, LedgerKind.ADJUSTMENT, new_id("test"))

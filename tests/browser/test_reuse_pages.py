@@ -12,6 +12,7 @@ from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
 from chalicelib.services.money.wallet import Wallet
+from chalicelib.store.money import DynamoMoneyStore
 from infra.local.stack import Stack
 from tests.browser.helpers import api, balance, open_route, sign_in_page, verified_user
 from tests.support import deliver_sms, eventually, priced_settings
@@ -25,7 +26,7 @@ def test_history__get_another_code_on_a_finished_number_shows_the_price_and_open
     priced_settings(stack)
     user = verified_user(stack.app_url, stack.outbox, "again")
     account_id = api(stack.app_url, "GET", "/v1/me", user.token).json()["account_id"]
-    Wallet(SystemClock()).post(account_id, 500, LedgerKind.ADJUSTMENT, new_id("test"))
+    Wallet(SystemClock(), DynamoMoneyStore()).post(account_id, 500, LedgerKind.ADJUSTMENT, new_id("test"))
     first = api(stack.app_url, "POST", "/v1/activations", user.token, json={"service": "tg", "country": 0}).json()
     deliver_sms(stack, first["phone"], "Telegram code 24680. Do not share it.")
     eventually(lambda: api(stack.app_url, "GET", f"/v1/activations/{first['id']}", user.token).json(),
@@ -56,7 +57,7 @@ def test_buy__a_quantity_orders_several_numbers_charged_together(desktop: Page, 
     priced_settings(stack)
     user = verified_user(stack.app_url, stack.outbox, "bulk")
     account_id = api(stack.app_url, "GET", "/v1/me", user.token).json()["account_id"]
-    Wallet(SystemClock()).post(account_id, 500, LedgerKind.ADJUSTMENT, new_id("test"))
+    Wallet(SystemClock(), DynamoMoneyStore()).post(account_id, 500, LedgerKind.ADJUSTMENT, new_id("test"))
     page = desktop
     sign_in_page(page, user)
     open_route(page, stack.app_url, "/buy?service=tg")

@@ -11,6 +11,7 @@ from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
 from chalicelib.services.money.wallet import Wallet
+from chalicelib.store.money import DynamoMoneyStore
 from infra.local.stack import Stack
 from tests.browser.helpers import api, open_route, sign_in_page, verified_user
 from tests.support import wait_until
@@ -33,7 +34,8 @@ def test_webhook_page__lists_deliveries_and_redelivers_one(desktop: Page, stack:
     saved = api(stack.app_url, "PUT", "/v1/webhook", user.token, json={"url": url, "events": ["balance.changed"]})
     assert saved.status_code == 200, saved.text
     account_id = api(stack.app_url, "GET", "/v1/me", user.token).json()["account_id"]
-    Wallet(SystemClock()).post(account_id, 500, LedgerKind.ADJUSTMENT, new_id("test"), memo="opening")
+    Wallet(SystemClock(), DynamoMoneyStore()).post(account_id, 500, LedgerKind.ADJUSTMENT, new_id("test"),
+                                                   memo="opening")
     assert wait_until(lambda: len(hook.delivered()) == 1, seconds=20)
     page = desktop
     sign_in_page(page, user)

@@ -15,6 +15,7 @@ from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
 from chalicelib.services.money.wallet import Wallet
+from chalicelib.store.money import DynamoMoneyStore
 
 PASSWORD = "violet-harbour-lantern-42"
 _TOKEN_IN_LINK = re.compile(r"[?&]token=([A-Za-z0-9_-]+)")
@@ -93,8 +94,8 @@ def sign_in(app_url: str, email: str, password: str) -> str:
 
 def fund(account_id: str, amount_cents: int) -> None:
     """Credit the account as an admin adjustment would (the test process must be bound to the stack's tables)."""
-    Wallet(SystemClock()).post(account_id, amount_cents, LedgerKind.ADJUSTMENT, new_id("test"),
-                               memo="test funds")
+    Wallet(SystemClock(), DynamoMoneyStore()).post(account_id, amount_cents, LedgerKind.ADJUSTMENT, new_id("test"),
+                                                   memo="test funds")
 
 
 def error_envelope_problems(reply: requests.Response) -> list[str]:

@@ -16,6 +16,7 @@ from chalicelib.providers.base import PartnerNumber
 from chalicelib.services.money.wallet import ExtraItems, Posting, Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.money import Funds
 from infra.local.localstripe_setup import signature_header
 from tests.fake_partner import FakePartner
 
@@ -53,13 +54,13 @@ class DiesAroundRefund(Wallet):
     """Dies on the first refund posting, before its transaction is sent or after it committed."""
 
     def __init__(self, wallet: Wallet, *, after_commit: bool) -> None:
-        super().__init__(wallet.clock)
+        super().__init__(wallet.clock, wallet.store, wallet.webhook_shards)
         self.after_commit = after_commit
         self.died = False
 
     def post(self, account_id: str, amount_cents: int, kind: LedgerKind, cause_id: str, *,
              memo: str | None = None, allow_negative: bool = False, require_active: bool = False,
-             extra: ExtraItems | None = None, known: Account | None = None,
+             extra: ExtraItems | None = None, known: Funds | None = None,
              balance_hook: bool | None = None) -> Posting:
         def write() -> Posting:
             return super(DiesAroundRefund, self).post(account_id, amount_cents, kind, cause_id, memo=memo,

@@ -16,6 +16,7 @@ from chalicelib.services.activations.ordering import OrderRequest
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
+from chalicelib.store.money import DynamoMoneyStore
 from tests.support import activations_facade, customer_with_key, deliver_sms, priced_settings, sms_only_on_demand
 
 pytestmark = pytest.mark.integration
@@ -77,7 +78,7 @@ def _wait_for(stack, session: requests.Session, activation_id: int, done: Callab
 
 
 def _balance_and_ledger(account_id: str) -> tuple[int, int]:
-    entries = Wallet(SystemClock()).entries(account_id, limit=1000)
+    entries = Wallet(SystemClock(), DynamoMoneyStore()).entries(account_id, limit=1000)
     return int(Account.get(account_id, consistent_read=True).balance_cents), sum(e.amount_cents for e in entries)
 
 
@@ -196,7 +197,7 @@ def test_order__an_operator_no_partner_has_is_422_before_any_debit(stack, user):
     error = reply.json()["error"]
     assert (reply.status_code, error["code"]) == (422, "WRONG_OPERATOR") and "'verizon'" in error["message"]
     assert _balance_and_ledger(buyer.account_id) == (1000, 1000)
-    assert len(Wallet(SystemClock()).entries(buyer.account_id, limit=10)) == 1
+    assert len(Wallet(SystemClock(), DynamoMoneyStore()).entries(buyer.account_id, limit=10)) == 1
 
 
 def test_get__someone_elses_activation_is_not_found(stack, user, on_demand_sms):

@@ -26,6 +26,7 @@ from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.money import DynamoMoneyStore
 from infra.local.simulator.server import SimulatorHandle
 from tests.clock import FixedClock
 from tests.support import activations_facade, customer_with_key
@@ -159,7 +160,7 @@ def test_order__200_racing_orders_with_money_for_50_never_overspend(stack_settin
     assert (outcomes.count("WAITING"), outcomes.count("NO_BALANCE")) == (50, 150)
     assert balance_and_ledger(user.account_id) == (0, 0)
     assert sorted(a.status for a in Activation.by_account.query(user.account_id)) == ["WAITING"] * 50
-    entries = Wallet(SystemClock()).entries(user.account_id, limit=500)
+    entries = Wallet(SystemClock(), DynamoMoneyStore()).entries(user.account_id, limit=500)
     charges = [e for e in entries if e.kind == LedgerKind.ACTIVATION_CHARGE.value]
     assert len({e.cause_id for e in charges}) == len(charges) == 50
 

@@ -16,6 +16,7 @@ from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.money import format_major, parse_major
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform import runtime_settings
+from chalicelib.store.money import DynamoMoneyStore
 from tests.support import (
     GRACE_SECONDS,
     Customer,
@@ -148,7 +149,7 @@ def test_get_number__an_operator_no_partner_has_is_wrong_operator_and_no_history
     # Then both are WRONG_OPERATOR, the balance is whole and the history holds nothing but the top-up
     assert (verizon.status_code, verizon.text, unheard.text) == (200, "WRONG_OPERATOR", "WRONG_OPERATOR")
     assert handler(api_key=rich.api_key, action="getBalance").text == "ACCESS_BALANCE:10.00"
-    entries = Wallet(SystemClock()).entries(rich.account_id, limit=100)
+    entries = Wallet(SystemClock(), DynamoMoneyStore()).entries(rich.account_id, limit=100)
     assert [e.kind for e in entries] == [LedgerKind.ADJUSTMENT.value]
     assert handler(api_key=rich.api_key, action="getActiveActivations").text == "NO_ACTIVATIONS"
     # And an operator the partner lists is sold and named on the activation

@@ -16,6 +16,7 @@ from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
 from chalicelib.services.accounts.activity import record_activity
 from chalicelib.services.money.wallet import Wallet
+from chalicelib.store.money import DynamoMoneyStore
 from tests.support import Customer, customer_with_key, priced_on_demand
 
 pytestmark = pytest.mark.integration
@@ -113,7 +114,7 @@ def test_activations_export__csv_with_the_same_filters(stack, buyer):
 def test_ledger__kind_filter_pages_and_exports_with_formulas_defused(stack, priced):
     # Given an account with four adjustments, one memo a spreadsheet formula, and a top-up-like credit of another kind
     customer = customer_with_key(priced)
-    wallet = Wallet(SystemClock())
+    wallet = Wallet(SystemClock(), DynamoMoneyStore())
     for memo in ("one", '=HYPERLINK("http://evil.example","x")', "three, with a comma"):
         wallet.post(customer.account_id, 100, LedgerKind.ADJUSTMENT, new_id("test"), memo=memo)
     wallet.post(customer.account_id, 500, LedgerKind.TOP_UP, new_id("test"), memo="card")

@@ -27,6 +27,7 @@ from chalicelib.services.money.refund_requests import RefundDecision, refund_req
 from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
+from chalicelib.store.money import DynamoMoneyStore
 from chalicelib.store.payments import TopUp
 from infra.local.localstripe_setup import confirm_setup_intent_with_test_card, signature_header
 from tests.integration.helpers_security import bearer, fund, sign_up
@@ -216,7 +217,7 @@ def test_webhook__repeated_and_reordered_events_apply_each_once(stack, stack_set
 def test_wallet__racing_debits_on_one_account_never_go_below_zero(stack_settings):
     # Given 10.00 on one account
     customer = customer_with_key(stack_settings, balance_cents=1000)
-    wallet = Wallet(SystemClock())
+    wallet = Wallet(SystemClock(), DynamoMoneyStore())
     taken: list[int] = []
     lock = threading.Lock()
 
@@ -256,7 +257,7 @@ def test_refund_request__held_then_approved_refunds_the_card_in_stripe(stack, st
     # When an admin approves it
     gateway = StripeGateway(stack_settings.stripe_secret_key, stack_settings.stripe_api_base,
                             stack_settings.stripe_webhook_secret)
-    refund_requests_over(gateway, Wallet(SystemClock()), stack_settings).decide(
+    refund_requests_over(gateway, Wallet(SystemClock(), DynamoMoneyStore()), stack_settings).decide(
         request["request_id"], RefundDecision.APPROVE, "ok", "admin@example.com")
     # Then localstripe holds the card refund of the payment less the fee its balance transaction says Stripe kept
     # (6.3: 2.9 % + 0.30 of 20.00), the ledger shows the payout and the fee, and nothing is held or left
@@ -283,7 +284,7 @@ def test_refund_request__declined_releases_the_hold(stack, stack_settings):
                            timeout=10)
     assert (second.status_code, second.json()["error"]["code"]) == (409, "REFUND_REQUEST_PENDING")
     # When an admin declines it
-    refund_requests_over(FakeGateway(), Wallet(SystemClock()), stack_settings).decide(
+    refund_requests_over(FakeGateway(), Wallet(SystemClock(), DynamoMoneyStore()), stack_settings).decide(
         request["request_id"], RefundDecision.DECLINE, "no", "admin")
     # Then the money is spendable again and a new request can be made
     assert Account.get(customer.account_id, consistent_read=True).held_cents == 0

@@ -16,6 +16,7 @@ from chalicelib.domain.errors import InsufficientBalance
 from chalicelib.domain.ids import new_id
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
+from chalicelib.store.money import DynamoMoneyStore
 from tests.integration.reliability_support import checked_books
 from tests.support import customer_with_key
 
@@ -41,7 +42,7 @@ def _ledger(app_url: str, key: str) -> list[dict[str, Any]]:
 def test_post__many_concurrent_orders_on_one_account_never_overspend_and_the_ledger_stays_exact(stack, stack_settings):
     # Given an account holding 20 orders' worth, and credits of CREDITS more orders' worth arriving meanwhile
     customer = customer_with_key(stack_settings, 20 * PRICE)
-    wallet, taken, lock, done = Wallet(SystemClock()), [], threading.Lock(), threading.Event()
+    wallet, taken, lock, done = Wallet(SystemClock(), DynamoMoneyStore()), [], threading.Lock(), threading.Event()
     read_meanwhile: list[list[dict[str, Any]] | AssertionError] = []
 
     def order(n: int) -> None:

@@ -33,6 +33,7 @@ from chalicelib.store.accounts import Account, unreconciled
 from chalicelib.store.activations import Activation
 from chalicelib.store.base import bind_models, create_tables
 from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.money import DynamoMoneyStore
 from infra.local.localstripe_setup import confirm_setup_intent_with_test_card
 from tests.unit.stripe_fake import intent_object
 
@@ -68,7 +69,7 @@ def _credit(settings: Settings, account_id: str, topup_id: str, intent_id: str, 
     """Stripe's payment_intent.succeeded applied as the webhook route applies it."""
     intent: dict[str, Any] = intent_object(intent_id, amount_cents, {"account_id": account_id, "topup_id": topup_id})
     gateway = StripeGateway(settings.stripe_secret_key, settings.stripe_api_base, settings.stripe_webhook_secret)
-    StripeEvents(gateway, Wallet(SystemClock()), wiring.mailer()).apply(
+    StripeEvents(gateway, Wallet(SystemClock(), DynamoMoneyStore()), wiring.mailer()).apply(
         StripeEvent(id=new_id("evt"), type="payment_intent.succeeded", created=int(time.time()), data_object=intent))
 
 
@@ -111,8 +112,8 @@ def _unmatched_charge(account_id: str) -> str:
         tx.save(Activation(activation_id, account_id=account_id, service="tg", country=0, price_cents=1,
                            status=ActivationStatus.FAILED.value, created_at=now, expires_at=now + 1200))
 
-    Wallet(SystemClock()).post(account_id, -1, LedgerKind.ACTIVATION_CHARGE, str(activation_id),
-                               extra=failed_activation)
+    Wallet(SystemClock(), DynamoMoneyStore()).post(account_id, -1, LedgerKind.ACTIVATION_CHARGE, str(activation_id),
+                                                   extra=failed_activation)
     return str(activation_id)
 
 
@@ -132,7 +133,7 @@ class RecordsWhatItRead(Reconciler):
 def test_incremental_runs__racing_real_postings_miss_no_change_and_report_nothing_false(own_tables):
     # Given funded accounts, and incremental runs going on back to back
     accounts = [_new_account(own_tables).account_id for _ in range(8)]
-    wallet, planted, stop = Wallet(SystemClock()), [], threading.Event()
+    wallet, planted, stop = Wallet(SystemClock(), DynamoMoneyStore()), [], threading.Event()
     for account_id in accounts:
         wallet.post(account_id, 1_000, LedgerKind.ADJUSTMENT, new_id("fund"))
     reconciler = RecordsWhatItRead()

@@ -14,6 +14,7 @@ from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import SystemClock
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
+from chalicelib.store.money import DynamoMoneyStore
 from chalicelib.store.rentals import Rental
 from tests.support import Customer, customer_with_key, deliver_sms, eventually, priced_on_demand
 
@@ -48,7 +49,7 @@ def handler(stack, renter) -> Callable[..., requests.Response]:
 
 
 def _books(account_id: str) -> tuple[int, int]:
-    entries = Wallet(SystemClock()).entries(account_id, limit=1000)
+    entries = Wallet(SystemClock(), DynamoMoneyStore()).entries(account_id, limit=1000)
     return int(Account.get(account_id, consistent_read=True).balance_cents), sum(int(e.amount_cents) for e in entries)
 
 
@@ -139,7 +140,7 @@ def test_handler__rent_actions_with_real_names_and_shapes(stack, handler, renter
     assert [v["id"] for v in rentals["values"].values()] == [rent_id]
     assert finished == {"status": "success"} and again == {"status": "error", "message": "ALREADY_FINISH"}
     assert after == {"status": "error", "message": "STATUS_FINISH"}
-    entries = Wallet(SystemClock()).entries(renter.account_id, limit=100)
+    entries = Wallet(SystemClock(), DynamoMoneyStore()).entries(renter.account_id, limit=100)
     charges = [e for e in entries if e.kind == LedgerKind.RENTAL_CHARGE.value]
     assert len(charges) == 2
 

@@ -20,6 +20,7 @@ from chalicelib.services.platform.user_webhooks import UserWebhooks
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.money import DynamoMoneyStore
 from tests.clock import FixedClock
 from tests.fake_dns import FakeDns
 from tests.fake_partner import FakePartner
@@ -67,7 +68,7 @@ class Desk:
         self.webhooks = UserWebhooks(self.clock, webhook_policy(self.settings, self.dns), self.session,
                                      shards=self.settings.write_shards)
         self.service = activations_facade(self.settings, self.partners, self.clock, self.webhooks)
-        self.wallet = Wallet(self.clock)
+        self.wallet = Wallet(self.clock, DynamoMoneyStore())
         self.service.refresh_prices()
 
     @property

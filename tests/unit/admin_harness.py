@@ -24,6 +24,7 @@ from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
+from chalicelib.store.money import DynamoMoneyStore
 from tests.clock import FixedClock
 from tests.unit.accounts_support import RecordingMailer
 from tests.unit.stripe_fake import WEBHOOK_SECRET, FakeGateway, charge_saved_card, intent_of, signed
@@ -109,13 +110,13 @@ class AdminHarness:
                                status=ActivationStatus.FAILED.value, price_cents=130, created_at=self.clock.now(),
                                expires_at=self.clock.now() + 1200))
 
-        Wallet(self.clock).post(account.account_id, -130, LedgerKind.ACTIVATION_CHARGE, str(activation_id),
-                                extra=failed_activation)
+        Wallet(self.clock, DynamoMoneyStore()).post(account.account_id, -130, LedgerKind.ACTIVATION_CHARGE,
+                                                    str(activation_id), extra=failed_activation)
         return str(activation_id)
 
     def credit(self, gateway: FakeGateway, intent_id: str) -> None:
         event = signed("payment_intent.succeeded", intent_of(gateway, intent_id), timestamp=int(self.clock.now()))
-        StripeEvents(gateway, Wallet(self.clock), wiring.mailer()).receive(*event)
+        StripeEvents(gateway, Wallet(self.clock, DynamoMoneyStore()), wiring.mailer()).receive(*event)
 
 
 def actions_of(result: dict[str, Any]) -> list[str]:

@@ -12,6 +12,7 @@ from chalicelib.config import Settings
 from chalicelib.services.money.stripe_events import StripeEvents
 from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.money.wallet import Wallet
+from chalicelib.store.money import DynamoMoneyStore
 from tests.clock import FixedClock
 from tests.unit.accounts_support import Api, Harness, wipe_tables
 from tests.unit.activation_support import Desk
@@ -43,7 +44,7 @@ def gateway() -> FakeGateway:
 def pay(module_tables: Settings, gateway: FakeGateway) -> Callable[[str, int], str]:
     """Tops an account up by card through the public services: pay(account_id, amount) -> payment_intent_id."""
     topups = TopUps(gateway, module_tables, FixedClock(NOW))
-    events = StripeEvents(gateway, Wallet(FixedClock(NOW)), wiring.mailer())
+    events = StripeEvents(gateway, Wallet(FixedClock(NOW), DynamoMoneyStore()), wiring.mailer())
 
     def top_up(account_id: str, amount_cents: int) -> str:
         intent_id = charge_saved_card(topups, account_id, amount_cents).payment_intent_id

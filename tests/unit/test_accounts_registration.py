@@ -11,6 +11,7 @@ from chalicelib.services.accounts.registration import require_can_spend
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account, OneTimeToken
 from chalicelib.store.ledger import Claim
+from chalicelib.store.money import DynamoMoneyStore
 from tests.unit.accounts_support import IP, PASSWORD, CountingPasswords, Harness
 
 
@@ -232,7 +233,7 @@ def test_require_can_spend__refuses_unverified_then_allows_once_verified(h):
 def test_require_can_spend__refuses_a_balance_below_zero(h):
     # Given a verified account that lost a dispute and went negative
     account = h.verified()
-    Wallet(h.clock).post(account.account_id, -500, LedgerKind.DISPUTE, "dp_1", allow_negative=True)
+    Wallet(h.clock, DynamoMoneyStore()).post(account.account_id, -500, LedgerKind.DISPUTE, "dp_1", allow_negative=True)
     # Then it may not spend until topped up
     with pytest.raises(AccountRestricted):
         require_can_spend(h.accounts.get(account.account_id))

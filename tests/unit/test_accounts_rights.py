@@ -12,6 +12,7 @@ from chalicelib.services.accounts.sessions import MAX_API_KEYS
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account, Credential
 from chalicelib.store.ledger import Claim
+from chalicelib.store.money import DynamoMoneyStore
 from tests.unit.accounts_support import IP, PASSWORD
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -74,7 +75,7 @@ def test_withdraw_consent__deactivates_minimises_data_and_frees_the_email(h):
 def test_withdraw_consent__refused_while_spendable_money_remains(h):
     # Given Ann with 500 cents on her balance
     account = h.verified()
-    Wallet(h.clock).post(account.account_id, 500, LedgerKind.TOP_UP, "pi_1")
+    Wallet(h.clock, DynamoMoneyStore()).post(account.account_id, 500, LedgerKind.TOP_UP, "pi_1")
     # When she withdraws consent
     with pytest.raises(Conflict) as refused:
         h.rights.withdraw_consent(h.accounts.get(account.account_id), IP)
@@ -87,8 +88,8 @@ def test_withdraw_consent__refused_while_spendable_money_remains(h):
 def test_withdraw_consent__allowed_when_the_balance_is_held_for_a_refund_request(h):
     # Given Ann's whole balance is held by a pending refund request
     account = h.verified()
-    Wallet(h.clock).post(account.account_id, 500, LedgerKind.TOP_UP, "pi_1")
-    Wallet(h.clock).change_hold(account.account_id, 500)
+    Wallet(h.clock, DynamoMoneyStore()).post(account.account_id, 500, LedgerKind.TOP_UP, "pi_1")
+    Wallet(h.clock, DynamoMoneyStore()).change_hold(account.account_id, 500)
     # When she withdraws consent
     h.rights.withdraw_consent(h.accounts.get(account.account_id), IP)
     # Then she leaves and the held money stays on the account for the refund process

@@ -11,23 +11,25 @@ from chalicelib.services.money.refund_requests import RefundRequests, RefundStat
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.money import DynamoMoneyStore
 from tests.clock import FixedClock
 from tests.unit.stripe_fake import NOW, FakeGateway, no_card_fees
 
 
 @pytest.fixture
 def refunds(module_tables: Settings) -> RefundRequests:
-    return RefundRequests(FakeGateway(), Wallet(FixedClock(NOW)), fee_cents=0, deposit_fees=no_card_fees())
+    return RefundRequests(FakeGateway(), Wallet(FixedClock(NOW), DynamoMoneyStore()), fee_cents=0,
+                          deposit_fees=no_card_fees())
 
 
 @pytest.fixture
 def forfeiture(refunds) -> Forfeiture:
-    return Forfeiture(Wallet(FixedClock(NOW)), refunds)
+    return Forfeiture(Wallet(FixedClock(NOW), DynamoMoneyStore()), refunds)
 
 
 def test_forfeit_balance__takes_the_whole_balance_with_the_reason(acc, forfeiture):
     # Given 7.50 on a blocked account's balance
-    Wallet(SystemClock()).post(acc, 750, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
+    Wallet(SystemClock(), DynamoMoneyStore()).post(acc, 750, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
     # When it is forfeited
     posting = forfeiture.forfeit_balance(acc, "fraud (10.2)", "admin@example.com")
     # Then one forfeiture entry took all of it, saying why and who
@@ -39,7 +41,7 @@ def test_forfeit_balance__takes_the_whole_balance_with_the_reason(acc, forfeitur
 
 def test_forfeit_balance__declines_a_pending_refund_request_first(acc, forfeiture, refunds):
     # Given a pending refund request holding the whole balance
-    Wallet(SystemClock()).post(acc, 900, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
+    Wallet(SystemClock(), DynamoMoneyStore()).post(acc, 900, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
     request = refunds.create(acc, "Leaving")
     # When the balance is forfeited
     forfeiture.forfeit_balance(acc, "terms breach", "admin")
@@ -53,7 +55,8 @@ def test_forfeit_balance__declines_a_pending_refund_request_first(acc, forfeitur
 def test_forfeit_balance__nothing_to_take_writes_nothing(acc, forfeiture, balance_cents):
     # Given an empty balance, or one below zero after a dispute
     if balance_cents:
-        Wallet(SystemClock()).post(acc, balance_cents, LedgerKind.DISPUTE, f"dp_1{acc}", allow_negative=True)
+        Wallet(SystemClock(), DynamoMoneyStore()).post(acc, balance_cents, LedgerKind.DISPUTE, f"dp_1{acc}",
+                                                       allow_negative=True)
     # When it is forfeited / Then there is no entry and a debt stays a debt
     assert forfeiture.forfeit_balance(acc, "blocked", "admin") is None
     assert Account.get(acc).balance_cents == balance_cents

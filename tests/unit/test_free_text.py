@@ -10,6 +10,7 @@ from chalicelib.services.money.refund_requests import RefundDecision, RefundRequ
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.support.tickets import SupportDesk
 from chalicelib.store.accounts import Account, Credential
+from chalicelib.store.money import DynamoMoneyStore
 from chalicelib.store.payments import RefundRequest
 from chalicelib.store.runtime import ActivityEntry
 from chalicelib.store.support import Ticket, TicketMessage
@@ -61,8 +62,9 @@ def test_withdraw_consent__removes_what_the_user_wrote_and_keeps_supports_answer
 def test_withdraw_consent__a_refund_request_being_decided_keeps_its_words_until_the_decision(h):
     # Given a user with 5.00 who asks for it back in writing, and then withdraws consent
     user = h.verified()
-    Wallet(h.clock).post(user.account_id, 500, LedgerKind.ADJUSTMENT, f"gift-{user.account_id}")
-    refunds = RefundRequests(FakeGateway(), Wallet(h.clock), fee_cents=0, deposit_fees=no_card_fees())
+    Wallet(h.clock, DynamoMoneyStore()).post(user.account_id, 500, LedgerKind.ADJUSTMENT, f"gift-{user.account_id}")
+    refunds = RefundRequests(FakeGateway(), Wallet(h.clock, DynamoMoneyStore()), fee_cents=0,
+                             deposit_fees=no_card_fees())
     request = refunds.create(user.account_id, f"Closing: {SECRET_WORDS}")
     _desk(h).open_refund_ticket(user.account_id, request.request_id, 500, f"Closing: {SECRET_WORDS}")
     h.rights.withdraw_consent(h.accounts.get(user.account_id), IP)

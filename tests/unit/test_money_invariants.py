@@ -23,6 +23,7 @@ from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.money.wallet import Posting, Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.money import DynamoMoneyStore
 from chalicelib.store.payments import TopUp
 from tests.clock import FixedClock
 from tests.unit.stripe_fake import (
@@ -59,8 +60,8 @@ class _Money:
         self.account_id = new_account()
         self.gateway = FakeGateway()
         self.topups = TopUps(self.gateway, settings, FixedClock(NOW))
-        self.events = StripeEvents(self.gateway, Wallet(FixedClock(NOW)), wiring.mailer())
-        self.refunds = RefundRequests(self.gateway, Wallet(FixedClock(NOW)), fee_cents=50,
+        self.events = StripeEvents(self.gateway, Wallet(FixedClock(NOW), DynamoMoneyStore()), wiring.mailer())
+        self.refunds = RefundRequests(self.gateway, Wallet(FixedClock(NOW), DynamoMoneyStore()), fee_cents=50,
                                       deposit_fees=no_card_fees(self.gateway))
         self.intents: list[str] = []
         self.refund_ids = itertools.count(1)
@@ -77,8 +78,8 @@ class _Money:
 
     def spend(self, amount: int) -> None:
         try:
-            Wallet(SystemClock()).post(self.account_id, -amount, LedgerKind.ACTIVATION_CHARGE,
-                          f"act_{self.account_id}_{next(self.refund_ids)}")
+            Wallet(SystemClock(), DynamoMoneyStore()).post(self.account_id, -amount, LedgerKind.ACTIVATION_CHARGE,
+                                              f"act_{self.account_id}_{next(self.refund_ids)}")
         except InsufficientBalance:
             pass
 
@@ -203,7 +204,7 @@ class _EventLandsBeforeTheWrite(Wallet):
     """Delivers Stripe's event for a payout after the payout checked the ledger and before it writes."""
 
     def __init__(self, money: _Money) -> None:
-        super().__init__(FixedClock(NOW))
+        super().__init__(FixedClock(NOW), DynamoMoneyStore())
         self.money = money
         self.made: list[RefundResult] = []
 

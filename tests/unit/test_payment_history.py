@@ -12,6 +12,7 @@ from chalicelib.services.money.payment_history import PaymentFilter, payments_pa
 from chalicelib.services.money.stripe_events import StripeEvents, WebhookOutcome
 from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.money.wallet import Wallet
+from chalicelib.store.money import DynamoMoneyStore
 from tests.clock import FixedClock
 from tests.unit.stripe_fake import (
     NOW,
@@ -36,7 +37,7 @@ def history_of(module_tables: Settings, clock: FixedClock) -> tuple[str, list[st
     """An account with three paid top-ups, a refund and a dispute, a second apart, and their ids newest first."""
     gateway = FakeGateway()
     topups = TopUps(gateway, replace(module_tables, topup_min_cents=100, topup_max_cents=100_000), clock)
-    events = StripeEvents(gateway, Wallet(clock), wiring.mailer())
+    events = StripeEvents(gateway, Wallet(clock, DynamoMoneyStore()), wiring.mailer())
     account_id = new_account()
     made: list[str] = []
     for amount in (1000, 2000, 3000):

@@ -19,6 +19,7 @@ from chalicelib.services.money.top_ups import TopUps, TopUpStatus
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.money import DynamoMoneyStore
 from chalicelib.store.payments import TopUp
 from tests.clock import FixedClock
 from tests.unit.stripe_fake import (
@@ -42,7 +43,7 @@ def topups(module_tables: Settings, gateway: FakeGateway) -> TopUps:
 
 @pytest.fixture
 def events(module_tables: Settings, gateway: FakeGateway) -> StripeEvents:
-    return StripeEvents(gateway, Wallet(FixedClock(NOW)), wiring.mailer())
+    return StripeEvents(gateway, Wallet(FixedClock(NOW), DynamoMoneyStore()), wiring.mailer())
 
 
 def _charged(topups: TopUps, account_id: str, amount_cents: int) -> tuple[str, str]:
@@ -243,7 +244,7 @@ def test_receive__a_refund_request_payout_seen_by_webhook_is_taken_once_as_that_
 def test_receive__dispute_takes_the_money_once_and_may_leave_the_balance_negative(acc, topups, events, gateway):
     # Given a 10.00 top-up of which 8.00 was spent
     intent_id = _paid(topups, events, gateway, acc, 1000)
-    Wallet(SystemClock()).post(acc, -800, LedgerKind.ACTIVATION_CHARGE, f"act_1{acc}")
+    Wallet(SystemClock(), DynamoMoneyStore()).post(acc, -800, LedgerKind.ACTIVATION_CHARGE, f"act_1{acc}")
     dispute = dispute_object(f"dp_1{acc}", 1000, intent_id)
     # When the dispute is opened and its funds withdrawn (two events, one dispute)
     events.receive(*signed("charge.dispute.created", dispute))
@@ -268,7 +269,7 @@ def test_receive__won_dispute_gives_the_money_back_whatever_the_order(acc, topup
 
 def test_ledger_page__newest_first_in_pages(acc):
     # Given seven entries
-    wallet = Wallet(SystemClock())
+    wallet = Wallet(SystemClock(), DynamoMoneyStore())
     posted = [wallet.post(acc, 100 + i, LedgerKind.ADJUSTMENT, f"adj_{acc}_{i}").seq for i in range(7)]
     # When the ledger is read three at a time, by cursor and by the older before_seq
     first = history.ledger_page(acc, HistoryFilter(), 3, None)
@@ -282,7 +283,7 @@ def test_ledger_page__newest_first_in_pages(acc):
 
 def test_ledger_page__a_sparse_filter_gives_short_pages_that_go_on(acc):
     # Given seven entries of which only the 2nd and the 6th are top-ups
-    wallet = Wallet(SystemClock())
+    wallet = Wallet(SystemClock(), DynamoMoneyStore())
     posted = [wallet.post(acc, 100, LedgerKind.TOP_UP if i in (1, 5) else LedgerKind.ADJUSTMENT, f"e_{acc}_{i}").seq
               for i in range(7)]
     # When top-ups are read three rows at a time

@@ -18,6 +18,7 @@ from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.money import DynamoMoneyStore
 from chalicelib.store.payments import TopUp
 from tests.clock import FixedClock
 from tests.unit.stripe_fake import (
@@ -56,12 +57,13 @@ def outbox() -> Outbox:
 
 @pytest.fixture
 def events(module_tables: Settings, gateway: FakeGateway, outbox: Outbox) -> StripeEvents:
-    return StripeEvents(gateway, Wallet(FixedClock(NOW)), outbox)
+    return StripeEvents(gateway, Wallet(FixedClock(NOW), DynamoMoneyStore()), outbox)
 
 
 @pytest.fixture
 def refunds(module_tables: Settings, gateway: FakeGateway) -> RefundRequests:
-    return RefundRequests(gateway, Wallet(FixedClock(NOW)), fee_cents=FEE, deposit_fees=no_card_fees(gateway))
+    return RefundRequests(gateway, Wallet(FixedClock(NOW), DynamoMoneyStore()), fee_cents=FEE,
+                          deposit_fees=no_card_fees(gateway))
 
 
 @pytest.fixture

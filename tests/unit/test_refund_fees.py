@@ -12,6 +12,7 @@ from chalicelib.services.money.refund_requests import RefundDecision, RefundRequ
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.money import DynamoMoneyStore
 from chalicelib.store.payments import TopUp
 from tests.clock import FixedClock
 from tests.unit.stripe_fake import NOW, FakeGateway
@@ -21,7 +22,8 @@ STANDARD = FeeEstimate(basis_points=290, fixed_cents=30)  # 2.9 % + 30 cents
 
 @pytest.fixture
 def refunds(module_tables: Settings, gateway: FakeGateway) -> RefundRequests:
-    return RefundRequests(gateway, Wallet(FixedClock(NOW)), fee_cents=0, deposit_fees=DepositFees(gateway, STANDARD))
+    return RefundRequests(gateway, Wallet(FixedClock(NOW), DynamoMoneyStore()), fee_cents=0,
+                          deposit_fees=DepositFees(gateway, STANDARD))
 
 
 def _ledger(account_id: str) -> list[tuple[str, int]]:
@@ -59,11 +61,11 @@ def test_approve__each_card_gets_its_payment_back_less_its_own_fee(acc, pay, ref
 def test_approve__a_payment_drawn_on_twice_has_its_fee_withheld_once(acc, pay, refunds, gateway):
     # Given 20.00 paid (fee 0.88), 10.00 of it spent, and the other 10.00 refunded
     intent_id = pay(acc, 2000)
-    Wallet(SystemClock()).post(acc, -1000, LedgerKind.ACTIVATION_CHARGE, f"act_1{acc}")
+    Wallet(SystemClock(), DynamoMoneyStore()).post(acc, -1000, LedgerKind.ACTIVATION_CHARGE, f"act_1{acc}")
     first = refunds.create(acc, "Leaving")
     refunds.decide(first.request_id, RefundDecision.APPROVE, None, "admin")
     # When an admin later credits 5.00 and that is refunded too
-    Wallet(SystemClock()).post(acc, 500, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
+    Wallet(SystemClock(), DynamoMoneyStore()).post(acc, 500, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
     second = refunds.decide(refunds.create(acc, "Again").request_id, RefundDecision.APPROVE, None, "admin")
     # Then the card got 9.12 and then the whole 5.00: the payment's fee was kept the first time only
     assert [r.amount_cents for r in gateway.refunds_of(intent_id)] == [912, 500]
@@ -86,7 +88,7 @@ def test_approve__a_card_that_refuses_the_refund_keeps_no_fee(acc, pay, refunds,
 def test_preview__a_balance_smaller_than_the_payments_fee_pays_nothing_back_and_says_so(acc, pay, refunds):
     # Given 10.00 paid (fee 0.59) of which 0.20 is left
     pay(acc, 1000)
-    Wallet(SystemClock()).post(acc, -980, LedgerKind.ACTIVATION_CHARGE, f"act_1{acc}")
+    Wallet(SystemClock(), DynamoMoneyStore()).post(acc, -980, LedgerKind.ACTIVATION_CHARGE, f"act_1{acc}")
     # When the user looks at what a refund would pay
     preview = refunds.preview(acc)
     # Then nothing would go back to the card and the 0.20 would stay on the balance

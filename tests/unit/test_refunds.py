@@ -14,6 +14,7 @@ from chalicelib.services.money.stripe_events import StripeEvents
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.money import DynamoMoneyStore
 from tests.clock import FixedClock
 from tests.unit.stripe_fake import (
     NOW,
@@ -29,7 +30,8 @@ FEE = 100
 
 @pytest.fixture
 def refunds(module_tables: Settings, gateway: FakeGateway) -> RefundRequests:
-    return RefundRequests(gateway, Wallet(FixedClock(NOW)), fee_cents=FEE, deposit_fees=no_card_fees(gateway))
+    return RefundRequests(gateway, Wallet(FixedClock(NOW), DynamoMoneyStore()), fee_cents=FEE,
+                          deposit_fees=no_card_fees(gateway))
 
 
 def _account(account_id: str) -> Account:
@@ -50,7 +52,7 @@ def test_create__holds_the_whole_available_balance(acc, pay, refunds):
     assert (request.amount_cents, request.status) == (1200, RefundStatus.PENDING.value)
     assert (_account(acc).balance_cents, _account(acc).held_cents) == (1200, 1200)
     with pytest.raises(InsufficientBalance):
-        Wallet(SystemClock()).post(acc, -1, LedgerKind.ACTIVATION_CHARGE, f"act_1{acc}")
+        Wallet(SystemClock(), DynamoMoneyStore()).post(acc, -1, LedgerKind.ACTIVATION_CHARGE, f"act_1{acc}")
 
 
 def test_create__a_second_request_while_one_is_pending_is_refused(acc, pay, refunds):
@@ -65,7 +67,7 @@ def test_create__a_second_request_while_one_is_pending_is_refused(acc, pay, refu
 
 def test_create__balance_not_above_the_fee_is_nothing_to_refund(acc, refunds):
     # Given a balance of exactly the fee
-    Wallet(SystemClock()).post(acc, FEE, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
+    Wallet(SystemClock(), DynamoMoneyStore()).post(acc, FEE, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
     # When a refund is requested / Then there is nothing to pay back, and nothing is held
     with pytest.raises(Conflict) as raised:
         refunds.create(acc, "please")
@@ -81,7 +83,7 @@ def test_create__a_request_without_a_reason_is_refused(acc, refunds):
 def test_decide__approval_refunds_newest_top_ups_first_minus_the_fee(acc, pay, refunds, gateway):
     # Given top-ups of 10.00 then 5.00, 3.00 spent, and a request for the 12.00 left
     older, newer = pay(acc, 1000), pay(acc, 500)
-    Wallet(SystemClock()).post(acc, -300, LedgerKind.ACTIVATION_CHARGE, f"act_1{acc}")
+    Wallet(SystemClock(), DynamoMoneyStore()).post(acc, -300, LedgerKind.ACTIVATION_CHARGE, f"act_1{acc}")
     request = refunds.create(acc, "Leaving")
     # When an admin approves it
     decided = refunds.decide(request.request_id, RefundDecision.APPROVE, "ok", "admin@example.com")
@@ -100,7 +102,7 @@ def test_decide__approval_refunds_newest_top_ups_first_minus_the_fee(acc, pay, r
 def test_decide__money_cards_cannot_take_back_stays_and_is_reported(acc, pay, refunds, gateway):
     # Given 5.00 paid by card and 20.00 given by an admin
     intent_id = pay(acc, 500)
-    Wallet(SystemClock()).post(acc, 2000, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
+    Wallet(SystemClock(), DynamoMoneyStore()).post(acc, 2000, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
     request = refunds.create(acc, "Leaving")
     # When the 25.00 request is approved
     decided = refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
@@ -113,13 +115,13 @@ def test_decide__money_cards_cannot_take_back_stays_and_is_reported(acc, pay, re
 def test_decide__what_stripe_refunded_already_is_not_refunded_again(acc, pay, refunds, gateway):
     # Given a 10.00 top-up of which Stripe's dashboard refunded 4.00 (reported by charge.refunded)
     intent_id = pay(acc, 1000)
-    events = StripeEvents(gateway, Wallet(FixedClock(NOW)), wiring.mailer())
+    events = StripeEvents(gateway, Wallet(FixedClock(NOW), DynamoMoneyStore()), wiring.mailer())
     gateway.refund(intent_id, 400, f"dashboard{acc}", {})
     charge = {"id": "ch_x", "payment_intent": intent_id, "currency": "usd", "amount_refunded": 400,
               "refunds": {"data": [{"id": f"re_dash{acc}", "amount": 400, "currency": "usd", "status": "succeeded",
                                     "metadata": {}}]}}
     events.receive(*signed("charge.refunded", charge))
-    Wallet(SystemClock()).post(acc, 5000, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
+    Wallet(SystemClock(), DynamoMoneyStore()).post(acc, 5000, LedgerKind.ADJUSTMENT, f"adj_1{acc}")
     request = refunds.create(acc, "Leaving")
     # When the request is approved
     decided = refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
@@ -159,7 +161,7 @@ def test_decide__a_crash_after_stripe_refunded_is_healed_by_the_webhook_and_neve
         refunds.decide(request.request_id, RefundDecision.APPROVE, None, "admin")
     [made] = gateway.refunds_of(intent_id)
     # When Stripe's refund event arrives, and the admin approves again after Stripe forgot the idempotency key
-    events = StripeEvents(gateway, Wallet(FixedClock(NOW)), wiring.mailer())
+    events = StripeEvents(gateway, Wallet(FixedClock(NOW), DynamoMoneyStore()), wiring.mailer())
     events.receive(*signed("refund.created", refund_object(made.id, made.amount_cents, intent_id,
                                                            {"refund_request_id": request.request_id})))
     gateway.during_refund = None

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.accounts import LedgerKind
@@ -29,6 +28,7 @@ from chalicelib.services.money.wallet import Charge
 from chalicelib.services.platform import idempotency
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
+from chalicelib.store.money import CommitRefused, funds_of
 
 MAX_SERVICES = 10  # services on one multi-service number
 _SERVICES_LIST = re.compile(r"[a-z0-9_]{1,16}(,[a-z0-9_]{1,16})*")
@@ -134,7 +134,7 @@ class BatchOrdering:
         quotes = self.ordering.quotes_within_max(request)
         try:
             activations = self._debit(account, [(request, quotes[0].price_cents)] * count, claim_key, fingerprint)
-        except TransactWriteError:
+        except CommitRefused:
             replayed = self._replay(claim_key, fingerprint, count)  # the same key won a race a moment ago
             if replayed is None:
                 raise
@@ -182,7 +182,7 @@ class BatchOrdering:
                                                fingerprint, self.ordering.clock.now())
 
             try:
-                self.ordering.wallet.debit_together(account.account_id, charges, extra=create, known=account)
+                self.ordering.wallet.debit_together(account.account_id, charges, extra=create, known=funds_of(account))
                 return activations
             except AlreadyApplied:
                 continue

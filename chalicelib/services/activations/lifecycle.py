@@ -43,6 +43,7 @@ from chalicelib.services.platform.webhook_outbox import queue_event
 from chalicelib.store import activations as activation_store
 from chalicelib.store.activations import PENDING_KEY, Activation
 from chalicelib.store.base import connection
+from chalicelib.store.money import CommitRefused
 
 PARTNER_ERRORS = (PartnerNoNumbers, PartnerUnavailable, PartnerRejected)
 _ATTEMPTS = 20
@@ -110,7 +111,7 @@ class Lifecycle:
                 fields["active_key"] = None
             try:
                 return self._commit(activation, step, fields, event)
-            except (UpdateError, TransactWriteError, AlreadyApplied):
+            except (UpdateError, TransactWriteError, CommitRefused, AlreadyApplied):
                 activation = self.load(int(activation.activation_id))
         raise Conflict("The activation is changing too fast; try again.")
 

@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings
@@ -49,6 +48,7 @@ from chalicelib.services.platform.webhook_outbox import subscribes
 from chalicelib.store import activations as activation_store
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import PENDING_KEY, Activation, BadNumber
+from chalicelib.store.money import CommitRefused, funds_of
 
 _OPERATOR = re.compile(r"[a-z0-9_]{1,32}")
 _EXCLUDED_PHONES_LIMIT = 100  # the user's own reports, and as many of the platform's marks, newest first
@@ -128,7 +128,7 @@ class Ordering:
         """The new PENDING activation, debited; or (True) the one a request with the same key made a moment ago."""
         try:
             return self.debit(account, request, price, claim_key), False
-        except TransactWriteError:
+        except CommitRefused:
             replay = self.replay(claim_key, request)  # the same key won a race a moment ago
             if replay is None:
                 raise
@@ -153,7 +153,7 @@ class Ordering:
 
         self.wallet.post(account.account_id, -price, LedgerKind.ACTIVATION_CHARGE, str(activation.activation_id),
                          memo=f"{request.service}/{request.country}", require_active=True, extra=create,
-                         known=account)
+                         known=funds_of(account))
         return activation
 
     def pending(self, activation_id: int, account: Account, request: OrderRequest, price: int,

@@ -11,13 +11,13 @@ from chalicelib.providers.base import Partner
 from chalicelib.services.admin.account_actions import summary
 from chalicelib.services.admin.audit import AuditLog
 from chalicelib.services.money.history import ledger_entry_json, payment_history
-from chalicelib.services.money.wallet import seal
 from chalicelib.services.support.tickets import SupportDesk
 from chalicelib.store import activations as activation_store
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.catalog import CatalogOffer
 from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.money import seal_ledger
 from chalicelib.store.support import Ticket
 
 _AUDIT_LIMIT = 200
@@ -35,7 +35,7 @@ class AdminViews:
         """The account's ledger, payments, activations, tickets and admin actions, each newest first."""
         aid = account.account_id
         history = payment_history(aid, limit=_AUDIT_LIMIT)
-        sealed = seal(aid)
+        sealed = seal_ledger(aid)
         ledger = LedgerEntry.query(aid, LedgerEntry.seq <= sealed if sealed else None, scan_index_forward=False,
                                    limit=_AUDIT_LIMIT)
         return {

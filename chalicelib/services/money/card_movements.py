@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -18,6 +17,7 @@ from chalicelib.domain.money import format_major
 from chalicelib.services.accounts import account_emails
 from chalicelib.services.money.wallet import Wallet, cause_key
 from chalicelib.store.ledger import Claim, LedgerEntry, claim_once, claimed
+from chalicelib.store.money import CommitRefused
 from chalicelib.store.payments import PaymentRecord, TopUp
 
 # Both paths that see a Stripe refund: our refund-request payout and Stripe's refund events.
@@ -89,7 +89,7 @@ def apply_card_movement(wallet: Wallet, topup: TopUp, movement: CardMovement, me
                     allow_negative=movement.amount_cents < 0, extra=with_record)
     except AlreadyApplied:
         return False
-    except TransactWriteError:
+    except CommitRefused:
         if refund_claim and claimed(refund_claim):
             return False  # the other path applied this refund between our read and our write
         raise

@@ -18,11 +18,11 @@ from pynamodb.expressions.condition import Condition
 from chalicelib.domain.clock import iso
 from chalicelib.domain.history_cursor import decode_cursor, encode_cursor
 from chalicelib.domain.ids import numeric_id_at
-from chalicelib.services.money.wallet import seal
 from chalicelib.store import history as history_store
 from chalicelib.store.activations import Activation
 from chalicelib.store.history import KeyRange
 from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.money import seal_ledger
 from chalicelib.store.payments import PaymentRecord, RefundRequest, TopUp
 from chalicelib.store.runtime import ActivityEntry
 
@@ -69,7 +69,7 @@ def activations_page(account_id: str, wanted: HistoryFilter, limit: int, cursor:
 
 def ledger_page(account_id: str, wanted: HistoryFilter, limit: int, cursor: str | None,
                 before_seq: int | None = None, *, newest_first: bool = True) -> HistoryPage:
-    sealed = seal(account_id)  # read-free postings leave balance_after to the first reader: up to what it sealed
+    sealed = seal_ledger(account_id)  # read-free postings leave balance_after to the first reader: up to what it sealed
     low, high = 1, min(before_seq - 1 if before_seq else _MAX_NUMBER, sealed or _MAX_NUMBER)
     after = _after(cursor, account_id, "ledger")
     if isinstance(after, int) and newest_first:

@@ -40,12 +40,12 @@ _WAIT_BEHIND_SECONDS = 1.0
 
 def _complete_balance(delivery: WebhookDelivery, account: Account) -> None:
     """A balance event queued by a read-free posting lacks the balance after it: sealed and written in now."""
-    from chalicelib.services.money.wallet import seal  # the money context, asked only for these events
+    from chalicelib.store.money import seal_ledger  # the money's store, asked only for these events
 
     body = json.loads(delivery.body)
     if "balance_cents" in body or delivery.sequence is None:
         return
-    seal(delivery.account_id)
+    seal_ledger(delivery.account_id)
     try:
         entry = LedgerEntry.get(delivery.account_id, int(delivery.sequence), consistent_read=True)
     except LedgerEntry.DoesNotExist:

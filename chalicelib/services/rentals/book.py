@@ -22,6 +22,7 @@ from chalicelib.domain.errors import AlreadyApplied, Conflict, IllegalTransition
 from chalicelib.domain.rental_state import RentalEvent, RentalMove, RentalStatus, is_final, rental_move
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store import rentals as store
+from chalicelib.store.money import CommitRefused
 from chalicelib.store.rentals import PendingExtension, Rental
 
 _ATTEMPTS = 20
@@ -72,7 +73,7 @@ class RentalBook:
                 fields["active_key"] = None
             try:
                 return self._commit(rental, move, fields)
-            except (UpdateError, TransactWriteError, AlreadyApplied):
+            except (UpdateError, TransactWriteError, CommitRefused, AlreadyApplied):
                 rental = self._settled(self.load(int(rental.rental_id)))
         raise Conflict("The rental is changing too fast; try again.")
 

@@ -49,6 +49,7 @@ from chalicelib.services.rentals.pricing import PARTNER_ERRORS, RentPricing, Ren
 from chalicelib.services.rentals.upkeep import RentalUpkeep
 from chalicelib.store import rentals as store
 from chalicelib.store.accounts import Account
+from chalicelib.store.money import CommitRefused, funds_of
 from chalicelib.store.rentals import PENDING_KEY, Rental
 
 _OPERATOR = re.compile(r"[a-z0-9_]{1,32}")
@@ -100,7 +101,7 @@ class Rentals:
                                 details={"min_price_cents": price})
         try:
             rental = self._debit(account, request, price, claim_key)
-        except TransactWriteError:
+        except (TransactWriteError, CommitRefused):
             replay = self._replay(claim_key, request)  # the same key won a race a moment ago
             if replay is None:
                 raise
@@ -129,7 +130,7 @@ class Rentals:
         price = self._extension_price(rental, partner, hours)
         try:
             rental = self.book.begin_extension(rental, hours, price)
-        except (TransactWriteError, AlreadyApplied):
+        except (TransactWriteError, CommitRefused, AlreadyApplied):
             self.book.judge(self.book.load(rental_id), RentalEvent.USER_FINISH)  # explains who won the race
             raise Conflict("The rental changed meanwhile; try again.") from None
         try:
@@ -198,7 +199,7 @@ class Rentals:
 
         self.wallet.post(account.account_id, -price, LedgerKind.RENTAL_CHARGE, charge_cause(rental_id),
                          memo=f"rent {request.service}/{request.country} {request.hours} h", require_active=True,
-                         extra=create, known=account)
+                         extra=create, known=funds_of(account))
         return rental
 
     def _replay(self, claim_key: str | None, request: RentRequest) -> Rental | None:

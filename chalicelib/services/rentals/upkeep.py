@@ -19,6 +19,7 @@ from chalicelib.services.rentals.book import RentalBook
 from chalicelib.services.rentals.inbox import RentalInbox, SmsSource
 from chalicelib.services.rentals.pricing import PARTNER_ERRORS, RentPricing
 from chalicelib.store import rentals as store
+from chalicelib.store.money import CommitRefused
 from chalicelib.store.rentals import PENDING_KEY, Rental
 
 
@@ -82,6 +83,6 @@ def _each(rentals: Iterable[Rental], end: Callable[[Rental], Rental]) -> int:
         try:
             end(rental)
             done += 1
-        except (IllegalTransition, Conflict, AlreadyApplied, TransactWriteError):
+        except (IllegalTransition, Conflict, AlreadyApplied, TransactWriteError, CommitRefused):
             continue  # another writer settled it first
     return done
