@@ -10,7 +10,7 @@ import {
 } from "./ui.js";
 
 const POLL_MS = 2000;
-const LIVE_POLL_MS = 15000;  // while the live socket is ready: status changes it does not push (timeouts)
+const LIVE_POLL_MS = 15000;  // while the live socket is ready: for the changes it does not push (a partner's cancel)
 // Times on the wire are whole seconds, so the true moment may be up to a second after the one shown.
 const CLOCK_SLACK_MS = 1000;
 const FINAL = new Set(["FINISHED", "CANCELED", "TIMEOUT", "BANNED", "REVOKED", "FAILED"]);
@@ -109,7 +109,9 @@ export async function activationPage(ctx) {
   });
   const poll = setInterval(() => {
     if (FINAL.has(activation.status)) return;
-    if (liveReady() && Date.now() - lastPoll < LIVE_POLL_MS) return;
+    // Pushes bring codes, not the other changes: past its lifetime (the timeout) the page polls as without them.
+    const overdue = activation.expires_at && Date.parse(activation.expires_at) <= Date.now();
+    if (liveReady() && !overdue && Date.now() - lastPoll < LIVE_POLL_MS) return;
     refresh();
   }, POLL_MS);
   const tick = setInterval(() => parts.tick(activation), 1000);

@@ -9,7 +9,7 @@ from infra.local.stack import Stack
 pytestmark = pytest.mark.integration
 
 
-def test_index__served_as_html_with_a_policy_that_allows_only_stripe(stack: Stack) -> None:
+def test_index__served_as_html_with_a_policy_that_allows_only_stripe_and_the_live_socket(stack: Stack) -> None:
     # When the browser asks for the dashboard
     reply = requests.get(f"{stack.app_url}/", timeout=5)
 
@@ -20,6 +20,9 @@ def test_index__served_as_html_with_a_policy_that_allows_only_stripe(stack: Stac
     policy = reply.headers["Content-Security-Policy"]
     assert f"script-src 'self' {stack.stripe_url}" in policy
     assert "frame-ancestors 'none'" in policy
+    # And the page may connect to us, Stripe and the live-updates socket only (no other ws: or wss: origin)
+    connect = next(d for d in policy.split("; ") if d.startswith("connect-src "))
+    assert connect == f"connect-src 'self' {stack.stripe_url} ws://127.0.0.1:{stack.ports.live}"
     assert '<script type="module" src="static/app.js">' in reply.text  # relative: works under any base path
 
 
