@@ -5,10 +5,11 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.api.lazy import lazy_module
 from chalicelib.config import Settings
+from chalicelib.domain.accounts import Account
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.scopes import stored_scopes
-from chalicelib.store.accounts import Account, Credential
-from chalicelib.store.runtime import ActivityEntry
+from chalicelib.store.activity_repo import ActivityEntry
+from chalicelib.store.credential_repo import Credential
 
 if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
     from chalicelib.services.accounts import activity as activity_log
@@ -68,7 +69,7 @@ def api_key(credential: Credential) -> dict[str, Any]:
 def session(credential: Credential, *, current: bool) -> dict[str, Any]:
     return {"session_id": credential.key_id, "created_at": iso(credential.created_at),
             "last_seen_at": _iso_or_none(credential.last_used_at or credential.created_at),
-            "expires_at": _iso_or_none(credential.expires_at.timestamp() if credential.expires_at else None),
+            "expires_at": _iso_or_none(credential.expires_at),
             "ip": credential.ip, "device": credential.device, "current": current}
 
 

@@ -11,12 +11,12 @@ from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
 from chalicelib.api.lazy import lazy_module
 from chalicelib.config import get_settings
+from chalicelib.domain.accounts import Account
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.scopes import DEFAULT_SCOPES, Need, Scope, parse_scopes
 from chalicelib.domain.webhook_events import parse_event_types
 from chalicelib.services.accounts.authn import Principal
-from chalicelib.store.accounts import Account
 
 if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
     from chalicelib.services.accounts import two_factor, webhook_settings
@@ -222,7 +222,9 @@ def accept_agreement() -> dict[str, Any]:
     body = v1.json_body()
     version = fields.text(body, "agreement_version" if "agreement_version" in body else "version", max_length=20)
     account = wiring.account_services().rights.accept_agreement(principal.account, version, v1.client_ip())
-    return {"agreement_version": account.agreement_version, "agreement_accepted_at": iso(account.agreement_accepted_at)}
+    accepted_at = account.agreement_accepted_at  # set by the acceptance just written
+    return {"agreement_version": account.agreement_version,
+            "agreement_accepted_at": iso(accepted_at) if accepted_at is not None else None}
 
 
 @v1.route("/v1/webhook", methods=["GET"])

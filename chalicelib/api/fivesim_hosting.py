@@ -20,9 +20,9 @@ from typing import Any
 from chalicelib import wiring
 from chalicelib.api.handler_protocol import Major
 from chalicelib.domain import errors as e
+from chalicelib.domain.accounts import Account
 from chalicelib.domain.clock import iso
 from chalicelib.domain.rental_state import ANY_SERVICE, RentalStatus, RentRequest
-from chalicelib.store.accounts import Account
 from chalicelib.store.rentals import Rental
 
 PRODUCTS = {"3hours": 4, "1day": 24, "10days": 240}

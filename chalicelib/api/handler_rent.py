@@ -23,6 +23,7 @@ from chalicelib.api import handler_protocol as p
 from chalicelib.api.fields import digits
 from chalicelib.config import get_settings
 from chalicelib.domain import errors as e
+from chalicelib.domain.accounts import Account
 from chalicelib.domain.catalog_data import countries, service_by_code
 from chalicelib.domain.clock import protocol_time
 from chalicelib.domain.money import currency_numeric
@@ -33,7 +34,6 @@ from chalicelib.domain.rental_state import (
     RentalStatus,
     RentRequest,
 )
-from chalicelib.store.accounts import Account
 from chalicelib.store.rentals import Rental
 
 Params = Mapping[str, str]

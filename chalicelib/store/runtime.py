@@ -4,8 +4,9 @@ from __future__ import annotations
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
-from chalicelib.store.base import table
+from chalicelib.store.base import JoinedWrite, table
 
 
 @table("runtime")
@@ -69,3 +70,26 @@ def replace_setting(key: str, value: str, expected: str | None, now: float) -> b
             raise
         return False
     return True
+
+
+def cached_setting(key: str) -> str | None:
+    """The stored JSON of a setting, eventually consistent (for readers that cache it anyway), or None."""
+    try:
+        return str(RuntimeSetting.get(key).value)
+    except RuntimeSetting.DoesNotExist:
+        return None
+
+
+def write_setting(key: str, value: str, now: float) -> None:
+    RuntimeSetting(key, value=value, updated_at=now).save()
+
+
+def replacing_setting(key: str, value: str, expected: str | None, now: float) -> JoinedWrite:
+    """`replace_setting` as a write of a transaction, which fails when another writer moved the setting."""
+    condition = RuntimeSetting.key.does_not_exist() if expected is None else RuntimeSetting.value == expected
+    row = RuntimeSetting(key, value=value, updated_at=now)
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(row, condition=condition)
+
+    return write

@@ -10,6 +10,7 @@ from chalicelib.services.accounts.activity import list_activity
 from chalicelib.services.accounts.authn import authenticate
 from chalicelib.services.accounts.login_throttle import IP_RULE, PAIR_RULE
 from chalicelib.services.accounts.passwords import Argon2Params, Passwords
+from chalicelib.store import account_repo
 from chalicelib.store.accounts import Account
 from tests.unit.accounts_support import IP, PASSWORD, CountingPasswords, Harness
 
@@ -193,7 +194,7 @@ def test_login__failures_are_forgotten_after_a_quiet_window(h):
 def test_login__blocked_or_locked_account_is_refused_even_with_the_right_password(h, status, code):
     # Given an account an admin blocked, or its owner locked
     account = h.verified()
-    account.update(actions=[Account.status.set(status.value)])
+    account_repo.change(account.account_id, {"status": status})
     # When the right password is given
     with pytest.raises(Forbidden) as refused:
         h.signin.login("ann@example.com", PASSWORD, IP)

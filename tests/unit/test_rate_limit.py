@@ -13,6 +13,7 @@ from chalicelib.domain.errors import RateLimited
 from chalicelib.services.platform.rate_limit import Limit, RateLimiter, client_identity
 from chalicelib.store.rate_limit import RateWindow
 from tests.clock import FixedClock
+from tests.fakes.window_counter import FakeWindowCounter
 
 START = 1_800_000_000.0  # a window boundary for 10-second windows
 
@@ -21,6 +22,18 @@ START = 1_800_000_000.0  # a window boundary for 10-second windows
 def clock(moto_tables) -> FixedClock:
     """The start of a window, over empty tables."""
     return FixedClock(START)
+
+
+@pytest.fixture
+def at_start() -> FixedClock:
+    """The start of a window (the counts in memory: tests/fakes/window_counter.py)."""
+    return FixedClock(START)
+
+
+@pytest.fixture
+def counts() -> FakeWindowCounter:
+    """The counts every container shares, in memory."""
+    return FakeWindowCounter()
 
 
 def _admitted(limiter: RateLimiter, identity: str, times: int) -> int:
@@ -39,9 +52,10 @@ def test_limit_of__defaults_allow_bursts_of_100_and_20_a_second_sustained():
     assert Limit.of(per_second=0, burst=100) is None
 
 
-def test_admit__past_the_burst_is_refused_with_the_seconds_left_in_the_window(clock):
+def test_admit__past_the_burst_is_refused_with_the_seconds_left_in_the_window(at_start, counts):
     # Given 3 requests per 10 s
-    limiter = RateLimiter(Limit(3, 10), clock)
+    clock = at_start
+    limiter = RateLimiter(Limit(3, 10), clock, counts)
     # When a client makes 5 requests 4 s into the window
     clock.advance(4)
     admitted = _admitted(limiter, "key:a", 3)
@@ -52,22 +66,23 @@ def test_admit__past_the_burst_is_refused_with_the_seconds_left_in_the_window(cl
     assert refused.value.retry_after_seconds == 6
 
 
-def test_admit__one_client_over_its_limit_does_not_slow_another(clock):
-    limiter = RateLimiter(Limit(3, 10), clock)
+def test_admit__one_client_over_its_limit_does_not_slow_another(at_start, counts):
+    limiter = RateLimiter(Limit(3, 10), at_start, counts)
     _admitted(limiter, "key:greedy", 10)
     assert _admitted(limiter, "key:polite", 3) == 3
 
 
-def test_admit__the_next_window_starts_a_fresh_budget(clock):
-    limiter = RateLimiter(Limit(3, 10), clock)
+def test_admit__the_next_window_starts_a_fresh_budget(at_start, counts):
+    clock = at_start
+    limiter = RateLimiter(Limit(3, 10), clock, counts)
     _admitted(limiter, "key:a", 5)
     clock.advance(10)
     assert _admitted(limiter, "key:a", 3) == 3
 
 
-def test_admit__containers_share_one_count(clock):
+def test_admit__containers_share_one_count(at_start, counts):
     # Given two Lambda containers with their own limiter
-    first, second = RateLimiter(Limit(3, 10), clock), RateLimiter(Limit(3, 10), clock)
+    first, second = RateLimiter(Limit(3, 10), at_start, counts), RateLimiter(Limit(3, 10), at_start, counts)
     # When a client spreads 4 requests over both
     admitted = _admitted(first, "key:a", 2) + _admitted(second, "key:a", 2)
     # Then only the budget passed

@@ -7,12 +7,12 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from chalicelib.config import get_settings
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.store.runtime import ActivityEntry
+from chalicelib.store import activity_repo
+from chalicelib.store.activity_repo import ActivityEntry
 
 MAX_PAGE = 100
 _SORT_KEY = re.compile(r"^\d{13}#[0-9a-f]{8}$")
@@ -54,18 +54,18 @@ def record_activity(account_id: str, kind: str, ip: str | None, detail: Mapping[
     """Append an entry to the account's log; it expires after `retention_days` (default: the settings')."""
     entry = activity_entry(account_id, kind, ip, detail, now=clock.now(),
                            retention_days=retention_days)
-    entry.save()
+    activity_repo.add(entry)
     return entry
 
 
 def activity_entry(account_id: str, kind: str, ip: str | None, detail: Mapping[str, object] | None = None, *,
                    now: float, retention_days: int | None = None) -> ActivityEntry:
-    """The entry, unsaved: for `tx.save(entry)` in the transaction of what it records."""
+    """The entry, unsaved: for `activity_repo.adding(entry)` in the transaction of what it records."""
     days = get_settings().activity_retention_days if retention_days is None else retention_days
     return ActivityEntry(account_id, f"{int(now * 1000):013d}#{secrets.token_hex(4)}",
                          kind=kind.value if isinstance(kind, ActivityKind) else kind, ip=ip,
                          detail=json.dumps(dict(detail), sort_keys=True) if detail else None, created_at=now,
-                         expires_at=datetime.fromtimestamp(now + days * 86400, tz=UTC))
+                         expires_at=now + days * 86400)
 
 
 def list_activity(account_id: str, *, limit: int = 50, before: str | None = None,
@@ -74,11 +74,9 @@ def list_activity(account_id: str, *, limit: int = 50, before: str | None = None
     if before is not None and not _SORT_KEY.match(before):
         raise InvalidInput("'before' is not a cursor this API gave out.", details={"field": "before"})
     now = clock.now()
-    page = ActivityEntry.query(account_id, range_key_condition=ActivityEntry.sort_key < before if before else None,
-                               scan_index_forward=False, limit=min(limit, MAX_PAGE))
-    entries = list(page)
-    more = page.last_evaluated_key is not None and len(entries) == min(limit, MAX_PAGE)
-    visible = [e for e in entries if e.expires_at is None or e.expires_at.timestamp() > now]
+    entries, more_stored = activity_repo.page(account_id, before=before, limit=min(limit, MAX_PAGE))
+    more = more_stored and len(entries) == min(limit, MAX_PAGE)
+    visible = [e for e in entries if e.expires_at > now]
     return ActivityPage(entries=visible, next_before=entries[-1].sort_key if more and entries else None)
 
 

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.config import get_settings
+from chalicelib.domain.accounts import Account
 from chalicelib.services.accounts.activity import ActivityKind, activity_entry
 from chalicelib.services.accounts.agreement_versions import AgreementVersions
-from chalicelib.store.accounts import Account, Credential
-from chalicelib.store.base import connection
+from chalicelib.store import account_repo, activity_repo, credential_repo, transaction
+from chalicelib.store.credential_repo import Credential
 
 
 @dataclass(frozen=True)
@@ -35,20 +33,15 @@ def accept_by_use(credential: Credential, account: Account, now: float, ip: str 
     version = AgreementVersions(settings.agreement_version, _At(now)).acceptance_due(account.agreement_version)
     if version is None:
         return False
-    accepted = account.agreement_version
-    unchanged = (Account.agreement_version.does_not_exist() if accepted is None
-                 else Account.agreement_version == accepted)
     entry = activity_entry(account.account_id, ActivityKind.AGREEMENT_ACCEPTED, ip,
                            {"version": version, "by": "continued use", "request_id": request_id}, now=now,
                            retention_days=settings.activity_retention_days)
+    accepted = account_repo.changing(account.account_id, {
+        "agreement_version": version, "agreement_accepted_at": now, "agreement_accepted_ip": ip or None,
+        "agreement_accepted_request": request_id or "unknown"}, when={"agreement_version": account.agreement_version})
     try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.update(credential, actions=[Credential.last_used_at.set(now)], condition=Credential.token_hash.exists())
-            tx.update(account, actions=[
-                Account.agreement_version.set(version), Account.agreement_accepted_at.set(now),
-                Account.agreement_accepted_ip.set(ip) if ip else Account.agreement_accepted_ip.remove(),
-                Account.agreement_accepted_request.set(request_id or "unknown")], condition=unchanged)
-            tx.save(entry)
-    except TransactWriteError:
+        transaction.commit([credential_repo.touching(credential.token_hash, now), accepted,
+                            activity_repo.adding(entry)])
+    except transaction.Refused:
         return True  # revoked, or accepted by a request at the same moment: the next minute's use tries again
     return True

@@ -8,21 +8,16 @@ only from the value this run read, and the version leaves the `notice_due` index
 """
 from __future__ import annotations
 
-import json
-
-from pynamodb.exceptions import PutError, UpdateError
-from pynamodb.expressions.update import Action
-
 from chalicelib.domain.accounts import AccountStatus
 from chalicelib.domain.clock import Clock
 from chalicelib.services.accounts.account_emails import SIGNATURE, Email
 from chalicelib.services.platform import outbox
-from chalicelib.store.accounts import Account
-from chalicelib.store.agreements import NOTICE_DUE, AgreementVersion
-from chalicelib.store.mail import QueuedMail
+from chalicelib.store import agreement_repo, outbox_repo
+from chalicelib.store.agreement_repo import Addressee, PublishedVersion
+from chalicelib.store.outbox_repo import Queue, QueuedMail
 
 PAGE = 100  # accounts read per run and version: a few hundred small writes, well inside a Lambda's minute
-_SKIPPED = (AccountStatus.DEACTIVATED.value,)  # no address left to write to
+_SKIPPED = (AccountStatus.DEACTIVATED,)  # no address left to write to
 
 
 def notice_id(version: str, account_id: str) -> str:
@@ -53,54 +48,33 @@ class AgreementNotices:
 
     def run(self) -> int:
         """One page of every version still being announced; the number of emails queued."""
-        due = list(AgreementVersion.notices_due.query(NOTICE_DUE))
-        return sum(self.next_page(AgreementVersion.get(v.version, consistent_read=True)) for v in due)
+        return sum(self.next_page(version) for version in
+                   (agreement_repo.read(v) for v in agreement_repo.being_announced()) if version is not None)
 
-    def next_page(self, version: AgreementVersion) -> int:
-        if version.notice_due is None:
+    def next_page(self, version: PublishedVersion) -> int:
+        if not version.notice_due:
             return 0
-        cursor = json.loads(version.notice_cursor) if version.notice_cursor else None
-        page = Account.scan(limit=PAGE, page_size=PAGE, last_evaluated_key=cursor,
-                            attributes_to_get=["account_id", "email", "status", "agreement_version"])
-        accounts = list(page)
-        email = notice(self.base_url, str(version.version), str(version.effective_on))
+        accounts, next_cursor = agreement_repo.addressees(version.notice_cursor, PAGE)
+        email = notice(self.base_url, version.version, version.effective_on)
         queued = sum(self._queue(version, account, email) for account in accounts if _told(account, version))
-        self._advance(version, page.last_evaluated_key, queued)
+        self._advance(version, next_cursor, queued)
         return queued
 
-    def _queue(self, version: AgreementVersion, account: Account, email: Email) -> bool:
+    def _queue(self, version: PublishedVersion, account: Addressee, email: Email) -> bool:
+        """False when an earlier run queued it (the id is the version's and the account's)."""
         now = self.clock.now()
-        mail = QueuedMail(notice_id(str(version.version), str(account.account_id)), to=account.email,
-                          subject=email.subject, body=email.body, created_at=now, next_attempt_at=now,
-                          due=outbox.DUE, attempts=0)
-        try:
-            mail.save(condition=QueuedMail.mail_id.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            return False  # queued by an earlier run
-        return True
-
-    def _advance(self, version: AgreementVersion, last_key: object, queued: int) -> None:
-        unchanged = (AgreementVersion.notice_cursor.does_not_exist() if version.notice_cursor is None
-                     else AgreementVersion.notice_cursor == version.notice_cursor)
-        actions: list[Action] = [AgreementVersion.notices_queued.add(queued)]
-        if last_key is None:
-            actions += [AgreementVersion.notice_done_at.set(self.clock.now()), AgreementVersion.notice_due.remove(),
-                        AgreementVersion.notice_cursor.remove()]
-        else:
-            actions.append(AgreementVersion.notice_cursor.set(json.dumps(last_key, sort_keys=True)))
-        try:
-            version.update(actions=actions, condition=unchanged & AgreementVersion.notice_due.exists())
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            # Another run took this page at the same time (the ids kept each email single): count ours only.
-            if queued:
-                version.update(actions=[AgreementVersion.notices_queued.add(queued)])
+        mail = QueuedMail(notice_id(version.version, account.account_id), to=account.email, subject=email.subject,
+                          body=email.body, created_at=now, next_attempt_at=now, due=outbox.DUE, attempts=0)
+        return outbox_repo.add(Queue.MAIL, mail, only_new=True)
 
 
-def _told(account: Account, version: AgreementVersion) -> bool:
+    def _advance(self, version: PublishedVersion, next_cursor: str | None, queued: int) -> None:
+        """Move the cursor on from where this run read; another run that took the page at the same time keeps its
+        place, and only our count is added (the ids kept each email single)."""
+        agreement_repo.advance(version.version, version.notice_cursor, queued, next_cursor, self.clock.now())
+
+
+def _told(account: Addressee, version: PublishedVersion) -> bool:
     if account.status in _SKIPPED:
         return False
     accepted = account.agreement_version

@@ -14,16 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.domain import agreement_text
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
 from chalicelib.services.platform import runtime_settings
-from chalicelib.store.agreements import NOTICE_DUE, AgreementVersion
-from chalicelib.store.base import connection
-from chalicelib.store.runtime import RuntimeSetting, read_setting
+from chalicelib.store import agreement_repo, transaction
+from chalicelib.store.agreement_repo import PublishedVersion
+from chalicelib.store.runtime import read_setting, replacing_setting
 
 SCHEDULE_KEY = "agreement_versions"
 _DATA = Path(__file__).resolve().parents[2] / "data"
@@ -104,10 +101,10 @@ class AgreementVersions:
         if info.effective_on is None:
             return _bundled_text(version)
         if info.sha256 not in _texts:  # by hash: a version's text never changes
-            try:
-                _texts[info.sha256] = str(AgreementVersion.get(version).text)
-            except AgreementVersion.DoesNotExist:
-                raise NotFound(f"There is no agreement version '{version}'.") from None
+            stored = agreement_repo.read(version, consistent=False)
+            if stored is None:
+                raise NotFound(f"There is no agreement version '{version}'.")
+            _texts[info.sha256] = stored.text
         return _texts[info.sha256]
 
     def check_acceptable(self, version: str) -> None:
@@ -168,16 +165,13 @@ class AgreementVersions:
         entries = [*(json.loads(expected) if expected else []),
                    {"version": info.version, "effective_on": info.effective_on, "published_at": info.published_at,
                     "sha256": info.sha256}]
-        row = AgreementVersion(info.version, text=text, sha256=info.sha256, effective_on=info.effective_on,
-                               published_at=info.published_at, published_by=actor, notice_due=NOTICE_DUE)
-        schedule = RuntimeSetting(SCHEDULE_KEY, value=json.dumps(entries), updated_at=info.published_at)
-        unchanged = (RuntimeSetting.key.does_not_exist() if expected is None
-                     else RuntimeSetting.value == expected)
+        assert info.effective_on is not None and info.published_at is not None  # a published one has both
+        row = PublishedVersion(info.version, text=text, sha256=info.sha256, effective_on=info.effective_on,
+                               published_at=info.published_at, published_by=actor)
         try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.save(row, condition=AgreementVersion.version.does_not_exist())
-                tx.save(schedule, condition=unchanged)
-        except TransactWriteError:
+            transaction.commit([agreement_repo.publishing(row),
+                                replacing_setting(SCHEDULE_KEY, json.dumps(entries), expected, info.published_at)])
+        except transaction.Refused:
             raise Conflict("Another version was published at the same moment; run the command again.",
                            code="AGREEMENT_CHANGING") from None
         runtime_settings.clear_cache()

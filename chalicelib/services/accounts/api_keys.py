@@ -5,7 +5,7 @@ from chalicelib.domain.clock import Clock
 from chalicelib.domain.scopes import DEFAULT_SCOPES, Scope
 from chalicelib.services.accounts.activity import ActivityKind, record_activity
 from chalicelib.services.accounts.sessions import Credentials, IssuedApiKey
-from chalicelib.store.accounts import Credential
+from chalicelib.store.credential_repo import Credential
 
 
 class ApiKeys:

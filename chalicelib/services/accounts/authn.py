@@ -4,14 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pynamodb.exceptions import UpdateError
-
-from chalicelib.domain.accounts import AccountStatus
+from chalicelib.domain.accounts import Account, AccountStatus
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import AccountBlocked, AccountInactive, Forbidden, ScopeMissing, Unauthenticated
 from chalicelib.domain.ids import sha256_hex
 from chalicelib.domain.scopes import ALL_SCOPES, Need, Scope, stored_scopes
-from chalicelib.store.accounts import Account, Credential
+from chalicelib.store import account_repo, credential_repo
+from chalicelib.store.credential_repo import Credential
 
 if TYPE_CHECKING:
     from chalicelib.services.platform.rate_limit import RateLimiter
@@ -24,13 +23,13 @@ def refusal(status: str) -> AccountBlocked | AccountInactive | None:
 
     A fresh exception each time: a shared instance raised again keeps every earlier traceback alive.
     """
-    if status == AccountStatus.BLOCKED.value:
+    if status == AccountStatus.BLOCKED:
         return AccountBlocked("This account is blocked.")
-    if status == AccountStatus.LOCKED.value:
+    if status == AccountStatus.LOCKED:
         return AccountInactive("This account is locked after a report of unauthorized access. "
                                "Reset your password through the link we emailed you to unlock it.",
                                code="ACCOUNT_LOCKED")
-    if status == AccountStatus.DEACTIVATED.value:
+    if status == AccountStatus.DEACTIVATED:
         return AccountInactive("This account was deactivated.")
     return None
 
@@ -66,18 +65,16 @@ def authenticate(secret: str | None, clock: Clock, *, ip: str | None = None,
     if not secret:
         raise Unauthenticated("Sign in, or send an API key as 'Authorization: Bearer <key>'.")
     token_hash = sha256_hex(secret)
-    try:
-        credential = Credential.get(token_hash)
-    except Credential.DoesNotExist:
-        raise Unauthenticated("The token or API key is not valid.") from None
+    credential = credential_repo.read(token_hash, consistent=False)
+    if credential is None:
+        raise Unauthenticated("The token or API key is not valid.")
     now = clock.now()
-    if credential.expires_at is not None and credential.expires_at.timestamp() <= now:
+    if credential.expires_at is not None and credential.expires_at <= now:
         raise Unauthenticated("The session has expired. Please sign in again.")
-    try:
-        # Strongly consistent: this read is also the one an order's debit starts from (Wallet.post's `known`).
-        account = Account.get(credential.account_id, consistent_read=True)
-    except Account.DoesNotExist:
-        raise Unauthenticated("The token or API key is not valid.") from None
+    # Strongly consistent: this read is also the one an order's debit starts from (Wallet.post's `known`).
+    account = account_repo.read(credential.account_id)
+    if account is None:
+        raise Unauthenticated("The token or API key is not valid.")
     refused = refusal(account.status)
     if refused is not None:
         raise refused
@@ -101,10 +98,7 @@ def _touch(credential: Credential, account: Account, now: float, ip: str | None,
 
     if agreement_acceptance.accept_by_use(credential, account, now, ip, request_id):
         return
-    try:
-        credential.update(actions=[Credential.last_used_at.set(now)], condition=Credential.token_hash.exists())
-    except UpdateError:
-        pass  # revoked a moment ago: nothing to record, and the next request is refused anyway
+    credential_repo.touch(credential.token_hash, now)  # revoked a moment ago: nothing recorded, the next is refused
 
 
 def authenticate_from(secret: str | None, ip: str | None, clock: Clock, failed: RateLimiter, *,

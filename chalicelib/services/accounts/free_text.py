@@ -11,10 +11,7 @@ import json
 
 from chalicelib.domain.accounts import AccountStatus
 from chalicelib.domain.clock import Clock
-from chalicelib.store.accounts import Account, Credential
-from chalicelib.store.payments import RefundRequest
-from chalicelib.store.runtime import ActivityEntry
-from chalicelib.store.support import Ticket, TicketMessage
+from chalicelib.store import account_repo, activity_repo, credential_repo, refund_words, support_repo
 
 REMOVED = "[removed: its author withdrew consent (12.3)]"
 _OPEN_REFUNDS = ("pending", "approving")  # services.refunds.RefundStatus values still being decided
@@ -23,10 +20,8 @@ _SYSTEM_SUBJECTS = ("refund_request",)  # ticket kinds whose subject we wrote, n
 
 def legal_hold(account_id: str) -> str | None:
     """Why the user's words must stay for now, or None."""
-    for request in RefundRequest.by_account.query(account_id):
-        if request.status in _OPEN_REFUNDS:
-            return f"refund request {request.request_id} is still being decided"
-    return None
+    request_id = refund_words.first_in(account_id, _OPEN_REFUNDS)
+    return None if request_id is None else f"refund request {request_id} is still being decided"
 
 
 class FreeText:
@@ -36,41 +31,35 @@ class FreeText:
     def minimise(self, account_id: str) -> bool:
         """Remove the deactivated account's own words unless a legal hold applies (then it is marked to wait);
         True when done."""
-        account = Account.get(account_id, consistent_read=True)
-        if account.status != AccountStatus.DEACTIVATED.value:
+        account = account_repo.read(account_id)
+        if account is None or account.status != AccountStatus.DEACTIVATED:
             return False
         if legal_hold(account_id) is not None:
-            account.update(actions=[Account.free_text_due.set(True)])
+            account_repo.change(account_id, {"free_text_due": True})
             return False
         self._tickets(account_id)
-        for request in RefundRequest.by_account.query(account_id):
-            if request.reason != REMOVED:
-                request.update(actions=[RefundRequest.reason.set(REMOVED)])
-        self._activity(account_id)
-        with Credential.batch_write() as batch:  # key labels: revoking deleted them; the index may lag behind
-            for credential in Credential.by_account.query(account_id):
-                batch.delete(credential)
-        account.update(actions=[Account.free_text_due.remove(), Account.free_text_removed_at.set(self.clock.now())])
+        refund_words.overwrite_reasons(account_id, REMOVED)
+        activity_repo.rewrite_details(account_id, _without_url)
+        # key labels: revoking deleted them; the index may lag behind
+        credential_repo.delete_all(c.token_hash for c in credential_repo.of_account(account_id))
+        account_repo.change(account_id, {"free_text_due": None, "free_text_removed_at": self.clock.now()})
         return True
 
     def minimise_if_waiting(self, account_id: str) -> bool:
         """Finish what a legal hold postponed (called when a refund request is decided)."""
-        try:
-            waiting = bool(Account.get(account_id, consistent_read=True).free_text_due)
-        except Account.DoesNotExist:
-            return False
-        return waiting and self.minimise(account_id)
+        account = account_repo.read(account_id)
+        return account is not None and bool(account.free_text_due) and self.minimise(account_id)
 
     def _tickets(self, account_id: str) -> None:
-        for ticket in Ticket.by_account.query(account_id):
-            for message in TicketMessage.query(ticket.ticket_id):
+        for ticket in support_repo.tickets_of(account_id):
+            for message in support_repo.messages(ticket.ticket_id):
                 if message.author == "user" and message.body != REMOVED:
-                    message.update(actions=[TicketMessage.body.set(REMOVED)])
+                    support_repo.overwrite_message(ticket.ticket_id, message.seq, REMOVED)
             if ticket.kind not in _SYSTEM_SUBJECTS and ticket.subject != REMOVED:
-                ticket.update(actions=[Ticket.subject.set(REMOVED), Ticket.contact_email.remove()])
+                support_repo.overwrite_subject(ticket.ticket_id, REMOVED)
 
-    def _activity(self, account_id: str) -> None:
-        for entry in ActivityEntry.query(account_id):
-            detail = json.loads(entry.detail) if entry.detail else {}
-            if detail.get("url"):
-                entry.update(actions=[ActivityEntry.detail.set(json.dumps({**detail, "url": REMOVED}, sort_keys=True))])
+
+def _without_url(detail: str) -> str | None:
+    """An activity entry's detail with the webhook address it names removed; None when it names none."""
+    parsed = json.loads(detail)
+    return json.dumps({**parsed, "url": REMOVED}, sort_keys=True) if parsed.get("url") else None

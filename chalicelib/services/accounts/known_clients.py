@@ -5,8 +5,9 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from chalicelib.domain.accounts import Account
 from chalicelib.domain.ids import new_secret, sha256_hex
-from chalicelib.store.accounts import Account
+from chalicelib.store import account_repo
 
 REMEMBERED = 20  # of each, newest first
 MAX_DEVICE_LENGTH = 200
@@ -47,8 +48,8 @@ def remember(account: Account, ip: str, device: str, device_token: str | None) -
     token = device_token if device_token and trusted_device(account, device_token) else new_secret(24)
     fresh = (_newest_first(ips, ip), _newest_first(devices, device), _newest_first(tokens, sha256_hex(token)))
     if fresh != (ips, devices, tokens):
-        account.update(actions=[Account.sign_in_ips.set(fresh[0]), Account.sign_in_devices.set(fresh[1]),
-                                Account.trusted_devices.set(fresh[2])])
+        account_repo.change(account.account_id, {"sign_in_ips": tuple(fresh[0]), "sign_in_devices": tuple(fresh[1]),
+                                                 "trusted_devices": tuple(fresh[2])})
     return Remembered(new_place=new_place, device_token=token)
 
 

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
-
-from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import RateLimited
 from chalicelib.domain.ids import sha256_hex
-from chalicelib.store.accounts import LoginThrottle
+from chalicelib.store.throttle_repo import DynamoThrottleStore, ThrottleStore
 
 WINDOW_SECONDS = 15 * 60
 
@@ -45,8 +42,10 @@ def wait_after(failures: int, rule: ThrottleRule) -> int:
 
 
 class SignInThrottle:
-    def __init__(self, clock: Clock, ip_free_failures: int = IP_RULE.free_failures) -> None:
+    def __init__(self, clock: Clock, ip_free_failures: int = IP_RULE.free_failures,
+                 store: ThrottleStore | None = None) -> None:
         self.clock = clock
+        self.store = store or DynamoThrottleStore()
         self.ip_rule = ThrottleRule(free_failures=ip_free_failures, max_wait_seconds=IP_RULE.max_wait_seconds)
 
     def check(self, email: str, ip: str, *, known_at_ip: bool, trusted_device: str | None = None) -> None:
@@ -55,9 +54,8 @@ class SignInThrottle:
         keys = _keys(email, ip, trusted_device) if trusted_device or not known_at_ip else [_pair_key(email, ip)]
         now = self.clock.now()
         for key in keys:
-            try:
-                item = LoginThrottle.get(key, consistent_read=True)
-            except DoesNotExist:
+            item = self.store.read(key)
+            if item is None:
                 continue
             if item.blocked_until > now:
                 wait = math.ceil(item.blocked_until - now)
@@ -72,29 +70,15 @@ class SignInThrottle:
 
     def forget(self, email: str, ip: str, trusted_device: str | None = None) -> None:
         """A successful sign-in or password reset clears the pair's (or device's) count, never the IP's."""
-        LoginThrottle(_keys(email, ip, trusted_device)[0]).delete()
+        self.store.forget(_keys(email, ip, trusted_device)[0])
 
     def _count(self, key: str, rule: ThrottleRule) -> None:
         now = self.clock.now()
         window_end = now + WINDOW_SECONDS
-        item = LoginThrottle(key)
-        try:
-            item.update(actions=[LoginThrottle.failures.add(1), LoginThrottle.window_ends_at.set(window_end),
-                                 LoginThrottle.expires_at.set(_ttl(window_end))],
-                        condition=LoginThrottle.window_ends_at > now)
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            # No live window: start one. Two racing starts may count one failure too few, which is harmless.
-            item = LoginThrottle(key, failures=1, window_ends_at=window_end, blocked_until=0,
-                                 expires_at=_ttl(window_end))
-            item.save()
-        wait = wait_after(int(item.failures), rule)
+        wait = wait_after(self.store.add_failure(key, now, window_end), rule)
         if wait:
             blocked_until = now + wait
-            item.update(actions=[LoginThrottle.blocked_until.set(blocked_until),
-                                 LoginThrottle.window_ends_at.set(max(window_end, blocked_until)),
-                                 LoginThrottle.expires_at.set(_ttl(max(window_end, blocked_until)))])
+            self.store.block(key, blocked_until, max(window_end, blocked_until))
 
 
 def _keys(email: str, ip: str, trusted_device: str | None) -> list[str]:
@@ -108,7 +92,3 @@ def _pair_key(email: str, ip: str) -> str:
 
 def _ip_key(ip: str) -> str:
     return f"ip#{ip[:64]}"
-
-
-def _ttl(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts + 60, tz=UTC)

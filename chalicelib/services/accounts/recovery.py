@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
-
-from chalicelib.domain.accounts import AccountStatus
+from chalicelib.domain.accounts import Account, AccountStatus
 from chalicelib.domain.errors import AccountInactive, Conflict
 from chalicelib.domain.ids import sha256_hex
 from chalicelib.services.accounts import account_emails, known_clients, security_emails
@@ -19,11 +16,10 @@ from chalicelib.services.accounts.identity import normalise_email
 from chalicelib.services.accounts.one_time_tokens import TokenPurpose, supersede_reset_links, token_invalid
 from chalicelib.services.accounts.sessions import IssuedSession
 from chalicelib.services.accounts.signin import SignIn
-from chalicelib.store.accounts import Account
-from chalicelib.store.base import connection
+from chalicelib.store import account_repo, transaction
 
 # Who may reset a password; a reset also proves the email (verifies) and lifts a lock.
-_RESETTABLE = (AccountStatus.ACTIVE.value, AccountStatus.UNVERIFIED.value, AccountStatus.LOCKED.value)
+_RESETTABLE = (AccountStatus.ACTIVE, AccountStatus.UNVERIFIED, AccountStatus.LOCKED)
 
 
 @dataclass(frozen=True)
@@ -72,16 +68,14 @@ class Recovery:
             raise refusal(account.status) or AccountInactive("This account cannot be used.")
         new_hash = self.passwords.hash(password)
         stale_links, unchanged = supersede_reset_links(account)
+        reset = account_repo.changing(account.account_id, {"password_hash": new_hash, "status": AccountStatus.ACTIVE,
+                                                           "status_reason": None},
+                                      add=stale_links, when={"status": _RESETTABLE, **unchanged})
         try:
-            with TransactWrite(connection=connection()) as tx:
-                self.tokens.spend(tx, row)
-                tx.update(account, actions=[Account.password_hash.set(new_hash),
-                                            Account.status.set(AccountStatus.ACTIVE.value),
-                                            Account.status_reason.remove(), *stale_links],
-                          condition=Account.status.is_in(*_RESETTABLE) & unchanged)
-        except TransactWriteError:
+            transaction.commit([self.tokens.spending(row), reset])
+        except transaction.Refused:
             raise token_invalid() from None
-        was_locked = account.status == AccountStatus.LOCKED.value
+        was_locked = account.status == AccountStatus.LOCKED
         keys_revoked = revoke_api_keys or was_locked
         self.credentials.sign_out_everywhere(account.account_id, api_keys_too=keys_revoked)
         self.throttle.forget(account.email, ip)
@@ -97,9 +91,9 @@ class Recovery:
         self.passwords.check_policy(new_password, account.email)
         stale_links, unchanged = supersede_reset_links(account)
         try:
-            account.update(actions=[Account.password_hash.set(self.passwords.hash(new_password)), *stale_links],
-                           condition=(Account.password_hash == account.password_hash) & unchanged)
-        except UpdateError:
+            account_repo.change(account.account_id, {"password_hash": self.passwords.hash(new_password)},
+                                add=stale_links, when={"password_hash": account.password_hash, **unchanged})
+        except transaction.Refused:
             raise Conflict("Your password or reset links changed meanwhile. Please try again.",
                            code="ACCOUNT_CHANGED") from None
         session = self.credentials.restart_sessions(account.account_id, ip, known_clients.device_of(user_agent),

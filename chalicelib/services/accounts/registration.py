@@ -4,11 +4,8 @@ from __future__ import annotations
 import random
 import time
 
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.config import Settings
-from chalicelib.domain.accounts import AccountStatus
+from chalicelib.domain.accounts import Account, AccountStatus
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import (
     AccountBlocked,
@@ -27,9 +24,8 @@ from chalicelib.services.accounts.identity import email_claim_key, normalise_ema
 from chalicelib.services.accounts.one_time_tokens import OneTimeTokens, TokenPurpose, token_invalid
 from chalicelib.services.accounts.passwords import Passwords
 from chalicelib.services.accounts.sessions import Credentials
-from chalicelib.store.accounts import Account, OneTimeToken
-from chalicelib.store.base import connection
-from chalicelib.store.ledger import Claim
+from chalicelib.store import account_repo, claims, token_repo, transaction
+from chalicelib.store.token_repo import OneTimeToken
 
 _CREATE_ATTEMPTS = 5
 
@@ -38,13 +34,13 @@ def require_can_spend(account: Account) -> None:
     """Ordering and top-ups call this first: raises AccountUnverified (403 EMAIL_NOT_VERIFIED), AccountBlocked,
     AccountInactive (locked, deactivated) or AccountRestricted (balance below zero after a dispute)."""
     status = account.status
-    if status == AccountStatus.UNVERIFIED.value:
+    if status == AccountStatus.UNVERIFIED:
         raise AccountUnverified("Confirm your email address first: follow the link we sent you, or ask for a new one.")
-    if status == AccountStatus.BLOCKED.value:
+    if status == AccountStatus.BLOCKED:
         raise AccountBlocked("This account is blocked.")
-    if status != AccountStatus.ACTIVE.value:
+    if status != AccountStatus.ACTIVE:
         raise AccountInactive("This account cannot be used now.")
-    if int(account.balance_cents) < 0:
+    if account.balance_cents < 0:
         raise AccountRestricted("Your balance is below zero after a payment dispute; top up to use the service again.")
 
 
@@ -80,7 +76,7 @@ class AccountsService:
         self.passwords.check_policy(password, email)
         now = self.clock.now()
         account = Account(new_id("acc"), email=email, password_hash=self.passwords.hash(password),
-                          status=AccountStatus.UNVERIFIED.value, agreement_version=agreement_version,
+                          status=AccountStatus.UNVERIFIED, agreement_version=agreement_version,
                           agreement_accepted_at=now, agreement_accepted_ip=ip, created_at=now, created_ip=ip)
         token, row = self.tokens.new(account.account_id, TokenPurpose.VERIFY, self.settings.verify_token_ttl_seconds)
         try:
@@ -99,7 +95,7 @@ class AccountsService:
         if password is not None:
             self.passwords.check_policy(password, email)
         account = Account(new_id("acc"), email=email, password_hash=self.passwords.hash(password) if password else None,
-                          status=AccountStatus.ACTIVE.value, created_at=self.clock.now(), is_admin_created=True)
+                          status=AccountStatus.ACTIVE, created_at=self.clock.now(), is_admin_created=True)
         self._create(account, None)
         return account
 
@@ -107,13 +103,12 @@ class AccountsService:
         """Spend a verification token and activate its account; raises InvalidInput (TOKEN_INVALID/EXPIRED)."""
         row = self.tokens.find(token, TokenPurpose.VERIFY)
         account = self.get(row.account_id)
+        activate = (account_repo.changing(account.account_id, {"status": AccountStatus.ACTIVE},
+                                          when={"status": AccountStatus.UNVERIFIED})
+                    if account.status == AccountStatus.UNVERIFIED else None)
         try:
-            with TransactWrite(connection=connection()) as tx:
-                OneTimeTokens.spend(tx, row)
-                if account.status == AccountStatus.UNVERIFIED.value:
-                    tx.update(account, actions=[Account.status.set(AccountStatus.ACTIVE.value)],
-                              condition=Account.status == AccountStatus.UNVERIFIED.value)
-        except TransactWriteError:
+            transaction.commit([OneTimeTokens.spending(row), activate])
+        except transaction.Refused:
             raise token_invalid() from None
         record_activity(account.account_id, ActivityKind.EMAIL_VERIFIED, ip, clock=self.clock,
                         retention_days=self.settings.activity_retention_days)
@@ -122,7 +117,7 @@ class AccountsService:
     def resend_verification(self, email: str) -> None:
         """Mail a new verification link if the address has an unverified account; silent either way."""
         account = self.find_by_email(normalise_email(email))
-        if account is None or account.status != AccountStatus.UNVERIFIED.value:
+        if account is None or account.status != AccountStatus.UNVERIFIED:
             return
         if self.tokens.may_mail(TokenPurpose.VERIFY.value, account.account_id):
             token = self.tokens.issue(account.account_id, TokenPurpose.VERIFY, self.settings.verify_token_ttl_seconds)
@@ -133,11 +128,7 @@ class AccountsService:
 
         An address without an account costs the same two reads (the second of an id nobody has), so the time
         of a sign-in or a reset says nothing about whether the address has an account."""
-        owner = self.owner_id(email)
-        try:
-            return Account.get(owner or new_id("acc"), consistent_read=True)
-        except Account.DoesNotExist:
-            return None
+        return account_repo.read(self.owner_id(email) or new_id("acc"))
 
     def owner_id(self, email: str) -> str | None:
         """The id of the account that owns this address (any case), or None: one read of its claim."""
@@ -145,16 +136,13 @@ class AccountsService:
             key = email_claim_key(normalise_email(email))
         except InvalidInput:
             return None
-        try:
-            return str(Claim.get(key, consistent_read=True).value)
-        except Claim.DoesNotExist:
-            return None
+        return claims.value_of(key)
 
     def get(self, account_id: str) -> Account:
-        try:
-            return Account.get(account_id, consistent_read=True)
-        except Account.DoesNotExist:
-            raise NotFound("Account not found.") from None
+        account = account_repo.read(account_id)
+        if account is None:
+            raise NotFound("Account not found.")
+        return account
 
     def credentials(self) -> Credentials:
         return Credentials(self.clock, self.settings.session_ttl_seconds)
@@ -167,21 +155,17 @@ class AccountsService:
         # The email claim and the account commit together: of two racing registrations exactly one wins.
         # A loser may first see a TransactionConflict while the winner is in flight; retrying turns it
         # into the claim's condition failing, i.e. EMAIL_TAKEN.
-        claim = Claim(email_claim_key(account.email), value=account.account_id, created_at=account.created_at)
+        writes = [claims.claiming(email_claim_key(account.email), account.account_id, account.created_at),
+                  account_repo.creating(account), token_repo.saving(token_row) if token_row is not None else None]
         for attempt in range(_CREATE_ATTEMPTS):
             try:
-                with TransactWrite(connection=connection()) as tx:
-                    tx.save(claim, condition=Claim.key.does_not_exist())
-                    tx.save(account, condition=Account.account_id.does_not_exist())
-                    if token_row is not None:
-                        tx.save(token_row)
+                transaction.commit(writes)
                 return
-            except TransactWriteError as exc:
-                codes = [r.code if r else None for r in (exc.cancellation_reasons or [])]
-                if codes and codes[0] == "ConditionalCheckFailed":
+            except transaction.Refused as refused:
+                if refused.codes[:1] == (transaction.CONDITION_FAILED,):
                     raise Conflict("An account with this email already exists. Sign in or reset your password.",
                                    code="EMAIL_TAKEN", details={"field": "email"}) from None
-                if "TransactionConflict" not in codes or attempt == _CREATE_ATTEMPTS - 1:
+                if not refused.conflict or attempt == _CREATE_ATTEMPTS - 1:
                     raise
                 time.sleep(random.uniform(0, 0.05 * (attempt + 1)))
 

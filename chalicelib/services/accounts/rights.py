@@ -2,10 +2,7 @@
 accept a new agreement version (13)."""
 from __future__ import annotations
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
-
-from chalicelib.domain.accounts import AccountStatus
+from chalicelib.domain.accounts import Account, AccountStatus
 from chalicelib.domain.errors import AccountInactive, Conflict
 from chalicelib.services.accounts.activity import ActivityKind, record_activity
 from chalicelib.services.accounts.free_text import FreeText
@@ -13,11 +10,9 @@ from chalicelib.services.accounts.identity import email_claim_key
 from chalicelib.services.accounts.one_time_tokens import OneTimeTokens
 from chalicelib.services.accounts.registration import AccountsService, account_emails, check_current_agreement
 from chalicelib.services.accounts.sessions import Credentials
-from chalicelib.store.accounts import Account
-from chalicelib.store.base import connection
-from chalicelib.store.ledger import Claim
+from chalicelib.store import account_repo, claims, transaction
 
-_USABLE = (AccountStatus.ACTIVE.value, AccountStatus.UNVERIFIED.value)
+_USABLE = (AccountStatus.ACTIVE, AccountStatus.UNVERIFIED)
 
 
 class AccountRights:
@@ -31,10 +26,10 @@ class AccountRights:
     def report_unauthorized(self, account: Account, ip: str) -> None:
         """Lock the account now, revoke every session and key, and email a reset link that unlocks it."""
         try:
-            account.update(actions=[Account.status.set(AccountStatus.LOCKED.value),
-                                    Account.status_reason.set("unauthorized access reported by the user")],
-                           condition=Account.status.is_in(*_USABLE))
-        except UpdateError:
+            account_repo.change(account.account_id, {"status": AccountStatus.LOCKED,
+                                                     "status_reason": "unauthorized access reported by the user"},
+                                when={"status": _USABLE})
+        except transaction.Refused:
             raise AccountInactive("This account cannot be locked in its current state.") from None
         self.credentials.revoke_all(account.account_id)
         self._record(account.account_id, ActivityKind.UNAUTHORIZED_ACCESS_REPORTED, ip)
@@ -49,7 +44,7 @@ class AccountRights:
         Spendable money must be claimed first through a refund request (6.3): raises Conflict
         (BALANCE_REMAINING) while some is left. A pending request's held money stays in its process."""
         account = self.accounts.get(account.account_id)  # consistent: the balance check must see every payment
-        available = int(account.balance_cents) - int(account.held_cents)
+        available = account.available_cents
         if available > 0:
             raise Conflict(f"You still have {available} cents on your balance. Request a refund of it first "
                            "(POST /v1/refund-requests), then withdraw your consent.", code="BALANCE_REMAINING",
@@ -64,28 +59,23 @@ class AccountRights:
     def accept_agreement(self, account: Account, version: str, ip: str) -> Account:
         """Record that the user accepts the agreement version in force (or a newer one), with time and IP."""
         check_current_agreement(version, self.settings, self.clock)
-        account.update(actions=[Account.agreement_version.set(version),
-                                Account.agreement_accepted_at.set(self.clock.now()),
-                                Account.agreement_accepted_ip.set(ip),
-                                Account.agreement_accepted_request.remove()])
+        accepted = account_repo.change(account.account_id, {
+            "agreement_version": version, "agreement_accepted_at": self.clock.now(), "agreement_accepted_ip": ip,
+            "agreement_accepted_request": None})
         self._record(account.account_id, ActivityKind.AGREEMENT_ACCEPTED, ip, {"version": version})
-        return account
+        return accepted
 
     def _deactivate(self, account: Account) -> None:
         # Personal data goes (email, password, webhook, sign-up IP); the email is freed for a new sign-up.
         # The version condition fails if money moved since the balance was checked.
+        deactivate = account_repo.changing(account.account_id, {
+            "status": AccountStatus.DEACTIVATED, "status_reason": "consent withdrawn by the user",
+            "email": f"withdrawn+{account.account_id}@invalid", "password_hash": None, "webhook_url": None,
+            "webhook_secret": None, "created_ip": None, "sign_in_ips": None, "sign_in_devices": None,
+            "trusted_devices": None}, when={"version": account.version, "status": _USABLE})
         try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.update(account, actions=[
-                    Account.status.set(AccountStatus.DEACTIVATED.value),
-                    Account.status_reason.set("consent withdrawn by the user"),
-                    Account.email.set(f"withdrawn+{account.account_id}@invalid"),
-                    Account.password_hash.remove(), Account.webhook_url.remove(), Account.webhook_secret.remove(),
-                    Account.created_ip.remove(), Account.sign_in_ips.remove(), Account.sign_in_devices.remove(),
-                    Account.trusted_devices.remove(),
-                ], condition=(Account.version == account.version) & Account.status.is_in(*_USABLE))
-                tx.delete(Claim(email_claim_key(account.email)), condition=Claim.value == account.account_id)
-        except TransactWriteError:
+            transaction.commit([deactivate, claims.releasing(email_claim_key(account.email), account.account_id)])
+        except transaction.Refused:
             raise Conflict("Your account changed meanwhile (a payment or order?). Please try again.",
                            code="ACCOUNT_CHANGED") from None
 

@@ -2,10 +2,10 @@
 a changed password, and the answers to a registration or reset that must not say whether an account exists."""
 from __future__ import annotations
 
+from chalicelib.domain.accounts import Account
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.providers.mailer import Mailer
 from chalicelib.services.accounts.account_emails import SIGNATURE, Email, deliver
-from chalicelib.store.accounts import Account
 
 
 def _not_you(base_url: str) -> str:

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from pynamodb.exceptions import UpdateError
-
+from chalicelib.domain.accounts import Account
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.ids import new_id, new_secret, sha256_hex
 from chalicelib.domain.scopes import DEFAULT_SCOPES, Scope
-from chalicelib.store.accounts import Account, Credential
+from chalicelib.store import account_repo, credential_repo, transaction
+from chalicelib.store.credential_repo import Credential
 
 SESSION = "session"
 API_KEY = "api_key"
@@ -59,23 +58,19 @@ class Credentials:
 
     def _issue_session(self, account_id: str, ip: str | None, device: str | None, now: float) -> IssuedSession:
         token, key_id, expires_at = new_secret(32), new_id("ses"), now + self.session_ttl_seconds
-        Credential(sha256_hex(token), account_id=account_id, kind=SESSION, key_id=key_id, created_at=now,
-                   expires_at=datetime.fromtimestamp(expires_at, tz=UTC), ip=ip, device=device or None).save()
+        credential_repo.save(Credential(sha256_hex(token), account_id=account_id, kind=SESSION, key_id=key_id,
+                                        created_at=now, expires_at=expires_at, ip=ip, device=device or None))
         return IssuedSession(token=token, key_id=key_id, expires_at=expires_at)
 
     def list_sessions(self, account: Account) -> list[Credential]:
         """The account's live sessions, newest first (expired and signed-out-everywhere ones left out)."""
         now, cutoff = self.clock.now(), account.sessions_valid_after
-        found = Credential.by_account.query(account.account_id, filter_condition=Credential.kind == SESSION,
-                                            scan_index_forward=False)
-        return [c for c in found if (c.expires_at is None or c.expires_at.timestamp() > now)
+        found = credential_repo.of_account(account.account_id, SESSION, newest_first=True)
+        return [c for c in found if (c.expires_at is None or c.expires_at > now)
                 and (cutoff is None or c.created_at > cutoff)]
 
     def find(self, token_hash: str) -> Credential | None:
-        try:
-            return Credential.get(token_hash, consistent_read=True)
-        except Credential.DoesNotExist:
-            return None
+        return credential_repo.read(token_hash, consistent=True)
 
     def revoke_session(self, account: Account, session_id: str) -> None:
         """Sign one session out; raises NotFound unless the account has a live session with this id."""
@@ -90,12 +85,12 @@ class Credentials:
                            code="TOO_MANY_API_KEYS")
         now = self.clock.now()
         api_key, key_id = API_KEY_PREFIX + new_secret(32), new_id("key")
-        Credential(sha256_hex(api_key), account_id=account_id, kind=API_KEY, key_id=key_id, label=label,
-                   created_at=now, scopes={s.value for s in scopes}).save()
+        credential_repo.save(Credential(sha256_hex(api_key), account_id=account_id, kind=API_KEY, key_id=key_id,
+                                        label=label, created_at=now, scopes=frozenset(s.value for s in scopes)))
         return IssuedApiKey(api_key=api_key, key_id=key_id, label=label, created_at=now, scopes=scopes)
 
     def list_api_keys(self, account_id: str) -> list[Credential]:
-        return list(Credential.by_account.query(account_id, filter_condition=Credential.kind == API_KEY))
+        return credential_repo.of_account(account_id, API_KEY)
 
     def revoke_api_key(self, account_id: str, key_id: str) -> None:
         """Raises NotFound unless the account has a key with this id."""
@@ -103,34 +98,28 @@ class Credentials:
                     NotFound("There is no API key with this id on your account.", code="API_KEY_NOT_FOUND"))
 
     def revoke(self, token_hash: str) -> None:
-        Credential(token_hash).delete()
+        credential_repo.delete(token_hash)
 
     def revoke_sessions(self, account_id: str) -> int:
         """Sign out everywhere: every session of the account stops working now. Returns how many were deleted."""
-        self._refuse_older(account_id, [Account.sessions_valid_after])
+        self._refuse_older(account_id, ["sessions_valid_after"])
         return self._delete(account_id, SESSION)
 
     def revoke_all(self, account_id: str) -> int:
         """Every session and API key of the account stops working now. Returns how many were deleted."""
-        self._refuse_older(account_id, [Account.sessions_valid_after, Account.keys_valid_after])
+        self._refuse_older(account_id, ["sessions_valid_after", "keys_valid_after"])
         return self._delete(account_id, None)
 
-    def _refuse_older(self, account_id: str, fields: list[object]) -> None:
+    def _refuse_older(self, account_id: str, cutoffs: list[str]) -> None:
         now = self.clock.now()
         try:
-            Account(account_id).update(actions=[f.set(now) for f in fields],  # type: ignore[attr-defined]
-                                       condition=Account.account_id.exists())
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise NotFound("Account not found.") from None
-            raise
+            account_repo.change(account_id, dict.fromkeys(cutoffs, now), when=account_repo.EXISTS)
+        except transaction.Refused:
+            raise NotFound("Account not found.") from None
 
     def _delete(self, account_id: str, kind: str | None) -> int:
-        condition = Credential.kind == kind if kind else None
-        doomed = list(Credential.by_account.query(account_id, filter_condition=condition))
-        with Credential.batch_write() as batch:
-            for credential in doomed:
-                batch.delete(credential)
+        doomed = credential_repo.of_account(account_id, kind)
+        credential_repo.delete_all(c.token_hash for c in doomed)
         return len(doomed)
 
 
@@ -139,4 +128,4 @@ def _delete_one(listed: list[Credential], key_id: str, missing: NotFound) -> Non
     credential = next((c for c in listed if c.key_id == key_id), None)
     if credential is None:
         raise missing
-    credential.delete()
+    credential_repo.delete(credential.token_hash)

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pynamodb.exceptions import UpdateError
-
+from chalicelib.domain.accounts import Account
 from chalicelib.domain.errors import Forbidden, InvalidInput, Unauthenticated
 from chalicelib.services.accounts import account_emails, known_clients, security_emails, two_factor
 from chalicelib.services.accounts.activity import ActivityKind, record_activity
@@ -14,7 +13,7 @@ from chalicelib.services.accounts.login_throttle import SignInThrottle
 from chalicelib.services.accounts.registration import AccountsService
 from chalicelib.services.accounts.sessions import SESSION, Credentials, IssuedSession
 from chalicelib.services.accounts.two_factor import Challenge, TwoFactor
-from chalicelib.store.accounts import Account
+from chalicelib.store import account_repo, transaction
 
 REAUTHENTICATED_WITHIN_SECONDS = 15 * 60  # how recent a sign-in must be to sign other sessions out
 
@@ -115,9 +114,9 @@ class SignIn:
         if not self.passwords.needs_rehash(current_hash):
             return
         try:
-            account.update(actions=[Account.password_hash.set(self.passwords.hash(password))],
-                           condition=Account.password_hash == current_hash)
-        except UpdateError:
+            account_repo.change(account.account_id, {"password_hash": self.passwords.hash(password)},
+                                when={"password_hash": current_hash})
+        except transaction.Refused:
             pass  # the password changed meanwhile: the newer hash wins
 
     def _record(self, account_id: str, kind: ActivityKind, ip: str, detail: dict[str, object] | None = None) -> None:

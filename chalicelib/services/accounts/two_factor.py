@@ -12,11 +12,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pyotp
-from pynamodb.exceptions import DeleteError, UpdateError
 
+from chalicelib.domain.accounts import Account
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from chalicelib.domain.ids import new_secret, sha256_hex
@@ -29,7 +28,8 @@ from chalicelib.domain.totp import (
 )
 from chalicelib.services.accounts.activity import ActivityKind, record_activity
 from chalicelib.services.accounts.login_throttle import SignInThrottle
-from chalicelib.store.accounts import Account, OneTimeToken
+from chalicelib.store import account_repo, token_repo, transaction
+from chalicelib.store.token_repo import OneTimeToken
 
 CHALLENGE_TTL_SECONDS = 300
 CHALLENGE_ATTEMPTS = 5
@@ -75,10 +75,8 @@ class TwoFactor:
             raise already_on
         secret = pyotp.random_base32()
         try:
-            Account(account.account_id).update(actions=[Account.totp_pending_secret.set(secret)],
-                                               condition=Account.totp_secret.does_not_exist())
-        except UpdateError as exc:
-            _conditional(exc)
+            account_repo.change(account.account_id, {"totp_pending_secret": secret}, when={"totp_secret": None})
+        except transaction.Refused:
             raise already_on from None
         uri = pyotp.TOTP(secret, interval=STEP_SECONDS).provisioning_uri(name=account.email, issuer_name=ISSUER)
         return Enrollment(secret=secret, otpauth_uri=uri)
@@ -95,12 +93,10 @@ class TwoFactor:
             raise _code_invalid()
         codes, hashes = new_recovery_codes()
         try:
-            Account(account.account_id).update(
-                actions=[Account.totp_secret.set(pending), Account.totp_pending_secret.remove(),
-                         Account.totp_last_step.set(step), Account.recovery_codes.set(hashes)],
-                condition=(Account.totp_pending_secret == pending) & Account.totp_secret.does_not_exist())
-        except UpdateError as exc:
-            _conditional(exc)
+            account_repo.change(account.account_id, {"totp_secret": pending, "totp_pending_secret": None,
+                                                     "totp_last_step": step, "recovery_codes": frozenset(hashes)},
+                                when={"totp_pending_secret": pending, "totp_secret": None})
+        except transaction.Refused:
             raise Conflict("Two-factor sign-in changed meanwhile; reload and try again.",
                            code="TWO_FACTOR_CHANGED") from None
         self._record(account, ActivityKind.TWO_FACTOR_ENABLED, ip)
@@ -108,9 +104,8 @@ class TwoFactor:
 
     def disable(self, account: Account, code: str | None, ip: str) -> None:
         self.require(account, code, ip)
-        Account(account.account_id).update(actions=[
-            Account.totp_secret.remove(), Account.totp_pending_secret.remove(), Account.totp_last_step.remove(),
-            Account.recovery_codes.remove()])
+        account_repo.change(account.account_id, dict.fromkeys(
+            ("totp_secret", "totp_pending_secret", "totp_last_step", "recovery_codes")))
         self._record(account, ActivityKind.TWO_FACTOR_DISABLED, ip)
 
     def regenerate(self, account: Account, code: str | None, ip: str) -> list[str]:
@@ -120,10 +115,9 @@ class TwoFactor:
         self.require(account, code, ip)
         codes, hashes = new_recovery_codes()
         try:
-            Account(account.account_id).update(actions=[Account.recovery_codes.set(hashes)],
-                                               condition=Account.totp_secret.exists())
-        except UpdateError as exc:
-            _conditional(exc)
+            account_repo.change(account.account_id, {"recovery_codes": frozenset(hashes)},
+                                when={"totp_secret": account_repo.PRESENT})
+        except transaction.Refused:
             raise Conflict("Two-factor sign-in was turned off meanwhile.", code="TWO_FACTOR_OFF") from None
         self._record(account, ActivityKind.RECOVERY_CODES_REGENERATED, ip)
         return codes
@@ -151,41 +145,37 @@ class TwoFactor:
         """A short-lived ticket standing for "password right": no session until a code goes with it."""
         now = self.clock.now()
         secret = new_secret(24)
-        OneTimeToken(sha256_hex(secret), purpose=_CHALLENGE, account_id=account_id, created_at=now,
-                     expires_at=datetime.fromtimestamp(now + CHALLENGE_TTL_SECONDS, tz=UTC), attempts=0).save()
+        token_repo.save(OneTimeToken(sha256_hex(secret), purpose=_CHALLENGE, account_id=account_id, created_at=now,
+                                     expires_at=now + CHALLENGE_TTL_SECONDS, attempts=0))
         return Challenge(mfa_token=secret, expires_at=now + CHALLENGE_TTL_SECONDS)
 
     def pass_challenge(self, mfa_token: str, code: str, ip: str) -> Account:
         """The account whose challenge this code answers; the challenge is then spent. Raises Unauthenticated
         (MFA_FAILED, the same for every failure) or RateLimited."""
         row = self._live_challenge(mfa_token)
-        account = Account.get(row.account_id, consistent_read=True)
+        account = account_repo.read(row.account_id)
+        if account is None:
+            raise mfa_failed()
         if not self._spend(account, code, ip):
             self._count_attempt(row)
             raise mfa_failed()
         try:
-            row.delete(condition=OneTimeToken.token_hash.exists())
-        except DeleteError:
+            token_repo.spend(row.token_hash)
+        except transaction.Refused:
             raise mfa_failed() from None  # a racing request spent it first
         return account
 
     def _live_challenge(self, mfa_token: str) -> OneTimeToken:
         if not mfa_token or len(mfa_token) > 200:
             raise mfa_failed()
-        try:
-            row = OneTimeToken.get(sha256_hex(mfa_token), consistent_read=True)
-        except OneTimeToken.DoesNotExist:
-            raise mfa_failed() from None
-        if row.purpose != _CHALLENGE or row.expires_at.timestamp() <= self.clock.now():
+        row = token_repo.read(sha256_hex(mfa_token))
+        if row is None or row.purpose != _CHALLENGE or row.expires_at <= self.clock.now():
             raise mfa_failed()
         return row
 
     def _count_attempt(self, row: OneTimeToken) -> None:
-        try:
-            row.update(actions=[OneTimeToken.attempts.add(1)],
-                       condition=OneTimeToken.attempts < CHALLENGE_ATTEMPTS - 1)
-        except UpdateError:
-            row.delete()  # its last attempt: a new challenge needs the password again
+        if not token_repo.count_attempt(row.token_hash, below=CHALLENGE_ATTEMPTS - 1):
+            token_repo.delete(row.token_hash)  # its last attempt: a new challenge needs the password again
 
     # ---- spending one code --------------------------------------------------------------------------------
 
@@ -204,25 +194,13 @@ class TwoFactor:
     def _spend_totp(self, account: Account, code: str) -> bool:
         secret = account.totp_secret
         step = self._matching_step(secret, code) if secret else None
-        if step is None:
+        if secret is None or step is None:
             return False
-        try:
-            Account(account.account_id).update(
-                actions=[Account.totp_last_step.set(step)],
-                condition=(Account.totp_secret == secret)
-                & (Account.totp_last_step.does_not_exist() | (Account.totp_last_step < step)))
-        except UpdateError as exc:
-            _conditional(exc)
-            return False  # this step's code (or a later one) was used already: a replay
-        return True
+        return account_repo.spend_totp_step(account.account_id, secret, step)  # False: a replay
 
     def _spend_recovery(self, account: Account, code: str, ip: str) -> bool:
         hashed = sha256_hex(normalised_recovery_code(code))
-        try:
-            Account(account.account_id).update(actions=[Account.recovery_codes.delete({hashed})],
-                                               condition=Account.recovery_codes.contains(hashed))
-        except UpdateError as exc:
-            _conditional(exc)
+        if not account_repo.spend_recovery_code(account.account_id, hashed):
             return False
         self._record(account, ActivityKind.RECOVERY_CODE_USED, ip)
         return True
@@ -237,8 +215,3 @@ class TwoFactor:
 def _code_invalid() -> InvalidInput:
     return InvalidInput("That code is not right (or was used already). Enter the current code from your app, or "
                         "one of your recovery codes.", code="OTP_INVALID", details={"field": "otp_code"})
-
-
-def _conditional(exc: UpdateError) -> None:
-    if exc.cause_response_code != "ConditionalCheckFailedException":
-        raise exc

@@ -6,6 +6,7 @@ from collections.abc import Set
 from dataclasses import dataclass
 
 from chalicelib.config import Settings
+from chalicelib.domain.accounts import Account
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.ids import new_secret
@@ -13,7 +14,7 @@ from chalicelib.domain.public_address import UnsafeHost
 from chalicelib.domain.webhook_events import DEFAULT_EVENTS, EventType, stored_event_types
 from chalicelib.providers.pinned_http import OutboundPolicy, Resolver, UnresolvedHost, system_resolver
 from chalicelib.services.accounts.activity import ActivityKind, record_activity
-from chalicelib.store.accounts import Account
+from chalicelib.store import account_repo
 
 MAX_URL_LENGTH = 2048
 WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105  (a prefix, not a secret)
@@ -68,19 +69,19 @@ class WebhookSettings:
         """Store the URL and the event types it takes (None: keep those chosen before, SMS only at first); the
         secret is made on first use and kept across URL changes unless rotated."""
         url = validate_webhook_url(url, self.policy)
-        new_secret_needed = account.webhook_secret is None or rotate_secret
-        secret = WEBHOOK_SECRET_PREFIX + new_secret(32) if new_secret_needed else account.webhook_secret
+        candidate = WEBHOOK_SECRET_PREFIX + new_secret(32)
         chosen = frozenset(events) if events is not None else stored_event_types(account.webhook_events)
-        account.update(actions=[Account.webhook_url.set(url), Account.webhook_secret.set(secret),
-                                Account.webhook_events.set({e.value for e in chosen})])
+        # The stored secret is kept unless rotated, as it stands at the write (not as `account` was read).
+        written = account_repo.set_webhook(account.account_id, url, frozenset(e.value for e in chosen), candidate,
+                                           replace_secret=rotate_secret)
+        secret = written.webhook_secret
         record_activity(account.account_id, ActivityKind.WEBHOOK_CHANGED, ip,
-                        {"url": url, "new_secret": new_secret_needed, "events": sorted(e.value for e in chosen)},
+                        {"url": url, "new_secret": secret == candidate, "events": sorted(e.value for e in chosen)},
                         clock=self.clock, retention_days=self.retention_days)
         return WebhookSetting(url=url, secret=secret, events=chosen)
 
     def clear(self, account: Account, ip: str) -> None:
-        account.update(actions=[Account.webhook_url.remove(), Account.webhook_secret.remove(),
-                                Account.webhook_events.remove()])
+        account_repo.change(account.account_id, dict.fromkeys(("webhook_url", "webhook_secret", "webhook_events")))
         record_activity(account.account_id, ActivityKind.WEBHOOK_CHANGED, ip, {"url": None},
                         clock=self.clock, retention_days=self.retention_days)
 

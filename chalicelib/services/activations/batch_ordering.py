@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.accounts import Account, LedgerKind
 from chalicelib.domain.catalog_data import service_by_code
 from chalicelib.domain.errors import AlreadyApplied, Conflict, InvalidInput, NoNumbers
 from chalicelib.domain.ids import new_numeric_id
@@ -26,7 +26,6 @@ from chalicelib.services.activations.lifecycle import PARTNER_ERRORS
 from chalicelib.services.activations.ordering import Ordering, OrderRequest
 from chalicelib.services.money.wallet import Charge
 from chalicelib.services.platform import idempotency
-from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.money import CommitRefused, funds_of
 
@@ -178,8 +177,8 @@ class BatchOrdering:
             def create(tx: TransactWrite, activations: list[Activation] = activations) -> None:
                 for a in activations:
                     tx.save(a, condition=Activation.activation_id.does_not_exist())
-                idempotency.save_claim_of_many(tx, claim_key, [int(a.activation_id) for a in activations],
-                                               fingerprint, self.ordering.clock.now())
+                idempotency.claiming(claim_key, [int(a.activation_id) for a in activations], fingerprint,
+                                     self.ordering.clock.now())(tx)
 
             try:
                 self.ordering.wallet.debit_together(account.account_id, charges, extra=create, known=funds_of(account))

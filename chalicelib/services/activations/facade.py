@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from chalicelib.config import Settings
+from chalicelib.domain.accounts import Account
 from chalicelib.domain.activation_state import ActivationEvent
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import PartnerError
@@ -23,8 +24,8 @@ from chalicelib.services.activations.reactivation import ReactivationQuote, Reac
 from chalicelib.services.activations.sms_intake import PollResult, SmsIntake, SmsSource
 from chalicelib.services.platform.partner_calls import PartnerAction, Told
 from chalicelib.services.platform.user_webhooks import UserWebhooks
+from chalicelib.store import account_repo
 from chalicelib.store import activations as activation_store
-from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation, BadNumber
 
 MAX_LIST_LIMIT = 100
@@ -150,8 +151,7 @@ class Activations:
         self.memory.remember_mark(banned)
         if banned.phone:
             # The flag first: a crash between the two writes costs an order a needless query, never a ban.
-            Account(account_id).update(actions=[Account.has_bad_numbers.set(True)],
-                                       condition=Account.account_id.exists())
+            account_repo.change(account_id, {"has_bad_numbers": True}, when=account_repo.EXISTS)
             BadNumber(activation_store.bad_number_owner(account_id, banned.service), banned.phone,
                       activation_id=activation_id, created_at=self.clock.now()).save()
         return banned

@@ -39,7 +39,7 @@ from chalicelib.providers.base import Partner, PartnerNoNumbers, PartnerRejected
 from chalicelib.services.activations.delivery_memory import BAN_WEIGHT, TIMEOUT_WEIGHT, DeliveryMemory
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform.partner_calls import PartnerAction, PartnerCalls, Told
-from chalicelib.services.platform.webhook_outbox import queue_event
+from chalicelib.services.platform.webhook_outbox import queuing
 from chalicelib.store import activations as activation_store
 from chalicelib.store.activations import PENDING_KEY, Activation
 from chalicelib.store.base import connection
@@ -191,9 +191,9 @@ class Lifecycle:
             for learn in learned:
                 learn(tx)
             if told:
-                queue_event(tx, activation.account_id, self._status_event(activation, fields, step.status, refund),
-                            shards=self.settings.write_shards,
-                            after_sequence=int(activation.hook_seq) if activation.hook_seq is not None else None)
+                queuing(activation.account_id, self._status_event(activation, fields, step.status, refund),
+                        shards=self.settings.write_shards,
+                        after_sequence=int(activation.hook_seq) if activation.hook_seq is not None else None)(tx)
 
         if step.money is MoneyEffect.NONE:
             with TransactWrite(connection=connection()) as tx:

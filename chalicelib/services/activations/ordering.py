@@ -20,7 +20,7 @@ from decimal import Decimal
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings
-from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.accounts import Account, LedgerKind
 from chalicelib.domain.activation_state import ActivationEvent, ActivationStatus
 from chalicelib.domain.catalog_data import country_by_id
 from chalicelib.domain.clock import Clock
@@ -46,7 +46,6 @@ from chalicelib.services.platform import idempotency
 from chalicelib.services.platform.partner_calls import PartnerAction
 from chalicelib.services.platform.webhook_outbox import subscribes
 from chalicelib.store import activations as activation_store
-from chalicelib.store.accounts import Account
 from chalicelib.store.activations import PENDING_KEY, Activation, BadNumber
 from chalicelib.store.money import CommitRefused, funds_of
 
@@ -149,7 +148,7 @@ class Ordering:
 
         def create(tx: TransactWrite) -> None:
             tx.save(activation, condition=Activation.activation_id.does_not_exist())
-            idempotency.save_claim(tx, claim_key, activation_id, request.fingerprint(), now)
+            idempotency.claiming(claim_key, [activation_id], request.fingerprint(), now)(tx)
 
         self.wallet.post(account.account_id, -price, LedgerKind.ACTIVATION_CHARGE, str(activation.activation_id),
                          memo=f"{request.service}/{request.country}", require_active=True, extra=create,

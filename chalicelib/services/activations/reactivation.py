@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.domain.accounts import Account
 from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.errors import PartnerError, PriceAboveMax, ReactivationUnavailable
 from chalicelib.domain.reactivation import reactivation_refusal
@@ -19,7 +20,6 @@ from chalicelib.services.activations.lifecycle import PARTNER_ERRORS
 from chalicelib.services.activations.ordering import Ordering, OrderRequest
 from chalicelib.services.platform import idempotency
 from chalicelib.store import activations as activation_store
-from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 
 REUSE_LOOK_BACK_ORDERS = 200  # a number named without its order is looked for among this many newest orders

@@ -23,7 +23,7 @@ from chalicelib.domain.webhook_events import EventType, WebhookEvent, activation
 from chalicelib.providers.base import Partner, PartnerActivationState, PartnerStatus
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
 from chalicelib.services.platform.live_updates import LiveUpdates
-from chalicelib.services.platform.webhook_outbox import enqueue_event, subscribes
+from chalicelib.services.platform.webhook_outbox import queuing, subscribes
 from chalicelib.store import activations as activation_store
 from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation, SmsMessage
@@ -141,9 +141,9 @@ class SmsIntake:
             tx.update(activation, actions=activation_store.change_actions(activation, changes),
                       condition=Activation.version == activation.version)
             if told:
-                enqueue_event(tx, account, _sms_event(activation, status, message, self.clock.now()),
-                              shards=self.settings.write_shards,
-                              after_sequence=int(activation.hook_seq) if activation.hook_seq is not None else None)
+                queuing(account.account_id, _sms_event(activation, status, message, self.clock.now()),
+                        shards=self.settings.write_shards,
+                        after_sequence=int(activation.hook_seq) if activation.hook_seq is not None else None)(tx)
             if not activation.has_sms:  # the first code: the delivery succeeded, counted once by the version check
                 self.lifecycle.memory.record_outcome(tx, activation, received=True)
         self.live.tell(account, {"type": "activation", "activation_id": int(activation.activation_id),

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
-
-from chalicelib.domain.accounts import AccountStatus, LedgerKind
+from chalicelib.domain.accounts import Account, AccountStatus, LedgerKind
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
 from chalicelib.domain.ids import new_id
@@ -15,9 +12,8 @@ from chalicelib.services.accounts.registration import AccountsService
 from chalicelib.services.admin.audit import AuditLog, AuditRecord
 from chalicelib.services.money.forfeiture import Forfeiture
 from chalicelib.services.money.wallet import Wallet
-from chalicelib.store.accounts import Account
+from chalicelib.store import account_repo, transaction
 from chalicelib.store.activations import Activation
-from chalicelib.store.base import connection
 
 
 class ActivationRevoker(Protocol):
@@ -74,8 +70,8 @@ class AccountAdmin:
         if amount_cents == 0:
             raise InvalidInput("An adjustment of 0 changes nothing.", details={"field": "amount_cents"})
         account = self.find(email)
-        before = int(account.balance_cents)
-        if before - int(account.held_cents) + amount_cents < 0:
+        before = account.balance_cents
+        if account.available_cents + amount_cents < 0:
             raise InsufficientBalance(
                 f"The adjustment would take the balance below zero: {account.email} has {before} cents "
                 f"({account.held_cents} held).", details={"balance_cents": before})
@@ -97,12 +93,12 @@ class AccountAdmin:
         left unfinished (it failed midway, or money arrived since, e.g. a late card payment) is finished.
         """
         account = self.find(email)
-        first = account.status != AccountStatus.BLOCKED.value
+        first = account.status != AccountStatus.BLOCKED
         if first:
             # Blocked first: from here no sign-in, key or order gets through (authn and the wallet check it).
             self._set_status(account, AccountStatus.BLOCKED, reason, AuditRecord(
                 account.account_id, "block", actor, reason=reason, before=_status_of(account),
-                after={"status": AccountStatus.BLOCKED.value, "status_reason": reason}))
+                after={"status": AccountStatus.BLOCKED, "status_reason": reason}))
         elif not self._left_to_take(account):
             raise _already(account, AccountStatus.BLOCKED)
         outcome = self._take_everything(account.account_id, reason, actor)
@@ -124,7 +120,7 @@ class AccountAdmin:
                 "forfeited_cents": -forfeited.amount_cents if forfeited else 0}
 
     def _left_to_take(self, account: Account) -> bool:
-        return (int(account.balance_cents) > 0 or int(account.held_cents) > 0
+        return (account.balance_cents > 0 or account.held_cents > 0
                 or bool(self.activations.active_for_account(account.account_id)))
 
     def sign_out(self, email: str, reason: str, actor: str, *, api_keys_too: bool) -> dict[str, Any]:
@@ -139,24 +135,22 @@ class AccountAdmin:
 
     def unblock(self, email: str, reason: str | None, actor: str) -> dict[str, Any]:
         account = self.find(email)
-        if account.status != AccountStatus.BLOCKED.value:
+        if account.status != AccountStatus.BLOCKED:
             raise Conflict(f"{account.email} is not blocked (status: {account.status}).", code="NOT_BLOCKED")
         self._set_status(account, AccountStatus.ACTIVE, None, AuditRecord(
             account.account_id, "unblock", actor, reason=reason, before=_status_of(account),
-            after={"status": AccountStatus.ACTIVE.value, "status_reason": None}))
+            after={"status": AccountStatus.ACTIVE, "status_reason": None}))
         return summary(self.accounts.get(account.account_id))
 
     def _set_status(self, account: Account, status: AccountStatus, reason: str | None, record: AuditRecord) -> None:
         """Change the status and write the audit entry in one transaction, only from the status we read."""
-        if account.status == status.value:
+        if account.status == status:
             raise _already(account, status)
+        change = account_repo.changing(account.account_id, {"status": status, "status_reason": reason or None},
+                                       when={"status": account.status})
         try:
-            with TransactWrite(connection=connection()) as tx:
-                reason_action = Account.status_reason.set(reason) if reason else Account.status_reason.remove()
-                tx.update(account, condition=Account.status == account.status,
-                          actions=[Account.status.set(status.value), reason_action])
-                tx.save(self.audit.entry(record))
-        except TransactWriteError:
+            transaction.commit([change, self.audit.joining(record)])
+        except transaction.Refused:
             raise Conflict(f"{account.email} changed while this ran; run the command again.") from None
 
     def _mail_block(self, account: Account, reason: str) -> None:
@@ -175,13 +169,13 @@ def _already(account: Account, status: AccountStatus) -> Conflict:
 def summary(account: Account) -> dict[str, Any]:
     return {
         "account_id": account.account_id, "email": account.email, "status": account.status,
-        "status_reason": account.status_reason, "balance_cents": int(account.balance_cents),
-        "held_cents": int(account.held_cents), "ledger_entries": int(account.ledger_seq),
-        "created_at": iso(account.created_at), "admin_created": bool(account.is_admin_created),
+        "status_reason": account.status_reason, "balance_cents": account.balance_cents,
+        "held_cents": account.held_cents, "ledger_entries": account.ledger_seq,
+        "created_at": iso(account.created_at), "admin_created": account.is_admin_created,
         "agreement_version": account.agreement_version,
     }
 
 
 def _status_of(account: Account) -> dict[str, Any]:
     return {"status": account.status, "status_reason": account.status_reason,
-            "balance_cents": int(account.balance_cents)}
+            "balance_cents": account.balance_cents}

@@ -7,7 +7,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain.clock import Clock
 from chalicelib.services.accounts.agreement_versions import AgreementVersions
 from chalicelib.services.admin.audit import SYSTEM, AuditLog, AuditRecord
-from chalicelib.store.agreements import AgreementVersion
+from chalicelib.store import agreement_repo
 
 
 class AgreementAdmin:
@@ -30,9 +30,10 @@ class AgreementAdmin:
         for info in all_versions:
             row: dict[str, Any] = info.as_json()
             if info.effective_on is not None:
-                stored = AgreementVersion.get(info.version, consistent_read=True)
-                row.update(notices_queued=int(stored.notices_queued), notices_done=stored.notice_done_at is not None,
-                           published_by=stored.published_by)
+                stored = agreement_repo.read(info.version)
+                if stored is not None:
+                    row.update(notices_queued=stored.notices_queued, notices_done=stored.notice_done_at is not None,
+                               published_by=stored.published_by)
             rows.append(row)
         return {"in_force": self.versions.in_force(all_versions).version,
                 "newest": self.versions.newest(all_versions).version, "versions": rows}

@@ -7,11 +7,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.domain.clock import Clock, iso
-from chalicelib.services.money.wallet import ExtraItems
-from chalicelib.store.runtime import AuditEntry
+from chalicelib.store import audit_repo
+from chalicelib.store.audit_repo import AuditEntry
+from chalicelib.store.base import JoinedWrite
 
 _SEQUENCE = itertools.count()
 SYSTEM = "system"  # the subject of actions that concern no single account (maintenance, prices)
@@ -34,7 +33,7 @@ class AuditLog:
         self.clock = clock
 
     def entry(self, record: AuditRecord) -> AuditEntry:
-        """The unsaved entry, for `tx.save(entry)` inside the transaction that makes the change."""
+        """The unsaved entry, for `audit_repo.adding(entry)` inside the transaction that makes the change."""
         now = self.clock.now()
         # Millisecond time, then this process's sequence, keep a subject's entries in order; the random tail
         # keeps keys of two processes acting in the same millisecond apart.
@@ -46,21 +45,17 @@ class AuditLog:
     def record(self, record: AuditRecord) -> AuditEntry:
         """Write the entry on its own (for actions that are not a single transaction)."""
         entry = self.entry(record)
-        entry.save()
+        audit_repo.add(entry)
         return entry
 
-    def joining(self, record: AuditRecord) -> ExtraItems:
-        """An `extra=` callable for Wallet.post: the entry commits with the money or not at all."""
-        entry = self.entry(record)
-
-        def add(tx: TransactWrite) -> None:
-            tx.save(entry)
-
-        return add
+    def joining(self, record: AuditRecord) -> JoinedWrite:
+        """An `extra=` write for Wallet.post (or store.transaction.commit): the entry commits with the change or not
+        at all."""
+        return audit_repo.adding(self.entry(record))
 
     def for_subject(self, subject: str, limit: int = 200) -> list[dict[str, Any]]:
         """The newest entries about an account (or SYSTEM), newest first."""
-        return [describe(e) for e in AuditEntry.query(subject, scan_index_forward=False, limit=limit)]
+        return [describe(e) for e in audit_repo.newest(subject, limit)]
 
 
 def describe(entry: AuditEntry) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from collections import Counter as Tally
 from collections.abc import Sequence
 from typing import Any
 
-from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.accounts import Account, LedgerKind
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.providers.base import Partner
 from chalicelib.services.admin.account_actions import summary
@@ -13,7 +13,6 @@ from chalicelib.services.admin.audit import AuditLog
 from chalicelib.services.money.history import ledger_entry_json, payment_history
 from chalicelib.services.support.tickets import SupportDesk
 from chalicelib.store import activations as activation_store
-from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.catalog import CatalogOffer
 from chalicelib.store.ledger import LedgerEntry

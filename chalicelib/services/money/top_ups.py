@@ -12,6 +12,7 @@ from typing import Protocol
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.config import Settings
+from chalicelib.domain.accounts import Account
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import AccountRestricted, Conflict, InvalidInput, PaymentError
 from chalicelib.domain.ids import new_id, sha256_hex
@@ -24,7 +25,7 @@ from chalicelib.providers.stripe_gateway import (
     StripeEvent,
 )
 from chalicelib.services.accounts.registration import require_can_spend
-from chalicelib.store.accounts import Account
+from chalicelib.store import account_repo, transaction
 from chalicelib.store.payments import TopUp
 
 
@@ -116,7 +117,7 @@ class TopUps:
         require_can_top_up(account)
         self._check_amount(amount_cents)
         if not account.stripe_customer_id:
-            account.refresh(consistent_read=True)  # the card setup may have stored it a moment ago
+            account = account_repo.read(account.account_id) or account  # the card setup may have stored it now
         if not account.stripe_customer_id:
             raise InvalidInput("Add a card before topping up.", code="NO_SAVED_CARD")
         topup_id = _keyed_topup_id(account.account_id, idempotency_key) if idempotency_key else new_id("tu")
@@ -147,7 +148,7 @@ class TopUps:
         amount_cents, payment_method_id = int(topup.amount_cents), str(topup.payment_method_id)
         try:
             intent = self.gateway.charge_saved_card(
-                account.stripe_customer_id, payment_method_id, amount_cents, topup.currency,
+                str(account.stripe_customer_id), payment_method_id, amount_cents, topup.currency,
                 account_id=account.account_id, topup_id=topup.topup_id, idempotency_key=f"topup:{topup.topup_id}")
         except PaymentError:
             topup.update(actions=[TopUp.status.set(TopUpStatus.FAILED.value)])
@@ -169,12 +170,10 @@ class TopUps:
         created = self.gateway.ensure_customer(account.account_id, account.email, None)
         try:
             # Two setups racing: the first stored customer wins and the other is never used.
-            account.update(actions=[Account.stripe_customer_id.set(created)],
-                           condition=Account.stripe_customer_id.does_not_exist())
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            account.refresh(consistent_read=True)
+            account = account_repo.change(account.account_id, {"stripe_customer_id": created},
+                                          when={"stripe_customer_id": None})
+        except transaction.Refused:
+            account = account_repo.read(account.account_id) or account
         return str(account.stripe_customer_id)
 
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
-
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.store.ledger import Claim
+from chalicelib.store import claims
+from chalicelib.store.base import JoinedWrite
 
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
 TTL_SECONDS = 24 * 3600
@@ -25,18 +23,16 @@ def claim_key(kind: str, account_id: str, key: str | None) -> str | None:
     return f"idem#{kind}#{account_id}#{key}" if key else None
 
 
-def save_claim(tx: TransactWrite, key: str | None, made_id: int, fingerprint: str, now: float) -> None:
-    """Add the claim to the debit's transaction (nothing without a key); a second one for the key fails it."""
-    save_claim_of_many(tx, key, [made_id], fingerprint, now)
+def claiming(key: str | None, made_ids: Sequence[int], fingerprint: str, now: float) -> JoinedWrite:
+    """The claim, for the debit's transaction, of the request that made `made_ids` (in order; several for a bulk
+    order): a second claim of the key fails that transaction. Without a key, a write that adds nothing."""
+    if not key:
+        return _nothing
+    return claims.claiming(key, f"{','.join(str(i) for i in made_ids)}|{fingerprint}", now, TTL_SECONDS)
 
 
-def save_claim_of_many(tx: TransactWrite, key: str | None, made_ids: Sequence[int], fingerprint: str,
-                       now: float) -> None:
-    """The claim of a request that made several things at once (a bulk order), their ids in order."""
-    if key:
-        tx.save(Claim(key, value=f"{','.join(str(i) for i in made_ids)}|{fingerprint}", created_at=now,
-                      expires_at=datetime.fromtimestamp(now + TTL_SECONDS, tz=UTC)),
-                condition=Claim.key.does_not_exist())
+def _nothing(tx: object) -> None:
+    """The claim of a request sent without an idempotency key."""
 
 
 def replayed_id(key: str | None, fingerprint: str, what: str) -> int | None:
@@ -49,11 +45,10 @@ def replayed_ids(key: str | None, fingerprint: str, what: str) -> list[int] | No
     """The ids the key made before, or None; InvalidInput when it was used for a different `what`."""
     if key is None:
         return None
-    try:
-        claim = Claim.get(key, consistent_read=True)
-    except Claim.DoesNotExist:
+    claimed = claims.value_of(key)  # an idempotency claim always holds a value
+    if claimed is None:
         return None
-    made_ids, _, used_for = (claim.value or "").partition("|")
+    made_ids, _, used_for = claimed.partition("|")
     if used_for != fingerprint:
         raise InvalidInput(f"This Idempotency-Key was used for a different {what}.", code="IDEMPOTENCY_KEY_REUSED")
     return [int(i) for i in made_ids.split(",")]

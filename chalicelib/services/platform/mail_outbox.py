@@ -17,7 +17,8 @@ from chalicelib.domain.ids import new_id
 from chalicelib.observability import logger, metrics
 from chalicelib.providers.mailer import Mailer
 from chalicelib.services.platform import outbox
-from chalicelib.store.mail import QueuedMail
+from chalicelib.store import outbox_repo
+from chalicelib.store.outbox_repo import Queue, QueuedMail
 
 NOT_SENT_METRIC = "MailNotSent"  # each refusal, first send or retry
 GIVEN_UP_METRIC = "MailGivenUp"  # a message that will never be sent
@@ -53,15 +54,15 @@ class DurableMailer:
 
     def deliver_due(self) -> int:
         """Send every queued message whose time has come; the count the sender took."""
-        due = QueuedMail.due_mail.query(outbox.DUE, QueuedMail.next_attempt_at <= self.clock.now(), limit=_BATCH)
-        return sum(self._attempt(mail) for mail in list(due))
+        due = outbox_repo.due(Queue.MAIL, [outbox.DUE], self.clock.now(), _BATCH)
+        return sum(self._attempt(mail) for mail in due)
 
     def _queue(self, to: str, subject: str, body: str, refusal: Exception) -> str:
         now = self.clock.now()
         mail = QueuedMail(new_id(QUEUED_PREFIX), to=to, subject=subject, body=body, last_error=_reason(refusal),
                           created_at=now, next_attempt_at=now + self.first_backoff_seconds, due=outbox.DUE)
         try:
-            mail.save()
+            outbox_repo.add(Queue.MAIL, mail)
         except Exception:
             _count(GIVEN_UP_METRIC)  # neither sent nor kept: lost, and said so
             logger.exception("email neither sent nor queued", extra={"subject": subject, "error": _code(refusal)})
@@ -71,22 +72,22 @@ class DurableMailer:
         return mail.mail_id
 
     def _attempt(self, mail: QueuedMail) -> bool:
-        if not outbox.lease(mail, self.clock):
+        if not outbox.lease(Queue.MAIL, mail, self.clock):
             return False  # another run has it
         try:
             self.sender.send(mail.to, mail.subject, mail.body or "")
         except Exception as exc:
             _count(NOT_SENT_METRIC)
-            if not outbox.retry_later(mail, self.clock, _reason(exc), max_attempts=self.max_attempts,
+            if not outbox.retry_later(Queue.MAIL, mail, self.clock, _reason(exc), max_attempts=self.max_attempts,
                                       first_backoff_seconds=self.first_backoff_seconds):
                 _count(GIVEN_UP_METRIC)
                 logger.error("email given up after every retry", extra={
                     "mail_id": mail.mail_id, "subject": mail.subject, "attempts": self.max_attempts,
                     "error": _code(exc)})
-                mail.update(actions=[QueuedMail.body.remove()])
+                outbox_repo.change(Queue.MAIL, mail.mail_id, {"body": None})
             return False
-        outbox.settle(mail, self.clock, "sent", None)
-        mail.update(actions=[QueuedMail.body.remove()])
+        outbox.settle(Queue.MAIL, mail, self.clock, "sent", None)
+        outbox_repo.change(Queue.MAIL, mail.mail_id, {"body": None})
         return True
 
 

@@ -1,20 +1,18 @@
-"""What the service's outboxes (user webhooks, partner calls) share: take an item for one attempt, back off, settle.
+"""What the service's outboxes (mail, partner calls, user webhooks) share: take an item for one attempt, back off,
+settle.
 
-An item is a PynamoDB model with `next_attempt_at`, `due` (present while the item waits: a sparse index),
-`attempts`, `status`, `last_error` and a TTL `expires_at`.
+An item waits in its queue's sparse `due` index (store/outbox_repo.py) under DUE or a shard of it until it is
+settled; `attempts`, `last_error` and `status` say how it went, and a settled item expires a week later.
 """
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.update import Action
-
 from chalicelib.domain.clock import Clock
+from chalicelib.store import outbox_repo
+from chalicelib.store.outbox_repo import Item, Queue
 
 DUE = "due"
 LEASE_SECONDS = 60.0
@@ -27,49 +25,35 @@ def due_key(item_id: str, shards: int) -> str:
     return f"{DUE}#{zlib.crc32(item_id.encode()) % shards}"
 
 
-def due_items(index: Any, has_come: Condition, shards: int, limit: int) -> Iterator[Any]:
+def due_items(queue: Queue, now: float, shards: int, limit: int) -> list[Any]:
     """Items whose next attempt has come: one query per shard (and the bare DUE of items queued before shards)."""
-    for key in (DUE, *(f"{DUE}#{shard}" for shard in range(shards))):
-        yield from list(index.query(key, has_come, limit=limit))
+    return outbox_repo.due(queue, (DUE, *(f"{DUE}#{shard}" for shard in range(shards))), now, limit)
 
 
-def lease(item: Any, clock: Clock) -> bool:
+def lease(queue: Queue, item: Item, clock: Clock) -> bool:
     """Take the item for this attempt (its next attempt pushed past the lease); False when another worker has it."""
-    model = type(item)
-    previous = item.next_attempt_at
-    try:
-        item.update(actions=[model.next_attempt_at.set(clock.now() + LEASE_SECONDS)],
-                    condition=(model.next_attempt_at == previous) & model.due.exists())
-        return True
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        return False
+    return outbox_repo.lease(queue, item.item_id, item.next_attempt_at, clock.now() + LEASE_SECONDS)
 
 
-def retry_later(item: Any, clock: Clock, error: str, *, max_attempts: int, first_backoff_seconds: float,
-                also: Sequence[Action] = ()) -> bool:
+def retry_later(queue: Queue, item: Item, clock: Clock, error: str, *, max_attempts: int,
+                first_backoff_seconds: float, also: Mapping[str, object] = {}) -> bool:
     """Count the failed attempt and wait longer each time; False (settled as failed) once attempts run out.
     `also`: the caller's own attributes to set with it (what the attempt saw)."""
-    model = type(item)
-    attempts = int(item.attempts) + 1
+    attempts = item.attempts + 1
     if attempts >= max_attempts:
-        settle(item, clock, "failed", error, attempts, also=also)
+        settle(queue, item, clock, "failed", error, attempts, also=also)
         return False
     backoff = min(first_backoff_seconds * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS)
-    item.update(actions=[model.attempts.set(attempts), model.last_error.set(error),
-                         model.next_attempt_at.set(clock.now() + backoff), *also])
+    outbox_repo.change(queue, item.item_id, {"attempts": attempts, "last_error": error,
+                                             "next_attempt_at": clock.now() + backoff, **also})
     return True
 
 
-def settle(item: Any, clock: Clock, status: str, error: str | None, attempts: int | None = None, *,
-           also: Sequence[Action] = ()) -> None:
+def settle(queue: Queue, item: Item, clock: Clock, status: str, error: str | None, attempts: int | None = None, *,
+           also: Mapping[str, object] = {}) -> None:
     """Done with the item: out of the due index, kept a week for inspection, then expired by TTL."""
-    model = type(item)
-    expires = datetime.fromtimestamp(clock.now() + KEEP_SETTLED_SECONDS, tz=UTC)
-    actions: list[Action] = [model.status.set(status), model.due.remove(),
-                             model.attempts.set(attempts if attempts is not None else int(item.attempts) + 1),
-                             model.expires_at.set(expires), *also]
+    values: dict[str, object] = {"status": status, "attempts": attempts if attempts is not None else item.attempts + 1,
+                                 **also}
     if error is not None:
-        actions.append(model.last_error.set(error))
-    item.update(actions=actions)
+        values["last_error"] = error
+    outbox_repo.change(queue, item.item_id, values, expires_at=clock.now() + KEEP_SETTLED_SECONDS, leave_due=True)

@@ -12,13 +12,13 @@ import enum
 from collections.abc import Mapping
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pynamodb.exceptions import PutError
 
 from chalicelib.domain.clock import Clock
 from chalicelib.observability import logger, metrics
 from chalicelib.providers.base import Partner, PartnerNoNumbers, PartnerRejected, PartnerUnavailable
 from chalicelib.services.platform import outbox
-from chalicelib.store.activations import PartnerCall
+from chalicelib.store import outbox_repo
+from chalicelib.store.outbox_repo import PartnerCall, Queue
 
 _BATCH = 50
 GIVEN_UP_METRIC = "PartnerCallsGivenUp"  # infra/operations.py alarms on it
@@ -59,9 +59,8 @@ class PartnerCalls:
 
     def retry_due(self) -> int:
         """Make every queued call whose time has come; the count the partners took."""
-        due = outbox.due_items(PartnerCall.due_calls, PartnerCall.next_attempt_at <= self.clock.now(), self.shards,
-                               _BATCH)
-        return sum(self._attempt(call) for call in list(due))
+        due = outbox.due_items(Queue.PARTNER_CALLS, self.clock.now(), self.shards, _BATCH)
+        return sum(self._attempt(call) for call in due)
 
     def _queue(self, partner: str, partner_activation_id: str, action: PartnerAction, error: str) -> None:
         now = self.clock.now()
@@ -69,11 +68,7 @@ class PartnerCalls:
         call = PartnerCall(call_id, partner=partner, partner_activation_id=partner_activation_id, action=action.value,
                            last_error=error, next_attempt_at=now + self.first_backoff_seconds,
                            due=outbox.due_key(call_id, self.shards), created_at=now)
-        try:
-            call.save(condition=PartnerCall.call_id.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        if not outbox_repo.add(Queue.PARTNER_CALLS, call, only_new=True):
             return  # already queued: the job owns it
         logger.warning("partner not told; queued", extra={"partner": partner, "action": action.value,
                                                           "partner_activation_id": partner_activation_id,
@@ -98,17 +93,17 @@ class PartnerCalls:
         return True
 
     def _lease(self, call: PartnerCall) -> bool:
-        return outbox.lease(call, self.clock)
+        return outbox.lease(Queue.PARTNER_CALLS, call, self.clock)
 
     def _retry_later(self, call: PartnerCall, error: str) -> None:
-        if not outbox.retry_later(call, self.clock, error, max_attempts=self.max_attempts,
+        if not outbox.retry_later(Queue.PARTNER_CALLS, call, self.clock, error, max_attempts=self.max_attempts,
                                   first_backoff_seconds=self.first_backoff_seconds):
             _given_up(call, error)
 
     def _settle(self, call: PartnerCall, status: str, error: str | None) -> None:
         if status == "failed":
             _given_up(call, error)
-        outbox.settle(call, self.clock, status, error)
+        outbox.settle(Queue.PARTNER_CALLS, call, self.clock, status, error)
 
 
 def _given_up(call: PartnerCall, error: str | None) -> None:

@@ -21,17 +21,13 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
-
-from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import RateLimited
 from chalicelib.domain.ids import sha256_hex
 from chalicelib.observability import logger
-from chalicelib.store.rate_limit import RateWindow
+from chalicelib.store.rate_limit import DynamoWindowCounter, Throttled, Unavailable, WindowCounter
 
-_THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 _TTL_MARGIN_SECONDS = 60
 
 
@@ -56,9 +52,10 @@ def client_identity(secret: str | None, ip: str | None) -> str:
 
 
 class RateLimiter:
-    def __init__(self, limit: Limit | None, clock: Clock) -> None:
+    def __init__(self, limit: Limit | None, clock: Clock, counter: WindowCounter | None = None) -> None:
         self.limit = limit
         self.clock = clock
+        self.counter = counter or DynamoWindowCounter()
         self._window = -1
         self._over: set[str] = set()
         self._seen: dict[str, int] = {}  # requests of this window counted here
@@ -96,17 +93,14 @@ class RateLimiter:
     def _hits(self, identity: str, window: int, add: int) -> int:
         assert self.limit is not None
         ends_at = (window + 1) * self.limit.window_seconds
-        item = RateWindow(f"{identity}#{window}")
         try:
-            item.update(actions=[RateWindow.hits.add(add), RateWindow.expires_at.set(
-                datetime.fromtimestamp(ends_at + _TTL_MARGIN_SECONDS, tz=UTC))])
-        except PynamoDBException as exc:
-            if exc.cause_response_code in _THROTTLED:
-                # DynamoDB throttles one item only under a flood on it: that client is over any limit.
-                return self.limit.requests + 1
+            return self.counter.add(f"{identity}#{window}", add, ends_at + _TTL_MARGIN_SECONDS)
+        except Throttled:
+            # DynamoDB throttles one item only under a flood on it: that client is over any limit.
+            return self.limit.requests + 1
+        except Unavailable as exc:
             logger.warning("rate limiter unavailable; request let through", extra={"error": str(exc)})
             return 0
-        return int(item.hits)
 
     def _refusal(self, now: float, window: int) -> RateLimited:
         assert self.limit is not None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.clock import Clock
-from chalicelib.store.runtime import RuntimeSetting
+from chalicelib.store.runtime import cached_setting, write_setting
 
 MAINTENANCE = "maintenance"
 _CACHE_SECONDS = 2.0
@@ -25,16 +25,14 @@ def get_value(key: str, default: Any = None, *, fresh: bool = False) -> Any:
     hit = _cache.get(key)
     if hit and not fresh and now - hit[0] < _CACHE_SECONDS:
         return hit[1]
-    try:
-        value = json.loads(RuntimeSetting.get(key).value)
-    except RuntimeSetting.DoesNotExist:
-        value = default
+    stored = cached_setting(key)
+    value = default if stored is None else json.loads(stored)
     _cache[key] = (now, value)
     return value
 
 
 def set_value(key: str, value: Any, clock: Clock) -> None:
-    RuntimeSetting(key, value=json.dumps(value), updated_at=clock.now()).save()
+    write_setting(key, json.dumps(value), clock.now())
     _cache.pop(key, None)
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import http.client
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
-from pynamodb.expressions.update import Action
-
+from chalicelib.domain.accounts import Account
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.ids import hmac_sha256_hex
 from chalicelib.domain.public_address import IpAddress, UnsafeHost
@@ -24,9 +24,8 @@ from chalicelib.domain.webhook_events import BALANCE_STREAM, EventType, stored_e
 from chalicelib.observability import logger
 from chalicelib.providers.pinned_http import OutboundPolicy, Target, UnresolvedHost, post_pinned
 from chalicelib.services.platform import outbox
-from chalicelib.store.accounts import Account
-from chalicelib.store.activations import WebhookDelivery
-from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store import account_repo, outbox_repo, webhook_repo
+from chalicelib.store.outbox_repo import Queue, WebhookDelivery
 
 Sender = Callable[..., int]  # post_pinned's shape: (target, address, body, headers, *, timeout_seconds) -> status
 SIGNATURE_HEADER = "X-SmsRooms-Signature"
@@ -38,25 +37,23 @@ _BALANCE_LOOKBACK = 50
 _WAIT_BEHIND_SECONDS = 1.0
 
 
-def _complete_balance(delivery: WebhookDelivery, account: Account) -> None:
+def _complete_balance(delivery: WebhookDelivery, account: Account) -> WebhookDelivery:
     """A balance event queued by a read-free posting lacks the balance after it: sealed and written in now."""
     from chalicelib.store.money import seal_ledger  # the money's store, asked only for these events
 
     body = json.loads(delivery.body)
     if "balance_cents" in body or delivery.sequence is None:
-        return
+        return delivery
     seal_ledger(delivery.account_id)
-    try:
-        entry = LedgerEntry.get(delivery.account_id, int(delivery.sequence), consistent_read=True)
-    except LedgerEntry.DoesNotExist:
-        return
-    if entry.balance_after_cents is None:
-        return
-    body["balance_cents"] = int(entry.balance_after_cents)
-    body["held_cents"] = int(account.held_cents)
-    body["available_cents"] = int(entry.balance_after_cents) - int(account.held_cents)
-    delivery.body = json.dumps(body, separators=(",", ":"))
-    delivery.update(actions=[WebhookDelivery.body.set(delivery.body)])
+    balance = webhook_repo.balance_after(delivery.account_id, delivery.sequence)
+    if balance is None:
+        return delivery
+    body["balance_cents"] = balance
+    body["held_cents"] = account.held_cents
+    body["available_cents"] = balance - account.held_cents
+    completed = json.dumps(body, separators=(",", ":"))
+    outbox_repo.change(Queue.WEBHOOKS, delivery.delivery_id, {"body": completed})
+    return replace(delivery, body=completed)
 
 
 class UserWebhooks:
@@ -72,36 +69,34 @@ class UserWebhooks:
 
     def deliver_due(self) -> int:
         """Attempt every delivery whose time has come, each stream in sequence order; the count delivered."""
-        due = list(outbox.due_items(WebhookDelivery.due_deliveries,
-                                    WebhookDelivery.next_attempt_at <= self.clock.now(), self.shards, _BATCH))
-        due.sort(key=lambda d: (float(d.created_at), int(d.sequence or 0)))
+        due: list[WebhookDelivery] = outbox.due_items(Queue.WEBHOOKS, self.clock.now(), self.shards, _BATCH)
+        due.sort(key=lambda d: (d.created_at, d.sequence or 0))
         return sum(self._attempt(delivery) for delivery in due)
 
     def _attempt(self, delivery: WebhookDelivery) -> bool:
         if not self._lease(delivery):
             return False
-        try:
-            account = Account.get(delivery.account_id)
-        except Account.DoesNotExist:
-            self._settle(delivery, "failed", "account gone", attempts=int(delivery.attempts))
+        account = account_repo.read(delivery.account_id, consistent=False)
+        if account is None:
+            self._settle(delivery, "failed", "account gone", attempts=delivery.attempts)
             return False
         if not account.webhook_url or not account.webhook_secret:
-            self._settle(delivery, "failed", "webhook removed", attempts=int(delivery.attempts))
+            self._settle(delivery, "failed", "webhook removed", attempts=delivery.attempts)
             return False
         if not self._still_wanted(delivery, account):
             self._settle(delivery, "skipped", "the webhook no longer takes this event type",
-                         attempts=int(delivery.attempts))
+                         attempts=delivery.attempts)
             return False
         if self._behind_earlier_event(delivery):
             return False
         if delivery.event_type == EventType.BALANCE_CHANGED.value:
-            _complete_balance(delivery, account)
+            delivery = _complete_balance(delivery, account)
         error, status = self._post(account.webhook_url, account.webhook_secret, delivery)
-        seen: list[Action] = [WebhookDelivery.url.set(account.webhook_url)]
+        seen: dict[str, object] = {"url": account.webhook_url}
         if status is not None:
-            seen.append(WebhookDelivery.last_status_code.set(status))
+            seen["last_status_code"] = status
         if error is None:
-            self._settle(delivery, "delivered", None, [*seen, WebhookDelivery.delivered_at.set(self.clock.now())])
+            self._settle(delivery, "delivered", None, {**seen, "delivered_at": self.clock.now()})
             return True
         self._retry_later(delivery, error, seen)
         return False
@@ -121,26 +116,18 @@ class UserWebhooks:
         earlier = self._earlier_pending(delivery)
         if earlier is None:
             return False
-        wait_until = max(float(earlier.next_attempt_at), self.clock.now()) + _WAIT_BEHIND_SECONDS
+        wait_until = max(earlier.next_attempt_at, self.clock.now()) + _WAIT_BEHIND_SECONDS
         waiting = f"waiting for {earlier.event_id or 'an earlier event'}"
-        delivery.update(actions=[WebhookDelivery.next_attempt_at.set(wait_until),
-                                 WebhookDelivery.last_error.set(waiting)])
+        outbox_repo.change(Queue.WEBHOOKS, delivery.delivery_id, {"next_attempt_at": wait_until, "last_error": waiting})
         return True
 
     def _earlier_pending(self, delivery: WebhookDelivery) -> WebhookDelivery | None:
         if delivery.after_delivery_id:
-            try:
-                earlier = WebhookDelivery.get(delivery.after_delivery_id, consistent_read=True)
-            except WebhookDelivery.DoesNotExist:
-                return None
-            return earlier if earlier.status == "pending" else None
+            earlier: WebhookDelivery | None = outbox_repo.get(Queue.WEBHOOKS, delivery.after_delivery_id)
+            return earlier if earlier is not None and earlier.status == "pending" else None
         if delivery.stream != BALANCE_STREAM or delivery.redelivery_of or not delivery.log_key:
             return None
-        before = WebhookDelivery.by_account.query(
-            delivery.account_id, WebhookDelivery.log_key < delivery.log_key, scan_index_forward=False,
-            filter_condition=(WebhookDelivery.stream == BALANCE_STREAM) & (WebhookDelivery.status == "pending")
-            & WebhookDelivery.redelivery_of.does_not_exist(), page_size=_BALANCE_LOOKBACK)
-        return next((WebhookDelivery.from_raw_data(raw) for raw in next(before.page_iter).get("Items", [])), None)
+        return webhook_repo.pending_balance_event_before(delivery.account_id, delivery.log_key, _BALANCE_LOOKBACK)
 
     def _post(self, url: str, secret: str, delivery: WebhookDelivery) -> tuple[str | None, int | None]:
         """Checked again at every attempt: the URL was checked at save, but DNS may answer otherwise now."""
@@ -172,16 +159,16 @@ class UserWebhooks:
         return error, None
 
     def _lease(self, delivery: WebhookDelivery) -> bool:
-        return outbox.lease(delivery, self.clock)
+        return outbox.lease(Queue.WEBHOOKS, delivery, self.clock)
 
-    def _retry_later(self, delivery: WebhookDelivery, error: str, seen: Sequence[Action]) -> None:
-        if not outbox.retry_later(delivery, self.clock, error, max_attempts=self.max_attempts,
+    def _retry_later(self, delivery: WebhookDelivery, error: str, seen: Mapping[str, object]) -> None:
+        if not outbox.retry_later(Queue.WEBHOOKS, delivery, self.clock, error, max_attempts=self.max_attempts,
                                   first_backoff_seconds=self.first_backoff_seconds, also=seen):
             logger.warning("user webhook given up", extra={"delivery_id": delivery.delivery_id, "error": error})
 
-    def _settle(self, delivery: WebhookDelivery, status: str, error: str | None, seen: Sequence[Action] = (), *,
+    def _settle(self, delivery: WebhookDelivery, status: str, error: str | None, seen: Mapping[str, object] = {}, *,
                 attempts: int | None = None) -> None:
         """`attempts`: given when settled without a POST (not counted); None counts this attempt."""
         if status == "failed":
             logger.warning("user webhook given up", extra={"delivery_id": delivery.delivery_id, "error": error})
-        outbox.settle(delivery, self.clock, status, error, attempts, also=seen)
+        outbox.settle(Queue.WEBHOOKS, delivery, self.clock, status, error, attempts, also=seen)

@@ -10,16 +10,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from pynamodb.expressions.condition import Condition
-
+from chalicelib.domain.accounts import Account
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
 from chalicelib.domain.history_cursor import decode_cursor, encode_cursor
 from chalicelib.domain.ids import new_id
 from chalicelib.services.platform import outbox
 from chalicelib.services.platform.webhook_outbox import log_key
-from chalicelib.store.accounts import Account
-from chalicelib.store.activations import WebhookDelivery
+from chalicelib.store import outbox_repo, webhook_repo
+from chalicelib.store.outbox_repo import Queue, WebhookDelivery
 
 DELIVERY_STATUSES = ("pending", "delivered", "failed", "skipped")
 _LOG = "webhook_deliveries"
@@ -41,18 +40,8 @@ def deliveries_page(account_id: str, limit: int, cursor: str | None, *, status: 
         if not isinstance(after, str):
             raise InvalidInput("'cursor' is not a cursor this API gave out for this list.", details={"field": "cursor"})
         high = after
-    where: Condition | None = None
-    for condition in (WebhookDelivery.status == status if status else None,
-                      WebhookDelivery.event_type == event_type if event_type else None):
-        if condition is not None:
-            where = condition if where is None else where & condition
-    results = WebhookDelivery.by_account.query(account_id, range_key_condition=WebhookDelivery.log_key < high,
-                                               filter_condition=where, scan_index_forward=False, page_size=limit)
-    page = next(results.page_iter)
-    items = [WebhookDelivery.from_raw_data(raw) for raw in page.get("Items", [])]
-    last = results.page_iter.last_evaluated_key
-    next_cursor = encode_cursor(account_id, _LOG, str(last["log_key"]["S"])) if last else None
-    return DeliveryPage(items, next_cursor)
+    items, last = webhook_repo.log_page(account_id, below=high, limit=limit, status=status, event_type=event_type)
+    return DeliveryPage(items, encode_cursor(account_id, _LOG, last) if last else None)
 
 
 class Redelivery:
@@ -62,10 +51,7 @@ class Redelivery:
 
     def redeliver(self, account: Account, delivery_id: str) -> WebhookDelivery:
         """A new delivery of the event `delivery_id` carried, due now; NotFound for another account's or none."""
-        try:
-            original = WebhookDelivery.get(delivery_id, consistent_read=True)
-        except WebhookDelivery.DoesNotExist:
-            original = None
+        original: WebhookDelivery | None = outbox_repo.get(Queue.WEBHOOKS, delivery_id)
         if original is None or original.account_id != account.account_id:
             raise NotFound("No such delivery.")
         if not account.webhook_url:
@@ -83,5 +69,5 @@ class Redelivery:
                                event_id=original.event_id, event_type=original.event_type, stream=original.stream,
                                sequence=original.sequence, redelivery_of=original.delivery_id,
                                log_key=log_key(now, new_delivery_id))
-        copy.save(condition=WebhookDelivery.delivery_id.does_not_exist())
+        outbox_repo.add(Queue.WEBHOOKS, copy, only_new=True)
         return copy

@@ -1,52 +1,65 @@
 """Queue a webhook event inside the transaction that makes the change it tells of (the outbox's write side).
 
-`enqueue_event` is the one way an event enters the outbox: a Put on `webhook_deliveries` added to the caller's
-TransactWrite, so the event exists exactly when the change committed, and a retried transaction cannot queue it
-twice (its id is derived from the account, stream and sequence; the Put is conditional). services/user_webhooks.py
-delivers it. A new kind of event (rentals, say) needs only an EventType and a call here in its own transaction.
+`enqueuing` is the one way an event enters the outbox: a Put on `webhook_deliveries` (a `JoinedWrite`) the caller
+adds to the transaction of its change, so the event exists exactly when the change committed, and a retried
+transaction cannot queue it twice (its id is derived from the account, stream and sequence; the Put is conditional).
+services/platform/user_webhooks.py delivers it. A new kind of event (rentals, say) needs only an EventType and a call
+here in its own transaction.
 """
 from __future__ import annotations
 
 import json
-
-from pynamodb.transactions import TransactWrite
+from collections.abc import Collection
+from typing import Protocol
 
 from chalicelib.domain.clock import iso
 from chalicelib.domain.webhook_events import EventType, WebhookEvent, event_id_of, stored_event_types
 from chalicelib.services.platform import outbox
-from chalicelib.store.accounts import Account
-from chalicelib.store.activations import WebhookDelivery
+from chalicelib.store import outbox_repo
+from chalicelib.store.base import JoinedWrite
+from chalicelib.store.outbox_repo import Queue, WebhookDelivery
 
 _FIRST_DELIVERY_PREFIX = "whd_"
 
 
-def subscribes(account: Account, event_type: EventType) -> bool:
+class Subscriber(Protocol):
+    """What says whether an account takes an event: the account as read (domain.accounts.Account)."""
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def webhook_url(self) -> str | None: ...
+
+    @property
+    def webhook_events(self) -> Collection[str] | None: ...
+
+
+def subscribes(account: Subscriber, event_type: EventType) -> bool:
     """Whether the account has a webhook and it takes `event_type`."""
     return bool(account.webhook_url) and event_type in stored_event_types(account.webhook_events)
 
 
-def enqueue_event(tx: TransactWrite, account: Account, event: WebhookEvent, *, shards: int,
-                  after_sequence: int | None = None) -> bool:
-    """Add the event's first delivery to `tx` when the account's webhook takes it; whether it was added.
+def enqueuing(account: Subscriber, event: WebhookEvent, *, shards: int,
+              after_sequence: int | None = None) -> JoinedWrite | None:
+    """The event's first delivery, for the transaction of the change it tells of, when the account's webhook takes
+    it; None when it does not.
 
     `after_sequence`: the sequence of the last event queued on the same stream; this one is not sent before it.
     """
     if not subscribes(account, event.type):
-        return False
-    queue_event(tx, account.account_id, event, shards=shards, after_sequence=after_sequence)
-    return True
+        return None
+    return queuing(account.account_id, event, shards=shards, after_sequence=after_sequence)
 
 
-def queue_event(tx: TransactWrite, account_id: str, event: WebhookEvent, *, shards: int,
-                after_sequence: int | None = None) -> None:
-    """Add the event to `tx` unread: for a caller that knows the account subscribed (an activation ordered while its
-    webhook took status changes). Delivery asks the account again and skips an event it no longer takes."""
+def queuing(account_id: str, event: WebhookEvent, *, shards: int, after_sequence: int | None = None) -> JoinedWrite:
+    """The event's first delivery unread: for a caller that knows the account subscribed (an activation ordered while
+    its webhook took status changes). Delivery asks the account again and skips an event it no longer takes."""
     event_id = event.event_id(account_id)
     after = (first_delivery_id(event_id_of(account_id, event.stream, after_sequence))
              if after_sequence is not None else None)
-    tx.save(new_delivery(account_id, event, event_id, first_delivery_id(event_id), event.occurred_at, shards=shards,
-                         after=after),
-            condition=WebhookDelivery.delivery_id.does_not_exist())
+    return outbox_repo.adding(Queue.WEBHOOKS, new_delivery(account_id, event, event_id, first_delivery_id(event_id),
+                                                           event.occurred_at, shards=shards, after=after))
 
 
 def new_delivery(account_id: str, event: WebhookEvent, event_id: str, delivery_id: str, now: float, *,

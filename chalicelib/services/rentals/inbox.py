@@ -19,7 +19,7 @@ from chalicelib.domain.rental_state import RentalStatus
 from chalicelib.domain.webhook_events import EventType, WebhookEvent
 from chalicelib.observability import logger
 from chalicelib.providers.rentals import RentalPartner, RentSms
-from chalicelib.services.platform.webhook_outbox import enqueue_event
+from chalicelib.services.platform.webhook_outbox import enqueuing
 from chalicelib.services.rentals.pricing import PARTNER_ERRORS
 from chalicelib.store import rentals as store
 from chalicelib.store.accounts import Account
@@ -112,8 +112,10 @@ class RentalInbox:
             tx.save(row, condition=RentalSms.seq.does_not_exist())
             tx.save(Claim(claim_key, value=str(seq), created_at=now, expires_at=kept_until),
                     condition=Claim.key.does_not_exist())
-            enqueue_event(tx, account, _event(rental, row), shards=self.settings.write_shards,
-                          after_sequence=seq - 1 if seq > 1 else None)
+            queued = enqueuing(account, _event(rental, row), shards=self.settings.write_shards,
+                               after_sequence=seq - 1 if seq > 1 else None)
+            if queued is not None:
+                queued(tx)
         return store.committed(rental, changes)
 
 

@@ -13,7 +13,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings
-from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.accounts import Account, LedgerKind
 from chalicelib.domain.catalog_data import country_by_id, service_by_code
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import (
@@ -48,7 +48,6 @@ from chalicelib.services.rentals.inbox import RentalInbox, SmsSource
 from chalicelib.services.rentals.pricing import PARTNER_ERRORS, RentPricing, RentQuote
 from chalicelib.services.rentals.upkeep import RentalUpkeep
 from chalicelib.store import rentals as store
-from chalicelib.store.accounts import Account
 from chalicelib.store.money import CommitRefused, funds_of
 from chalicelib.store.rentals import PENDING_KEY, Rental
 
@@ -195,7 +194,7 @@ class Rentals:
 
         def create(tx: TransactWrite) -> None:
             tx.save(rental, condition=Rental.rental_id.does_not_exist())
-            idempotency.save_claim(tx, claim_key, rental_id, str(request), now)
+            idempotency.claiming(claim_key, [rental_id], str(request), now)(tx)
 
         self.wallet.post(account.account_id, -price, LedgerKind.RENTAL_CHARGE, charge_cause(rental_id),
                          memo=f"rent {request.service}/{request.country} {request.hours} h", require_active=True,

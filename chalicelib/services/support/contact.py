@@ -6,8 +6,6 @@ whether or not the address has an account, and is rate limited per IP and per ad
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.ids import new_secret, sha256_hex
@@ -16,8 +14,8 @@ from chalicelib.services.accounts.identity import email_claim_key, normalise_ema
 from chalicelib.services.accounts.one_time_tokens import MAX_TOKEN_LENGTH
 from chalicelib.services.platform.rate_limit import Limit, RateLimiter
 from chalicelib.services.support.tickets import SupportDesk, TicketView, check_subject_and_message
-from chalicelib.store.ledger import Claim
-from chalicelib.store.support import ContactRequest
+from chalicelib.store import claims, support_repo
+from chalicelib.store.support_repo import ContactRequest
 
 CONTACT_TTL_SECONDS = 24 * 3600
 HOUR = 3600
@@ -48,8 +46,8 @@ class SupportContact:
         self.per_email.admit(f"contact-email:{sha256_hex(address)[:32]}")
         now = self.clock.now()
         token = new_secret(24)
-        ContactRequest(sha256_hex(token), email=address, subject=subject, body=message, ip=ip, created_at=now,
-                       expires_at=datetime.fromtimestamp(now + CONTACT_TTL_SECONDS, tz=UTC)).save()
+        support_repo.save_contact(ContactRequest(sha256_hex(token), email=address, subject=subject, body=message,
+                                                 ip=ip, created_at=now, expires_at=now + CONTACT_TTL_SECONDS))
         self.mailer.send(address, "Confirm your message to SMS Rooms support",
                          _confirmation(self.public_base_url, token))
 
@@ -57,15 +55,12 @@ class SupportContact:
         """Open the ticket of a confirmed message (on the sender's account when the address has one)."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise _link_invalid()
-        try:
-            request = ContactRequest.get(sha256_hex(token), consistent_read=True)
-        except ContactRequest.DoesNotExist:
-            raise _link_invalid() from None
-        if request.expires_at.timestamp() <= self.clock.now():
+        request = support_repo.contact(sha256_hex(token))
+        if request is None or request.expires_at <= self.clock.now():
             raise _link_invalid()
         ticket = self.desk.open_contact_ticket(f"tkt_c{request.token_hash[:24]}", _account_of(request.email),
                                                request.email, request.subject, request.body)
-        request.delete()
+        support_repo.delete_contact(request.token_hash)
         return ticket
 
 
@@ -85,7 +80,4 @@ ignore this email: nothing is sent without it.
 
 def _account_of(email: str) -> str:
     """The account owning the address, or a stable stand-in so one person's contact tickets stay together."""
-    try:
-        return str(Claim.get(email_claim_key(email), consistent_read=True).value)
-    except Claim.DoesNotExist:
-        return f"contact_{sha256_hex(email)[:24]}"
+    return claims.value_of(email_claim_key(email)) or f"contact_{sha256_hex(email)[:24]}"

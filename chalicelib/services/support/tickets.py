@@ -12,9 +12,6 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import AlreadyApplied, Conflict, InvalidInput, NotFound
 from chalicelib.domain.ids import new_id
@@ -22,9 +19,8 @@ from chalicelib.domain.money import format_major
 from chalicelib.observability import logger
 from chalicelib.providers.mailer import Mailer
 from chalicelib.services.platform.mail_outbox import is_queued
-from chalicelib.store.accounts import Account
-from chalicelib.store.base import connection
-from chalicelib.store.support import Ticket, TicketMessage
+from chalicelib.store import account_repo, support_repo, transaction
+from chalicelib.store.support_repo import Ticket, TicketMessage
 
 SUBJECT_MAX = 200
 MESSAGE_MAX = 5000
@@ -128,8 +124,7 @@ class SupportDesk:
 
     def tickets_of(self, account_id: str, limit: int = 50) -> list[TicketView]:
         """The user's tickets with their messages, newest first."""
-        tickets = Ticket.by_account.query(account_id, scan_index_forward=False, limit=limit)
-        return [self._view(t) for t in tickets]
+        return [self._view(t) for t in support_repo.tickets_of(account_id, limit)]
 
     def ticket_of(self, account_id: str, ticket_id: str) -> TicketView:
         return self._view(self._owned(account_id, ticket_id))
@@ -137,7 +132,7 @@ class SupportDesk:
     def queue(self, status: TicketStatus | None, limit: int = 100) -> list[TicketView]:
         """Support's list: tickets in `status` (every ticket when None), longest waiting first."""
         statuses = [status] if status else list(TicketStatus)
-        found = [t for s in statuses for t in Ticket.by_status.query(s.value, limit=limit)]
+        found = [t for s in statuses for t in support_repo.tickets_in(s.value, limit)]
         return [self._view(t) for t in sorted(found, key=lambda t: t.updated_at)[:limit]]
 
     def ticket(self, ticket_id: str) -> TicketView:
@@ -156,17 +151,15 @@ class SupportDesk:
         sent now. The first refusal stops the run (the rest stay pending, in order)."""
         ticket = _ticket(ticket_id)
         sent: list[int] = []
-        for message in TicketMessage.query(ticket_id, filter_condition=TicketMessage.email_status
-                                           == EmailStatus.PENDING.value):
+        for message in support_repo.messages(ticket_id, email_status=EmailStatus.PENDING.value):
             if self._email_reply(ticket, _message_view(message)) is EmailStatus.PENDING:
                 break
-            sent.append(int(message.seq))
+            sent.append(message.seq)
         return sent
 
     def pending_emails(self, ticket_id: str) -> list[int]:
         """The numbers of the ticket's answers whose email has not gone out."""
-        return [int(m.seq) for m in TicketMessage.query(ticket_id, filter_condition=TicketMessage.email_status
-                                                        == EmailStatus.PENDING.value)]
+        return [m.seq for m in support_repo.messages(ticket_id, email_status=EmailStatus.PENDING.value)]
 
     def _open(self, ticket_id: str, account_id: str, kind: TicketKind, subject: str, body: str,
               reference_id: str | None, *, contact_email: str | None = None) -> TicketView:
@@ -176,11 +169,9 @@ class SupportDesk:
                         created_at=now, updated_at=now, contact_email=contact_email)
         first = TicketMessage(ticket_id, 1, author=Author.USER.value, body=body, created_at=now)
         try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.save(ticket, condition=Ticket.ticket_id.does_not_exist())
-                tx.save(first, condition=TicketMessage.seq.does_not_exist())
-        except TransactWriteError as exc:
-            if "ConditionalCheckFailed" not in {r.code for r in (exc.cancellation_reasons or []) if r}:
+            support_repo.open_ticket(ticket, first)
+        except transaction.Refused as refused:
+            if transaction.CONDITION_FAILED not in refused.codes:
                 raise
             raise AlreadyApplied(f"Ticket {ticket_id} already exists.") from None
         return self._view(ticket, [first])
@@ -188,19 +179,14 @@ class SupportDesk:
     def _add(self, ticket: Ticket, author: Author, actor: str | None, body: str,
              status: TicketStatus) -> MessageView:
         for _ in range(_ADD_ATTEMPTS):
-            seq = int(ticket.message_count) + 1
-            now = self.clock.now()
+            seq = ticket.message_count + 1
             message = TicketMessage(ticket.ticket_id, seq, author=author.value, actor=actor, body=body,
-                                    created_at=now,
+                                    created_at=self.clock.now(),
                                     email_status=EmailStatus.PENDING.value if author is Author.SUPPORT else None)
             try:
-                with TransactWrite(connection=connection()) as tx:
-                    tx.update(ticket, condition=Ticket.message_count == ticket.message_count,
-                              actions=[Ticket.message_count.set(seq), Ticket.status.set(status.value),
-                                       Ticket.updated_at.set(now)])
-                    tx.save(message, condition=TicketMessage.seq.does_not_exist())
+                support_repo.add_message(message, after=ticket.message_count, status=status.value)
                 return _message_view(message)
-            except TransactWriteError:
+            except transaction.Refused:
                 ticket = _ticket(ticket.ticket_id)  # someone else wrote first: take the next number
         raise Conflict("The ticket is busy; try again.")
 
@@ -211,7 +197,7 @@ class SupportDesk:
         return ticket
 
     def _view(self, ticket: Ticket, messages: list[TicketMessage] | None = None) -> TicketView:
-        found = messages if messages is not None else list(TicketMessage.query(ticket.ticket_id))
+        found = messages if messages is not None else support_repo.messages(ticket.ticket_id)
         return TicketView(ticket_id=ticket.ticket_id, account_id=ticket.account_id, kind=TicketKind(ticket.kind),
                           subject=ticket.subject, status=TicketStatus(ticket.status),
                           reference_id=ticket.reference_id, created_at=ticket.created_at,
@@ -231,30 +217,29 @@ class SupportDesk:
                 logger.warning("support answer not emailed", extra={"ticket_id": ticket.ticket_id, "seq": reply.seq,
                                                                     "error": type(error).__name__})
                 return EmailStatus.PENDING
-        TicketMessage(ticket.ticket_id, reply.seq).update(actions=[TicketMessage.email_status.set(status.value)])
+        support_repo.set_email_status(ticket.ticket_id, reply.seq, status.value)
         return status
 
     def _reply_address(self, ticket: Ticket) -> tuple[str | None, str]:
         """Where an answer goes, and how its reader writes back: a contact-form ticket's sender, or the account."""
         if ticket.contact_email:
             return ticket.contact_email, "Answer this email to write back to us."
-        try:
-            email = Account.get(ticket.account_id).email
-        except Account.DoesNotExist:
+        account = account_repo.read(ticket.account_id, consistent=False)
+        if account is None:
             return None, ""
-        return email, (f"Sign in at {self.public_base_url}/ to read the whole conversation and answer, "
+        return account.email, (f"Sign in at {self.public_base_url}/ to read the whole conversation and answer, "
                        "or answer this email.")
 
 
 def _ticket(ticket_id: str) -> Ticket:
-    try:
-        return Ticket.get(ticket_id, consistent_read=True)
-    except Ticket.DoesNotExist:
-        raise NotFound("There is no such ticket.") from None
+    found = support_repo.ticket(ticket_id)
+    if found is None:
+        raise NotFound("There is no such ticket.")
+    return found
 
 
 def _message_view(m: TicketMessage) -> MessageView:
-    return MessageView(seq=int(m.seq), author=Author(m.author), body=m.body, created_at=m.created_at)
+    return MessageView(seq=m.seq, author=Author(m.author), body=m.body, created_at=m.created_at)
 
 
 def check_subject_and_message(subject: str, message: str) -> tuple[str, str]:

@@ -1,0 +1,184 @@
+"""The accounts table as values: `Account` (domain/accounts.py) read, created and changed by attribute name.
+
+The money's own writes (balance, ledger position, reconciliation marks) stay with the Wallet and store/accounts.py;
+this module serves the accounts context (sign-up, sign-in, credentials cut-offs, settings, rights) and the admin
+and support desks. A change names attributes as the model does; None removes one. `when` is the condition:
+attribute → expected value, None (absent), PRESENT (exists) or a tuple (one of them).
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import fields
+from typing import Any, Final
+
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.domain.accounts import Account, AccountStatus
+from chalicelib.store import accounts as rows
+from chalicelib.store.base import JoinedWrite
+from chalicelib.store.transaction import refused_if_condition_failed
+
+
+class _Present:
+    def __repr__(self) -> str:
+        return "PRESENT"
+
+
+PRESENT: Final = _Present()  # `when={"account_id": PRESENT}`: the account exists
+EXISTS: Final[Mapping[str, object]] = {"account_id": PRESENT}
+
+_INTS = frozenset({"balance_cents", "held_cents", "version", "ledger_seq", "spendable_cents", "ledger_floor",
+                   "credit_last", "sealed_seq", "sealed_count", "sealed_balance_cents", "reset_generation",
+                   "totp_last_step"})
+_FLOATS = frozenset({"created_at", "agreement_accepted_at", "sessions_valid_after", "keys_valid_after",
+                     "reconcile_due_at", "free_text_removed_at"})
+_LISTS = frozenset({"sign_in_ips", "sign_in_devices", "trusted_devices"})
+_SETS = frozenset({"webhook_events", "recovery_codes"})
+_NAMES = tuple(f.name for f in fields(Account))
+
+
+def account_of(row: rows.Account) -> Account:
+    """The value of a row as PynamoDB read it."""
+    return Account(**{name: _typed(name, getattr(row, name)) for name in _NAMES})
+
+
+def _typed(name: str, raw: Any) -> Any:
+    if name == "status":
+        return AccountStatus(raw)
+    if name == "is_admin_created":
+        return bool(raw)
+    if raw is None:
+        return None
+    if name in _INTS:
+        return int(raw)
+    if name in _FLOATS:
+        return float(raw)
+    if name in _LISTS:
+        return tuple(raw)
+    if name in _SETS:
+        return frozenset(raw)
+    return raw
+
+
+def read(account_id: str, *, consistent: bool = True) -> Account | None:
+    """The account, strongly consistent unless told otherwise (a money or security decision starts from it)."""
+    try:
+        return account_of(rows.Account.get(account_id, consistent_read=consistent))
+    except rows.Account.DoesNotExist:
+        return None
+
+
+def change(account_id: str, values: Mapping[str, object] = {}, *, add: Mapping[str, int] = {},
+           when: Mapping[str, object] | None = None) -> Account:
+    """Set (None: remove) and add to attributes of the account, under `when`; the account as written. Raises
+    store.transaction.Refused when the condition fails. Without `when` a missing account is created: say EXISTS."""
+    row = rows.Account(account_id)
+    try:
+        row.update(actions=_actions(values, add), condition=_condition(when))
+    except UpdateError as exc:
+        raise refused_if_condition_failed(exc) from None
+    return account_of(row)
+
+
+def changing(account_id: str, values: Mapping[str, object] = {}, *, add: Mapping[str, int] = {},
+             when: Mapping[str, object] | None = None) -> JoinedWrite:
+    """`change` as a write of a transaction (store.transaction.commit, or the Wallet's `extra=`)."""
+    actions, condition = _actions(values, add), _condition(when)
+
+    def write(tx: TransactWrite) -> None:
+        tx.update(rows.Account(account_id), actions=actions, condition=condition)
+
+    return write
+
+
+def creating(account: Account) -> JoinedWrite:
+    """The new account's Put, refused when its id exists."""
+    row = _row(account)
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(row, condition=rows.Account.account_id.does_not_exist())
+
+    return write
+
+
+def _row(account: Account) -> rows.Account:
+    given: dict[str, Any] = {name: _stored(getattr(account, name)) for name in _NAMES
+                             if name != "account_id" and getattr(account, name) is not None}
+    return rows.Account(account.account_id, **given)
+
+
+def _stored(value: object) -> object:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, frozenset | set):
+        return set(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _actions(values: Mapping[str, object], add: Mapping[str, int]) -> list[Action]:
+    attrs = rows.Account.get_attributes()
+    actions: list[Action] = [attrs[name].remove() if value is None else attrs[name].set(_stored(value))
+                             for name, value in values.items()]
+    return actions + [attrs[name].add(amount) for name, amount in add.items()]
+
+
+def _condition(when: Mapping[str, object] | None) -> Condition | None:
+    if not when:
+        return None
+    attrs = rows.Account.get_attributes()
+    parts: Iterator[Condition] = (_expect(attrs[name], expected) for name, expected in when.items())
+    condition = next(parts)
+    for part in parts:
+        condition &= part
+    return condition
+
+
+def _expect(attr: Any, expected: object) -> Condition:
+    if expected is None:
+        return attr.does_not_exist()
+    if expected is PRESENT:
+        return attr.exists()
+    if isinstance(expected, tuple):
+        return attr.is_in(*(_stored(e) for e in expected))
+    return attr == _stored(expected)
+
+
+def spend_totp_step(account_id: str, secret: str, step: int) -> bool:
+    """Record `step` as the last used under `secret` unless that step (or a later one) was used: False on a replay."""
+    attrs = rows.Account
+    try:
+        rows.Account(account_id).update(
+            actions=[attrs.totp_last_step.set(step)],
+            condition=(attrs.totp_secret == secret)
+            & (attrs.totp_last_step.does_not_exist() | (attrs.totp_last_step < step)))
+    except UpdateError as exc:
+        refused_if_condition_failed(exc)
+        return False
+    return True
+
+
+def spend_recovery_code(account_id: str, code_hash: str) -> bool:
+    """Remove the recovery code's hash if the account still has it: False when it was spent or never was."""
+    try:
+        rows.Account(account_id).update(actions=[rows.Account.recovery_codes.delete({code_hash})],
+                                        condition=rows.Account.recovery_codes.contains(code_hash))
+    except UpdateError as exc:
+        refused_if_condition_failed(exc)
+        return False
+    return True
+
+
+def set_webhook(account_id: str, url: str, events: frozenset[str], secret: str, *, replace_secret: bool) -> Account:
+    """Store the webhook's URL and event types with `secret`, which replaces a stored secret only when
+    `replace_secret` (else it is kept, read in the same write); the account as written."""
+    attrs = rows.Account
+    stored_secret = attrs.webhook_secret.set(secret if replace_secret else attrs.webhook_secret | secret)
+    row = rows.Account(account_id)
+    row.update(actions=[attrs.webhook_url.set(url), stored_secret, attrs.webhook_events.set(set(events))])
+    return account_of(row)

@@ -1,0 +1,87 @@
+"""Sessions and API keys as values: `Credential`, stored by the SHA-256 of its secret only (store/accounts.py)."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.store import accounts as rows
+from chalicelib.store.base import JoinedWrite
+
+
+@dataclass(frozen=True)
+class Credential:
+    token_hash: str
+    account_id: str
+    kind: str  # "session" | "api_key"
+    key_id: str  # public id for listing and revoking without the secret
+    created_at: float
+    label: str | None = None
+    last_used_at: float | None = None
+    expires_at: float | None = None
+    ip: str | None = None  # a session's: where it was signed in from
+    device: str | None = None  # a session's: the browser or client (User-Agent) that signed in
+    scopes: frozenset[str] | None = None  # an API key's (domain/scopes.py); none: an old key, "orders"
+
+
+def _value(row: rows.Credential) -> Credential:
+    return Credential(token_hash=row.token_hash, account_id=row.account_id, kind=row.kind, key_id=row.key_id,
+                      created_at=float(row.created_at), label=row.label,
+                      last_used_at=None if row.last_used_at is None else float(row.last_used_at),
+                      expires_at=None if row.expires_at is None else row.expires_at.timestamp(), ip=row.ip,
+                      device=row.device, scopes=None if row.scopes is None else frozenset(row.scopes))
+
+
+def read(token_hash: str, *, consistent: bool) -> Credential | None:
+    try:
+        return _value(rows.Credential.get(token_hash, consistent_read=consistent))
+    except rows.Credential.DoesNotExist:
+        return None
+
+
+def save(credential: Credential) -> None:
+    rows.Credential(credential.token_hash, account_id=credential.account_id, kind=credential.kind,
+                    key_id=credential.key_id, label=credential.label, created_at=credential.created_at,
+                    last_used_at=credential.last_used_at,
+                    expires_at=None if credential.expires_at is None else datetime.fromtimestamp(credential.expires_at,
+                                                                                                  tz=UTC),
+                    ip=credential.ip, device=credential.device,
+                    scopes=None if credential.scopes is None else set(credential.scopes)).save()
+
+
+def of_account(account_id: str, kind: str | None = None, *, newest_first: bool = False) -> list[Credential]:
+    """The account's credentials (of one kind, when given) by creation time; the index is eventually consistent."""
+    condition = rows.Credential.kind == kind if kind else None
+    return [_value(row) for row in rows.Credential.by_account.query(account_id, filter_condition=condition,
+                                                                     scan_index_forward=not newest_first)]
+
+
+def touch(token_hash: str, now: float) -> None:
+    """Record its last use, if it can: a credential deleted a moment ago (or a refused write) records nothing."""
+    with contextlib.suppress(UpdateError):
+        rows.Credential(token_hash).update(actions=[rows.Credential.last_used_at.set(now)],
+                                           condition=rows.Credential.token_hash.exists())
+
+
+def touching(token_hash: str, now: float) -> JoinedWrite:
+    """`touch` as a write of a transaction, which fails when the credential was deleted."""
+    def write(tx: TransactWrite) -> None:
+        tx.update(rows.Credential(token_hash), actions=[rows.Credential.last_used_at.set(now)],
+                  condition=rows.Credential.token_hash.exists())
+
+    return write
+
+
+def delete(token_hash: str) -> None:
+    rows.Credential(token_hash).delete()
+
+
+def delete_all(token_hashes: Iterable[str]) -> None:
+    """Delete these credentials in batches of 25 (no condition: a missing one is fine)."""
+    with rows.Credential.batch_write() as batch:
+        for token_hash in token_hashes:
+            batch.delete(rows.Credential(token_hash))

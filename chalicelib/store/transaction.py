@@ -1,0 +1,49 @@
+"""Writes that commit together outside the money (a registration's account and email claim, a ticket and its first
+message): repositories hand out `JoinedWrite`s, `commit` runs them as one DynamoDB transaction, and a refusal comes
+back as `Refused` naming why each item failed, so no PynamoDB error reaches a service.
+
+Money never commits here: the Wallet opens its own transaction, which such writes may join (`extra=`).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.store.base import JoinedWrite, connection
+
+CONDITION_FAILED = "ConditionalCheckFailed"
+CONFLICT = "TransactionConflict"
+
+
+class Refused(Exception):
+    """A conditional write or a transaction did not commit. `codes`: the cancellation reason of each item of a
+    transaction in order (None: that item was fine), or (CONDITION_FAILED,) for a single write's condition."""
+
+    def __init__(self, codes: tuple[str | None, ...] = (CONDITION_FAILED,)) -> None:
+        super().__init__("the write was refused: " + ", ".join(c or "-" for c in codes))
+        self.codes = codes
+
+    @property
+    def conflict(self) -> bool:
+        """Another transaction held an item: the same writes may succeed when tried again."""
+        return CONFLICT in self.codes
+
+
+def commit(writes: Iterable[JoinedWrite | None]) -> None:
+    """Run the writes (None: nothing to add) as one transaction; raises Refused when it is cancelled."""
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            for write in writes:
+                if write is not None:
+                    write(tx)
+    except TransactWriteError as exc:
+        raise Refused(tuple(r.code if r else None for r in (exc.cancellation_reasons or []))) from None
+
+
+def refused_if_condition_failed(exc: PynamoDBException) -> Refused:
+    """The Refused of a single write whose condition failed; any other error is raised as it is."""
+    if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+        raise exc
+    return Refused()
