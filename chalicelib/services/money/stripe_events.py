@@ -14,7 +14,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
-from chalicelib.domain.errors import AlreadyApplied
+from chalicelib.domain.errors import AlreadyApplied, NotFound
 from chalicelib.domain.ids import is_identifier
 from chalicelib.observability import logger
 from chalicelib.providers.mailer import Mailer
@@ -32,7 +32,7 @@ from chalicelib.services.money.card_movements import (
 from chalicelib.services.money.stripe_objects import credit_mismatch, paid_topup_of, stripe_cents, stripe_id, topup_of
 from chalicelib.services.money.top_ups import CardGateway, TopUpStatus
 from chalicelib.services.money.wallet import Wallet
-from chalicelib.store.accounts import Account
+from chalicelib.store import account_repo
 from chalicelib.store.payments import TopUp
 
 _FAILED_REFUND_STATUSES = frozenset({"failed", "canceled"})
@@ -197,8 +197,10 @@ class StripeEvents:
     def _tell_refund_failed(self, topup: TopUp, refund_id: str, amount_cents: int) -> None:
         record_activity(topup.account_id, REFUND_FAILED_ACTIVITY, None,
                         {"refund_id": refund_id, "amount_cents": amount_cents}, clock=self.wallet.clock)
-        account = Account.get(topup.account_id, consistent_read=True)
-        if account.status == AccountStatus.DEACTIVATED.value:
+        account = account_repo.read(topup.account_id)
+        if account is None:
+            raise NotFound("Account not found.")
+        if account.status == AccountStatus.DEACTIVATED:
             # Its email address went with the consent; the money waits on the balance for an operator.
             logger.warning("failed card refund credited back to a deactivated account", extra={
                 "account_id": account.account_id, "refund_id": refund_id, "amount_cents": amount_cents})
