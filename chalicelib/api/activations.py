@@ -8,10 +8,10 @@ from chalice import Blueprint, Response
 from chalicelib import wiring
 from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
+from chalicelib.domain.activation import Activation
 from chalicelib.domain.catalog_data import countries
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput, NotFound
-from chalicelib.store.activations import Activation
 
 if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
     from chalicelib.services.activations.batch_ordering import Batch

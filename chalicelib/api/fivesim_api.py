@@ -58,6 +58,7 @@ from chalicelib.api.kit import RestRoutes
 from chalicelib.api.lazy import lazy_module
 from chalicelib.domain import errors as e
 from chalicelib.domain.accounts import Account
+from chalicelib.domain.activation import Activation
 from chalicelib.domain.activation_state import ActivationStatus, is_final
 from chalicelib.domain.catalog_data import countries
 from chalicelib.domain.clock import iso
@@ -68,7 +69,6 @@ from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
 from chalicelib.services.accounts.authn import bearer
 from chalicelib.services.platform import rate_limit, runtime_settings
-from chalicelib.store.activations import Activation
 
 if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
     from chalicelib.services.money import history

@@ -23,6 +23,7 @@ from chalicelib.api import handler_rent
 from chalicelib.api.kit import RestRoutes
 from chalicelib.config import get_settings
 from chalicelib.domain.accounts import Account
+from chalicelib.domain.activation import Activation
 from chalicelib.domain.activation_state import ActivationStatus, is_final
 from chalicelib.domain.catalog_data import countries, country_by_id
 from chalicelib.domain.errors import DomainError, NotFound
@@ -30,7 +31,6 @@ from chalicelib.domain.money import currency_numeric
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
 from chalicelib.services.platform import rate_limit, runtime_settings
-from chalicelib.store.activations import Activation
 
 PATH = "/stubs/handler_api.php"
 # Clients send GET, POST forms (urlencoded or multipart), or POST with everything in the query string and an

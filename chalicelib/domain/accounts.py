@@ -75,6 +75,7 @@ class Account:
     recovery_codes: frozenset[str] | None = None
     free_text_due: bool | None = None
     free_text_removed_at: float | None = None
+    live_until: float | None = None  # a page of the account listens for live updates until then
 
     @property
     def available_cents(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 
-class ActivationStatus(str, enum.Enum):
+class ActivationStatus(enum.StrEnum):  # a str: a value compares and prints as its wire word
     PENDING = "PENDING"  # debited, asking partners for a number
     WAITING = "WAITING"  # number issued, no SMS yet
     RECEIVED = "RECEIVED"  # at least one SMS

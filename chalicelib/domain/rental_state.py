@@ -20,7 +20,7 @@ MAX_LIST_LIMIT = 100  # rentals in one page of a list
 ANY_SERVICE = "full"
 
 
-class RentalStatus(str, enum.Enum):
+class RentalStatus(enum.StrEnum):  # a str: a value compares and prints as its wire word
     PENDING = "PENDING"  # debited, asking partners for a number
     ACTIVE = "ACTIVE"  # number held, receiving SMS until ends_at
     FINISHED = "FINISHED"  # ended early by the user (no refund)

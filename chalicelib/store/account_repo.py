@@ -35,7 +35,7 @@ _INTS = frozenset({"balance_cents", "held_cents", "version", "ledger_seq", "spen
                    "credit_last", "sealed_seq", "sealed_count", "sealed_balance_cents", "reset_generation",
                    "totp_last_step"})
 _FLOATS = frozenset({"created_at", "agreement_accepted_at", "sessions_valid_after", "keys_valid_after",
-                     "reconcile_due_at", "free_text_removed_at"})
+                     "reconcile_due_at", "free_text_removed_at", "live_until"})
 _LISTS = frozenset({"sign_in_ips", "sign_in_devices", "trusted_devices"})
 _SETS = frozenset({"webhook_events", "recovery_codes"})
 _NAMES = tuple(f.name for f in fields(Account))

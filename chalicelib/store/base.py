@@ -13,10 +13,11 @@ botocore client (thread-safe) is built once, under a lock, on the first call.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from pynamodb.connection import Connection, TableConnection
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -163,3 +164,23 @@ def add_missing_indexes(cls: type[Model]) -> list[str]:
                 "Projection": dict(index["projection"])}}]})
         added.append(index["index_name"])
     return added
+
+
+def joined(writes: Iterable[JoinedWrite]) -> JoinedWrite:
+    """Several writes as one, in order, for a transaction another store opens (the wallet's)."""
+    items = list(writes)
+
+    def join(tx: TransactWrite) -> None:
+        for write in items:
+            write(tx)
+
+    return join
+
+
+def commit_together(writes: Iterable[JoinedWrite]) -> None:
+    """One transaction of several writes that move no money (those join the wallet's); WriteRefused if refused."""
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            joined(writes)(tx)
+    except TransactWriteError as exc:
+        raise WriteRefused(str(exc)) from exc

@@ -60,3 +60,12 @@ def claimed(key: str) -> bool:
     except Claim.DoesNotExist:
         return False
     return True
+
+
+def claimed_at(key: str) -> float | None:
+    """When a claim was written (None: not written, or written without a time); strongly consistent."""
+    try:
+        made = Claim.get(key, consistent_read=True).created_at
+    except Claim.DoesNotExist:
+        return None
+    return None if made is None else float(made)

@@ -5,6 +5,7 @@ concurrent writers never lose a count), and read per (service, country) by one Q
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
@@ -12,7 +13,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.delivery_rates import Bucket, Counted, Tally, buckets_at
-from chalicelib.store.base import table
+from chalicelib.store.base import JoinedWrite, table
 from chalicelib.store.catalog import offer_key
 
 # A (service, country) pair is keyed as the catalog keys its offers: one format for both tables.
@@ -40,16 +41,20 @@ class DeliveryCounter(Model):
 COUNTER_SHARDS = 4
 
 
-def add_outcome(tx: TransactWrite, service: str, country: int, partner: str, operator: str, *, received: bool,
-                now: float, activation_id: int) -> None:
-    """Count one outcome in each of its buckets, inside the caller's transaction."""
+def outcome_write(service: str, country: int, partner: str, operator: str, *, received: bool, now: float,
+                  activation_id: int) -> JoinedWrite:
+    """Count one outcome in each of its buckets, as items of the caller's transaction."""
     shard = activation_id % COUNTER_SHARDS
-    for bucket in buckets_at(now):
-        item = DeliveryCounter(pair_key(service, country),
-                               f"{bucket.size}#{bucket.index}#{partner}#{operator}#{shard}")
-        tx.update(item, actions=[DeliveryCounter.ended.add(1), DeliveryCounter.received.add(int(received)),
-                                 DeliveryCounter.partner.set(partner), DeliveryCounter.operator.set(operator),
-                                 DeliveryCounter.expires_at.set(_at(bucket.expires_at))])
+
+    def count(tx: TransactWrite) -> None:
+        for bucket in buckets_at(now):
+            item = DeliveryCounter(pair_key(service, country),
+                                   f"{bucket.size}#{bucket.index}#{partner}#{operator}#{shard}")
+            tx.update(item, actions=[DeliveryCounter.ended.add(1), DeliveryCounter.received.add(int(received)),
+                                     DeliveryCounter.partner.set(partner), DeliveryCounter.operator.set(operator),
+                                     DeliveryCounter.expires_at.set(_at(bucket.expires_at))])
+
+    return count
 
 
 def counted(service: str, country: int) -> list[Counted]:
@@ -85,16 +90,26 @@ class MarkedNumber(Model):
     expires_at = TTLAttribute()
 
 
-def add_mark(tx: TransactWrite, service: str, country: int, phone: str, weight: int, *, now: float,
-             keep_seconds: int) -> None:
-    """Weigh a report against the number inside the caller's transaction; each report renews its expiry."""
-    tx.update(MarkedNumber(pair_key(service, country), phone),
-              actions=[MarkedNumber.weight.add(weight), MarkedNumber.marked_at.set(now),
-                       MarkedNumber.expires_at.set(_at(now + keep_seconds))])
+def mark_write(service: str, country: int, phone: str, weight: int, *, now: float, keep_seconds: int) -> JoinedWrite:
+    """Weigh a report against the number as an item of the caller's transaction; each report renews its expiry."""
+    return lambda tx: tx.update(MarkedNumber(pair_key(service, country), phone),
+                                actions=[MarkedNumber.weight.add(weight), MarkedNumber.marked_at.set(now),
+                                         MarkedNumber.expires_at.set(_at(now + keep_seconds))])
 
 
-def marks(service: str, country: int) -> list[MarkedNumber]:
-    return list(MarkedNumber.query(pair_key(service, country)))
+@dataclass(frozen=True)
+class Mark:
+    """A number's reports for a service, added up (a MarkedNumber row as a value)."""
+
+    phone: str
+    weight: int
+    marked_at: float
+    expires_at: float  # epoch seconds
+
+
+def marks(service: str, country: int) -> list[Mark]:
+    return [Mark(str(m.phone), int(m.weight), float(m.marked_at), m.expires_at.timestamp())
+            for m in MarkedNumber.query(pair_key(service, country))]
 
 
 def _at(epoch: float) -> datetime:

@@ -10,13 +10,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chalicelib.domain.activation import Activation
 from chalicelib.domain.catalog_data import service_by_code
 from chalicelib.domain.clock import Clock
 from chalicelib.observability import logger
 from chalicelib.services.activations.sms_intake import SmsIntake, SmsSource
-from chalicelib.store import activations as activation_store
-from chalicelib.store.activations import Activation
-from chalicelib.store.ledger import Claim, claim_once, claimed
+from chalicelib.store import activation_repo
+from chalicelib.store.ledger import claim_once, claimed, claimed_at
 
 UNMATCHED_GRACE_SECONDS = 60.0
 _CLAIM_SECONDS = 24 * 3600
@@ -49,7 +49,7 @@ class AgentSmsDesk:
         if claimed(taken):
             return Outcome.DUPLICATE
         shards = self.intake.settings.write_shards
-        candidates = list(activation_store.active_with(partner, shards, Activation.phone == sms.phone))
+        candidates = activation_repo.open_on_phone(partner, shards, sms.phone)
         if not candidates:
             return self._unmatched(partner, sms)
         addressee = addressee_of(candidates, sms)
@@ -77,7 +77,7 @@ class AgentSmsDesk:
         now = self.clock.now()
         if claim_once(key, now, value, ttl_seconds=_CLAIM_SECONDS):
             return now
-        return float(Claim.get(key, consistent_read=True).created_at or now)
+        return claimed_at(key) or now
 
 
 def addressee_of(candidates: Sequence[Activation], sms: AgentSms) -> Activation | None:

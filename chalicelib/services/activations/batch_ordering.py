@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.domain.accounts import Account, LedgerKind
+from chalicelib.domain.activation import Activation
+from chalicelib.domain.activation_status import ActivationStatus
 from chalicelib.domain.catalog_data import service_by_code
 from chalicelib.domain.errors import AlreadyApplied, Conflict, InvalidInput, NoNumbers
 from chalicelib.domain.ids import new_numeric_id
@@ -26,7 +26,8 @@ from chalicelib.services.activations.lifecycle import PARTNER_ERRORS
 from chalicelib.services.activations.ordering import Ordering, OrderRequest
 from chalicelib.services.money.wallet import Charge
 from chalicelib.services.platform import idempotency
-from chalicelib.store.activations import Activation
+from chalicelib.store import activation_repo
+from chalicelib.store.base import JoinedWrite, joined
 from chalicelib.store.money import CommitRefused, funds_of
 
 MAX_SERVICES = 10  # services on one multi-service number
@@ -51,11 +52,11 @@ class Batch:
 
     @property
     def issued(self) -> list[Activation]:
-        return [a for a in self.activations if a.status != "FAILED"]
+        return [a for a in self.activations if a.status is not ActivationStatus.FAILED]
 
     @property
     def refunded_cents(self) -> int:
-        return sum(int(a.price_cents) for a in self.activations if a.status == "FAILED")
+        return sum(a.price_cents for a in self.activations if a.status is ActivationStatus.FAILED)
 
 
 def parse_services(raw: str) -> tuple[str, ...]:
@@ -171,21 +172,21 @@ class BatchOrdering:
             ids = [new_numeric_id() for _ in orders]
             activations = [self.ordering.pending(i, account, r, price, claim_key)
                            for i, (r, price) in zip(ids, orders, strict=True)]
-            charges = [Charge(int(a.price_cents), LedgerKind.ACTIVATION_CHARGE, str(a.activation_id),
+            charges = [Charge(a.price_cents, LedgerKind.ACTIVATION_CHARGE, str(a.activation_id),
                               memo=f"{a.service}/{a.country}") for a in activations]
-
-            def create(tx: TransactWrite, activations: list[Activation] = activations) -> None:
-                for a in activations:
-                    tx.save(a, condition=Activation.activation_id.does_not_exist())
-                idempotency.claiming(claim_key, [int(a.activation_id) for a in activations], fingerprint,
-                                     self.ordering.clock.now())(tx)
-
             try:
-                self.ordering.wallet.debit_together(account.account_id, charges, extra=create, known=funds_of(account))
+                self.ordering.wallet.debit_together(account.account_id, charges, known=funds_of(account),
+                                                    extra=self._create(activations, claim_key, fingerprint))
                 return activations
             except AlreadyApplied:
                 continue
         raise Conflict("Could not assign order ids; try again.")
+
+    def _create(self, activations: list[Activation], claim_key: str | None, fingerprint: str) -> JoinedWrite:
+        """The batch's activations and its idempotency claim, as items of the debit's transaction."""
+        ids, now = [a.activation_id for a in activations], self.ordering.clock.now()
+        return joined([activation_repo.create_writes(activations),
+                       idempotency.claiming(claim_key, ids, fingerprint, now)])
 
 
 def _validate_services(services: Sequence[str]) -> None:

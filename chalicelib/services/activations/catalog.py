@@ -23,7 +23,7 @@ from chalicelib.providers.base import Partner, PartnerNoNumbers, PartnerRejected
 from chalicelib.services.activations.delivery_memory import DeliveryMemory, PairRates
 from chalicelib.services.platform import runtime_settings
 from chalicelib.store import catalog as offer_store
-from chalicelib.store.catalog import CatalogOffer
+from chalicelib.store.catalog import Offer
 
 MARKUP_KEY = "markup_percent"
 PRICE_OVERRIDES_KEY = "price_overrides"  # {"<service>#<country>": cents}
@@ -65,8 +65,8 @@ class Catalog:
         self.memory = memory
         self._rank = {p.name: i for i, p in enumerate(self.partners)}  # registry order: preferred first
         self._rates = {p.name: p.rate_to_base for p in settings.partners}
-        self._listing: tuple[float, list[CatalogOffer]] | None = None
-        self._offers: dict[str, tuple[float, list[CatalogOffer]]] = {}
+        self._listing: tuple[float, list[Offer]] | None = None
+        self._offers: dict[str, tuple[float, list[Offer]]] = {}
 
     def rate(self, partner: str) -> Decimal:
         """Multiply the partner's minor units by this to get ours (1 for a partner in our currency)."""
@@ -83,11 +83,11 @@ class Catalog:
                 continue
             now = self.clock.now()
             rate = self.rate(partner.name)
-            rows = [CatalogOffer(offer_store.offer_key(code, o.country), f"{partner.name}#{o.operator}",
+            rows = [Offer(offer_store.offer_key(code, o.country), f"{partner.name}#{o.operator}",
                                  service=code, country=o.country, partner=partner.name, operator=o.operator,
                                  cost_minor=o.cost_minor, currency=o.currency,
                                  cost_cents=convert_minor(o.cost_minor, rate), available=o.count, refreshed_at=now,
-                                 operators=list(o.operators) or None, service_name=clean_service_name(o.service_name))
+                                 operators=tuple(o.operators) or None, service_name=clean_service_name(o.service_name))
                     for o in offers if (code := clean_service_code(o.service)) and country_by_id(o.country)]
             offer_store.replace_partner_offers(partner.name, rows)
             refreshed[partner.name] = len(rows)
@@ -117,12 +117,12 @@ class Catalog:
                                    details={"field": "operator"})
         return quotes
 
-    def _quotes(self, offers: list[CatalogOffer], key: str, operator: str | None) -> list[Quote]:
+    def _quotes(self, offers: list[Offer], key: str, operator: str | None) -> list[Quote]:
         """In stock, from partners whose recent success rate has not collapsed, cheapest first."""
         override = price_overrides().get(key)
         markup = self.markup_percent()
         serving = [o for o in offers if self._serves(o, operator)]
-        rates = self.memory.rates(str(serving[0].service), int(serving[0].country)) if serving else {}
+        rates = self.memory.rates(serving[0].service, serving[0].country) if serving else {}
         quotes = [self._quote(o, override, markup, operator, rates) for o in serving]
         quotes = [q for q in quotes if not self.memory.policy.collapsed(q.rates)]
         return sorted(quotes, key=lambda q: (q.price_cents, q.cost_cents, self._rank[q.partner]))
@@ -144,31 +144,31 @@ class Catalog:
         listed: dict[tuple[str, int, str], set[str]] = {}
         for offer in offers:
             if self._listable(offer) and service in (None, offer.service) and country in (None, offer.country):
-                key = (offer.service, int(offer.country), offer.operator)
+                key = (offer.service, offer.country, offer.operator)
                 override = overrides.get(offer.offer_key)
                 quote = self._quote(offer, override, markup, None, all_rates.get(offer.offer_key, {}))
                 if self.memory.policy.collapsed(quote.rates):
                     continue  # not offered while its recent deliveries fail (see `quote`)
                 grouped.setdefault(key, []).append(quote)
-                listed.setdefault(key, set()).update(str(name) for name in offer.operators or ())
+                listed.setdefault(key, set()).update(offer.operators or ())
         return [_item(key, quotes, listed[key]) for key, quotes in sorted(grouped.items())]
 
     def operators(self, country: int | None = None) -> dict[int, list[str]]:
         """Per country, the operators some configured partner names (an offer's own, or an "any" offer's list)."""
         found: dict[int, set[str]] = {}
         for offer in self._cached_offers():
-            if self._listable(offer) and country in (None, int(offer.country)):
-                names = {str(offer.operator)} - {"any"} | {str(name) for name in offer.operators or ()}
-                found.setdefault(int(offer.country), set()).update(names)
+            if self._listable(offer) and country in (None, offer.country):
+                names = {offer.operator} - {"any"} | set(offer.operators or ())
+                found.setdefault(offer.country, set()).update(names)
         return {c: sorted(names) for c, names in sorted(found.items()) if names}
 
     def service_names(self) -> dict[str, str]:
         """Every service we list or sell, code → name: our curated list first (its names win), then each code a
         configured partner sells under the partner's name (or the code when it gives none)."""
         names = {s.code: s.name for s in services()}
-        for offer in sorted(self._cached_offers(), key=lambda o: str(o.service_name or o.service).casefold()):
+        for offer in sorted(self._cached_offers(), key=lambda o: (o.service_name or o.service).casefold()):
             if offer.partner in self._rank and offer.service not in names:
-                names[str(offer.service)] = str(offer.service_name or offer.service)
+                names[offer.service] = offer.service_name or offer.service
         return names
 
     def sells_service(self, code: str) -> bool:
@@ -188,35 +188,35 @@ class Catalog:
         """The partner's listed cost of (service, country) for `operator` (or its "any" offer); None if unlisted."""
         offers = [o for o in offer_store.offers_for(service, country) if o.partner == partner]
         exact = [o for o in offers if o.operator == operator] or [o for o in offers if o.operator == "any"]
-        return min((int(o.cost_minor) for o in exact), default=None)
+        return min((o.cost_minor for o in exact), default=None)
 
-    def _serves(self, offer: CatalogOffer, operator: str | None) -> bool:
+    def _serves(self, offer: Offer, operator: str | None) -> bool:
         if offer.partner not in self._rank or offer.available <= 0:
             return False
         return operator in (None, "any") or _has_operator(offer, operator)
 
-    def _quote(self, offer: CatalogOffer, override: int | None, markup: Decimal, operator: str | None,
+    def _quote(self, offer: Offer, override: int | None, markup: Decimal, operator: str | None,
                rates: PairRates) -> Quote:
-        cost_cents = int(offer.cost_cents)
+        cost_cents = offer.cost_cents
         price = override if override is not None else apply_markup(cost_cents, markup)
         # A partner that sells "any" operator is asked for the one the user wants.
         ask_for = offer.operator if offer.operator != "any" else (operator or "any")
-        return Quote(partner=offer.partner, operator=ask_for, cost_minor=int(offer.cost_minor),
-                     cost_cents=cost_cents, price_cents=price, count=int(offer.available),
+        return Quote(partner=offer.partner, operator=ask_for, cost_minor=offer.cost_minor,
+                     cost_cents=cost_cents, price_cents=price, count=offer.available,
                      rates=combined(rates, [offer.partner], ask_for))
 
-    def _listable(self, offer: CatalogOffer) -> bool:
+    def _listable(self, offer: Offer) -> bool:
         """A configured partner's offer for a country we know (its service code was checked when it was cached)."""
-        return offer.partner in self._rank and country_by_id(int(offer.country)) is not None
+        return offer.partner in self._rank and country_by_id(offer.country) is not None
 
-    def _cached_offers(self) -> list[CatalogOffer]:
+    def _cached_offers(self) -> list[Offer]:
         now = time.monotonic()
         if self._listing is None or now - self._listing[0] >= _LISTING_CACHE_SECONDS:
             self._listing = (now, offer_store.all_offers())
         return self._listing[1]
 
 
-def _has_operator(offer: CatalogOffer, operator: str) -> bool:
+def _has_operator(offer: Offer, operator: str) -> bool:
     """The offer is that operator's, or an "any" offer whose partner lists it (or lists none: it may have it)."""
     if offer.operator != "any":
         return offer.operator == operator

@@ -12,13 +12,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.config import Settings
+from chalicelib.domain.activation import Activation
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.delivery_rates import Rates, RoutingPolicy, window_rates
 from chalicelib.store import routing as routing_store
-from chalicelib.store.activations import Activation
+from chalicelib.store.base import JoinedWrite
 
 T = TypeVar("T")
 
@@ -45,22 +44,25 @@ class DeliveryMemory:
         self._marks: dict[str, tuple[float, tuple[str, ...]]] = {}
 
     # Writes (items of the caller's transaction) ----------------------------------------------------------
-    def record_outcome(self, tx: TransactWrite, activation: Activation, *, received: bool) -> None:
-        """Count the activation's outcome for its partner: it received a code, or ended without one."""
-        if activation.partner:
-            routing_store.add_outcome(tx, activation.service, int(activation.country), activation.partner,
-                              activation.operator or "any", received=received, now=self.clock.now(),
-                              activation_id=int(activation.activation_id))
+    def outcome_writes(self, activation: Activation, *, received: bool) -> list[JoinedWrite]:
+        """Count the activation's outcome for its partner (it received a code, or ended without one); none when it
+        had no partner."""
+        if not activation.partner:
+            return []
+        return [routing_store.outcome_write(activation.service, activation.country, activation.partner,
+                                            activation.operator or "any", received=received, now=self.clock.now(),
+                                            activation_id=activation.activation_id)]
 
-    def record_mark(self, tx: TransactWrite, activation: Activation, weight: int) -> None:
-        """Weigh a report against the activation's number for its service (platform-wide)."""
-        if activation.phone:
-            routing_store.add_mark(tx, activation.service, int(activation.country), activation.phone, weight,
-                           now=self.clock.now(), keep_seconds=self.settings.marked_number_days * 86_400)
+    def mark_writes(self, activation: Activation, weight: int) -> list[JoinedWrite]:
+        """Weigh a report against the activation's number for its service (platform-wide); none without a number."""
+        if not activation.phone:
+            return []
+        return [routing_store.mark_write(activation.service, activation.country, activation.phone, weight,
+                                         now=self.clock.now(), keep_seconds=self.settings.marked_number_days * 86_400)]
 
     def remember_mark(self, activation: Activation) -> None:
         """This container saw the report commit: its own next order excludes the number at once."""
-        key = routing_store.pair_key(activation.service, int(activation.country))
+        key = routing_store.pair_key(activation.service, activation.country)
         cached = self._marks.get(key)
         if cached is not None and activation.phone and activation.phone not in cached[1]:
             self._marks[key] = (cached[0], (activation.phone, *cached[1]))
@@ -100,9 +102,8 @@ class DeliveryMemory:
 
     def _read_marks(self, service: str, country: int) -> tuple[str, ...]:
         now = self.clock.now()
-        live = [m for m in routing_store.marks(service, country)
-                if int(m.weight) >= MARK_THRESHOLD and m.expires_at.timestamp() > now]
-        return tuple(m.phone for m in sorted(live, key=lambda m: -float(m.marked_at)))
+        live = [m for m in routing_store.marks(service, country) if m.weight >= MARK_THRESHOLD and m.expires_at > now]
+        return tuple(m.phone for m in sorted(live, key=lambda m: -m.marked_at))
 
 
 def _cached(cache: dict[str, tuple[float, T]], key: str, seconds: float, read: Callable[[], T]) -> T:

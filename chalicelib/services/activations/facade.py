@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import Account
+from chalicelib.domain.activation import Activation
 from chalicelib.domain.activation_state import ActivationEvent
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import PartnerError
@@ -24,9 +25,7 @@ from chalicelib.services.activations.reactivation import ReactivationQuote, Reac
 from chalicelib.services.activations.sms_intake import PollResult, SmsIntake, SmsSource
 from chalicelib.services.platform.partner_calls import PartnerAction, Told
 from chalicelib.services.platform.user_webhooks import UserWebhooks
-from chalicelib.store import account_repo
-from chalicelib.store import activations as activation_store
-from chalicelib.store.activations import Activation, BadNumber
+from chalicelib.store import activation_repo
 
 MAX_LIST_LIMIT = 100
 
@@ -95,13 +94,13 @@ class Activations:
 
     def list_for_account(self, account_id: str, limit: int = 50) -> list[Activation]:
         """Newest first."""
-        return activation_store.for_account(account_id, max(1, min(limit, MAX_LIST_LIMIT)))
+        return activation_repo.for_account(account_id, max(1, min(limit, MAX_LIST_LIMIT)))
 
     def active_for_account(self, account_id: str) -> list[Activation]:
         """Activations that can still change, newest first (older ones have all ended by their lifetime)."""
         horizon = self.clock.now() - 2 * self.settings.activation_lifetime_seconds
         found: list[Activation] = []
-        for activation in Activation.by_account.query(account_id, scan_index_forward=False):
+        for activation in activation_repo.newest_for_account(account_id):
             if activation.created_at < horizon:
                 break
             if activation.active_key is not None:
@@ -150,10 +149,7 @@ class Activations:
         banned = self.lifecycle.apply(activation, ActivationEvent.USER_BAN)  # marks the number platform-wide
         self.memory.remember_mark(banned)
         if banned.phone:
-            # The flag first: a crash between the two writes costs an order a needless query, never a ban.
-            account_repo.change(account_id, {"has_bad_numbers": True}, when=account_repo.EXISTS)
-            BadNumber(activation_store.bad_number_owner(account_id, banned.service), banned.phone,
-                      activation_id=activation_id, created_at=self.clock.now()).save()
+            activation_repo.record_ban(account_id, activation_id, banned.service, banned.phone, self.clock.now())
         return banned
 
     # Operators ---------------------------------------------------------------------------------------------

@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.activation import Activation
 from chalicelib.domain.activation_state import (
     ActivationEvent,
     ActivationStatus,
@@ -40,10 +38,9 @@ from chalicelib.services.activations.delivery_memory import BAN_WEIGHT, TIMEOUT_
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform.partner_calls import PartnerAction, PartnerCalls, Told
 from chalicelib.services.platform.webhook_outbox import queuing
-from chalicelib.store import activations as activation_store
-from chalicelib.store.activations import PENDING_KEY, Activation
-from chalicelib.store.base import connection
-from chalicelib.store.money import CommitRefused
+from chalicelib.store import activation_repo
+from chalicelib.store.activation_repo import PENDING_KEY
+from chalicelib.store.base import JoinedWrite, WriteRefused, commit_together, joined
 
 PARTNER_ERRORS = (PartnerNoNumbers, PartnerUnavailable, PartnerRejected)
 _ATTEMPTS = 20
@@ -63,20 +60,20 @@ class Lifecycle:
         self.calls = calls
 
     def load(self, activation_id: int) -> Activation:
-        activation = activation_store.load(activation_id)
+        activation = activation_repo.load(activation_id)
         if activation is None:
             raise NotFound("No such activation.")
         return activation
 
     def load_for_account(self, account_id: str, activation_id: int) -> Activation:
-        activation = activation_store.load(activation_id)
+        activation = activation_repo.load(activation_id)
         if activation is None or activation.account_id != account_id:
             raise NotFound("No such activation.")
         return activation
 
     def step(self, activation: Activation, event: ActivationEvent) -> Transition:
         """Where `event` leads and what it does to the money; IllegalTransition when it may not happen."""
-        return transition(ActivationStatus(activation.status), event, has_sms=bool(activation.has_sms),
+        return transition(activation.status, event, has_sms=activation.has_sms,
                           refunds_enabled=self.settings.refunds_enabled)
 
     def ensure_allowed(self, activation: Activation, event: ActivationEvent) -> None:
@@ -92,7 +89,7 @@ class Lifecycle:
             raise EarlyCancelDenied(message, details={"cancel_available_at": iso(self.cancel_available_at(activation))})
 
     def cancel_available_at(self, activation: Activation) -> float:
-        return cancel_available_at(float(activation.created_at), self.settings.cancel_grace_seconds)
+        return cancel_available_at(activation.created_at, self.settings.cancel_grace_seconds)
 
     def apply(self, activation: Activation, event: ActivationEvent, changes: Mapping[str, Any] | None = None, *,
               only_from: ActivationStatus | None = None) -> Activation:
@@ -102,17 +99,17 @@ class Lifecycle:
         the activation has moved on from that status, the event no longer applies (IllegalTransition).
         """
         for _ in range(_ATTEMPTS):
-            if only_from is not None and activation.status != only_from.value:
+            if only_from is not None and activation.status is not only_from:
                 raise IllegalTransition(f"The activation is no longer {only_from.value}.",
                                         details={"status": activation.status, "event": event.value})
             step = self.step(activation, event)
-            fields = {"status": step.status.value, **(changes or {})}
+            fields = {"status": step.status, **(changes or {})}
             if is_final(step.status):
                 fields["active_key"] = None
             try:
                 return self._commit(activation, step, fields, event)
-            except (UpdateError, TransactWriteError, CommitRefused, AlreadyApplied):
-                activation = self.load(int(activation.activation_id))
+            except (WriteRefused, AlreadyApplied):  # WriteRefused: the wallet's CommitRefused too
+                activation = self.load(activation.activation_id)
         raise Conflict("The activation is changing too fast; try again.")
 
     def apply_unread(self, account_id: str, activation_id: int, event: ActivationEvent) -> Activation:
@@ -121,7 +118,7 @@ class Lifecycle:
         which explains the refusal (NotFound, IllegalTransition) or applies a move a blind write cannot."""
         move = blind_move(event)
         if move is not None:
-            moved = activation_store.move_unread(account_id, activation_id, move)
+            moved = activation_repo.move_unread(account_id, activation_id, move)
             if moved is not None:
                 return moved
         return self.apply(self.load_for_account(account_id, activation_id), event)
@@ -141,7 +138,7 @@ class Lifecycle:
     def expire(self, activation: Activation) -> Activation:
         """Lifetime over: TIMEOUT (refunded) without an SMS, FINISHED with one; the partner is told which."""
         ended = self.apply(activation, ActivationEvent.EXPIRED)
-        if ended.status == ActivationStatus.TIMEOUT.value:
+        if ended.status is ActivationStatus.TIMEOUT:
             self.tell_partner(ended, PartnerAction.CANCEL)
         else:
             self.tell_partner(ended, PartnerAction.FINISH)
@@ -149,8 +146,8 @@ class Lifecycle:
 
     def expire_overdue(self) -> int:
         """End every issued activation whose lifetime is over; the count ended."""
-        overdue = activation_store.overdue(self.clock.now())
-        return self._each(a for a in overdue if a.status != ActivationStatus.PENDING.value)
+        overdue = activation_repo.overdue(self.clock.now())
+        return self._each(a for a in overdue if a.status is not ActivationStatus.PENDING)
 
     def resolve_stale_pending(self) -> int:
         """A PENDING activation older than the resolve delay lost its order (a crash or a timeout): fail and refund.
@@ -159,7 +156,7 @@ class Lifecycle:
         id, and partners end an unused number at its lifetime and refund it.
         """
         cutoff = self.clock.now() - self.settings.pending_resolve_after_seconds
-        return self._each((a for a in activation_store.active_with(PENDING_KEY, self.settings.write_shards)
+        return self._each((a for a in activation_repo.open_of(PENDING_KEY, self.settings.write_shards)
                            if a.created_at < cutoff),
                           lambda a: self.apply(a, ActivationEvent.PARTNER_FAILED, only_from=ActivationStatus.PENDING))
 
@@ -175,61 +172,50 @@ class Lifecycle:
 
     def _commit(self, activation: Activation, step: Transition, fields: Mapping[str, Any], event: ActivationEvent
                 ) -> Activation:
-        unchanged = Activation.version == activation.version
-        refund = refund_cents(step.money, int(activation.price_cents))  # how much: domain/refund_policy.py
-        told = bool(activation.status_hook) and step.status.value != activation.status
+        refund = refund_cents(step.money, activation.price_cents)  # how much: domain/refund_policy.py
+        told = bool(activation.status_hook) and step.status is not activation.status
         if told:
-            fields = {**fields, "hook_seq": int(activation.version) + 1}
-        actions = activation_store.change_actions(activation, fields)
-        learned = self._learned(activation, step, event)
-        if step.money is MoneyEffect.NONE and not learned and not told:
-            activation.update(actions=actions, condition=unchanged)
-            return activation
-
-        def items(tx: TransactWrite) -> None:
-            tx.update(activation, actions=actions, condition=unchanged)
-            for learn in learned:
-                learn(tx)
-            if told:
-                queuing(activation.account_id, self._status_event(activation, fields, step.status, refund),
-                        shards=self.settings.write_shards,
-                        after_sequence=int(activation.hook_seq) if activation.hook_seq is not None else None)(tx)
-
+            fields = {**fields, "hook_seq": activation.version + 1}
+        writes = [activation_repo.change_write(activation, fields), *self._learned(activation, step, event)]
+        if told:
+            event_out = self._status_event(activation, fields, step.status, refund)
+            writes.append(queuing(activation.account_id, event_out, shards=self.settings.write_shards,
+                                  after_sequence=activation.hook_seq))
+        if step.money is MoneyEffect.NONE and len(writes) == 1:
+            return activation_repo.change(activation, fields)
         if step.money is MoneyEffect.NONE:
-            with TransactWrite(connection=connection()) as tx:
-                items(tx)
+            commit_together(writes)
         else:
             self.wallet.post(activation.account_id, refund, LedgerKind.ACTIVATION_REFUND,
-                             str(activation.activation_id), memo=event.value, extra=items,
+                             str(activation.activation_id), memo=event.value, extra=joined(writes),
                              balance_hook=bool(activation.balance_hook))
-        return activation_store.committed(activation, fields)
+        return activation_repo.changed(activation, fields)
 
     def _status_event(self, activation: Activation, fields: Mapping[str, Any], status: ActivationStatus,
                       refunded_cents: int) -> WebhookEvent:
         """activation.status_changed as the change leaves the activation (its version after is the sequence)."""
-        return WebhookEvent(EventType.ACTIVATION_STATUS_CHANGED, activation_stream(int(activation.activation_id)),
-                            int(activation.version) + 1, self.clock.now(), {
-                                "activation_id": int(activation.activation_id), "service": activation.service,
-                                "country": int(activation.country),
+        return WebhookEvent(EventType.ACTIVATION_STATUS_CHANGED, activation_stream(activation.activation_id),
+                            activation.version + 1, self.clock.now(), {
+                                "activation_id": activation.activation_id, "service": activation.service,
+                                "country": activation.country,
                                 "operator": fields.get("operator", activation.operator),
                                 "phone": fields.get("phone", activation.phone), "status": status.value,
-                                "previous_status": activation.status, "change": CHANGES[status],
-                                "price_cents": int(activation.price_cents), "refunded_cents": refunded_cents})
+                                "previous_status": activation.status.value, "change": CHANGES[status],
+                                "price_cents": activation.price_cents, "refunded_cents": refunded_cents})
 
-    def _learned(self, activation: Activation, step: Transition, event: ActivationEvent
-                 ) -> list[Callable[[TransactWrite], None]]:
+    def _learned(self, activation: Activation, step: Transition, event: ActivationEvent) -> list[JoinedWrite]:
         """What the platform learns from this move, as items of its transaction: a delivery that failed (the
         activation ends without an SMS) and a number reported bad (a ban) or suspect (a timeout)."""
-        learned: list[Callable[[TransactWrite], None]] = []
+        learned: list[JoinedWrite] = []
         if step.status in _FAILED_DELIVERY and not activation.has_sms and activation.partner:
-            learned.append(lambda tx: self.memory.record_outcome(tx, activation, received=False))
+            learned += self.memory.outcome_writes(activation, received=False)
         if event is ActivationEvent.USER_BAN or step.status is ActivationStatus.TIMEOUT:
             weight = BAN_WEIGHT if event is ActivationEvent.USER_BAN else TIMEOUT_WEIGHT
-            learned.append(lambda tx: self.memory.record_mark(tx, activation, weight))
+            learned += self.memory.mark_writes(activation, weight)
         return learned
 
     def _inside_cancel_window(self, activation: Activation, event: ActivationEvent) -> bool:
         """Whether the refund policy makes this user event wait for the early-cancel window, and it is still open."""
         grace = self.settings.cancel_grace_seconds
-        return (waits_for_cancel_window(event, has_sms=bool(activation.has_sms))
-                and not can_cancel_at(float(activation.created_at), self.clock.now(), grace))
+        return (waits_for_cancel_window(event, has_sms=activation.has_sms)
+                and not can_cancel_at(activation.created_at, self.clock.now(), grace))

@@ -17,10 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import Account, LedgerKind
+from chalicelib.domain.activation import Activation
 from chalicelib.domain.activation_state import ActivationEvent, ActivationStatus
 from chalicelib.domain.catalog_data import country_by_id
 from chalicelib.domain.clock import Clock
@@ -45,8 +44,9 @@ from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform import idempotency
 from chalicelib.services.platform.partner_calls import PartnerAction
 from chalicelib.services.platform.webhook_outbox import subscribes
-from chalicelib.store import activations as activation_store
-from chalicelib.store.activations import PENDING_KEY, Activation, BadNumber
+from chalicelib.store import activation_repo
+from chalicelib.store.activation_repo import PENDING_KEY
+from chalicelib.store.base import joined
 from chalicelib.store.money import CommitRefused, funds_of
 
 _OPERATOR = re.compile(r"[a-z0-9_]{1,32}")
@@ -116,7 +116,7 @@ class Ordering:
                 ) -> Activation:
         """Ask partners for the number of a debited PENDING `activation` priced at quotes[0]: WAITING, or FAILED and
         refunded when no partner at or under that price gives one."""
-        candidates = self.catalog.route(quotes, int(activation.price_cents))
+        candidates = self.catalog.route(quotes, activation.price_cents)
         marked = self.catalog.memory.marked(request.service, request.country)
         excluded = tuple(dict.fromkeys((*self._bad_numbers(account, request.service), *request.exclude_phone_prefixes,
                                         *marked[:_EXCLUDED_PHONES_LIMIT])))
@@ -145,11 +145,8 @@ class Ordering:
                   claim_key: str | None) -> Activation:
         now = self.clock.now()
         activation = self.pending(activation_id, account, request, price, claim_key)
-
-        def create(tx: TransactWrite) -> None:
-            tx.save(activation, condition=Activation.activation_id.does_not_exist())
-            idempotency.claiming(claim_key, [activation_id], request.fingerprint(), now)(tx)
-
+        create = joined([activation_repo.create_write(activation),
+                         idempotency.claiming(claim_key, [activation_id], request.fingerprint(), now)])
         self.wallet.post(account.account_id, -price, LedgerKind.ACTIVATION_CHARGE, str(activation.activation_id),
                          memo=f"{request.service}/{request.country}", require_active=True, extra=create,
                          known=funds_of(account))
@@ -157,15 +154,14 @@ class Ordering:
 
     def pending(self, activation_id: int, account: Account, request: OrderRequest, price: int,
                 claim_key: str | None = None) -> Activation:
-        """The row of a new order before any partner is asked (saved with its debit, in the same transaction)."""
+        """A new order before any partner is asked (saved with its debit, in the same transaction)."""
         now = self.clock.now()
         return Activation(activation_id, account_id=account.account_id, service=request.service,
                           country=request.country, operator=request.operator or "any",
-                          status=ActivationStatus.PENDING.value, price_cents=price, created_at=now,
+                          status=ActivationStatus.PENDING, price_cents=price, created_at=now,
                           expires_at=now + self.settings.activation_lifetime_seconds,
-                          active_key=activation_store.active_key(PENDING_KEY, activation_id,
-                                                              self.settings.write_shards),
-                          idempotency_key=claim_key, sms=[], has_sms=False, version=0,
+                          active_key=activation_repo.active_key(PENDING_KEY, activation_id, self.settings.write_shards),
+                          idempotency_key=claim_key, sms=(), has_sms=False, version=0,
                           reactivation_of=request.reactivation_of,
                           status_hook=subscribes(account, EventType.ACTIVATION_STATUS_CHANGED) or None,
                           balance_hook=subscribes(account, EventType.BALANCE_CHANGED) or None)
@@ -187,16 +183,16 @@ class Ordering:
         for _ in range(_ASKS_PER_OFFER):
             try:
                 number = partner.get_number(request.service, request.country, _operator_param(quote.operator),
-                                            self._cost_ceiling(quote, int(activation.price_cents)), excluded)
+                                            self._cost_ceiling(quote, activation.price_cents), excluded)
             except PARTNER_ERRORS as exc:
                 logger.info("partner gave no number", extra={"partner": partner.name, "error": str(exc),
-                                                             "activation_id": int(activation.activation_id)})
+                                                             "activation_id": activation.activation_id})
                 return None
             if number.phone not in marked and not number.phone.startswith(tuple(excluded)):
                 return number
             # The partner ignored the exclusion (or the mark is newer than the list it was sent): give it back.
             logger.info("partner offered an excluded number", extra={
-                "partner": partner.name, "activation_id": int(activation.activation_id)})
+                "partner": partner.name, "activation_id": activation.activation_id})
             self.lifecycle.calls.tell(partner, number.partner_activation_id, PartnerAction.CANCEL)
         return None
 
@@ -205,10 +201,10 @@ class Ordering:
         if number.cost_minor is not None:  # what the partner says it charged for this number
             cost = convert_minor(number.cost_minor, self.catalog.rate(partner.name))
         shards = self.settings.write_shards
-        active_key = activation_store.active_key(partner.name, int(activation.activation_id), shards)
+        active_key = activation_repo.active_key(partner.name, activation.activation_id, shards)
         changes = {"phone": number.phone, "partner": partner.name, "operator": quote.operator,
                    "partner_activation_id": number.partner_activation_id, "cost_cents": cost,
-                   "partner_ref": activation_store.partner_ref(partner.name, number.partner_activation_id),
+                   "partner_ref": activation_repo.partner_ref(partner.name, number.partner_activation_id),
                    "active_key": active_key, "last_checked_at": self.clock.now()}
         try:
             return self.lifecycle.apply(activation, ActivationEvent.NUMBER_ISSUED, changes,
@@ -216,13 +212,13 @@ class Ordering:
         except IllegalTransition:
             # The resolve job gave up on this order (and refunded it) while the partner was answering.
             self.lifecycle.calls.tell(partner, number.partner_activation_id, PartnerAction.CANCEL)
-            return self.lifecycle.load(int(activation.activation_id))
+            return self.lifecycle.load(activation.activation_id)
 
     def fail(self, activation: Activation) -> Activation:
         try:
             return self.lifecycle.apply(activation, ActivationEvent.PARTNER_FAILED, only_from=ActivationStatus.PENDING)
         except IllegalTransition:
-            return self.lifecycle.load(int(activation.activation_id))
+            return self.lifecycle.load(activation.activation_id)
 
     def _cost_ceiling(self, quote: Quote, price_cents: int) -> int:
         """The most the partner may charge, in its minor units: its listed cost, or up to our price if higher."""
@@ -232,8 +228,7 @@ class Ordering:
         """The numbers the user banned for the service; no query for an account that never banned one."""
         if account.has_bad_numbers is False:
             return []
-        owner = activation_store.bad_number_owner(account.account_id, service)
-        return [b.phone for b in BadNumber.query(owner, limit=_EXCLUDED_PHONES_LIMIT)]
+        return activation_repo.banned_phones(account.account_id, service, _EXCLUDED_PHONES_LIMIT)
 
     def replay(self, claim_key: str | None, request: OrderRequest) -> Activation | None:
         activation_id = idempotency.replayed_id(claim_key, request.fingerprint(), "order")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.domain.accounts import Account
-from chalicelib.domain.activation_state import ActivationStatus
+from chalicelib.domain.activation import Activation
 from chalicelib.domain.errors import PartnerError, PriceAboveMax, ReactivationUnavailable
 from chalicelib.domain.reactivation import reactivation_refusal
 from chalicelib.providers.base import PartnerNoNumbers, PartnerRejected, PartnerUnavailable, Reactivating
@@ -19,8 +19,7 @@ from chalicelib.services.activations.catalog import Quote
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS
 from chalicelib.services.activations.ordering import Ordering, OrderRequest
 from chalicelib.services.platform import idempotency
-from chalicelib.store import activations as activation_store
-from chalicelib.store.activations import Activation
+from chalicelib.store import activation_repo
 
 REUSE_LOOK_BACK_ORDERS = 200  # a number named without its order is looked for among this many newest orders
 
@@ -45,7 +44,7 @@ class Reactivations:
         return self._quote(self.ordering.lifecycle.load_for_account(account.account_id, parent_id))
 
     def _quote(self, parent: Activation) -> ReactivationQuote:
-        refusal = reactivation_refusal(ActivationStatus(parent.status), bool(parent.has_sms), parent.phone)
+        refusal = reactivation_refusal(parent.status, parent.has_sms, parent.phone)
         partner = self.ordering.partners.get(parent.partner or "")
         if refusal is None and not isinstance(partner, Reactivating):
             refusal = "The provider of this number does not sell it again."
@@ -60,7 +59,7 @@ class Reactivations:
             raise PartnerError("The number's provider did not answer; try again in a moment.",
                                code="PARTNER_UNAVAILABLE") from None
         if cost_minor is None:
-            cost_minor = self.ordering.catalog.listed_cost_minor(name, parent.service, int(parent.country),
+            cost_minor = self.ordering.catalog.listed_cost_minor(name, parent.service, parent.country,
                                                                  parent.operator)
         if cost_minor is None:
             raise ReactivationUnavailable("The provider no longer lists this service in the number's country.")
@@ -70,18 +69,18 @@ class Reactivations:
     def reactivate_number(self, account: Account, service: str, phone: str) -> Activation:
         """Reactivate the account's newest activation for `service` on `phone` among its last REUSE_LOOK_BACK_ORDERS
         (5sim's reuse names a number, not an order: one bounded query); ReactivationUnavailable when none is."""
-        recent = activation_store.for_account(account.account_id, REUSE_LOOK_BACK_ORDERS)
+        recent = activation_repo.for_account(account.account_id, REUSE_LOOK_BACK_ORDERS)
         earlier = next((a for a in recent if a.phone == phone and a.service == service), None)
         if earlier is None:
             raise ReactivationUnavailable("You had no recent order for this service on this number.")
-        return self.reactivate(account, int(earlier.activation_id))
+        return self.reactivate(account, earlier.activation_id)
 
     def reactivate(self, account: Account, parent_id: int, max_price_cents: int | None = None,
                    idempotency_key: str | None = None) -> Activation:
         """A WAITING activation on the same number, or a FAILED one refunded; nothing is debited when the number
         cannot be had, costs more than `max_price_cents`, or the key replays an earlier reactivation."""
         parent = self.ordering.lifecycle.load_for_account(account.account_id, parent_id)
-        request = OrderRequest(service=parent.service, country=int(parent.country), operator=parent.operator,
+        request = OrderRequest(service=parent.service, country=parent.country, operator=parent.operator,
                                max_price_cents=max_price_cents, reactivation_of=parent_id)
         self.ordering.validate(request, idempotency_key)
         require_can_spend(account)

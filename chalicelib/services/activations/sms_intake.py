@@ -12,10 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.config import Settings
+from chalicelib.domain.activation import Activation, ActivationSms
 from chalicelib.domain.activation_state import ActivationEvent, ActivationStatus
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import Conflict, IllegalTransition, NotFound
@@ -24,15 +22,12 @@ from chalicelib.providers.base import Partner, PartnerActivationState, PartnerSt
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
 from chalicelib.services.platform.live_updates import LiveUpdates
 from chalicelib.services.platform.webhook_outbox import queuing, subscribes
-from chalicelib.store import activations as activation_store
-from chalicelib.store.accounts import Account
-from chalicelib.store.activations import Activation, SmsMessage
-from chalicelib.store.base import connection
+from chalicelib.store import account_repo, activation_repo
+from chalicelib.store.base import JoinedWrite, WriteRefused, commit_together
 
 _ATTEMPTS = 20
 _MAX_PARTNER_CODE_LENGTH = 12
-_WAITING = (ActivationStatus.WAITING.value, ActivationStatus.RETRY.value)
-_PARTNER_STATE_MATTERS = (*_WAITING, ActivationStatus.RECEIVED.value)
+_PARTNER_STATE_MATTERS = (ActivationStatus.WAITING, ActivationStatus.RETRY, ActivationStatus.RECEIVED)
 
 
 class SmsSource(str, enum.Enum):
@@ -66,17 +61,17 @@ class SmsIntake:
                 step = self.lifecycle.step(activation, ActivationEvent.SMS_ARRIVED)
             except IllegalTransition:
                 return activation  # ended already: an SMS after a cancel or a timeout changes nothing
-            message = SmsMessage(text=text, code=_code(text, partner_code, activation.service),
-                                 received_at=self.clock.now(), source=source.value)
+            message = ActivationSms(text=text, code=_code(text, partner_code, activation.service),
+                                    received_at=self.clock.now(), source=source.value)
             try:
                 return self._commit(activation, step.status, message)
-            except TransactWriteError:
-                activation = self.lifecycle.load(int(activation.activation_id))
+            except WriteRefused:
+                activation = self.lifecycle.load(activation.activation_id)
         raise Conflict("The activation is changing too fast; try again.")
 
     def record_push(self, partner: str, partner_activation_id: str, text: str, code: str | None) -> bool:
         """A partner pushed an SMS; False when no activation of ours has that partner id."""
-        activation = activation_store.find_by_partner_ref(partner, partner_activation_id)
+        activation = activation_repo.find_by_partner_ref(partner, partner_activation_id)
         if activation is None:
             return False
         self.record_sms(activation, text, code, SmsSource.PUSH)
@@ -84,9 +79,9 @@ class SmsIntake:
 
     def look(self, account_id: str, activation_id: int) -> Activation:
         """A user's activation, first asking the partner when it waits for an SMS and was not asked for
-        `status_refresh_min_seconds` (one conditional write decides both: see activation_store.claim_refresh)."""
-        activation, due = activation_store.claim_refresh(account_id, activation_id, self.clock.now(),
-                                              self.settings.status_refresh_min_seconds)
+        `status_refresh_min_seconds` (one conditional write decides both: see store/activations.claim_refresh)."""
+        activation, due = activation_repo.claim_refresh(account_id, activation_id, self.clock.now(),
+                                                        self.settings.status_refresh_min_seconds)
         if activation is None:
             raise NotFound("No such activation.")
         return self.refresh_now(activation, SmsSource.ON_DEMAND) if due else activation
@@ -108,13 +103,13 @@ class SmsIntake:
             for sms in state.sms:
                 activation = self.record_sms(activation, sms.text, sms.code, source)
             return activation
-        if state.status is PartnerStatus.CANCELED and activation.status == ActivationStatus.WAITING.value:
+        if state.status is PartnerStatus.CANCELED and activation.status is ActivationStatus.WAITING:
             try:
                 # The partner dropped the number before any SMS: the user gets their money back now.
                 return self.lifecycle.apply(activation, ActivationEvent.PARTNER_FAILED,
                                             only_from=ActivationStatus.WAITING)
             except IllegalTransition:
-                return self.lifecycle.load(int(activation.activation_id))
+                return self.lifecycle.load(activation.activation_id)
         return activation
 
     def poll(self, partner: Partner) -> PollResult:
@@ -123,32 +118,31 @@ class SmsIntake:
         if not states:
             return PollResult(awaiting=0, changed=0)
         changed = 0
-        for activation in activation_store.active_with(partner.name, self.settings.write_shards):
+        for activation in activation_repo.open_of(partner.name, self.settings.write_shards):
             state = states.get(activation.partner_activation_id or "")
             if state is None or activation.status not in _PARTNER_STATE_MATTERS:
                 continue
-            before = int(activation.version)
-            changed += int(self.apply_partner_state(activation, state, SmsSource.POLL).version) != before
+            changed += self.apply_partner_state(activation, state, SmsSource.POLL).version != activation.version
         return PollResult(awaiting=len(states), changed=changed)
 
-    def _commit(self, activation: Activation, status: ActivationStatus, message: SmsMessage) -> Activation:
-        changes: dict[str, Any] = {"status": status.value, "sms": [*activation.sms, message], "has_sms": True}
-        account = Account.get(activation.account_id)
-        told = subscribes(account, EventType.SMS_RECEIVED)
+    def _commit(self, activation: Activation, status: ActivationStatus, message: ActivationSms) -> Activation:
+        changes: dict[str, Any] = {"status": status, "sms": (*activation.sms, message), "has_sms": True}
+        account = account_repo.read(activation.account_id, consistent=False)
+        told = account is not None and subscribes(account, EventType.SMS_RECEIVED)
         if told:
-            changes["hook_seq"] = int(activation.version) + 1
-        with TransactWrite(connection=connection()) as tx:
-            tx.update(activation, actions=activation_store.change_actions(activation, changes),
-                      condition=Activation.version == activation.version)
-            if told:
-                queuing(account.account_id, _sms_event(activation, status, message, self.clock.now()),
-                        shards=self.settings.write_shards,
-                        after_sequence=int(activation.hook_seq) if activation.hook_seq is not None else None)(tx)
-            if not activation.has_sms:  # the first code: the delivery succeeded, counted once by the version check
-                self.lifecycle.memory.record_outcome(tx, activation, received=True)
-        self.live.tell(account, {"type": "activation", "activation_id": int(activation.activation_id),
-                                 "status": status.value, "code": message.code})
-        return activation_store.committed(activation, changes)
+            changes["hook_seq"] = activation.version + 1
+        writes: list[JoinedWrite] = [activation_repo.change_write(activation, changes)]
+        if told:
+            event = _sms_event(activation, status, message, self.clock.now())
+            writes.append(queuing(activation.account_id, event, shards=self.settings.write_shards,
+                                  after_sequence=activation.hook_seq))
+        if not activation.has_sms:  # the first code: the delivery succeeded, counted once by the version check
+            writes += self.lifecycle.memory.outcome_writes(activation, received=True)
+        commit_together(writes)
+        if account is not None:
+            self.live.tell(account, {"type": "activation", "activation_id": activation.activation_id,
+                                     "status": status.value, "code": message.code})
+        return activation_repo.changed(activation, changes)
 
 
 def _code(text: str, partner_code: str | None, service: str) -> str | None:
@@ -161,10 +155,10 @@ def _code(text: str, partner_code: str | None, service: str) -> str | None:
     return partner_code
 
 
-def _sms_event(activation: Activation, status: ActivationStatus, message: SmsMessage, now: float) -> WebhookEvent:
-    return WebhookEvent(EventType.SMS_RECEIVED, activation_stream(int(activation.activation_id)),
-                        int(activation.version) + 1, now, {
-                            "activation_id": int(activation.activation_id), "service": activation.service,
-                            "country": int(activation.country), "phone": activation.phone, "status": status.value,
-                            "sms": {"code": message.code, "text": message.text,
-                                    "received_at": iso(float(message.received_at))}})
+def _sms_event(activation: Activation, status: ActivationStatus, message: ActivationSms, now: float
+               ) -> WebhookEvent:
+    return WebhookEvent(EventType.SMS_RECEIVED, activation_stream(activation.activation_id), activation.version + 1,
+                        now, {"activation_id": activation.activation_id, "service": activation.service,
+                              "country": activation.country, "phone": activation.phone, "status": status.value,
+                              "sms": {"code": message.code, "text": message.text,
+                                      "received_at": iso(message.received_at)}})

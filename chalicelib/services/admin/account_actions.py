@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from chalicelib.domain.accounts import Account, AccountStatus, LedgerKind
+from chalicelib.domain.activation import Activation
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
 from chalicelib.domain.ids import new_id
@@ -13,7 +14,6 @@ from chalicelib.services.admin.audit import AuditLog, AuditRecord
 from chalicelib.services.money.forfeiture import Forfeiture
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store import account_repo, transaction
-from chalicelib.store.activations import Activation
 
 
 class ActivationRevoker(Protocol):
