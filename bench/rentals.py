@@ -14,7 +14,6 @@ from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.rental_state import RentRequest
 from chalicelib.providers.registry import build_partners
 from chalicelib.services.money.wallet import Wallet
-from chalicelib.services.rentals.service import Rentals
 from chalicelib.store.money import DynamoMoneyStore
 from chalicelib.store.rentals import Rental
 
@@ -31,8 +30,8 @@ def rental_calls(ctx: BenchContext) -> Table:
     clock = SystemClock()
     shared = wiring.build_activations(settings, build_partners(settings, clock), clock,
                                       Wallet(clock, DynamoMoneyStore()), wiring.build_user_webhooks(settings, clock))
-    rentals = Rentals(settings, shared.partners, SystemClock(), wallet=shared.ordering.wallet,
-                      webhooks=shared.webhooks)
+    rentals = wiring.build_rentals(settings, shared.partners, clock, shared.ordering.wallet,
+                                   shared.catalog.markup_percent)
     account = funded_account(settings, 10_000_000)
     partner = settings.partners[0].name
     table = Table(f"DynamoDB and partner calls per rental step and per rental SMS ({RUNS} rentals, in-process)",

@@ -13,7 +13,7 @@ imported inside the functions, so importing this module loads none of them.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,8 @@ from chalicelib.config import Settings, get_settings, rebuilt_with_settings
 from chalicelib.domain.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from chalicelib.providers.base import Partner
     from chalicelib.providers.live_sockets import LiveSockets
     from chalicelib.providers.mailer import Mailer
@@ -141,11 +143,13 @@ def build_activations(settings: Settings, partners: Sequence[Partner], clock: Cl
                       webhooks: UserWebhooks, live: LiveUpdates | None = None) -> Activations:
     """The activations facade and its parts (catalog, lifecycle, ordering, SMS intake) over the same partners;
     SMS intake pushes to the pages that listen through `live` (by default the process's management API)."""
+    from chalicelib.services.activations.batch_ordering import BatchOrdering
     from chalicelib.services.activations.catalog import Catalog
     from chalicelib.services.activations.delivery_memory import DeliveryMemory
     from chalicelib.services.activations.facade import Activations
     from chalicelib.services.activations.lifecycle import Lifecycle
     from chalicelib.services.activations.ordering import Ordering
+    from chalicelib.services.activations.reactivation import Reactivations
     from chalicelib.services.activations.sms_intake import SmsIntake
     from chalicelib.services.platform.partner_calls import PartnerCalls
 
@@ -153,11 +157,12 @@ def build_activations(settings: Settings, partners: Sequence[Partner], clock: Cl
     memory = DeliveryMemory(settings, clock)
     catalog = Catalog(settings, partners, clock, memory)
     lifecycle = Lifecycle(settings, by_name, clock, wallet, memory, PartnerCalls(by_name, clock, settings.write_shards))
+    ordering = Ordering(settings, by_name, clock, catalog, lifecycle, wallet)
     return Activations(settings, clock, partners, memory=memory, catalog=catalog, lifecycle=lifecycle,
-                       webhooks=webhooks,
+                       webhooks=webhooks, ordering=ordering,
                        intake=SmsIntake(settings, by_name, clock, lifecycle,
                                         live or build_live_updates(settings, clock, live_sockets())),
-                       ordering=Ordering(settings, by_name, clock, catalog, lifecycle, wallet))
+                       reactivations=Reactivations(ordering), batches=BatchOrdering(ordering))
 
 
 def build_live_updates(settings: Settings, clock: Clock, sockets: Sockets) -> LiveUpdates:
@@ -205,10 +210,28 @@ def activations() -> Activations:
 @rebuilt_with_settings
 def rentals() -> Rentals:
     """The process's rentals over the configured partners, sharing the activations' wallet."""
-    from chalicelib.services.rentals.service import Rentals
 
     shared = activations()
-    return Rentals(get_settings(), partners(), clock(), wallet=shared.ordering.wallet)
+    return build_rentals(get_settings(), partners(), clock(), shared.ordering.wallet, shared.catalog.markup_percent)
+
+
+def build_rentals(settings: Settings, partners: Sequence[Partner], clock: Clock, wallet: Wallet,
+                  markup: Callable[[], Decimal]) -> Rentals:
+    """The rentals facade and its parts over these partners; `markup` is the catalog's (one runtime setting)."""
+    from chalicelib.services.rentals.book import RentalBook
+    from chalicelib.services.rentals.inbox import RentalInbox
+    from chalicelib.services.rentals.pricing import RentPricing
+    from chalicelib.services.rentals.renting import Renting
+    from chalicelib.services.rentals.service import Rentals
+    from chalicelib.services.rentals.upkeep import RentalUpkeep
+
+    pricing = RentPricing(partners, {p.name: p.rate_to_base for p in settings.partners}, clock, markup)
+    book, inbox = RentalBook(clock, wallet), RentalInbox(settings, clock)
+    push_urls = {p.name: f"{settings.public_base_url}/v1/partners/{p.name}/push"
+                 for p in settings.partners if p.push_secret}
+    return Rentals(settings, clock, pricing=pricing, book=book, inbox=inbox,
+                   upkeep=RentalUpkeep(settings, clock, book, inbox, pricing),
+                   renting=Renting(settings, clock, pricing, book, wallet, push_urls))
 
 
 @rebuilt_with_settings

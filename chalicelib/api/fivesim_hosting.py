@@ -22,8 +22,8 @@ from chalicelib.api.handler_protocol import Major
 from chalicelib.domain import errors as e
 from chalicelib.domain.accounts import Account
 from chalicelib.domain.clock import iso
+from chalicelib.domain.rental import Rental
 from chalicelib.domain.rental_state import ANY_SERVICE, RentalStatus, RentRequest
-from chalicelib.store.rentals import Rental
 
 PRODUCTS = {"3hours": 4, "1day": 24, "10days": 240}
 _WORDS = {hours: word for word, hours in PRODUCTS.items()}

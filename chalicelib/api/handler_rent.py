@@ -27,6 +27,7 @@ from chalicelib.domain.accounts import Account
 from chalicelib.domain.catalog_data import countries, service_by_code
 from chalicelib.domain.clock import protocol_time
 from chalicelib.domain.money import currency_numeric
+from chalicelib.domain.rental import Rental
 from chalicelib.domain.rental_state import (
     ANY_SERVICE,
     MAX_RENT_HOURS,
@@ -34,7 +35,6 @@ from chalicelib.domain.rental_state import (
     RentalStatus,
     RentRequest,
 )
-from chalicelib.store.rentals import Rental
 
 Params = Mapping[str, str]
 _PAGE_DEFAULT, _PAGE_MAX = 10, 100

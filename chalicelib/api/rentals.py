@@ -11,8 +11,8 @@ from chalicelib.api.kit import RestRoutes
 from chalicelib.config import get_settings
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput, NotFound
+from chalicelib.domain.rental import Rental, RentalSms
 from chalicelib.domain.rental_state import ANY_SERVICE, MAX_LIST_LIMIT, MAX_RENT_HOURS, MIN_RENT_HOURS, RentRequest
-from chalicelib.store.rentals import Rental, RentalSms
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)

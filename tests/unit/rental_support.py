@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib import wiring
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.rental_state import RentRequest
@@ -36,7 +37,8 @@ class RentDesk(Desk):
         partner.rentals = FakeRentals()  # type: ignore[attr-defined]
         super().__init__(settings, [partner], **overrides)
         self.rentals_partner: FakeRentals = partner.rentals  # type: ignore[attr-defined]
-        self.rentals = Rentals(self.settings, self.partners, self.clock, wallet=self.wallet)
+        self.rentals = wiring.build_rentals(self.settings, self.partners, self.clock, self.wallet,
+                                            self.service.catalog.markup_percent)
 
     def rent(self, account: Account, service: str = "tg", country: int = 0, hours: int = 4, **fields: Any) -> Rental:
         return self.rentals.rent(account, RentRequest(service, country, hours, **fields))
@@ -75,7 +77,8 @@ def busy_rentals(desk: Desk) -> Rentals:
     brings, a rental past its end (once the clock moves), an order and an extension a crash left unfinished."""
     partner = desk.partner
     partner.rentals = renting = FakeRentals()  # type: ignore[attr-defined]
-    service = Rentals(desk.settings, desk.partners, desk.clock, wallet=desk.wallet)
+    service = wiring.build_rentals(desk.settings, desk.partners, desk.clock, desk.wallet,
+                                   desk.service.catalog.markup_percent)
     user = desk.account(5000, webhook_url="https://hooks.example/sms")
     polled = service.rent(user, RentRequest("tg", 0, 4))
     renting.deliver(str(polled.partner_rent_id), CODE_SMS)

@@ -35,7 +35,7 @@ class Activations:
 
     def __init__(self, settings: Settings, clock: Clock, partners: Sequence[Partner], *, memory: DeliveryMemory,
                  catalog: Catalog, lifecycle: Lifecycle, webhooks: UserWebhooks, intake: SmsIntake,
-                 ordering: Ordering) -> None:
+                 ordering: Ordering, reactivations: Reactivations, batches: BatchOrdering) -> None:
         self.settings = settings
         self.clock = clock
         self.partners = list(partners)
@@ -45,8 +45,8 @@ class Activations:
         self.webhooks = webhooks
         self.intake = intake
         self.ordering = ordering
-        self.reactivations = Reactivations(ordering)  # reactivation and batches are ways of ordering, over it
-        self.batches = BatchOrdering(ordering)
+        self.reactivations = reactivations  # reactivation and batches are ways of ordering, over `ordering`
+        self.batches = batches
 
     # The price list ----------------------------------------------------------------------------------------
     def price_list(self, service: str | None = None, country: int | None = None) -> list[CatalogItem]:

@@ -17,6 +17,7 @@ from pynamodb.models import Model
 
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import Clock
+from chalicelib.domain.rental import Rental as RentalValue
 from chalicelib.observability import logger
 from chalicelib.providers.stripe_gateway import IntentSummary, StripeGateway
 from chalicelib.services.money.reconcile_checks import (
@@ -31,6 +32,7 @@ from chalicelib.store.accounts import Account
 from chalicelib.store.activations import Activation
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.payments import TopUp
+from chalicelib.store.rental_repo import rental_of
 from chalicelib.store.rentals import Rental
 
 DEFAULT_GRACE_SECONDS = 600  # a webhook or a pending order younger than this may still be in flight
@@ -84,7 +86,7 @@ class Books:
     top_ups: list[TopUp]
     activations: dict[int, Activation]
     intents: list[IntentSummary] | None
-    rentals: dict[int, Rental] = field(default_factory=dict)
+    rentals: dict[int, RentalValue] = field(default_factory=dict)
 
 
 class Reconciler:
@@ -141,12 +143,12 @@ class Reconciler:
         if scope is None:
             top_ups = _scan(TopUp)
             activations = {int(a.activation_id): a for a in _scan(Activation)}
-            rentals = {int(r.rental_id): r for r in _scan(Rental)}
+            rentals = {r.rental_id: r for r in map(rental_of, _scan(Rental))}
         else:
             top_ups = _each(ids, TopUp.by_account.query)
             activations = {int(a.activation_id): a for a in _each(ids, Activation.by_account.query)}
             renters = sorted(a for a, kept in ledgers.items() if any(e.kind in _RENTAL_KINDS for e in kept))
-            rentals = {int(r.rental_id): r for r in _each(renters, Rental.by_account.query)}  # none: no query
+            rentals = {r.rental_id: r for r in map(rental_of, _each(renters, Rental.by_account.query))}
         return Books(accounts, ledgers, top_ups, activations, intents(ledgers) if intents is not None else None,
                      rentals)
 

@@ -8,17 +8,33 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Protocol
 
 from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.rental import Rental
 from chalicelib.domain.rental_state import RentalStatus
 from chalicelib.services.money.reconcile_checks import Discrepancy
-from chalicelib.store.ledger import LedgerEntry
-from chalicelib.store.rentals import Rental
 
-_REFUNDED_WHOLE = (RentalStatus.CANCELED.value, RentalStatus.FAILED.value)
+_REFUNDED_WHOLE = (RentalStatus.CANCELED, RentalStatus.FAILED)
 
 
-def check_rental_charges(entries: Iterable[LedgerEntry], rentals: dict[int, Rental], settled_before: float
+class LedgerLine(Protocol):
+    """What the check reads of a ledger entry (the money context's, as its reconciliation read it)."""
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def cause_id(self) -> str: ...
+
+    @property
+    def amount_cents(self) -> float: ...
+
+
+def check_rental_charges(entries: Iterable[LedgerLine], rentals: dict[int, Rental], settled_before: float
                          ) -> list[Discrepancy]:
     charged: dict[str, int] = defaultdict(int)
     refunded: dict[str, int] = defaultdict(int)
@@ -53,8 +69,8 @@ def _check_rental(rental_id: str, account_id: str, charged: dict[str, int], refu
             return [Discrepancy("rental_refund_mismatch", account_id, rental_id,
                                 f"{rental.status} rental charged {total}, refunded {whole + extensions_back}")]
         return []
-    pending = int(rental.pending_extension.price_cents) if rental.pending_extension is not None else 0
-    if total - extensions_back != int(rental.paid_cents) + pending and float(rental.created_at) < settled_before:
+    pending = rental.pending_extension.price_cents if rental.pending_extension is not None else 0
+    if total - extensions_back != rental.paid_cents + pending and rental.created_at < settled_before:
         return [Discrepancy("rental_charge_mismatch", account_id, rental_id,
                             f"charged {total - extensions_back} net for a rental that kept {rental.paid_cents}"
                             + (f" with {pending} pending" if pending else ""))]

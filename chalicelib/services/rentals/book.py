@@ -13,17 +13,15 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.expressions.condition import Condition
-
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import AlreadyApplied, Conflict, IllegalTransition, NotFound
+from chalicelib.domain.rental import PendingExtension, Rental
 from chalicelib.domain.rental_state import RentalEvent, RentalMove, RentalStatus, is_final, rental_move
 from chalicelib.services.money.wallet import Wallet
-from chalicelib.store import rentals as store
-from chalicelib.store.money import CommitRefused
-from chalicelib.store.rentals import PendingExtension, Rental
+from chalicelib.store import rental_repo
+from chalicelib.store.base import WriteRefused
+from chalicelib.store.rental_repo import Guard
 
 _ATTEMPTS = 20
 _SETTLE_WAIT_SECONDS = 5.0  # an extension settles in one partner call; one that takes longer is refused
@@ -40,20 +38,20 @@ class RentalBook:
         self.wallet = wallet
 
     def load(self, rental_id: int) -> Rental:
-        rental = store.load(rental_id)
+        rental = rental_repo.load(rental_id)
         if rental is None:
             raise NotFound("No such rental.")
         return rental
 
     def load_for_account(self, account_id: str, rental_id: int) -> Rental:
-        rental = store.load(rental_id)
+        rental = rental_repo.load(rental_id)
         if rental is None or rental.account_id != account_id:
             raise NotFound("No such rental.")
         return rental
 
     def judge(self, rental: Rental, event: RentalEvent) -> RentalMove:
         """Where `event` leads; refused while an extension is being bought (it settles in one partner call)."""
-        move = rental_move(RentalStatus(rental.status), event)
+        move = rental_move(rental.status, event)
         if rental.pending_extension is not None:
             raise Conflict("An extension of this rental is being bought; try again in a moment.",
                            code="EXTENSION_IN_PROGRESS")
@@ -64,17 +62,17 @@ class RentalBook:
         """Apply `event` to the latest version (re-judged after a lost race); a refunding move pays back
         everything the rental kept, once."""
         for _ in range(_ATTEMPTS):
-            if only_from is not None and rental.status != only_from.value:
+            if only_from is not None and rental.status is not only_from:
                 raise IllegalTransition(f"The rental is no longer {only_from.value}.", code="RENTAL_ENDED",
                                         details={"status": rental.status})
             move = self.judge(rental, event)
-            fields: dict[str, Any] = {"status": move.status.value, **(changes or {})}
+            fields: dict[str, Any] = {"status": move.status, **(changes or {})}
             if is_final(move.status):
                 fields["active_key"] = None
             try:
                 return self._commit(rental, move, fields)
-            except (UpdateError, TransactWriteError, CommitRefused, AlreadyApplied):
-                rental = self._settled(self.load(int(rental.rental_id)))
+            except (WriteRefused, AlreadyApplied):  # WriteRefused: the wallet's CommitRefused too
+                rental = self._settled(self.load(rental.rental_id))
         raise Conflict("The rental is changing too fast; try again.")
 
     def _settled(self, rental: Rental) -> Rental:
@@ -85,64 +83,48 @@ class RentalBook:
         while rental.pending_extension is not None and waited < _SETTLE_WAIT_SECONDS:
             time.sleep(pause)
             waited, pause = waited + pause, min(pause * 2, 0.5)
-            rental = self.load(int(rental.rental_id))
+            rental = self.load(rental.rental_id)
         return rental
 
     def begin_extension(self, rental: Rental, hours: int, price_cents: int) -> Rental:
         """Charge extension n+1 and mark it pending on the rental, in one transaction."""
         self.judge(rental, RentalEvent.USER_FINISH)  # the same rule as finishing: an ACTIVE rental, nothing pending
-        number = int(rental.extensions) + 1
+        number = rental.extensions + 1
         pending = PendingExtension(number=number, hours=hours, price_cents=price_cents, started_at=self.clock.now())
         fields = {"pending_extension": pending}
         self.wallet.post(rental.account_id, -price_cents, LedgerKind.RENTAL_CHARGE,
-                         charge_cause(int(rental.rental_id), number), memo=f"extend {hours} h", require_active=True,
-                         extra=lambda tx: tx.update(rental, actions=store.change_actions(rental, fields),
-                                                    condition=_unchanged(rental) & _open()))
-        return store.committed(rental, fields)
+                         charge_cause(rental.rental_id, number), memo=f"extend {hours} h", require_active=True,
+                         extra=rental_repo.change_write(rental, fields, Guard.OPEN))
+        return rental_repo.changed(rental, fields)
 
     def confirm_extension(self, rental: Rental) -> Rental:
         """The partner extended it: the time and the money are the rental's now."""
         pending = _pending(rental)
-        fields = {"pending_extension": None, "extensions": int(pending.number),
-                  "hours": int(rental.hours) + int(pending.hours),
-                  "paid_cents": int(rental.paid_cents) + int(pending.price_cents),
-                  "ends_at": float(rental.ends_at) + int(pending.hours) * HOUR}
-        rental.update(actions=store.change_actions(rental, fields), condition=_unchanged(rental))
-        return store.committed(rental, fields)
+        fields = {"pending_extension": None, "extensions": pending.number, "hours": rental.hours + pending.hours,
+                  "paid_cents": rental.paid_cents + pending.price_cents,
+                  "ends_at": rental.ends_at + pending.hours * HOUR}
+        return rental_repo.change(rental, fields, Guard.UNCHANGED)
 
     def refund_extension(self, rental: Rental) -> Rental:
         """The extension never happened: its charge back, once, and the rental free again."""
         pending = _pending(rental)
         fields = {"pending_extension": None}
-        self.wallet.post(rental.account_id, int(pending.price_cents), LedgerKind.RENTAL_REFUND,
-                         charge_cause(int(rental.rental_id), int(pending.number)), memo="extension not made",
-                         extra=lambda tx: tx.update(rental, actions=store.change_actions(rental, fields),
-                                                    condition=_unchanged(rental)))
-        return store.committed(rental, fields)
+        self.wallet.post(rental.account_id, pending.price_cents, LedgerKind.RENTAL_REFUND,
+                         charge_cause(rental.rental_id, pending.number), memo="extension not made",
+                         extra=rental_repo.change_write(rental, fields, Guard.UNCHANGED))
+        return rental_repo.changed(rental, fields)
 
     def stamp(self, rental: Rental, changes: Mapping[str, Any]) -> Rental:
         """Attribute changes that are no move (the number's details when it is issued go through `apply`)."""
-        rental.update(actions=store.change_actions(rental, changes), condition=_unchanged(rental))
-        return store.committed(rental, changes)
+        return rental_repo.change(rental, changes, Guard.UNCHANGED)
 
     def _commit(self, rental: Rental, move: RentalMove, fields: Mapping[str, Any]) -> Rental:
-        actions = store.change_actions(rental, fields)
-        condition = _unchanged(rental) & Rental.pending_extension.does_not_exist()
         if not move.refund:
-            rental.update(actions=actions, condition=condition)
-            return store.committed(rental, fields)
-        self.wallet.post(rental.account_id, int(rental.paid_cents), LedgerKind.RENTAL_REFUND,
-                         charge_cause(int(rental.rental_id)), memo=move.status.value.lower(),
-                         extra=lambda tx: tx.update(rental, actions=actions, condition=condition))
-        return store.committed(rental, fields)
-
-
-def _unchanged(rental: Rental) -> Condition:
-    return Rental.version == rental.version
-
-
-def _open() -> Condition:
-    return (Rental.status == RentalStatus.ACTIVE.value) & Rental.pending_extension.does_not_exist()
+            return rental_repo.change(rental, fields, Guard.SETTLED)
+        self.wallet.post(rental.account_id, rental.paid_cents, LedgerKind.RENTAL_REFUND,
+                         charge_cause(rental.rental_id), memo=move.status.value.lower(),
+                         extra=rental_repo.change_write(rental, fields, Guard.SETTLED))
+        return rental_repo.changed(rental, fields)
 
 
 def _pending(rental: Rental) -> PendingExtension:

@@ -6,26 +6,22 @@ a claim on the SMS's fingerprint that a repeated push or poll fails.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
-
-from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import sha256_hex
+from chalicelib.domain.rental import Rental, RentalSms
 from chalicelib.domain.rental_state import RentalStatus
 from chalicelib.domain.webhook_events import EventType, WebhookEvent
 from chalicelib.observability import logger
 from chalicelib.providers.rentals import RentalPartner, RentSms
-from chalicelib.services.platform.webhook_outbox import enqueuing
+from chalicelib.services.platform.webhook_outbox import queuing, subscribes
 from chalicelib.services.rentals.pricing import PARTNER_ERRORS
-from chalicelib.store import rentals as store
-from chalicelib.store.accounts import Account
-from chalicelib.store.base import connection
-from chalicelib.store.ledger import Claim, claimed
-from chalicelib.store.rentals import Rental, RentalSms
+from chalicelib.store import account_repo, rental_repo
+from chalicelib.store.base import WriteRefused, commit_together
+from chalicelib.store.ledger import claimed
+from chalicelib.store.rental_repo import Guard
 
 _ATTEMPTS = 20
 _PAGE = 50
@@ -46,31 +42,30 @@ class RentalInbox:
 
     def record(self, rental: Rental, sms: RentSms, source: SmsSource) -> Rental:
         """Store one SMS (a no-op when it is not new, or the rental has ended) and queue the user's webhook."""
-        claim_key = _fingerprint(int(rental.rental_id), sms)
+        claim_key = _fingerprint(rental.rental_id, sms)
         for _ in range(_ATTEMPTS):
-            if rental.status != RentalStatus.ACTIVE.value:
+            if rental.status is not RentalStatus.ACTIVE:
                 return rental  # an SMS after the end changes nothing
             try:
                 return self._commit(rental, sms, source, claim_key)
-            except TransactWriteError:
+            except WriteRefused:
                 if claimed(claim_key):
                     return rental
-                reloaded = store.load(int(rental.rental_id))
+                reloaded = rental_repo.load(rental.rental_id)
                 if reloaded is None:
                     return rental
                 rental = reloaded
-        logger.warning("rental SMS not recorded: the rental kept changing", extra={"rental_id": int(rental.rental_id)})
+        logger.warning("rental SMS not recorded: the rental kept changing", extra={"rental_id": rental.rental_id})
         return rental
 
     def refresh(self, rental: Rental, partner: RentalPartner, source: SmsSource) -> Rental:
         """Ask the partner for the SMS we do not hold yet (pages from our count on) and record them."""
-        page = int(rental.sms_count) // _PAGE
+        page = rental.sms_count // _PAGE
         for _ in range(_MAX_PAGES):
             try:
                 state = partner.state(str(rental.partner_rent_id), page, _PAGE)
             except PARTNER_ERRORS as exc:
-                logger.info("rental status unavailable", extra={"rental_id": int(rental.rental_id),
-                                                                "error": str(exc)})
+                logger.info("rental status unavailable", extra={"rental_id": rental.rental_id, "error": str(exc)})
                 return rental
             for sms in state.sms:
                 rental = self.record(rental, sms, source)
@@ -82,41 +77,26 @@ class RentalInbox:
     def claim_look(self, rental: Rental) -> bool:
         """Whether this reader should ask the partner now: one conditional stamp of `last_checked_at`, so
         concurrent readers ask once per STATUS_REFRESH_MIN_SECONDS."""
-        now = self.clock.now()
-        due = (Rental.status == RentalStatus.ACTIVE.value) & Rental.partner_rent_id.exists() & (
-            Rental.last_checked_at.does_not_exist()
-            | (Rental.last_checked_at <= now - self.settings.status_refresh_min_seconds))
-        try:
-            Rental(int(rental.rental_id)).update(actions=[Rental.last_checked_at.set(now)], condition=due)
-        except UpdateError:
-            return False
-        return True
+        return rental_repo.claim_look(rental.rental_id, self.clock.now(), self.settings.status_refresh_min_seconds)
 
     def page(self, rental: Rental, *, after_seq: int, limit: int) -> list[RentalSms]:
-        return store.sms_page(int(rental.rental_id), after_seq=after_seq, limit=limit)
+        return rental_repo.sms_page(rental.rental_id, after_seq=after_seq, limit=limit)
 
     def _commit(self, rental: Rental, sms: RentSms, source: SmsSource, claim_key: str) -> Rental:
         from chalicelib.domain.sms_code import extract_code  # its regexes compile on the first SMS, not at cold start
 
-        now = self.clock.now()
-        seq = int(rental.sms_count) + 1
-        code = extract_code(sms.text, rental.service)
-        row = RentalSms(int(rental.rental_id), seq, text=sms.text, code=code, sender=sms.sender, received_at=now,
-                        partner_date=sms.date, source=source.value)
+        seq = rental.sms_count + 1
+        received = RentalSms(rental.rental_id, seq, text=sms.text, received_at=self.clock.now(), source=source.value,
+                             code=extract_code(sms.text, rental.service), sender=sms.sender, partner_date=sms.date)
         changes = {"sms_count": seq, "has_sms": True}
-        kept_until = datetime.fromtimestamp(float(rental.ends_at) + _CLAIM_KEPT_SECONDS, tz=UTC)
-        account = Account.get(rental.account_id)
-        with TransactWrite(connection=connection()) as tx:
-            tx.update(rental, actions=store.change_actions(rental, changes),
-                      condition=(Rental.version == rental.version) & (Rental.status == RentalStatus.ACTIVE.value))
-            tx.save(row, condition=RentalSms.seq.does_not_exist())
-            tx.save(Claim(claim_key, value=str(seq), created_at=now, expires_at=kept_until),
-                    condition=Claim.key.does_not_exist())
-            queued = enqueuing(account, _event(rental, row), shards=self.settings.write_shards,
-                               after_sequence=seq - 1 if seq > 1 else None)
-            if queued is not None:
-                queued(tx)
-        return store.committed(rental, changes)
+        writes = [rental_repo.change_write(rental, changes, Guard.ACTIVE),
+                  *rental_repo.sms_writes(received, claim_key, rental.ends_at + _CLAIM_KEPT_SECONDS)]
+        account = account_repo.read(rental.account_id, consistent=False)
+        if account is not None and subscribes(account, EventType.RENTAL_SMS_RECEIVED):
+            writes.append(queuing(rental.account_id, _event(rental, received), shards=self.settings.write_shards,
+                                  after_sequence=seq - 1 if seq > 1 else None))
+        commit_together(writes)
+        return rental_repo.changed(rental, changes)
 
 
 def _fingerprint(rental_id: int, sms: RentSms) -> str:
@@ -124,19 +104,17 @@ def _fingerprint(rental_id: int, sms: RentSms) -> str:
     return f"rentsms#{rental_id}#{fingerprint}"
 
 
-def _event(rental: Rental, row: RentalSms) -> WebhookEvent:
+def _event(rental: Rental, sms: RentalSms) -> WebhookEvent:
     """rental.sms_received: the rental's stream, counted by its SMS (each waits for the one before it)."""
-    return WebhookEvent(EventType.RENTAL_SMS_RECEIVED, f"rental:{int(rental.rental_id)}", int(row.seq),
-                        float(row.received_at), {
-                            "rental_id": int(rental.rental_id), "service": rental.service,
-                            "country": int(rental.country), "phone": rental.phone,
-                            "ends_at": iso(float(rental.ends_at)),
-                            "sms": {"seq": int(row.seq), "code": row.code, "text": row.text, "sender": row.sender,
-                                    "received_at": iso(float(row.received_at))}})
+    return WebhookEvent(EventType.RENTAL_SMS_RECEIVED, f"rental:{rental.rental_id}", sms.seq, sms.received_at, {
+        "rental_id": rental.rental_id, "service": rental.service, "country": rental.country, "phone": rental.phone,
+        "ends_at": iso(rental.ends_at),
+        "sms": {"seq": sms.seq, "code": sms.code, "text": sms.text, "sender": sms.sender,
+                "received_at": iso(sms.received_at)}})
 
 
 def find(partner: str, partner_rent_id: str) -> Rental:
-    rental = store.find_by_partner_ref(partner, partner_rent_id)
+    rental = rental_repo.find_by_partner_ref(partner, partner_rent_id)
     if rental is None:
         raise NotFound(f"No rental {partner_rent_id} of partner {partner} (yet).")
     return rental

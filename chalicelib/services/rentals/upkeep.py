@@ -8,19 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from pynamodb.exceptions import TransactWriteError
-
 from chalicelib.config import Settings
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import AlreadyApplied, Conflict, IllegalTransition
+from chalicelib.domain.rental import Rental
 from chalicelib.domain.rental_state import RentalEvent, RentalStatus
 from chalicelib.observability import logger
 from chalicelib.services.rentals.book import RentalBook
 from chalicelib.services.rentals.inbox import RentalInbox, SmsSource
 from chalicelib.services.rentals.pricing import PARTNER_ERRORS, RentPricing
-from chalicelib.store import rentals as store
-from chalicelib.store.money import CommitRefused
-from chalicelib.store.rentals import PENDING_KEY, Rental
+from chalicelib.store import rental_repo
+from chalicelib.store.base import WriteRefused
+from chalicelib.store.rental_repo import PENDING_KEY
 
 
 class RentalUpkeep:
@@ -39,22 +38,21 @@ class RentalUpkeep:
     def expire_overdue(self) -> int:
         """ACTIVE rentals past their end become EXPIRED (no refund: the time was sold)."""
         now = self.clock.now()
-        due = (r for r in store.overdue(now)
-               if r.status == RentalStatus.ACTIVE.value and r.pending_extension is None)
+        due = (r for r in rental_repo.overdue(now) if r.status is RentalStatus.ACTIVE and r.pending_extension is None)
         return _each(due, lambda r: self.book.apply(r, RentalEvent.EXPIRED, only_from=RentalStatus.ACTIVE))
 
     def resolve_stale_pending(self) -> int:
         """A PENDING rental older than the resolve delay lost its order (a crash): FAILED, refunded once."""
         cutoff = self.clock.now() - self.settings.pending_resolve_after_seconds
-        stale = (r for r in store.active_with(PENDING_KEY, self.settings.write_shards) if r.created_at < cutoff)
+        stale = (r for r in rental_repo.open_of(PENDING_KEY, self.settings.write_shards) if r.created_at < cutoff)
         return _each(stale, lambda r: self.book.apply(r, RentalEvent.PARTNER_FAILED, only_from=RentalStatus.PENDING))
 
     def refund_stuck_extensions(self) -> int:
         """An extension charged and never settled (the process died while the partner was asked): refunded once.
         We cannot know whether the partner extended; the user never pays for time we cannot show them."""
         cutoff = self.clock.now() - self.settings.pending_resolve_after_seconds
-        stuck = (r for r in Rental.active.scan(filter_condition=Rental.pending_extension.exists())
-                 if r.pending_extension is not None and float(r.pending_extension.started_at) < cutoff)
+        stuck = (r for r in rental_repo.with_pending_extension()
+                 if r.pending_extension is not None and r.pending_extension.started_at < cutoff)
         return _each(stuck, self.book.refund_extension)
 
     def poll(self) -> int:
@@ -68,12 +66,11 @@ class RentalUpkeep:
                 continue
             if not listed:
                 continue
-            for rental in store.active_with(name, self.settings.write_shards):
+            for rental in rental_repo.open_of(name, self.settings.write_shards):
                 count = listed.get(str(rental.partner_rent_id))
-                if count is None or count <= int(rental.sms_count) or rental.status != RentalStatus.ACTIVE.value:
+                if count is None or count <= rental.sms_count or rental.status is not RentalStatus.ACTIVE:
                     continue
-                before = int(rental.sms_count)
-                recorded += int(self.inbox.refresh(rental, partner, SmsSource.POLL).sms_count) - before
+                recorded += self.inbox.refresh(rental, partner, SmsSource.POLL).sms_count - rental.sms_count
         return recorded
 
 
@@ -83,6 +80,6 @@ def _each(rentals: Iterable[Rental], end: Callable[[Rental], Rental]) -> int:
         try:
             end(rental)
             done += 1
-        except (IllegalTransition, Conflict, AlreadyApplied, TransactWriteError, CommitRefused):
+        except (IllegalTransition, Conflict, AlreadyApplied, WriteRefused):  # WriteRefused: CommitRefused too
             continue  # another writer settled it first
     return done
