@@ -209,9 +209,9 @@ def test_expire__lambda_dying_before_the_timeout_refund_is_refunded_once_on_the_
     assert Activation.get(activation.activation_id, consistent_read=True).status == "WAITING"
     # When the next run of the expiry step (the job's per-activation work) ends it, and again
     recovery = activations_facade(desk.settings, desk.partners, desk.clock)
-    recovery.lifecycle.expire(Activation.get(activation.activation_id, consistent_read=True))
+    recovery.lifecycle.expire(recovery.lifecycle.load(activation.activation_id))
     with pytest.raises(IllegalTransition):
-        recovery.lifecycle.expire(Activation.get(activation.activation_id, consistent_read=True))
+        recovery.lifecycle.expire(recovery.lifecycle.load(activation.activation_id))
     # Then it timed out with the money back, refunded once
     assert Activation.get(activation.activation_id, consistent_read=True).status == "TIMEOUT"
     balance, entries = checked_books(user.account_id)
