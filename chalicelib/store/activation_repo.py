@@ -19,7 +19,7 @@ from chalicelib.store import activations as rows
 from chalicelib.store.accounts import Account as AccountRow
 from chalicelib.store.activations import PENDING_KEY, BadNumber, SmsMessage, active_key, partner_ref
 from chalicelib.store.activations import Activation as ActivationRow
-from chalicelib.store.base import JoinedWrite, WriteRefused, joined
+from chalicelib.store.base import JoinedWrite, WriteRefused, attributes_of, joined
 
 __all__ = ["PENDING_KEY", "active_key", "partner_ref"]  # the keys' formats, for the services that set them
 _FIELDS = tuple(f.name for f in fields(Activation))
@@ -29,11 +29,7 @@ _FLOATS = ("created_at", "expires_at", "last_checked_at")
 
 def activation_of(row: ActivationRow) -> Activation:
     """The value of a row (numbers as the domain types them: ints for ids and cents, floats for times)."""
-    raw: dict[str, Any] = {name: getattr(row, name) for name in _FIELDS}
-    for name in _INTS:
-        raw[name] = None if raw[name] is None else int(raw[name])
-    for name in _FLOATS:
-        raw[name] = None if raw[name] is None else float(raw[name])
+    raw = attributes_of(row, _FIELDS, ints=_INTS, floats=_FLOATS)
     raw["status"] = ActivationStatus(raw["status"])
     raw["operator"] = raw["operator"] or "any"
     raw["has_sms"] = bool(raw["has_sms"])

@@ -18,7 +18,7 @@ from pynamodb.expressions.condition import Condition
 from chalicelib.domain.rental import PendingExtension, Rental, RentalSms
 from chalicelib.domain.rental_state import RentalStatus
 from chalicelib.store import rentals as rows
-from chalicelib.store.base import JoinedWrite, WriteRefused
+from chalicelib.store.base import JoinedWrite, WriteRefused, attributes_of
 from chalicelib.store.ledger import Claim
 from chalicelib.store.rentals import PENDING_KEY, active_key, partner_ref
 from chalicelib.store.rentals import PendingExtension as PendingExtensionMap
@@ -42,11 +42,7 @@ class Guard(enum.Enum):
 
 
 def rental_of(row: RentalRow) -> Rental:
-    raw: dict[str, Any] = {name: getattr(row, name) for name in _FIELDS}
-    for name in _INTS:
-        raw[name] = None if raw[name] is None else int(raw[name])
-    for name in _FLOATS:
-        raw[name] = None if raw[name] is None else float(raw[name])
+    raw = attributes_of(row, _FIELDS, ints=_INTS, floats=_FLOATS)
     raw["status"] = RentalStatus(raw["status"])
     raw["operator"] = raw["operator"] or "any"
     raw["has_sms"] = bool(raw["has_sms"])
