@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from pynamodb.connection import Connection, TableConnection
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -175,15 +174,6 @@ def joined(writes: Iterable[JoinedWrite]) -> JoinedWrite:
             write(tx)
 
     return join
-
-
-def commit_together(writes: Iterable[JoinedWrite]) -> None:
-    """One transaction of several writes that move no money (those join the wallet's); WriteRefused if refused."""
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            joined(writes)(tx)
-    except TransactWriteError as exc:
-        raise WriteRefused(str(exc)) from exc
 
 
 def attributes_of(row: Model, names: Iterable[str], *, ints: Iterable[str] = (), floats: Iterable[str] = ()

@@ -11,13 +11,13 @@ from collections.abc import Iterable
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.store.base import JoinedWrite, connection
+from chalicelib.store.base import JoinedWrite, WriteRefused, connection
 
 CONDITION_FAILED = "ConditionalCheckFailed"
 CONFLICT = "TransactionConflict"
 
 
-class Refused(Exception):
+class Refused(WriteRefused):
     """A conditional write or a transaction did not commit. `codes`: the cancellation reason of each item of a
     transaction in order (None: that item was fine), or (CONDITION_FAILED,) for a single write's condition."""
 

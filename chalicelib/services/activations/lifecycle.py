@@ -38,9 +38,9 @@ from chalicelib.services.activations.delivery_memory import BAN_WEIGHT, TIMEOUT_
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform.partner_calls import PartnerAction, PartnerCalls, Told
 from chalicelib.services.platform.webhook_outbox import queuing
-from chalicelib.store import activation_repo
+from chalicelib.store import activation_repo, transaction
 from chalicelib.store.activation_repo import PENDING_KEY
-from chalicelib.store.base import JoinedWrite, WriteRefused, commit_together, joined
+from chalicelib.store.base import JoinedWrite, WriteRefused, joined
 
 PARTNER_ERRORS = (PartnerNoNumbers, PartnerUnavailable, PartnerRejected)
 _ATTEMPTS = 20
@@ -184,7 +184,7 @@ class Lifecycle:
         if step.money is MoneyEffect.NONE and len(writes) == 1:
             return activation_repo.change(activation, fields)
         if step.money is MoneyEffect.NONE:
-            commit_together(writes)
+            transaction.commit(writes)
         else:
             self.wallet.post(activation.account_id, refund, LedgerKind.ACTIVATION_REFUND,
                              str(activation.activation_id), memo=event.value, extra=joined(writes),

@@ -22,8 +22,8 @@ from chalicelib.providers.base import Partner, PartnerActivationState, PartnerSt
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
 from chalicelib.services.platform.live_updates import LiveUpdates
 from chalicelib.services.platform.webhook_outbox import queuing, subscribes
-from chalicelib.store import account_repo, activation_repo
-from chalicelib.store.base import JoinedWrite, WriteRefused, commit_together
+from chalicelib.store import account_repo, activation_repo, transaction
+from chalicelib.store.base import JoinedWrite, WriteRefused
 
 _ATTEMPTS = 20
 _MAX_PARTNER_CODE_LENGTH = 12
@@ -138,7 +138,7 @@ class SmsIntake:
                                   after_sequence=activation.hook_seq))
         if not activation.has_sms:  # the first code: the delivery succeeded, counted once by the version check
             writes += self.lifecycle.memory.outcome_writes(activation, received=True)
-        commit_together(writes)
+        transaction.commit(writes)
         if account is not None:
             self.live.tell(account, {"type": "activation", "activation_id": activation.activation_id,
                                      "status": status.value, "code": message.code})

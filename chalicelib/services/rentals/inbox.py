@@ -18,8 +18,8 @@ from chalicelib.observability import logger
 from chalicelib.providers.rentals import RentalPartner, RentSms
 from chalicelib.services.platform.webhook_outbox import queuing, subscribes
 from chalicelib.services.rentals.pricing import PARTNER_ERRORS
-from chalicelib.store import account_repo, rental_repo
-from chalicelib.store.base import WriteRefused, commit_together
+from chalicelib.store import account_repo, rental_repo, transaction
+from chalicelib.store.base import WriteRefused
 from chalicelib.store.ledger import claimed
 from chalicelib.store.rental_repo import Guard
 
@@ -95,7 +95,7 @@ class RentalInbox:
         if account is not None and subscribes(account, EventType.RENTAL_SMS_RECEIVED):
             writes.append(queuing(rental.account_id, _event(rental, received), shards=self.settings.write_shards,
                                   after_sequence=seq - 1 if seq > 1 else None))
-        commit_together(writes)
+        transaction.commit(writes)
         return rental_repo.changed(rental, changes)
 
 
