@@ -19,13 +19,16 @@ READ: Actions = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", 
 UPDATE: Actions = (*READ, "dynamodb:UpdateItem")
 WRITE: Actions = (*UPDATE, "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 CHECKPOINT: Actions = ("dynamodb:GetItem", "dynamodb:PutItem")  # read and replace one item, by its key
+LOOKUP: Actions = ("dynamodb:BatchGetItem",)  # read items whose keys the caller already holds, nothing else
 
 # Activation jobs all run the activations service: orders' state, the wallet (refunds), user webhooks, queued
 # partner calls, the catalog and runtime settings (markup, maintenance, circuit state), and the pages' live sockets
-# (an SMS a job records is pushed to them; a socket found gone is forgotten).
-_ACTIVATION_JOB_TABLES: dict[str, Actions] = {t: WRITE for t in (
+# (an SMS a job records is pushed to them if the credential each socket proved still stands: looked up by the hash
+# the socket's row holds, so a job can read no other credential).
+_ACTIVATION_JOB_TABLES: dict[str, Actions] = {**{t: WRITE for t in (
     "accounts", "ledger", "claims", "activations", "bad_numbers", "webhook_deliveries",
-    "partner_calls", "catalog_offers", "runtime", "delivery_counters", "marked_numbers", "live_connections")}
+    "partner_calls", "catalog_offers", "runtime", "delivery_counters", "marked_numbers", "live_connections")},
+    "credentials": LOOKUP}
 
 # The rental job (services/rentals/upkeep.py): rentals and their SMS, the wallet (refunds), user webhooks, runtime
 # settings (markup), and the claims that make a refund or an SMS exactly-once.
@@ -130,7 +133,8 @@ def _table_statements(access: dict[str, Actions], tables: dict[str, dict[str, An
         resources = by_level.setdefault(actions, [])
         resources.append({"Fn::GetAtt": [table["id"], "Arn"]})
         resources.extend({"Fn::Sub": f"${{{table['id']}.Arn}}/index/{index}"} for index in table["indexes"])
-    sids = {READ: "ReadTables", UPDATE: "UpdateTables", WRITE: "WriteTables", CHECKPOINT: "Checkpoints"}
+    sids = {READ: "ReadTables", UPDATE: "UpdateTables", WRITE: "WriteTables", CHECKPOINT: "Checkpoints",
+            LOOKUP: "LookUps"}
     return [{"Sid": sids[actions], "Effect": "Allow", "Action": list(actions), "Resource": resources}
             for actions, resources in by_level.items()]
 

@@ -9,7 +9,7 @@ from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.store.accounts import Account
+from chalicelib.store.accounts import Account, Credential
 from chalicelib.store.base import table
 
 _AWAITING = "auth"  # the one value of `awaiting`: a sparse index holds only the sockets still to authenticate
@@ -45,6 +45,7 @@ class LiveConnection(Model):
     created_at = NumberAttribute()
     expires_at = TTLAttribute()
     account_id = UnicodeAttribute(null=True)  # set once the page proved its session
+    token_hash = UnicodeAttribute(null=True)  # the credential it proved it with (a push checks it still stands)
     awaiting = UnicodeAttribute(null=True)  # "auth" until then (the awaiting_auth index)
     by_account = ConnectionsByAccount()
     awaiting_auth = AwaitingAuth()
@@ -52,10 +53,20 @@ class LiveConnection(Model):
 
 @dataclass(frozen=True)
 class Listener:
-    """A socket the management API reaches: its connection id at its endpoint."""
+    """A socket the management API reaches: its connection id at its endpoint (and the credential it proved)."""
 
     connection_id: str
     endpoint: str
+    token_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class CredentialState:
+    """What a push needs of the credential a socket proved: whether it still stands."""
+
+    kind: str
+    created_at: float
+    expires_at: float | None
 
 
 def open_connection(connection_id: str, endpoint: str, now: float, expires_at: float) -> None:
@@ -63,17 +74,25 @@ def open_connection(connection_id: str, endpoint: str, now: float, expires_at: f
                    awaiting=_AWAITING).save()
 
 
-def keep_for_account(connection_id: str, endpoint: str, account_id: str, now: float, expires_at: float) -> None:
+def keep_for_account(connection_id: str, endpoint: str, account_id: str, token_hash: str, now: float,
+                     expires_at: float) -> None:
     """The connection is the account's from now on, and the account's hint says a page may be listening until
     `expires_at` (an SMS looks its connections up only before then)."""
     LiveConnection(connection_id, endpoint=endpoint, created_at=now, expires_at=_at(expires_at),
-                   account_id=account_id).save()
+                   account_id=account_id, token_hash=token_hash).save()
     Account(account_id).update(actions=[Account.live_until.set(expires_at)], condition=Account.account_id.exists())
 
 
 def listeners_of(account_id: str, now: float) -> list[Listener]:
-    return [Listener(c.connection_id, c.endpoint) for c in LiveConnection.by_account.query(account_id)
+    return [Listener(c.connection_id, c.endpoint, c.token_hash) for c in LiveConnection.by_account.query(account_id)
             if c.expires_at is None or c.expires_at.timestamp() > now]
+
+
+def credential_states(token_hashes: set[str]) -> dict[str, CredentialState]:
+    """The credentials of these hashes that still exist (one batch read)."""
+    return {c.token_hash: CredentialState(c.kind, float(c.created_at),
+                                          c.expires_at.timestamp() if c.expires_at else None)
+            for c in Credential.batch_get(list(token_hashes))}
 
 
 def silent_since(before: float, limit: int) -> list[Listener]:

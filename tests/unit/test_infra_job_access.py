@@ -1,6 +1,7 @@
 """Each scheduled job, doing real work, makes only DynamoDB and SES calls its own role in the packaged stack allows."""
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,7 @@ from chalicelib.providers.base import PartnerUnavailable
 from chalicelib.providers.mailer import SesMailer
 from chalicelib.services.accounts.agreement_notices import AgreementNotices
 from chalicelib.services.accounts.agreement_versions import AgreementVersions
+from chalicelib.services.accounts.sessions import Credentials
 from chalicelib.services.money.reconcile import Reconciler
 from chalicelib.services.money.reconcile_incremental import IncrementalReconciler, TimeBudget
 from chalicelib.services.platform.live_updates import LiveUpdates
@@ -107,11 +109,24 @@ class _Sockets:
         pass
 
 
+def _live(desk: Desk) -> LiveUpdates:
+    return LiveUpdates(desk.clock, _Sockets(), RateLimiter(FAILED_CREDENTIALS, desk.clock), page_origin=None)
+
+
 def _silent_socket(desk: Desk) -> LiveUpdates:
     """A page's socket that connected and never proved who it is."""
-    live = LiveUpdates(desk.clock, _Sockets(), RateLimiter(FAILED_CREDENTIALS, desk.clock), page_origin=None)
+    live = _live(desk)
     live.connect("silent", "https://ws.example/api", None)
     return live
+
+
+def _watching(desk: Desk, account: Any) -> None:
+    """The account's page holds a live socket (signed in for a day), so SMS intake pushes to it."""
+    live = desk.service.intake.live = _live(desk)
+    token = Credentials(desk.clock, 86_400).issue_session(account.account_id, "127.0.0.1", "test").token
+    live.connect("watching", "https://ws.example/api", None)
+    live.receive("watching", "https://ws.example/api", json.dumps({"action": "auth", "token": token}), "::1",
+                 binary=False)
 
 
 def _busy_desk(settings: Any) -> Desk:
@@ -119,7 +134,8 @@ def _busy_desk(settings: Any) -> Desk:
     their lifetime, an order stuck half-way, a cancel the partner could not take, an agreement to announce."""
     partner = DownForCancel()
     desk = Desk(settings, [partner])
-    _, waiting = desk.waiting_number(webhook_url="https://hooks.example/sms")
+    watcher, waiting = desk.waiting_number(webhook_url="https://hooks.example/sms")
+    _watching(desk, watcher)
     desk.deliver(waiting, CODE_SMS)
     desk.stuck_order(desk.account())
     partner.number_failure = None

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from chalicelib.config import SettingError, settings_from_env
+from chalicelib.domain.accounts import AccountStatus
+from chalicelib.domain.ids import sha256_hex
 from chalicelib.providers.live_sockets import ConnectionGone, LiveSockets
 from chalicelib.services.accounts.sessions import Credentials
 from chalicelib.services.platform.live_updates import AUTH_SECONDS, LiveUpdates
@@ -144,6 +146,32 @@ def test_sms__pushed_to_every_page_of_the_account_only_and_a_closed_one_forgotte
     assert sockets.posted == [("page-1", {"type": "activation", "activation_id": int(activation.activation_id),
                                           "status": "RECEIVED", "code": "12345"})]
     assert [r["connection_id"] for r in _rows()] == ["other-page", "page-1"]
+
+
+@pytest.mark.parametrize("ended", ["signed out everywhere", "this session signed out", "expired", "blocked"])
+def test_sms__a_socket_whose_session_ended_is_closed_not_told(desk, sockets, ended):
+    # Given a user watching their number, whose session then ends
+    user, activation = desk.waiting_number(1000)
+    live = _live(desk, sockets)
+    credentials = Credentials(desk.clock, 3600)
+    token = credentials.issue_session(user.account_id, "127.0.0.1", "test").token
+    live.connect("page-1", ENDPOINT, PAGE_ORIGIN)
+    live.receive("page-1", ENDPOINT, json.dumps({"action": "auth", "token": token}), "::1", binary=False)
+    sockets.posted.clear()
+    if ended == "signed out everywhere":
+        desk.clock.advance(1)
+        credentials.revoke_sessions(user.account_id)
+    elif ended == "this session signed out":
+        credentials.revoke(sha256_hex(token))
+    elif ended == "expired":
+        desk.clock.advance(3601)
+    else:
+        Account(user.account_id).update(actions=[Account.status.set(AccountStatus.BLOCKED.value)])
+    desk.service.intake.live = live
+    # When the SMS arrives
+    desk.push(activation, CODE_SMS, None)
+    # Then the code is not pushed to that socket: it is closed and forgotten
+    assert sockets.posted == [] and sockets.closed == ["page-1"] and _rows() == []
 
 
 @pytest.mark.parametrize("failure", [OSError("connection refused"), RuntimeError("botocore in a bad mood"),

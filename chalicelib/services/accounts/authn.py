@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from chalicelib.domain.accounts import Account, AccountStatus
 from chalicelib.domain.clock import Clock
@@ -86,8 +86,24 @@ def authenticate(secret: str | None, clock: Clock, *, ip: str | None = None,
 
 
 def _revoked(credential: Credential, account: Account) -> bool:
-    cutoff = account.sessions_valid_after if credential.kind == "session" else account.keys_valid_after
-    return cutoff is not None and credential.created_at <= cutoff
+    return revoked_by_account(account, credential.kind, float(credential.created_at))
+
+
+class CutOffs(Protocol):
+    """An account's moments before which its sessions, and its API keys, no longer count."""
+
+    @property
+    def sessions_valid_after(self) -> float | None: ...
+
+    @property
+    def keys_valid_after(self) -> float | None: ...
+
+
+def revoked_by_account(account: CutOffs, kind: str, created_at: float) -> bool:
+    """Whether the account's "sign out everywhere" (sessions) or "revoke every key" (keys) ended a credential of
+    `kind` made at `created_at`."""
+    cutoff = account.sessions_valid_after if kind == "session" else account.keys_valid_after
+    return cutoff is not None and created_at <= cutoff
 
 
 def _touch(credential: Credential, account: Account, now: float, ip: str | None, request_id: str | None) -> None:

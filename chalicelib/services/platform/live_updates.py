@@ -21,7 +21,7 @@ from chalicelib.domain.errors import DomainError, InvalidInput, Unauthenticated
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
 from chalicelib.providers.live_sockets import ConnectionGone
-from chalicelib.services.accounts.authn import authenticate_from
+from chalicelib.services.accounts.authn import authenticate_from, refusal, revoked_by_account
 from chalicelib.services.platform.rate_limit import RateLimiter
 from chalicelib.store import live as live_store
 
@@ -44,13 +44,22 @@ class Sockets(Protocol):
 
 
 class Listening(Protocol):
-    """What `tell` reads of an account: its id, and until when a page may listen."""
+    """What `tell` reads of an account: its id, until when a page may listen, and what ends its credentials."""
 
     @property
     def account_id(self) -> str: ...
 
     @property
     def live_until(self) -> Any: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def sessions_valid_after(self) -> float | None: ...
+
+    @property
+    def keys_valid_after(self) -> float | None: ...
 
 
 class LiveUpdates:
@@ -88,7 +97,7 @@ class LiveUpdates:
             self._refuse(endpoint, connection_id, refused)
             return
         now = self.clock.now()
-        live_store.keep_for_account(connection_id, endpoint, principal.account.account_id, now,
+        live_store.keep_for_account(connection_id, endpoint, principal.account.account_id, principal.token_hash, now,
                                     now + CONNECTION_SECONDS)
         self._send(endpoint, connection_id, {"type": "ready"})
 
@@ -96,13 +105,25 @@ class LiveUpdates:
         live_store.forget(connection_id)
 
     def tell(self, account: Listening, message: dict[str, Any]) -> int:
-        """Push `message` to every page of the account that listens; how many got it. Never raises: a push that
-        fails is logged, and the page's polling shows the change a little later."""
+        """Push `message` to every page of the account that listens while signed in; how many got it. A socket
+        whose session or key has ended since (signed out, revoked, expired, the account blocked) is closed instead.
+        Never raises: a push that fails is logged, and the page's polling shows the change a little later."""
         try:
-            if account.live_until is None or float(account.live_until) < self.clock.now():
+            now = self.clock.now()
+            if account.live_until is None or float(account.live_until) < now:
                 return 0
-            return sum(self._send(listener.endpoint, listener.connection_id, message)
-                       for listener in live_store.listeners_of(account.account_id, self.clock.now()))
+            listeners = live_store.listeners_of(account.account_id, now)
+            if not listeners:
+                return 0
+            states = live_store.credential_states({x.token_hash for x in listeners if x.token_hash})
+            sent = 0
+            for listener in listeners:
+                state = states.get(listener.token_hash or "")
+                if state is None or not _still_signed_in(account, state, now):
+                    self._close(listener.endpoint, listener.connection_id)
+                    continue
+                sent += self._send(listener.endpoint, listener.connection_id, message)
+            return sent
         except Exception:  # a push must never fail SMS intake
             logger.warning("live update not sent", exc_info=True)
             return 0
@@ -137,6 +158,11 @@ class LiveUpdates:
         except Exception:  # the gateway's own idle timeout closes it in the end
             logger.warning("live socket not closed", exc_info=True)
         live_store.forget(connection_id)
+
+
+def _still_signed_in(account: Listening, credential: live_store.CredentialState, now: float) -> bool:
+    return ((credential.expires_at is None or credential.expires_at > now) and refusal(account.status) is None
+            and not revoked_by_account(account, credential.kind, credential.created_at))
 
 
 def _token_of(body: str | None, *, binary: bool) -> str:
