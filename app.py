@@ -28,7 +28,7 @@ from chalicelib.api.middleware import MIDDLEWARE
 from chalicelib.config import get_environment_settings
 from chalicelib.jobs.registry import JOBS
 from chalicelib.observability import metrics
-from chalicelib.store.base import bind_models
+from chalicelib.store.binding import bind_models
 
 app = Chalice(app_name="sms-rooms")
 app.experimental_feature_flags.update(["WEBSOCKETS"])  # Chalice still calls its WebSocket support experimental

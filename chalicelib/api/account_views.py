@@ -8,12 +8,12 @@ from chalicelib.config import Settings
 from chalicelib.domain.accounts import Account
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.scopes import stored_scopes
-from chalicelib.store.activity_repo import ActivityEntry
-from chalicelib.store.credential_repo import Credential
 
 if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
     from chalicelib.services.accounts import activity as activity_log
     from chalicelib.services.accounts import registration
+    from chalicelib.store.activity_repo import ActivityEntry
+    from chalicelib.store.credential_repo import Credential
 else:
     activity_log = lazy_module("chalicelib.services.accounts.activity")
     registration = lazy_module("chalicelib.services.accounts.registration")

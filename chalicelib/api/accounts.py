@@ -16,10 +16,10 @@ from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.scopes import DEFAULT_SCOPES, Need, Scope, parse_scopes
 from chalicelib.domain.webhook_events import parse_event_types
-from chalicelib.services.accounts.authn import Principal
 
 if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
     from chalicelib.services.accounts import two_factor, webhook_settings
+    from chalicelib.services.accounts.authn import Principal
     from chalicelib.services.accounts.sessions import IssuedSession
     from chalicelib.services.accounts.webhook_settings import WebhookSetting
 else:

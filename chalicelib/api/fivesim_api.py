@@ -67,13 +67,16 @@ from chalicelib.domain.money import format_major, parse_major
 from chalicelib.domain.partner_codes import country_for_word, country_word, product_word, service_for_product
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
-from chalicelib.services.accounts.authn import bearer
-from chalicelib.services.platform import rate_limit, runtime_settings
 
 if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
+    from chalicelib.services.accounts import authn
     from chalicelib.services.money import history
+    from chalicelib.services.platform import rate_limit, runtime_settings
 else:
+    authn = lazy_module("chalicelib.services.accounts.authn")
     history = lazy_module("chalicelib.services.money.history")
+    rate_limit = lazy_module("chalicelib.services.platform.rate_limit")
+    runtime_settings = lazy_module("chalicelib.services.platform.runtime_settings")
 
 PREFIX = "/5sim/v1"
 MAX_PAGE = 100
@@ -387,7 +390,7 @@ def _text(status: int, text: str, headers: dict[str, str | list[str]] | None = N
 
 def _account() -> Account:
     headers: Any = _http.request.headers or {}
-    secret = bearer(str(headers.get("authorization") or ""))
+    secret = authn.bearer(str(headers.get("authorization") or ""))
     _admit(secret)
     method, path = _http.route_key()
     return _http.caller(secret).require(need_of((method, path.removeprefix(PREFIX)))).account

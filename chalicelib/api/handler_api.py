@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Blueprint, Response
 
@@ -21,6 +21,7 @@ from chalicelib import wiring
 from chalicelib.api import handler_protocol as p
 from chalicelib.api import handler_rent
 from chalicelib.api.kit import RestRoutes
+from chalicelib.api.lazy import lazy_module
 from chalicelib.config import get_settings
 from chalicelib.domain.accounts import Account
 from chalicelib.domain.activation import Activation
@@ -30,7 +31,12 @@ from chalicelib.domain.errors import DomainError, NotFound
 from chalicelib.domain.money import currency_numeric
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
-from chalicelib.services.platform import rate_limit, runtime_settings
+
+if TYPE_CHECKING:  # the store and services load with the first request that needs them (api/lazy.py)
+    from chalicelib.services.platform import rate_limit, runtime_settings
+else:
+    rate_limit = lazy_module("chalicelib.services.platform.rate_limit")
+    runtime_settings = lazy_module("chalicelib.services.platform.runtime_settings")
 
 PATH = "/stubs/handler_api.php"
 # Clients send GET, POST forms (urlencoded or multipart), or POST with everything in the query string and an

@@ -26,14 +26,14 @@ from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.clock import iso
 from chalicelib.domain.csv_export import csv_text
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.store.activations import Activation
-from chalicelib.store.ledger import LedgerEntry
-from chalicelib.store.runtime import ActivityEntry
 
 if TYPE_CHECKING:  # the service loads with the first request that needs it (api/lazy.py)
     from chalicelib.services.money import history, payment_history
     from chalicelib.services.money.history import HistoryFilter, HistoryPage
     from chalicelib.services.money.payment_history import PaymentFilter, PaymentRow
+    from chalicelib.store.activations import Activation
+    from chalicelib.store.ledger import LedgerEntry
+    from chalicelib.store.runtime import ActivityEntry
 else:
     history = lazy_module("chalicelib.services.money.history")
     payment_history = lazy_module("chalicelib.services.money.payment_history")

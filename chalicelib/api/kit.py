@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 from chalice.app import ChaliceViewError, Request
@@ -11,10 +11,16 @@ from chalice.app import ChaliceViewError, Request
 from chalicelib import wiring
 from chalicelib.api.errors import error_body, error_response
 from chalicelib.api.fields import MAX_BODY_BYTES, json_object
+from chalicelib.api.lazy import lazy_module
 from chalicelib.domain.errors import DomainError, NotFound
 from chalicelib.domain.ids import is_identifier
 from chalicelib.domain.scopes import need_of
-from chalicelib.services.accounts.authn import Principal, authenticate_from, bearer
+
+if TYPE_CHECKING:
+    from chalicelib.services.accounts import authn
+    from chalicelib.services.accounts.authn import Principal
+else:
+    authn = lazy_module("chalicelib.services.accounts.authn")  # with the store, on the first request (api/lazy.py)
 
 
 class RestRoutes:
@@ -62,13 +68,13 @@ class RestRoutes:
         """The authenticated caller (session token or API key) allowed on this route by domain/scopes.py's table,
         or a 401/403 domain error."""
         headers: Any = self.request.headers or {}
-        return self.caller(bearer(headers.get("authorization"))).require(need_of(self.route_key()))
+        return self.caller(authn.bearer(headers.get("authorization"))).require(need_of(self.route_key()))
 
     def caller(self, secret: str | None) -> Principal:
         """Who sends `secret` (a 401/403 domain error when nobody may), this request's IP and id noted."""
         context: dict[str, Any] = dict(self.request.context or {})
         request_id = context.get("requestId")
-        return authenticate_from(secret, self.client_ip(), wiring.clock(), wiring.failed_credentials_limiter(),
+        return authn.authenticate_from(secret, self.client_ip(), wiring.clock(), wiring.failed_credentials_limiter(),
                                  request_id=request_id if isinstance(request_id, str) else None)
 
     def route_key(self) -> tuple[str, str]:

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
 from chalicelib import wiring
 from chalicelib.api import settings_gate
 from chalicelib.api.errors import error_body, error_response
+from chalicelib.api.lazy import lazy_module
 from chalicelib.config import get_environment_settings
 from chalicelib.domain.errors import RateLimited
 from chalicelib.domain.ids import new_id
 from chalicelib.observability import logger
-from chalicelib.services.accounts.authn import bearer
-from chalicelib.services.platform import rate_limit, runtime_settings
+
+if TYPE_CHECKING:
+    from chalicelib.services.accounts import authn
+    from chalicelib.services.platform import rate_limit, runtime_settings
+else:
+    # Loaded by the first request that passes them (with PynamoDB and the store), not by importing the app: every
+    # request still passes the rate limit and authentication, a cold start just does not load them before it.
+    authn = lazy_module("chalicelib.services.accounts.authn")
+    rate_limit = lazy_module("chalicelib.services.platform.rate_limit")
+    runtime_settings = lazy_module("chalicelib.services.platform.runtime_settings")
 
 Middleware = Callable[[Any, Callable[[Any], Any]], Any]
 
@@ -71,7 +80,7 @@ def rate_limit_gate(event: Any, get_response: Callable[[Any], Response]) -> Resp
     if path.startswith("/v1/") and not path.startswith(MAINTENANCE_EXEMPT):
         source_ip = ((event.context or {}).get("identity") or {}).get("sourceIp")
         try:
-            secret = bearer((event.headers or {}).get("authorization"))
+            secret = authn.bearer((event.headers or {}).get("authorization"))
             rate_limit.admit_request(wiring.rate_limiter(), secret, source_ip)
         except RateLimited as error:
             return error_response(error)

@@ -34,13 +34,16 @@ from chalicelib import wiring
 from chalicelib.api.errors import status_for
 from chalicelib.api.fields import MAX_BODY_BYTES, checked_text, digits, json_object
 from chalicelib.api.kit import RestRoutes
+from chalicelib.api.lazy import lazy_module
 from chalicelib.config import PartnerSettings, get_settings
 from chalicelib.domain.errors import DomainError, InvalidInput, NotFound, Unauthenticated
 from chalicelib.domain.ids import same
-from chalicelib.services.platform import rate_limit
 
 if TYPE_CHECKING:  # the service is imported on the first push: other routes' cold starts do not load it
     from chalicelib.services.activations.agent_sms import AgentSms
+    from chalicelib.services.platform import rate_limit
+else:
+    rate_limit = lazy_module("chalicelib.services.platform.rate_limit")
 
 PROTOCOL = "smshub_agent"
 _MAX_TEXT = 2000

@@ -13,10 +13,10 @@ from chalicelib.api.lazy import lazy_module
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.webhook_events import EventType
-from chalicelib.store.outbox_repo import WebhookDelivery
 
 if TYPE_CHECKING:  # the service loads with the first request that needs it (api/lazy.py)
     from chalicelib.services.platform import webhook_log
+    from chalicelib.store.outbox_repo import WebhookDelivery
 else:
     webhook_log = lazy_module("chalicelib.services.platform.webhook_log")
 

@@ -1,9 +1,10 @@
 """Table binding: models declare a short name; `bind_models` gives them the stage's real names and endpoint.
 
 PynamoDB fixes `Meta.table_name` when a class is defined, before settings are known. Every model
-here declares `Meta.short_name` instead; `bind_models(settings)` sets `table_name`, `host` and
-`region` on all registered models and drops their cached connections. The app, the jobs, the admin
-Lambda and the tests call it once at start; nothing else touches table names.
+here declares `Meta.short_name` instead; `bind_models(settings)` (store.binding, which imports no model) sets
+`table_name`, `host` and `region` on all registered models, and on each model registered after it, and drops
+their cached connections. The app, the jobs, the admin Lambda and the tests call it once at start; nothing else
+touches table names.
 
 One DynamoDB connection per process: PynamoDB builds a `Connection` (and so a botocore client, tens
 of milliseconds and megabytes each) per model class, and a transaction needs one more. Every model's
@@ -20,7 +21,11 @@ from pynamodb.connection import Connection, TableConnection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.config import Settings
+from chalicelib.store import binding
+from chalicelib.store.binding import bind_models
+
+__all__ = ["JoinedWrite", "SharedConnection", "WriteRefused", "bind_models", "connection", "create_tables",
+           "registered_models", "table"]
 
 M = TypeVar("M", bound=type[Model])
 
@@ -32,8 +37,7 @@ JoinedWrite = Callable[[TransactWrite], None]
 class WriteRefused(Exception):
     """A repository's conditional write or transaction was refused (a condition failed, or a conflict)."""
 
-_REGISTRY: list[type[Model]] = []
-_binding: dict[str, Any] = {}
+
 _shared: dict[tuple[str | None, str], SharedConnection] = {}
 _build_lock = threading.RLock()
 MAX_POOL_CONNECTIONS = 100  # every thread of a process shares the client's pool
@@ -63,7 +67,7 @@ def table(short_name: str):  # type: ignore[no-untyped-def]
         cls.Meta.short_name = short_name  # type: ignore[attr-defined]
         cls.Meta.table_name = short_name
         cls._get_connection = classmethod(_table_connection)  # type: ignore[assignment]
-        _REGISTRY.append(cls)
+        binding.register(cls)
         return cls
 
     return register
@@ -95,26 +99,12 @@ def _ready_table_connection(cls: type[Model]) -> TableConnection | None:
 def registered_models() -> list[type[Model]]:
     import chalicelib.store.models  # noqa: F401  (importing registers every model)
 
-    return list(_REGISTRY)
-
-
-def bind_models(settings: Settings) -> None:
-    """Point every model at the stage's tables and endpoint (a no-op when they already point there)."""
-    target = (settings.table_prefix, settings.dynamodb_endpoint, settings.region)
-    if _binding.get("target") == target:
-        return
-    for cls in registered_models():
-        meta = cls.Meta
-        meta.table_name = settings.table_prefix + meta.short_name  # type: ignore[attr-defined]
-        meta.host = settings.dynamodb_endpoint
-        meta.region = settings.region
-        cls._connection = None
-    _binding.update(host=settings.dynamodb_endpoint, region=settings.region, target=target)
+    return binding.registered()
 
 
 def connection() -> Connection:
     """The process's DynamoDB connection for the bound endpoint: the models use it, and so do transactions."""
-    key = (_binding.get("host"), str(_binding.get("region")))
+    key = binding.bound_endpoint()
     shared = _shared.get(key)
     if shared is None:
         with _build_lock:
