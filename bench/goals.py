@@ -12,8 +12,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,15 +23,17 @@ import requests
 
 from bench.activations import COUNTRY, SERVICE, activations_service, fresh_simulator
 from bench.arrange import api_key_for, funded_account
-from bench.cold_start import BARE_APP, import_seconds
+from bench.cold_start import BARE_APP, compile_sources, import_seconds
 from bench.context import BenchContext
-from bench.dynamo import count_dynamodb_calls
+from bench.dynamo import CallLog, count_dynamodb_calls
 from bench.registry import Needs, benchmark
 from bench.report import Table, load_average
 from bench.simulator import SimulatorControl
 from bench.stats import median, ms, percentile
 from chalicelib.domain.ids import new_id
+from chalicelib.services.activations import catalog, delivery_memory
 from chalicelib.services.activations.ordering import OrderRequest
+from chalicelib.services.platform import runtime_settings
 from chalicelib.store.accounts import Account
 from chalicelib.store.base import connection
 from chalicelib.store.ledger import Claim
@@ -252,7 +255,8 @@ def _cold_rows(g: Goals, ctx: BenchContext, account_id: str, api_key: str) -> No
     with tempfile.TemporaryDirectory(prefix="bench-bare-") as bare_dir:
         bare = Path(bare_dir)
         (bare / "bare_app.py").write_text(BARE_APP)
-        _python(_BARE_GET, bare, env)  # compiles the .pyc files once, as a Lambda zip ships them
+        compile_sources(ROOT, bare)
+        _python(_BARE_GET, bare, env)
         imports, bare_imports, firsts, bare_firsts, calls = [], [], [], [], []
         for _ in range(COLD_RUNS):  # interleaved, so a noisy moment hits both
             imports.append(import_seconds("app", ROOT, env))
@@ -270,24 +274,53 @@ def _cold_rows(g: Goals, ctx: BenchContext, account_id: str, api_key: str) -> No
           median(calls), "≤ 4", lambda v: v <= 4)
 
 
+# The per-container caches an order reads through (runtime settings 2 s, the catalog listing 5 s, delivery memory):
+# held for the measured lifecycle, as in tests/unit/test_dynamodb_calls.py. On a loaded machine a lifecycle can
+# outlast the 2 s of the runtime settings, and their re-read (markup, price overrides: one GetItem each, at most
+# once per 2 s per container, whatever the traffic) then landed in this count: the 8 of the 05:53 run.
+_WARM_CACHES = ((runtime_settings, "_CACHE_SECONDS"), (catalog, "_LISTING_CACHE_SECONDS"),
+                (delivery_memory, "RATES_CACHE_SECONDS"), (delivery_memory, "MARKS_CACHE_SECONDS"))
+
+
+@contextmanager
+def _caches_held() -> Iterator[None]:
+    saved = [getattr(module, name) for module, name in _WARM_CACHES]
+    for module, name in _WARM_CACHES:
+        setattr(module, name, 3600.0)
+    try:
+        yield
+    finally:
+        for (module, name), value in zip(_WARM_CACHES, saved, strict=True):
+            setattr(module, name, value)
+
+
 def _lifecycle_row(g: Goals, ctx: BenchContext, sim: SimulatorControl, account: Account) -> None:
-    """One activation's life in this process: order (from its account as authentication reads it), a status
-    check that asks the partner, the SMS picked up by one poll cycle, finish."""
+    """One activation's life in this process, in a warm container: order (from its account as authentication reads
+    it), a status check that asks the partner, the SMS picked up by one poll cycle, finish; each step counted."""
     svc = activations_service(ctx.settings, status_refresh_min_seconds=0)
     request = OrderRequest(SERVICE, COUNTRY)
     sim.configure(push_url=None)  # the SMS must come by poll, in this process, not pushed to the app
-    svc.order(Account.get(account.account_id, consistent_read=True), request)  # the container's caches warm
-    with count_dynamodb_calls() as calls:
-        activation = svc.order(Account.get(account.account_id, consistent_read=True), request)
-        svc.get(account.account_id, int(activation.activation_id))
+    steps: dict[str, CallLog] = {}
+    with _caches_held():
+        svc.order(Account.get(account.account_id, consistent_read=True), request)  # the container's caches warm
+        with count_dynamodb_calls() as steps["order"]:
+            activation = svc.order(Account.get(account.account_id, consistent_read=True), request)
+        with count_dynamodb_calls() as steps["check"]:
+            svc.get(account.account_id, int(activation.activation_id))
         sim.deliver(str(activation.phone), "Telegram code: 12345")
-        svc.poll_partners()
-        svc.finish(account.account_id, int(activation.activation_id))
+        with count_dynamodb_calls() as steps["SMS by poll"]:
+            svc.poll_partners()
+        with count_dynamodb_calls() as steps["finish"]:
+            svc.finish(account.account_id, int(activation.activation_id))
     fresh_simulator(ctx)
-    by_api = calls.by_operation()
-    cycle = by_api.pop("Query", 0)
-    own = sum(by_api.values())
+    cycle = steps["SMS by poll"].by_operation()["Query"]  # the cycle's, shared by every activation it reads
+    per_step = {name: len(log.calls) - (cycle if name == "SMS by poll" else 0) for name, log in steps.items()}
+    by_api = sum((log.by_operation() for log in steps.values()), Counter[str]())
+    by_api["Query"] -= cycle
+    own = sum(per_step.values())
     g.row("DynamoDB calls per lifecycle (order, check, SMS by poll, finish), the poll cycle's queries apart", str(own),
-          ", ".join(f"{name} {count}" for name, count in sorted(by_api.items())), own, "≤ 7", lambda v: v <= 7)
+          ", ".join(f"{name} {count}" for name, count in per_step.items()) + "; "
+          + ", ".join(f"{name} {count}" for name, count in sorted(by_api.items()) if count), own, "≤ 7",
+          lambda v: v <= 7)
     g.row("the poll cycle's queries (per partner a cycle, shared by all its activations)", str(cycle),
           f"WRITE_SHARDS={ctx.settings.write_shards} + 1", cycle)
