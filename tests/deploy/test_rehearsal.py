@@ -23,7 +23,7 @@ from chalicelib.domain.push_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER,
 from infra.local.localstripe_setup import signature_header
 from infra.local.simulator.server import SimulatorHandle, start_simulator
 from infra.local.simulator.smshub_agent import AgentHandle, start_smshub_agent
-from infra.package import MAX_ZIPPED_BYTES, Package, build
+from infra.package import MAX_ZIPPED_BYTES, NOT_COMPILED, Package, build
 from tests.deploy.rehearsal import (
     API_HOST,
     REGION,
@@ -271,10 +271,25 @@ def test_package__fits_the_size_goal_and_holds_only_runtime_code(package: Packag
     # Then it is at most 10 MiB zipped, carries the app and Chalice's runtime module, and nothing of the tooling
     assert package.zipped_bytes <= MAX_ZIPPED_BYTES, package.size_line()
     assert {"app.py", "chalicelib", "chalice"} <= tops
-    assert {n for n in names if n.startswith("chalice/")} == {"chalice/__init__.py", "chalice/app.py"}
+    assert {n for n in names if n.startswith("chalice/")} == {
+        "chalice/__init__.py", "chalice/app.py", f"chalice/__pycache__/__init__.{CACHE_TAG}.pyc",
+        f"chalice/__pycache__/app.{CACHE_TAG}.pyc"}
     assert not tops & {"boto3", "botocore", "s3transfer", "pip", "setuptools", "click", "infra", "tests", "moto",
                        "localstripe", "pytest", "yaml", "inquirer"}
-    assert not [n for n in names if "simulator" in n or "localstripe" in n or "__pycache__" in n]
+    assert not [n for n in names if "simulator" in n or "localstripe" in n]
+    # And every module it ships but Stripe's carries its Python 3.11 bytecode (Lambda's /var/task is read-only: a
+    # module without it is compiled again by every cold container), and no bytecode is left without its source
+    sources = {n for n in names if n.endswith(".py") and n != "app.py" and not n.startswith(f"{NOT_COMPILED}/")}
+    caches = {n for n in names if n.endswith(".pyc")}
+    assert {_cache_of(n) for n in sources} == caches
+
+
+CACHE_TAG = "cpython-311"
+
+
+def _cache_of(source: str) -> str:
+    folder, _, name = source.rpartition("/")
+    return f"{folder}/__pycache__/{name[:-3]}.{CACHE_TAG}.pyc".lstrip("/")
 
 
 def test_template__the_api_stage_is_the_prefix_the_rehearsal_uses(stage: Rehearsal) -> None:
