@@ -1,7 +1,6 @@
 """What admins read: one account's whole story (audit), the partners' health, and the business over a period."""
 from __future__ import annotations
 
-from collections import Counter as Tally
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,11 +12,10 @@ from chalicelib.services.admin.audit import AuditLog
 from chalicelib.services.money.history import ledger_entry_json, payment_history
 from chalicelib.services.support.tickets import SupportDesk
 from chalicelib.store import activations as activation_store
+from chalicelib.store import reports, support_repo
 from chalicelib.store.activations import Activation
-from chalicelib.store.catalog import CatalogOffer
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.money import seal_ledger
-from chalicelib.store.support import Ticket
 
 _AUDIT_LIMIT = 200
 _DAY_SECONDS = 24 * 3600
@@ -53,8 +51,7 @@ class AdminViews:
             "activations": [_activation_json(a) for a in activation_store.for_account(aid, _AUDIT_LIMIT)],
             # The ticket rows carry their message count: no query per ticket for its messages.
             "tickets": [{"ticket_id": t.ticket_id, "kind": t.kind, "subject": t.subject, "status": t.status,
-                         "messages": int(t.message_count)}
-                        for t in Ticket.by_account.query(aid, scan_index_forward=False, limit=50)],
+                         "messages": t.message_count} for t in support_repo.tickets_of(aid, 50)],
             "admin_actions": self.audit_log.for_subject(aid, _AUDIT_LIMIT),
         }
 
@@ -66,16 +63,9 @@ class AdminViews:
         """Orders, revenue, refunds, partner cost and margin of the last `days` days (full scans: admin only)."""
         now = self.clock.now()
         since = now - days * _DAY_SECONDS
-        sums: Tally[str] = Tally()
-        for entry in LedgerEntry.scan(LedgerEntry.created_at >= since):
-            sums[entry.kind] += int(entry.amount_cents)
-        statuses: Tally[str] = Tally()
-        partner_cost = 0
-        for activation in Activation.scan(Activation.created_at >= since):
-            statuses[activation.status] += 1
-            # A partner bills a number once its SMS came; numbers ended without one are given back.
-            if activation.has_sms and activation.cost_cents is not None:
-                partner_cost += int(activation.cost_cents)
+        sums = reports.ledger_totals_since(since)
+        orders = reports.orders_since(since)
+        statuses, partner_cost = orders.by_status, orders.partner_cost_cents
         charged = -sums[LedgerKind.ACTIVATION_CHARGE.value]
         refunded = sums[LedgerKind.ACTIVATION_REFUND.value]
         revenue = charged - refunded
@@ -96,7 +86,7 @@ class AdminViews:
     def _partner(self, partner: Partner) -> dict[str, Any]:
         found: dict[str, Any] = {"name": partner.name,
                                  "circuit": _circuit_state(partner),
-                                 "cached_offers": sum(1 for _ in CatalogOffer.by_partner.query(partner.name))}
+                                 "cached_offers": reports.cached_offers(partner.name)}
         try:
             found["balance_minor"] = partner.get_balance_minor()
             found["status"] = "up"
