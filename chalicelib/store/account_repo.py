@@ -7,9 +7,7 @@ attribute → expected value, None (absent), PRESENT (exists) or a tuple (one of
 """
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterator, Mapping
-from dataclasses import fields
 from typing import Any, Final
 
 from pynamodb.exceptions import UpdateError
@@ -17,10 +15,11 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain.accounts import Account, AccountStatus
+from chalicelib.domain.accounts import Account
 from chalicelib.store import accounts as rows
 from chalicelib.store.base import JoinedWrite
-from chalicelib.store.transaction import refused_if_condition_failed
+from chalicelib.store.transaction import putting, refused_if_condition_failed
+from chalicelib.store.values import row_of, stored, value_of
 
 
 class _Present:
@@ -31,37 +30,11 @@ class _Present:
 PRESENT: Final = _Present()  # `when={"account_id": PRESENT}`: the account exists
 EXISTS: Final[Mapping[str, object]] = {"account_id": PRESENT}
 
-_INTS = frozenset({"balance_cents", "held_cents", "version", "ledger_seq", "spendable_cents", "ledger_floor",
-                   "credit_last", "sealed_seq", "sealed_count", "sealed_balance_cents", "reset_generation",
-                   "totp_last_step"})
-_FLOATS = frozenset({"created_at", "agreement_accepted_at", "sessions_valid_after", "keys_valid_after",
-                     "reconcile_due_at", "free_text_removed_at", "live_until"})
-_LISTS = frozenset({"sign_in_ips", "sign_in_devices", "trusted_devices"})
-_SETS = frozenset({"webhook_events", "recovery_codes"})
-_NAMES = tuple(f.name for f in fields(Account))
 
 
 def account_of(row: rows.Account) -> Account:
     """The value of a row as PynamoDB read it."""
-    return Account(**{name: _typed(name, getattr(row, name)) for name in _NAMES})
-
-
-def _typed(name: str, raw: Any) -> Any:
-    if name == "status":
-        return AccountStatus(raw)
-    if name == "is_admin_created":
-        return bool(raw)
-    if raw is None:
-        return None
-    if name in _INTS:
-        return int(raw)
-    if name in _FLOATS:
-        return float(raw)
-    if name in _LISTS:
-        return tuple(raw)
-    if name in _SETS:
-        return frozenset(raw)
-    return raw
+    return value_of(Account, row)
 
 
 def read(account_id: str, *, consistent: bool = True) -> Account | None:
@@ -97,33 +70,12 @@ def changing(account_id: str, values: Mapping[str, object] = {}, *, add: Mapping
 
 def creating(account: Account) -> JoinedWrite:
     """The new account's Put, refused when its id exists."""
-    row = _row(account)
-
-    def write(tx: TransactWrite) -> None:
-        tx.save(row, condition=rows.Account.account_id.does_not_exist())
-
-    return write
-
-
-def _row(account: Account) -> rows.Account:
-    given: dict[str, Any] = {name: _stored(getattr(account, name)) for name in _NAMES
-                             if name != "account_id" and getattr(account, name) is not None}
-    return rows.Account(account.account_id, **given)
-
-
-def _stored(value: object) -> object:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, frozenset | set):
-        return set(value)
-    if isinstance(value, tuple):
-        return list(value)
-    return value
+    return putting(row_of(rows.Account, account), rows.Account.account_id.does_not_exist())
 
 
 def _actions(values: Mapping[str, object], add: Mapping[str, int]) -> list[Action]:
     attrs = rows.Account.get_attributes()
-    actions: list[Action] = [attrs[name].remove() if value is None else attrs[name].set(_stored(value))
+    actions: list[Action] = [attrs[name].remove() if value is None else attrs[name].set(stored(attrs[name], value))
                              for name, value in values.items()]
     return actions + [attrs[name].add(amount) for name, amount in add.items()]
 
@@ -145,8 +97,8 @@ def _expect(attr: Any, expected: object) -> Condition:
     if expected is PRESENT:
         return attr.exists()
     if isinstance(expected, tuple):
-        return attr.is_in(*(_stored(e) for e in expected))
-    return attr == _stored(expected)
+        return attr.is_in(*(stored(attr, e) for e in expected))
+    return attr == stored(attr, expected)
 
 
 def spend_totp_step(account_id: str, secret: str, step: int) -> bool:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.store import runtime as rows
 from chalicelib.store.base import JoinedWrite
+from chalicelib.store.transaction import putting
+from chalicelib.store.values import row_of, value_of
 
 
 @dataclass(frozen=True)
@@ -23,36 +22,20 @@ class ActivityEntry:
     detail: str | None = None  # JSON
 
 
-def _value(row: rows.ActivityEntry) -> ActivityEntry:
-    return ActivityEntry(account_id=row.account_id, sort_key=row.sort_key, kind=row.kind,
-                         created_at=float(row.created_at), expires_at=row.expires_at.timestamp(), ip=row.ip,
-                         detail=row.detail)
-
-
-def _row(entry: ActivityEntry) -> rows.ActivityEntry:
-    return rows.ActivityEntry(entry.account_id, entry.sort_key, kind=entry.kind, ip=entry.ip, detail=entry.detail,
-                              created_at=entry.created_at, expires_at=datetime.fromtimestamp(entry.expires_at, tz=UTC))
-
-
 def add(entry: ActivityEntry) -> None:
-    _row(entry).save()
+    row_of(rows.ActivityEntry, entry).save()
 
 
 def adding(entry: ActivityEntry) -> JoinedWrite:
     """`add` as a write of the transaction of what it records."""
-    row = _row(entry)
-
-    def write(tx: TransactWrite) -> None:
-        tx.save(row)
-
-    return write
+    return putting(row_of(rows.ActivityEntry, entry))
 
 
 def page(account_id: str, *, before: str | None, limit: int) -> tuple[list[ActivityEntry], bool]:
     """Up to `limit` entries older than `before` (a sort key), newest first, and whether DynamoDB has more."""
     found = rows.ActivityEntry.query(account_id, scan_index_forward=False, limit=limit,
                                      range_key_condition=rows.ActivityEntry.sort_key < before if before else None)
-    entries = [_value(row) for row in found]
+    entries = [value_of(ActivityEntry, row) for row in found]
     return entries, found.last_evaluated_key is not None
 
 

@@ -6,13 +6,12 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.accounts import AccountStatus
 from chalicelib.store.accounts import Account
 from chalicelib.store.agreements import NOTICE_DUE, AgreementVersion
 from chalicelib.store.base import JoinedWrite
-from chalicelib.store.transaction import refused_if_condition_failed
+from chalicelib.store.transaction import putting, refused_if_condition_failed
 
 
 @dataclass(frozen=True)
@@ -53,14 +52,10 @@ def read(version: str, *, consistent: bool = True) -> PublishedVersion | None:
 
 def publishing(version: PublishedVersion) -> JoinedWrite:
     """The new version's Put (announcement due), refused when the version exists."""
-    row = AgreementVersion(version.version, text=version.text, sha256=version.sha256,
-                           effective_on=version.effective_on, published_at=version.published_at,
-                           published_by=version.published_by, notice_due=NOTICE_DUE)
-
-    def write(tx: TransactWrite) -> None:
-        tx.save(row, condition=AgreementVersion.version.does_not_exist())
-
-    return write
+    return putting(AgreementVersion(version.version, text=version.text, sha256=version.sha256,
+                                    effective_on=version.effective_on, published_at=version.published_at,
+                                    published_by=version.published_by, notice_due=NOTICE_DUE),
+                   AgreementVersion.version.does_not_exist())
 
 
 def being_announced() -> list[str]:

@@ -8,6 +8,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.store.base import JoinedWrite
 from chalicelib.store.ledger import Claim
+from chalicelib.store.transaction import putting
 
 
 def value_of(key: str) -> str | None:
@@ -22,12 +23,7 @@ def value_of(key: str) -> str | None:
 def claiming(key: str, value: str | None, now: float, ttl_seconds: float | None = None) -> JoinedWrite:
     """The claim's Put inside a transaction, which fails when the key is taken."""
     expires = datetime.fromtimestamp(now + ttl_seconds, tz=UTC) if ttl_seconds is not None else None
-    claim = Claim(key, value=value, created_at=now, expires_at=expires)
-
-    def write(tx: TransactWrite) -> None:
-        tx.save(claim, condition=Claim.key.does_not_exist())
-
-    return write
+    return putting(Claim(key, value=value, created_at=now, expires_at=expires), Claim.key.does_not_exist())
 
 
 def releasing(key: str, held_by: str) -> JoinedWrite:

@@ -4,13 +4,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store import accounts as rows
 from chalicelib.store.base import JoinedWrite
+from chalicelib.store.values import row_of, value_of
 
 
 @dataclass(frozen=True)
@@ -28,36 +28,22 @@ class Credential:
     scopes: frozenset[str] | None = None  # an API key's (domain/scopes.py); none: an old key, "orders"
 
 
-def _value(row: rows.Credential) -> Credential:
-    return Credential(token_hash=row.token_hash, account_id=row.account_id, kind=row.kind, key_id=row.key_id,
-                      created_at=float(row.created_at), label=row.label,
-                      last_used_at=None if row.last_used_at is None else float(row.last_used_at),
-                      expires_at=None if row.expires_at is None else row.expires_at.timestamp(), ip=row.ip,
-                      device=row.device, scopes=None if row.scopes is None else frozenset(row.scopes))
-
-
 def read(token_hash: str, *, consistent: bool) -> Credential | None:
     try:
-        return _value(rows.Credential.get(token_hash, consistent_read=consistent))
+        return value_of(Credential, rows.Credential.get(token_hash, consistent_read=consistent))
     except rows.Credential.DoesNotExist:
         return None
 
 
 def save(credential: Credential) -> None:
-    rows.Credential(credential.token_hash, account_id=credential.account_id, kind=credential.kind,
-                    key_id=credential.key_id, label=credential.label, created_at=credential.created_at,
-                    last_used_at=credential.last_used_at,
-                    expires_at=None if credential.expires_at is None else datetime.fromtimestamp(credential.expires_at,
-                                                                                                  tz=UTC),
-                    ip=credential.ip, device=credential.device,
-                    scopes=None if credential.scopes is None else set(credential.scopes)).save()
+    row_of(rows.Credential, credential).save()
 
 
 def of_account(account_id: str, kind: str | None = None, *, newest_first: bool = False) -> list[Credential]:
     """The account's credentials (of one kind, when given) by creation time; the index is eventually consistent."""
-    condition = rows.Credential.kind == kind if kind else None
-    return [_value(row) for row in rows.Credential.by_account.query(account_id, filter_condition=condition,
-                                                                     scan_index_forward=not newest_first)]
+    of_kind = rows.Credential.kind == kind if kind else None
+    found = rows.Credential.by_account.query(account_id, filter_condition=of_kind, scan_index_forward=not newest_first)
+    return [value_of(Credential, row) for row in found]
 
 
 def touch(token_hash: str, now: float) -> None:

@@ -15,13 +15,13 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.store.activations import PartnerCall as PartnerCallRow
 from chalicelib.store.activations import WebhookDelivery as DeliveryRow
 from chalicelib.store.base import JoinedWrite
 from chalicelib.store.mail import QueuedMail as MailRow
-from chalicelib.store.transaction import refused_if_condition_failed
+from chalicelib.store.transaction import putting, refused_if_condition_failed
+from chalicelib.store.values import row_of, value_of
 
 
 class Queue(enum.Enum):
@@ -98,31 +98,11 @@ _ROWS: dict[Queue, type[Model]] = {Queue.MAIL: MailRow, Queue.PARTNER_CALLS: Par
                                    Queue.WEBHOOKS: DeliveryRow}
 _VALUES: dict[Queue, type[Any]] = {Queue.MAIL: QueuedMail, Queue.PARTNER_CALLS: PartnerCall,
                                    Queue.WEBHOOKS: WebhookDelivery}
-_INTS = frozenset({"attempts", "sequence", "last_status_code"})
-_FLOATS = frozenset({"next_attempt_at", "created_at", "delivered_at"})
 
 
-def value_of(queue: Queue, row: Model) -> Any:
-    """The value of a row as PynamoDB read it (the expiry is the store's business and is left out)."""
-    names = _VALUES[queue].__dataclass_fields__
-    return _VALUES[queue](**{name: _typed(name, getattr(row, name)) for name in names})
-
-
-def _typed(name: str, raw: Any) -> Any:
-    if raw is None:
-        return None
-    if name in _INTS:
-        return int(raw)
-    if name in _FLOATS:
-        return float(raw)
-    return raw
-
-
-def _row(queue: Queue, item: Item) -> Model:
-    fields = {name: getattr(item, name) for name in type(item).__dataclass_fields__}
-    model = _ROWS[queue]
-    key = fields.pop(str(model._hash_keyname))
-    return model(key, **{name: value for name, value in fields.items() if value is not None})
+def item_of(queue: Queue, row: Model) -> Any:
+    """The value of a queue's row as PynamoDB read it (the expiry is the store's business and is left out)."""
+    return value_of(_VALUES[queue], row)
 
 
 def _key_row(queue: Queue, item_id: str) -> Any:
@@ -133,7 +113,7 @@ def get(queue: Queue, item_id: str) -> Any:
     """The item, strongly consistent, or None."""
     model = _ROWS[queue]
     try:
-        return value_of(queue, model.get(item_id, consistent_read=True))
+        return item_of(queue, model.get(item_id, consistent_read=True))
     except model.DoesNotExist:
         return None
 
@@ -143,13 +123,13 @@ def due(queue: Queue, keys: Sequence[str], before: float, limit: int) -> list[An
     model: Any = _ROWS[queue]
     index = model.due_mail if queue is Queue.MAIL else (
         model.due_calls if queue is Queue.PARTNER_CALLS else model.due_deliveries)
-    return [value_of(queue, row) for key in keys
+    return [item_of(queue, row) for key in keys
             for row in list(index.query(key, model.next_attempt_at <= before, limit=limit))]
 
 
 def add(queue: Queue, item: Item, *, only_new: bool = False) -> bool:
     """Write the item; with `only_new`, only when its id is free (False: it was queued before)."""
-    row = _row(queue, item)
+    row = row_of(_ROWS[queue], item)
     model: Any = _ROWS[queue]
     try:
         row.save(condition=getattr(model, model._hash_keyname).does_not_exist() if only_new else None)
@@ -161,13 +141,8 @@ def add(queue: Queue, item: Item, *, only_new: bool = False) -> bool:
 
 def adding(queue: Queue, item: Item) -> JoinedWrite:
     """The item's Put inside another's transaction, refused when its id exists (a retried change queues it once)."""
-    row = _row(queue, item)
     model: Any = _ROWS[queue]
-
-    def write(tx: TransactWrite) -> None:
-        tx.save(row, condition=getattr(model, model._hash_keyname).does_not_exist())
-
-    return write
+    return putting(row_of(model, item), getattr(model, model._hash_keyname).does_not_exist())
 
 
 def lease(queue: Queue, item_id: str, expected_next_attempt_at: float, until: float) -> bool:

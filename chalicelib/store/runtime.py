@@ -4,9 +4,9 @@ from __future__ import annotations
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.store.base import JoinedWrite, table
+from chalicelib.store.transaction import putting
 
 
 @table("runtime")
@@ -87,9 +87,4 @@ def write_setting(key: str, value: str, now: float) -> None:
 def replacing_setting(key: str, value: str, expected: str | None, now: float) -> JoinedWrite:
     """`replace_setting` as a write of a transaction, which fails when another writer moved the setting."""
     condition = RuntimeSetting.key.does_not_exist() if expected is None else RuntimeSetting.value == expected
-    row = RuntimeSetting(key, value=value, updated_at=now)
-
-    def write(tx: TransactWrite) -> None:
-        tx.save(row, condition=condition)
-
-    return write
+    return putting(RuntimeSetting(key, value=value, updated_at=now), condition)

@@ -6,12 +6,12 @@ written, so concurrent writers never lose or overwrite a message (`Refused` when
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store import support as rows
-from chalicelib.store.transaction import commit
+from chalicelib.store.transaction import commit, putting
+from chalicelib.store.values import row_of, value_of
 
 
 @dataclass(frozen=True)
@@ -50,58 +50,35 @@ class ContactRequest:
     expires_at: float
 
 
-def _ticket(row: rows.Ticket) -> Ticket:
-    return Ticket(ticket_id=row.ticket_id, account_id=row.account_id, kind=row.kind, subject=row.subject,
-                  status=row.status, created_at=float(row.created_at), updated_at=float(row.updated_at),
-                  message_count=int(row.message_count), reference_id=row.reference_id,
-                  contact_email=row.contact_email)
-
-
-def _message(row: rows.TicketMessage) -> TicketMessage:
-    return TicketMessage(ticket_id=row.ticket_id, seq=int(row.seq), author=row.author, body=row.body,
-                         created_at=float(row.created_at), actor=row.actor, email_status=row.email_status)
-
-
-def _message_row(m: TicketMessage) -> rows.TicketMessage:
-    return rows.TicketMessage(m.ticket_id, m.seq, author=m.author, actor=m.actor, body=m.body,
-                              created_at=m.created_at, email_status=m.email_status)
-
-
 def ticket(ticket_id: str) -> Ticket | None:
     """The ticket, strongly consistent (its message counter guards the next write), or None."""
     try:
-        return _ticket(rows.Ticket.get(ticket_id, consistent_read=True))
+        return value_of(Ticket, rows.Ticket.get(ticket_id, consistent_read=True))
     except rows.Ticket.DoesNotExist:
         return None
 
 
 def tickets_of(account_id: str, limit: int | None = None) -> list[Ticket]:
     """The account's tickets, newest first."""
-    return [_ticket(row) for row in rows.Ticket.by_account.query(account_id, scan_index_forward=False, limit=limit)]
+    found = rows.Ticket.by_account.query(account_id, scan_index_forward=False, limit=limit)
+    return [value_of(Ticket, row) for row in found]
 
 
 def tickets_in(status: str, limit: int) -> list[Ticket]:
     """Tickets in `status`, longest unchanged first."""
-    return [_ticket(row) for row in rows.Ticket.by_status.query(status, limit=limit)]
+    return [value_of(Ticket, row) for row in rows.Ticket.by_status.query(status, limit=limit)]
 
 
 def messages(ticket_id: str, *, email_status: str | None = None) -> list[TicketMessage]:
     """The ticket's messages in order (only those whose email is in `email_status`, when given)."""
     where = rows.TicketMessage.email_status == email_status if email_status else None
-    return [_message(row) for row in rows.TicketMessage.query(ticket_id, filter_condition=where)]
+    return [value_of(TicketMessage, row) for row in rows.TicketMessage.query(ticket_id, filter_condition=where)]
 
 
 def open_ticket(new: Ticket, first: TicketMessage) -> None:
     """The ticket and its first message together; raises store.transaction.Refused when the id is taken."""
-    row = rows.Ticket(new.ticket_id, account_id=new.account_id, kind=new.kind, subject=new.subject,
-                      status=new.status, reference_id=new.reference_id, message_count=new.message_count,
-                      created_at=new.created_at, updated_at=new.updated_at, contact_email=new.contact_email)
-
-    def write(tx: TransactWrite) -> None:
-        tx.save(row, condition=rows.Ticket.ticket_id.does_not_exist())
-        tx.save(_message_row(first), condition=rows.TicketMessage.seq.does_not_exist())
-
-    commit([write])
+    commit([putting(row_of(rows.Ticket, new), rows.Ticket.ticket_id.does_not_exist()),
+            putting(row_of(rows.TicketMessage, first), rows.TicketMessage.seq.does_not_exist())])
 
 
 def add_message(message: TicketMessage, *, after: int, status: str) -> None:
@@ -111,9 +88,8 @@ def add_message(message: TicketMessage, *, after: int, status: str) -> None:
         tx.update(rows.Ticket(message.ticket_id), condition=rows.Ticket.message_count == after,
                   actions=[rows.Ticket.message_count.set(message.seq), rows.Ticket.status.set(status),
                            rows.Ticket.updated_at.set(message.created_at)])
-        tx.save(_message_row(message), condition=rows.TicketMessage.seq.does_not_exist())
 
-    commit([write])
+    commit([write, putting(row_of(rows.TicketMessage, message), rows.TicketMessage.seq.does_not_exist())])
 
 
 def set_email_status(ticket_id: str, seq: int, status: str) -> None:
@@ -130,18 +106,14 @@ def overwrite_subject(ticket_id: str, subject: str) -> None:
 
 
 def save_contact(request: ContactRequest) -> None:
-    rows.ContactRequest(request.token_hash, email=request.email, subject=request.subject, body=request.body,
-                        ip=request.ip, created_at=request.created_at,
-                        expires_at=datetime.fromtimestamp(request.expires_at, tz=UTC)).save()
+    row_of(rows.ContactRequest, request).save()
 
 
 def contact(token_hash: str) -> ContactRequest | None:
     try:
-        row = rows.ContactRequest.get(token_hash, consistent_read=True)
+        return value_of(ContactRequest, rows.ContactRequest.get(token_hash, consistent_read=True))
     except rows.ContactRequest.DoesNotExist:
         return None
-    return ContactRequest(token_hash=row.token_hash, email=row.email, subject=row.subject, body=row.body, ip=row.ip,
-                          created_at=float(row.created_at), expires_at=row.expires_at.timestamp())
 
 
 def delete_contact(token_hash: str) -> None:

@@ -12,6 +12,7 @@ from typing import Protocol
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.store.accounts import LoginThrottle
+from chalicelib.store.values import value_of
 
 _TTL_MARGIN_SECONDS = 60
 
@@ -41,7 +42,7 @@ class DynamoThrottleStore:
             item = LoginThrottle.get(key, consistent_read=True)
         except LoginThrottle.DoesNotExist:
             return None
-        return Throttle(key, int(item.failures), float(item.window_ends_at), float(item.blocked_until))
+        return value_of(Throttle, item)
 
     def add_failure(self, key: str, now: float, window_ends_at: float) -> int:
         item = LoginThrottle(key)

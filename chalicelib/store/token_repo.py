@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from pynamodb.exceptions import DeleteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store import accounts as rows
 from chalicelib.store.base import JoinedWrite
-from chalicelib.store.transaction import refused_if_condition_failed
+from chalicelib.store.transaction import putting, refused_if_condition_failed
+from chalicelib.store.values import row_of, value_of
 
 
 @dataclass(frozen=True)
@@ -23,35 +23,20 @@ class OneTimeToken:
     attempts: int | None = None  # a sign-in challenge's wrong codes
 
 
-def _row(token: OneTimeToken) -> rows.OneTimeToken:
-    return rows.OneTimeToken(token.token_hash, purpose=token.purpose, account_id=token.account_id,
-                             created_at=token.created_at, expires_at=datetime.fromtimestamp(token.expires_at, tz=UTC),
-                             generation=token.generation, attempts=token.attempts)
-
-
 def read(token_hash: str) -> OneTimeToken | None:
     """The token, strongly consistent (it may have been spent a moment ago), or None."""
     try:
-        row = rows.OneTimeToken.get(token_hash, consistent_read=True)
+        return value_of(OneTimeToken, rows.OneTimeToken.get(token_hash, consistent_read=True))
     except rows.OneTimeToken.DoesNotExist:
         return None
-    return OneTimeToken(token_hash=row.token_hash, purpose=row.purpose, account_id=row.account_id,
-                        created_at=float(row.created_at), expires_at=row.expires_at.timestamp(),
-                        generation=None if row.generation is None else int(row.generation),
-                        attempts=None if row.attempts is None else int(row.attempts))
 
 
 def save(token: OneTimeToken) -> None:
-    _row(token).save()
+    row_of(rows.OneTimeToken, token).save()
 
 
 def saving(token: OneTimeToken) -> JoinedWrite:
-    row = _row(token)
-
-    def write(tx: TransactWrite) -> None:
-        tx.save(row)
-
-    return write
+    return putting(row_of(rows.OneTimeToken, token))
 
 
 def spending(token_hash: str) -> JoinedWrite:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store.base import JoinedWrite, WriteRefused, connection
@@ -47,3 +49,11 @@ def refused_if_condition_failed(exc: PynamoDBException) -> Refused:
     if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
         raise exc
     return Refused()
+
+
+def putting(row: Model, condition: Condition | None = None) -> JoinedWrite:
+    """The row's Put as a write of a transaction (refused, failing the transaction, when `condition` does not hold)."""
+    def write(tx: TransactWrite) -> None:
+        tx.save(row, condition=condition)
+
+    return write

@@ -7,7 +7,7 @@ from pynamodb.expressions.condition import Condition
 from chalicelib.domain.webhook_events import BALANCE_STREAM
 from chalicelib.store.activations import WebhookDelivery as DeliveryRow
 from chalicelib.store.ledger import LedgerEntry
-from chalicelib.store.outbox_repo import Queue, WebhookDelivery, value_of
+from chalicelib.store.outbox_repo import Queue, WebhookDelivery, item_of
 
 
 def log_page(account_id: str, *, below: str, limit: int, status: str | None = None,
@@ -22,7 +22,7 @@ def log_page(account_id: str, *, below: str, limit: int, status: str | None = No
     results = DeliveryRow.by_account.query(account_id, range_key_condition=DeliveryRow.log_key < below,
                                            filter_condition=where, scan_index_forward=False, page_size=limit)
     page = next(results.page_iter)
-    items = [value_of(Queue.WEBHOOKS, DeliveryRow.from_raw_data(raw)) for raw in page.get("Items", [])]
+    items = [item_of(Queue.WEBHOOKS, DeliveryRow.from_raw_data(raw)) for raw in page.get("Items", [])]
     last = results.page_iter.last_evaluated_key
     return items, str(last["log_key"]["S"]) if last else None
 
@@ -34,7 +34,7 @@ def pending_balance_event_before(account_id: str, log_key: str, lookback: int) -
         account_id, DeliveryRow.log_key < log_key, scan_index_forward=False,
         filter_condition=(DeliveryRow.stream == BALANCE_STREAM) & (DeliveryRow.status == "pending")
         & DeliveryRow.redelivery_of.does_not_exist(), page_size=lookback)
-    return next((value_of(Queue.WEBHOOKS, DeliveryRow.from_raw_data(raw))
+    return next((item_of(Queue.WEBHOOKS, DeliveryRow.from_raw_data(raw))
                  for raw in next(before.page_iter).get("Items", [])), None)
 
 

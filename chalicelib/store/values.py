@@ -1,0 +1,75 @@
+"""Rows to values and back, for the repositories: a frozen dataclass whose fields carry a model's attribute names
+takes the row's attributes typed by its annotations (int, float, bool, str, an enum, tuple, frozenset, each maybe
+None; a TTL attribute is epoch seconds), and gives a row of them back (None: left out, so the model's default holds).
+"""
+from __future__ import annotations
+
+import enum
+import functools
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pynamodb.attributes import Attribute, TTLAttribute
+from pynamodb.models import Model
+
+V = TypeVar("V")
+M = TypeVar("M", bound=Model)
+Convert = Callable[[Any], Any]
+
+
+def value_of(cls: type[V], row: Model) -> V:
+    """The `cls` value of a row as PynamoDB read it."""
+    converters: tuple[tuple[str, Convert], ...] = _converters(typing.cast(Any, cls))
+    return cls(**{name: convert(getattr(row, name)) for name, convert in converters})
+
+
+def row_of(model: type[M], value: Any) -> M:
+    """A row of `model` holding the value's fields (those the model has; None ones left to the model's default)."""
+    attributes = model.get_attributes()
+    return model(**{f.name: stored(attributes[f.name], getattr(value, f.name)) for f in fields(value)
+                    if f.name in attributes and getattr(value, f.name) is not None})
+
+
+def stored(attribute: Attribute[Any], value: Any) -> Any:
+    """A value as PynamoDB stores it in `attribute`: an enum's value, a set, a list, a TTL's datetime."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, frozenset | set):
+        return set(value)
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(attribute, TTLAttribute) and isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC)
+    return value
+
+
+@functools.cache
+def _converters(cls: Any) -> tuple[tuple[str, Convert], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, _converter(hints[f.name])) for f in fields(cls))
+
+
+def _converter(hint: Any) -> Convert:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # X | None
+        inner = _converter(next(arg for arg in typing.get_args(hint) if arg is not type(None)))
+        return lambda raw: None if raw is None else inner(raw)
+    origin = typing.get_origin(hint) or hint
+    if origin is tuple or origin is frozenset:
+        return typing.cast(Convert, origin)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum | int | bool):
+        return hint  # an enum by its value; int and bool as they are typed
+    if hint is float:
+        return _seconds
+    return _as_read
+
+
+def _seconds(raw: Any) -> float:
+    return raw.timestamp() if isinstance(raw, datetime) else float(raw)
+
+
+def _as_read(raw: Any) -> Any:
+    return raw
