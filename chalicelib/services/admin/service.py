@@ -22,7 +22,7 @@ from chalicelib.services.money.refund_requests import RefundDecision, RefundRequ
 from chalicelib.services.money.wallet import cause_key
 from chalicelib.services.platform import runtime_settings
 from chalicelib.services.support.tickets import EmailStatus, SupportDesk, TicketStatus
-from chalicelib.store import activations as activation_store
+from chalicelib.store import activation_repo
 from chalicelib.store import catalog as catalog_store
 from chalicelib.store.ledger import claimed
 from chalicelib.store.payments import RefundRequest
@@ -55,7 +55,7 @@ class AdminService:
 
     def revoke(self, activation_id: str, reason: str | None, actor: str) -> dict[str, Any]:
         """5.2: the activation ends REVOKED, refunded unless an SMS made the charge final; the partner cancels."""
-        before = activation_store.load(int(activation_id)) if activation_id.isdigit() else None
+        before = activation_repo.load(int(activation_id)) if activation_id.isdigit() else None
         if before is None:
             raise NotFound(f"There is no activation {activation_id!r}.", code="ACTIVATION_NOT_FOUND")
         after = self.activations.revoke(int(activation_id))
@@ -63,7 +63,7 @@ class AdminService:
         record = AuditRecord(after.account_id, "revoke", actor, reason=reason,
                              before={"activation_id": int(activation_id), "status": before.status},
                              after={"activation_id": int(activation_id), "status": after.status,
-                                    "refunded_cents": int(after.price_cents) if refunded else 0})
+                                    "refunded_cents": after.price_cents if refunded else 0})
         self.audit_log.record(record)
         return {"activation": record.after, "account_id": after.account_id}
 

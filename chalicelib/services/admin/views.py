@@ -5,15 +5,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from chalicelib.domain.accounts import Account, LedgerKind
+from chalicelib.domain.activation import Activation
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.providers.base import Partner
 from chalicelib.services.admin.account_actions import summary
 from chalicelib.services.admin.audit import AuditLog
 from chalicelib.services.money.history import ledger_entry_json, payment_history
 from chalicelib.services.support.tickets import SupportDesk
-from chalicelib.store import activations as activation_store
-from chalicelib.store import reports, support_repo
-from chalicelib.store.activations import Activation
+from chalicelib.store import activation_repo, reports, support_repo
 from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.money import seal_ledger
 
@@ -48,7 +47,7 @@ class AdminViews:
             "refund_requests": [{"request_id": r.request_id, "amount_cents": int(r.amount_cents),
                                  "status": r.status, "decided_by": r.decided_by, "created_at": iso(r.created_at)}
                                 for r in history.refund_requests],
-            "activations": [_activation_json(a) for a in activation_store.for_account(aid, _AUDIT_LIMIT)],
+            "activations": [_activation_json(a) for a in activation_repo.for_account(aid, _AUDIT_LIMIT)],
             # The ticket rows carry their message count: no query per ticket for its messages.
             "tickets": [{"ticket_id": t.ticket_id, "kind": t.kind, "subject": t.subject, "status": t.status,
                          "messages": t.message_count} for t in support_repo.tickets_of(aid, 50)],
@@ -103,6 +102,6 @@ def _circuit_state(partner: Partner) -> str | None:
 
 
 def _activation_json(a: Activation) -> dict[str, Any]:
-    return {"id": int(a.activation_id), "service": a.service, "country": int(a.country), "status": a.status,
-            "price_cents": int(a.price_cents), "cost_cents": None if a.cost_cents is None else int(a.cost_cents),
-            "partner": a.partner, "phone": a.phone, "has_sms": bool(a.has_sms), "created_at": iso(a.created_at)}
+    return {"id": a.activation_id, "service": a.service, "country": a.country, "status": a.status,
+            "price_cents": a.price_cents, "cost_cents": a.cost_cents, "partner": a.partner, "phone": a.phone,
+            "has_sms": a.has_sms, "created_at": iso(a.created_at)}
