@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from chalicelib.config import Settings
 from chalicelib.domain.catalog_data import country_by_id, service_by_code, services
@@ -21,13 +21,22 @@ from chalicelib.domain.partner_codes import clean_service_code, clean_service_na
 from chalicelib.observability import logger
 from chalicelib.providers.base import Partner, PartnerNoNumbers, PartnerRejected, PartnerUnavailable
 from chalicelib.services.activations.delivery_memory import DeliveryMemory, PairRates
+from chalicelib.services.activations.price_settings import (
+    MARKUP_KEY,
+    MAX_PRICE_CENTS,
+    PRICE_OVERRIDES_KEY,
+    clear_price,
+    price_overrides,
+    set_markup,
+    set_price,
+)
 from chalicelib.services.platform import runtime_settings
 from chalicelib.store import catalog as offer_store
 from chalicelib.store.catalog import Offer
 
-MARKUP_KEY = "markup_percent"
-PRICE_OVERRIDES_KEY = "price_overrides"  # {"<service>#<country>": cents}
-MAX_PRICE_CENTS = 1_000_000
+# The operator's price settings live in price_settings.py; their names stay importable from here for older callers.
+__all__ = ["MARKUP_KEY", "MAX_PRICE_CENTS", "PRICE_OVERRIDES_KEY", "Catalog", "CatalogItem", "Quote", "clear_price",
+           "price_overrides", "set_markup", "set_price"]
 # Listings and quotes read the offers at most this often per container: the job refreshes them every few
 # minutes, so a quote is as current as the stock it could show, and an order costs no catalog query.
 _LISTING_CACHE_SECONDS = 5.0
@@ -230,44 +239,3 @@ def _item(key: tuple[str, int, str], quotes: list[Quote], operators: set[str]) -
                        available=sum(q.count for q in quotes), operators=tuple(sorted(operators)),
                        rates=sum((q.rates for q in quotes), Rates()))
 
-
-def set_markup(percent: Decimal | int | str, clock: Clock) -> Decimal:
-    """The markup on partners' costs for every price without an override (agreement 6.1)."""
-    try:
-        value = Decimal(str(percent))
-    except InvalidOperation:
-        raise InvalidInput(f"{percent!r} is not a percentage.") from None
-    if not value.is_finite() or not Decimal(0) <= value <= Decimal(1000):
-        raise InvalidInput("The markup must be between 0 and 1000 percent.")
-    runtime_settings.set_value(MARKUP_KEY, str(value), clock)
-    return value
-
-
-def set_price(service: str, country: int, price_cents: int, clock: Clock) -> None:
-    """Fix the price of (service, country) whatever the costs and the markup."""
-    _require_known(service, country)
-    if not isinstance(price_cents, int) or isinstance(price_cents, bool) or not 1 <= price_cents <= MAX_PRICE_CENTS:
-        raise InvalidInput(f"The price must be a whole number of cents from 1 to {MAX_PRICE_CENTS}.")
-    overrides = price_overrides(fresh=True)
-    overrides[offer_store.offer_key(service, country)] = price_cents
-    runtime_settings.set_value(PRICE_OVERRIDES_KEY, overrides, clock)
-
-
-def clear_price(service: str, country: int, clock: Clock) -> None:
-    """Go back to cost + markup for (service, country)."""
-    _require_known(service, country)
-    overrides = price_overrides(fresh=True)
-    overrides.pop(offer_store.offer_key(service, country), None)
-    runtime_settings.set_value(PRICE_OVERRIDES_KEY, overrides, clock)
-
-
-def price_overrides(*, fresh: bool = False) -> dict[str, int]:
-    raw = runtime_settings.get_value(PRICE_OVERRIDES_KEY, {}, fresh=fresh)
-    return {str(key): int(cents) for key, cents in raw.items()}
-
-
-def _require_known(service: str, country: int) -> None:
-    if service_by_code(service) is None:
-        raise InvalidInput(f"Unknown service {service!r}.", code="BAD_SERVICE")
-    if country_by_id(country) is None:
-        raise InvalidInput(f"Unknown country {country!r}.", code="BAD_COUNTRY")

@@ -38,8 +38,9 @@ from chalicelib.domain.webhook_events import EventType
 from chalicelib.observability import logger
 from chalicelib.providers.base import Partner, PartnerNumber
 from chalicelib.services.accounts.registration import require_can_spend
-from chalicelib.services.activations.catalog import MAX_PRICE_CENTS, Catalog, Quote
+from chalicelib.services.activations.catalog import Catalog, Quote
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
+from chalicelib.services.activations.price_settings import MAX_PRICE_CENTS
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform import idempotency
 from chalicelib.services.platform.partner_calls import PartnerAction

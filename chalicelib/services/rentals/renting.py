@@ -20,7 +20,7 @@ from chalicelib.domain.rental import Rental
 from chalicelib.domain.rental_state import ANY_SERVICE, RentalEvent, RentalStatus, RentRequest, validate_hours
 from chalicelib.observability import logger
 from chalicelib.services.accounts.registration import require_can_spend
-from chalicelib.services.activations.catalog import MAX_PRICE_CENTS
+from chalicelib.services.activations.price_settings import MAX_PRICE_CENTS
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform import idempotency
 from chalicelib.services.rentals.book import HOUR, RentalBook, charge_cause
