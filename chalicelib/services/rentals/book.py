@@ -114,10 +114,6 @@ class RentalBook:
                          extra=rental_repo.change_write(rental, fields, Guard.UNCHANGED))
         return rental_repo.changed(rental, fields)
 
-    def stamp(self, rental: Rental, changes: Mapping[str, Any]) -> Rental:
-        """Attribute changes that are no move (the number's details when it is issued go through `apply`)."""
-        return rental_repo.change(rental, changes, Guard.UNCHANGED)
-
     def _commit(self, rental: Rental, move: RentalMove, fields: Mapping[str, Any]) -> Rental:
         if not move.refund:
             return rental_repo.change(rental, fields, Guard.SETTLED)
