@@ -35,6 +35,11 @@ def read(token_hash: str, *, consistent: bool) -> Credential | None:
         return None
 
 
+def read_many(token_hashes: Iterable[str]) -> dict[str, Credential]:
+    """Those of these credentials that exist, by hash (one batch read; a job may only look credentials up so)."""
+    return {row.token_hash: _value(row) for row in rows.Credential.batch_get(list(token_hashes))}
+
+
 def save(credential: Credential) -> None:
     row_of(rows.Credential, credential).save()
 

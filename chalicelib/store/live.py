@@ -9,7 +9,7 @@ from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.store.accounts import Account, Credential
+from chalicelib.store.accounts import Account
 from chalicelib.store.base import table
 
 _AWAITING = "auth"  # the one value of `awaiting`: a sparse index holds only the sockets still to authenticate
@@ -60,15 +60,6 @@ class Listener:
     token_hash: str | None = None
 
 
-@dataclass(frozen=True)
-class CredentialState:
-    """What a push needs of the credential a socket proved: whether it still stands."""
-
-    kind: str
-    created_at: float
-    expires_at: float | None
-
-
 def open_connection(connection_id: str, endpoint: str, now: float, expires_at: float) -> None:
     LiveConnection(connection_id, endpoint=endpoint, created_at=now, expires_at=_at(expires_at),
                    awaiting=_AWAITING).save()
@@ -87,12 +78,6 @@ def listeners_of(account_id: str, now: float) -> list[Listener]:
     return [Listener(c.connection_id, c.endpoint, c.token_hash) for c in LiveConnection.by_account.query(account_id)
             if c.expires_at is None or c.expires_at.timestamp() > now]
 
-
-def credential_states(token_hashes: set[str]) -> dict[str, CredentialState]:
-    """The credentials of these hashes that still exist (one batch read)."""
-    return {c.token_hash: CredentialState(c.kind, float(c.created_at),
-                                          c.expires_at.timestamp() if c.expires_at else None)
-            for c in Credential.batch_get(list(token_hashes))}
 
 
 def silent_since(before: float, limit: int) -> list[Listener]:

@@ -23,7 +23,9 @@ from chalicelib.observability import logger
 from chalicelib.providers.live_sockets import ConnectionGone
 from chalicelib.services.accounts.authn import authenticate_from, refusal, revoked_by_account
 from chalicelib.services.platform.rate_limit import RateLimiter
+from chalicelib.store import credential_repo
 from chalicelib.store import live as live_store
+from chalicelib.store.credential_repo import Credential
 
 CONNECTION_SECONDS = 2 * 3600  # API Gateway closes a WebSocket after 2 hours
 AUTH_SECONDS = 10  # a socket that has not authenticated by then is closed by the next sweep
@@ -115,7 +117,7 @@ class LiveUpdates:
             listeners = live_store.listeners_of(account.account_id, now)
             if not listeners:
                 return 0
-            states = live_store.credential_states({x.token_hash for x in listeners if x.token_hash})
+            states = credential_repo.read_many({x.token_hash for x in listeners if x.token_hash})
             sent = 0
             for listener in listeners:
                 state = states.get(listener.token_hash or "")
@@ -160,7 +162,7 @@ class LiveUpdates:
         live_store.forget(connection_id)
 
 
-def _still_signed_in(account: Listening, credential: live_store.CredentialState, now: float) -> bool:
+def _still_signed_in(account: Listening, credential: Credential, now: float) -> bool:
     return ((credential.expires_at is None or credential.expires_at > now) and refusal(account.status) is None
             and not revoked_by_account(account, credential.kind, credential.created_at))
 
