@@ -138,6 +138,13 @@ def api_properties(stage: str) -> dict[str, Any]:
     }
 
 
+def websocket_stage_properties() -> dict[str, Any]:
+    """Laid over chalice's WebSocket API stage (live updates): connects and messages throttled like the REST stage,
+    so a flood of sockets cannot run the handlers (and their writes) unbounded."""
+    return {"DefaultRouteSettings": {"ThrottlingRateLimit": {"Ref": "ApiThrottleRateLimit"},
+                                     "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurstLimit"}}}
+
+
 def operations_outputs() -> dict[str, Any]:
     return {
         "AlarmTopic": {"Value": _ALARM_TARGET, "Description": "Where every alarm of the stack is sent"},

@@ -198,6 +198,7 @@ def merge_template(stage: str, project_dir: Path = ROOT) -> Template:
             "Policies": access.role_policies(function, tables, env["SECRETS_PARAMETER_PREFIX"])}}
     resources[ADMIN_LOGICAL_ID]["Properties"]["FunctionName"] = admin_function_name(stage, project_dir)
     resources["RestAPI"] = {"Properties": operations.api_properties(stage)}
+    resources["WebsocketAPIStage"] = {"Properties": operations.websocket_stage_properties()}
     resources.update(operations.operations_resources(stage, functions()))
     resources.update(_domain_resources())
     template["Parameters"].update(operations.RESOURCE_PARAMETERS)

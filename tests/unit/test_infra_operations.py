@@ -143,6 +143,10 @@ def test_package__the_api_stage_logs_each_request_and_is_throttled(template):
     [setting] = props["MethodSettings"]
     assert (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"]) == (
         {"Ref": "ApiThrottleRateLimit"}, {"Ref": "ApiThrottleBurstLimit"})
+    # And the live-updates WebSocket API's stage is throttled by the same parameters
+    routes = template["Resources"]["WebsocketAPIStage"]["Properties"]["DefaultRouteSettings"]
+    assert (routes["ThrottlingRateLimit"], routes["ThrottlingBurstLimit"]) == (
+        {"Ref": "ApiThrottleRateLimit"}, {"Ref": "ApiThrottleBurstLimit"})
 
 
 def test_package__a_custom_domain_maps_the_api_and_the_outputs_give_its_dns_and_dkim_records(template):
