@@ -37,7 +37,7 @@ def read(token_hash: str, *, consistent: bool) -> Credential | None:
 
 def read_many(token_hashes: Iterable[str]) -> dict[str, Credential]:
     """Those of these credentials that exist, by hash (one batch read; a job may only look credentials up so)."""
-    return {row.token_hash: _value(row) for row in rows.Credential.batch_get(list(token_hashes))}
+    return {row.token_hash: value_of(Credential, row) for row in rows.Credential.batch_get(list(token_hashes))}
 
 
 def save(credential: Credential) -> None:
