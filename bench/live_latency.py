@@ -42,7 +42,8 @@ def live_latency(ctx: BenchContext) -> Table:
     table.add(f"push → live socket ({SERVICE}, country {COUNTRY})", ms(percentile(seconds, 50)), ms(max(seconds)))
     table.notes += [
         "the socket's page draws the code from the frame itself; tests/browser/test_live_updates.py measures the whole "
-        "way to the screen in Chromium (figures in the section below the tables)",
+        "way to the screen in Chromium (figures in the section \"Live updates: partner push → code on screen\" above "
+        "the tables)",
         "without a socket the page polls every 2 s (every 15 s while one is open), so polling alone shows a code "
         "1 s later on average, up to 2 s",
     ]
