@@ -17,6 +17,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.accounts import Account
 from chalicelib.store import accounts as rows
+from chalicelib.store import values
 from chalicelib.store.base import JoinedWrite
 from chalicelib.store.transaction import putting, refused_if_condition_failed
 from chalicelib.store.values import row_of, stored, value_of
@@ -39,10 +40,7 @@ def account_of(row: rows.Account) -> Account:
 
 def read(account_id: str, *, consistent: bool = True) -> Account | None:
     """The account, strongly consistent unless told otherwise (a money or security decision starts from it)."""
-    try:
-        return account_of(rows.Account.get(account_id, consistent_read=consistent))
-    except rows.Account.DoesNotExist:
-        return None
+    return values.read(Account, rows.Account, account_id, consistent=consistent)
 
 
 def change(account_id: str, values: Mapping[str, object] = {}, *, add: Mapping[str, int] = {},

@@ -9,6 +9,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store import accounts as rows
+from chalicelib.store import values
 from chalicelib.store.base import JoinedWrite
 from chalicelib.store.values import row_of, value_of
 
@@ -29,10 +30,7 @@ class Credential:
 
 
 def read(token_hash: str, *, consistent: bool) -> Credential | None:
-    try:
-        return value_of(Credential, rows.Credential.get(token_hash, consistent_read=consistent))
-    except rows.Credential.DoesNotExist:
-        return None
+    return values.read(Credential, rows.Credential, token_hash, consistent=consistent)
 
 
 def read_many(token_hashes: Iterable[str]) -> dict[str, Credential]:

@@ -16,6 +16,7 @@ from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
+from chalicelib.store import values
 from chalicelib.store.activations import PartnerCall as PartnerCallRow
 from chalicelib.store.activations import WebhookDelivery as DeliveryRow
 from chalicelib.store.base import JoinedWrite
@@ -111,11 +112,7 @@ def _key_row(queue: Queue, item_id: str) -> Any:
 
 def get(queue: Queue, item_id: str) -> Any:
     """The item, strongly consistent, or None."""
-    model = _ROWS[queue]
-    try:
-        return item_of(queue, model.get(item_id, consistent_read=True))
-    except model.DoesNotExist:
-        return None
+    return values.read(_VALUES[queue], _ROWS[queue], item_id)
 
 
 def due(queue: Queue, keys: Sequence[str], before: float, limit: int) -> list[Any]:

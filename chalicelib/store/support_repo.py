@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store import support as rows
+from chalicelib.store import values
 from chalicelib.store.transaction import commit, putting
 from chalicelib.store.values import row_of, value_of
 
@@ -52,10 +53,7 @@ class ContactRequest:
 
 def ticket(ticket_id: str) -> Ticket | None:
     """The ticket, strongly consistent (its message counter guards the next write), or None."""
-    try:
-        return value_of(Ticket, rows.Ticket.get(ticket_id, consistent_read=True))
-    except rows.Ticket.DoesNotExist:
-        return None
+    return values.read(Ticket, rows.Ticket, ticket_id)
 
 
 def tickets_of(account_id: str, limit: int | None = None) -> list[Ticket]:
@@ -110,10 +108,7 @@ def save_contact(request: ContactRequest) -> None:
 
 
 def contact(token_hash: str) -> ContactRequest | None:
-    try:
-        return value_of(ContactRequest, rows.ContactRequest.get(token_hash, consistent_read=True))
-    except rows.ContactRequest.DoesNotExist:
-        return None
+    return values.read(ContactRequest, rows.ContactRequest, token_hash)
 
 
 def delete_contact(token_hash: str) -> None:

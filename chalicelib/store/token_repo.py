@@ -7,9 +7,10 @@ from pynamodb.exceptions import DeleteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store import accounts as rows
+from chalicelib.store import values
 from chalicelib.store.base import JoinedWrite
 from chalicelib.store.transaction import putting, refused_if_condition_failed
-from chalicelib.store.values import row_of, value_of
+from chalicelib.store.values import row_of
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,7 @@ class OneTimeToken:
 
 def read(token_hash: str) -> OneTimeToken | None:
     """The token, strongly consistent (it may have been spent a moment ago), or None."""
-    try:
-        return value_of(OneTimeToken, rows.OneTimeToken.get(token_hash, consistent_read=True))
-    except rows.OneTimeToken.DoesNotExist:
-        return None
+    return values.read(OneTimeToken, rows.OneTimeToken, token_hash)
 
 
 def save(token: OneTimeToken) -> None:

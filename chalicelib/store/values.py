@@ -27,6 +27,15 @@ def value_of(cls: type[V], row: Model) -> V:
     return cls(**{name: convert(getattr(row, name)) for name, convert in converters})
 
 
+def read(cls: type[V], model: type[Model], hash_key: Any, range_key: Any = None, *,
+         consistent: bool = True) -> V | None:
+    """The `cls` value of `model`'s row with this key, or None when there is none."""
+    try:
+        return value_of(cls, model.get(hash_key, range_key, consistent_read=consistent))
+    except model.DoesNotExist:
+        return None
+
+
 def row_of(model: type[M], value: Any) -> M:
     """A row of `model` holding the value's fields (those the model has; None ones left to the model's default)."""
     attributes = model.get_attributes()
