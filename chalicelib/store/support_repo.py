@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.domain.support import Author, EmailStatus, TicketKind, TicketStatus
 from chalicelib.store import support as rows
 from chalicelib.store import values
 from chalicelib.store.transaction import commit, putting
@@ -19,9 +20,9 @@ from chalicelib.store.values import row_of, value_of
 class Ticket:
     ticket_id: str
     account_id: str
-    kind: str  # services.support.tickets.TicketKind value
+    kind: TicketKind
     subject: str
-    status: str  # services.support.tickets.TicketStatus value
+    status: TicketStatus
     created_at: float
     updated_at: float
     message_count: int = 0  # messages are numbered 1..message_count
@@ -33,11 +34,11 @@ class Ticket:
 class TicketMessage:
     ticket_id: str
     seq: int
-    author: str  # "user" | "support"
+    author: Author
     body: str
     created_at: float
     actor: str | None = None  # the admin who answered
-    email_status: str | None = None  # a support answer's email: "pending", "queued" or "sent"
+    email_status: EmailStatus | None = None  # a support answer's email (None: the user's own message)
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,14 @@ def tickets_of(account_id: str, limit: int | None = None) -> list[Ticket]:
     return [value_of(Ticket, row) for row in found]
 
 
-def tickets_in(status: str, limit: int) -> list[Ticket]:
+def tickets_in(status: TicketStatus, limit: int) -> list[Ticket]:
     """Tickets in `status`, longest unchanged first."""
-    return [value_of(Ticket, row) for row in rows.Ticket.by_status.query(status, limit=limit)]
+    return [value_of(Ticket, row) for row in rows.Ticket.by_status.query(status.value, limit=limit)]
 
 
-def messages(ticket_id: str, *, email_status: str | None = None) -> list[TicketMessage]:
+def messages(ticket_id: str, *, email_status: EmailStatus | None = None) -> list[TicketMessage]:
     """The ticket's messages in order (only those whose email is in `email_status`, when given)."""
-    where = rows.TicketMessage.email_status == email_status if email_status else None
+    where = rows.TicketMessage.email_status == email_status.value if email_status else None
     return [value_of(TicketMessage, row) for row in rows.TicketMessage.query(ticket_id, filter_condition=where)]
 
 
@@ -79,19 +80,19 @@ def open_ticket(new: Ticket, first: TicketMessage) -> None:
             putting(row_of(rows.TicketMessage, first), rows.TicketMessage.seq.does_not_exist())])
 
 
-def add_message(message: TicketMessage, *, after: int, status: str) -> None:
+def add_message(message: TicketMessage, *, after: int, status: TicketStatus) -> None:
     """Message number `after` + 1 (`message.seq`) and the ticket's new status; raises store.transaction.Refused
     when the ticket holds another count than `after` (someone wrote first)."""
     def write(tx: TransactWrite) -> None:
         tx.update(rows.Ticket(message.ticket_id), condition=rows.Ticket.message_count == after,
-                  actions=[rows.Ticket.message_count.set(message.seq), rows.Ticket.status.set(status),
+                  actions=[rows.Ticket.message_count.set(message.seq), rows.Ticket.status.set(status.value),
                            rows.Ticket.updated_at.set(message.created_at)])
 
     commit([write, putting(row_of(rows.TicketMessage, message), rows.TicketMessage.seq.does_not_exist())])
 
 
-def set_email_status(ticket_id: str, seq: int, status: str) -> None:
-    rows.TicketMessage(ticket_id, seq).update(actions=[rows.TicketMessage.email_status.set(status)])
+def set_email_status(ticket_id: str, seq: int, status: EmailStatus) -> None:
+    rows.TicketMessage(ticket_id, seq).update(actions=[rows.TicketMessage.email_status.set(status.value)])
 
 
 def overwrite_message(ticket_id: str, seq: int, body: str) -> None:

@@ -8,7 +8,6 @@ derived from the request id, so opening it twice opens it once.
 """
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +15,7 @@ from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import AlreadyApplied, Conflict, InvalidInput, NotFound
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import format_major
+from chalicelib.domain.support import Author, EmailStatus, TicketKind, TicketStatus
 from chalicelib.observability import logger
 from chalicelib.providers.mailer import Mailer
 from chalicelib.services.platform.mail_outbox import is_queued
@@ -25,28 +25,6 @@ from chalicelib.store.support_repo import Ticket, TicketMessage
 SUBJECT_MAX = 200
 MESSAGE_MAX = 5000
 _ADD_ATTEMPTS = 5
-
-
-class TicketKind(str, enum.Enum):
-    SUPPORT = "support"
-    CONTACT = "contact"  # written signed out, through the public contact form, once the email was confirmed
-    REFUND_REQUEST = "refund_request"
-
-
-class TicketStatus(str, enum.Enum):
-    OPEN = "open"  # the user wrote last: support's turn
-    ANSWERED = "answered"  # support wrote last: the user's turn
-
-
-class Author(str, enum.Enum):
-    USER = "user"
-    SUPPORT = "support"
-
-
-class EmailStatus(str, enum.Enum):
-    PENDING = "pending"  # written, the mailer has not taken it (yet, or it could neither send nor queue it)
-    QUEUED = "queued"  # the mail service refused it for now: the mail outbox's deliver_mail job sends it
-    SENT = "sent"
 
 
 @dataclass(frozen=True)
@@ -132,7 +110,7 @@ class SupportDesk:
     def queue(self, status: TicketStatus | None, limit: int = 100) -> list[TicketView]:
         """Support's list: tickets in `status` (every ticket when None), longest waiting first."""
         statuses = [status] if status else list(TicketStatus)
-        found = [t for s in statuses for t in support_repo.tickets_in(s.value, limit)]
+        found = [t for s in statuses for t in support_repo.tickets_in(s, limit)]
         return [self._view(t) for t in sorted(found, key=lambda t: t.updated_at)[:limit]]
 
     def ticket(self, ticket_id: str) -> TicketView:
@@ -151,7 +129,7 @@ class SupportDesk:
         sent now. The first refusal stops the run (the rest stay pending, in order)."""
         ticket = _ticket(ticket_id)
         sent: list[int] = []
-        for message in support_repo.messages(ticket_id, email_status=EmailStatus.PENDING.value):
+        for message in support_repo.messages(ticket_id, email_status=EmailStatus.PENDING):
             if self._email_reply(ticket, _message_view(message)) is EmailStatus.PENDING:
                 break
             sent.append(message.seq)
@@ -159,15 +137,15 @@ class SupportDesk:
 
     def pending_emails(self, ticket_id: str) -> list[int]:
         """The numbers of the ticket's answers whose email has not gone out."""
-        return [m.seq for m in support_repo.messages(ticket_id, email_status=EmailStatus.PENDING.value)]
+        return [m.seq for m in support_repo.messages(ticket_id, email_status=EmailStatus.PENDING)]
 
     def _open(self, ticket_id: str, account_id: str, kind: TicketKind, subject: str, body: str,
               reference_id: str | None, *, contact_email: str | None = None) -> TicketView:
         now = self.clock.now()
-        ticket = Ticket(ticket_id, account_id=account_id, kind=kind.value, subject=subject,
-                        status=TicketStatus.OPEN.value, reference_id=reference_id, message_count=1,
+        ticket = Ticket(ticket_id, account_id=account_id, kind=kind, subject=subject,
+                        status=TicketStatus.OPEN, reference_id=reference_id, message_count=1,
                         created_at=now, updated_at=now, contact_email=contact_email)
-        first = TicketMessage(ticket_id, 1, author=Author.USER.value, body=body, created_at=now)
+        first = TicketMessage(ticket_id, 1, author=Author.USER, body=body, created_at=now)
         try:
             support_repo.open_ticket(ticket, first)
         except transaction.Refused as refused:
@@ -180,11 +158,11 @@ class SupportDesk:
              status: TicketStatus) -> MessageView:
         for _ in range(_ADD_ATTEMPTS):
             seq = ticket.message_count + 1
-            message = TicketMessage(ticket.ticket_id, seq, author=author.value, actor=actor, body=body,
+            message = TicketMessage(ticket.ticket_id, seq, author=author, actor=actor, body=body,
                                     created_at=self.clock.now(),
-                                    email_status=EmailStatus.PENDING.value if author is Author.SUPPORT else None)
+                                    email_status=EmailStatus.PENDING if author is Author.SUPPORT else None)
             try:
-                support_repo.add_message(message, after=ticket.message_count, status=status.value)
+                support_repo.add_message(message, after=ticket.message_count, status=status)
                 return _message_view(message)
             except transaction.Refused:
                 ticket = _ticket(ticket.ticket_id)  # someone else wrote first: take the next number
@@ -217,7 +195,7 @@ class SupportDesk:
                 logger.warning("support answer not emailed", extra={"ticket_id": ticket.ticket_id, "seq": reply.seq,
                                                                     "error": type(error).__name__})
                 return EmailStatus.PENDING
-        support_repo.set_email_status(ticket.ticket_id, reply.seq, status.value)
+        support_repo.set_email_status(ticket.ticket_id, reply.seq, status)
         return status
 
     def _reply_address(self, ticket: Ticket) -> tuple[str | None, str]:
