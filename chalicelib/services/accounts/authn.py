@@ -86,7 +86,7 @@ def authenticate(secret: str | None, clock: Clock, *, ip: str | None = None,
 
 
 def _revoked(credential: Credential, account: Account) -> bool:
-    return revoked_by_account(account, credential.kind, float(credential.created_at))
+    return revoked_by_account(account, credential.kind, credential.created_at)
 
 
 class CutOffs(Protocol):

@@ -112,7 +112,7 @@ class LiveUpdates:
         Never raises: a push that fails is logged, and the page's polling shows the change a little later."""
         try:
             now = self.clock.now()
-            if account.live_until is None or float(account.live_until) < now:
+            if account.live_until is None or account.live_until < now:
                 return 0
             listeners = live_store.listeners_of(account.account_id, now)
             if not listeners:
