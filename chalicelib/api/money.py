@@ -13,6 +13,7 @@ from chalicelib.api.lazy import lazy_module
 from chalicelib.config import get_settings
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.payments import PaymentRecord, RefundRequest, TopUp
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)

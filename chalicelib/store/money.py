@@ -182,15 +182,10 @@ class DynamoMoneyStore:
 
     def entries(self, account_id: str, *, after_seq: int = 0, up_to: int | None = None, limit: int = 100,
                 newest_first: bool = True) -> list[Entry]:
-        cond = LedgerEntry.seq.between(after_seq + 1, up_to) if up_to else LedgerEntry.seq > after_seq
-        return [entry_of(row) for row in LedgerEntry.query(account_id, range_key_condition=cond,
-                                                           scan_index_forward=not newest_first, limit=limit)]
+        return ledger_entries(account_id, after_seq=after_seq, up_to=up_to, limit=limit, newest_first=newest_first)
 
     def entry(self, account_id: str, seq: int) -> Entry | None:
-        try:
-            return entry_of(LedgerEntry.get(account_id, seq, consistent_read=True))
-        except LedgerEntry.DoesNotExist:
-            return None
+        return ledger_entry(account_id, seq)
 
     def seal(self, account_id: str) -> int | None:
         return seal_ledger(account_id)
@@ -250,6 +245,22 @@ def seal_ledger(account_id: str) -> int | None:
                                           Account.sealed_balance_cents.set(running)],
                     (Account.sealed_seq < frontier) | Account.sealed_seq.does_not_exist())
     return frontier
+
+
+def ledger_entries(account_id: str, *, after_seq: int = 0, up_to: int | None = None, limit: int = 100,
+                   newest_first: bool = True) -> list[Entry]:
+    """The ledger, keys above `after_seq` and up to `up_to` when given (eventually consistent)."""
+    cond = LedgerEntry.seq.between(after_seq + 1, up_to) if up_to else LedgerEntry.seq > after_seq
+    return [entry_of(row) for row in LedgerEntry.query(account_id, range_key_condition=cond,
+                                                       scan_index_forward=not newest_first, limit=limit)]
+
+
+def ledger_entry(account_id: str, seq: int) -> Entry | None:
+    """One ledger entry, strongly consistent."""
+    try:
+        return entry_of(LedgerEntry.get(account_id, seq, consistent_read=True))
+    except LedgerEntry.DoesNotExist:
+        return None
 
 
 def funds_of(account: Any) -> Funds:

@@ -11,6 +11,7 @@ from typing import Any
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import NotFound
+from chalicelib.domain.payments import RefundRequest
 from chalicelib.providers.base import Partner
 from chalicelib.services.activations import catalog
 from chalicelib.services.admin.account_actions import AccountAdmin, ActivationRevoker
@@ -25,7 +26,6 @@ from chalicelib.services.support.tickets import EmailStatus, SupportDesk, Ticket
 from chalicelib.store import activation_repo
 from chalicelib.store import catalog as catalog_store
 from chalicelib.store.ledger import claimed
-from chalicelib.store.payments import RefundRequest
 
 
 class AdminService:

@@ -13,8 +13,7 @@ from chalicelib.services.admin.audit import AuditLog
 from chalicelib.services.money.history import ledger_entry_json, payment_history
 from chalicelib.services.support.tickets import SupportDesk
 from chalicelib.store import activation_repo, reports, support_repo
-from chalicelib.store.ledger import LedgerEntry
-from chalicelib.store.money import seal_ledger
+from chalicelib.store.money import ledger_entries, seal_ledger
 
 _AUDIT_LIMIT = 200
 _DAY_SECONDS = 24 * 3600
@@ -32,8 +31,7 @@ class AdminViews:
         aid = account.account_id
         history = payment_history(aid, limit=_AUDIT_LIMIT)
         sealed = seal_ledger(aid)
-        ledger = LedgerEntry.query(aid, LedgerEntry.seq <= sealed if sealed else None, scan_index_forward=False,
-                                   limit=_AUDIT_LIMIT)
+        ledger = ledger_entries(aid, up_to=sealed, limit=_AUDIT_LIMIT)
         return {
             "account": summary(account),
             "ledger": [ledger_entry_json(e) for e in ledger],

@@ -7,18 +7,17 @@ A card refund Stripe later reports failed or canceled gives its amount back to t
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
+from typing import Any
 
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.errors import AlreadyApplied
 from chalicelib.domain.money import format_major
+from chalicelib.domain.payments import PaymentRecord, TopUp
 from chalicelib.services.accounts import account_emails
 from chalicelib.services.money.wallet import Wallet, cause_key
-from chalicelib.store.ledger import Claim, LedgerEntry, claim_once, claimed
-from chalicelib.store.money import CommitRefused
-from chalicelib.store.payments import PaymentRecord, TopUp
+from chalicelib.store import payment_repo
+from chalicelib.store.ledger import claim_once, claim_value, claimed, claiming
+from chalicelib.store.money import CommitRefused, Entry, ledger_entry
 
 # Both paths that see a Stripe refund: our refund-request payout and Stripe's refund events.
 _REFUND_KINDS = frozenset({LedgerKind.REFUND_PAYOUT, LedgerKind.CARD_REFUND})
@@ -62,25 +61,18 @@ def apply_card_movement(wallet: Wallet, topup: TopUp, movement: CardMovement, me
     the card, so the ledger must say so, and a negative balance restricts the account until it is paid back.
     """
     now = wallet.clock.now()
-    record = PaymentRecord(topup.account_id, f"{int(now * 1000):013d}#{movement.kind.value}#{movement.ref_id}")
-    record_fields: list[Action] = [
-        PaymentRecord.kind.set(movement.kind.value), PaymentRecord.ref_id.set(movement.ref_id),
-        PaymentRecord.amount_cents.set(movement.amount_cents), PaymentRecord.currency.set(topup.currency),
-        PaymentRecord.created_at.set(now)]
-    if topup.payment_intent_id:
-        record_fields.append(PaymentRecord.payment_intent_id.set(topup.payment_intent_id))
-    if movement.refund_request_id:
-        record_fields.append(PaymentRecord.refund_request_id.set(movement.refund_request_id))
-    totals: list[Action] = [TopUp.refunded_cents.add(movement.refunded_cents),
-                            TopUp.disputed_cents.add(movement.disputed_cents)]
+    record = PaymentRecord(topup.account_id, f"{int(now * 1000):013d}#{movement.kind.value}#{movement.ref_id}",
+                           movement.kind.value, movement.ref_id, movement.amount_cents, topup.currency, now,
+                           topup.payment_intent_id, movement.refund_request_id)
+    recorded = payment_repo.recording_movement(record, topup.topup_id, movement.refunded_cents,
+                                               movement.disputed_cents)
     refund_claim = movement.refund_claim
+    claimed_refund = claiming(refund_claim, cause_key(movement.kind, movement.cause_id), now) if refund_claim else None
 
-    def with_record(tx: TransactWrite) -> None:
-        tx.update(record, actions=record_fields)
-        tx.update(topup, actions=totals)
-        if refund_claim:
-            tx.save(Claim(refund_claim, value=cause_key(movement.kind, movement.cause_id), created_at=now),
-                    condition=Claim.key.does_not_exist())
+    def with_record(tx: Any) -> None:
+        recorded(tx)
+        if claimed_refund:
+            claimed_refund(tx)
 
     if claimed(cause_key(movement.kind, movement.cause_id)) or (refund_claim and claimed(refund_claim)):
         return False
@@ -101,7 +93,7 @@ def already_applied(kind: LedgerKind, cause_id: str) -> bool:
     return claimed(cause_key(kind, cause_id))
 
 
-def debit_of_failed_refund(refund_id: str, now: float) -> LedgerEntry | None:
+def debit_of_failed_refund(refund_id: str, now: float) -> Entry | None:
     """The ledger entry that took a failed Stripe refund from a balance; None if none did, and then none ever will.
 
     Both paths that take a refund (payout, refund event) write its claim with their entry. Claiming it
@@ -111,20 +103,17 @@ def debit_of_failed_refund(refund_id: str, now: float) -> LedgerEntry | None:
     key = refund_claim_key(refund_id)
     if claim_once(key, now, _NEVER_TAKEN):
         return None
-    taken_by = str(Claim.get(key, consistent_read=True).value)
+    taken_by = str(claim_value(key))
     if taken_by == _NEVER_TAKEN:
         return None
     # The wallet's claim on a ledger cause holds "<account_id>:<seq>" of the entry it wrote.
-    account_id, _, seq = str(Claim.get(taken_by, consistent_read=True).value).rpartition(":")
-    return LedgerEntry.get(account_id, int(seq), consistent_read=True)
+    account_id, _, seq = str(claim_value(taken_by)).rpartition(":")
+    return ledger_entry(account_id, int(seq))
 
 
 def failed_before_taken(refund_id: str) -> bool:
     """Whether Stripe's failure of this refund was seen before any path took it from a balance (so none will)."""
-    try:
-        return str(Claim.get(refund_claim_key(refund_id), consistent_read=True).value) == _NEVER_TAKEN
-    except Claim.DoesNotExist:
-        return False
+    return claim_value(refund_claim_key(refund_id)) == _NEVER_TAKEN
 
 
 def refund_failed_email(amount_cents: int, currency: str, refund_id: str) -> account_emails.Email:

@@ -30,7 +30,7 @@ class Forfeiture:
             if account.balance_cents <= 0:
                 return None
             try:
-                return self.wallet.sealed(self.wallet.post(account_id, -int(account.balance_cents),
+                return self.wallet.sealed(self.wallet.post(account_id, -account.balance_cents,
                                                            LedgerKind.FORFEITURE, forfeiture_id,
                                                            memo=f"{reason} (by {actor})"))
             except InsufficientBalance:

@@ -13,18 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pynamodb.expressions.condition import Condition
-
 from chalicelib.domain.clock import iso
 from chalicelib.domain.history_cursor import decode_cursor, encode_cursor
 from chalicelib.domain.ids import numeric_id_at
+from chalicelib.domain.payments import PaymentRecord, RefundRequest, TopUp
 from chalicelib.store import history as history_store
-from chalicelib.store.activations import Activation
+from chalicelib.store import payment_repo
 from chalicelib.store.history import KeyRange
-from chalicelib.store.ledger import LedgerEntry
-from chalicelib.store.money import seal_ledger
-from chalicelib.store.payments import PaymentRecord, RefundRequest, TopUp
-from chalicelib.store.runtime import ActivityEntry
+from chalicelib.store.money import Entry, seal_ledger
 
 MAX_PAGE = 100
 EXPORT_MAX_ROWS = 5000  # rows in one CSV body; past it the export hands back a cursor to continue from
@@ -60,10 +56,8 @@ def activations_page(account_id: str, wanted: HistoryFilter, limit: int, cursor:
         high = min(high, after - 1)
     elif isinstance(after, int):
         low = max(low, after + 1)
-    where = _all(Activation.status == wanted.status if wanted.status else None,
-                 Activation.service == wanted.service if wanted.service else None,
-                 Activation.country == wanted.country if wanted.country is not None else None)
-    page = history_store.activations(account_id, KeyRange(low, high), where, limit, newest_first)
+    page = history_store.activations(account_id, KeyRange(low, high), limit, newest_first, status=wanted.status,
+                                     service=wanted.service, country=wanted.country)
     return _page(account_id, "activations", page)
 
 
@@ -76,10 +70,8 @@ def ledger_page(account_id: str, wanted: HistoryFilter, limit: int, cursor: str 
         high = min(high, after - 1)
     elif isinstance(after, int):
         low = after + 1
-    where = _all(LedgerEntry.kind == wanted.kind if wanted.kind else None,
-                 LedgerEntry.created_at >= wanted.since if wanted.since is not None else None,
-                 LedgerEntry.created_at < wanted.until if wanted.until is not None else None)
-    page = history_store.ledger(account_id, KeyRange(low, high), where, limit, newest_first)
+    page = history_store.ledger(account_id, KeyRange(low, high), limit, newest_first, kind=wanted.kind,
+                                since=wanted.since, until=wanted.until)
     return _page(account_id, "ledger", page)
 
 
@@ -91,8 +83,7 @@ def activity_page(account_id: str, wanted: HistoryFilter, limit: int, cursor: st
     for bound in (before, _after(cursor, account_id, "activity")):
         if isinstance(bound, str):
             high = min(high, _just_below(bound))
-    where = _all(ActivityEntry.kind == wanted.kind if wanted.kind else None)
-    page = history_store.activity(account_id, KeyRange(low, high), where, limit)
+    page = history_store.activity(account_id, KeyRange(low, high), limit, kind=wanted.kind)
     visible = [e for e in page.items if e.expires_at is None or e.expires_at.timestamp() > now]
     return _page(account_id, "activity", history_store.Page(visible, page.last_key))
 
@@ -133,14 +124,6 @@ def _after(cursor: str | None, account_id: str, history: str) -> int | str | Non
     return decode_cursor(cursor, account_id, history) if cursor else None
 
 
-def _all(*conditions: Condition | None) -> Condition | None:
-    combined: Condition | None = None
-    for condition in conditions:
-        if condition is not None:
-            combined = condition if combined is None else combined & condition
-    return combined
-
-
 def _time_key(ts: float) -> str:
     return f"{max(0, int(ts * 1000)):013d}"
 
@@ -162,10 +145,10 @@ def parse_day_or_time(raw: str) -> float:
     return parsed.timestamp()
 
 
-def ledger_entry_json(entry: LedgerEntry) -> dict[str, Any]:
-    """A ledger entry as users (GET /v1/ledger) and operators (bin/admin show) see it."""
-    return {"entry_id": entry.entry_id, "seq": int(entry.seq), "amount_cents": int(entry.amount_cents),
-            "balance_after_cents": int(entry.balance_after_cents), "kind": entry.kind, "cause_id": entry.cause_id,
+def ledger_entry_json(entry: Entry) -> dict[str, Any]:
+    """A ledger entry as users (GET /v1/ledger) and operators (bin/admin show) see it (sealed: balance after known)."""
+    return {"entry_id": entry.entry_id, "seq": entry.seq, "amount_cents": entry.amount_cents,
+            "balance_after_cents": entry.balance_after_cents, "kind": entry.kind.value, "cause_id": entry.cause_id,
             "memo": entry.memo, "created_at": iso(entry.created_at)}
 
 
@@ -178,8 +161,6 @@ class PaymentHistory:
 
 def payment_history(account_id: str, limit: int = 100) -> PaymentHistory:
     """The account's recent money through cards, each list newest first."""
-    return PaymentHistory(
-        top_ups=list(TopUp.by_account.query(account_id, scan_index_forward=False, limit=limit)),
-        records=list(PaymentRecord.query(account_id, scan_index_forward=False, limit=limit)),
-        refund_requests=list(RefundRequest.by_account.query(account_id, scan_index_forward=False, limit=limit)),
-    )
+    return PaymentHistory(top_ups=payment_repo.recent_topups(account_id, limit),
+                          records=payment_repo.recent_records(account_id, limit),
+                          refund_requests=payment_repo.requests_of_account(account_id, limit))

@@ -13,15 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.expressions.condition import Condition
-from pynamodb.pagination import ResultIterator
-
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.history_cursor import decode_cursor, encode_cursor
+from chalicelib.domain.payments import PaymentRecord, RefundRequest, RefundStatus, TopUp, TopUpStatus
 from chalicelib.services.money.history import HistoryPage
-from chalicelib.services.money.refund_requests import RefundStatus
-from chalicelib.services.money.top_ups import TopUpStatus
-from chalicelib.store.payments import PaymentRecord, RefundRequest, TopUp
+from chalicelib.store import payment_repo
 
 TOP_UP = "top_up"
 REFUND_REQUEST = "refund_request"
@@ -105,38 +101,19 @@ def _sources(wanted: PaymentFilter) -> Iterator[Any]:
 
 
 def _top_ups(account_id: str, wanted: PaymentFilter, low_ms: int, below_ms: int, limit: int) -> _SourcePage:
-    where = TopUp.status == wanted.status if wanted.status else None
-    results = TopUp.by_account.query(account_id, TopUp.created_at.between(low_ms / 1000, below_ms / 1000),
-                                     filter_condition=where, scan_index_forward=False, page_size=limit)
-    return _one_page(TopUp, results, TOP_UP, lambda raw: float(raw["created_at"]["N"]))
+    read = payment_repo.topups_between(account_id, wanted.status, low_ms, below_ms, limit)
+    return _SourcePage([PaymentRow(TOP_UP, int(t.created_at * 1000), t) for t in read.items], read.frontier_ms)
 
 
 def _refund_requests(account_id: str, wanted: PaymentFilter, low_ms: int, below_ms: int, limit: int) -> _SourcePage:
-    where = RefundRequest.status == wanted.status if wanted.status else None
-    results = RefundRequest.by_account.query(
-        account_id, RefundRequest.created_at.between(low_ms / 1000, below_ms / 1000), filter_condition=where,
-        scan_index_forward=False, page_size=limit)
-    return _one_page(RefundRequest, results, REFUND_REQUEST, lambda raw: float(raw["created_at"]["N"]))
+    read = payment_repo.requests_between(account_id, wanted.status, low_ms, below_ms, limit)
+    return _SourcePage([PaymentRow(REFUND_REQUEST, int(r.created_at * 1000), r) for r in read.items],
+                       read.frontier_ms)
 
 
 def _records(account_id: str, wanted: PaymentFilter, low_ms: int, below_ms: int, limit: int) -> _SourcePage:
-    where: Condition | None = PaymentRecord.kind == wanted.type if wanted.type else None
-    keys = PaymentRecord.record_key.between(f"{low_ms:013d}", f"{below_ms - 1:013d}~")
-    results = PaymentRecord.query(account_id, keys, filter_condition=where, scan_index_forward=False,
-                                  page_size=limit)
-    return _one_page(PaymentRecord, results, None, lambda raw: int(str(raw["record_key"]["S"])[:13]) / 1000)
-
-
-def _one_page(model: Any, results: ResultIterator[Any], kind: str | None, seconds_of: Any) -> _SourcePage:
-    """Exactly one Query call; the frontier is the millisecond of the last key it evaluated. The key range is
-    inclusive at both ends (floats): the caller drops rows outside [low, below) by their millisecond."""
-    page: dict[str, Any] = next(results.page_iter)
-    rows = []
-    for raw in page.get("Items", []):
-        item = model.from_raw_data(raw)
-        rows.append(PaymentRow(kind or str(item.kind), int(float(item.created_at) * 1000), item))
-    last = results.page_iter.last_evaluated_key
-    return _SourcePage(rows, int(seconds_of(last) * 1000) if last else None)
+    read = payment_repo.records_between(account_id, wanted.type, low_ms, below_ms, limit)
+    return _SourcePage([PaymentRow(r.kind, int(r.created_at * 1000), r) for r in read.items], read.frontier_ms)
 
 
 def _ceil_ms(seconds: float) -> int:
@@ -146,7 +123,7 @@ def _ceil_ms(seconds: float) -> int:
 def _id_of(row: PaymentRow) -> str:
     item = row.item
     if isinstance(item, TopUp):
-        return str(item.topup_id)
+        return item.topup_id
     if isinstance(item, RefundRequest):
-        return str(item.request_id)
-    return str(item.record_key)
+        return item.request_id
+    return item.record_key

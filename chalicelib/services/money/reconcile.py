@@ -13,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from pynamodb.models import Model
-
 from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.activation import Activation
 from chalicelib.domain.clock import Clock
-from chalicelib.domain.rental import Rental as RentalValue
+from chalicelib.domain.payments import TopUp
+from chalicelib.domain.rental import Rental
 from chalicelib.observability import logger
 from chalicelib.providers.stripe_gateway import IntentSummary, StripeGateway
 from chalicelib.services.money.reconcile_checks import (
@@ -28,18 +28,14 @@ from chalicelib.services.money.reconcile_checks import (
     check_top_ups,
 )
 from chalicelib.services.rentals.audit import check_rental_charges
-from chalicelib.store.accounts import Account
-from chalicelib.store.activations import Activation
-from chalicelib.store.ledger import LedgerEntry
-from chalicelib.store.payments import TopUp
-from chalicelib.store.rental_repo import rental_of
-from chalicelib.store.rentals import Rental
+from chalicelib.store import books as store
+from chalicelib.store.money import DynamoMoneyStore, Entry, Funds
 
 DEFAULT_GRACE_SECONDS = 600  # a webhook or a pending order younger than this may still be in flight
 SCAN_SEGMENTS = 4
 READ_THREADS = 8
 K = TypeVar("K")
-M = TypeVar("M", bound=Model)
+M = TypeVar("M")
 _SNAPSHOT_ATTEMPTS = 5
 _RENTAL_KINDS = (LedgerKind.RENTAL_CHARGE.value, LedgerKind.RENTAL_REFUND.value)
 
@@ -74,19 +70,19 @@ class PaymentIntentSource(Protocol):
 
 
 # Reads the PaymentIntents to compare once the ledger was read (it is given the ledgers it may ask about).
-IntentsAfterLedger = Callable[[dict[str, list[LedgerEntry]]], list[IntentSummary]]
+IntentsAfterLedger = Callable[[dict[str, list[Entry]]], list[IntentSummary]]
 
 
 @dataclass
 class Books:
     """One consistent read of what the checks compare; `scope` None means every account."""
 
-    accounts: dict[str, Account]
-    ledgers: dict[str, list[LedgerEntry]]
+    accounts: dict[str, Funds]
+    ledgers: dict[str, list[Entry]]
     top_ups: list[TopUp]
     activations: dict[int, Activation]
     intents: list[IntentSummary] | None
-    rentals: dict[int, RentalValue] = field(default_factory=dict)
+    rentals: dict[int, Rental] = field(default_factory=dict)
 
 
 class Reconciler:
@@ -102,7 +98,7 @@ class Reconciler:
         source = self.intents
         listed: IntentsAfterLedger | None = None
         if source is not None:
-            def listed(_: dict[str, list[LedgerEntry]]) -> list[IntentSummary]:
+            def listed(_: dict[str, list[Entry]]) -> list[IntentSummary]:
                 return [i for i in source.payment_intents() if scope is None or i.account_id in scope]
         report = self.check(self.read(scope, listed))
         report.mode = "full" if scope is None else "accounts"
@@ -133,22 +129,22 @@ class Reconciler:
         Tables are scanned in parallel segments and accounts read in parallel: the calls wait on the network.
         """
         if scope is None:
-            entries: list[LedgerEntry] = _scan(LedgerEntry)
-            accounts = {a.account_id: a for a in _scan(Account)}
+            entries = _scan(store.ledger_segment)
+            accounts = {a.account_id: a for a in _scan(store.funds_segment)}
         else:
             ids = sorted(scope)
-            entries = _each(ids, lambda a: LedgerEntry.query(a, consistent_read=True))
-            accounts = {a.account_id: a for a in Account.batch_get(ids)}
+            entries = _each(ids, store.ledger_of)
+            accounts = {a.account_id: a for a in store.funds_of_accounts(ids)}
         ledgers = _by_account(entries)
         if scope is None:
-            top_ups = _scan(TopUp)
-            activations = {int(a.activation_id): a for a in _scan(Activation)}
-            rentals = {r.rental_id: r for r in map(rental_of, _scan(Rental))}
+            top_ups = _scan(store.topups_segment)
+            activations = {a.activation_id: a for a in _scan(store.activations_segment)}
+            rentals = {r.rental_id: r for r in _scan(store.rentals_segment)}
         else:
-            top_ups = _each(ids, TopUp.by_account.query)
-            activations = {int(a.activation_id): a for a in _each(ids, Activation.by_account.query)}
+            top_ups = _each(ids, store.topups_of)
+            activations = {a.activation_id: a for a in _each(ids, store.activations_of)}
             renters = sorted(a for a, kept in ledgers.items() if any(e.kind in _RENTAL_KINDS for e in kept))
-            rentals = {r.rental_id: r for r in map(rental_of, _each(renters, Rental.by_account.query))}
+            rentals = {r.rental_id: r for r in _each(renters, store.rentals_of)}  # none: no query
         return Books(accounts, ledgers, top_ups, activations, intents(ledgers) if intents is not None else None,
                      rentals)
 
@@ -168,30 +164,32 @@ class Reconciler:
         return confirmed
 
 
-def _consistent_ledger(account_id: str) -> tuple[Account | None, list[LedgerEntry]] | None:
+def _consistent_ledger(account_id: str) -> tuple[Funds | None, list[Entry]] | None:
     """The account and its entries with no posting in between (its version did not move while reading); the
     account is None when there is none; None when every attempt saw a posting commit.
 
     A still snapshot that does not add up is read again a few times before it is believed: a reader may see a
     transaction's items land one by one (DynamoDB Local does), a real discrepancy stays.
     """
+    money = DynamoMoneyStore()
     for attempt in range(_SNAPSHOT_ATTEMPTS):
-        try:
-            first = Account.get(account_id, consistent_read=True)
-        except Account.DoesNotExist:
+        first = money.funds(account_id)
+        if first is None:
             return None, []
-        entries = list(LedgerEntry.query(account_id, consistent_read=True))
-        again = Account.get(account_id, consistent_read=True)
-        still = int(again.version) == int(first.version)
+        entries = store.ledger_of(account_id)
+        again = money.funds(account_id)
+        if again is None:  # pragma: no cover - an account is never deleted
+            return None, []
+        still = again.version == first.version
         if still and (attempt == _SNAPSHOT_ATTEMPTS - 1 or not check_one_ledger(again, entries)):
             return again, entries
         time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
     return None
 
 
-def _scan(model: type[M]) -> list[M]:
-    """Every item of the table, read as SCAN_SEGMENTS parallel segments."""
-    return _each(range(SCAN_SEGMENTS), lambda n: model.scan(segment=n, total_segments=SCAN_SEGMENTS))
+def _scan(segment: Callable[[int, int], list[M]]) -> list[M]:
+    """Every item of a table, read as SCAN_SEGMENTS parallel segments."""
+    return _each(range(SCAN_SEGMENTS), lambda n: segment(n, SCAN_SEGMENTS))
 
 
 def _each(keys: Iterable[K], read: Callable[[K], Iterable[M]]) -> list[M]:
@@ -203,12 +201,12 @@ def _each(keys: Iterable[K], read: Callable[[K], Iterable[M]]) -> list[M]:
         return [item for items in pool.map(lambda key: list(read(key)), keys) for item in items]
 
 
-def _by_account(entries: Iterable[LedgerEntry]) -> dict[str, list[LedgerEntry]]:
-    ledgers: dict[str, list[LedgerEntry]] = defaultdict(list)
+def _by_account(entries: Iterable[Entry]) -> dict[str, list[Entry]]:
+    ledgers: dict[str, list[Entry]] = defaultdict(list)
     for entry in entries:
         ledgers[entry.account_id].append(entry)
     for account_entries in ledgers.values():
-        account_entries.sort(key=lambda e: int(e.seq))
+        account_entries.sort(key=lambda e: e.seq)
     return dict(ledgers)
 
 

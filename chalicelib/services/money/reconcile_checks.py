@@ -17,12 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.accounts import LedgerKind
+from chalicelib.domain.activation import Activation
+from chalicelib.domain.payments import TopUp, TopUpStatus
 from chalicelib.providers.stripe_gateway import IntentSummary
-from chalicelib.services.money.top_ups import TopUpStatus
-from chalicelib.store.accounts import Account
-from chalicelib.store.activations import Activation
-from chalicelib.store.ledger import LedgerEntry
-from chalicelib.store.payments import TopUp
+from chalicelib.store.money import Entry, Funds
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class Discrepancy:
         return {"check": self.check, "account_id": self.account_id, "ref": self.ref, "detail": self.detail}
 
 
-def check_ledgers(accounts: dict[str, Account], ledgers: dict[str, list[LedgerEntry]]) -> list[Discrepancy]:
+def check_ledgers(accounts: dict[str, Funds], ledgers: dict[str, list[Entry]]) -> list[Discrepancy]:
     found: list[Discrepancy] = []
     for account_id in sorted(set(accounts) | set(ledgers)):
         account = accounts.get(account_id)
@@ -49,29 +47,29 @@ def check_ledgers(accounts: dict[str, Account], ledgers: dict[str, list[LedgerEn
     return found
 
 
-def check_one_ledger(account: Account, entries: list[LedgerEntry]) -> list[Discrepancy]:
+def check_one_ledger(account: Funds, entries: list[Entry]) -> list[Discrepancy]:
     found: list[Discrepancy] = []
     aid = account.account_id
-    seqs = [int(e.seq) for e in entries]
-    numbered = [seq for seq in seqs if seq <= int(account.ledger_seq)]  # the older scheme's 1, 2, 3…
-    if len(seqs) != int(account.ledger_seq) or numbered != list(range(1, len(numbered) + 1)):
+    seqs = [e.seq for e in entries]
+    numbered = [seq for seq in seqs if seq <= account.ledger_seq]  # the older scheme's 1, 2, 3…
+    if len(seqs) != account.ledger_seq or numbered != list(range(1, len(numbered) + 1)):
         missing = sorted(set(range(1, len(numbered) + 1)) - set(numbered))
         found.append(Discrepancy("ledger_sequence", aid, f"{account.ledger_seq} entries",
                                  f"{len(seqs)} entries, missing seq {missing[:10]}"))
     running = 0
     for entry in entries:
-        running += int(entry.amount_cents)
-        if entry.balance_after_cents is not None and int(entry.balance_after_cents) != running:
+        running += entry.amount_cents
+        if entry.balance_after_cents is not None and entry.balance_after_cents != running:
             found.append(Discrepancy("ledger_running_balance", aid, f"seq {entry.seq}",
                                      f"balance_after {entry.balance_after_cents} but the entries sum to {running}"))
             break  # every later entry is off by the same amount; one report is enough
-    if running != int(account.balance_cents):
+    if running != account.balance_cents:
         found.append(Discrepancy("balance_mismatch", aid, aid,
                                  f"balance {account.balance_cents} but the ledger sums to {running}"))
     return found
 
 
-def check_top_ups(ledgers: dict[str, list[LedgerEntry]], top_ups: list[TopUp], intents: list[IntentSummary] | None,
+def check_top_ups(ledgers: dict[str, list[Entry]], top_ups: list[TopUp], intents: list[IntentSummary] | None,
                   settled_before: float) -> list[Discrepancy]:
     found: list[Discrepancy] = []
     credits = _entries_by_cause(ledgers, LedgerKind.TOP_UP)
@@ -79,7 +77,7 @@ def check_top_ups(ledgers: dict[str, list[LedgerEntry]], top_ups: list[TopUp], i
     for intent_id, entries in sorted(credits.items()):
         found += _check_credit(intent_id, entries, by_intent.get(intent_id))
     for topup in top_ups:
-        if topup.status == TopUpStatus.CREDITED.value and topup.payment_intent_id not in credits \
+        if topup.status is TopUpStatus.CREDITED and topup.payment_intent_id not in credits \
                 and (topup.credited_at or 0) < settled_before:
             found.append(Discrepancy("top_up_not_in_ledger", topup.account_id, topup.topup_id,
                                      f"marked credited but no top_up entry for {topup.payment_intent_id}"))
@@ -97,7 +95,7 @@ def check_top_ups(ledgers: dict[str, list[LedgerEntry]], top_ups: list[TopUp], i
     return found
 
 
-def _check_credit(intent_id: str, entries: list[LedgerEntry], topup: TopUp | None) -> list[Discrepancy]:
+def _check_credit(intent_id: str, entries: list[Entry], topup: TopUp | None) -> list[Discrepancy]:
     first = entries[0]
     if len(entries) > 1:
         return [Discrepancy("credited_twice", first.account_id, intent_id,
@@ -105,14 +103,14 @@ def _check_credit(intent_id: str, entries: list[LedgerEntry], topup: TopUp | Non
     if topup is None:
         return [Discrepancy("credit_without_top_up", first.account_id, intent_id,
                             "a top_up entry names a PaymentIntent none of our top-ups has")]
-    if topup.account_id != first.account_id or int(topup.amount_cents) != int(first.amount_cents):
+    if topup.account_id != first.account_id or topup.amount_cents != first.amount_cents:
         return [Discrepancy("credit_mismatch", first.account_id, intent_id,
                             f"credited {first.amount_cents} to {first.account_id}; top-up {topup.topup_id} is "
                             f"{topup.amount_cents} for {topup.account_id}")]
     return []
 
 
-def check_activation_charges(ledgers: dict[str, list[LedgerEntry]], activations: dict[int, Activation],
+def check_activation_charges(ledgers: dict[str, list[Entry]], activations: dict[int, Activation],
                              settled_before: float) -> list[Discrepancy]:
     found: list[Discrepancy] = []
     charges = _entries_by_cause(ledgers, LedgerKind.ACTIVATION_CHARGE)
@@ -127,17 +125,17 @@ def check_activation_charges(ledgers: dict[str, list[LedgerEntry]], activations:
     return found
 
 
-def _check_charge(cause: str, charge: LedgerEntry, refunds: list[LedgerEntry] | None, activation: Activation | None,
+def _check_charge(cause: str, charge: Entry, refunds: list[Entry] | None, activation: Activation | None,
                   settled_before: float) -> list[Discrepancy]:
     aid = charge.account_id
     if activation is None:
         return [Discrepancy("charge_without_activation", aid, cause, f"charged {-charge.amount_cents} cents")]
-    if int(activation.price_cents) != -int(charge.amount_cents):
+    if activation.price_cents != -charge.amount_cents:
         return [Discrepancy("charge_amount_mismatch", aid, cause,
                             f"charged {-charge.amount_cents} cents for a {activation.price_cents}-cent activation")]
     if refunds:
-        refunded = sum(int(r.amount_cents) for r in refunds)
-        if refunded != -int(charge.amount_cents):
+        refunded = sum(r.amount_cents for r in refunds)
+        if refunded != -charge.amount_cents:
             return [Discrepancy("refund_amount_mismatch", aid, cause,
                                 f"charged {-charge.amount_cents} cents, refunded {refunded}")]
         return []
@@ -150,11 +148,11 @@ def _check_charge(cause: str, charge: LedgerEntry, refunds: list[LedgerEntry] | 
                         "partner number nor a refund")]
 
 
-def _entries_by_cause(ledgers: dict[str, list[LedgerEntry]], kind: LedgerKind) -> dict[str, list[LedgerEntry]]:
-    found: dict[str, list[LedgerEntry]] = defaultdict(list)
+def _entries_by_cause(ledgers: dict[str, list[Entry]], kind: LedgerKind) -> dict[str, list[Entry]]:
+    found: dict[str, list[Entry]] = defaultdict(list)
     for entries in ledgers.values():
         for entry in entries:
-            if entry.kind == kind.value:
+            if entry.kind is kind:
                 found[entry.cause_id].append(entry)
     return dict(found)
 

@@ -25,7 +25,7 @@ from chalicelib.domain.accounts import LedgerKind
 from chalicelib.observability import logger
 from chalicelib.services.money.reconcile import READ_THREADS, Books, IntentSummary, Reconciler, ReconcileReport
 from chalicelib.store.accounts import mark_reconciled, reconcile_again_after, unreconciled
-from chalicelib.store.ledger import LedgerEntry
+from chalicelib.store.money import Entry
 from chalicelib.store.runtime import read_setting, replace_setting
 
 CHECKPOINT_KEY = "reconcile_checkpoint"
@@ -183,7 +183,7 @@ class IncrementalReconciler:
         scope = set(batch)
         known = {i.id: i for i in intents}
 
-        def payments(ledgers: dict[str, list[LedgerEntry]]) -> list[IntentSummary]:
+        def payments(ledgers: dict[str, list[Entry]]) -> list[IntentSummary]:
             listed = [i for i in intents if i.account_id in scope]
             return listed + self._new_credits(ledgers, known, since, run.due)
 
@@ -202,15 +202,14 @@ class IncrementalReconciler:
     def _checked(account_id: str, books: Books, run: _Run) -> None:
         """Off the list when every change was settled; else back on it from its first unsettled change (whose
         refund or webhook may still come), so no run reads the account again before that one settles."""
-        version = int(books.accounts[account_id].version)
-        unsettled = [float(e.created_at) for e in books.ledgers.get(account_id, [])
-                     if float(e.created_at) >= run.settled_before]
+        version = books.accounts[account_id].version
+        unsettled = [e.created_at for e in books.ledgers.get(account_id, []) if e.created_at >= run.settled_before]
         if not unsettled:
             mark_reconciled(account_id, version)
         elif min(unsettled) > run.due[account_id]:
             reconcile_again_after(account_id, version, min(unsettled))
 
-    def _new_credits(self, ledgers: dict[str, list[LedgerEntry]], known: dict[str, IntentSummary], since: float,
+    def _new_credits(self, ledgers: dict[str, list[Entry]], known: dict[str, IntentSummary], since: float,
                      due: dict[str, float]) -> list[IntentSummary]:
         """The payments behind top-up credits posted since the account was last checked that the listing did not
         show: asked one by one, so a credit for a payment Stripe shows as not succeeded is found as in a full run."""
@@ -220,8 +219,8 @@ class IncrementalReconciler:
         for account_id, entries in ledgers.items():
             new_since = due.get(account_id, since)
             for entry in entries:
-                if entry.kind == LedgerKind.TOP_UP.value and entry.cause_id not in known \
-                        and float(entry.created_at) >= new_since - self.stripe_overlap_seconds:
+                if entry.kind is LedgerKind.TOP_UP and entry.cause_id not in known \
+                        and entry.created_at >= new_since - self.stripe_overlap_seconds:
                     intent = self.feed.payment_intent(entry.cause_id)
                     if intent is not None:
                         found.append(intent)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from chalicelib.domain.errors import PaymentError
+from chalicelib.domain.payments import TopUp, TopUpStatus
 from chalicelib.observability import logger
-from chalicelib.services.money.top_ups import CardGateway, TopUpStatus
-from chalicelib.store.payments import TopUp
+from chalicelib.services.money.top_ups import CardGateway
+from chalicelib.store import payment_repo
 
 STRIPE, ESTIMATE = "stripe", "estimate"  # where a payment's fee comes from
 
@@ -63,15 +64,15 @@ class DepositFees:
     def of(self, topup: TopUp) -> tuple[int, str]:
         """The payment's processing fee and where it comes from; Stripe's figure is kept on the top-up."""
         if topup.fee_cents is not None:
-            return int(topup.fee_cents), STRIPE
+            return topup.fee_cents, STRIPE
         try:
-            reported = self.gateway.payment_fee(str(topup.payment_intent_id), str(topup.currency))
+            reported = self.gateway.payment_fee(str(topup.payment_intent_id), topup.currency)
         except PaymentError:
             logger.warning("stripe did not say a payment's fee; estimated", extra={"topup_id": topup.topup_id})
             reported = None
         if reported is None:
-            return self.estimate.of(int(topup.amount_cents)), ESTIMATE
-        topup.update(actions=[TopUp.fee_cents.set(reported)])
+            return self.estimate.of(topup.amount_cents), ESTIMATE
+        payment_repo.note_fee(topup.topup_id, reported)
         return reported, STRIPE
 
     def plan(self, account_id: str, requested_cents: int, payable_cents: int, withdrawal_fee_cents: int) -> PayoutPlan:
@@ -80,13 +81,13 @@ class DepositFees:
         fee = min(withdrawal_fee_cents, payable_cents)
         wanted = payable_cents - fee
         parts: list[PayoutPart] = []
-        for topup in TopUp.by_account.query(account_id, scan_index_forward=False):
+        for topup in payment_repo.topups_of_account(account_id):
             if wanted <= 0:
                 break
-            if topup.status != TopUpStatus.CREDITED.value or not topup.payment_intent_id or topup.refundable_cents <= 0:
+            if topup.status is not TopUpStatus.CREDITED or not topup.payment_intent_id or topup.refundable_cents <= 0:
                 continue
             payment_fee, source = self.of(topup)
-            owed_fee = max(payment_fee - int(topup.fee_withheld_cents), 0)
+            owed_fee = max(payment_fee - topup.fee_withheld_cents, 0)
             take = min(topup.refundable_cents, wanted)
             if take <= owed_fee:
                 continue

@@ -16,13 +16,8 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING
-
-from pynamodb.exceptions import UpdateError
-from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
@@ -35,6 +30,7 @@ from chalicelib.domain.errors import (
     RefundRefused,
 )
 from chalicelib.domain.ids import new_id
+from chalicelib.domain.payments import PayoutFigures, RefundRequest, RefundStatus
 from chalicelib.observability import logger
 from chalicelib.services.accounts.free_text import FreeText
 from chalicelib.services.money.card_movements import (
@@ -47,19 +43,12 @@ from chalicelib.services.money.card_movements import (
 from chalicelib.services.money.refund_plan import DepositFees, FeeEstimate, PayoutPart, PayoutPlan
 from chalicelib.services.money.top_ups import CardGateway
 from chalicelib.services.money.wallet import Wallet
-from chalicelib.store.payments import RefundRequest, TopUp
+from chalicelib.store import payment_repo
 
 if TYPE_CHECKING:
     from chalicelib.services.support.tickets import SupportDesk
 
 _HOLD_ATTEMPTS = 3
-
-
-class RefundStatus(str, enum.Enum):
-    PENDING = "pending"
-    APPROVING = "approving"  # approved; the card refunds are being made
-    APPROVED = "approved"
-    DECLINED = "declined"
 
 
 class RefundDecision(str, enum.Enum):
@@ -76,8 +65,8 @@ class RefundRequests:
 
     def preview(self, account_id: str) -> PayoutPlan:
         """What a request made now would pay back to which card, and what it keeps (6.3): shown before asking."""
-        account = self.wallet.read(account_id)
-        available = max(int(account.balance_cents) - int(account.held_cents), 0)
+        funds = self.wallet.read(account_id)
+        available = max(funds.balance_cents - funds.held_cents, 0)
         return self.deposit_fees.plan(account_id, available, available, self.fee_cents)
 
     def create(self, account_id: str, reason: str) -> RefundRequest:
@@ -86,86 +75,82 @@ class RefundRequests:
         if not reason:
             raise InvalidInput("Say why you want your balance refunded.", details={"field": "reason"})
         for _ in range(_HOLD_ATTEMPTS):
-            account = self.wallet.read(account_id)
+            funds = self.wallet.read(account_id)
             # Holds exist only for refund requests, so a held amount is a request still open.
-            if account.held_cents > 0:
+            if funds.held_cents > 0:
                 raise Conflict("A refund request is already pending.", code="REFUND_REQUEST_PENDING")
-            available = int(account.balance_cents) - int(account.held_cents)
+            available = funds.balance_cents - funds.held_cents
             if available <= self.fee_cents:
                 raise Conflict("There is no balance to refund.", code="NOTHING_TO_REFUND",
                                details={"available_cents": max(available, 0), "fee_cents": self.fee_cents})
             request = RefundRequest(new_id("rr"), account_id=account_id, amount_cents=available, reason=reason,
-                                    status=RefundStatus.PENDING.value, created_at=self.wallet.clock.now())
+                                    status=RefundStatus.PENDING, created_at=self.wallet.clock.now())
             try:
-                self.wallet.change_hold(account_id, available, extra=_saving(request))
+                self.wallet.change_hold(account_id, available, extra=payment_repo.saving_request(request))
             except InsufficientBalance:
                 continue  # the balance moved between the read and the hold
             return request
         raise Conflict("Your balance is changing right now. Try again in a moment.", code="BALANCE_CHANGING")
 
     def get(self, request_id: str) -> RefundRequest:
-        try:
-            return RefundRequest.get(request_id, consistent_read=True)
-        except RefundRequest.DoesNotExist:
-            raise NotFound("No such refund request.") from None
+        request = payment_repo.refund_request(request_id)
+        if request is None:
+            raise NotFound("No such refund request.")
+        return request
 
     def of_account(self, account_id: str, limit: int = 50) -> list[RefundRequest]:
-        return list(RefundRequest.by_account.query(account_id, scan_index_forward=False, limit=limit))
+        return payment_repo.requests_of_account(account_id, limit)
 
     def with_status(self, status: RefundStatus, limit: int = 100) -> list[RefundRequest]:
         """The admin queue: oldest first."""
-        return list(RefundRequest.by_status.query(status.value, limit=limit))
+        return payment_repo.requests_with_status(status, limit)
 
     def decide(self, request_id: str, decision: RefundDecision, note: str | None, actor: str) -> RefundRequest:
         """Approve (pay back to cards) or decline (release the hold); repeating a decision finishes it."""
         request = self.get(request_id)
         if decision is RefundDecision.DECLINE:
-            self._claim(request, RefundStatus.DECLINED, note, actor, [])
-            self._release_hold(request, [])
+            request = self._claim(request, RefundStatus.DECLINED, note, actor, None)
+            self._release_hold(request, None)
         else:
-            plan = self._approval_plan(request, note, actor)
+            request, plan = self._approval_plan(request, note, actor)
             self._pay_out(request, plan)
-            self._release_hold(request, [RefundRequest.status.set(RefundStatus.APPROVED.value)])
-        request.refresh(consistent_read=True)
+            self._release_hold(request, RefundStatus.APPROVED)
+        request = self.get(request_id)
         # The request was the legal hold on the words of a user who withdrew consent meanwhile (12.3).
         FreeText(self.wallet.clock).minimise_if_waiting(request.account_id)
         return request
 
-    def _approval_plan(self, request: RefundRequest, note: str | None, actor: str) -> PayoutPlan:
-        if request.status == RefundStatus.APPROVING.value:
-            return _plan_from(request)
-        if request.status != RefundStatus.PENDING.value:
+    def _approval_plan(self, request: RefundRequest, note: str | None, actor: str
+                       ) -> tuple[RefundRequest, PayoutPlan]:
+        if request.status is RefundStatus.APPROVING:
+            return request, _plan_from(request)
+        if request.status is not RefundStatus.PENDING:
             raise Conflict(f"This refund request is already {request.status}.", code="REFUND_ALREADY_DECIDED")
         # A dispute or card refund since the request may have taken part of the held money already.
-        payable = min(int(request.amount_cents), max(int(self.wallet.read(request.account_id).balance_cents), 0))
-        plan = self.deposit_fees.plan(request.account_id, int(request.amount_cents), payable, self.fee_cents)
-        self._claim(request, RefundStatus.APPROVING, note, actor, [
-            RefundRequest.payout_plan.set(json.dumps([asdict(part) for part in plan.parts])),
-            RefundRequest.paid_cents.set(plan.paid_cents), RefundRequest.fee_cents.set(plan.fee_cents),
-            RefundRequest.deposit_fee_cents.set(plan.deposit_fee_cents),
-            RefundRequest.uncovered_cents.set(plan.uncovered_cents)])
+        payable = min(request.amount_cents, max(self.wallet.read(request.account_id).balance_cents, 0))
+        plan = self.deposit_fees.plan(request.account_id, request.amount_cents, payable, self.fee_cents)
+        request = self._claim(request, RefundStatus.APPROVING, note, actor, plan)
         if plan.uncovered_cents:
             logger.warning("refund request not fully payable to cards", extra={
                 "refund_request_id": request.request_id, "uncovered_cents": plan.uncovered_cents})
-        return plan
+        return request, plan
 
     def _claim(self, request: RefundRequest, target: RefundStatus, note: str | None, actor: str,
-               actions: list[Action]) -> None:
-        """Move a pending request to `target`; a request already there and not finished is resumed."""
-        if request.status == target.value and request.hold_released_at is None:
-            return
-        if request.status != RefundStatus.PENDING.value:
+               plan: PayoutPlan | None) -> RefundRequest:
+        """Move a pending request to `target` (fixing the payout plan on it); a request already there and not
+        finished is resumed."""
+        if request.status is target and request.hold_released_at is None:
+            return request
+        if request.status is not RefundStatus.PENDING:
             raise Conflict(f"This refund request is already {request.status}.", code="REFUND_ALREADY_DECIDED")
-        decided = [RefundRequest.status.set(target.value), RefundRequest.decided_at.set(self.wallet.clock.now()),
-                   RefundRequest.decided_by.set(actor)]
-        if note:
-            decided.append(RefundRequest.decision_note.set(note))
-        try:
-            request.update(actions=[*decided, *actions], condition=RefundRequest.status == RefundStatus.PENDING.value)
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            raise Conflict("Another admin decided this refund request first.", code="REFUND_ALREADY_DECIDED") from None
+        figures = None if plan is None else PayoutFigures(
+            json.dumps([asdict(part) for part in plan.parts]), plan.paid_cents, plan.fee_cents,
+            plan.deposit_fee_cents, plan.uncovered_cents)
+        decided = payment_repo.decide_request(request.request_id, target, self.wallet.clock.now(), actor, note,
+                                              figures)
+        if decided is None:
+            raise Conflict("Another admin decided this refund request first.", code="REFUND_ALREADY_DECIDED")
+        return decided
 
     def _pay_out(self, request: RefundRequest, plan: PayoutPlan) -> None:
         for part in plan.parts:
@@ -185,7 +170,7 @@ class RefundRequests:
         cause = payout_cause(request.request_id, part.payment_intent_id)
         if already_applied(LedgerKind.REFUND_PAYOUT, cause):
             return True
-        if part.payment_intent_id in (request.refused_payment_intents or set()):
+        if part.payment_intent_id in request.refused_payment_intents:
             return False
         try:
             refund = self.gateway.refund(part.payment_intent_id, part.amount_cents,
@@ -199,7 +184,9 @@ class RefundRequests:
         if refund.status in ("failed", "canceled"):
             self._refuse_part(request, part)
             return False
-        topup = TopUp.get(part.topup_id, consistent_read=True)
+        topup = payment_repo.topup(part.topup_id)
+        if topup is None:  # pragma: no cover - a top-up is never deleted
+            raise NotFound("The card payment of this refund is gone.")
         movement = CardMovement(LedgerKind.REFUND_PAYOUT, cause_id=cause, ref_id=refund.id,
                                 amount_cents=-part.amount_cents, refunded_cents=part.amount_cents,
                                 refund_request_id=request.request_id)
@@ -216,10 +203,7 @@ class RefundRequests:
         counted on the top-up so no later refund draws on it or withholds it again."""
         if part.fee_cents <= 0:
             return
-
-        def count_on_topup(tx: TransactWrite) -> None:
-            tx.update(TopUp(part.topup_id), actions=[TopUp.fee_withheld_cents.add(part.fee_cents)])
-
+        count_on_topup = payment_repo.withholding_fee(part.topup_id, part.fee_cents)
         try:
             self.wallet.post(request.account_id, -part.fee_cents, LedgerKind.REFUND_PAYOUT,
                              f"{payout_cause(request.request_id, part.payment_intent_id)}:fee",
@@ -234,57 +218,31 @@ class RefundRequests:
         Raising instead would leave the request approving for ever, the money held and every retry refused
         again; the user keeps the money to spend, and the operator sees it in the request's uncovered amount.
         """
-        try:
-            request.update(actions=[RefundRequest.refused_payment_intents.add({part.payment_intent_id}),
-                                    RefundRequest.paid_cents.add(-part.amount_cents),
-                                    RefundRequest.deposit_fee_cents.add(-part.fee_cents),
-                                    RefundRequest.uncovered_cents.add(part.amount_cents + part.fee_cents)],
-                           condition=~RefundRequest.refused_payment_intents.contains(part.payment_intent_id))
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        payment_repo.refuse_part(request.request_id, part.payment_intent_id, part.amount_cents, part.fee_cents)
         logger.warning("stripe refused a refund payout; its amount stays on the balance", extra={
             "refund_request_id": request.request_id, "payment_intent_id": part.payment_intent_id,
             "amount_cents": part.amount_cents})
 
     def _waive_fee_if_nothing_paid(self, request: RefundRequest, fee_cents: int) -> bool:
         """No fee when no card got anything back (as when nothing was payable at all); True when waived."""
-        request.refresh(consistent_read=True)
-        if int(request.paid_cents) > 0:
+        if self.get(request.request_id).paid_cents > 0:
             return False
-        try:
-            request.update(actions=[RefundRequest.fee_cents.set(0), RefundRequest.uncovered_cents.add(fee_cents)],
-                           condition=RefundRequest.fee_cents == fee_cents)
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        payment_repo.waive_fee(request.request_id, fee_cents)
         return True
 
-    def _release_hold(self, request: RefundRequest, actions: list[Action]) -> None:
-        now = self.wallet.clock.now()
-
-        def finish(tx: TransactWrite) -> None:
-            tx.update(request, actions=[*actions, RefundRequest.hold_released_at.set(now)])
-
+    def _release_hold(self, request: RefundRequest, status: RefundStatus | None) -> None:
+        finish = payment_repo.finishing_request(request.request_id, self.wallet.clock.now(), status)
         try:
-            self.wallet.change_hold(request.account_id, -int(request.amount_cents), extra=finish)
+            self.wallet.change_hold(request.account_id, -request.amount_cents, extra=finish)
         except InsufficientBalance:
             # Only a decision running at the same time releases this hold: it must have finished.
-            request.refresh(consistent_read=True)
-            if request.hold_released_at is None:
+            if self.get(request.request_id).hold_released_at is None:
                 raise Conflict("The held amount does not match this request.", code="HOLD_MISMATCH") from None
-
-
-def _saving(request: RefundRequest) -> Callable[[TransactWrite], None]:
-    def save(tx: TransactWrite) -> None:
-        tx.save(request)
-
-    return save
 
 
 def _plan_from(request: RefundRequest) -> PayoutPlan:
     parts = [PayoutPart(**part) for part in json.loads(request.payout_plan or "[]")]  # older plans: no fees
-    return PayoutPlan(parts=parts, fee_cents=int(request.fee_cents), uncovered_cents=int(request.uncovered_cents))
+    return PayoutPlan(parts=parts, fee_cents=request.fee_cents, uncovered_cents=request.uncovered_cents)
 
 
 def refund_requests_over(gateway: CardGateway, wallet: Wallet, settings: Settings) -> RefundRequests:
@@ -296,5 +254,5 @@ def refund_requests_over(gateway: CardGateway, wallet: Wallet, settings: Setting
 def request_refund(requests: RefundRequests, desk: SupportDesk, account_id: str, reason: str) -> RefundRequest:
     """A written refund request (6.3): the balance is held, and it opens a support ticket of its own kind."""
     request = requests.create(account_id, reason)
-    desk.open_refund_ticket(account_id, request.request_id, int(request.amount_cents), reason)
+    desk.open_refund_ticket(account_id, request.request_id, request.amount_cents, reason)
     return request

@@ -10,12 +10,10 @@ import enum
 from collections.abc import Callable
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.errors import AlreadyApplied, NotFound
 from chalicelib.domain.ids import is_identifier
+from chalicelib.domain.payments import TopUp, TopUpStatus
 from chalicelib.observability import logger
 from chalicelib.providers.mailer import Mailer
 from chalicelib.providers.stripe_gateway import StripeEvent, WebhookPayloadError
@@ -30,10 +28,9 @@ from chalicelib.services.money.card_movements import (
     refund_failed_email,
 )
 from chalicelib.services.money.stripe_objects import credit_mismatch, paid_topup_of, stripe_cents, stripe_id, topup_of
-from chalicelib.services.money.top_ups import CardGateway, TopUpStatus
+from chalicelib.services.money.top_ups import CardGateway
 from chalicelib.services.money.wallet import Wallet
-from chalicelib.store import account_repo
-from chalicelib.store.payments import TopUp
+from chalicelib.store import account_repo, payment_repo
 
 _FAILED_REFUND_STATUSES = frozenset({"failed", "canceled"})
 # The activity log's kind for a failed card refund credited back (other areas' kinds: services.activity).
@@ -103,14 +100,9 @@ class StripeEvents:
             return WebhookOutcome.REJECTED
         if already_applied(LedgerKind.TOP_UP, intent_id):
             return WebhookOutcome.DUPLICATE
-        now = self.wallet.clock.now()
-
-        def mark_credited(tx: TransactWrite) -> None:
-            tx.update(topup, actions=[TopUp.status.set(TopUpStatus.CREDITED.value),
-                                      TopUp.payment_intent_id.set(intent_id), TopUp.credited_at.set(now)])
-
+        mark_credited = payment_repo.crediting(topup.topup_id, intent_id, self.wallet.clock.now())
         try:
-            self.wallet.post(topup.account_id, int(topup.amount_cents), LedgerKind.TOP_UP, intent_id,
+            self.wallet.post(topup.account_id, topup.amount_cents, LedgerKind.TOP_UP, intent_id,
                              memo=f"card top-up {topup.topup_id}", extra=mark_credited)
         except AlreadyApplied:
             return WebhookOutcome.DUPLICATE
@@ -120,12 +112,7 @@ class StripeEvents:
         topup = topup_of(stripe_id(intent, "id"), intent.get("metadata"))
         if topup is None:
             return WebhookOutcome.IGNORED
-        try:
-            topup.update(actions=[TopUp.status.set(TopUpStatus.FAILED.value)],
-                         condition=TopUp.status != TopUpStatus.CREDITED.value)
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        if not payment_repo.set_topup_status(topup.topup_id, TopUpStatus.FAILED, unless_credited=True):
             return WebhookOutcome.DUPLICATE
         return WebhookOutcome.APPLIED
 
@@ -185,8 +172,8 @@ class StripeEvents:
             logger.error("failed stripe refund was taken from another account than its top-up's", extra={
                 "refund_id": refund_id, "topup_id": topup.topup_id, "ledger_account_id": debit.account_id})
             return WebhookOutcome.REJECTED
-        amount = -int(debit.amount_cents)
-        request_id = debit.cause_id.partition(":")[0] if debit.kind == LedgerKind.REFUND_PAYOUT.value else None
+        amount = -debit.amount_cents
+        request_id = debit.cause_id.partition(":")[0] if debit.kind is LedgerKind.REFUND_PAYOUT else None
         movement = CardMovement(LedgerKind.REFUND_REVERSAL, cause_id=refund_id, ref_id=refund_id,
                                 amount_cents=amount, refunded_cents=-amount, refund_request_id=request_id)
         if not apply_card_movement(self.wallet, topup, movement, memo=f"card refund {refund_id} failed"):

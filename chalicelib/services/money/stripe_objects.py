@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain.ids import is_identifier
+from chalicelib.domain.payments import TopUp
 from chalicelib.observability import logger
 from chalicelib.providers.stripe_gateway import (
     WebhookPayloadError,
 )
-from chalicelib.store.payments import TopUp
+from chalicelib.store import payment_repo
 
 _STRIPE_ID_MAX = 255  # Stripe's ids are far shorter; a longer one is not Stripe's and cannot be a DynamoDB key
 _CENTS_MAX = 10**12  # no payment is ten billion; DynamoDB keeps 38 digits
@@ -19,12 +20,9 @@ def topup_of(payment_intent_id: object, metadata: object) -> TopUp | None:
     topup_id = metadata.get("topup_id") if isinstance(metadata, dict) else None
     topup: TopUp | None = None
     if isinstance(topup_id, str) and topup_id:
-        try:
-            topup = TopUp.get(topup_id, consistent_read=True) if is_identifier(topup_id) else None
-        except TopUp.DoesNotExist:
-            topup = None
+        topup = payment_repo.topup(topup_id) if is_identifier(topup_id) else None
     elif isinstance(payment_intent_id, str) and is_identifier(payment_intent_id, _STRIPE_ID_MAX):
-        topup = next(iter(TopUp.by_payment_intent.query(payment_intent_id, limit=1)), None)
+        topup = payment_repo.topup_by_intent(payment_intent_id)
     if topup is None:
         logger.warning("stripe object for no top-up of ours", extra={"payment_intent_id": payment_intent_id})
     return topup

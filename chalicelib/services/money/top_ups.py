@@ -5,11 +5,8 @@ never by the charge's response. With an idempotency key, a retried request answe
 """
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Protocol
-
-from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import Account
@@ -17,6 +14,7 @@ from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import AccountRestricted, Conflict, InvalidInput, PaymentError
 from chalicelib.domain.ids import new_id, sha256_hex
 from chalicelib.domain.money import format_major
+from chalicelib.domain.payments import TopUp, TopUpStatus
 from chalicelib.providers.stripe_gateway import (
     CardSummary,
     PaymentIntentResult,
@@ -25,8 +23,7 @@ from chalicelib.providers.stripe_gateway import (
     StripeEvent,
 )
 from chalicelib.services.accounts.registration import require_can_spend
-from chalicelib.store import account_repo, transaction
-from chalicelib.store.payments import TopUp
+from chalicelib.store import account_repo, payment_repo, transaction
 
 
 class CardGateway(Protocol):
@@ -49,14 +46,6 @@ class CardGateway(Protocol):
     def list_payment_methods(self, customer_id: str) -> list[CardSummary]: ...
 
     def parse_webhook(self, raw_body: bytes, signature_header: str, now: int) -> StripeEvent: ...
-
-
-class TopUpStatus(str, enum.Enum):
-    CREATED = "created"  # saved, card not charged yet
-    REQUIRES_ACTION = "requires_action"  # the page must finish 3-D Secure
-    PENDING = "pending"  # charged; waiting for Stripe's signed event to credit it
-    CREDITED = "credited"
-    FAILED = "failed"
 
 
 _STATUS_AFTER_CHARGE = {"succeeded": TopUpStatus.PENDING, "processing": TopUpStatus.PENDING,
@@ -122,36 +111,34 @@ class TopUps:
             raise InvalidInput("Add a card before topping up.", code="NO_SAVED_CARD")
         topup_id = _keyed_topup_id(account.account_id, idempotency_key) if idempotency_key else new_id("tu")
         topup = TopUp(topup_id, account_id=account.account_id, amount_cents=amount_cents,
-                      currency=self.settings.currency.upper(), status=TopUpStatus.CREATED.value,
+                      currency=self.settings.currency.upper(), status=TopUpStatus.CREATED,
                       payment_method_id=payment_method_id, created_at=self.clock.now())
-        try:
-            topup.save(condition=TopUp.topup_id.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        if not payment_repo.create_topup(topup):
             return self._replay(topup, account)
         return self._charge(account, topup)
 
     def _replay(self, requested: TopUp, account: Account) -> TopUpStarted:
-        first = TopUp.get(requested.topup_id, consistent_read=True)
-        if (int(first.amount_cents), first.payment_method_id) != (requested.amount_cents, requested.payment_method_id):
+        first = payment_repo.topup(requested.topup_id)
+        if first is None:  # pragma: no cover - a top-up is never deleted
+            raise Conflict("This top-up is being made; try again.")
+        if (first.amount_cents, first.payment_method_id) != (requested.amount_cents, requested.payment_method_id):
             raise Conflict("This Idempotency-Key was already used for a different top-up.",
                            code="IDEMPOTENCY_KEY_REUSED")
         if not first.payment_intent_id:
             # The first attempt has not heard back from Stripe: the same Stripe key makes this the same charge.
             return self._charge(account, first)  # the key is the account's own: it is the same account
-        intent = self.gateway.retrieve_payment_intent(str(first.payment_intent_id))
+        intent = self.gateway.retrieve_payment_intent(first.payment_intent_id)
         return TopUpStarted(topup_id=first.topup_id, payment_intent_id=intent.id, stripe_status=intent.status,
                             client_secret=intent.client_secret)
 
     def _charge(self, account: Account, topup: TopUp) -> TopUpStarted:
-        amount_cents, payment_method_id = int(topup.amount_cents), str(topup.payment_method_id)
+        amount_cents, payment_method_id = topup.amount_cents, str(topup.payment_method_id)
         try:
             intent = self.gateway.charge_saved_card(
                 str(account.stripe_customer_id), payment_method_id, amount_cents, topup.currency,
                 account_id=account.account_id, topup_id=topup.topup_id, idempotency_key=f"topup:{topup.topup_id}")
         except PaymentError:
-            topup.update(actions=[TopUp.status.set(TopUpStatus.FAILED.value)])
+            payment_repo.set_topup_status(topup.topup_id, TopUpStatus.FAILED)
             raise
         _note_intent(topup, intent)
         return TopUpStarted(topup_id=topup.topup_id, payment_intent_id=intent.id, stripe_status=intent.status,
@@ -183,10 +170,5 @@ def _keyed_topup_id(account_id: str, idempotency_key: str) -> str:
 
 def _note_intent(topup: TopUp, intent: PaymentIntentResult) -> None:
     status = _STATUS_AFTER_CHARGE.get(intent.status, TopUpStatus.FAILED)
-    try:
-        # The webhook may have credited it already (Stripe can be faster than its own response).
-        topup.update(actions=[TopUp.payment_intent_id.set(intent.id), TopUp.status.set(status.value)],
-                     condition=TopUp.status != TopUpStatus.CREDITED.value)
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    # The webhook may have credited it already (Stripe can be faster than its own response).
+    payment_repo.set_topup_status(topup.topup_id, status, payment_intent_id=intent.id, unless_credited=True)
