@@ -156,17 +156,14 @@ class DynamoMoneyStore:
 
     def commit_checked(self, read: Funds, entries: Sequence[tuple[Entry, str]], *, require_active: bool,
                        joined: Sequence[JoinedWrite] = ()) -> None:
-        last = entries[-1][0]
-        if last.balance_after_cents is None:
-            raise ValueError("a checked commit knows each entry's balance after")
-        balance, count = last.balance_after_cents, read.ledger_seq + len(entries)
+        last, balance, count = checked_close(read, entries)
         condition: Condition = Account.version == read.version
         if require_active:
             condition &= Account.status == AccountStatus.ACTIVE.value
         self._transact(Account(read.account_id), entries, condition, [
             Account.balance_cents.set(balance), Account.ledger_seq.set(count), Account.version.set(read.version + 1),
-            Account.spendable_cents.set(balance - read.held_cents), Account.ledger_floor.set(last.seq),
-            Account.credit_last.set(last.seq), Account.sealed_seq.set(last.seq), Account.sealed_count.set(count),
+            Account.spendable_cents.set(balance - read.held_cents), Account.ledger_floor.set(last),
+            Account.credit_last.set(last), Account.sealed_seq.set(last), Account.sealed_count.set(count),
             Account.sealed_balance_cents.set(balance)], joined)
 
     def commit_hold(self, read: Funds, held_cents: int, joined: Sequence[JoinedWrite] = ()) -> None:
@@ -245,6 +242,15 @@ def seal_ledger(account_id: str) -> int | None:
                                           Account.sealed_balance_cents.set(running)],
                     (Account.sealed_seq < frontier) | Account.sealed_seq.does_not_exist())
     return frontier
+
+
+def checked_close(read: Funds, entries: Sequence[tuple[Entry, str]]) -> tuple[int, int, int]:
+    """Where a checked commit leaves the account: its newest key (floor, newest credit and sealed position at once),
+    the balance after it (known: every entry of a checked commit carries it) and the number of entries."""
+    last = entries[-1][0]
+    if last.balance_after_cents is None:
+        raise ValueError("a checked commit knows each entry's balance after")
+    return last.seq, last.balance_after_cents, read.ledger_seq + len(entries)
 
 
 def ledger_entries(account_id: str, *, after_seq: int = 0, up_to: int | None = None, limit: int = 100,

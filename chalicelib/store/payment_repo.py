@@ -41,13 +41,7 @@ def create_topup(topup: TopUp) -> bool:
     row = rows.TopUp(topup.topup_id, account_id=topup.account_id, amount_cents=topup.amount_cents,
                      currency=topup.currency, status=topup.status.value, payment_method_id=topup.payment_method_id,
                      created_at=topup.created_at)
-    try:
-        row.save(condition=rows.TopUp.topup_id.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    return _unless_refused(lambda: row.save(condition=rows.TopUp.topup_id.does_not_exist()))
 
 
 def topup(topup_id: str) -> TopUp | None:
@@ -86,7 +80,7 @@ def set_topup_status(topup_id: str, status: TopUpStatus, *, payment_intent_id: s
     if payment_intent_id is not None:
         actions.insert(0, rows.TopUp.payment_intent_id.set(payment_intent_id))
     condition = rows.TopUp.status != TopUpStatus.CREDITED.value if unless_credited else None
-    return _unless_refused(rows.TopUp(topup_id), actions, condition)
+    return _updated(rows.TopUp(topup_id), actions, condition)
 
 
 def note_fee(topup_id: str, fee_cents: int) -> None:
@@ -195,7 +189,7 @@ def decide_request(request_id: str, target: RefundStatus, decided_at: float, dec
                     t.fee_cents.set(figures.fee_cents), t.deposit_fee_cents.set(figures.deposit_fee_cents),
                     t.uncovered_cents.set(figures.uncovered_cents)]
     row = t(request_id)
-    if not _unless_refused(row, actions, t.status == RefundStatus.PENDING.value):
+    if not _updated(row, actions, t.status == RefundStatus.PENDING.value):
         return None
     return request_of(row)
 
@@ -203,7 +197,7 @@ def decide_request(request_id: str, target: RefundStatus, decided_at: float, dec
 def refuse_part(request_id: str, payment_intent_id: str, amount_cents: int, fee_cents: int) -> None:
     """Stripe will not refund this card payment: its share counted as uncovered, once."""
     t = rows.RefundRequest
-    _unless_refused(t(request_id), [t.refused_payment_intents.add({payment_intent_id}),
+    _updated(t(request_id), [t.refused_payment_intents.add({payment_intent_id}),
                                     t.paid_cents.add(-amount_cents), t.deposit_fee_cents.add(-fee_cents),
                                     t.uncovered_cents.add(amount_cents + fee_cents)],
                     ~t.refused_payment_intents.contains(payment_intent_id))
@@ -212,7 +206,7 @@ def refuse_part(request_id: str, payment_intent_id: str, amount_cents: int, fee_
 def waive_fee(request_id: str, fee_cents: int) -> None:
     """No withdrawal fee: it stays on the balance (unless another run waived it first)."""
     t = rows.RefundRequest
-    _unless_refused(t(request_id), [t.fee_cents.set(0), t.uncovered_cents.add(fee_cents)], t.fee_cents == fee_cents)
+    _updated(t(request_id), [t.fee_cents.set(0), t.uncovered_cents.add(fee_cents)], t.fee_cents == fee_cents)
 
 
 def finishing_request(request_id: str, now: float, status: RefundStatus | None = None) -> JoinedWrite:
@@ -279,11 +273,16 @@ def _one_query(results: ResultIterator[Any], of_raw: Callable[[dict[str, Any]], 
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def _unless_refused(row: Any, actions: list[Action], condition: Condition | None) -> bool:
+def _updated(row: Any, actions: list[Action], condition: Condition | None) -> bool:
     """One UpdateItem; False when its condition was not met."""
+    return _unless_refused(lambda: row.update(actions=actions, condition=condition))
+
+
+def _unless_refused(write: Callable[[], object]) -> bool:
+    """One conditional write; False when its condition was not met."""
     try:
-        row.update(actions=actions, condition=condition)
-    except UpdateError as exc:
+        write()
+    except (PutError, UpdateError) as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
         return False

@@ -16,7 +16,7 @@ from typing import Any
 from chalicelib.domain.accounts import AccountStatus
 from chalicelib.domain.ids import new_numeric_id
 from chalicelib.store.base import JoinedWrite
-from chalicelib.store.money import CommitRefused, Entry, Funds
+from chalicelib.store.money import CommitRefused, Entry, Funds, checked_close
 
 
 class FakeTransaction:
@@ -79,18 +79,15 @@ class InMemoryMoneyStore:
 
     def commit_checked(self, read: Funds, entries: Sequence[tuple[Entry, str]], *, require_active: bool,
                        joined: Sequence[JoinedWrite] = ()) -> None:
-        last = entries[-1][0]
-        if last.balance_after_cents is None:
-            raise ValueError("a checked commit knows each entry's balance after")
-        balance, count = last.balance_after_cents, read.ledger_seq + len(entries)
+        last, balance, count = checked_close(read, entries)
 
         def holds(f: Funds) -> bool:
             return f.version == read.version and (not require_active or f.status is AccountStatus.ACTIVE)
 
         def after(f: Funds) -> Funds:
             return dataclasses.replace(f, balance_cents=balance, ledger_seq=count, version=read.version + 1,
-                                       spendable_cents=balance - read.held_cents, ledger_floor=last.seq,
-                                       credit_last=last.seq, sealed_seq=last.seq, sealed_count=count,
+                                       spendable_cents=balance - read.held_cents, ledger_floor=last,
+                                       credit_last=last, sealed_seq=last, sealed_count=count,
                                        sealed_balance_cents=balance)
 
         self._commit(read.account_id, holds, after, entries, joined)
