@@ -1,4 +1,5 @@
 """The money repository: balances, the ledger and exactly-once claims as plain values; the wallet's only way to them.
+(Over 250 lines on purpose: every DynamoDB write that moves money, and the seal that completes it, in one place.)
 
 `Wallet` (services/money/wallet.py) decides what may move, draws keys and retries; this module reads and commits,
 and is where the money's DynamoDB work lives. `MoneyStore` is the interface, `DynamoMoneyStore` its DynamoDB one,

@@ -1,5 +1,6 @@
 """Top-ups, refund requests and payment records as values (domain/payments.py): the money context's reads and
 writes of the `topups`, `refund_requests` and `payment_records` tables (store/payments.py holds their models).
+(Over 250 lines on purpose: the three tables' every read and write, by key, side by side with the rows' mapping.)
 
 Each function is the DynamoDB call the services made on rows, by key: a conditional write that is refused says so
 by its result (False or None), never by a PynamoDB exception. A write that must join the money's transaction is a
