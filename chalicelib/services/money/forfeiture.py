@@ -39,9 +39,9 @@ class Forfeiture:
 
     def _decline_open_requests(self, account_id: str, reason: str, actor: str) -> None:
         for request in self.refunds.of_account(account_id):
-            if request.status == RefundStatus.APPROVING.value:
+            if request.status is RefundStatus.APPROVING:
                 raise Conflict("A refund to card is being paid out for this account; finish it first.",
                                code="REFUND_IN_PROGRESS")
-            if request.status == RefundStatus.PENDING.value:
+            if request.status is RefundStatus.PENDING:
                 self.refunds.decide(request.request_id, RefundDecision.DECLINE, f"balance forfeited: {reason}", actor)
 
