@@ -20,11 +20,8 @@ if TYPE_CHECKING:  # the services load with the first request that needs them (a
     from chalicelib.providers import stripe_gateway
     from chalicelib.services.money import history
     from chalicelib.services.money.payment_history import PaymentRow
-    from chalicelib.store import payments as payment_rows
-    from chalicelib.store.payments import PaymentRecord, RefundRequest, TopUp
 else:
     history = lazy_module("chalicelib.services.money.history")
-    payment_rows = lazy_module("chalicelib.store.payments")
     stripe_gateway = lazy_module("chalicelib.providers.stripe_gateway")
 
 bp = Blueprint(__name__)
@@ -113,9 +110,9 @@ def list_refund_requests() -> dict[str, Any]:
 
 def payment_view(row: PaymentRow) -> dict[str, Any]:
     """A row of the payments page (GET /v1/payments, api/history.py) as the API shows it."""
-    if isinstance(row.item, payment_rows.TopUp):
+    if isinstance(row.item, TopUp):
         return _top_up_item(row.item)
-    if isinstance(row.item, payment_rows.RefundRequest):
+    if isinstance(row.item, RefundRequest):
         return _refund_request_item(row.item)
     return _record_item(row.item)
 
