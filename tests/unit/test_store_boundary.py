@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / "chalicelib" / "services"
 
 # Context folders under chalicelib/services/ whose modules use repositories only.
-BEHIND_THE_BOUNDARY: tuple[str, ...] = ("accounts", "platform", "support", "activations", "rentals", "money")
+BEHIND_THE_BOUNDARY: tuple[str, ...] = ("accounts", "platform", "support", "activations", "rentals", "money", "admin")
 
 
 def _modules() -> list[Path]:

@@ -112,11 +112,11 @@ class AccountAdmin:
     def _take_everything(self, account_id: str, reason: str, actor: str) -> dict[str, Any]:
         """Revoke credentials and numbers, then forfeit what is left; each step is safe to repeat."""
         credentials = self.accounts.revoke_all_credentials(account_id)
-        revoked = [self.activations.revoke(int(a.activation_id))
+        revoked = [self.activations.revoke(a.activation_id)
                    for a in self.activations.active_for_account(account_id)]
         forfeited = self.forfeiture.forfeit_balance(account_id, f"account blocked: {reason}", actor)
         return {"credentials_revoked": credentials,
-                "activations_revoked": [{"id": int(a.activation_id), "status": a.status} for a in revoked],
+                "activations_revoked": [{"id": a.activation_id, "status": a.status} for a in revoked],
                 "forfeited_cents": -forfeited.amount_cents if forfeited else 0}
 
     def _left_to_take(self, account: Account) -> bool:

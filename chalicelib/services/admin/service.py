@@ -191,8 +191,8 @@ def _override(service: str, country: int) -> int | None:
 
 
 def _refund_json(r: RefundRequest) -> dict[str, Any]:
-    return {"request_id": r.request_id, "account_id": r.account_id, "amount_cents": int(r.amount_cents),
+    return {"request_id": r.request_id, "account_id": r.account_id, "amount_cents": r.amount_cents,
             "status": r.status, "reason": r.reason, "created_at": iso(r.created_at), "decided_by": r.decided_by,
-            "decision_note": r.decision_note, "paid_cents": int(r.paid_cents), "fee_cents": int(r.fee_cents),
-            "uncovered_cents": int(r.uncovered_cents)}
+            "decision_note": r.decision_note, "paid_cents": r.paid_cents, "fee_cents": r.fee_cents,
+            "uncovered_cents": r.uncovered_cents}
 

@@ -35,14 +35,14 @@ class AdminViews:
         return {
             "account": summary(account),
             "ledger": [ledger_entry_json(e) for e in ledger],
-            "top_ups": [{"topup_id": t.topup_id, "amount_cents": int(t.amount_cents), "status": t.status,
-                         "payment_intent_id": t.payment_intent_id, "refunded_cents": int(t.refunded_cents),
-                         "disputed_cents": int(t.disputed_cents), "created_at": iso(t.created_at)}
+            "top_ups": [{"topup_id": t.topup_id, "amount_cents": t.amount_cents, "status": t.status,
+                         "payment_intent_id": t.payment_intent_id, "refunded_cents": t.refunded_cents,
+                         "disputed_cents": t.disputed_cents, "created_at": iso(t.created_at)}
                         for t in history.top_ups],
-            "card_movements": [{"kind": r.kind, "ref_id": r.ref_id, "amount_cents": int(r.amount_cents),
+            "card_movements": [{"kind": r.kind, "ref_id": r.ref_id, "amount_cents": r.amount_cents,
                                 "payment_intent_id": r.payment_intent_id, "created_at": iso(r.created_at)}
                                for r in history.records],
-            "refund_requests": [{"request_id": r.request_id, "amount_cents": int(r.amount_cents),
+            "refund_requests": [{"request_id": r.request_id, "amount_cents": r.amount_cents,
                                  "status": r.status, "decided_by": r.decided_by, "created_at": iso(r.created_at)}
                                 for r in history.refund_requests],
             "activations": [_activation_json(a) for a in activation_repo.for_account(aid, _AUDIT_LIMIT)],
