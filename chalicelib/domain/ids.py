@@ -33,9 +33,16 @@ def new_numeric_id() -> int:
     collide only by drawing the same millisecond and sequence, which the caller's `does_not_exist`
     condition catches (then it draws again).
     """
+    return new_numeric_ids(1)[0]
+
+
+def new_numeric_ids(count: int) -> list[int]:
+    """`count` ids of `new_numeric_id`, ascending, drawn together: none of them is drawn again by this process (a
+    batch's later keys are not the next caller's)."""
     with _sequence_lock:
-        sequence = next(_sequence) & ((1 << _SEQUENCE_BITS) - 1)
-    return ((int(time.time() * 1000) - _NUMERIC_EPOCH_MS) << _SEQUENCE_BITS) | sequence
+        sequences = [next(_sequence) & ((1 << _SEQUENCE_BITS) - 1) for _ in range(count)]
+    now = (int(time.time() * 1000) - _NUMERIC_EPOCH_MS) << _SEQUENCE_BITS
+    return sorted(now | sequence for sequence in sequences)
 
 
 def numeric_id_at(ts: float) -> int:

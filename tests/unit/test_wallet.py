@@ -6,13 +6,13 @@ Its rules run on the in-memory money store (tests/fakes/money_store.py), which t
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from chalicelib.domain import ids
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import AlreadyApplied, Forbidden, InsufficientBalance, NotFound
@@ -221,13 +221,6 @@ def test_post__account_from_before_read_free_postings_keeps_its_ledger_and_conti
     assert (store.accounts["acc_1"].ledger_seq, store.accounts["acc_1"].spendable_cents) == (4, 825)
 
 
-def _next_millisecond() -> None:
-    """Wait until the clock's millisecond changes (at most one): what any reader a round trip later sees."""
-    start = int(time.time() * 1000)
-    while int(time.time() * 1000) == start:
-        time.sleep(0.0002)
-
-
 def _charges(*causes_and_amounts: tuple[str, int]) -> list[Charge]:
     return [Charge(amount, LedgerKind.ACTIVATION_CHARGE, cause) for cause, amount in causes_and_amounts]
 
@@ -238,13 +231,24 @@ def test_debit_together__each_charge_its_own_entry_in_one_balance_change(store):
     wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
     # When three activations are charged together
     postings = wallet.debit_together("acc_1", _charges(("a1", 60), ("a2", 60), ("a3", 75)))
-    # Then each has its entry at consecutive keys, in order, and the first reader seals exact balances after
-    assert [p.seq - postings[0].seq for p in postings] == [0, 1, 2]
-    _next_millisecond()  # keys are time-ordered: a reader in the batch's own millisecond seals up to its own draw
+    # Then each has its entry at ascending keys, in order, and the first reader (even in the batch's own
+    # millisecond: the batch's keys were drawn together, none is the reader's) seals exact balances after
+    assert [p.seq for p in postings] == sorted({p.seq for p in postings})
     assert [(e.cause_id, e.amount_cents, e.balance_after_cents) for e in wallet.entries("acc_1")] == [
         ("a3", -75, 805), ("a2", -60, 880), ("a1", -60, 940), ("pi_1", 1000, 1000)]
     assert _balance(store) == 805 == _ledger_sum(store)
     assert (store.accounts["acc_1"].ledger_seq, store.accounts["acc_1"].spendable_cents) == (4, 805)
+
+
+def test_debit_together__a_posting_right_after_a_batch_takes_none_of_its_keys(store, monkeypatch):
+    # Given 1000 cents, and the clock standing still (everything below happens in one millisecond)
+    wallet = _wallet(store)
+    wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
+    monkeypatch.setattr(ids.time, "time", lambda: 1_800_000_000.0)
+    # When three activations are charged together and the next key is drawn at once
+    postings = wallet.debit_together("acc_1", _charges(("a1", 60), ("a2", 60), ("a3", 75)))
+    # Then that key is none of the batch's (a later posting on the account cannot collide with the batch)
+    assert ids.new_numeric_id() not in {p.seq for p in postings}
 
 
 def test_debit_together__an_account_from_before_read_free_postings_is_charged_with_exact_balances(store):

@@ -38,7 +38,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import AlreadyApplied, Forbidden, InsufficientBalance, NotFound
-from chalicelib.domain.ids import new_id, new_numeric_id
+from chalicelib.domain.ids import new_id, new_numeric_id, new_numeric_ids
 from chalicelib.domain.webhook_events import BALANCE_STREAM, EventType, WebhookEvent
 from chalicelib.services.platform.webhook_outbox import queuing
 from chalicelib.store.base import JoinedWrite
@@ -140,7 +140,7 @@ class Wallet:
             return self._debit_together_checked(account_id, charges, total, extra, told)
         above = known.lowest_key_allowed if known is not None else 0
         for attempt in range(_MAX_ATTEMPTS):
-            postings = self._postings(account_id, charges, max(new_numeric_id(), above), None)
+            postings = self._postings(account_id, charges, _keys(len(charges), above), None)
             try:
                 self.store.commit_unread(account_id, _entries(postings), spend=total, require_active=True,
                                          joined=self._joined(postings, extra, told))
@@ -169,7 +169,7 @@ class Wallet:
             refusal = _refusal(funds, -total, False, True)
             if refusal is not None:
                 raise refusal
-            postings = self._postings(account_id, charges, max(new_numeric_id(), funds.ledger_seq + 1),
+            postings = self._postings(account_id, charges, _keys(len(charges), funds.ledger_seq + 1),
                                       funds.balance_cents)
             try:
                 self.store.commit_checked(funds, _entries(postings), require_active=True,
@@ -182,14 +182,14 @@ class Wallet:
                 backoff(attempt)
         raise RuntimeError("ledger contention did not settle")  # pragma: no cover
 
-    def _postings(self, account_id: str, charges: Sequence[Charge], first: int, balance_before: int | None
+    def _postings(self, account_id: str, charges: Sequence[Charge], keys: Sequence[int], balance_before: int | None
                   ) -> list[tuple[Posting, str | None]]:
-        """The debits of `charges` at consecutive keys from `first`, with their balances after when known."""
+        """The debits of `charges` at their ascending `keys`, with their balances after when known."""
         postings: list[tuple[Posting, str | None]] = []
         balance = balance_before
-        for offset, charge in enumerate(charges):
+        for key, charge in zip(keys, charges, strict=True):
             balance = None if balance is None else balance - charge.amount_cents
-            postings.append((self._posting(account_id, -charge.amount_cents, first + offset, balance, charge.kind,
+            postings.append((self._posting(account_id, -charge.amount_cents, key, balance, charge.kind,
                                            charge.cause_id), charge.memo))
         return postings
 
@@ -313,6 +313,13 @@ def _entry(p: Posting, memo: str | None) -> Entry:
 
 def _entries(postings: Sequence[tuple[Posting, str | None]]) -> list[tuple[Entry, str]]:
     return [(_entry(p, memo), cause_key(p.kind, p.cause_id)) for p, memo in postings]
+
+
+def _keys(count: int, above: int) -> list[int]:
+    """Ascending ledger keys for a batch of entries, none at or below `above`: drawn together, so no later posting
+    of this process draws one of them (consecutive numbers after one draw would be the next caller's keys)."""
+    keys = new_numeric_ids(count)
+    return keys if keys[0] >= above else [above + offset for offset in range(count)]
 
 
 def _balance_event(p: Posting, memo: str | None) -> WebhookEvent:
