@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from chalicelib.services.money.reconcile_incremental import IncrementalReconciler
     from chalicelib.services.money.refund_requests import RefundRequests
     from chalicelib.services.money.stripe_events import StripeEvents
-    from chalicelib.services.money.top_ups import TopUps
+    from chalicelib.services.money.top_ups import CardGateway, TopUps
     from chalicelib.services.money.wallet import Wallet
     from chalicelib.services.platform.live_updates import LiveUpdates, Sockets
     from chalicelib.services.platform.mail_outbox import DurableMailer
@@ -124,9 +124,16 @@ def stripe_events() -> StripeEvents:
 
 @rebuilt_with_settings
 def refund_requests() -> RefundRequests:
-    from chalicelib.services.money.refund_requests import refund_requests_over
+    return build_refund_requests(stripe_gateway(), wallet(), get_settings())
 
-    return refund_requests_over(stripe_gateway(), wallet(), get_settings())
+
+def build_refund_requests(gateway: CardGateway, money: Wallet, settings: Settings) -> RefundRequests:
+    """RefundRequests with the stage's fees (REFUND_FEE_CENTS; CARD_FEE_* where Stripe does not say a fee)."""
+    from chalicelib.services.money.refund_plan import DepositFees, FeeEstimate
+    from chalicelib.services.money.refund_requests import RefundRequests
+
+    estimate = FeeEstimate(settings.card_fee_basis_points, settings.card_fee_fixed_cents)
+    return RefundRequests(gateway, money, settings.refund_fee_cents, DepositFees(gateway, estimate))
 
 
 def incremental_reconciler() -> IncrementalReconciler:
@@ -327,7 +334,6 @@ def build_admin_service(settings: Settings, clock: Clock, mailer: Mailer, partne
     from chalicelib.services.money.forfeiture import Forfeiture
     from chalicelib.services.money.reconcile import Reconciler, StripePaymentIntents
     from chalicelib.services.money.reconcile_incremental import IncrementalReconciler
-    from chalicelib.services.money.refund_requests import refund_requests_over
     from chalicelib.services.money.wallet import Wallet
     from chalicelib.services.support.tickets import SupportDesk
     from chalicelib.store.money import DynamoMoneyStore
@@ -335,7 +341,7 @@ def build_admin_service(settings: Settings, clock: Clock, mailer: Mailer, partne
     partners = tuple(partners)
     audit = AuditLog(clock)
     money = Wallet(clock, DynamoMoneyStore())
-    refunds = refund_requests_over(stripe, money, settings)
+    refunds = build_refund_requests(stripe, money, settings)
     support = SupportDesk(mailer, settings.public_base_url, clock)
     facade = build_activations(settings, partners, clock, money, build_user_webhooks(settings, clock))
     accounts = AccountAdmin(AccountsService(settings, clock, mailer), money, audit, mailer, facade,

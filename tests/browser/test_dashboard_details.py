@@ -10,9 +10,10 @@ from playwright.sync_api import Page, expect
 from chalicelib.config import Settings
 from chalicelib.domain.clock import SystemClock
 from chalicelib.providers.stripe_gateway import StripeGateway
-from chalicelib.services.money.refund_requests import RefundDecision, refund_requests_over
+from chalicelib.services.money.refund_requests import RefundDecision
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.money import DynamoMoneyStore
+from chalicelib.wiring import build_refund_requests
 from infra.local.stack import Stack
 from tests.browser.helpers import (
     PASSWORD,
@@ -233,7 +234,7 @@ def test_after_an_approved_refund__payments_name_the_card_and_the_refund_page_as
     request.raise_for_status()
     gateway = StripeGateway(stack_settings.stripe_secret_key, stack_settings.stripe_api_base,
                             stack_settings.stripe_webhook_secret)
-    refund_requests_over(gateway, Wallet(SystemClock(), DynamoMoneyStore()), stack_settings).decide(
+    build_refund_requests(gateway, Wallet(SystemClock(), DynamoMoneyStore()), stack_settings).decide(
         request.json()["request_id"], RefundDecision.APPROVE, "ok", "admin@example.com")
     sign_in_page(desktop, user)
     # When they open their payments

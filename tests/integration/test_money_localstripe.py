@@ -23,12 +23,13 @@ from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import InsufficientBalance
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.stripe_gateway import StripeGateway
-from chalicelib.services.money.refund_requests import RefundDecision, refund_requests_over
+from chalicelib.services.money.refund_requests import RefundDecision
 from chalicelib.services.money.top_ups import TopUps
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account
 from chalicelib.store.money import DynamoMoneyStore
 from chalicelib.store.payments import TopUp
+from chalicelib.wiring import build_refund_requests
 from infra.local.localstripe_setup import confirm_setup_intent_with_test_card, signature_header
 from tests.integration.helpers_security import bearer, fund, sign_up
 from tests.support import customer_with_key, unverified_customer_with_key
@@ -257,7 +258,7 @@ def test_refund_request__held_then_approved_refunds_the_card_in_stripe(stack, st
     # When an admin approves it
     gateway = StripeGateway(stack_settings.stripe_secret_key, stack_settings.stripe_api_base,
                             stack_settings.stripe_webhook_secret)
-    refund_requests_over(gateway, Wallet(SystemClock(), DynamoMoneyStore()), stack_settings).decide(
+    build_refund_requests(gateway, Wallet(SystemClock(), DynamoMoneyStore()), stack_settings).decide(
         request["request_id"], RefundDecision.APPROVE, "ok", "admin@example.com")
     # Then localstripe holds the card refund of the payment less the fee its balance transaction says Stripe kept
     # (6.3: 2.9 % + 0.30 of 20.00), the ledger shows the payout and the fee, and nothing is held or left
@@ -284,7 +285,7 @@ def test_refund_request__declined_releases_the_hold(stack, stack_settings):
                            timeout=10)
     assert (second.status_code, second.json()["error"]["code"]) == (409, "REFUND_REQUEST_PENDING")
     # When an admin declines it
-    refund_requests_over(FakeGateway(), Wallet(SystemClock(), DynamoMoneyStore()), stack_settings).decide(
+    build_refund_requests(FakeGateway(), Wallet(SystemClock(), DynamoMoneyStore()), stack_settings).decide(
         request["request_id"], RefundDecision.DECLINE, "no", "admin")
     # Then the money is spendable again and a new request can be made
     assert Account.get(customer.account_id, consistent_read=True).held_cents == 0

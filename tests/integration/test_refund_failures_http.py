@@ -11,9 +11,10 @@ import requests
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.ids import new_id
 from chalicelib.providers.stripe_gateway import StripeGateway
-from chalicelib.services.money.refund_requests import RefundDecision, refund_requests_over
+from chalicelib.services.money.refund_requests import RefundDecision
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.money import DynamoMoneyStore
+from chalicelib.wiring import build_refund_requests
 from tests.integration.helpers_security import bearer, emails_to
 from tests.integration.test_money_localstripe import _credited, _me, _post_event, _stripe_get, _whole_ledger
 from tests.support import customer_with_key
@@ -32,7 +33,7 @@ def test_webhook__a_failed_refund_payout_is_credited_back_once_and_emailed(stack
                             timeout=10).json()
     gateway = StripeGateway(stack_settings.stripe_secret_key, stack_settings.stripe_api_base,
                             stack_settings.stripe_webhook_secret)
-    refund_requests_over(gateway, Wallet(SystemClock(), DynamoMoneyStore()), stack_settings).decide(
+    build_refund_requests(gateway, Wallet(SystemClock(), DynamoMoneyStore()), stack_settings).decide(
         request["request_id"], RefundDecision.APPROVE, None, "admin@example.com")
     [refund] = _stripe_get(stack.stripe_url, "/v1/refunds", payment_intent=intent_id)["data"]
     card_fee = 88  # what localstripe's balance transaction says Stripe kept of 20.00 (2.9 % + 0.30): not refunded

@@ -7,9 +7,10 @@ import requests
 
 from chalicelib.domain.clock import SystemClock
 from chalicelib.providers.stripe_gateway import StripeGateway
-from chalicelib.services.money.refund_requests import RefundDecision, refund_requests_over
+from chalicelib.services.money.refund_requests import RefundDecision
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.money import DynamoMoneyStore
+from chalicelib.wiring import build_refund_requests
 from tests.browser.helpers import api, top_up, verified_user
 
 pytestmark = pytest.mark.integration
@@ -31,7 +32,7 @@ def test_refund_preview__shows_each_payments_stripe_fee_and_approval_pays_just_t
     request = api(stack.app_url, "POST", "/v1/refund-requests", user.token, json={"reason": "Leaving"}).json()
     gateway = StripeGateway(stack_settings.stripe_secret_key, stack_settings.stripe_api_base,
                             stack_settings.stripe_webhook_secret)
-    refund_requests_over(gateway, Wallet(SystemClock(), DynamoMoneyStore()), stack_settings).decide(
+    build_refund_requests(gateway, Wallet(SystemClock(), DynamoMoneyStore()), stack_settings).decide(
         request["request_id"], RefundDecision.APPROVE, None, "admin@example.com")
     for part in preview["parts"]:
         refunds = requests.get(f"{stack.stripe_url}/v1/refunds", params={"payment_intent": part["payment_intent_id"]},

@@ -19,7 +19,6 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from chalicelib.config import Settings
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.errors import (
     AlreadyApplied,
@@ -40,7 +39,7 @@ from chalicelib.services.money.card_movements import (
     failed_before_taken,
     payout_cause,
 )
-from chalicelib.services.money.refund_plan import DepositFees, FeeEstimate, PayoutPart, PayoutPlan
+from chalicelib.services.money.refund_plan import DepositFees, PayoutPart, PayoutPlan
 from chalicelib.services.money.top_ups import CardGateway
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store import payment_repo
@@ -243,12 +242,6 @@ class RefundRequests:
 def _plan_from(request: RefundRequest) -> PayoutPlan:
     parts = [PayoutPart(**part) for part in json.loads(request.payout_plan or "[]")]  # older plans: no fees
     return PayoutPlan(parts=parts, fee_cents=request.fee_cents, uncovered_cents=request.uncovered_cents)
-
-
-def refund_requests_over(gateway: CardGateway, wallet: Wallet, settings: Settings) -> RefundRequests:
-    """RefundRequests with the stage's fees (REFUND_FEE_CENTS; CARD_FEE_* where Stripe does not say a fee)."""
-    estimate = FeeEstimate(settings.card_fee_basis_points, settings.card_fee_fixed_cents)
-    return RefundRequests(gateway, wallet, settings.refund_fee_cents, DepositFees(gateway, estimate))
 
 
 def request_refund(requests: RefundRequests, desk: SupportDesk, account_id: str, reason: str) -> RefundRequest:
