@@ -6,9 +6,11 @@ Rounding always goes up to the next cent: a price built from a cost never underc
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
+from typing import Protocol
 
-from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.errors import InvalidInput, NoNumbers, PriceAboveMax
 
 ISO4217_NUMERIC: dict[str, int] = {"USD": 840, "EUR": 978, "RUB": 643}
 MINOR_PER_MAJOR = 100
@@ -92,3 +94,20 @@ def _to_decimal(value: Decimal | int | str, name: str) -> Decimal:
     if not exact.is_finite():
         raise InvalidInput(f"{name} must be a finite number.")
     return exact
+
+
+class Priced(Protocol):
+    @property
+    def price_cents(self) -> int: ...
+
+
+def cheapest_within(quotes: Sequence[Priced], max_price_cents: int | None, *, none_left: str, above: str) -> int:
+    """The price charged for an order or a rental: the cheapest quote's (quotes come cheapest first). Raises
+    NoNumbers with `none_left` when there is none, PriceAboveMax with `above` (formatted with `price`) when it is
+    over the user's maximum: both before any debit."""
+    if not quotes:
+        raise NoNumbers(none_left)
+    price = quotes[0].price_cents
+    if max_price_cents is not None and price > max_price_cents:
+        raise PriceAboveMax(above.format(price=price), details={"min_price_cents": price})
+    return price

@@ -28,11 +28,9 @@ from chalicelib.domain.errors import (
     Conflict,
     IllegalTransition,
     InvalidInput,
-    NoNumbers,
-    PriceAboveMax,
 )
 from chalicelib.domain.ids import new_numeric_id
-from chalicelib.domain.money import convert_minor
+from chalicelib.domain.money import cheapest_within, convert_minor
 from chalicelib.domain.partner_codes import SERVICE_CODE
 from chalicelib.domain.webhook_events import EventType
 from chalicelib.observability import logger
@@ -105,12 +103,9 @@ class Ordering:
         """The offers that can serve the request, cheapest first; the first one's price is what is charged.
         Raises NoNumbers (none in stock) and PriceAboveMax (above the user's maximum) before any debit."""
         quotes = self.catalog.quote(request.service, request.country, request.operator)
-        if not quotes:
-            raise NoNumbers("No numbers for this service and country right now; try another country or later.")
-        price = quotes[0].price_cents
-        if request.max_price_cents is not None and price > request.max_price_cents:
-            raise PriceAboveMax(f"The cheapest number costs {price} cents, above your maximum.",
-                                details={"min_price_cents": price})
+        cheapest_within(quotes, request.max_price_cents,
+                        none_left="No numbers for this service and country right now; try another country or later.",
+                        above="The cheapest number costs {price} cents, above your maximum.")
         return quotes
 
     def acquire(self, account: Account, request: OrderRequest, activation: Activation, quotes: Sequence[Quote]

@@ -14,8 +14,9 @@ from chalicelib.config import Settings
 from chalicelib.domain.accounts import Account, LedgerKind
 from chalicelib.domain.catalog_data import country_by_id, service_by_code
 from chalicelib.domain.clock import Clock
-from chalicelib.domain.errors import AlreadyApplied, Conflict, IllegalTransition, InvalidInput, NoNumbers, PriceAboveMax
+from chalicelib.domain.errors import AlreadyApplied, Conflict, IllegalTransition, InvalidInput
 from chalicelib.domain.ids import new_numeric_id
+from chalicelib.domain.money import cheapest_within
 from chalicelib.domain.rental import Rental
 from chalicelib.domain.rental_state import ANY_SERVICE, RentalEvent, RentalStatus, RentRequest, validate_hours
 from chalicelib.observability import logger
@@ -54,12 +55,9 @@ class Renting:
         if replay is not None:
             return replay
         quotes = self.pricing.quotes(request.service, request.country, request.hours, request.operator)
-        if not quotes:
-            raise NoNumbers("No numbers to rent for this service and country right now; try another or later.")
-        price = quotes[0].price_cents
-        if request.max_price_cents is not None and price > request.max_price_cents:
-            raise PriceAboveMax(f"Renting costs {price} cents, above your maximum.",
-                                details={"min_price_cents": price})
+        price = cheapest_within(
+            quotes, request.max_price_cents, above="Renting costs {price} cents, above your maximum.",
+            none_left="No numbers to rent for this service and country right now; try another or later.")
         try:
             rental = self._debit(account, request, price, claim_key)
         except CommitRefused:
