@@ -60,6 +60,10 @@ def published(stack: Stack, text: str = V2, effective: str | None = None) -> Ite
     ran = admin_agreement(stack, "publish", "--file", file.name, "--effective", effective or utc_day(1))
     Path(file.name).unlink()
     assert ran.code == 0, ran.err
+    # The app reads the schedule through a 2-second per-process cache: a page opened at once could miss the version
+    served = eventually(lambda: requests.get(f"{stack.app_url}/v1/agreement", timeout=10).json(),
+                        lambda body: str(ran.out["version"]) in body["versions"])
+    assert str(ran.out["version"]) in served["versions"]
     try:
         yield ran.out
     finally:
