@@ -12,30 +12,24 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.domain.activation import Activation, ActivationSms
+from chalicelib.domain.activation import Activation
 from chalicelib.domain.activation_state import BlindMove
 from chalicelib.domain.activation_status import ActivationStatus
 from chalicelib.store import activations as rows
 from chalicelib.store.accounts import Account as AccountRow
 from chalicelib.store.activations import PENDING_KEY, BadNumber, SmsMessage, active_key, partner_ref
 from chalicelib.store.activations import Activation as ActivationRow
-from chalicelib.store.base import JoinedWrite, WriteRefused, attributes_of, joined
+from chalicelib.store.base import JoinedWrite, WriteRefused, joined
+from chalicelib.store.values import value_of
 
 __all__ = ["PENDING_KEY", "active_key", "partner_ref"]  # the keys' formats, for the services that set them
 _FIELDS = tuple(f.name for f in fields(Activation))
-_INTS = ("activation_id", "country", "price_cents", "cost_cents", "reactivation_of", "version", "hook_seq")
-_FLOATS = ("created_at", "expires_at", "last_checked_at")
 
 
 def activation_of(row: ActivationRow) -> Activation:
-    """The value of a row (numbers as the domain types them: ints for ids and cents, floats for times)."""
-    raw = attributes_of(row, _FIELDS, ints=_INTS, floats=_FLOATS)
-    raw["status"] = ActivationStatus(raw["status"])
-    raw["operator"] = raw["operator"] or "any"
-    raw["has_sms"] = bool(raw["has_sms"])
-    raw["sms"] = tuple(ActivationSms(text=m.text, code=m.code, received_at=float(m.received_at), source=m.source)
-                       for m in row.sms or ())
-    return Activation(**raw)
+    """The value of a row (numbers as the domain types them: ints for ids and cents, floats for times); a row from
+    before operators were chosen serves any."""
+    return value_of(Activation, row, absent={"operator": "any"})
 
 
 def _stored(name: str, value: Any) -> Any:

@@ -164,15 +164,3 @@ def joined(writes: Iterable[JoinedWrite]) -> JoinedWrite:
             write(tx)
 
     return join
-
-
-def attributes_of(row: Model, names: Iterable[str], *, ints: Iterable[str] = (), floats: Iterable[str] = ()
-                  ) -> dict[str, Any]:
-    """A row's attributes by name, for its value type: numbers as the domain types them (PynamoDB gives an int or a
-    float as the number was written), an absent one None."""
-    raw = {name: getattr(row, name) for name in names}
-    for name in ints:
-        raw[name] = None if raw[name] is None else int(raw[name])
-    for name in floats:
-        raw[name] = None if raw[name] is None else float(raw[name])
-    return raw

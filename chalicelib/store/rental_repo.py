@@ -18,18 +18,17 @@ from pynamodb.expressions.condition import Condition
 from chalicelib.domain.rental import PendingExtension, Rental, RentalSms
 from chalicelib.domain.rental_state import RentalStatus
 from chalicelib.store import rentals as rows
-from chalicelib.store.base import JoinedWrite, WriteRefused, attributes_of
+from chalicelib.store.base import JoinedWrite, WriteRefused
 from chalicelib.store.ledger import Claim
 from chalicelib.store.rentals import PENDING_KEY, active_key, partner_ref
 from chalicelib.store.rentals import PendingExtension as PendingExtensionMap
 from chalicelib.store.rentals import Rental as RentalRow
 from chalicelib.store.rentals import RentalSms as RentalSmsRow
+from chalicelib.store.values import value_of
 
 __all__ = ["PENDING_KEY", "active_key", "partner_ref"]  # the keys' formats, for the services that set them
 
 _FIELDS = tuple(f.name for f in fields(Rental))
-_INTS = ("rental_id", "country", "hours", "paid_cents", "extensions", "cost_cents", "sms_count", "version")
-_FLOATS = ("created_at", "ends_at", "last_checked_at")
 
 
 class Guard(enum.Enum):
@@ -42,23 +41,11 @@ class Guard(enum.Enum):
 
 
 def rental_of(row: RentalRow) -> Rental:
-    raw = attributes_of(row, _FIELDS, ints=_INTS, floats=_FLOATS)
-    raw["status"] = RentalStatus(raw["status"])
-    raw["operator"] = raw["operator"] or "any"
-    raw["has_sms"] = bool(raw["has_sms"])
-    raw["extensions"] = raw["extensions"] or 0
-    raw["sms_count"] = raw["sms_count"] or 0
-    raw["version"] = raw["version"] or 0
-    pending = row.pending_extension
-    raw["pending_extension"] = None if pending is None else PendingExtension(
-        number=int(pending.number), hours=int(pending.hours), price_cents=int(pending.price_cents),
-        started_at=float(pending.started_at))
-    return Rental(**raw)
+    return value_of(Rental, row, absent={"operator": "any"})
 
 
 def sms_of(row: RentalSmsRow) -> RentalSms:
-    return RentalSms(rental_id=int(row.rental_id), seq=int(row.seq), text=row.text, received_at=float(row.received_at),
-                     source=row.source, code=row.code, sender=row.sender, partner_date=row.partner_date)
+    return value_of(RentalSms, row)
 
 
 def _values(found: Iterable[RentalRow]) -> Iterator[Rental]:

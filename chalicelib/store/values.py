@@ -1,6 +1,8 @@
 """Rows to values and back, for the repositories: a frozen dataclass whose fields carry a model's attribute names
-takes the row's attributes typed by its annotations (int, float, bool, str, an enum, tuple, frozenset, each maybe
-None; a TTL attribute is epoch seconds), and gives a row of them back (None: left out, so the model's default holds).
+takes the row's attributes typed by its annotations (int, float, bool, str, an enum, tuple, frozenset, a nested
+dataclass or a tuple of them from a map or list of maps, each maybe None; a TTL attribute is epoch seconds), and
+gives a row of them back (None: left out, so the model's default holds). An attribute an older row lacks takes the
+field's default, or the repository's own word for it (`absent`).
 """
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ import enum
 import functools
 import types
 import typing
-from collections.abc import Callable
-from dataclasses import fields
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, fields, is_dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -21,10 +23,18 @@ M = TypeVar("M", bound=Model)
 Convert = Callable[[Any], Any]
 
 
-def value_of(cls: type[V], row: Model) -> V:
-    """The `cls` value of a row as PynamoDB read it."""
-    converters: tuple[tuple[str, Convert], ...] = _converters(typing.cast(Any, cls))
-    return cls(**{name: convert(getattr(row, name)) for name, convert in converters})
+def value_of(cls: type[V], row: Any, absent: Mapping[str, Any] = types.MappingProxyType({})) -> V:
+    """The `cls` value of a row (or of a map attribute in one) as PynamoDB read it."""
+    values = {}
+    for name, convert, default in _converters(typing.cast(Any, cls)):
+        raw = getattr(row, name, None)
+        if raw is None and name in absent:
+            values[name] = absent[name]
+        elif raw is None and default is not MISSING:
+            values[name] = default
+        else:
+            values[name] = convert(raw)
+    return cls(**values)
 
 
 def read(cls: type[V], model: type[Model], hash_key: Any, range_key: Any = None, *,
@@ -57,9 +67,10 @@ def stored(attribute: Attribute[Any], value: Any) -> Any:
 
 
 @functools.cache
-def _converters(cls: Any) -> tuple[tuple[str, Convert], ...]:
+def _converters(cls: Any) -> tuple[tuple[str, Convert, Any], ...]:
+    """Each field's name, how a raw attribute becomes it, and its default (MISSING when it has none)."""
     hints = typing.get_type_hints(cls)
-    return tuple((f.name, _converter(hints[f.name])) for f in fields(cls))
+    return tuple((f.name, _converter(hints[f.name]), f.default) for f in fields(cls))
 
 
 def _converter(hint: Any) -> Convert:
@@ -67,6 +78,10 @@ def _converter(hint: Any) -> Convert:
         inner = _converter(next(arg for arg in typing.get_args(hint) if arg is not type(None)))
         return lambda raw: None if raw is None else inner(raw)
     origin = typing.get_origin(hint) or hint
+    if is_dataclass(hint):
+        return lambda raw: value_of(typing.cast(Any, hint), raw)
+    if origin is tuple and is_dataclass(inner_type := typing.get_args(hint)[0]):
+        return lambda raw: tuple(value_of(typing.cast(Any, inner_type), item) for item in raw)
     if origin is tuple or origin is frozenset:
         return typing.cast(Convert, origin)
     if isinstance(hint, type) and issubclass(hint, enum.Enum | int | bool):
