@@ -175,17 +175,11 @@ def build_activations(settings: Settings, partners: Sequence[Partner], clock: Cl
 def build_live_updates(settings: Settings, clock: Clock, sockets: Sockets) -> LiveUpdates:
     """Live updates over a management API (`sockets`): pages of the dashboard's own origin, their tokens checked
     against the IP guessing budget every credential shares."""
+    from chalicelib.domain.public_address import origin_of
     from chalicelib.services.platform.live_updates import LiveUpdates
 
-    return LiveUpdates(clock, sockets, failed_credentials_limiter(), page_origin=_origin(settings.public_base_url),
+    return LiveUpdates(clock, sockets, failed_credentials_limiter(), page_origin=origin_of(settings.public_base_url),
                        management_scheme="http" if settings.is_local else "https")
-
-
-def _origin(url: str) -> str | None:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
 @rebuilt_with_settings

@@ -156,3 +156,11 @@ def boolean(body: dict[str, Any], name: str, *, default: bool) -> bool:
     if not isinstance(value, bool):
         raise InvalidInput(f"'{name}' must be true or false.", details={"field": name})
     return value
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The secret of an `Authorization: Bearer <secret>` header (case-insensitive scheme)."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint, Response
 
 from chalicelib import wiring
-from chalicelib.api import fivesim_hosting
+from chalicelib.api import fields, fivesim_hosting
 from chalicelib.api.fields import digits
 from chalicelib.api.handler_protocol import Major, dumps
 from chalicelib.api.kit import RestRoutes
@@ -69,11 +69,9 @@ from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
-    from chalicelib.services.accounts import authn
     from chalicelib.services.money import history
     from chalicelib.services.platform import rate_limit, runtime_settings
 else:
-    authn = lazy_module("chalicelib.services.accounts.authn")
     history = lazy_module("chalicelib.services.money.history")
     rate_limit = lazy_module("chalicelib.services.platform.rate_limit")
     runtime_settings = lazy_module("chalicelib.services.platform.runtime_settings")
@@ -390,7 +388,7 @@ def _text(status: int, text: str, headers: dict[str, str | list[str]] | None = N
 
 def _account() -> Account:
     headers: Any = _http.request.headers or {}
-    secret = authn.bearer(str(headers.get("authorization") or ""))
+    secret = fields.bearer(str(headers.get("authorization") or ""))
     _admit(secret)
     method, path = _http.route_key()
     return _http.caller(secret).require(need_of((method, path.removeprefix(PREFIX)))).account

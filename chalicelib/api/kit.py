@@ -9,6 +9,7 @@ from chalice import Blueprint, Response
 from chalice.app import ChaliceViewError, Request
 
 from chalicelib import wiring
+from chalicelib.api import fields
 from chalicelib.api.errors import error_body, error_response
 from chalicelib.api.fields import MAX_BODY_BYTES, json_object
 from chalicelib.api.lazy import lazy_module
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
     from chalicelib.services.accounts.authn import Principal
 else:
     authn = lazy_module("chalicelib.services.accounts.authn")  # with the store, on the first request (api/lazy.py)
+
+
+def source_ip(request_context: Any) -> str | None:
+    """The caller's address as API Gateway saw it (`requestContext.identity.sourceIp`), or None."""
+    identity = (request_context or {}).get("identity") or {}
+    return str(identity["sourceIp"]) if identity.get("sourceIp") else None
 
 
 class RestRoutes:
@@ -68,7 +75,7 @@ class RestRoutes:
         """The authenticated caller (session token or API key) allowed on this route by domain/scopes.py's table,
         or a 401/403 domain error."""
         headers: Any = self.request.headers or {}
-        return self.caller(authn.bearer(headers.get("authorization"))).require(need_of(self.route_key()))
+        return self.caller(fields.bearer(headers.get("authorization"))).require(need_of(self.route_key()))
 
     def caller(self, secret: str | None) -> Principal:
         """Who sends `secret` (a 401/403 domain error when nobody may), this request's IP and id noted."""
@@ -83,8 +90,6 @@ class RestRoutes:
         return str(self.request.method).upper(), str(context.get("resourcePath") or "")
 
     def client_ip(self) -> str:
-        context: dict[str, Any] = dict(self.request.context or {})
-        identity = context.get("identity") or {}
         headers: Any = self.request.headers or {}
         forwarded = str(headers.get("x-forwarded-for") or "")
-        return str(identity.get("sourceIp") or forwarded.split(",")[0].strip() or "0.0.0.0")
+        return source_ip(self.request.context) or forwarded.split(",")[0].strip() or "0.0.0.0"

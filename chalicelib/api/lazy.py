@@ -9,7 +9,7 @@ first request needs (a Lambda container that only ever serves orders never loads
 The type checker sees the real import; at run time the module is imported when one of its names is first read,
 by an ordinary import (under the import system's locks: requests arriving together on a cold container each get
 the whole module, never one half run; importlib's LazyLoader gave them that in Python 3.11), and every read is
-then passed to the module in sys.modules.
+then passed to that module, kept from the first read on.
 """
 from __future__ import annotations
 
@@ -24,7 +24,10 @@ class _OnFirstUse(ModuleType):
     """Stands for a module until a name of it is read; then imports it and reads the name from it."""
 
     def __getattr__(self, attr: str) -> Any:
-        return getattr(importlib.import_module(self.__name__), attr)
+        module = self.__dict__.get("_loaded")
+        if module is None:  # import_module returns only a module whose body has run to its end
+            module = self.__dict__["_loaded"] = importlib.import_module(self.__name__)
+        return getattr(module, attr)
 
 
 def lazy_module(name: str) -> ModuleType:

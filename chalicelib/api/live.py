@@ -9,7 +9,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import wiring
-from chalicelib.api.kit import RestRoutes
+from chalicelib.api.kit import RestRoutes, source_ip
 from chalicelib.config import get_settings
 
 bp = Blueprint(__name__)
@@ -36,8 +36,9 @@ def on_message(event: Any) -> None:
     raw = event.to_dict()
     live = wiring.live_updates()
     body = raw.get("body")
+    caller_ip = source_ip(raw.get("requestContext")) or "0.0.0.0"  # not a bind address: an unknown peer
     live.receive(event.connection_id, live.endpoint(event.domain_name, event.stage),
-                 body if isinstance(body, str) else None, _source_ip(raw), binary=bool(raw.get("isBase64Encoded")))
+                 body if isinstance(body, str) else None, caller_ip, binary=bool(raw.get("isBase64Encoded")))
 
 
 def on_disconnect(event: Any) -> None:
@@ -48,8 +49,3 @@ def _header(raw: dict[str, Any], name: str) -> str | None:
     headers = raw.get("headers") or {}
     value = next((v for k, v in headers.items() if isinstance(k, str) and k.lower() == name), None)
     return value if isinstance(value, str) else None
-
-
-def _source_ip(raw: dict[str, Any]) -> str:
-    identity = (raw.get("requestContext") or {}).get("identity") or {}
-    return str(identity.get("sourceIp") or "0.0.0.0")  # not a bind address: an unknown peer

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from chalice import Response
 
 from chalicelib import wiring
-from chalicelib.api import settings_gate
+from chalicelib.api import fields, settings_gate
 from chalicelib.api.errors import error_body, error_response
+from chalicelib.api.kit import source_ip
 from chalicelib.api.lazy import lazy_module
 from chalicelib.config import get_environment_settings
 from chalicelib.domain.errors import RateLimited
@@ -18,12 +19,10 @@ from chalicelib.domain.ids import new_id
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
-    from chalicelib.services.accounts import authn
     from chalicelib.services.platform import rate_limit, runtime_settings
 else:
     # Loaded by the first request that passes them (with PynamoDB and the store), not by importing the app: every
-    # request still passes the rate limit and authentication, a cold start just does not load them before it.
-    authn = lazy_module("chalicelib.services.accounts.authn")
+    # request still passes the rate limit, a cold start just does not load it before it.
     rate_limit = lazy_module("chalicelib.services.platform.rate_limit")
     runtime_settings = lazy_module("chalicelib.services.platform.runtime_settings")
 
@@ -78,10 +77,10 @@ def rate_limit_gate(event: Any, get_response: Callable[[Any], Response]) -> Resp
     # After the maintenance gate; Stripe's webhooks are never limited (a refused event is a delayed credit).
     path = event.path or ""
     if path.startswith("/v1/") and not path.startswith(MAINTENANCE_EXEMPT):
-        source_ip = ((event.context or {}).get("identity") or {}).get("sourceIp")
+        caller_ip = source_ip(event.context)
         try:
-            secret = authn.bearer((event.headers or {}).get("authorization"))
-            rate_limit.admit_request(wiring.rate_limiter(), secret, source_ip)
+            secret = fields.bearer((event.headers or {}).get("authorization"))
+            rate_limit.admit_request(wiring.rate_limiter(), secret, caller_ip)
         except RateLimited as error:
             return error_response(error)
     return get_response(event)

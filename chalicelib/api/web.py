@@ -7,12 +7,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from chalice import Blueprint, Response
 
 from chalicelib.api.errors import error_body
 from chalicelib.config import get_settings
+from chalicelib.domain.public_address import origin_of
 
 bp = Blueprint(__name__)
 
@@ -93,7 +93,8 @@ def _if_none_match() -> list[str]:
 @functools.cache
 def _security_headers() -> dict[str, str]:
     stripe = " ".join(stripe_origins(get_settings().stripe_js_url, get_settings().stripe_api_base))
-    live = f" {_origin(get_settings().live_url)}" if get_settings().live_url else ""  # the live-updates WebSocket
+    live_origin = origin_of(get_settings().live_url or "")  # the live-updates WebSocket
+    live = f" {live_origin}" if live_origin else ""
     policy = "; ".join([
         "default-src 'self'",
         f"script-src 'self' {stripe}",
@@ -111,14 +112,7 @@ def _security_headers() -> dict[str, str]:
 
 def stripe_origins(stripe_js_url: str, stripe_api_base: str | None) -> list[str]:
     """Origins Stripe.js needs: where it loads from, and where it talks to (the API, 3-D Secure frames)."""
-    origins = [_origin(stripe_js_url)]
-    if stripe_api_base:
-        origins.append(_origin(stripe_api_base))
-    else:
+    origins = [origin_of(stripe_js_url), origin_of(stripe_api_base) if stripe_api_base else None]
+    if not stripe_api_base:
         origins += ["https://api.stripe.com", "https://hooks.stripe.com"]
-    return list(dict.fromkeys(origins))
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    return list(dict.fromkeys(o for o in origins if o))

@@ -32,6 +32,14 @@ class UnsafeHost(ValueError):
     """The host cannot be used: the message says why, for the person who typed it."""
 
 
+def origin_of(url: str) -> str | None:
+    """A URL's origin, `scheme://host[:port]` (what CSP and the Origin header name), or None when it has none."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
 def host_address(host: str) -> IpAddress | None:
     """The address a host literally is (any IPv4 notation, or IPv6), or None for a domain name.
 

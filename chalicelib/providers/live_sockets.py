@@ -45,6 +45,6 @@ class LiveSockets:
 
                 client = botocore.session.get_session().create_client(
                     "apigatewaymanagementapi", endpoint_url=endpoint, region_name=self.region,
-                    config=Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}))
+                    config=Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 1}))
                 self._clients[endpoint] = client
             return client

@@ -129,11 +129,3 @@ def authenticate_from(secret: str | None, ip: str | None, clock: Clock, failed: 
 
             admit_failed_credential(failed, ip)
         raise
-
-
-def bearer(authorization: str | None) -> str | None:
-    """The secret of an `Authorization: Bearer <secret>` header (case-insensitive scheme)."""
-    if not authorization:
-        return None
-    scheme, _, value = authorization.strip().partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None

@@ -180,7 +180,7 @@ def _token_of(body: str | None, *, binary: bool) -> str:
         message = json.loads(body)
     except (ValueError, RecursionError):
         raise InvalidInput("The message is not JSON. " + _AUTH_SHAPE, code="BAD_MESSAGE") from None
-    if not isinstance(message, dict) or message.get("action") != "auth":
+    if not isinstance(message, dict) or message.get("action") not in ACTIONS:
         raise InvalidInput("Unknown action: the only one is 'auth'. " + _AUTH_SHAPE, code="UNKNOWN_ACTION")
     token = message.get("token")
     if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH or not token.isascii():
