@@ -36,6 +36,7 @@ from chalicelib.domain.webhook_events import EventType, stored_event_types
 from chalicelib.store.accounts import Account, reconcile_shard
 from chalicelib.store.base import JoinedWrite, WriteRefused, connection
 from chalicelib.store.ledger import Claim, LedgerEntry, claimed
+from chalicelib.store.values import int_or_none
 
 _FLOOR_ATTEMPTS = 5
 
@@ -168,15 +169,9 @@ class DynamoMoneyStore:
             Account.sealed_balance_cents.set(balance)], joined)
 
     def commit_hold(self, read: Funds, held_cents: int, joined: Sequence[JoinedWrite] = ()) -> None:
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.update(Account(read.account_id), condition=Account.version == read.version,
-                          actions=[Account.held_cents.set(held_cents), Account.version.set(read.version + 1),
-                                   Account.spendable_cents.set(read.balance_cents - held_cents)])
-                for write in joined:
-                    write(tx)
-        except TransactWriteError as exc:
-            raise _refused(exc) from exc
+        self._transact(Account(read.account_id), (), Account.version == read.version, [
+            Account.held_cents.set(held_cents), Account.version.set(read.version + 1),
+            Account.spendable_cents.set(read.balance_cents - held_cents)], joined)
 
     def entries(self, account_id: str, *, after_seq: int = 0, up_to: int | None = None, limit: int = 100,
                 newest_first: bool = True) -> list[Entry]:
@@ -193,11 +188,12 @@ class DynamoMoneyStore:
 
     def _transact(self, account: Account, entries: Sequence[tuple[Entry, str]], condition: Condition,
                   actions: list[Action], joined: Sequence[JoinedWrite]) -> None:
-        """One transaction: the account update, then each entry and its claim, then the joined writes."""
+        """One transaction: the account update, then each entry and its claim (none for a hold), then the joined
+        writes."""
+        due = _due_for_reconcile(entries[0][0]) if entries else []
         try:
             with TransactWrite(connection=connection()) as tx:
-                tx.update(account, actions=[*actions, *_due_for_reconcile(entries[0][0])], condition=condition,
-                          return_values=ALL_OLD)
+                tx.update(account, actions=[*actions, *due], condition=condition, return_values=ALL_OLD)
                 for entry, claim_key in entries:
                     tx.save(LedgerEntry(entry.account_id, entry.seq, entry_id=entry.entry_id,
                                         amount_cents=entry.amount_cents,
@@ -276,22 +272,18 @@ def funds_of(account: Any) -> Funds:
     return Funds(account_id=account.account_id, status=AccountStatus(account.status),
                  balance_cents=int(account.balance_cents), held_cents=int(account.held_cents),
                  version=int(account.version), ledger_seq=int(account.ledger_seq),
-                 spendable_cents=_int_or_none(account.spendable_cents),
-                 ledger_floor=_int_or_none(account.ledger_floor), credit_last=_int_or_none(account.credit_last),
-                 sealed_seq=_int_or_none(account.sealed_seq), sealed_count=_int_or_none(account.sealed_count),
-                 sealed_balance_cents=_int_or_none(account.sealed_balance_cents),
+                 spendable_cents=int_or_none(account.spendable_cents),
+                 ledger_floor=int_or_none(account.ledger_floor), credit_last=int_or_none(account.credit_last),
+                 sealed_seq=int_or_none(account.sealed_seq), sealed_count=int_or_none(account.sealed_count),
+                 sealed_balance_cents=int_or_none(account.sealed_balance_cents),
                  balance_events=bool(account.webhook_url)
                  and EventType.BALANCE_CHANGED in stored_event_types(account.webhook_events))
 
 
 def entry_of(row: LedgerEntry) -> Entry:
     return Entry(account_id=row.account_id, seq=int(row.seq), entry_id=row.entry_id,
-                 amount_cents=int(row.amount_cents), balance_after_cents=_int_or_none(row.balance_after_cents),
+                 amount_cents=int(row.amount_cents), balance_after_cents=int_or_none(row.balance_after_cents),
                  kind=LedgerKind(row.kind), cause_id=row.cause_id, created_at=float(row.created_at), memo=row.memo)
-
-
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None else int(value)
 
 
 def _refused(exc: TransactWriteError) -> CommitRefused:

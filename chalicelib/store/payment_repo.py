@@ -21,6 +21,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.payments import PaymentRecord, PayoutFigures, RefundRequest, RefundStatus, TopUp, TopUpStatus
 from chalicelib.store import payments as rows
 from chalicelib.store.base import JoinedWrite
+from chalicelib.store.values import int_or_none
 
 T = TypeVar("T")
 
@@ -133,7 +134,7 @@ def topup_of(row: rows.TopUp) -> TopUp:
                  currency=row.currency, status=TopUpStatus(row.status), created_at=float(row.created_at),
                  payment_method_id=row.payment_method_id, payment_intent_id=row.payment_intent_id,
                  refunded_cents=int(row.refunded_cents or 0), disputed_cents=int(row.disputed_cents or 0),
-                 fee_cents=_int_or_none(row.fee_cents), fee_withheld_cents=int(row.fee_withheld_cents or 0),
+                 fee_cents=int_or_none(row.fee_cents), fee_withheld_cents=int(row.fee_withheld_cents or 0),
                  credited_at=_float_or_none(row.credited_at))
 
 
@@ -288,10 +289,6 @@ def _unless_refused(write: Callable[[], object]) -> bool:
             raise
         return False
     return True
-
-
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None else int(value)
 
 
 def _float_or_none(value: Any) -> float | None:

@@ -46,6 +46,11 @@ def read(cls: type[V], model: type[Model], hash_key: Any, range_key: Any = None,
         return None
 
 
+def int_or_none(value: Any) -> int | None:
+    """A number attribute as an int (PynamoDB reads back what was written: an int, a float or a Decimal), or None."""
+    return None if value is None else int(value)
+
+
 def row_of(model: type[M], value: Any) -> M:
     """A row of `model` holding the value's fields (those the model has; None ones left to the model's default)."""
     attributes = model.get_attributes()
