@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.exceptions import UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -65,13 +66,22 @@ def open_connection(connection_id: str, endpoint: str, now: float, expires_at: f
                    awaiting=_AWAITING).save()
 
 
-def keep_for_account(connection_id: str, endpoint: str, account_id: str, token_hash: str, now: float,
-                     expires_at: float) -> None:
+def keep_for_account(connection_id: str, endpoint: str, account_id: str, token_hash: str, expires_at: float) -> bool:
     """The connection is the account's from now on, and the account's hint says a page may be listening until
-    `expires_at` (an SMS looks its connections up only before then)."""
-    LiveConnection(connection_id, endpoint=endpoint, created_at=now, expires_at=_at(expires_at),
-                   account_id=account_id, token_hash=token_hash).save()
+    `expires_at` (an SMS looks its connections up only before then). False when the connection is already gone
+    (disconnected, or closed by the silent-socket sweep while it authenticated): nothing is written back."""
+    try:
+        LiveConnection(connection_id).update(
+            actions=[LiveConnection.endpoint.set(endpoint), LiveConnection.expires_at.set(_at(expires_at)),
+                     LiveConnection.account_id.set(account_id), LiveConnection.token_hash.set(token_hash),
+                     LiveConnection.awaiting.remove()],
+            condition=LiveConnection.connection_id.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
     Account(account_id).update(actions=[Account.live_until.set(expires_at)], condition=Account.account_id.exists())
+    return True
 
 
 def listeners_of(account_id: str, now: float) -> list[Listener]:

@@ -223,6 +223,18 @@ def test_disconnect__the_connection_is_forgotten(desk, sockets):
     assert _rows() == []
 
 
+def test_receive__a_socket_that_closed_while_it_authenticated_is_not_brought_back(desk, sockets):
+    # Given a page whose socket connected, then closed (disconnect, or the silent-socket sweep) before its auth landed
+    user = desk.account(1000)
+    live = _live(desk, sockets)
+    assert live.connect("gone", ENDPOINT, PAGE_ORIGIN)
+    live.disconnect("gone")
+    # When its auth message is handled after that
+    live.receive("gone", ENDPOINT, json.dumps({"action": "auth", "token": _token(desk, user)}), "::1", binary=False)
+    # Then no connection row comes back (pushes would go to a dead socket for hours), and nothing is told
+    assert _rows() == [] and sockets.posted == []
+
+
 def test_live_sockets__threads_pushing_at_once_share_one_client_per_endpoint(monkeypatch):
     # Given a management API whose clients take a moment to build (botocore loads its service model)
     built: list[str] = []

@@ -99,8 +99,9 @@ class LiveUpdates:
             self._refuse(endpoint, connection_id, refused)
             return
         now = self.clock.now()
-        live_store.keep_for_account(connection_id, endpoint, principal.account.account_id, principal.token_hash, now,
-                                    now + CONNECTION_SECONDS)
+        if not live_store.keep_for_account(connection_id, endpoint, principal.account.account_id,
+                                           principal.token_hash, now + CONNECTION_SECONDS):
+            return  # the socket closed while it authenticated: nothing to tell, nothing kept
         self._send(endpoint, connection_id, {"type": "ready"})
 
     def disconnect(self, connection_id: str) -> None:
