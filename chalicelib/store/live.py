@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import DeleteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -94,6 +94,18 @@ def silent_since(before: float, limit: int) -> list[Listener]:
     """Sockets that connected before `before` and still have not authenticated (oldest first)."""
     return [Listener(c.connection_id, c.endpoint) for c in LiveConnection.awaiting_auth.query(
         _AWAITING, LiveConnection.created_at < before, limit=limit)]
+
+
+def forget_if_silent(connection_id: str) -> bool:
+    """Forget the connection if it still has not authenticated (read consistently, in the delete's condition: the
+    sweep's index may be a moment behind an auth); whether it was."""
+    try:
+        LiveConnection(connection_id).delete(condition=LiveConnection.awaiting.exists())
+    except DeleteError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def forget(connection_id: str) -> None:

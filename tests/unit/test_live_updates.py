@@ -16,8 +16,9 @@ from chalicelib.providers.live_sockets import ConnectionGone, LiveSockets
 from chalicelib.services.accounts.sessions import Credentials
 from chalicelib.services.platform.live_updates import AUTH_SECONDS, LiveUpdates
 from chalicelib.services.platform.rate_limit import FAILED_CREDENTIALS, RateLimiter
+from chalicelib.store import live as live_store
 from chalicelib.store.accounts import Account
-from chalicelib.store.live import LiveConnection
+from chalicelib.store.live import Listener, LiveConnection
 from tests.unit.activation_support import CODE_SMS, Desk
 from tests.unit.dynamo_calls import count_dynamodb_calls
 
@@ -213,6 +214,20 @@ def test_close_silent__a_socket_that_never_authenticates_is_closed_after_auth_se
     # Then only the silent one is closed and forgotten
     assert (closed, sockets.closed) == (1, ["silent"])
     assert [r["connection_id"] for r in _rows()] == ["fresh", "page"]
+
+
+def test_close_silent__a_socket_that_authenticated_after_the_sweep_listed_it_stays_open(desk, sockets, monkeypatch):
+    # Given a socket the sweep's index still lists as silent (an index is a moment behind) that has just authenticated
+    user = desk.account(1000)
+    live = _live(desk, sockets)
+    _signed_in(live, desk, user, "page")
+    desk.clock.advance(AUTH_SECONDS + 1)
+    monkeypatch.setattr(live_store, "silent_since", lambda before, limit: [Listener("page", ENDPOINT)])
+    # When the sweep runs
+    closed = live.close_silent()
+    # Then the page's socket is neither closed nor forgotten
+    assert (closed, sockets.closed) == (0, [])
+    assert [r["connection_id"] for r in _rows()] == ["page"]
 
 
 def test_disconnect__the_connection_is_forgotten(desk, sockets):

@@ -133,10 +133,12 @@ class LiveUpdates:
 
     def close_silent(self) -> int:
         """Close the sockets that connected more than AUTH_SECONDS ago and never authenticated; how many."""
-        silent = live_store.silent_since(self.clock.now() - AUTH_SECONDS, _SWEEP_PAGE)
-        for listener in silent:
-            self._close(listener.endpoint, listener.connection_id)
-        return len(silent)
+        closed = 0
+        for listener in live_store.silent_since(self.clock.now() - AUTH_SECONDS, _SWEEP_PAGE):
+            if live_store.forget_if_silent(listener.connection_id):  # not one that authenticated a moment ago
+                self._close_socket(listener.endpoint, listener.connection_id)
+                closed += 1
+        return closed
 
     def _refuse(self, endpoint: str, connection_id: str, refused: DomainError) -> None:
         self._send(endpoint, connection_id, {"type": "error", "code": refused.code, "message": refused.message})
@@ -154,13 +156,16 @@ class LiveUpdates:
         return False
 
     def _close(self, endpoint: str, connection_id: str) -> None:
+        self._close_socket(endpoint, connection_id)
+        live_store.forget(connection_id)
+
+    def _close_socket(self, endpoint: str, connection_id: str) -> None:
         try:
             self.sockets.close(endpoint, connection_id)
         except ConnectionGone:
             pass
         except Exception:  # the gateway's own idle timeout closes it in the end
             logger.warning("live socket not closed", exc_info=True)
-        live_store.forget(connection_id)
 
 
 def _still_signed_in(account: Listening, credential: Credential, now: float) -> bool:
