@@ -1,14 +1,21 @@
 """REST v1 for the owner's own security: change the password while signed in, list and end sessions."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint, Response
 
 from chalicelib import wiring
-from chalicelib.api import account_views as views
 from chalicelib.api import accounts, fields
 from chalicelib.api.kit import RestRoutes
+from chalicelib.api.lazy import lazy_module
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
+
+if TYPE_CHECKING:  # loads with the first request that needs it, not with the app (api/lazy.py)
+    from chalicelib.api import account_views as views
+else:
+    views = lazy_module("chalicelib.api.account_views")
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)

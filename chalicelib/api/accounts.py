@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint, Response
 
 from chalicelib import wiring
-from chalicelib.api import account_views as views
 from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
 from chalicelib.api.lazy import lazy_module
@@ -17,13 +16,15 @@ from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.scopes import DEFAULT_SCOPES, Need, Scope, parse_scopes
 from chalicelib.domain.webhook_events import parse_event_types
 
-if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
+if TYPE_CHECKING:  # these load with the first request that needs them, not with the app (api/lazy.py)
+    from chalicelib.api import account_views as views
     from chalicelib.services.accounts import two_factor, webhook_settings
     from chalicelib.services.accounts.authn import Principal
     from chalicelib.services.accounts.sessions import IssuedSession
     from chalicelib.services.accounts.webhook_settings import WebhookSetting
 else:
     two_factor = lazy_module("chalicelib.services.accounts.two_factor")
+    views = lazy_module("chalicelib.api.account_views")
     webhook_settings = lazy_module("chalicelib.services.accounts.webhook_settings")
 
 bp = Blueprint(__name__)

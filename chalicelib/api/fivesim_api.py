@@ -51,9 +51,8 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint, Response
 
 from chalicelib import wiring
-from chalicelib.api import fields, fivesim_hosting
+from chalicelib.api import fields
 from chalicelib.api.fields import digits
-from chalicelib.api.handler_protocol import Major, dumps
 from chalicelib.api.kit import RestRoutes
 from chalicelib.api.lazy import lazy_module
 from chalicelib.domain import errors as e
@@ -68,10 +67,14 @@ from chalicelib.domain.partner_codes import country_for_word, country_word, prod
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
 
-if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
+if TYPE_CHECKING:  # these load with the first 5sim request that needs them, not with the app (api/lazy.py)
+    from chalicelib.api import fivesim_hosting
+    from chalicelib.api import handler_protocol as p
     from chalicelib.services.money import history
     from chalicelib.services.platform import rate_limit, runtime_settings
 else:
+    fivesim_hosting = lazy_module("chalicelib.api.fivesim_hosting")
+    p = lazy_module("chalicelib.api.handler_protocol")  # its money in major units (Major) and JSON writer
     history = lazy_module("chalicelib.services.money.history")
     rate_limit = lazy_module("chalicelib.services.platform.rate_limit")
     runtime_settings = lazy_module("chalicelib.services.platform.runtime_settings")
@@ -129,7 +132,7 @@ def route(path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             try:
                 if runtime_settings.maintenance().on:
                     return _text(503, "server offline", {"Retry-After": "300"})
-                return Response(body=dumps(view(**params)), headers={"Content-Type": "application/json"})
+                return Response(body=p.dumps(view(**params)), headers={"Content-Type": "application/json"})
             except (_Refused, fivesim_hosting.HostingRefused) as refusal:
                 return _text(refusal.status, refusal.text)
             except e.DomainError as error:
@@ -165,7 +168,7 @@ def guest_products(country: str, operator: str) -> dict[str, Any]:
         product = product_word(item.service)
         qty[product] = qty.get(product, 0) + item.available
         price[product] = min(price.get(product, item.price_cents), item.price_cents)
-    return {product: {"Category": "activation", "Qty": qty[product], "Price": Major(price[product])}
+    return {product: {"Category": "activation", "Qty": qty[product], "Price": p.Major(price[product])}
             for product in qty}
 
 
@@ -183,7 +186,7 @@ def guest_prices() -> dict[str, Any]:
         outer, inner = product_word(item.service), country_word(item.country)
         if not by_product:
             outer, inner = inner, outer
-        row: dict[str, Any] = {"cost": Major(item.price_cents), "count": item.available}
+        row: dict[str, Any] = {"cost": p.Major(item.price_cents), "count": item.available}
         if item.rates.day.percent is not None:
             row["rate"] = item.rates.day.percent
         table.setdefault(outer, {}).setdefault(inner, {})[item.operator] = row
@@ -203,7 +206,7 @@ def profile() -> dict[str, Any]:
     return {
         # 5sim ids are numbers and ours are strings: a stable 48-bit number derived from the account id.
         "id": int(sha256_hex(account.account_id)[:12], 16), "email": account.email, "vendor": "",
-        "default_forwarding_number": "", "balance": Major(balance - held), "frozen_balance": Major(held),
+        "default_forwarding_number": "", "balance": p.Major(balance - held), "frozen_balance": p.Major(held),
         # 5sim's rating is how many orders may be open at once (new users 8, at most 96); we limit no one, so
         # everyone has 5sim's maximum.
         "rating": RATING,
@@ -237,7 +240,7 @@ def payment_history() -> dict[str, Any]:
     kinds = sorted({str(entry.kind) for entry in entries})
     return {
         "Data": [{"ID": int(entry.seq), "TypeName": entry.kind, "ProviderName": "sms-rooms",
-                  "Amount": Major(int(entry.amount_cents)), "Balance": Major(int(entry.balance_after_cents)),
+                  "Amount": p.Major(int(entry.amount_cents)), "Balance": p.Major(int(entry.balance_after_cents)),
                   "CreatedAt": iso(float(entry.created_at))} for entry in entries],
         "PaymentTypes": [{"Name": kind} for kind in kinds], "PaymentProviders": [{"Name": "sms-rooms"}],
         "Total": offset + len(entries) + (limit if more else 0),
@@ -321,7 +324,7 @@ def sms_inbox(order_id: str) -> dict[str, Any]:
 def _order(a: Activation) -> dict[str, Any]:
     return {
         "id": int(a.activation_id), "phone": f"+{a.phone}" if a.phone else "", "operator": a.operator or "any",
-        "product": product_word(a.service), "price": Major(int(a.price_cents)),
+        "product": product_word(a.service), "price": p.Major(int(a.price_cents)),
         "status": _STATUSES[ActivationStatus(a.status)], "expires": iso(float(a.expires_at)),
         "sms": [{"created_at": iso(float(m.received_at)), "date": iso(float(m.received_at)), "sender": "",
                  "text": m.text, "code": m.code or ""} for m in a.sms],

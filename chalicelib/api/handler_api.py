@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chalice import Blueprint, Response
 
 from chalicelib import wiring
-from chalicelib.api import handler_protocol as p
-from chalicelib.api import handler_rent
 from chalicelib.api.kit import RestRoutes
 from chalicelib.api.lazy import lazy_module
 from chalicelib.config import get_settings
@@ -32,9 +30,13 @@ from chalicelib.domain.money import currency_numeric
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
 
-if TYPE_CHECKING:  # the store and services load with the first request that needs them (api/lazy.py)
+if TYPE_CHECKING:  # the protocol, the store and services load with the first handler request (api/lazy.py)
+    from chalicelib.api import handler_protocol as p
+    from chalicelib.api import handler_rent
     from chalicelib.services.platform import rate_limit, runtime_settings
 else:
+    p = lazy_module("chalicelib.api.handler_protocol")
+    handler_rent = lazy_module("chalicelib.api.handler_rent")  # with the rentals' rules, on the first rent action
     rate_limit = lazy_module("chalicelib.services.platform.rate_limit")
     runtime_settings = lazy_module("chalicelib.services.platform.runtime_settings")
 
@@ -48,7 +50,7 @@ CONTENT_TYPES = ["*/*"]
 bp = Blueprint(__name__)
 _http = RestRoutes(bp)  # for the request and the caller's IP; errors are answered below, never as JSON envelopes
 
-Action = Callable[[Account, Mapping[str, str]], p.Reply]
+Action = Callable[[Account, Mapping[str, str]], "p.Reply"]
 T = TypeVar("T")
 
 
@@ -68,7 +70,7 @@ def _answer() -> p.Reply:
         rate_limit.admit_request(wiring.rate_limiter(), api_key, _http.client_ip())
         principal = _http.caller(api_key)
         name = params.get("action", "").strip()
-        action = _ACTIONS.get(name)
+        action = _ACTIONS.get(name) or handler_rent.ACTIONS.get(name)  # the rent API: protocols.md §5
         if action is None:
             return p.text(p.BAD_ACTION)
         return action(principal.require(need_of(f"handler:{name}")).account, params)
@@ -221,7 +223,6 @@ _ACTIONS: dict[str, Action] = {
     "getStatusV2": get_status_v2,
     "getFullSms": get_full_sms,
     "getActiveActivations": get_active_activations,
-    **handler_rent.ACTIONS,  # the rent API (protocols.md §5)
     "checkExtraActivation": check_extra_activation,
     "getMultiServiceNumber": get_multi_service_number,
     "getExtraActivation": get_extra_activation,

@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 from chalice import Blueprint, Response
 
 from chalicelib import wiring
-from chalicelib.api import account_views as views
 from chalicelib.api import activations as activation_routes
 from chalicelib.api import fields
 from chalicelib.api import money as money_routes
@@ -24,10 +23,11 @@ from chalicelib.api.lazy import lazy_module
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.clock import iso
-from chalicelib.domain.csv_export import csv_text
 from chalicelib.domain.errors import InvalidInput
 
-if TYPE_CHECKING:  # the service loads with the first request that needs it (api/lazy.py)
+if TYPE_CHECKING:  # these load with the first request that needs them, not with the app (api/lazy.py)
+    from chalicelib.api import account_views as views
+    from chalicelib.domain import csv_export
     from chalicelib.services.money import history, payment_history
     from chalicelib.services.money.history import HistoryFilter, HistoryPage
     from chalicelib.services.money.payment_history import PaymentFilter, PaymentRow
@@ -35,8 +35,10 @@ if TYPE_CHECKING:  # the service loads with the first request that needs it (api
     from chalicelib.store.ledger import LedgerEntry
     from chalicelib.store.runtime import ActivityEntry
 else:
+    csv_export = lazy_module("chalicelib.domain.csv_export")
     history = lazy_module("chalicelib.services.money.history")
     payment_history = lazy_module("chalicelib.services.money.payment_history")
+    views = lazy_module("chalicelib.api.account_views")
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
@@ -134,7 +136,7 @@ def _export(name: str, query: Mapping[str, str], read: Callable[[str | None], Hi
             row: Callable[[Any], list[Any]]) -> Response:
     cursor = query.get("cursor") or None
     rows, next_cursor = history.export_rows(read, row, cursor)
-    body = csv_text(header, rows)
+    body = csv_export.csv_text(header, rows)
     if cursor is not None:
         body = body.split("\r\n", 1)[1]  # a continuation: the header line came with the first part
     headers = {**_CSV_HEADERS, "Content-Disposition": f'attachment; filename="{name}.csv"'}

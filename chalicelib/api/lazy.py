@@ -1,5 +1,6 @@
-"""Service modules a route module names at its top but loads on first use, so a cold start loads only what its
-first request needs (a Lambda container that only ever serves orders never loads payments or sign-in).
+"""Modules a route module names at its top but loads on first use (services, and the domain rules or protocol
+helpers only some of its routes use), so a cold start loads only what its first request needs (a Lambda container
+that only ever serves orders never loads payments, rentals, the handler protocol or sign-in).
 
     if TYPE_CHECKING:
         from chalicelib.services.money import payments

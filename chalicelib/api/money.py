@@ -13,15 +13,17 @@ from chalicelib.api.lazy import lazy_module
 from chalicelib.config import get_settings
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.domain.payments import PaymentRecord, RefundRequest, TopUp
 from chalicelib.observability import logger
 
-if TYPE_CHECKING:  # the services load with the first request that needs them (api/lazy.py)
+if TYPE_CHECKING:  # these load with the first request that needs them, not with the app (api/lazy.py)
+    from chalicelib.domain import payments
+    from chalicelib.domain.payments import PaymentRecord, RefundRequest, TopUp
     from chalicelib.providers import stripe_gateway
     from chalicelib.services.money import history
     from chalicelib.services.money.payment_history import PaymentRow
 else:
     history = lazy_module("chalicelib.services.money.history")
+    payments = lazy_module("chalicelib.domain.payments")
     stripe_gateway = lazy_module("chalicelib.providers.stripe_gateway")
 
 bp = Blueprint(__name__)
@@ -110,9 +112,9 @@ def list_refund_requests() -> dict[str, Any]:
 
 def payment_view(row: PaymentRow) -> dict[str, Any]:
     """A row of the payments page (GET /v1/payments, api/history.py) as the API shows it."""
-    if isinstance(row.item, TopUp):
+    if isinstance(row.item, payments.TopUp):
         return _top_up_item(row.item)
-    if isinstance(row.item, RefundRequest):
+    if isinstance(row.item, payments.RefundRequest):
         return _refund_request_item(row.item)
     return _record_item(row.item)
 

@@ -10,18 +10,23 @@ the number it just issued is visible (SMS within milliseconds, an index that is 
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from chalicelib import wiring
 from chalicelib.api.fields import checked_text, json_object
 from chalicelib.api.kit import RestRoutes
+from chalicelib.api.lazy import lazy_module
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import InvalidInput, NotFound, Unauthenticated
 from chalicelib.domain.ids import is_identifier
-from chalicelib.domain.push_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, PushRefused, check_push
 from chalicelib.observability import logger
+
+if TYPE_CHECKING:  # loads with the first push, not with the app (api/lazy.py)
+    from chalicelib.domain import push_signature
+else:
+    push_signature = lazy_module("chalicelib.domain.push_signature")
 
 _MAX_TEXT = 2000
 
@@ -48,10 +53,11 @@ def _check_signature(name: str, raw: bytes) -> None:
     headers: Any = v1.request.headers or {}
     partner = next((p for p in settings.partners if p.name == name), None)
     try:
-        check_push(partner.push_secrets if partner else (), str(headers.get(TIMESTAMP_HEADER.lower()) or ""),
-                   str(headers.get(SIGNATURE_HEADER.lower()) or ""), raw, now=wiring.clock().now(),
-                   tolerance_seconds=settings.partner_push_tolerance_seconds)
-    except PushRefused as refused:
+        push_signature.check_push(partner.push_secrets if partner else (),
+                                  str(headers.get(push_signature.TIMESTAMP_HEADER.lower()) or ""),
+                                  str(headers.get(push_signature.SIGNATURE_HEADER.lower()) or ""), raw,
+                                  now=wiring.clock().now(), tolerance_seconds=settings.partner_push_tolerance_seconds)
+    except push_signature.PushRefused as refused:
         logger.warning("partner push refused", extra={"partner": ascii(name)[:64], "reason": str(refused)})
         raise Unauthenticated("The push signature does not match.", code="BAD_SIGNATURE") from None
 

@@ -1,18 +1,23 @@
 """REST v1 for rentals (numbers held for hours to weeks): thin translations to services/rentals."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
 from chalicelib import wiring
 from chalicelib.api import fields
 from chalicelib.api.kit import RestRoutes
+from chalicelib.api.lazy import lazy_module
 from chalicelib.config import get_settings
 from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import InvalidInput, NotFound
-from chalicelib.domain.rental import Rental, RentalSms
-from chalicelib.domain.rental_state import ANY_SERVICE, MAX_LIST_LIMIT, MAX_RENT_HOURS, MIN_RENT_HOURS, RentRequest
+
+if TYPE_CHECKING:  # the rentals' rules load with the first rental request, not with the app (api/lazy.py)
+    from chalicelib.domain import rental_state
+    from chalicelib.domain.rental import Rental, RentalSms
+else:
+    rental_state = lazy_module("chalicelib.domain.rental_state")
 
 bp = Blueprint(__name__)
 v1 = RestRoutes(bp)
@@ -25,7 +30,7 @@ def rent_prices() -> dict[str, Any]:
     v1.principal()
     query: Any = v1.request.query_params or {}
     country = _required(fields.query_integer(query, "country", maximum=10_000), "country")
-    hours = _hours(fields.query_integer(query, "hours", minimum=MIN_RENT_HOURS, maximum=MAX_RENT_HOURS))
+    hours = _hours_in_query(query)
     operator = query.get("operator") or None
     prices = wiring.rentals().prices(country, hours, operator)
     return {"country": country, "hours": hours, "cancel_refund_seconds": _cancel_window(), "items": [
@@ -36,11 +41,13 @@ def rent_prices() -> dict[str, Any]:
 def rent_number() -> Response:
     principal = v1.principal()
     body = v1.json_body()
-    request = RentRequest(service=fields.text(body, "service", max_length=16, required=False) or ANY_SERVICE,
-                          country=fields.required_integer(body, "country", minimum=0, maximum=10_000),
-                          hours=_hours(fields.integer(body, "hours", minimum=MIN_RENT_HOURS, maximum=MAX_RENT_HOURS)),
-                          operator=fields.optional_text(body, "operator", max_length=32),
-                          max_price_cents=fields.integer(body, "max_price_cents", minimum=1, required=False))
+    service = fields.text(body, "service", max_length=16, required=False) or rental_state.ANY_SERVICE
+    request = rental_state.RentRequest(service=service,
+                                       country=fields.required_integer(body, "country", minimum=0, maximum=10_000),
+                                       hours=_hours_in_body(body),
+                                       operator=fields.optional_text(body, "operator", max_length=32),
+                                       max_price_cents=fields.integer(body, "max_price_cents", minimum=1,
+                                                                      required=False))
     headers: Any = v1.request.headers or {}
     rental = wiring.rentals().rent(principal.account, request, headers.get("idempotency-key"))
     return Response(body=view(rental), status_code=201)
@@ -50,7 +57,7 @@ def rent_number() -> Response:
 def list_rentals() -> dict[str, Any]:
     account_id = v1.principal().account.account_id
     query: Any = v1.request.query_params or {}
-    limit = fields.query_integer(query, "limit", minimum=1, maximum=MAX_LIST_LIMIT) or 20
+    limit = fields.query_integer(query, "limit", minimum=1, maximum=rental_state.MAX_LIST_LIMIT) or 20
     before = fields.query_integer(query, "cursor", minimum=1)
     found = wiring.rentals().list_for_account(account_id, limit, before)
     cursor = str(int(found[-1].rental_id)) if len(found) == limit else None
@@ -79,14 +86,14 @@ def rental_sms(rental_id: str) -> dict[str, Any]:
 def extension_price(rental_id: str) -> dict[str, Any]:
     account_id = v1.principal().account.account_id
     query: Any = v1.request.query_params or {}
-    hours = _hours(fields.query_integer(query, "hours", minimum=MIN_RENT_HOURS, maximum=MAX_RENT_HOURS))
+    hours = _hours_in_query(query)
     return {"hours": hours, "price_cents": wiring.rentals().extension_price(account_id, _rental_id(rental_id), hours)}
 
 
 @v1.route("/v1/rentals/{rental_id}/extend", methods=["POST"])
 def extend_rental(rental_id: str) -> dict[str, Any]:
     account_id = v1.principal().account.account_id
-    hours = _hours(fields.integer(v1.json_body(), "hours", minimum=MIN_RENT_HOURS, maximum=MAX_RENT_HOURS))
+    hours = _hours_in_body(v1.json_body())
     return view(wiring.rentals().extend(account_id, _rental_id(rental_id), hours))
 
 
@@ -124,9 +131,20 @@ def sms_view(sms: RentalSms) -> dict[str, Any]:
             "received_at": iso(float(sms.received_at))}
 
 
+def _hours_in_query(query: Any) -> int:
+    return _hours(fields.query_integer(query, "hours", minimum=rental_state.MIN_RENT_HOURS,
+                                       maximum=rental_state.MAX_RENT_HOURS))
+
+
+def _hours_in_body(body: dict[str, Any]) -> int:
+    return _hours(fields.integer(body, "hours", minimum=rental_state.MIN_RENT_HOURS,
+                                 maximum=rental_state.MAX_RENT_HOURS))
+
+
 def _hours(value: int | None) -> int:
     if value is None:
-        raise InvalidInput(f"'hours' is required: {MIN_RENT_HOURS} to {MAX_RENT_HOURS}.", details={"field": "hours"})
+        raise InvalidInput(f"'hours' is required: {rental_state.MIN_RENT_HOURS} to {rental_state.MAX_RENT_HOURS}.",
+                           details={"field": "hours"})
     return value  # its range is the service's to judge (INVALID_TIME), the same for every adapter
 
 

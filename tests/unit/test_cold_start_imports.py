@@ -1,6 +1,8 @@
 """A cold API container loads what its route table needs and nothing else: importing app.py registers every route,
 schedule and middleware, and leaves every service, every store model, PynamoDB and botocore unloaded; the first
-request that passes authentication, the rate limit or an order loads them (api/lazy.py, store/binding.py)."""
+request that passes authentication, the rate limit or an order loads them (api/lazy.py, store/binding.py).
+Of the domain, only the rules a REST order uses anyway are loaded; another route's rules (payments, rentals, CSV,
+push signatures) and protocol helpers (the handler protocol, 5sim hosting, account views) wait for their request."""
 from __future__ import annotations
 
 import json
@@ -19,16 +21,30 @@ def loaded(prefix):
 print(json.dumps({"services": loaded("chalicelib.services."), "store": loaded("chalicelib.store."),
                   "providers": loaded("chalicelib.providers."), "libraries": loaded("pynamodb.") + loaded("botocore.")
                   + loaded("boto3.") + loaded("requests.") + loaded("stripe."),
+                  "domain": loaded("chalicelib.domain."),
+                  "api_helpers": [name for name in loaded("chalicelib.api.") if not hasattr(sys.modules[name], "bp")],
                   "routes": len(app.app.routes), "schedules": len(app.app.event_sources)}))
 '''
+
+# The domain modules a REST order (POST /v1/activations) loads whatever app.py imports: its own rules and those of
+# the services it calls. Any other domain module a route module needs is loaded by that route's first request.
+_ORDER_DOMAIN = {"accounts", "activation", "activation_state", "activation_status", "catalog_data", "clock", "errors",
+                 "ids", "money", "partner_codes", "public_address", "refund_policy", "scopes", "webhook_events"}
+# What every request passes through before its route: the middleware and the route kit with its field parsers.
+_REQUEST_MACHINERY = {"errors", "fields", "kit", "lazy", "middleware", "settings_gate"}
+
+
+def _loaded_by_import() -> dict:
+    # A fresh interpreter, as a cold Lambda container, imports the API module
+    out = subprocess.run([sys.executable, "-c", _LOADED_BY_IMPORT], cwd=ROOT, capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_import_app__loads_the_route_table_and_no_service_store_or_sdk():
     # Given a fresh interpreter, as a cold Lambda container
     # When it imports the API module
-    out = subprocess.run([sys.executable, "-c", _LOADED_BY_IMPORT], cwd=ROOT, capture_output=True, text=True,
-                         check=True)
-    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    loaded = _loaded_by_import()
     # Then every route and schedule is registered
     assert loaded["routes"] > 50 and loaded["schedules"] > 5
     # And nothing a request does is loaded yet: no service, no model but the binding, no partner, no SDK
@@ -36,3 +52,10 @@ def test_import_app__loads_the_route_table_and_no_service_store_or_sdk():
     assert loaded["store"] == ["chalicelib.store.binding"]
     assert loaded["providers"] == []
     assert loaded["libraries"] == []
+    # And of the domain only what an order uses anyway; of the API the route modules and the request machinery
+    assert _beyond(loaded["domain"], "chalicelib.domain", _ORDER_DOMAIN) == []
+    assert _beyond(loaded["api_helpers"], "chalicelib.api", _REQUEST_MACHINERY) == []
+
+
+def _beyond(modules: list[str], package: str, allowed: set[str]) -> list[str]:
+    return sorted(set(modules) - {f"{package}.{name}" for name in allowed})
