@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import http.client
 import socket
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from chalicelib.domain.public_address import IpAddress, UnsafeHost, host_address, is_public, refuse_local_name
+from chalicelib.providers.tls import tls_context
 
 Resolver = Callable[[str, int], list[str]]
 _LOOPBACK_NAMES = ("localhost", "localhost.")
@@ -131,15 +131,10 @@ class _PinnedHttp(http.client.HTTPConnection):
 
 class _PinnedHttps(http.client.HTTPSConnection):
     def __init__(self, host: str, port: int, address: IpAddress, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=_tls_context())
+        super().__init__(host, port, timeout=timeout, context=tls_context())
         self.address = address
 
     def connect(self) -> None:
         raw = socket.create_connection((str(self.address), self.port), self.timeout)
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
-
-def _tls_context() -> ssl.SSLContext:
-    import certifi  # requests' CA bundle: the same trust store as every other outbound call
-
-    return ssl.create_default_context(cafile=certifi.where())
