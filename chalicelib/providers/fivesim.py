@@ -9,8 +9,6 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
 from chalicelib.config import PartnerSettings
 from chalicelib.domain.catalog_data import countries
 from chalicelib.domain.clock import Clock, SystemClock, iso
@@ -30,8 +28,8 @@ from chalicelib.providers.transport import (
     HttpPolicy,
     PartnerHttp,
     PartnerLink,
+    PartnerReply,
     balance_to_minor,
-    body_text,
     cost_to_minor,
     garbage,
     minor_to_major,
@@ -74,7 +72,7 @@ class FiveSimPartner:
     """
 
     def __init__(self, name: str, base_url: str, api_key: str, currency: str = "RUB",
-                 session: requests.Session | None = None, breaker: CircuitBreaker | None = None, *,
+                 breaker: CircuitBreaker | None = None, *,
                  products: Mapping[str, str] = DEFAULT_PRODUCTS, countries: Mapping[int, str] = DEFAULT_COUNTRIES,
                  policy: HttpPolicy = HttpPolicy(), sleep: Callable[[float], None] = time.sleep,
                  clock: Clock | None = None, orders_page_size: int = 100, max_order_pages: int = 10) -> None:
@@ -85,7 +83,7 @@ class FiveSimPartner:
         self._products, self._countries = dict(products), dict(countries)
         self._services_by_product = {product: service for service, product in products.items()}
         self._country_ids = {country_name: country for country, country_name in countries.items()}
-        self._http = PartnerHttp(name, session, breaker or CircuitBreaker(name=name), policy, sleep)
+        self._http = PartnerHttp(name, breaker or CircuitBreaker(name=name), policy, sleep)
         self._clock = clock or SystemClock()
         self._page_size, self._max_pages = orders_page_size, max_order_pages
 
@@ -185,11 +183,11 @@ class FiveSimPartner:
     def _send(self, path: str, parse: Callable[[Any], Any], params: Mapping[str, Any] | None = None) -> Any:
         return self._http.send(self.base_url + path, self._reply_parser(parse), params=params, headers=self._headers)
 
-    def _reply_parser(self, parse: Callable[[Any], Any]) -> Callable[[requests.Response], Any]:
-        def parse_reply(response: requests.Response) -> Any:
-            text = body_text(response).strip()
-            self._raise_protocol_error(response.status_code, text.lower())
-            if response.status_code >= 400:
+    def _reply_parser(self, parse: Callable[[Any], Any]) -> Callable[[PartnerReply], Any]:
+        def parse_reply(response: PartnerReply) -> Any:
+            text = response.text.strip()
+            self._raise_protocol_error(response.status, text.lower())
+            if response.status >= 400:
                 raise garbage(self.name, text)
             return parse(json.loads(text, parse_float=Decimal))
         return parse_reply

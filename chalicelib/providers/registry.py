@@ -17,8 +17,8 @@ from chalicelib.providers.circuit import CircuitBreaker
 if TYPE_CHECKING:
     from chalicelib.providers.transport import PartnerLink
 
-# The adapter module of each protocol. Imported when the first partner of it is built: the adapters bring
-# `requests` (~90 ms), which the API's cold start does not pay for.
+# The adapter module of each protocol, imported when the first partner of it is built (by the first call that needs
+# partners), never by importing the API.
 ADAPTERS: Mapping[PartnerProtocol, str] = {
     PartnerProtocol.SMS_ACTIVATE: "chalicelib.providers.sms_activate",
     PartnerProtocol.FIVESIM: "chalicelib.providers.fivesim",

@@ -7,8 +7,6 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-import requests
-
 from chalicelib.config import PartnerSettings
 from chalicelib.observability import logger
 from chalicelib.providers.base import (
@@ -27,8 +25,8 @@ from chalicelib.providers.transport import (
     HttpPolicy,
     PartnerHttp,
     PartnerLink,
+    PartnerReply,
     balance_to_minor,
-    body_text,
     cost_to_minor,
     garbage,
     minor_to_major,
@@ -76,14 +74,14 @@ class SmsActivatePartner:
     """
 
     def __init__(self, name: str, base_url: str, api_key: str, currency: str = "USD",
-                 session: requests.Session | None = None, breaker: CircuitBreaker | None = None, *,
+                 breaker: CircuitBreaker | None = None, *,
                  policy: HttpPolicy = HttpPolicy(), sleep: Callable[[float], None] = time.sleep) -> None:
         self.name = name
         self.currency = currency
         # Partners publish either the host or the full handler URL; both are accepted.
         self.url = base_url if base_url.endswith(".php") else base_url.rstrip("/") + HANDLER_PATH
         self._api_key = api_key
-        self._http = PartnerHttp(name, session, breaker or CircuitBreaker(name=name), policy, sleep)
+        self._http = PartnerHttp(name, breaker or CircuitBreaker(name=name), policy, sleep)
         self.rentals = SmsActivateRentals(self)  # the rent API (providers/rentals.py)
 
     @property
@@ -218,12 +216,12 @@ class SmsActivatePartner:
     def _params(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         return {"api_key": self._api_key, "action": action, **params}
 
-    def _reply_parser(self, parse: Callable[[str], Any]) -> Callable[[requests.Response], Any]:
-        def parse_reply(response: requests.Response) -> Any:
+    def _reply_parser(self, parse: Callable[[str], Any]) -> Callable[[PartnerReply], Any]:
+        def parse_reply(response: PartnerReply) -> Any:
             # Tolerant in what we accept: a BOM or trailing newline from a clone is not an error.
-            text = body_text(response).lstrip("\ufeff").strip()
+            text = response.text.lstrip("\ufeff").strip()
             self._raise_protocol_error(text)
-            if response.status_code >= 400:
+            if response.status >= 400:
                 raise garbage(self.name, text)
             return parse(text)
         return parse_reply

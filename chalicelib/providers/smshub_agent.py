@@ -33,8 +33,6 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import requests
-
 from chalicelib.config import PartnerSettings
 from chalicelib.domain.catalog_data import countries
 from chalicelib.domain.money import currency_numeric, major_decimal
@@ -48,7 +46,7 @@ from chalicelib.providers.base import (
     PartnerStatus,
 )
 from chalicelib.providers.circuit import CircuitBreaker
-from chalicelib.providers.transport import HttpPolicy, PartnerHttp, PartnerLink, body_text, garbage
+from chalicelib.providers.transport import HttpPolicy, PartnerHttp, PartnerLink, PartnerReply, garbage
 
 T = TypeVar("T")
 
@@ -74,8 +72,7 @@ class SmsHubAgentPartner:
     """Rents numbers from a SIM-bank owner's agent server; its SMS reach us only by push."""
 
     def __init__(self, name: str, url: str, api_key: str, currency: str = "USD",
-                 prices: Mapping[str, int] | None = None, session: requests.Session | None = None,
-                 breaker: CircuitBreaker | None = None, *,
+                 prices: Mapping[str, int] | None = None, breaker: CircuitBreaker | None = None, *,
                  policy: HttpPolicy = HttpPolicy(), sleep: Callable[[float], None] = time.sleep,
                  countries: Mapping[int, str] = DEFAULT_COUNTRIES) -> None:
         if currency not in AGENT_CURRENCIES:
@@ -87,11 +84,11 @@ class SmsHubAgentPartner:
         self._prices = dict(prices or {})
         self._countries = dict(countries)
         self._country_ids = {word: country for country, word in countries.items()}
-        shared_session, shared_breaker = session or requests.Session(), breaker or CircuitBreaker(name=name)
-        self._http = PartnerHttp(name, shared_session, shared_breaker, policy, sleep, post_body=_json_bytes)
+        shared_breaker = breaker or CircuitBreaker(name=name)
+        self._http = PartnerHttp(name, shared_breaker, policy, sleep, post_body=_json_bytes)
         buying = dataclasses.replace(policy, read_timeout_seconds=min(policy.read_timeout_seconds,
                                                                       GET_NUMBER_DEADLINE_SECONDS))
-        self._buy_http = PartnerHttp(name, shared_session, shared_breaker, buying, sleep, post_body=_json_bytes)
+        self._buy_http = PartnerHttp(name, shared_breaker, buying, sleep, post_body=_json_bytes)
 
     @property
     def breaker(self) -> CircuitBreaker:
@@ -170,16 +167,16 @@ class SmsHubAgentPartner:
     def _body(self, action: str, **fields: Any) -> dict[str, Any]:
         return {"action": action, "key": self._api_key, **fields}
 
-    def _reply_parser(self, parse: Callable[[dict[str, Any]], T]) -> Callable[[requests.Response], T]:
-        def parse_reply(response: requests.Response) -> T:
-            text = body_text(response).lstrip("\ufeff").strip()
+    def _reply_parser(self, parse: Callable[[dict[str, Any]], T]) -> Callable[[PartnerReply], T]:
+        def parse_reply(response: PartnerReply) -> T:
+            text = response.text.lstrip("\ufeff").strip()
             reply = _object(json.loads(text, parse_float=Decimal))
             status = reply.get("status")
             if status == "NO_NUMBERS":
                 raise PartnerNoNumbers(f"{self.name}: NO_NUMBERS")
             if status == "ERROR":
                 raise PartnerRejected(f"{self.name}: {str(reply.get('error') or 'ERROR')[:200]}")
-            if status != "SUCCESS" or response.status_code >= 400:
+            if status != "SUCCESS" or response.status >= 400:
                 raise garbage(self.name, text)
             return parse(reply)
         return parse_reply

@@ -6,6 +6,7 @@ push signatures) and protocol helpers (the handler protocol, 5sim hosting, accou
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -59,3 +60,34 @@ def test_import_app__loads_the_route_table_and_no_service_store_or_sdk():
 
 def _beyond(modules: list[str], package: str, allowed: set[str]) -> list[str]:
     return sorted(set(modules) - {f"{package}.{name}" for name in allowed})
+
+
+_LOADED_BY_PARTNER_CALLS = r'''
+import json, sys
+from chalicelib import wiring
+from chalicelib.providers.base import PartnerUnavailable
+for partner in wiring.partners():
+    try:
+        partner.get_number("tg", 0, None, None)
+    except PartnerUnavailable:
+        pass
+print(json.dumps({"protocols": sorted(type(p).__name__ for p in wiring.partners()),
+                  "loaded": sorted(name for name in sys.modules if name.split(".")[0] in
+                                   ("requests", "charset_normalizer", "idna", "http.cookiejar", "netrc"))}))
+'''
+
+
+def test_partner_calls__load_no_http_library_botocore_has_not_loaded_already():
+    # Given a fresh interpreter with a partner of every protocol configured (each at a port nobody answers)
+    refused = "http://127.0.0.1:9/"
+    partners = [{"name": "activate", "protocol": "sms-activate", "base_url": refused, "api_key": "k1"},
+                {"name": "five", "protocol": "5sim", "base_url": refused, "api_key": "k2"},
+                {"name": "bank", "protocol": "smshub_agent", "base_url": refused, "api_key": "k3", "prices": {"*": 40}}]
+    env = {**os.environ, "STAGE": "local", "PARTNERS_JSON": json.dumps(partners)}
+    # When the composition root builds them and each is asked for a number, as by a cold container's first order
+    out = subprocess.run([sys.executable, "-c", _LOADED_BY_PARTNER_CALLS], cwd=ROOT, env=env, capture_output=True,
+                         text=True, check=True)
+    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    # Then every protocol's adapter was built and called over urllib3 alone: requests and what it brings stay unloaded
+    assert loaded["protocols"] == ["FiveSimPartner", "SmsActivatePartner", "SmsHubAgentPartner"]
+    assert loaded["loaded"] == []
