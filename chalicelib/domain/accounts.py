@@ -4,6 +4,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from chalicelib.domain.errors import AccountBlocked, AccountInactive, AccountRestricted, AccountUnverified
+
 
 class AccountStatus(enum.StrEnum):
     UNVERIFIED = "unverified"
@@ -81,3 +83,17 @@ class Account:
     def available_cents(self) -> int:
         """What may be spent or withdrawn: the balance less what pending refund requests hold."""
         return self.balance_cents - self.held_cents
+
+
+def require_can_spend(account: Account) -> None:
+    """Ordering, renting and top-ups call this first: raises AccountUnverified (403 EMAIL_NOT_VERIFIED),
+    AccountBlocked, AccountInactive (locked, deactivated) or AccountRestricted (balance below zero after a dispute)."""
+    status = account.status
+    if status == AccountStatus.UNVERIFIED:
+        raise AccountUnverified("Confirm your email address first: follow the link we sent you, or ask for a new one.")
+    if status == AccountStatus.BLOCKED:
+        raise AccountBlocked("This account is blocked.")
+    if status != AccountStatus.ACTIVE:
+        raise AccountInactive("This account cannot be used now.")
+    if account.balance_cents < 0:
+        raise AccountRestricted("Your balance is below zero after a payment dispute; top up to use the service again.")

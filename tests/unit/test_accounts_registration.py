@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.accounts import AccountStatus, LedgerKind
+from chalicelib.domain.accounts import AccountStatus, LedgerKind, require_can_spend
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import AccountRestricted, AccountUnverified, InvalidInput
 from chalicelib.services.accounts.activity import list_activity
-from chalicelib.services.accounts.registration import require_can_spend
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.store.accounts import Account, OneTimeToken
 from chalicelib.store.ledger import Claim

@@ -1,4 +1,5 @@
-"""Accounts: registration (unique email, agreement accepted), email verification, look-ups, and who may spend."""
+"""Accounts: registration (unique email, agreement accepted), email verification, look-ups (who may spend is
+`domain.accounts.require_can_spend`)."""
 from __future__ import annotations
 
 import random
@@ -8,10 +9,6 @@ from chalicelib.config import Settings
 from chalicelib.domain.accounts import Account, AccountStatus
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import (
-    AccountBlocked,
-    AccountInactive,
-    AccountRestricted,
-    AccountUnverified,
     Conflict,
     InvalidInput,
     NotFound,
@@ -28,20 +25,6 @@ from chalicelib.store import account_repo, claims, token_repo, transaction
 from chalicelib.store.token_repo import OneTimeToken
 
 _CREATE_ATTEMPTS = 5
-
-
-def require_can_spend(account: Account) -> None:
-    """Ordering and top-ups call this first: raises AccountUnverified (403 EMAIL_NOT_VERIFIED), AccountBlocked,
-    AccountInactive (locked, deactivated) or AccountRestricted (balance below zero after a dispute)."""
-    status = account.status
-    if status == AccountStatus.UNVERIFIED:
-        raise AccountUnverified("Confirm your email address first: follow the link we sent you, or ask for a new one.")
-    if status == AccountStatus.BLOCKED:
-        raise AccountBlocked("This account is blocked.")
-    if status != AccountStatus.ACTIVE:
-        raise AccountInactive("This account cannot be used now.")
-    if account.balance_cents < 0:
-        raise AccountRestricted("Your balance is below zero after a payment dispute; top up to use the service again.")
 
 
 def agreement_update_required(account: Account, current_version: str) -> bool:

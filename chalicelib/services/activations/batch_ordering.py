@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from chalicelib.domain.accounts import Account, LedgerKind
+from chalicelib.domain.accounts import Account, LedgerKind, require_can_spend
 from chalicelib.domain.activation import Activation
 from chalicelib.domain.activation_status import ActivationStatus
 from chalicelib.domain.catalog_data import service_by_code
@@ -20,7 +20,6 @@ from chalicelib.domain.errors import AlreadyApplied, Conflict, InvalidInput, NoN
 from chalicelib.domain.ids import new_numeric_id
 from chalicelib.observability import logger
 from chalicelib.providers.base import MultiServicing
-from chalicelib.services.accounts.registration import require_can_spend
 from chalicelib.services.activations.catalog import Quote
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS
 from chalicelib.services.activations.ordering import Ordering, OrderRequest

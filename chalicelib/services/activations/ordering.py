@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from chalicelib.config import Settings
-from chalicelib.domain.accounts import Account, LedgerKind
+from chalicelib.domain.accounts import Account, LedgerKind, require_can_spend
 from chalicelib.domain.activation import Activation
 from chalicelib.domain.activation_state import ActivationEvent, ActivationStatus
 from chalicelib.domain.catalog_data import country_by_id
@@ -35,7 +35,6 @@ from chalicelib.domain.partner_codes import SERVICE_CODE
 from chalicelib.domain.webhook_events import EventType
 from chalicelib.observability import logger
 from chalicelib.providers.base import Partner, PartnerNumber
-from chalicelib.services.accounts.registration import require_can_spend
 from chalicelib.services.activations.catalog import Catalog, Quote
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
 from chalicelib.services.activations.price_settings import MAX_PRICE_CENTS

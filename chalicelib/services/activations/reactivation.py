@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib.domain.accounts import Account
+from chalicelib.domain.accounts import Account, require_can_spend
 from chalicelib.domain.activation import Activation
 from chalicelib.domain.errors import PartnerError, PriceAboveMax, ReactivationUnavailable
 from chalicelib.domain.reactivation import reactivation_refusal
 from chalicelib.providers.base import PartnerNoNumbers, PartnerRejected, PartnerUnavailable, Reactivating
-from chalicelib.services.accounts.registration import require_can_spend
 from chalicelib.services.activations.catalog import Quote
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS
 from chalicelib.services.activations.ordering import Ordering, OrderRequest

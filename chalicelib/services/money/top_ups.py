@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from chalicelib.config import Settings
-from chalicelib.domain.accounts import Account
+from chalicelib.domain.accounts import Account, require_can_spend
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import AccountRestricted, Conflict, InvalidInput, PaymentError
 from chalicelib.domain.ids import new_id, sha256_hex
@@ -22,7 +22,6 @@ from chalicelib.providers.stripe_gateway import (
     SetupIntentResult,
     StripeEvent,
 )
-from chalicelib.services.accounts.registration import require_can_spend
 from chalicelib.store import account_repo, payment_repo, transaction
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from chalicelib.config import Settings
-from chalicelib.domain.accounts import Account, LedgerKind
+from chalicelib.domain.accounts import Account, LedgerKind, require_can_spend
 from chalicelib.domain.catalog_data import country_by_id, service_by_code
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import AlreadyApplied, Conflict, IllegalTransition, InvalidInput
@@ -20,7 +20,6 @@ from chalicelib.domain.money import cheapest_within
 from chalicelib.domain.rental import Rental
 from chalicelib.domain.rental_state import ANY_SERVICE, RentalEvent, RentalStatus, RentRequest, validate_hours
 from chalicelib.observability import logger
-from chalicelib.services.accounts.registration import require_can_spend
 from chalicelib.services.activations.price_settings import MAX_PRICE_CENTS
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform import idempotency
