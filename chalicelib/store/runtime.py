@@ -80,6 +80,11 @@ def cached_setting(key: str) -> str | None:
         return None
 
 
+def cached_settings(keys: tuple[str, ...]) -> dict[str, str]:
+    """The stored JSON of each of `keys` that is set (one BatchGetItem), eventually consistent."""
+    return {str(row.key): str(row.value) for row in RuntimeSetting.batch_get(list(keys))}
+
+
 def write_setting(key: str, value: str, now: float) -> None:
     RuntimeSetting(key, value=value, updated_at=now).save()
 

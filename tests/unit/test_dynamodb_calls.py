@@ -62,6 +62,23 @@ def test_http_order__at_most_four_dynamodb_calls_with_rate_limit_and_authenticat
     assert max(len(c) for c in counted) <= HTTP_ORDER_BUDGET, [c.operations for c in counted]
 
 
+def test_http_order__reads_every_operator_switch_in_one_call_when_the_cache_lapses(warm: Desk):
+    # Given a funded account's API key, used once already in this container
+    user = warm.account(10_000)
+    api_key = Credentials(warm.clock, 3600).create_api_key(user.account_id, "bot").api_key
+    with Client(app) as client:
+        assert _order(client, api_key) == 201
+        # When the container's copy of the operator switches lapses (as in a cold container) and it orders again:
+        # the maintenance gate, the markup and the price overrides each need theirs
+        runtime_settings.clear_cache()
+        with count_dynamodb_calls() as calls:
+            assert _order(client, api_key) == 201
+    # Then every switch came in one BatchGetItem, none by a GetItem of its own
+    assert calls.by_operation()["BatchGetItem"] == 1
+    assert calls.on("runtime") == []
+    assert len(calls) <= HTTP_ORDER_BUDGET + 1, calls.operations
+
+
 def test_lifecycle__each_step_within_its_dynamodb_call_budget(warm: Desk):
     # Given a funded account that ordered once in this container
     user = warm.account(10_000)

@@ -22,7 +22,7 @@ from chalicelib.store import agreement_repo, transaction
 from chalicelib.store.agreement_repo import PublishedVersion
 from chalicelib.store.runtime import read_setting, replacing_setting
 
-SCHEDULE_KEY = "agreement_versions"
+SCHEDULE_KEY = runtime_settings.AGREEMENT_SCHEDULE
 _DATA = Path(__file__).resolve().parents[2] / "data"
 
 

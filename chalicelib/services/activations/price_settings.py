@@ -10,8 +10,8 @@ from chalicelib.domain.errors import InvalidInput
 from chalicelib.services.platform import runtime_settings
 from chalicelib.store.catalog import offer_key
 
-MARKUP_KEY = "markup_percent"
-PRICE_OVERRIDES_KEY = "price_overrides"  # {"<service>#<country>": cents}
+MARKUP_KEY = runtime_settings.MARKUP
+PRICE_OVERRIDES_KEY = runtime_settings.PRICE_OVERRIDES  # {"<service>#<country>": cents}
 MAX_PRICE_CENTS = 1_000_000
 
 
