@@ -47,8 +47,7 @@ def activations_service(settings: Settings, **overrides: Any) -> Activations:
     """The facade the routes and jobs use, over this stack's partners, with some settings changed."""
     changed = dataclasses.replace(settings, **overrides)
     clock = SystemClock()
-    return wiring.build_activations(changed, build_partners(changed, clock), clock, Wallet(clock, DynamoMoneyStore()),
-                                    wiring.build_user_webhooks(changed, clock))
+    return wiring.build_activations(changed, build_partners(changed, clock), clock, Wallet(clock, DynamoMoneyStore()))
 
 
 def fresh_simulator(ctx: BenchContext) -> SimulatorControl:

@@ -29,7 +29,7 @@ def rental_calls(ctx: BenchContext) -> Table:
                                                                 for p in ctx.settings.partners))
     clock = SystemClock()
     shared = wiring.build_activations(settings, build_partners(settings, clock), clock,
-                                      Wallet(clock, DynamoMoneyStore()), wiring.build_user_webhooks(settings, clock))
+                                      Wallet(clock, DynamoMoneyStore()))
     rentals = wiring.build_rentals(settings, shared.partners, clock, shared.ordering.wallet,
                                    shared.catalog.markup_percent)
     account = funded_account(settings, 10_000_000)

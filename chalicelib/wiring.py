@@ -35,7 +35,10 @@ if TYPE_CHECKING:
     from chalicelib.services.accounts.signin import SignIn
     from chalicelib.services.accounts.webhook_settings import WebhookSettings
     from chalicelib.services.activations.agent_sms import AgentSmsDesk
+    from chalicelib.services.activations.batch_ordering import BatchOrdering
     from chalicelib.services.activations.facade import Activations
+    from chalicelib.services.activations.reactivation import Reactivations
+    from chalicelib.services.activations.sms_intake import SmsIntake
     from chalicelib.services.admin.service import AdminService
     from chalicelib.services.money.reconcile_incremental import IncrementalReconciler
     from chalicelib.services.money.refund_requests import RefundRequests
@@ -147,17 +150,15 @@ def incremental_reconciler() -> IncrementalReconciler:
 
 # Activations ----------------------------------------------------------------------------------------------------
 def build_activations(settings: Settings, partners: Sequence[Partner], clock: Clock, wallet: Wallet,
-                      webhooks: UserWebhooks, live: LiveUpdates | None = None) -> Activations:
+                      webhooks: UserWebhooks | None = None, live: LiveUpdates | None = None) -> Activations:
     """The activations facade and its parts (catalog, lifecycle, ordering, SMS intake) over the same partners;
-    SMS intake pushes to the pages that listen through `live` (by default the process's management API)."""
-    from chalicelib.services.activations.batch_ordering import BatchOrdering
+    SMS intake pushes to the pages that listen through `live` (by default the process's management API), and
+    events reach users' webhooks through `webhooks` (by default those the settings make)."""
     from chalicelib.services.activations.catalog import Catalog
     from chalicelib.services.activations.delivery_memory import DeliveryMemory
     from chalicelib.services.activations.facade import Activations
     from chalicelib.services.activations.lifecycle import Lifecycle
     from chalicelib.services.activations.ordering import Ordering
-    from chalicelib.services.activations.reactivation import Reactivations
-    from chalicelib.services.activations.sms_intake import SmsIntake
     from chalicelib.services.platform.partner_calls import PartnerCalls
 
     by_name = {p.name: p for p in partners}
@@ -165,11 +166,30 @@ def build_activations(settings: Settings, partners: Sequence[Partner], clock: Cl
     catalog = Catalog(settings, partners, clock, memory)
     lifecycle = Lifecycle(settings, by_name, clock, wallet, memory, PartnerCalls(by_name, clock, settings.write_shards))
     ordering = Ordering(settings, by_name, clock, catalog, lifecycle, wallet)
+
+    def intake() -> SmsIntake:
+        from chalicelib.services.activations.sms_intake import SmsIntake
+
+        pages = live or build_live_updates(settings, clock, live_sockets())
+        return SmsIntake(settings, by_name, clock, lifecycle, pages)
+
+    def reactivations() -> Reactivations:
+        from chalicelib.services.activations.reactivation import Reactivations
+
+        return Reactivations(ordering)
+
+    def batches() -> BatchOrdering:
+        from chalicelib.services.activations.batch_ordering import BatchOrdering
+
+        return BatchOrdering(ordering)
+
+    def user_webhooks() -> UserWebhooks:
+        return webhooks or build_user_webhooks(settings, clock)
+
+    # SMS intake, reactivation, batches and webhooks are built when first used (a cold order loads none of them)
     return Activations(settings, clock, partners, memory=memory, catalog=catalog, lifecycle=lifecycle,
-                       webhooks=webhooks, ordering=ordering,
-                       intake=SmsIntake(settings, by_name, clock, lifecycle,
-                                        live or build_live_updates(settings, clock, live_sockets())),
-                       reactivations=Reactivations(ordering), batches=BatchOrdering(ordering))
+                       webhooks=user_webhooks, ordering=ordering, intake=intake, reactivations=reactivations,
+                       batches=batches)
 
 
 def build_live_updates(settings: Settings, clock: Clock, sockets: Sockets) -> LiveUpdates:
@@ -205,7 +225,7 @@ def build_user_webhooks(settings: Settings, clock: Clock) -> UserWebhooks:
 @rebuilt_with_settings
 def activations() -> Activations:
     settings = get_settings()
-    return build_activations(settings, partners(), clock(), wallet(), build_user_webhooks(settings, clock()))
+    return build_activations(settings, partners(), clock(), wallet())
 
 
 @rebuilt_with_settings
@@ -337,7 +357,7 @@ def build_admin_service(settings: Settings, clock: Clock, mailer: Mailer, partne
     money = Wallet(clock, DynamoMoneyStore())
     refunds = build_refund_requests(stripe, money, settings)
     support = SupportDesk(mailer, settings.public_base_url, clock)
-    facade = build_activations(settings, partners, clock, money, build_user_webhooks(settings, clock))
+    facade = build_activations(settings, partners, clock, money)
     accounts = AccountAdmin(AccountsService(settings, clock, mailer), money, audit, mailer, facade,
                             Forfeiture(money, refunds))
     intents = StripePaymentIntents(stripe, clock)

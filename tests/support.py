@@ -79,7 +79,7 @@ def activations_facade(settings: Settings, partners: Sequence[Partner], clock: C
     from chalicelib import wiring
 
     return wiring.build_activations(settings, partners, clock, Wallet(clock, DynamoMoneyStore(), settings.write_shards),
-                                    webhooks or wiring.build_user_webhooks(settings, clock))
+                                    webhooks)
 
 
 def refresh_prices(settings: Settings) -> dict[str, int]:

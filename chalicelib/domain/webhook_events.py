@@ -8,8 +8,9 @@ delivery and redelivery of one event.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.domain.ids import sha256_hex
@@ -87,3 +88,21 @@ def parse_event_types(raw: object) -> frozenset[EventType]:
 def stored_event_types(raw: Iterable[str] | None) -> frozenset[EventType]:
     """An account's subscription as stored; a webhook saved before the choice existed has none and gets SMS only."""
     return frozenset(EventType(s) for s in raw if s in _NAMES) if raw else DEFAULT_EVENTS
+
+
+class Subscriber(Protocol):
+    """What says whether an account takes an event: the account as read (domain.accounts.Account)."""
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def webhook_url(self) -> str | None: ...
+
+    @property
+    def webhook_events(self) -> Collection[str] | None: ...
+
+
+def subscribes(account: Subscriber, event_type: EventType) -> bool:
+    """Whether the account has a webhook and it takes `event_type`."""
+    return bool(account.webhook_url) and event_type in stored_event_types(account.webhook_events)

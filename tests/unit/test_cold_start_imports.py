@@ -91,3 +91,34 @@ def test_partner_calls__load_no_http_library_botocore_has_not_loaded_already():
     # Then every protocol's adapter was built and called over urllib3 alone: requests and what it brings stay unloaded
     assert loaded["protocols"] == ["FiveSimPartner", "SmsActivatePartner", "SmsHubAgentPartner"]
     assert loaded["loaded"] == []
+
+
+_LOADED_BY_THE_ORDER_PATH = r'''
+import json, sys
+from chalicelib import wiring
+from chalicelib.config import settings_from_env
+from chalicelib.domain.clock import SystemClock
+from chalicelib.services.money.wallet import Wallet
+from chalicelib.store.money import DynamoMoneyStore
+clock = SystemClock()
+facade = wiring.build_activations(settings_from_env({"STAGE": "local"}), (), clock, Wallet(clock, DynamoMoneyStore()))
+import chalicelib.services.activations.ordering, chalicelib.services.activations.lifecycle
+print(json.dumps(sorted(name for name in sys.modules if name.startswith("chalicelib."))))
+'''
+
+
+def test_activations_facade__built_for_an_order_loads_no_sms_intake_batches_reactivation_or_webhook_delivery():
+    # Given a fresh interpreter, as a cold Lambda container whose first request is an order
+    # When it builds the activations facade and loads the order's path (ordering, lifecycle, the wallet)
+    out = subprocess.run([sys.executable, "-c", _LOADED_BY_THE_ORDER_PATH], cwd=ROOT, capture_output=True, text=True,
+                         check=True)
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    # Then what an order never uses waits for its first use: SMS intake and live updates, bulk orders,
+    # reactivation, delivery of users' webhooks and their settings, and the accounts' registration
+    assert "chalicelib.services.activations.ordering" in loaded
+    assert loaded.isdisjoint({
+        "chalicelib.services.activations.sms_intake", "chalicelib.services.platform.live_updates",
+        "chalicelib.services.activations.batch_ordering", "chalicelib.services.activations.reactivation",
+        "chalicelib.services.platform.user_webhooks", "chalicelib.services.platform.webhook_outbox",
+        "chalicelib.services.accounts.webhook_settings", "chalicelib.services.accounts.registration",
+    }), sorted(loaded)

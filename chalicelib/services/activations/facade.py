@@ -5,8 +5,10 @@ user operations that need several of them (cancel asks the partner, which may re
 """
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import Account
@@ -16,37 +18,60 @@ from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import PartnerError
 from chalicelib.observability import logger
 from chalicelib.providers.base import Partner
-from chalicelib.services.activations.batch_ordering import Batch, BatchOrdering, MultiServiceRequest
 from chalicelib.services.activations.catalog import Catalog, CatalogItem
 from chalicelib.services.activations.delivery_memory import DeliveryMemory
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
 from chalicelib.services.activations.ordering import Ordering, OrderRequest
-from chalicelib.services.activations.reactivation import ReactivationQuote, Reactivations
-from chalicelib.services.activations.sms_intake import PollResult, SmsIntake, SmsSource
 from chalicelib.services.platform.partner_calls import PartnerAction, Told
-from chalicelib.services.platform.user_webhooks import UserWebhooks
 from chalicelib.store import activation_repo
+
+if TYPE_CHECKING:
+    from chalicelib.services.activations.batch_ordering import Batch, BatchOrdering, MultiServiceRequest
+    from chalicelib.services.activations.reactivation import ReactivationQuote, Reactivations
+    from chalicelib.services.activations.sms_intake import PollResult, SmsIntake
+    from chalicelib.services.platform.user_webhooks import UserWebhooks
 
 MAX_LIST_LIMIT = 100
 
 
 class Activations:
-    """Built by the composition root (chalicelib/wiring.py) from parts that share the partners and the wallet."""
+    """Built by the composition root (chalicelib/wiring.py) from parts that share the partners and the wallet.
+
+    SMS intake, reactivation, batches and the user webhooks' delivery are handed as builders and built on first
+    use: a cold container whose first request is an order loads none of their modules (issue 16's cold start)."""
 
     def __init__(self, settings: Settings, clock: Clock, partners: Sequence[Partner], *, memory: DeliveryMemory,
-                 catalog: Catalog, lifecycle: Lifecycle, webhooks: UserWebhooks, intake: SmsIntake,
-                 ordering: Ordering, reactivations: Reactivations, batches: BatchOrdering) -> None:
+                 catalog: Catalog, lifecycle: Lifecycle, webhooks: Callable[[], UserWebhooks],
+                 intake: Callable[[], SmsIntake],
+                 ordering: Ordering, reactivations: Callable[[], Reactivations],
+                 batches: Callable[[], BatchOrdering]) -> None:
         self.settings = settings
         self.clock = clock
         self.partners = list(partners)
         self.memory = memory
         self.catalog = catalog
         self.lifecycle = lifecycle
-        self.webhooks = webhooks
-        self.intake = intake
         self.ordering = ordering
-        self.reactivations = reactivations  # reactivation and batches are ways of ordering, over `ordering`
-        self.batches = batches
+        self._build_intake = intake
+        self._build_reactivations = reactivations  # reactivation and batches are ways of ordering, over `ordering`
+        self._build_batches = batches
+        self._build_webhooks = webhooks
+
+    @functools.cached_property
+    def intake(self) -> SmsIntake:
+        return self._build_intake()
+
+    @functools.cached_property
+    def reactivations(self) -> Reactivations:
+        return self._build_reactivations()
+
+    @functools.cached_property
+    def batches(self) -> BatchOrdering:
+        return self._build_batches()
+
+    @functools.cached_property
+    def webhooks(self) -> UserWebhooks:
+        return self._build_webhooks()
 
     # The price list ----------------------------------------------------------------------------------------
     def price_list(self, service: str | None = None, country: int | None = None) -> list[CatalogItem]:
@@ -214,6 +239,8 @@ class Activations:
     def _cancel_at_partner(self, activation: Activation) -> Activation:
         """Cancel at the partner; when it refuses, an SMS may be there: fetch it before judging the cancel."""
         if self.lifecycle.tell_partner(activation, PartnerAction.CANCEL) is Told.REFUSED:
+            from chalicelib.services.activations.sms_intake import SmsSource
+
             return self.intake.refresh_now(activation, SmsSource.ON_DEMAND)
         return activation
 

@@ -37,7 +37,6 @@ from chalicelib.providers.base import Partner, PartnerNoNumbers, PartnerRejected
 from chalicelib.services.activations.delivery_memory import BAN_WEIGHT, TIMEOUT_WEIGHT, DeliveryMemory
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform.partner_calls import PartnerAction, PartnerCalls, Told
-from chalicelib.services.platform.webhook_outbox import queuing
 from chalicelib.store import activation_repo, transaction
 from chalicelib.store.activation_repo import PENDING_KEY
 from chalicelib.store.base import JoinedWrite, WriteRefused, joined
@@ -178,6 +177,8 @@ class Lifecycle:
             fields = {**fields, "hook_seq": activation.version + 1}
         writes = [activation_repo.change_write(activation, fields), *self._learned(activation, step, event)]
         if told:
+            from chalicelib.services.platform.webhook_outbox import queuing  # loaded only once some account is told
+
             event_out = self._status_event(activation, fields, step.status, refund)
             writes.append(queuing(activation.account_id, event_out, shards=self.settings.write_shards,
                                   after_sequence=activation.hook_seq))

@@ -32,7 +32,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.ids import new_numeric_id
 from chalicelib.domain.money import cheapest_within, convert_minor
 from chalicelib.domain.partner_codes import SERVICE_CODE
-from chalicelib.domain.webhook_events import EventType
+from chalicelib.domain.webhook_events import EventType, subscribes
 from chalicelib.observability import logger
 from chalicelib.providers.base import Partner, PartnerNumber
 from chalicelib.services.activations.catalog import Catalog, Quote
@@ -41,7 +41,6 @@ from chalicelib.services.activations.price_settings import MAX_PRICE_CENTS
 from chalicelib.services.money.wallet import Wallet
 from chalicelib.services.platform import idempotency
 from chalicelib.services.platform.partner_calls import PartnerAction
-from chalicelib.services.platform.webhook_outbox import subscribes
 from chalicelib.store import activation_repo
 from chalicelib.store.activation_repo import PENDING_KEY
 from chalicelib.store.base import joined

@@ -17,11 +17,11 @@ from chalicelib.domain.activation import Activation, ActivationSms
 from chalicelib.domain.activation_state import ActivationEvent, ActivationStatus
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import Conflict, IllegalTransition, NotFound
-from chalicelib.domain.webhook_events import EventType, WebhookEvent, activation_stream
+from chalicelib.domain.webhook_events import EventType, WebhookEvent, activation_stream, subscribes
 from chalicelib.providers.base import Partner, PartnerActivationState, PartnerStatus
 from chalicelib.services.activations.lifecycle import PARTNER_ERRORS, Lifecycle
 from chalicelib.services.platform.live_updates import LiveUpdates
-from chalicelib.services.platform.webhook_outbox import queuing, subscribes
+from chalicelib.services.platform.webhook_outbox import queuing
 from chalicelib.store import account_repo, activation_repo, transaction
 from chalicelib.store.base import JoinedWrite, WriteRefused
 

@@ -40,7 +40,6 @@ from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import AlreadyApplied, Forbidden, InsufficientBalance, NotFound
 from chalicelib.domain.ids import new_id, new_numeric_id, new_numeric_ids
 from chalicelib.domain.webhook_events import BALANCE_STREAM, EventType, WebhookEvent
-from chalicelib.services.platform.webhook_outbox import queuing
 from chalicelib.store.base import JoinedWrite
 from chalicelib.store.money import CommitRefused, Entry, Funds, MoneyStore, backoff
 
@@ -252,6 +251,8 @@ class Wallet:
         return [*joined, extra] if extra else joined
 
     def _queuing(self, p: Posting, memo: str | None) -> JoinedWrite:
+        from chalicelib.services.platform.webhook_outbox import queuing  # loaded only once some account is told
+
         return queuing(p.account_id, _balance_event(p, memo), shards=self._shards())
 
     def _post_checked(self, account_id: str, amount_cents: int, kind: LedgerKind, cause_id: str, memo: str | None,

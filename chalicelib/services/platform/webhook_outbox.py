@@ -9,35 +9,15 @@ here in its own transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
-from typing import Protocol
 
 from chalicelib.domain.clock import iso
-from chalicelib.domain.webhook_events import EventType, WebhookEvent, event_id_of, stored_event_types
+from chalicelib.domain.webhook_events import Subscriber, WebhookEvent, event_id_of, subscribes
 from chalicelib.services.platform import outbox
 from chalicelib.store import outbox_repo
 from chalicelib.store.base import JoinedWrite
 from chalicelib.store.outbox_repo import Queue, WebhookDelivery
 
 _FIRST_DELIVERY_PREFIX = "whd_"
-
-
-class Subscriber(Protocol):
-    """What says whether an account takes an event: the account as read (domain.accounts.Account)."""
-
-    @property
-    def account_id(self) -> str: ...
-
-    @property
-    def webhook_url(self) -> str | None: ...
-
-    @property
-    def webhook_events(self) -> Collection[str] | None: ...
-
-
-def subscribes(account: Subscriber, event_type: EventType) -> bool:
-    """Whether the account has a webhook and it takes `event_type`."""
-    return bool(account.webhook_url) and event_type in stored_event_types(account.webhook_events)
 
 
 def enqueuing(account: Subscriber, event: WebhookEvent, *, shards: int,

@@ -13,10 +13,10 @@ from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import sha256_hex
 from chalicelib.domain.rental import Rental, RentalSms
 from chalicelib.domain.rental_state import RentalStatus
-from chalicelib.domain.webhook_events import EventType, WebhookEvent
+from chalicelib.domain.webhook_events import EventType, WebhookEvent, subscribes
 from chalicelib.observability import logger
 from chalicelib.providers.rentals import RentalPartner, RentSms
-from chalicelib.services.platform.webhook_outbox import queuing, subscribes
+from chalicelib.services.platform.webhook_outbox import queuing
 from chalicelib.services.rentals.pricing import PARTNER_ERRORS
 from chalicelib.store import account_repo, rental_repo, transaction
 from chalicelib.store.base import WriteRefused
