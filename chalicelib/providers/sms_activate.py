@@ -1,11 +1,12 @@
 """Partner adapter for upstreams that speak the SMS-Activate handler protocol (protocols.md §1) and its clones."""
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import PartnerSettings
 from chalicelib.observability import logger
@@ -20,7 +21,6 @@ from chalicelib.providers.base import (
     PartnerUnavailable,
 )
 from chalicelib.providers.circuit import CircuitBreaker
-from chalicelib.providers.sms_activate_rent import SmsActivateRentals
 from chalicelib.providers.transport import (
     HttpPolicy,
     PartnerHttp,
@@ -32,6 +32,9 @@ from chalicelib.providers.transport import (
     minor_to_major,
     to_decimal,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.providers.sms_activate_rent import SmsActivateRentals
 
 HANDLER_PATH = "/stubs/handler_api.php"
 
@@ -82,7 +85,13 @@ class SmsActivatePartner:
         self.url = base_url if base_url.endswith(".php") else base_url.rstrip("/") + HANDLER_PATH
         self._api_key = api_key
         self._http = PartnerHttp(name, breaker or CircuitBreaker(name=name), policy, sleep)
-        self.rentals = SmsActivateRentals(self)  # the rent API (providers/rentals.py)
+
+    @functools.cached_property
+    def rentals(self) -> SmsActivateRentals:
+        """The rent API (providers/rentals.py), loaded by the first rental call: an order does not need it."""
+        from chalicelib.providers.sms_activate_rent import SmsActivateRentals
+
+        return SmsActivateRentals(self)
 
     @property
     def breaker(self) -> CircuitBreaker:

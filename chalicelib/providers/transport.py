@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlencode
 
 import urllib3  # botocore's HTTP stack, loaded in every process anyway: partner calls cost no import of their own
@@ -54,9 +54,9 @@ class PartnerLink:
     clock: Clock
 
 
-@dataclass(frozen=True)
-class PartnerReply:
-    """A partner's whole answer, as its parser sees it."""
+class PartnerReply(NamedTuple):
+    """A partner's whole answer, as its parser sees it (immutable: a NamedTuple costs a cold start a sixth of what
+    defining a frozen dataclass does)."""
 
     status: int
     headers: Mapping[str, str]  # case-insensitive (urllib3's HTTPHeaderDict)
