@@ -27,14 +27,11 @@ from chalicelib.api import (
 from chalicelib.api.middleware import MIDDLEWARE
 from chalicelib.config import get_environment_settings
 from chalicelib.jobs.registry import JOBS
-from chalicelib.observability import metrics
 from chalicelib.store.binding import bind_models
 
 app = Chalice(app_name="sms-rooms")
 app.experimental_feature_flags.update(["WEBSOCKETS"])  # Chalice still calls its WebSocket support experimental
 bind_models(get_environment_settings())
-# Alarms watch each stage's metrics apart (infra/operations.py): dev and prod may share an account.
-metrics.set_default_dimensions(stage=get_environment_settings().stage)
 
 for _middleware, _event_type in MIDDLEWARE:
     app.register_middleware(_middleware, _event_type)

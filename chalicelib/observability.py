@@ -2,18 +2,28 @@
 passes through `redact`, so no password, token, API key or secret is ever written (the local server's access
 log too: infra/local/serve.py).
 
+Powertools (some 40 modules) loads with the first log line or metric, not with the app: a cold REST order writes
+neither. Until then `logger` and `metrics` stand for them, and the service's logger (which is also Chalice's
+`app.log`) has a stand-in handler: Chalice adds none of its own, and the first record builds Powertools' logger and
+is written by it, so no line is ever written unredacted.
+
 Tracing is Lambda's active tracing (`"xray": true` per stage in .chalice/config.json): every invocation
 is traced without the X-Ray SDK, whose import (two botocore clients) cost 125 ms of every cold start.
 """
 from __future__ import annotations
 
+import logging
 import re
-from typing import Any
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger, Metrics
 
 SERVICE = "sms-rooms"
+NAMESPACE = "SmsRooms"
 REDACTED = "[redacted]"
 
 # A field whose name says it holds a credential: its whole value goes.
@@ -56,15 +66,90 @@ def redact_value(value: Any) -> Any:
     return redact(str(value))  # an exception, a Decimal…: what the JSON serializer would write, redacted
 
 
-class RedactingFormatter(LambdaPowertoolsFormatter):
-    """Powertools' JSON lines, redacted after the record is built (message, extra keys and exception trace)."""
+def emit_counts(counts: Mapping[str, int]) -> None:
+    """Counts written now as one CloudWatch metrics line (EMF), for the alarms that watch them (infra/operations.py)."""
+    from aws_lambda_powertools.metrics import MetricUnit
 
-    def serialize(self, log: Any) -> str:
-        # A client's unpaired surrogate in a logged value would make the stream's UTF-8 encoder fail the line:
-        # it is written as its escape instead.
-        line: str = super().serialize(redact_value(log))
-        return line.encode("utf-8", "backslashreplace").decode("utf-8")
+    for name, value in counts.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.flush_metrics()
 
 
-logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
-metrics = Metrics(namespace="SmsRooms", service=SERVICE)
+T = TypeVar("T")
+_building = threading.RLock()
+
+
+class _BuiltOnFirstUse(Generic[T]):
+    """Stands for a Powertools object until one of its attributes is read; then builds it, once, and passes that
+    read and every later one to it."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._built: T | None = None
+
+    def built(self) -> T:
+        with _building:
+            if self._built is None:
+                self._built = self._build()
+            return self._built
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.built(), name)
+
+
+class _LoggerOnFirstLine(_BuiltOnFirstUse["Logger"]):
+    """The keys every event appends (api/middleware.log_context) are kept here until the first line is written."""
+
+    def __init__(self, build: Callable[[], Logger]) -> None:
+        super().__init__(build)
+        self._keys: dict[str, Any] = {}
+
+    def built(self) -> Logger:
+        with _building:
+            if self._built is None:
+                self._built = self._build()
+                self._built.append_keys(**self._keys)
+            return self._built
+
+    def append_keys(self, **keys: Any) -> None:
+        with _building:
+            if self._built is None:
+                self._keys.update(keys)
+            else:
+                self._built.append_keys(**keys)
+
+
+class _StandIn(logging.StreamHandler):  # type: ignore[type-arg]
+    """The service logger's handler until Powertools' is: a stdout stream handler, so Chalice adds none of its own
+    (it would write its errors unredacted); its first record builds Powertools' logger and goes to its handler."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _logger.built().registered_handler.handle(record)
+
+
+def _powertools_logger() -> Logger:
+    from aws_lambda_powertools import Logger
+
+    from chalicelib.log_format import RedactingFormatter
+
+    built = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
+    logging.getLogger(SERVICE).removeHandler(_STAND_IN)
+    return built
+
+
+def _powertools_metrics() -> Metrics:
+    from aws_lambda_powertools import Metrics
+
+    from chalicelib.config import get_environment_settings
+
+    built = Metrics(namespace=NAMESPACE, service=SERVICE)
+    # Alarms watch each stage's metrics apart (infra/operations.py): dev and prod may share an account.
+    built.set_default_dimensions(stage=get_environment_settings().stage)
+    return built
+
+
+_STAND_IN = _StandIn(sys.stdout)
+logging.getLogger(SERVICE).addHandler(_STAND_IN)
+_logger = _LoggerOnFirstLine(_powertools_logger)
+logger = cast("Logger", _logger)
+metrics = cast("Metrics", _BuiltOnFirstUse(_powertools_metrics))

@@ -9,11 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from chalicelib import wiring
 from chalicelib.jobs.registry import job
-from chalicelib.observability import logger, metrics
+from chalicelib.observability import emit_counts, logger
 
 if TYPE_CHECKING:  # the services are imported on the first run: the API's cold start does not load them
     from chalicelib.services.money.reconcile import ReconcileReport
@@ -29,15 +27,11 @@ def reconcile_books(run: Callable[[], ReconcileReport]) -> ReconcileReport:
         report = run()
     except Exception as error:
         logger.exception("reconcile failed", extra={"error": type(error).__name__})
-        metrics.add_metric(name=FAILED_METRIC, unit=MetricUnit.Count, value=1)
-        metrics.flush_metrics()
+        emit_counts({FAILED_METRIC: 1})
         raise
     for discrepancy in report.discrepancies:
         logger.error("ledger discrepancy", extra=discrepancy.to_json())
-    metrics.add_metric(name=METRIC, unit=MetricUnit.Count, value=len(report.discrepancies))
-    metrics.add_metric(name=FAILED_METRIC, unit=MetricUnit.Count, value=0)
-    metrics.add_metric(name=BACKLOG_METRIC, unit=MetricUnit.Count, value=report.backlog)
-    metrics.flush_metrics()
+    emit_counts({METRIC: len(report.discrepancies), FAILED_METRIC: 0, BACKLOG_METRIC: report.backlog})
     logger.info("reconciled", extra={"mode": report.mode, "complete": report.complete, "checked": report.checked,
                                      "discrepancies": len(report.discrepancies), "backlog": report.backlog})
     return report

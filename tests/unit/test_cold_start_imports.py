@@ -2,7 +2,8 @@
 schedule and middleware, and leaves every service, every store model, PynamoDB and botocore unloaded; the first
 request that passes authentication, the rate limit or an order loads them (api/lazy.py, store/binding.py).
 Of the domain, only the rules a REST order uses anyway are loaded; another route's rules (payments, rentals, CSV,
-push signatures) and protocol helpers (the handler protocol, 5sim hosting, account views) wait for their request."""
+push signatures) and protocol helpers (the handler protocol, 5sim hosting, account views) wait for their request,
+and Powertools for the first log line or metric (an order writes neither)."""
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ def loaded(prefix):
                   and getattr(module, "__file__", "").endswith(".py") and not module.__file__.endswith("__init__.py"))
 print(json.dumps({"services": loaded("chalicelib.services."), "store": loaded("chalicelib.store."),
                   "providers": loaded("chalicelib.providers."), "libraries": loaded("pynamodb.") + loaded("botocore.")
-                  + loaded("boto3.") + loaded("requests.") + loaded("stripe."),
+                  + loaded("boto3.") + loaded("requests.") + loaded("stripe.") + loaded("aws_lambda_powertools."),
                   "domain": loaded("chalicelib.domain."),
                   "api_helpers": [name for name in loaded("chalicelib.api.") if not hasattr(sys.modules[name], "bp")],
                   "routes": len(app.app.routes), "schedules": len(app.app.event_sources)}))
@@ -122,3 +123,27 @@ def test_activations_facade__built_for_an_order_loads_no_sms_intake_batches_reac
         "chalicelib.services.platform.user_webhooks", "chalicelib.services.platform.webhook_outbox",
         "chalicelib.services.accounts.webhook_settings", "chalicelib.services.accounts.registration",
     }), sorted(loaded)
+
+
+_FIRST_LINE = r'''
+import sys, types
+import app
+from chalicelib.api.middleware import log_context
+log_context(types.SimpleNamespace(context={"requestId": "req-cold"}, path="/v1/activations"), lambda event: None)
+print(sorted(name for name in sys.modules if name.startswith("aws_lambda_powertools.")))
+app.app.log.error("Caught exception for path %s", "/stubs/handler_api.php?api_key=smsr_" + "k" * 24)
+'''
+
+
+def test_first_log_line__chalices_own_error_is_written_once_as_redacted_json_with_the_request_keys():
+    # Given a fresh interpreter that imported the app and passed an event through the log context, writing nothing
+    out = subprocess.run([sys.executable, "-c", _FIRST_LINE], cwd=ROOT, capture_output=True, text=True, check=True)
+    powertools_before, *lines = out.stdout.strip().splitlines()
+    assert powertools_before == "[]"
+    # When Chalice logs an error (app.log: the service's logger) before any line of ours
+    # Then it is written once, as Powertools' JSON line, redacted, with the keys the event appended
+    [line] = lines
+    record = json.loads(line)
+    assert record["level"] == "ERROR" and record["message"].endswith("api_key=[redacted]")
+    assert record["request_id"] == "req-cold" and record["cold_start"] is True
+    assert "k" * 24 not in out.stdout + out.stderr

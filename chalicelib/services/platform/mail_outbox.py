@@ -9,12 +9,10 @@ leased before it is sent, so two runs never send it twice.
 """
 from __future__ import annotations
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from chalicelib.domain.clock import Clock
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.ids import new_id
-from chalicelib.observability import logger, metrics
+from chalicelib.observability import emit_counts, logger
 from chalicelib.providers.mailer import Mailer
 from chalicelib.services.platform import outbox
 from chalicelib.store import outbox_repo
@@ -106,5 +104,4 @@ def _reason(exc: Exception) -> str:
 
 
 def _count(metric: str) -> None:
-    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
-    metrics.flush_metrics()
+    emit_counts({metric: 1})

@@ -11,10 +11,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from chalicelib.domain.clock import Clock
-from chalicelib.observability import logger, metrics
+from chalicelib.observability import emit_counts, logger
 from chalicelib.providers.base import Partner, PartnerNoNumbers, PartnerRejected, PartnerUnavailable
 from chalicelib.services.platform import outbox
 from chalicelib.store import outbox_repo
@@ -110,8 +108,7 @@ def _given_up(call: PartnerCall, error: str | None) -> None:
     logger.error("partner call given up: end it in the partner's own panel", extra={
         "partner": call.partner, "action": call.action, "partner_activation_id": call.partner_activation_id,
         "error": error})
-    metrics.add_metric(name=GIVEN_UP_METRIC, unit=MetricUnit.Count, value=1)  # the PartnerCallsGivenUp alarm
-    metrics.flush_metrics()
+    emit_counts({GIVEN_UP_METRIC: 1})  # the PartnerCallsGivenUp alarm
 
 
 def _make(partner: Partner, partner_activation_id: str, action: PartnerAction) -> None:
