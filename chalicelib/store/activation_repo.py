@@ -20,6 +20,7 @@ from chalicelib.store.accounts import Account as AccountRow
 from chalicelib.store.activations import PENDING_KEY, BadNumber, SmsMessage, active_key, partner_ref
 from chalicelib.store.activations import Activation as ActivationRow
 from chalicelib.store.base import JoinedWrite, WriteRefused, joined
+from chalicelib.store.transaction import refused_if_condition_failed
 from chalicelib.store.values import value_of
 
 __all__ = ["PENDING_KEY", "active_key", "partner_ref"]  # the keys' formats, for the services that set them
@@ -134,6 +135,7 @@ def change(activation: Activation, changes: Mapping[str, Any]) -> Activation:
         _key_row(activation).update(actions=_change_actions(activation, changes),
                                     condition=ActivationRow.version == activation.version)
     except UpdateError as exc:
+        refused_if_condition_failed(exc)  # any other error (throttled, unreachable) is raised as it is
         raise WriteRefused(str(exc)) from exc
     return changed(activation, changes)
 

@@ -24,6 +24,7 @@ from chalicelib.store.rentals import PENDING_KEY, active_key, partner_ref
 from chalicelib.store.rentals import PendingExtension as PendingExtensionMap
 from chalicelib.store.rentals import Rental as RentalRow
 from chalicelib.store.rentals import RentalSms as RentalSmsRow
+from chalicelib.store.transaction import refused_if_condition_failed
 from chalicelib.store.values import value_of
 
 __all__ = ["PENDING_KEY", "active_key", "partner_ref"]  # the keys' formats, for the services that set them
@@ -115,6 +116,7 @@ def change(rental: Rental, changes: Mapping[str, Any], guard: Guard) -> Rental:
     try:
         _key_row(rental).update(actions=_actions(rental, changes), condition=_condition(rental, guard))
     except UpdateError as exc:
+        refused_if_condition_failed(exc)  # any other error (throttled, unreachable) is raised as it is
         raise WriteRefused(str(exc)) from exc
     return changed(rental, changes)
 
@@ -141,7 +143,8 @@ def claim_look(rental_id: int, now: float, every_seconds: float) -> bool:
         RentalRow.last_checked_at.does_not_exist() | (RentalRow.last_checked_at <= now - every_seconds))
     try:
         RentalRow(rental_id).update(actions=[RentalRow.last_checked_at.set(now)], condition=due)
-    except UpdateError:
+    except UpdateError as exc:
+        refused_if_condition_failed(exc)
         return False
     return True
 

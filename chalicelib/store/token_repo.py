@@ -58,7 +58,8 @@ def count_attempt(token_hash: str, below: int) -> bool:
     try:
         rows.OneTimeToken(token_hash).update(actions=[rows.OneTimeToken.attempts.add(1)],
                                              condition=rows.OneTimeToken.attempts < below)
-    except UpdateError:
+    except UpdateError as exc:
+        refused_if_condition_failed(exc)
         return False
     return True
 
