@@ -26,7 +26,6 @@ Choices where the protocol is silent or *uncertain*:
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -86,8 +85,7 @@ class SmsHubAgentPartner:
         self._country_ids = {word: country for country, word in countries.items()}
         shared_breaker = breaker or CircuitBreaker(name=name)
         self._http = PartnerHttp(name, shared_breaker, policy, sleep, post_body=_json_bytes)
-        buying = dataclasses.replace(policy, read_timeout_seconds=min(policy.read_timeout_seconds,
-                                                                      GET_NUMBER_DEADLINE_SECONDS))
+        buying = policy._replace(read_timeout_seconds=min(policy.read_timeout_seconds, GET_NUMBER_DEADLINE_SECONDS))
         self._buy_http = PartnerHttp(name, shared_breaker, buying, sleep, post_body=_json_bytes)
 
     @property

@@ -129,7 +129,7 @@ def test_finish_and_cancel__tell_the_agent_sold_or_cancelled_and_repeat_safely(a
 
 def test_finish__is_idempotent_so_a_timeout_is_retried(agent: AgentHandle) -> None:
     # Given a number, then an agent slower than our read timeout
-    bank = partner(agent, policy=replace(FAST, read_timeout_seconds=0.2))
+    bank = partner(agent, policy=FAST._replace(read_timeout_seconds=0.2))
     number = bank.get_number("tg", 0, None, None)
     agent.state.config = replace(agent.state.config, latency_ms=400)
     # When the activation is finished
@@ -156,7 +156,7 @@ def test_agent_errors__a_wrong_key_is_rejected_and_a_dead_agent_opens_the_circui
     # Given our key mistyped, and an agent that is not listening at all
     mistyped = partner(agent, key="wrong")
     dead = SmsHubAgentPartner("dead", f"http://127.0.0.1:{free_port()}/", KEY, prices={"*": 40},
-                              breaker=CircuitBreaker(failure_threshold=2), policy=replace(FAST, read_retries=0))
+                              breaker=CircuitBreaker(failure_threshold=2), policy=FAST._replace(read_retries=0))
     # When each is asked for offers
     with pytest.raises(PartnerRejected):
         mistyped.get_offers()
