@@ -5,7 +5,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from chalice import Blueprint, Response
+from chalice import Blueprint, ChaliceUnhandledError, Response
 from chalice.app import ChaliceViewError, Request
 
 from chalicelib import wiring
@@ -53,6 +53,8 @@ class RestRoutes:
                     return error_response(error)
                 except ChaliceViewError as error:
                     return Response(body=error_body("BAD_REQUEST", str(error)), status_code=error.STATUS_CODE)
+                except Exception as error:  # answered by middleware.unexpected_errors_as_envelope (500 or 503)
+                    raise ChaliceUnhandledError("unplanned failure") from error
 
             self.blueprint.route(path, **kwargs)(guarded)
             return view

@@ -1,12 +1,13 @@
-"""What runs around every route, outermost first: the log context, security headers, the settings gate, maintenance,
-the rate limit, and Chalice's own refusals in our envelope. app.py registers them in this order (MIDDLEWARE)."""
+"""What runs around every route, outermost first: the log context, security headers, failures nobody planned for in
+our envelope, the settings gate, maintenance, the rate limit, and Chalice's own refusals in our envelope. app.py
+registers them in this order (MIDDLEWARE)."""
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from chalice import Response
+from chalice import ChaliceUnhandledError, Response
 
 from chalicelib import wiring
 from chalicelib.api import fields, settings_gate
@@ -62,6 +63,46 @@ def _carries_credential(event: Any) -> bool:
     return bool(request_headers.get("authorization")) or "api_key" in query
 
 
+def unexpected_errors_as_envelope(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """A failure nobody planned for is a 500 in the envelope with the request id to quote, and nothing of its internals
+    (the log has the trace); a table's outage (throttled past the SDK's own retries, unreachable) is a 503 to retry.
+    REST views hand theirs on as ChaliceUnhandledError (kit.RestRoutes); any other route's reaches Chalice, whose
+    {"Code", "Message"} 500 `chalice_errors_as_envelope` rewrites. The handler and 5sim APIs answer their own
+    failures in their protocols."""
+    try:
+        return get_response(event)
+    except Exception as raised:
+        error = raised.__cause__ if isinstance(raised, ChaliceUnhandledError) and raised.__cause__ else raised
+        if _store_outage(error):
+            logger.warning("table unavailable", exc_info=error)
+            return Response(body=error_body("SERVICE_UNAVAILABLE", "The service is briefly unavailable; try again in a "
+                                            "moment."), status_code=503,
+                            headers={"Content-Type": "application/json", "Retry-After": "1"})
+        logger.error("request failed", exc_info=error)
+        return internal_error(event)
+
+
+def internal_error(event: Any) -> Response:
+    request_id = (getattr(event, "context", None) or {}).get("requestId") or "unknown"
+    return Response(body=error_body("INTERNAL_ERROR", "Something failed on our side. If it happens again, contact "
+                                    f"support and quote request id {request_id}."), status_code=500,
+                    headers={"Content-Type": "application/json"})
+
+
+# DynamoDB's answers that say "not now" rather than "not this": the SDK has retried them already.
+_OUTAGE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+                           "InternalServerError", "ServiceUnavailable"})
+
+
+def _store_outage(error: BaseException) -> bool:
+    from botocore.exceptions import ClientError, HTTPClientError  # only on this path: a cold start loads neither
+
+    cause = getattr(error, "cause", None) or error  # PynamoDB wraps botocore's error as `cause`
+    if isinstance(cause, HTTPClientError):  # unreachable, timed out, connection closed
+        return True
+    return isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") in _OUTAGE_CODES
+
+
 def maintenance_gate(event: Any, get_response: Callable[[Any], Response]) -> Response:
     path = event.path or ""
     if path != "/" and not path.startswith(MAINTENANCE_EXEMPT):
@@ -87,9 +128,12 @@ def rate_limit_gate(event: Any, get_response: Callable[[Any], Response]) -> Resp
 
 
 def chalice_errors_as_envelope(event: Any, get_response: Callable[[Any], Response]) -> Response:
-    """Chalice answers some refusals itself (405, 415, its own 400s) as {"Code", "Message"}: same envelope."""
+    """Chalice answers some refusals itself (405, 415, its own 400s) as {"Code", "Message"}: same envelope. So it
+    answers a view's unplanned failure (logged by Chalice): our 500 instead."""
     response = get_response(event)
     body = response.body
+    if response.status_code == 500 and body == _CHALICE_500:
+        return internal_error(event)
     if 400 <= response.status_code < 500 and isinstance(body, dict) and set(body) == {"Code", "Message"}:
         code = re.sub(r"(?<!^)(?=[A-Z])", "_", str(body["Code"]).removesuffix("Error")).upper()
         response.body = error_body(code, str(body["Message"]))
@@ -97,6 +141,7 @@ def chalice_errors_as_envelope(event: Any, get_response: Callable[[Any], Respons
     return response
 
 
+_CHALICE_500 = {"Code": "InternalServerError", "Message": "An internal server error occurred."}
 _cold_start = True
 
 
@@ -119,6 +164,7 @@ def log_context(event: Any, get_response: Callable[[Any], Any]) -> Any:
 MIDDLEWARE: list[tuple[Middleware, str]] = [
     (log_context, "all"),
     (security_headers, "http"),
+    (unexpected_errors_as_envelope, "http"),
     (settings_gate.refuse_when_misconfigured, "all"),
     (maintenance_gate, "http"),
     (rate_limit_gate, "http"),

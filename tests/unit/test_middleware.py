@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from chalice.test import Client
 
 from app import app
+from chalicelib import wiring
 from chalicelib.api import middleware
 from chalicelib.config import Settings
 from chalicelib.observability import logger, redact
@@ -141,3 +144,79 @@ def test_logger__a_lone_surrogate_in_a_logged_value_is_written_escaped_not_an_en
     # Then the line is written as UTF-8, the surrogate as its JSON escape
     assert b"payment\\ud800" in written
     assert json.loads(written.decode("utf-8"))["message"] == "stripe event"
+
+
+class _Broken:
+    """The activations facade of a container whose code failed, or whose table answered an outage."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def price_list(self, *_: object, **__: object) -> None:
+        raise self.error
+
+
+def _throttled() -> Exception:
+    from botocore.exceptions import ClientError
+    from pynamodb.exceptions import QueryError
+
+    cause = ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "Query")
+    return QueryError("Failed to query items: slow down", cause)
+
+
+def test_unexpected_error__is_a_500_in_the_envelope_with_the_request_id_and_no_internals(
+        client: Client, monkeypatch: pytest.MonkeyPatch):
+    # Given a route whose code fails in a way nobody planned for (its message names an internal detail)
+    monkeypatch.setattr(wiring, "activations", lambda: _Broken(KeyError("table smsrooms-prod-offers row 17")))
+    # When a client calls it
+    reply = client.http.get("/v1/catalog")
+    # Then it gets our error envelope, the request id to quote, the usual headers, and nothing of the internals
+    assert reply.status_code == 500
+    error = json.loads(reply.body)["error"]
+    assert error["code"] == "INTERNAL_ERROR"
+    assert reply.headers["X-Request-Id"] in error["message"]
+    assert "smsrooms" not in reply.body.decode() and "KeyError" not in reply.body.decode()
+    assert (reply.headers["Cache-Control"], reply.headers["X-Content-Type-Options"]) == ("no-store", "nosniff")
+
+
+def test_table_outage__is_a_503_to_retry_in_the_envelope(client: Client, monkeypatch: pytest.MonkeyPatch):
+    # Given a route whose table is throttled past the SDK's own retries
+    monkeypatch.setattr(wiring, "activations", lambda: _Broken(_throttled()))
+    # When a client calls it
+    reply = client.http.get("/v1/catalog")
+    # Then it is told to try again shortly, in the envelope, without the table's words
+    assert reply.status_code == 503
+    assert json.loads(reply.body)["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert reply.headers["Retry-After"] == "1"
+    assert "slow down" not in reply.body.decode()
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def _fails(error: Exception) -> Callable[..., Any]:
+    def fail(*_: object, **__: object) -> Any:
+        raise error
+
+    return fail
+
+
+def test_unexpected_error_of_a_plain_route__is_our_500_too(client: Client, monkeypatch: pytest.MonkeyPatch):
+    # Given a route outside the REST kit (the agreement link of emails) whose code fails
+    from chalicelib.api import system
+
+    monkeypatch.setattr(system, "_VERSION", SimpleNamespace(fullmatch=_fails(ValueError("internal detail"))))
+    # When a client follows the link
+    reply = client.http.get("/agreement/2")
+    # Then Chalice's own body is replaced by our envelope with the request id
+    assert reply.status_code == 500
+    assert json.loads(reply.body)["error"]["code"] == "INTERNAL_ERROR"
+    assert reply.headers["X-Request-Id"] in json.loads(reply.body)["error"]["message"]
+
+
+def test_table_outage_in_the_maintenance_gate__is_a_503_to_retry(client: Client, monkeypatch: pytest.MonkeyPatch):
+    # Given the maintenance switch's table throttled, before any route runs
+    monkeypatch.setattr(middleware.runtime_settings, "maintenance", _fails(_throttled()))
+    # When a client calls a route behind the gate
+    reply = client.http.get("/v1/catalog")
+    # Then it is told to try again shortly, in the envelope
+    assert reply.status_code == 503
+    assert json.loads(reply.body)["error"]["code"] == "SERVICE_UNAVAILABLE"
