@@ -3,19 +3,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 import re
 import secrets
 import threading
 import time
 
-# Numeric ids: milliseconds since 2025 in the high bits, 12 bits of a per-process sequence (from a random start)
-# below. 2^53 - 1 (the largest integer JavaScript holds exactly) is reached in 2094; ids grow with time, so
-# "newest first" stays "highest id first".
+# Numeric ids: milliseconds since 2025 in the high bits, 12 bits of sequence below. 2^53 - 1 (the largest integer
+# JavaScript holds exactly) is reached in 2094; ids grow with time, so "newest first" stays "highest id first".
 _NUMERIC_EPOCH_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 _SEQUENCE_BITS = 12
-_sequence = itertools.count(secrets.randbelow(1 << _SEQUENCE_BITS))
+_RANDOM_START = 1 << (_SEQUENCE_BITS - 1)  # a millisecond's first id starts at a random point of its lower half
 _sequence_lock = threading.Lock()
+_last_numeric_id = 0
 
 MAX_ID_LENGTH = 128
 _ID = re.compile(r"[A-Za-z0-9_.:-]+")
@@ -29,8 +28,8 @@ def new_id(prefix: str) -> str:
 def new_numeric_id() -> int:
     """A positive, time-ordered integer id below 2^53 (activation ids: SMS-Activate clients int() them).
 
-    No round trip to a counter: one process never repeats an id (4,096 a millisecond), and two processes
-    collide only by drawing the same millisecond and sequence, which the caller's `does_not_exist`
+    No round trip to a counter: one process never repeats an id and draws them strictly increasing, and two
+    processes collide only by drawing the same millisecond and sequence, which the caller's `does_not_exist`
     condition catches (then it draws again).
     """
     return new_numeric_ids(1)[0]
@@ -38,11 +37,18 @@ def new_numeric_id() -> int:
 
 def new_numeric_ids(count: int) -> list[int]:
     """`count` ids of `new_numeric_id`, ascending, drawn together: none of them is drawn again by this process (a
-    batch's later keys are not the next caller's)."""
+    batch's later keys are not the next caller's).
+
+    Each is above every id the process drew before, even when it draws more than a millisecond's 4,096 (the next
+    ones borrow from the coming milliseconds) or the clock steps back: the money's read-free debits need a key
+    above the account's newest credit (services/money/wallet.py), and a sequence that wrapped within one
+    millisecond drew a lower one."""
+    global _last_numeric_id
     with _sequence_lock:
-        sequences = [next(_sequence) & ((1 << _SEQUENCE_BITS) - 1) for _ in range(count)]
-    now = (int(time.time() * 1000) - _NUMERIC_EPOCH_MS) << _SEQUENCE_BITS
-    return sorted(now | sequence for sequence in sequences)
+        now = (int(time.time() * 1000) - _NUMERIC_EPOCH_MS) << _SEQUENCE_BITS
+        first = now | secrets.randbelow(_RANDOM_START) if now > _last_numeric_id else _last_numeric_id + 1
+        _last_numeric_id = first + count - 1
+    return list(range(first, first + count))
 
 
 def numeric_id_at(ts: float) -> int:

@@ -6,6 +6,7 @@ Its rules run on the in-memory money store (tests/fakes/money_store.py), which t
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import pytest
 from hypothesis import given
@@ -291,3 +292,15 @@ def test_debit_together__a_cause_charged_before_refuses_the_whole_batch(store):
 def test_debit_together__a_blocked_account_cannot_be_charged(store):
     with pytest.raises(Forbidden):
         _wallet(store, status=AccountStatus.BLOCKED).debit_together("acc_1", _charges(("a1", 1)))
+
+
+def test_ledger_keys__strictly_increase_past_a_millisecond_s_share_and_when_the_clock_steps_back(monkeypatch):
+    # Given the clock standing still, as on a busy container within one millisecond
+    monkeypatch.setattr(ids.time, "time", lambda: 1_800_000_000.0)
+    # When more keys are drawn than a millisecond's 4,096, one by one and in batches, and then the clock steps back
+    drawn = [ids.new_numeric_id() for _ in range(3000)] + ids.new_numeric_ids(2000) + [ids.new_numeric_id()]
+    monkeypatch.setattr(ids.time, "time", lambda: 1_799_999_999.0)
+    drawn += [ids.new_numeric_id() for _ in range(10)]
+    # Then every key is above the one before (a debit's key is always above the account's newest credit)
+    assert all(later > earlier for earlier, later in itertools.pairwise(drawn))
+
