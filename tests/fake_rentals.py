@@ -28,6 +28,7 @@ class FakeRentals:
         self.stock = 100
         self.rent_failure: BaseException | None = None
         self.extend_failure: BaseException | None = None
+        self.state_failure: BaseException | None = None
         self.calls: Counter[str] = Counter()
         self.rents: dict[str, FakeRent] = {}
         self._ids = itertools.count(1)
@@ -58,6 +59,8 @@ class FakeRentals:
 
     def state(self, partner_rent_id: str, page: int, size: int) -> RentState:
         self.calls["state"] += 1
+        if self.state_failure is not None:
+            raise self.state_failure
         rent = self.rents[partner_rent_id]
         return RentState(rent.open, len(rent.sms), tuple(rent.sms[page * size:(page + 1) * size]))
 

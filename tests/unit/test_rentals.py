@@ -123,6 +123,22 @@ def test_cancel__an_sms_at_the_partner_not_yet_seen_makes_it_final(rd):
     assert rd.balance(user.account_id) == 1000 - FOUR_HOURS_CENTS
 
 
+def test_cancel__while_the_partner_cannot_say_whether_an_sms_arrived_waits_and_refunds_nothing(rd):
+    # Given a rental in its cancel window whose partner is unreachable (an SMS may be waiting there)
+    user, rental = rd.renting(1000)
+    rd.rentals_partner.state_failure = PartnerUnavailable("timed out")
+    # When the user cancels
+    with pytest.raises(PartnerError) as refused:
+        rd.rentals.cancel(user.account_id, int(rental.rental_id))
+    # Then the cancel is refused for now, the charge kept, and the partner not told to cancel
+    assert refused.value.code == "PARTNER_UNAVAILABLE"
+    assert rd.balance(user.account_id) == 1000 - FOUR_HOURS_CENTS and rd.rentals_partner.calls["cancel"] == 0
+    # And once the partner answers again (no SMS), the same cancel refunds everything
+    rd.rentals_partner.state_failure = None
+    rd.rentals.cancel(user.account_id, int(rental.rental_id))
+    assert rd.balance(user.account_id) == 1000
+
+
 def test_cancel__a_window_set_to_zero_makes_every_rental_final(module_tables):
     rd = RentDesk(module_tables, rental_cancel_window_seconds=0)
     user, rental = rd.renting(1000)

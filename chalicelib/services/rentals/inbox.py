@@ -9,7 +9,7 @@ import enum
 
 from chalicelib.config import Settings
 from chalicelib.domain.clock import Clock, iso
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain.errors import NotFound, PartnerError
 from chalicelib.domain.ids import sha256_hex
 from chalicelib.domain.rental import Rental, RentalSms
 from chalicelib.domain.rental_state import RentalStatus
@@ -58,14 +58,19 @@ class RentalInbox:
         logger.warning("rental SMS not recorded: the rental kept changing", extra={"rental_id": rental.rental_id})
         return rental
 
-    def refresh(self, rental: Rental, partner: RentalPartner, source: SmsSource) -> Rental:
-        """Ask the partner for the SMS we do not hold yet (pages from our count on) and record them."""
+    def refresh(self, rental: Rental, partner: RentalPartner, source: SmsSource, *, must_answer: bool = False
+                ) -> Rental:
+        """Ask the partner for the SMS we do not hold yet (pages from our count on) and record them. A partner that
+        does not answer leaves the rental as it is, or, `must_answer`, is PartnerError (a decision needs its word)."""
         page = rental.sms_count // _PAGE
         for _ in range(_MAX_PAGES):
             try:
                 state = partner.state(str(rental.partner_rent_id), page, _PAGE)
             except PARTNER_ERRORS as exc:
                 logger.info("rental status unavailable", extra={"rental_id": rental.rental_id, "error": str(exc)})
+                if must_answer:
+                    raise PartnerError("The number's provider cannot tell now whether an SMS arrived; try again in "
+                                       "a moment.", code="PARTNER_UNAVAILABLE") from exc
                 return rental
             for sms in state.sms:
                 rental = self.record(rental, sms, source)

@@ -99,14 +99,15 @@ class Rentals:
         return finished
 
     def cancel(self, account_id: str, rental_id: int) -> Rental:
-        """Cancel with a full refund: only in the cancel window and before any SMS (the partner is asked first
-        whether an SMS arrived)."""
+        """Cancel with a full refund: only in the cancel window and before any SMS. The partner is asked first
+        whether an SMS arrived, and when it cannot answer the cancel waits (PARTNER_UNAVAILABLE): a full refund is
+        never given for a number that may have served its SMS."""
         rental = self.book.load_for_account(account_id, rental_id)
         self.book.judge(rental, RentalEvent.USER_CANCEL)
         self._refuse_cancel_if_late(rental)
         partner = self.pricing.partner(rental.partner or "")
         if partner is not None:
-            rental = self.inbox.refresh(rental, partner, SmsSource.ON_DEMAND)
+            rental = self.inbox.refresh(rental, partner, SmsSource.ON_DEMAND, must_answer=True)
             self._refuse_cancel_if_late(rental)
         canceled = self.book.apply(rental, RentalEvent.USER_CANCEL)
         self.renting.tell(canceled.partner, canceled.partner_rent_id, finish=False)
