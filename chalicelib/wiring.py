@@ -88,7 +88,8 @@ def stripe_gateway() -> StripeGateway:
 
 @rebuilt_with_settings
 def partners() -> tuple[Partner, ...]:
-    """The configured partners' adapters, each with its HTTP session and circuit breaker, kept per process."""
+    """The configured partners' adapters, each with its circuit breaker (their HTTP pools are shared), kept per
+    process."""
     from chalicelib.providers.registry import build_partners
 
     return build_partners(get_settings(), clock())
