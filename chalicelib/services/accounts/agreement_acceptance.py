@@ -6,13 +6,14 @@ credential), in one transaction with the account's new version and an activity e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chalicelib.config import get_settings
-from chalicelib.domain.accounts import Account
-from chalicelib.services.accounts.activity import ActivityKind, activity_entry
 from chalicelib.services.accounts.agreement_versions import AgreementVersions
-from chalicelib.store import account_repo, activity_repo, credential_repo, transaction
-from chalicelib.store.credential_repo import Credential
+
+if TYPE_CHECKING:
+    from chalicelib.domain.accounts import Account
+    from chalicelib.store.credential_repo import Credential
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ def accept_by_use(credential: Credential, account: Account, now: float, ip: str 
     version = AgreementVersions(settings.agreement_version, _At(now)).acceptance_due(account.agreement_version)
     if version is None:
         return False
+    # What records it loads only when a version is due (once per account and version), not on every minute's use
+    from chalicelib.services.accounts.activity import ActivityKind, activity_entry
+    from chalicelib.store import account_repo, activity_repo, credential_repo, transaction
+
     entry = activity_entry(account.account_id, ActivityKind.AGREEMENT_ACCEPTED, ip,
                            {"version": version, "by": "continued use", "request_id": request_id}, now=now,
                            retention_days=settings.activity_retention_days)
