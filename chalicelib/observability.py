@@ -26,29 +26,31 @@ SERVICE = "sms-rooms"
 NAMESPACE = "SmsRooms"
 REDACTED = "[redacted]"
 
+# The patterns stay text until the first line is redacted: re compiles each then and keeps it (its own cache),
+# so importing this module compiles none (a cold order writes no line).
 # A field whose name says it holds a credential: its whole value goes.
-_SECRET_NAME = re.compile(r"(?i)pass(word)?|secret|token|api_?key|^key$|authorization|signature|cookie")
+_CREDENTIAL_FIELD = r"(?i)pass(word)?|secret|token|api_?key|^key$|authorization|signature|cookie"
 _NAMES = r"[\w-]*(?:pass(?:word)?|secret|token|api_?key|key|signature)"
 _SECRET_IN_TEXT = [
     # name=value in query strings, forms and messages (api_key=…, token=…, client_secret=…)
-    (re.compile(rf"(?i)\b({_NAMES})=[^&\s\"'#,;]+"), rf"\1={REDACTED}"),
+    (rf"(?i)\b({_NAMES})=[^&\s\"'#,;]+", rf"\1={REDACTED}"),
     # "name": "value" in JSON written into a message or a trace
-    (re.compile(rf"(?i)(\"{_NAMES}\"\s*:\s*\")[^\"]*\""), rf'\1{REDACTED}"'),
+    (rf"(?i)(\"{_NAMES}\"\s*:\s*\")[^\"]*\"", rf'\1{REDACTED}"'),
     # 'name': 'value' in a repr() written into a trace
-    (re.compile(rf"(?i)('{_NAMES}'\s*:\s*')[^']*'"), rf"\1{REDACTED}'"),
+    (rf"(?i)('{_NAMES}'\s*:\s*')[^']*'", rf"\1{REDACTED}'"),
     # an Authorization header's value
-    (re.compile(r"(?i)\b(bearer|basic)\s+[\w.~+/=-]{8,}"), rf"\1 {REDACTED}"),
+    (r"(?i)\b(bearer|basic)\s+[\w.~+/=-]{8,}", rf"\1 {REDACTED}"),
     # our own API keys and webhook secrets, wherever they stand (a path, a repr, a message)
-    (re.compile(r"\b(smsr|whsec)_[\w-]{16,}"), rf"\1_{REDACTED}"),
+    (r"\b(smsr|whsec)_[\w-]{16,}", rf"\1_{REDACTED}"),
     # reset and verification links carry their token in the path or fragment
-    (re.compile(r"(?i)(/(?:reset|verify|reset-password|verify-email)/)[\w-]{16,}"), rf"\1{REDACTED}"),
+    (r"(?i)(/(?:reset|verify|reset-password|verify-email)/)[\w-]{16,}", rf"\1{REDACTED}"),
 ]
 
 
 def redact(text: str) -> str:
     """`text` with every credential it shows replaced by [redacted]."""
     for pattern, replacement in _SECRET_IN_TEXT:
-        text = pattern.sub(replacement, text)
+        text = re.sub(pattern, replacement, text)
     return text
 
 
@@ -57,7 +59,7 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {k: REDACTED if isinstance(k, str) and _SECRET_NAME.search(k) and v else redact_value(v)
+        return {k: REDACTED if isinstance(k, str) and re.search(_CREDENTIAL_FIELD, k) and v else redact_value(v)
                 for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact_value(v) for v in value]

@@ -5,8 +5,8 @@ import functools
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from chalice import Blueprint, Response
 
@@ -29,8 +29,7 @@ _CONTENT_TYPES = {
 _CACHE_CONTROL = "no-cache"
 
 
-@dataclass(frozen=True)
-class Asset:
+class Asset(NamedTuple):  # not a dataclass: defining one costs every cold start ~0.5 ms
     body: str
     content_type: str
     etag: str
