@@ -134,7 +134,8 @@ def _powertools_logger() -> Logger:
 
     from chalicelib.log_format import RedactingFormatter
 
-    built = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
+    # Its stream is the stand-in's: the stdout this module was imported with, whoever redirects stdout since.
+    built = Logger(service=SERVICE, logger_formatter=RedactingFormatter(), stream=_STAND_IN.stream)
     logging.getLogger(SERVICE).removeHandler(_STAND_IN)
     return built
 

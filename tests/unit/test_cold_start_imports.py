@@ -126,23 +126,27 @@ def test_activations_facade__built_for_an_order_loads_no_sms_intake_batches_reac
 
 
 _FIRST_LINE = r'''
-import sys, types
+import contextlib, io, sys, types
 import app
 from chalicelib.api.middleware import log_context
 log_context(types.SimpleNamespace(context={"requestId": "req-cold"}, path="/v1/activations"), lambda event: None)
 print(sorted(name for name in sys.modules if name.startswith("aws_lambda_powertools.")))
-app.app.log.error("Caught exception for path %s", "/stubs/handler_api.php?api_key=smsr_" + "k" * 24)
+with contextlib.redirect_stdout(io.StringIO()) as redirected:  # as a test's capture or a tool's output would
+    app.app.log.error("Caught exception for path %s", "/stubs/handler_api.php?api_key=smsr_" + "k" * 24)
+print(f"redirected: {redirected.getvalue()!r}")
 '''
 
 
-def test_first_log_line__chalices_own_error_is_written_once_as_redacted_json_with_the_request_keys():
+def test_first_log_line__chalices_own_error_is_written_once_to_stdout_as_redacted_json_with_the_request_keys():
     # Given a fresh interpreter that imported the app and passed an event through the log context, writing nothing
     out = subprocess.run([sys.executable, "-c", _FIRST_LINE], cwd=ROOT, capture_output=True, text=True, check=True)
     powertools_before, *lines = out.stdout.strip().splitlines()
     assert powertools_before == "[]"
-    # When Chalice logs an error (app.log: the service's logger) before any line of ours
-    # Then it is written once, as Powertools' JSON line, redacted, with the keys the event appended
-    [line] = lines
+    # When Chalice logs an error (app.log: the service's logger) before any line of ours, stdout redirected then
+    # Then it is written once to the process's stdout (as when Powertools loaded with the app), as Powertools'
+    # JSON line, redacted, with the keys the event appended
+    line, redirected = lines
+    assert redirected == "redirected: ''"
     record = json.loads(line)
     assert record["level"] == "ERROR" and record["message"].endswith("api_key=[redacted]")
     assert record["request_id"] == "req-cold" and record["cold_start"] is True
