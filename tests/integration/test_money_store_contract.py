@@ -165,6 +165,19 @@ def test_commit_unread__a_cause_claimed_before_is_refused(books: Books) -> None:
     assert _funds(books, account_id).balance_cents == 999 and books.store.entry(account_id, 6) is None
 
 
+def test_commit_unread__a_key_another_entry_took_is_refused_with_the_account_unseen(books: Books) -> None:
+    account_id = _account(books)
+    _first_credit(books, account_id, 1000)
+    taken, claim = _entry(account_id, 5, -1)
+    books.store.commit_unread(account_id, [(taken, claim)], spend=1, require_active=False)
+    # A second posting at the same key (another container's clock, say) is refused without the account: its
+    # condition held, so the wallet reads the key and draws above it
+    with pytest.raises(CommitRefused) as refused:
+        books.store.commit_unread(account_id, [_entry(account_id, 5, -2)], spend=2, require_active=False)
+    assert (refused.value.conflict, refused.value.seen) == (False, None)
+    assert books.store.entry(account_id, 5) == taken and _funds(books, account_id).balance_cents == 999
+
+
 def test_commit_unread__several_entries_commit_together_or_not_at_all(books: Books) -> None:
     account_id = _account(books)
     _first_credit(books, account_id, 100)

@@ -304,3 +304,40 @@ def test_ledger_keys__strictly_increase_past_a_millisecond_s_share_and_when_the_
     # Then every key is above the one before (a debit's key is always above the account's newest credit)
     assert all(later > earlier for earlier, later in itertools.pairwise(drawn))
 
+
+
+def test_post__a_ledger_key_another_posting_took_first_is_retried_above_it(store, monkeypatch):
+    # Given 1000 cents credited, and a charge at the key right above the credit (another container's, say)
+    from chalicelib.services.money import wallet as wallet_module
+
+    wallet = _wallet(store)
+    wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
+    credit_key = store.accounts["acc_1"].credit_last
+    assert credit_key is not None
+    draws = iter([credit_key + 1, credit_key - 5])  # then this container's clock, behind the other's
+    monkeypatch.setattr(wallet_module, "new_numeric_id", lambda: next(draws, None) or new_numeric_id())
+    wallet.post("acc_1", -100, LedgerKind.ACTIVATION_CHARGE, "act_other")
+    # When this container charges 300: its first key is below the credit, the next allowed one is taken
+    charge = wallet.post("acc_1", -300, LedgerKind.ACTIVATION_CHARGE, "act_1")
+    # Then it is charged once, above both, and the books hold
+    assert charge.seq > credit_key + 1
+    assert _balance(store) == 600 == _ledger_sum(store)
+    assert [e.cause_id for e in wallet.entries("acc_1")] == ["act_1", "act_other", "pi_1"]
+
+
+def test_debit_together__keys_another_posting_took_first_are_retried_above_them(store, monkeypatch):
+    # Given 1000 cents credited, a charge at the key right above the credit, and this container's clock behind
+    from chalicelib.services.money import wallet as wallet_module
+
+    wallet = _wallet(store)
+    wallet.post("acc_1", 1000, LedgerKind.TOP_UP, "pi_1")
+    credit_key = store.accounts["acc_1"].credit_last
+    assert credit_key is not None
+    monkeypatch.setattr(wallet_module, "new_numeric_id", lambda: credit_key + 1)
+    wallet.post("acc_1", -100, LedgerKind.ACTIVATION_CHARGE, "act_other")
+    monkeypatch.setattr(wallet_module, "new_numeric_ids", lambda count: [credit_key - 9 + i for i in range(count)])
+    # When two activations are charged together
+    postings = wallet.debit_together("acc_1", _charges(("a1", 60), ("a2", 75)))
+    # Then both are charged once, above the taken key, and the books hold
+    assert min(p.seq for p in postings) > credit_key + 1
+    assert _balance(store) == 765 == _ledger_sum(store)

@@ -121,7 +121,7 @@ class Wallet:
                 refusal = _refusal(seen, amount_cents, allow_negative, require_active)
                 if refusal is not None:
                     raise refusal from None
-                above = seen.lowest_key_allowed  # its key was refused for its place
+                above = max(seen.lowest_key_allowed, posting.seq + 1)  # its key was refused for its place, or taken
         raise RuntimeError("ledger contention did not settle")  # pragma: no cover - 60 conflicts in a row
 
     def debit_together(self, account_id: str, charges: Sequence[Charge], *, extra: ExtraItems | None = None,
@@ -151,13 +151,14 @@ class Wallet:
                     backoff(attempt)
                     continue
                 whole = replace(postings[0][0], amount_cents=-total)
-                seen = refused.seen or self._explain_elsewhere(refused, whole, False, True)
+                seen = refused.seen or self._explain_elsewhere(refused, whole, False, True,
+                                                               [p.seq for p, _ in postings])
                 if not seen.read_free:
                     return self._debit_together_checked(account_id, charges, total, extra, told)
                 refusal = _refusal(seen, -total, False, True)
                 if refusal is not None:
                     raise refusal from None
-                above = seen.lowest_key_allowed  # its keys were refused for their place
+                above = max(seen.lowest_key_allowed, postings[-1][0].seq + 1)  # refused for their place, or taken
         raise RuntimeError("ledger contention did not settle")  # pragma: no cover
 
     def _debit_together_checked(self, account_id: str, charges: Sequence[Charge], total: int,
@@ -280,13 +281,15 @@ class Wallet:
         raise RuntimeError("ledger contention did not settle")  # pragma: no cover - 60 lost races in a row
 
     def _explain_elsewhere(self, refused: CommitRefused, p: Posting, allow_negative: bool,
-                           require_active: bool) -> Funds:
+                           require_active: bool, keys: Sequence[int] = ()) -> Funds:
         """The account, read now, when the refusal did not carry it (its condition held, or a backend does not
-        return it): what the account explains is handled as above; a refusal of the caller's own items is theirs
-        to handle; a missing account is NotFound."""
+        return it): what the account explains is handled as above, and so is a ledger key another posting took
+        first (the retry draws above it); a refusal of the caller's own items is theirs to handle; a missing
+        account is NotFound."""
         funds = self.read(p.account_id)
         if (not funds.read_free or funds.lowest_key_allowed > p.seq
-                or _refusal(funds, p.amount_cents, allow_negative, require_active) is not None):
+                or _refusal(funds, p.amount_cents, allow_negative, require_active) is not None
+                or any(self.store.entry(p.account_id, key) is not None for key in (keys or (p.seq,)))):
             return funds
         raise refused
 
