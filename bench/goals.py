@@ -240,8 +240,10 @@ def goals(ctx: BenchContext) -> Table:
     g.row(f"app RSS after {MEMORY_CLIENTS * MEMORY_ORDERS_EACH:,} orders from {MEMORY_CLIENTS} new clients ÷ at "
           "start", f"{rss_after / 2**20:.0f} MiB", f"{rss_start / 2**20:.0f} MiB", rss_after / rss_start, "≤ 1.5×",
           lambda v: v <= 1.5)
-    failed = sum((r.failed for r in (*orders.values(), fresh, one, memory)), Counter[str]())
-    not_201 = ", ".join(f"{outcome}×{count}" for outcome, count in sorted(failed.items())) or "none"
+    runs = {**{f"{n} client(s)": r for n, r in orders.items()}, "new connections": fresh, "one account": one,
+            "memory": memory}
+    not_201 = "; ".join(f"{name}: " + ", ".join(f"{outcome}×{count}" for outcome, count in sorted(r.failed.items()))
+                        for name, r in runs.items() if r.failed) or "none"
     table.notes.append(f"HTTP runs: {', '.join(f'{n} clients × {ORDERS_AT[n]}' for n in CONCURRENCY)} orders, "
                        f"keep-alive connections, one account and key per client; orders not answered 201: {not_201}; "
                        "raw: the same counts of one-update-three-put transactions on the bench's one client")

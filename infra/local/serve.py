@@ -39,6 +39,15 @@ class GatewayHandler(ChaliceRequestHandler):
         self.local_gateway.event_converter.LOCAL_SOURCE_IP = str(self.client_address[0])
         super()._generic_handle()
 
+    def end_headers(self) -> None:
+        # A client that asked to close (`Connection: close`) is told the connection closes after this answer, as
+        # HTTP/1.1 wants (RFC 9112 9.6) and API Gateway does. BaseHTTPRequestHandler closes it without saying
+        # so, and a client that pooled the connection then reused a closed one ("Remote end closed connection
+        # without response": 10 % of the bench's new-connection orders at 50 clients).
+        if self.close_connection and self.request_version == "HTTP/1.1":
+            self.send_header("Connection", "close")
+        super().end_headers()
+
     # Chalice binds its verbs to its own _generic_handle when its class is made: bind them to ours.
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
 

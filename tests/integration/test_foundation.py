@@ -88,3 +88,14 @@ def test_local_host__overlapping_requests_each_keep_their_own_credentials(stack,
     expected = {first.api_key: (200, first.account_id), second.api_key: (200, second.account_id), "": (401, "")}
     wrong = [(key[:8], got) for key, got in zip(keys, answers, strict=True) if got != expected[key]]
     assert wrong == []
+
+
+def test_local_host__a_client_that_asks_to_close_is_told_so_and_its_next_request_is_answered(stack):
+    # Given one client session that asks the server to close each connection after its answer (HTTP/1.1 close)
+    session = requests.Session()
+    # When it makes several requests in a row
+    replies = [session.get(f"{stack.app_url}/health", headers={"Connection": "close"}, timeout=10) for _ in range(20)]
+    # Then each answer says the connection closes (RFC 9112 9.6), so the client never reuses a closed connection,
+    # and every request is answered: none fails with "Remote end closed connection without response"
+    assert all(reply.status_code == 200 for reply in replies)
+    assert all(reply.headers.get("Connection", "").lower() == "close" for reply in replies)
