@@ -120,9 +120,11 @@ def test_api_key__a_known_good_key_keeps_working_while_its_ip_sprays_bad_keys(st
     member = sign_up(stack.app_url, stack.outbox)
     key = _new_key(stack, member)
     ip = client_at("127.0.0.64")
-    sprayed = [ip.get(f"{stack.app_url}/v1/me", headers=bearer("smsr_" + secrets.token_urlsafe(32)), timeout=30)
-               for _ in range(40)]
-    assert sprayed[-1].status_code == 429
+    sprayed: list[int] = []
+    while len(sprayed) < 200 and 429 not in sprayed:  # 30 in 10 s: a starved machine needs more than 40 tries
+        sprayed.append(ip.get(f"{stack.app_url}/v1/me", headers=bearer("smsr_" + secrets.token_urlsafe(32)),
+                              timeout=30).status_code)
+    assert sprayed[-1] == 429 and set(sprayed[:-1]) <= {401}
     # When the good key is used from that IP over REST and the handler API
     rest = ip.get(f"{stack.app_url}/v1/me", headers=bearer(key), timeout=30)
     handler = ip.get(f"{stack.app_url}/stubs/handler_api.php", params={"api_key": key, "action": "getBalance"},
