@@ -91,7 +91,7 @@ def internal_error(event: Any) -> Response:
 
 # DynamoDB's answers that say "not now" rather than "not this": the SDK has retried them already.
 _OUTAGE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-                           "InternalServerError", "ServiceUnavailable"})
+                           "InternalServerError", "ServiceUnavailable", "TransactionInProgressException"})
 
 
 def _store_outage(error: BaseException) -> bool:

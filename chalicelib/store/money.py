@@ -33,6 +33,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.ids import new_numeric_id
 from chalicelib.domain.webhook_events import EventType, stored_event_types
+from chalicelib.store import transaction
 from chalicelib.store.accounts import Account, reconcile_shard
 from chalicelib.store.base import JoinedWrite, WriteRefused, connection
 from chalicelib.store.ledger import Claim, LedgerEntry, claimed
@@ -205,6 +206,8 @@ class DynamoMoneyStore:
                 for write in joined:
                     write(tx)
         except TransactWriteError as exc:
+            if exc.cause_response_code != transaction.CANCELED:
+                raise  # throttled, denied, unreachable: an error, not a refusal
             raise _refused(exc) from exc
 
 
@@ -293,7 +296,7 @@ def _refused(exc: TransactWriteError) -> CommitRefused:
         # The account's ALL_OLD image: the only item of such a transaction carrying an email.
         if reason.code == "ConditionalCheckFailed" and reason.raw_item and "email" in reason.raw_item:
             seen = funds_of(Account.from_raw_data(reason.raw_item))
-    return CommitRefused(conflict=any(r.code == "TransactionConflict" for r in reasons), seen=seen)
+    return CommitRefused(conflict=any(r.code in transaction.RETRYABLE for r in reasons), seen=seen)
 
 
 def _raise_floor(account_id: str, frontier: int) -> bool:

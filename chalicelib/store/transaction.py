@@ -17,6 +17,10 @@ from chalicelib.store.base import JoinedWrite, WriteRefused, connection
 
 CONDITION_FAILED = "ConditionalCheckFailed"
 CONFLICT = "TransactionConflict"
+CANCELED = "TransactionCanceledException"  # the one error that is a refusal; its reasons say why, item by item
+# Reasons after which the same writes may commit when tried again: another transaction held an item, or the table
+# was throttled past the SDK's own retries.
+RETRYABLE = frozenset({CONFLICT, "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
 
 
 class Refused(WriteRefused):
@@ -29,18 +33,22 @@ class Refused(WriteRefused):
 
     @property
     def conflict(self) -> bool:
-        """Another transaction held an item: the same writes may succeed when tried again."""
-        return CONFLICT in self.codes
+        """Another transaction held an item, or the table was throttled: the same writes may succeed when tried
+        again."""
+        return any(code in RETRYABLE for code in self.codes)
 
 
 def commit(writes: Iterable[JoinedWrite | None]) -> None:
-    """Run the writes (None: nothing to add) as one transaction; raises Refused when it is cancelled."""
+    """Run the writes (None: nothing to add) as one transaction; raises Refused when it is cancelled. Any other
+    failure (access denied, a table unreachable) is raised as it is: it is no refusal."""
     try:
         with TransactWrite(connection=connection()) as tx:
             for write in writes:
                 if write is not None:
                     write(tx)
     except TransactWriteError as exc:
+        if exc.cause_response_code != CANCELED:
+            raise
         raise Refused(tuple(r.code if r else None for r in (exc.cancellation_reasons or []))) from None
 
 

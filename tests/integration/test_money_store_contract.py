@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from chalicelib.config import Settings
 from chalicelib.domain.accounts import AccountStatus, LedgerKind
 from chalicelib.domain.ids import new_id
 from chalicelib.store.accounts import Account
-from chalicelib.store.base import JoinedWrite
+from chalicelib.store.base import JoinedWrite, connection
 from chalicelib.store.ledger import Claim
 from chalicelib.store.money import CommitRefused, DynamoMoneyStore, Entry, Funds, MoneyStore
 from tests.fakes.money_store import InMemoryMoneyStore
@@ -243,3 +244,31 @@ def test_commit_hold__moves_money_out_of_the_spendable_under_the_version_read(bo
     with pytest.raises(CommitRefused):
         books.store.commit_hold(funds, 0)  # the version it was read at is gone
     assert _funds(books, account_id).held_cents == 400
+
+
+def test_commit_unread__sent_again_after_it_committed_is_answered_as_committed(stack_settings: Settings) -> None:
+    # Given DynamoDB's store, and an SDK that sends a transaction again although the first send committed (its
+    # answer lost to a timeout, as on a slow network). The wallet counts on this: botocore gives every
+    # TransactWriteItems call an idempotency token (ClientRequestToken) and keeps it for its retries.
+    books = _dynamodb()
+    account_id = _account(books)
+    _first_credit(books, account_id, 1000)
+    sent_again: list[int] = []
+
+    def once_more(response: Any, attempts: int, **_: Any) -> float | None:
+        if not sent_again and response is not None and response[0].status_code == 200:
+            sent_again.append(attempts)
+            return 0.0  # retry now
+        return None
+
+    events = connection().client.meta.events
+    events.register("needs-retry.dynamodb.TransactWriteItems", once_more, unique_id="send-again")
+    try:
+        # When a debit commits and its transaction is sent once more
+        books.store.commit_unread(account_id, [_entry(account_id, 5, -300)], spend=300, require_active=True)
+    finally:
+        events.unregister("needs-retry.dynamodb.TransactWriteItems", unique_id="send-again")
+    # Then the second send is answered as the first (its idempotency token), not refused, and it counted once
+    assert sent_again == [1]
+    funds = _funds(books, account_id)
+    assert (funds.balance_cents, funds.ledger_seq) == (700, 2)
