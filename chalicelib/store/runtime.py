@@ -81,8 +81,11 @@ def cached_setting(key: str) -> str | None:
 
 
 def cached_settings(keys: tuple[str, ...]) -> dict[str, str]:
-    """The stored JSON of each of `keys` that is set (one BatchGetItem), eventually consistent."""
-    return {str(row.key): str(row.value) for row in RuntimeSetting.batch_get(list(keys))}
+    """The stored JSON of each of `keys` that is set, eventually consistent: one Scan of a table that holds a handful
+    of items. Not BatchGetItem: PynamoDB asks again at once, without limit, for keys a throttled table left
+    unprocessed, where a throttled Scan is retried by the SDK with its backoff."""
+    wanted = set(keys)
+    return {str(row.key): str(row.value) for row in RuntimeSetting.scan() if row.key in wanted}
 
 
 def write_setting(key: str, value: str, now: float) -> None:

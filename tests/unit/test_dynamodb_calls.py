@@ -73,9 +73,8 @@ def test_http_order__reads_every_operator_switch_in_one_call_when_the_cache_laps
         runtime_settings.clear_cache()
         with count_dynamodb_calls() as calls:
             assert _order(client, api_key) == 201
-    # Then every switch came in one BatchGetItem, none by a GetItem of its own
-    assert calls.by_operation()["BatchGetItem"] == 1
-    assert calls.on("runtime") == []
+    # Then every switch came in one read of their table, none by a GetItem of its own
+    assert calls.on("runtime") == ["Scan"]
     assert len(calls) <= HTTP_ORDER_BUDGET + 1, calls.operations
 
 

@@ -2,8 +2,9 @@
 briefly per container.
 
 Every request reads some of them (the maintenance gate all, an order the prices, a signed-in page the agreement), so
-a container reads the switches in `READ_TOGETHER` together: one BatchGetItem when the first of them is needed, and
-again when the cache lapses, instead of one GetItem each (issue 16: a cold order read three)."""
+a container reads the switches in `READ_TOGETHER` together: one read of the table (store.runtime.cached_settings)
+when the first of them is needed, and again when the cache lapses, instead of one GetItem each (issue 16: a cold
+order read three)."""
 from __future__ import annotations
 
 import json
