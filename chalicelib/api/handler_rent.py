@@ -11,7 +11,8 @@ its clients (the smsactivate module json.loads every rent reply) have them. What
 - setRentStatus: a bad status is INCORECT_STATUS (sic, SMS-Activate's own spelling); a rental that cannot be
   canceled (after 20 minutes or an SMS) CANT_CANCEL; an ended one ALREADY_FINISH or ALREADY_CANCEL;
 - an id that is missing is NO_ID_RENT, one that is not the caller's rental INVALID_PHONE (SMS-Activate's words);
-- a partner refusing an extension is NO_NUMBERS (the number cannot be had for longer); nothing is charged.
+- a partner refusing an extension is NO_NUMBERS (the number cannot be had for longer); nothing is charged;
+- a cancel while the partner cannot say whether an SMS came is ERROR_SQL (try again), nothing refunded yet.
 """
 from __future__ import annotations
 
@@ -173,7 +174,10 @@ def set_rent_status(account: Account, params: Params) -> p.Reply:
     if status == "1":
         wiring.rentals().finish(account.account_id, rental_id)
     elif status == "2":
-        wiring.rentals().cancel(account.account_id, rental_id)
+        try:
+            wiring.rentals().cancel(account.account_id, rental_id)
+        except e.PartnerError:  # the partner cannot say yet whether an SMS came: try again, not "no numbers"
+            return error(p.ERROR_SQL)
     else:
         raise p.ProtocolError("INCORECT_STATUS")
     return p.as_json({"status": "success"})

@@ -329,3 +329,23 @@ def test_for_operator__named_operator_or_partners_selling_any():
     offers = [p.OfferView("tg", 0, "mts", 50, 1), p.OfferView("tg", 0, "any", 60, 1), p.OfferView("tg", 0, "b", 1, 1)]
     assert [o.operator for o in p.for_operator(offers, "mts")] == ["mts", "any"]
     assert len(p.for_operator(offers, None)) == 3
+
+
+def test_set_rent_status__a_cancel_the_partner_cannot_judge_yet_is_error_sql_to_try_again(monkeypatch):
+    # Given a rental whose partner cannot say now whether an SMS came (the service waits: PARTNER_UNAVAILABLE)
+    from types import SimpleNamespace
+
+    from chalicelib import wiring
+    from chalicelib.api import handler_rent
+    from chalicelib.domain.accounts import Account, AccountStatus
+    from chalicelib.domain.errors import PartnerError
+
+    def cancel(account_id: str, rental_id: int) -> None:
+        raise PartnerError("cannot tell now", code="PARTNER_UNAVAILABLE")
+
+    monkeypatch.setattr(wiring, "rentals", lambda: SimpleNamespace(cancel=cancel))
+    account = Account("acc_1", email="a@example.com", status=AccountStatus.ACTIVE, created_at=0.0)
+    # When a bot cancels it over the rent API
+    reply = handler_rent.set_rent_status(account, {"id": "5", "status": "2"})
+    # Then it is told to try again (ERROR_SQL), not that there are no numbers
+    assert json.loads(reply.body) == {"status": "error", "message": "ERROR_SQL"}
