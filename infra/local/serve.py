@@ -44,7 +44,8 @@ class GatewayHandler(ChaliceRequestHandler):
         # HTTP/1.1 wants (RFC 9112 9.6) and API Gateway does. BaseHTTPRequestHandler closes it without saying
         # so, and a client that pooled the connection then reused a closed one ("Remote end closed connection
         # without response": 10 % of the bench's new-connection orders at 50 clients).
-        if self.close_connection and self.request_version == "HTTP/1.1":
+        said = any(line.lower().startswith(b"connection:") for line in getattr(self, "_headers_buffer", []))
+        if self.close_connection and self.request_version == "HTTP/1.1" and not said:  # send_error says it itself
             self.send_header("Connection", "close")
         super().end_headers()
 
