@@ -19,6 +19,7 @@ from urllib3 import HTTPHeaderDict
 
 from chalicelib.providers.base import PartnerUnavailable
 from chalicelib.providers.sms_activate import SmsActivatePartner
+from chalicelib.providers.tls import tls_context
 from chalicelib.providers.transport import HttpPolicy, PartnerReply, with_query
 from infra.local.stack import free_port
 from tests.canned_http import Asked, Canned, canned_partner
@@ -138,6 +139,8 @@ def test_get_balance__a_certificate_no_public_authority_signed_is_refused(tmp_pa
             partner_at(partner.url, HttpPolicy(read_retries=0)).get_balance_minor()
     # Then nothing was asked of it (the handshake failed before the request) and no key was told
     assert partner.asked == [] and KEY not in told(raised.value)
+    # And the context partners share with users' webhooks still checks names and certificates after urllib3 used it
+    assert tls_context().check_hostname and tls_context().verify_mode == ssl.CERT_REQUIRED
 
 
 _TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
