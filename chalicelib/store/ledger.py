@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
-from chalicelib.store.base import JoinedWrite, table
+from chalicelib.store.base import table
 
 
 @table("ledger")
@@ -70,19 +69,3 @@ def claimed_at(key: str) -> float | None:
     except Claim.DoesNotExist:
         return None
     return None if made is None else float(made)
-
-
-def claim_value(key: str) -> str | None:
-    """What a claim holds (strongly consistent); None when there is no such claim."""
-    try:
-        return Claim.get(key, consistent_read=True).value
-    except Claim.DoesNotExist:
-        return None
-
-
-def claiming(key: str, value: str, now: float) -> JoinedWrite:
-    """A claim that must not exist yet, written in the transaction it joins (refused with it when it does)."""
-    def write(tx: TransactWrite) -> None:
-        tx.save(Claim(key, value=value, created_at=now), condition=Claim.key.does_not_exist())
-
-    return write

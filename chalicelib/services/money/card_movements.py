@@ -16,7 +16,9 @@ from chalicelib.domain.payments import PaymentRecord, TopUp
 from chalicelib.services.accounts import account_emails
 from chalicelib.services.money.wallet import Wallet, cause_key
 from chalicelib.store import payment_repo
-from chalicelib.store.ledger import claim_once, claim_value, claimed, claiming
+from chalicelib.store.claims import claiming
+from chalicelib.store.claims import value_of as claim_value
+from chalicelib.store.ledger import claim_once, claimed
 from chalicelib.store.money import CommitRefused, Entry, ledger_entry
 
 # Both paths that see a Stripe refund: our refund-request payout and Stripe's refund events.
