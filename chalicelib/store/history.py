@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pynamodb.expressions.condition import Condition
-from pynamodb.models import Model
 from pynamodb.pagination import ResultIterator
 
 from chalicelib.store.activations import Activation
@@ -21,7 +20,6 @@ from chalicelib.store.ledger import LedgerEntry
 from chalicelib.store.money import Entry, entry_of
 from chalicelib.store.runtime import ActivityEntry
 
-M = TypeVar("M", bound=Model)
 K = TypeVar("K", int, str)
 T = TypeVar("T")
 

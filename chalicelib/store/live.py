@@ -12,6 +12,7 @@ from pynamodb.models import Model
 
 from chalicelib.store.accounts import Account
 from chalicelib.store.base import table
+from chalicelib.store.transaction import refused_if_condition_failed
 
 _AWAITING = "auth"  # the one value of `awaiting`: a sparse index holds only the sockets still to authenticate
 
@@ -77,9 +78,8 @@ def keep_for_account(connection_id: str, endpoint: str, account_id: str, token_h
                      LiveConnection.awaiting.remove()],
             condition=LiveConnection.connection_id.exists())
     except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
+        refused_if_condition_failed(exc)
+        return False
     Account(account_id).update(actions=[Account.live_until.set(expires_at)], condition=Account.account_id.exists())
     return True
 
@@ -102,9 +102,8 @@ def forget_if_silent(connection_id: str) -> bool:
     try:
         LiveConnection(connection_id).delete(condition=LiveConnection.awaiting.exists())
     except DeleteError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
+        refused_if_condition_failed(exc)
+        return False
     return True
 
 

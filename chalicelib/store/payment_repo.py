@@ -20,8 +20,10 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.payments import PaymentRecord, PayoutFigures, RefundRequest, RefundStatus, TopUp, TopUpStatus
 from chalicelib.store import payments as rows
+from chalicelib.store import values
 from chalicelib.store.base import JoinedWrite
-from chalicelib.store.values import int_or_none
+from chalicelib.store.transaction import refused_if_condition_failed
+from chalicelib.store.values import value_of
 
 T = TypeVar("T")
 
@@ -48,10 +50,7 @@ def create_topup(topup: TopUp) -> bool:
 
 def topup(topup_id: str) -> TopUp | None:
     """The top-up, strongly consistent."""
-    try:
-        return topup_of(rows.TopUp.get(topup_id, consistent_read=True))
-    except rows.TopUp.DoesNotExist:
-        return None
+    return values.read(TopUp, rows.TopUp, topup_id)
 
 
 def topup_by_intent(payment_intent_id: str) -> TopUp | None:
@@ -130,19 +129,11 @@ def recording_movement(record: PaymentRecord, topup_id: str, refunded_cents: int
 
 
 def topup_of(row: rows.TopUp) -> TopUp:
-    return TopUp(topup_id=row.topup_id, account_id=row.account_id, amount_cents=int(row.amount_cents),
-                 currency=row.currency, status=TopUpStatus(row.status), created_at=float(row.created_at),
-                 payment_method_id=row.payment_method_id, payment_intent_id=row.payment_intent_id,
-                 refunded_cents=int(row.refunded_cents or 0), disputed_cents=int(row.disputed_cents or 0),
-                 fee_cents=int_or_none(row.fee_cents), fee_withheld_cents=int(row.fee_withheld_cents or 0),
-                 credited_at=_float_or_none(row.credited_at))
+    return value_of(TopUp, row)
 
 
 def record_of(row: rows.PaymentRecord) -> PaymentRecord:
-    return PaymentRecord(account_id=row.account_id, record_key=row.record_key, kind=row.kind, ref_id=row.ref_id,
-                         amount_cents=int(row.amount_cents), currency=row.currency,
-                         created_at=float(row.created_at), payment_intent_id=row.payment_intent_id,
-                         refund_request_id=row.refund_request_id)
+    return value_of(PaymentRecord, row)
 
 
 # Refund requests --------------------------------------------------------------------------------------------------
@@ -150,10 +141,7 @@ def record_of(row: rows.PaymentRecord) -> PaymentRecord:
 
 def refund_request(request_id: str) -> RefundRequest | None:
     """The request, strongly consistent."""
-    try:
-        return request_of(rows.RefundRequest.get(request_id, consistent_read=True))
-    except rows.RefundRequest.DoesNotExist:
-        return None
+    return values.read(RefundRequest, rows.RefundRequest, request_id)
 
 
 def requests_of_account(account_id: str, limit: int) -> list[RefundRequest]:
@@ -223,15 +211,7 @@ def finishing_request(request_id: str, now: float, status: RefundStatus | None =
 
 
 def request_of(row: rows.RefundRequest) -> RefundRequest:
-    return RefundRequest(request_id=row.request_id, account_id=row.account_id, amount_cents=int(row.amount_cents),
-                         reason=row.reason, status=RefundStatus(row.status), created_at=float(row.created_at),
-                         decided_at=_float_or_none(row.decided_at), decided_by=row.decided_by,
-                         decision_note=row.decision_note, payout_plan=row.payout_plan,
-                         paid_cents=int(row.paid_cents or 0), fee_cents=int(row.fee_cents or 0),
-                         deposit_fee_cents=int(row.deposit_fee_cents or 0),
-                         uncovered_cents=int(row.uncovered_cents or 0),
-                         refused_payment_intents=frozenset(row.refused_payment_intents or ()),
-                         hold_released_at=_float_or_none(row.hold_released_at))
+    return value_of(RefundRequest, row)
 
 
 # The payments page's three sources: one Query each, between two times ----------------------------------------
@@ -285,11 +265,6 @@ def _unless_refused(write: Callable[[], object]) -> bool:
     try:
         write()
     except (PutError, UpdateError) as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+        refused_if_condition_failed(exc)
         return False
     return True
-
-
-def _float_or_none(value: Any) -> float | None:
-    return None if value is None else float(value)

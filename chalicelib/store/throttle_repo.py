@@ -11,8 +11,8 @@ from typing import Protocol
 
 from pynamodb.exceptions import UpdateError
 
+from chalicelib.store import values
 from chalicelib.store.accounts import LoginThrottle
-from chalicelib.store.values import value_of
 
 _TTL_MARGIN_SECONDS = 60
 
@@ -38,11 +38,7 @@ class ThrottleStore(Protocol):
 
 class DynamoThrottleStore:
     def read(self, key: str) -> Throttle | None:
-        try:
-            item = LoginThrottle.get(key, consistent_read=True)
-        except LoginThrottle.DoesNotExist:
-            return None
-        return value_of(Throttle, item)
+        return values.read(Throttle, LoginThrottle, key)
 
     def add_failure(self, key: str, now: float, window_ends_at: float) -> int:
         item = LoginThrottle(key)
