@@ -206,8 +206,6 @@ class DynamoMoneyStore:
                 for write in joined:
                     write(tx)
         except TransactWriteError as exc:
-            if exc.cause_response_code != transaction.CANCELED:
-                raise  # throttled, denied, unreachable: an error, not a refusal
             raise _refused(exc) from exc
 
 
@@ -290,7 +288,7 @@ def entry_of(row: LedgerEntry) -> Entry:
 
 
 def _refused(exc: TransactWriteError) -> CommitRefused:
-    reasons = [r for r in (exc.cancellation_reasons or []) if r]
+    reasons = [r for r in transaction.cancellation_reasons(exc) if r]  # raises what is no refusal
     seen = None
     for reason in reasons:
         # The account's ALL_OLD image: the only item of such a transaction carrying an email.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.exceptions import CancellationReason, PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -39,17 +39,23 @@ class Refused(WriteRefused):
 
 
 def commit(writes: Iterable[JoinedWrite | None]) -> None:
-    """Run the writes (None: nothing to add) as one transaction; raises Refused when it is cancelled. Any other
-    failure (access denied, a table unreachable) is raised as it is: it is no refusal."""
+    """Run the writes (None: nothing to add) as one transaction; raises Refused when it is cancelled, and any other
+    failure as it is (`cancellation_reasons`)."""
     try:
         with TransactWrite(connection=connection()) as tx:
             for write in writes:
                 if write is not None:
                     write(tx)
     except TransactWriteError as exc:
-        if exc.cause_response_code != CANCELED:
-            raise
-        raise Refused(tuple(r.code if r else None for r in (exc.cancellation_reasons or []))) from None
+        raise Refused(tuple(r.code if r else None for r in cancellation_reasons(exc))) from None
+
+
+def cancellation_reasons(exc: TransactWriteError) -> list[CancellationReason | None]:
+    """Why each item of a cancelled transaction failed (None: that item was fine). Any other failure (access denied,
+    a table unreachable) is raised as it is: it is no refusal."""
+    if exc.cause_response_code != CANCELED:
+        raise exc
+    return list(exc.cancellation_reasons or [])
 
 
 def refused_if_condition_failed(exc: PynamoDBException) -> Refused:
