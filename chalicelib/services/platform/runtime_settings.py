@@ -21,7 +21,8 @@ PRICE_OVERRIDES = "price_overrides"  # {"<service>#<country>": cents}
 AGREEMENT_SCHEDULE = "agreement_versions"
 READ_TOGETHER = (MAINTENANCE, MARKUP, PRICE_OVERRIDES, AGREEMENT_SCHEDULE)
 _CACHE_SECONDS = 2.0
-_cache: dict[str, tuple[float, str | None]] = {}  # key → (when read, its stored JSON or None)
+_ABSENT = object()  # a setting never written: its reader's default
+_cache: dict[str, tuple[float, Any]] = {}  # key → (when read, its parsed value or _ABSENT)
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,19 @@ def get_value(key: str, default: Any = None, *, fresh: bool = False) -> Any:
     now = time.monotonic()
     hit = _cache.get(key)
     if hit and not fresh and now - hit[0] < _CACHE_SECONDS:
-        stored = hit[1]
+        value = hit[1]
     elif fresh or key not in READ_TOGETHER:
-        stored = cached_setting(key)
-        _cache[key] = (now, stored)
+        value = _parsed(cached_setting(key))
+        _cache[key] = (now, value)
     else:
         together = cached_settings(READ_TOGETHER)
-        _cache.update((name, (now, together.get(name))) for name in READ_TOGETHER)
-        stored = together.get(key)
-    return default if stored is None else json.loads(stored)
+        _cache.update((name, (now, _parsed(together.get(name)))) for name in READ_TOGETHER)
+        value = _cache[key][1]
+    return default if value is _ABSENT else value
+
+
+def _parsed(stored: str | None) -> Any:
+    return _ABSENT if stored is None else json.loads(stored)
 
 
 def set_value(key: str, value: Any, clock: Clock) -> None:
