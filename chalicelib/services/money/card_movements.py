@@ -7,7 +7,6 @@ A card refund Stripe later reports failed or canceled gives its amount back to t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.errors import AlreadyApplied
@@ -16,6 +15,7 @@ from chalicelib.domain.payments import PaymentRecord, TopUp
 from chalicelib.services.accounts import account_emails
 from chalicelib.services.money.wallet import Wallet, cause_key
 from chalicelib.store import payment_repo
+from chalicelib.store.base import joined
 from chalicelib.store.claims import claiming
 from chalicelib.store.claims import value_of as claim_value
 from chalicelib.store.ledger import claim_once, claimed
@@ -69,12 +69,8 @@ def apply_card_movement(wallet: Wallet, topup: TopUp, movement: CardMovement, me
     recorded = payment_repo.recording_movement(record, topup.topup_id, movement.refunded_cents,
                                                movement.disputed_cents)
     refund_claim = movement.refund_claim
-    claimed_refund = claiming(refund_claim, cause_key(movement.kind, movement.cause_id), now) if refund_claim else None
-
-    def with_record(tx: Any) -> None:
-        recorded(tx)
-        if claimed_refund:
-            claimed_refund(tx)
+    with_record = joined([recorded, *([claiming(refund_claim, cause_key(movement.kind, movement.cause_id), now)]
+                                      if refund_claim else [])])
 
     if claimed(cause_key(movement.kind, movement.cause_id)) or (refund_claim and claimed(refund_claim)):
         return False
