@@ -73,7 +73,9 @@ def unexpected_errors_as_envelope(event: Any, get_response: Callable[[Any], Resp
         return get_response(event)
     except Exception as raised:
         error = raised.__cause__ if isinstance(raised, ChaliceUnhandledError) and raised.__cause__ else raised
-        if _store_outage(error):
+        from chalicelib.store.transaction import unavailable  # only on this path: a cold start loads none
+
+        if unavailable(error):
             logger.warning("table unavailable", exc_info=error)
             return Response(body=error_body("SERVICE_UNAVAILABLE", "The service is briefly unavailable; try again in a "
                                             "moment."), status_code=503,
@@ -87,20 +89,6 @@ def internal_error(event: Any) -> Response:
     return Response(body=error_body("INTERNAL_ERROR", "Something failed on our side. If it happens again, contact "
                                     f"support and quote request id {request_id}."), status_code=500,
                     headers={"Content-Type": "application/json"})
-
-
-# DynamoDB's answers that say "not now" rather than "not this": the SDK has retried them already.
-_OUTAGE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-                           "InternalServerError", "ServiceUnavailable", "TransactionInProgressException"})
-
-
-def _store_outage(error: BaseException) -> bool:
-    from botocore.exceptions import ClientError, HTTPClientError  # only on this path: a cold start loads neither
-
-    cause = getattr(error, "cause", None) or error  # PynamoDB wraps botocore's error as `cause`
-    if isinstance(cause, HTTPClientError):  # unreachable, timed out, connection closed
-        return True
-    return isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") in _OUTAGE_CODES
 
 
 def maintenance_gate(event: Any, get_response: Callable[[Any], Response]) -> Response:

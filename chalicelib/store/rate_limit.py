@@ -13,8 +13,7 @@ from pynamodb.exceptions import PynamoDBException
 from pynamodb.models import Model
 
 from chalicelib.store.base import table
-
-_THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+from chalicelib.store.transaction import THROTTLED
 
 
 @table("rate_windows")
@@ -50,7 +49,7 @@ class DynamoWindowCounter:
             item.update(actions=[RateWindow.hits.add(hits),
                                  RateWindow.expires_at.set(datetime.fromtimestamp(expires_at, tz=UTC))])
         except PynamoDBException as exc:
-            if exc.cause_response_code in _THROTTLED:
+            if exc.cause_response_code in THROTTLED:
                 raise Throttled(bucket) from None
             raise Unavailable(str(exc)) from None
         return int(item.hits)

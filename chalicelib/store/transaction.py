@@ -17,6 +17,9 @@ from chalicelib.store.base import JoinedWrite, WriteRefused, connection
 
 CONDITION_FAILED = "ConditionalCheckFailed"
 CONFLICT = "TransactionConflict"
+THROTTLED = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
+# Errors that say "not now" rather than "not this" (the SDK has retried them already): a caller may try again soon.
+UNAVAILABLE = THROTTLED | {"InternalServerError", "ServiceUnavailable", "TransactionInProgressException"}
 CANCELED = "TransactionCanceledException"  # the one error that is a refusal; its reasons say why, item by item
 # Reasons after which the same writes may commit when tried again: another transaction held an item, or the table
 # was throttled past the SDK's own retries.
@@ -56,6 +59,16 @@ def cancellation_reasons(exc: TransactWriteError) -> list[CancellationReason | N
     if exc.cause_response_code != CANCELED:
         raise exc
     return list(exc.cancellation_reasons or [])
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether `error` is a table's outage: throttled past the SDK's retries, unreachable, timed out."""
+    from botocore.exceptions import ClientError, HTTPClientError
+
+    cause = getattr(error, "cause", None) or error  # PynamoDB wraps botocore's error as `cause`
+    if isinstance(cause, HTTPClientError):  # unreachable, timed out, connection closed
+        return True
+    return isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") in UNAVAILABLE
 
 
 def refused_if_condition_failed(exc: PynamoDBException) -> Refused:
