@@ -90,6 +90,9 @@ class _BuiltOnFirstUse(Generic[T]):
         self._built: T | None = None
 
     def built(self) -> T:
+        built = self._built  # set once, when whole: every read after that takes no lock
+        if built is not None:
+            return built
         with _building:
             if self._built is None:
                 self._built = self._build()
@@ -103,22 +106,22 @@ class _LoggerOnFirstLine(_BuiltOnFirstUse["Logger"]):
     """The keys every event appends (api/middleware.log_context) are kept here until the first line is written."""
 
     def __init__(self, build: Callable[[], Logger]) -> None:
-        super().__init__(build)
+        super().__init__(lambda: self._with_keys(build()))
         self._keys: dict[str, Any] = {}
 
-    def built(self) -> Logger:
-        with _building:
-            if self._built is None:
-                self._built = self._build()
-                self._built.append_keys(**self._keys)
-            return self._built
+    def _with_keys(self, logger: Logger) -> Logger:
+        logger.append_keys(**self._keys)
+        return logger
 
     def append_keys(self, **keys: Any) -> None:
-        with _building:
-            if self._built is None:
-                self._keys.update(keys)
-            else:
-                self._built.append_keys(**keys)
+        built = self._built
+        if built is None:
+            with _building:
+                built = self._built
+                if built is None:
+                    self._keys.update(keys)
+                    return
+        built.append_keys(**keys)
 
 
 class _StandIn(logging.StreamHandler):  # type: ignore[type-arg]
