@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from chalicelib.domain.accounts import Account, AccountStatus
 from chalicelib.domain.clock import Clock
-from chalicelib.domain.errors import AccountBlocked, AccountInactive, Forbidden, ScopeMissing, Unauthenticated
+from chalicelib.domain.errors import (
+    AccountBlocked,
+    AccountInactive,
+    DomainError,
+    Forbidden,
+    ScopeMissing,
+    Unauthenticated,
+)
 from chalicelib.domain.ids import sha256_hex
 from chalicelib.domain.scopes import ALL_SCOPES, Need, Scope, stored_scopes
 from chalicelib.store import account_repo, credential_repo
@@ -75,18 +82,12 @@ def authenticate(secret: str | None, clock: Clock, *, ip: str | None = None,
     account = account_repo.read(credential.account_id)
     if account is None:
         raise Unauthenticated("The token or API key is not valid.")
-    refused = refusal(account.status)
+    refused = credential_refusal(credential, account, now)
     if refused is not None:
         raise refused
-    if _revoked(credential, account):
-        raise Unauthenticated("This session or API key was revoked. Please sign in again.")
     _touch(credential, account, now, ip, request_id)
     scopes = ALL_SCOPES if credential.kind == "session" else stored_scopes(credential.scopes)
     return Principal(account=account, credential_kind=credential.kind, token_hash=token_hash, scopes=scopes)
-
-
-def _revoked(credential: Credential, account: Account) -> bool:
-    return revoked_by_account(account, credential.kind, credential.created_at)
 
 
 class CutOffs(Protocol):
@@ -97,6 +98,26 @@ class CutOffs(Protocol):
 
     @property
     def keys_valid_after(self) -> float | None: ...
+
+
+class Standing(CutOffs, Protocol):
+    """What decides whether an account's credential still signs in: its status and its cut-offs."""
+
+    @property
+    def status(self) -> str: ...
+
+
+def credential_refusal(credential: Credential, account: Standing, now: float) -> DomainError | None:
+    """Why `credential` of `account` no longer signs in at `now` (expired, the account refused, revoked by "sign out
+    everywhere" or "revoke every key"); None when it does. Requests and live-update pushes ask the same."""
+    if credential.expires_at is not None and credential.expires_at <= now:
+        return Unauthenticated("The session has expired. Please sign in again.")
+    refused = refusal(account.status)
+    if refused is not None:
+        return refused
+    if revoked_by_account(account, credential.kind, credential.created_at):
+        return Unauthenticated("This session or API key was revoked. Please sign in again.")
+    return None
 
 
 def revoked_by_account(account: CutOffs, kind: str, created_at: float) -> bool:

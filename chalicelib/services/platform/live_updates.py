@@ -21,7 +21,7 @@ from chalicelib.domain.errors import DomainError, InvalidInput, Unauthenticated
 from chalicelib.domain.scopes import need_of
 from chalicelib.observability import logger
 from chalicelib.providers.live_sockets import ConnectionGone
-from chalicelib.services.accounts.authn import authenticate_from, refusal, revoked_by_account
+from chalicelib.services.accounts.authn import authenticate_from, credential_refusal
 from chalicelib.services.platform.rate_limit import RateLimiter
 from chalicelib.store import credential_repo
 from chalicelib.store import live as live_store
@@ -169,8 +169,7 @@ class LiveUpdates:
 
 
 def _still_signed_in(account: Listening, credential: Credential, now: float) -> bool:
-    return ((credential.expires_at is None or credential.expires_at > now) and refusal(account.status) is None
-            and not revoked_by_account(account, credential.kind, credential.created_at))
+    return credential_refusal(credential, account, now) is None
 
 
 def _token_of(body: str | None, *, binary: bool) -> str:
