@@ -6,8 +6,8 @@ from typing import Any
 
 from chalicelib.api import fields
 from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.support import TicketStatus
 from chalicelib.services.admin.service import AdminService
-from chalicelib.services.support.tickets import TicketStatus
 
 _REASON_MAX = 1000
 

@@ -9,7 +9,7 @@ from app import app
 from chalicelib.admin_lambda import handle
 from chalicelib.domain.activation_state import ActivationStatus
 from chalicelib.services.accounts.sessions import Credentials
-from chalicelib.services.activations import catalog
+from chalicelib.services.activations import price_settings
 from chalicelib.services.activations.facade import Activations
 from chalicelib.services.platform import runtime_settings
 from chalicelib.store.activations import Activation
@@ -75,11 +75,11 @@ def test_maintenance__on_then_off_switches_the_setting_and_audits_both(office):
 def test_set_price__then_clear_price_changes_the_override_and_audits(office):
     # When the operator fixes tg in Russia at 250 cents, then clears it
     run(office, "set-price", service="tg", country=0, price_cents=250)
-    fixed = catalog.price_overrides(fresh=True).get("tg#0")
+    fixed = price_settings.price_overrides(fresh=True).get("tg#0")
     cleared = run(office, "clear-price", service="tg", country=0)
     # Then the override existed and is gone; both actions are audited
     assert fixed == 250
-    assert "tg#0" not in catalog.price_overrides(fresh=True) and "error" not in cleared
+    assert "tg#0" not in price_settings.price_overrides(fresh=True) and "error" not in cleared
     assert [e.action for e in AuditEntry.query("system")] == ["set-price", "clear-price"]
 
 

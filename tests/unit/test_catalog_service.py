@@ -11,15 +11,15 @@ from chalicelib.config import PartnerSettings, Settings
 from chalicelib.domain.clock import SystemClock
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.providers.base import PartnerUnavailable
-from chalicelib.services.activations.catalog import (
+from chalicelib.services.activations.catalog import Catalog
+from chalicelib.services.activations.delivery_memory import DeliveryMemory
+from chalicelib.services.activations.price_settings import (
     MARKUP_KEY,
     PRICE_OVERRIDES_KEY,
-    Catalog,
     clear_price,
     set_markup,
     set_price,
 )
-from chalicelib.services.activations.delivery_memory import DeliveryMemory
 from chalicelib.services.platform import runtime_settings
 from chalicelib.store.runtime import RuntimeSetting
 from tests.clock import FixedClock

@@ -21,22 +21,11 @@ from chalicelib.domain.partner_codes import clean_service_code, clean_service_na
 from chalicelib.observability import logger
 from chalicelib.providers.base import Partner, PartnerNoNumbers, PartnerRejected, PartnerUnavailable
 from chalicelib.services.activations.delivery_memory import DeliveryMemory, PairRates
-from chalicelib.services.activations.price_settings import (
-    MARKUP_KEY,
-    MAX_PRICE_CENTS,
-    PRICE_OVERRIDES_KEY,
-    clear_price,
-    price_overrides,
-    set_markup,
-    set_price,
-)
+from chalicelib.services.activations.price_settings import MARKUP_KEY, price_overrides
 from chalicelib.services.platform import runtime_settings
 from chalicelib.store import catalog as offer_store
 from chalicelib.store.catalog import Offer
 
-# The operator's price settings live in price_settings.py; their names stay importable from here for older callers.
-__all__ = ["MARKUP_KEY", "MAX_PRICE_CENTS", "PRICE_OVERRIDES_KEY", "Catalog", "CatalogItem", "Quote", "clear_price",
-           "price_overrides", "set_markup", "set_price"]
 # Listings and quotes read the offers at most this often per container: the job refreshes them every few
 # minutes, so a quote is as current as the stock it could show, and an order costs no catalog query.
 _LISTING_CACHE_SECONDS = 5.0

@@ -11,18 +11,20 @@ from typing import Any
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.clock import Clock, iso
 from chalicelib.domain.errors import NotFound
-from chalicelib.domain.payments import RefundRequest
+from chalicelib.domain.payments import RefundRequest, RefundStatus
+from chalicelib.domain.support import EmailStatus, TicketStatus
 from chalicelib.providers.base import Partner
-from chalicelib.services.activations import catalog
+from chalicelib.services.activations import price_settings
+from chalicelib.services.activations.catalog import Catalog
 from chalicelib.services.admin.account_actions import AccountAdmin, ActivationRevoker
 from chalicelib.services.admin.audit import SYSTEM, AuditLog, AuditRecord
 from chalicelib.services.admin.views import AdminViews
 from chalicelib.services.money.reconcile import Reconciler
 from chalicelib.services.money.reconcile_incremental import LOCAL_BUDGET_SECONDS, IncrementalReconciler, TimeBudget
-from chalicelib.services.money.refund_requests import RefundDecision, RefundRequests, RefundStatus
+from chalicelib.services.money.refund_requests import RefundDecision, RefundRequests
 from chalicelib.services.money.wallet import cause_key
 from chalicelib.services.platform import runtime_settings
-from chalicelib.services.support.tickets import EmailStatus, SupportDesk, TicketStatus
+from chalicelib.services.support.tickets import SupportDesk
 from chalicelib.store import activation_repo
 from chalicelib.store import catalog as catalog_store
 from chalicelib.store.ledger import claimed
@@ -31,7 +33,7 @@ from chalicelib.store.ledger import claimed
 class AdminService:
     def __init__(self, *, clock: Clock, audit_log: AuditLog, accounts: AccountAdmin,
                  refunds: RefundRequests, support: SupportDesk, reconciler: Reconciler,
-                 changes: IncrementalReconciler, prices: catalog.Catalog, partners: Sequence[Partner],
+                 changes: IncrementalReconciler, prices: Catalog, partners: Sequence[Partner],
                  views: AdminViews, activations: ActivationRevoker) -> None:
         self.clock = clock
         self.audit_log = audit_log
@@ -69,14 +71,14 @@ class AdminService:
 
     def set_markup(self, percent: str, actor: str) -> dict[str, Any]:
         before = str(self.prices.markup_percent())
-        after = catalog.set_markup(percent, self.clock)
+        after = price_settings.set_markup(percent, self.clock)
         self.audit_log.record(AuditRecord(SYSTEM, "set-markup", actor, before={"markup_percent": before},
                                       after={"markup_percent": str(after)}))
         return {"markup_percent": str(after)}
 
     def set_price(self, service: str, country: int, price_cents: int, actor: str) -> dict[str, Any]:
         before = _override(service, country)
-        catalog.set_price(service, country, price_cents, self.clock)
+        price_settings.set_price(service, country, price_cents, self.clock)
         after = {"service": service, "country": country, "price_cents": price_cents}
         self.audit_log.record(AuditRecord(SYSTEM, "set-price", actor,
                                       before={**after, "price_cents": before}, after=after))
@@ -86,7 +88,7 @@ class AdminService:
         before = _override(service, country)
         if before is None:
             raise NotFound(f"There is no price override for {service} in country {country}.")
-        catalog.clear_price(service, country, self.clock)
+        price_settings.clear_price(service, country, self.clock)
         key = {"service": service, "country": country}
         self.audit_log.record(AuditRecord(SYSTEM, "clear-price", actor, before={**key, "price_cents": before},
                                       after={**key, "price_cents": None}))
@@ -187,7 +189,7 @@ def _email_outcome(ticket_id: str, email: EmailStatus) -> dict[str, Any]:
 
 
 def _override(service: str, country: int) -> int | None:
-    return catalog.price_overrides(fresh=True).get(catalog_store.offer_key(service, country))
+    return price_settings.price_overrides(fresh=True).get(catalog_store.offer_key(service, country))
 
 
 def _refund_json(r: RefundRequest) -> dict[str, Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 from chalicelib.domain.accounts import LedgerKind
 from chalicelib.domain.errors import Conflict, InsufficientBalance
 from chalicelib.domain.ids import new_id
-from chalicelib.services.money.refund_requests import RefundDecision, RefundRequests, RefundStatus
+from chalicelib.domain.payments import RefundStatus
+from chalicelib.services.money.refund_requests import RefundDecision, RefundRequests
 from chalicelib.services.money.wallet import Posting, Wallet
 
 _ATTEMPTS = 3
