@@ -1,6 +1,9 @@
 """SMS Rooms: wires the Chalice app (routes, schedules, the admin Lambda); no logic lives here."""
 from __future__ import annotations
 
+from chalicelib import startup  # first: the collector stays paused until the container has started
+
+# isort: split
 from typing import Any
 
 from chalice import Chalice, Rate
@@ -31,7 +34,8 @@ from chalicelib.store.binding import bind_models
 
 app = Chalice(app_name="sms-rooms")
 app.experimental_feature_flags.update(["WEBSOCKETS"])  # Chalice still calls its WebSocket support experimental
-bind_models(get_environment_settings())
+_settings = get_environment_settings()
+bind_models(_settings)
 
 for _middleware, _event_type in MIDDLEWARE:
     app.register_middleware(_middleware, _event_type)
@@ -81,3 +85,5 @@ def admin(event: dict[str, Any], context: Any) -> dict[str, Any]:
 for _job in JOBS:
     globals()[_job.handler.__name__] = app.schedule(Rate(_job.rate_minutes, unit=Rate.MINUTES),
                                                     name=_job.name)(_job.handler)
+
+startup.started(_settings)

@@ -1,6 +1,7 @@
 """A cold API container loads what its route table needs and nothing else: importing app.py registers every route,
-schedule and middleware, and leaves every service, every store model, PynamoDB and botocore unloaded; the first
-request that passes authentication, the rate limit or an order loads them (api/lazy.py, store/binding.py).
+schedule and middleware and builds the DynamoDB client (when that needs no network: chalicelib/startup.py), and
+leaves every service, every store model and every partner unloaded; the first request that passes authentication,
+the rate limit or an order loads them (api/lazy.py, store/binding.py).
 Of the domain, only the rules a REST order uses anyway are loaded; another route's rules (payments, rentals, CSV,
 push signatures) and protocol helpers (the handler protocol, 5sim hosting, account views) wait for their request,
 and Powertools for the first log line or metric (an order writes neither)."""
@@ -14,8 +15,9 @@ import sys
 from infra.template import ROOT
 
 _LOADED_BY_IMPORT = r'''
-import json, sys
+import gc, json, sys
 import app
+base = sys.modules.get("chalicelib.store.base")
 def loaded(prefix):
     return sorted(name for name, module in sys.modules.items()
                   if name.startswith(prefix) and type(module).__name__ != "_LazyModule"
@@ -25,7 +27,9 @@ print(json.dumps({"services": loaded("chalicelib.services."), "store": loaded("c
                   + loaded("boto3.") + loaded("requests.") + loaded("stripe.") + loaded("aws_lambda_powertools."),
                   "domain": loaded("chalicelib.domain."),
                   "api_helpers": [name for name in loaded("chalicelib.api.") if not hasattr(sys.modules[name], "bp")],
-                  "routes": len(app.app.routes), "schedules": len(app.app.event_sources)}))
+                  "routes": len(app.app.routes), "schedules": len(app.app.event_sources),
+                  "client_built": bool(base and any(c._client for c in base._shared.values())),
+                  "collecting": gc.isenabled(), "frozen": gc.get_freeze_count()}))
 '''
 
 # The domain modules a REST order (POST /v1/activations) loads whatever app.py imports: its own rules and those of
@@ -36,27 +40,65 @@ _ORDER_DOMAIN = {"accounts", "activation", "activation_state", "activation_statu
 _REQUEST_MACHINERY = {"errors", "fields", "kit", "lazy", "middleware", "settings_gate"}
 
 
-def _loaded_by_import() -> dict:
+def _loaded_by_import(env: dict[str, str]) -> dict:
     # A fresh interpreter, as a cold Lambda container, imports the API module
-    out = subprocess.run([sys.executable, "-c", _LOADED_BY_IMPORT], cwd=ROOT, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", _LOADED_BY_IMPORT], cwd=ROOT, env=env, capture_output=True,
+                         text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_import_app__loads_the_route_table_and_no_service_store_or_sdk():
-    # Given a fresh interpreter, as a cold Lambda container
+def _deployed_env(**more: str) -> dict[str, str]:
+    # A deployed stage's table binding (no endpoint: AWS's), and none of the test run's AWS settings
+    kept = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "DYNAMODB_"))}
+    return {**kept, "STAGE": "prod", "TABLE_PREFIX": "smsrooms-prod-", "AWS_REGION": "eu-west-1", **more}
+
+
+def test_import_app__with_lambdas_credentials_builds_the_dynamodb_client_and_loads_no_service_model_or_partner():
+    # Given a fresh interpreter, as a cold Lambda container: its credentials are in its environment
+    env = _deployed_env(AWS_ACCESS_KEY_ID="AKIAEXAMPLE", AWS_SECRET_ACCESS_KEY="secret", AWS_SESSION_TOKEN="token",
+                        AWS_LAMBDA_FUNCTION_NAME="sms-rooms-prod-APIHandler")
     # When it imports the API module
-    loaded = _loaded_by_import()
+    loaded = _loaded_by_import(env)
     # Then every route and schedule is registered
     assert loaded["routes"] > 50 and loaded["schedules"] > 5
-    # And nothing a request does is loaded yet: no service, no model but the binding, no partner, no SDK
+    # And the DynamoDB client the first request needs is built (AWS's advice: clients outside the handler)
+    assert loaded["client_built"] is True
+    assert "botocore.client" in loaded["libraries"]
+    # And nothing else a request does is loaded yet: no service, no model, no partner, no other SDK
     assert loaded["services"] == []
-    assert loaded["store"] == ["chalicelib.store.binding"]
+    assert loaded["store"] == ["chalicelib.store.base", "chalicelib.store.binding"]
     assert loaded["providers"] == []
-    assert loaded["libraries"] == []
+    assert [name for name in loaded["libraries"] if not name.startswith(("botocore.", "pynamodb."))] == []
     # And of the domain only what an order uses anyway; of the API the route modules and the request machinery
     assert _beyond(loaded["domain"], "chalicelib.domain", _ORDER_DOMAIN) == []
     assert _beyond(loaded["api_helpers"], "chalicelib.api", _REQUEST_MACHINERY) == []
+    # And the garbage collector, paused while the container started, collects again (the start's objects frozen)
+    assert loaded["collecting"] is True and loaded["frozen"] > 10_000
+
+
+def test_import_app__without_credentials_at_hand_builds_no_client_and_loads_no_sdk():
+    # Given a fresh interpreter with no credentials in its environment (`chalice package` offline): building a
+    # client would ask the instance metadata service for them
+    # When it imports the API module
+    loaded = _loaded_by_import(_deployed_env())
+    # Then no client is built and no SDK is loaded: the first request builds it
+    assert loaded["client_built"] is False
+    assert loaded["store"] == ["chalicelib.store.binding"]
+    assert loaded["libraries"] == []
+    assert loaded["routes"] > 50
+    # And the garbage collector collects again
+    assert loaded["collecting"] is True
+
+
+def test_import_app__with_an_endpoint_botocore_refuses_still_starts_and_collects_garbage():
+    # Given a local stage whose DynamoDB endpoint is not a URL botocore takes
+    env = {**_deployed_env(), "STAGE": "local", "DYNAMODB_ENDPOINT": "not a url"}
+    # When a fresh interpreter imports the API module
+    loaded = _loaded_by_import(env)
+    # Then it starts (the first request meets the error and answers it), and the collector is running again
+    assert loaded["client_built"] is False
+    assert loaded["routes"] > 50
+    assert loaded["collecting"] is True
 
 
 def _beyond(modules: list[str], package: str, allowed: set[str]) -> list[str]:
@@ -108,20 +150,22 @@ print(json.dumps(sorted(name for name in sys.modules if name.startswith("chalice
 '''
 
 
-def test_activations_facade__built_for_an_order_loads_no_sms_intake_batches_reactivation_or_webhook_delivery():
+def test_activations_facade__built_for_an_order_loads_no_sms_intake_batches_reactivation_webhooks_or_call_queue():
     # Given a fresh interpreter, as a cold Lambda container whose first request is an order
     # When it builds the activations facade and loads the order's path (ordering, lifecycle, the wallet)
     out = subprocess.run([sys.executable, "-c", _LOADED_BY_THE_ORDER_PATH], cwd=ROOT, capture_output=True, text=True,
                          check=True)
     loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
     # Then what an order never uses waits for its first use: SMS intake and live updates, bulk orders,
-    # reactivation, delivery of users' webhooks and their settings, and the accounts' registration
+    # reactivation, delivery of users' webhooks and their settings, the accounts' registration, and the queue of
+    # partner calls to make again (with the outbox under it)
     assert "chalicelib.services.activations.ordering" in loaded
     assert loaded.isdisjoint({
         "chalicelib.services.activations.sms_intake", "chalicelib.services.platform.live_updates",
         "chalicelib.services.activations.batch_ordering", "chalicelib.services.activations.reactivation",
         "chalicelib.services.platform.user_webhooks", "chalicelib.services.platform.webhook_outbox",
         "chalicelib.services.accounts.webhook_settings", "chalicelib.services.accounts.registration",
+        "chalicelib.services.platform.partner_call_queue", "chalicelib.store.outbox_repo",
     }), sorted(loaded)
 
 
