@@ -9,7 +9,8 @@ touches table names.
 One DynamoDB connection per process: PynamoDB builds a `Connection` (and so a botocore client, tens
 of milliseconds and megabytes each) per model class, and a transaction needs one more. Every model's
 table connection and every transaction here share one `SharedConnection` per endpoint instead, whose
-botocore client (thread-safe) is built once, under a lock, on the first call.
+botocore client (thread-safe) is built once, under a lock, on first use: at the end of a container's start when
+credentials are at hand (chalicelib/startup.py), else by the first call.
 """
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 `bind_models(settings)` records the stage's table prefix, endpoint and region and points every model registered so
 far at them; a model whose module is imported later is pointed at them as it registers (`store.base.table`). So
-app.py binds at import and a cold container loads PynamoDB and a model class only when a request first needs it.
+app.py binds at import and a cold container loads a model class only when a request first needs it (the DynamoDB
+client itself is built as the container starts: chalicelib/startup.py).
 """
 from __future__ import annotations
 
