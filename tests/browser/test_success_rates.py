@@ -47,13 +47,21 @@ def _one_received_one_canceled(stack: Stack) -> None:
                       timeout=10).raise_for_status()
 
 
-def test_success_rate__shown_in_the_price_list_and_the_buy_form(desktop: Page, stack: Stack) -> None:
-    # Given Microsoft numbers in the United Kingdom: one received its code, one was canceled without
+@pytest.fixture(scope="module")
+def rated(stack: Stack) -> dict[str, Any]:
+    """Microsoft numbers in the United Kingdom with a success rate: one received its code, one was canceled without;
+    the catalog item once it counts both."""
+    priced_settings(stack)  # the partners' prices in the catalog, whichever test ran first
     before = _item(stack)["outcomes_24h"]
     _one_received_one_canceled(stack)
-    item = eventually(lambda: _item(stack), lambda i: i["outcomes_24h"] >= before + 2, seconds=30)
-    shown = f"{round(item['success_percent_24h'])}%"
-    assert 0 < item["success_percent_24h"] < 100
+    return eventually(lambda: _item(stack), lambda i: i["outcomes_24h"] >= before + 2, seconds=30)
+
+
+def test_success_rate__shown_in_the_price_list_and_the_buy_form(desktop: Page, stack: Stack,
+                                                                 rated: dict[str, Any]) -> None:
+    # Given Microsoft numbers in the United Kingdom: one received its code, one was canceled without
+    shown = f"{round(rated['success_percent_24h'])}%"
+    assert 0 < rated["success_percent_24h"] < 100
 
     # When a signed-in user opens the price list and finds that row
     sign_in_page(desktop, verified_user(stack.app_url, stack.outbox, "rate"))
@@ -87,3 +95,23 @@ def test_partner_named_service__its_name_shows_as_text_never_as_markup(desktop: 
     expect(desktop.locator("tbody tr").first).to_contain_text(hostile)
     assert desktop.locator("tbody img").count() == 0
     assert desktop.evaluate("() => window.pwned") is None
+
+
+def test_success_rate__on_a_phone_the_price_list_and_buy_form_fit_the_screen_with_buy_in_reach(
+        phone: Page, stack: Stack, rated: dict[str, Any]) -> None:
+    # Given a country whose numbers have a success rate to show (the day's and the week's, the longest cell a row has)
+    assert rated["outcomes_24h"] >= 2
+    sign_in_page(phone, verified_user(stack.app_url, stack.outbox, "rate-phone"))
+    width = phone.viewport_size["width"] if phone.viewport_size else 0
+    for route, buy in ((f"/buy?service={SERVICE}", "#country-offers tbody tr"), ("/prices", "tbody tr")):
+        # When a user opens the buy form for that service, or the price list, on a 375 px phone
+        open_route(phone, stack.app_url, route)
+        if route == "/prices":
+            phone.get_by_label("Service").fill("Microsoft")
+        phone.get_by_label("Find a country" if route != "/prices" else "Country").fill("United Kingdom")
+        row = phone.locator(buy).first
+        expect(row.locator(".success")).to_contain_text("7 days")
+        # Then nothing scrolls sideways, and the row's Buy control lies wholly on the screen
+        assert phone.evaluate("document.documentElement.scrollWidth") <= width, f"{route} scrolls sideways"
+        box = row.locator("td.action :is(button, a)").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, f"{route}: Buy at {box}"
