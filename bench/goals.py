@@ -23,7 +23,7 @@ import requests
 
 from bench.activations import COUNTRY, SERVICE, activations_service, fresh_simulator
 from bench.arrange import api_key_for, funded_account
-from bench.cold_start import BARE_APP, compile_sources, import_seconds
+from bench.cold_start import BARE_APP, OURS_CLIENT_READY, compile_sources, import_seconds
 from bench.context import BenchContext
 from bench.dynamo import CallLog, count_dynamodb_calls
 from bench.registry import Needs, benchmark
@@ -184,6 +184,10 @@ print(json.dumps({"first": time.process_time() - started}))
 '''
 
 
+# Until the bare app's first DynamoDB request could leave: its client built as _BARE_GET builds it (no request sent).
+_BARE_READY = ("; import os; bare_app.boto3.client('dynamodb', endpoint_url=os.environ['BENCH_DDB'], "
+               "region_name='us-east-1', aws_access_key_id='local', aws_secret_access_key='local')")
+
 # The bare app started as app.py starts (chalicelib/startup.py): the collector paused through the import and the
 # client's build, the survivors frozen. Not a goal's baseline (a bare app does no such thing), but it shows what
 # our own modules and calls cost beside the same start, apart from what the paused collector saves.
@@ -280,18 +284,24 @@ def _cold_rows(g: Goals, ctx: BenchContext, account_id: str, api_key: str) -> No
         (bare / "bare_app.py").write_text(BARE_APP)
         compile_sources(ROOT, bare)
         _python(_BARE_GET, bare, env)
-        imports, bare_imports, firsts, bare_firsts, paused_firsts, calls = [], [], [], [], [], []
+        imports, bare_imports, readies, bare_readies, firsts, bare_firsts, paused_firsts, calls = ([] for _ in range(8))
         for _ in range(COLD_RUNS):  # interleaved, so a noisy moment hits both
             imports.append(import_seconds("app", ROOT, env))
             bare_imports.append(import_seconds("bare_app", bare, env))
+            readies.append(import_seconds("app", ROOT, env, OURS_CLIENT_READY))
+            bare_readies.append(import_seconds("bare_app", bare, env, _BARE_READY))
             ours = _python(_FIRST_ORDER, ROOT, env)
             firsts.append(float(ours["first"]))
             calls.append(len(ours["calls"]) / int(ours["orders"]))
             bare_firsts.append(float(_python(_BARE_GET, bare, env)["first"]))
             paused_firsts.append(float(_python(_BARE_GET_PAUSED, bare, env)["first"]))
-    g.row(f"import (the DynamoDB client built in it) ÷ bare Chalice + boto3 app (CPU time, median of {COLD_RUNS})",
-          f"{ms(median(imports))} ms",
-          f"{ms(median(bare_imports))} ms", median(imports) / median(bare_imports), "≤ 1.3×", lambda v: v <= 1.3)
+    # app.py builds its DynamoDB client as the container starts (chalicelib/startup.py), which the bare app leaves to
+    # its first request: the goal's import is therefore taken until the first DynamoDB request could leave, for both.
+    g.row(f"import until a DynamoDB request could leave (module + client) ÷ bare app's (CPU time, median of "
+          f"{COLD_RUNS})", f"{ms(median(readies))} ms", f"{ms(median(bare_readies))} ms",
+          median(readies) / median(bare_readies), "≤ 1.3×", lambda v: v <= 1.3)
+    g.row("import app (its client built in it) ÷ bare import (no client built)", f"{ms(median(imports))} ms",
+          f"{ms(median(bare_imports))} ms", median(imports) / median(bare_imports))
     g.row(f"fresh import + first order ÷ bare import + one GetItem (CPU time, median of {COLD_RUNS})",
           f"{ms(median(firsts))} ms", f"{ms(median(bare_firsts))} ms", median(firsts) / median(bare_firsts),
           "≤ 1.3×", lambda v: v <= 1.3)
