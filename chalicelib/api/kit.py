@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from chalicelib.services.accounts import authn
     from chalicelib.services.accounts.authn import Principal
 else:
-    authn = lazy_module("chalicelib.services.accounts.authn")  # with the store, on the first request (api/lazy.py)
+    authn = lazy_module("chalicelib.services.accounts.authn")  # with the store's models, on the first request (lazy.py)
 
 
 def source_ip(request_context: Any) -> str | None:

@@ -22,7 +22,7 @@ from chalicelib.observability import logger
 if TYPE_CHECKING:
     from chalicelib.services.platform import rate_limit, runtime_settings
 else:
-    # Loaded by the first request that passes them (with PynamoDB and the store), not by importing the app: every
+    # Loaded by the first request that passes them (with the store's models), not by importing the app: every
     # request still passes the rate limit, a cold start just does not load it before it.
     rate_limit = lazy_module("chalicelib.services.platform.rate_limit")
     runtime_settings = lazy_module("chalicelib.services.platform.runtime_settings")

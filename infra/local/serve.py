@@ -4,7 +4,9 @@ a stand-in for API Gateway's WebSocket API (infra/local/live_gateway.py) on LIVE
 
 Every worker is a fork of one process that imported the app, and binds the port with SO_REUSEPORT, so the
 kernel spreads new connections over the workers and each one is a separate Python (its own GIL, its own
-DynamoDB client, its own short caches: like Lambda containers). Within a worker each connection has a
+DynamoDB client, its own short caches: like Lambda containers). The parent built that client as the app started
+(chalicelib/startup.py) and each fork copies it before it has opened a connection: nothing may send a DynamoDB
+request before the fork, or the workers would share its sockets. Within a worker each connection has a
 thread, which ends with the connection. The parent only watches: SIGTERM or Ctrl-C stops every worker, and
 a worker that dies takes the whole server down with it, so nothing half-serves unnoticed.
 """
@@ -65,7 +67,8 @@ class SharedPortServer(ThreadedHTTPServer):
 def serve(app: Any, config: Config, host: str, port: int) -> None:
     _request_per_thread(app)
     server = LocalDevServer(app, config, host, port, handler_cls=GatewayHandler, server_cls=SharedPortServer)
-    connection().client  # noqa: B018  (the worker's one DynamoDB client, built before its first request)
+    connection().client  # noqa: B018  (the worker's one DynamoDB client: copied by the fork, or built now if the
+    # app's start could not)
     server.serve_forever()
 
 
