@@ -9,7 +9,7 @@ from __future__ import annotations
 from chalicelib.observability import emit_counts, logger
 from chalicelib.providers.base import PartnerNoNumbers, PartnerRejected, PartnerUnavailable
 from chalicelib.services.platform import outbox
-from chalicelib.services.platform.partner_calls import GIVEN_UP_METRIC, PartnerAction, PartnerCalls, make
+from chalicelib.services.platform.partner_calls import GIVEN_UP_METRIC, PartnerAction, PartnerCalls, make_call
 from chalicelib.store import outbox_repo
 from chalicelib.store.outbox_repo import PartnerCall, Queue
 
@@ -44,7 +44,7 @@ def _attempt(calls: PartnerCalls, call: PartnerCall) -> bool:
         _settle(calls, call, "failed", "partner no longer configured")
         return False
     try:
-        make(partner, call.partner_activation_id, PartnerAction(call.action))
+        make_call(partner, call.partner_activation_id, PartnerAction(call.action))
     except PartnerRejected as exc:
         _settle(calls, call, "done", f"refused: {exc}")  # it ended there meanwhile: nothing left to do
         return False

@@ -44,7 +44,7 @@ class PartnerCalls:
     def tell(self, partner: Partner, partner_activation_id: str, action: PartnerAction) -> Told:
         """Make the call now; when the partner cannot be reached, queue it for the retry job."""
         try:
-            make(partner, partner_activation_id, action)
+            make_call(partner, partner_activation_id, action)
         except PartnerRejected as exc:
             logger.info("partner refused the call", extra={"partner": partner.name, "action": action.value,
                                                            "error": str(exc)})
@@ -66,7 +66,7 @@ class PartnerCalls:
         partner_call_queue.queue(self, partner, partner_activation_id, action, error)
 
 
-def make(partner: Partner, partner_activation_id: str, action: PartnerAction) -> None:
+def make_call(partner: Partner, partner_activation_id: str, action: PartnerAction) -> None:
     if action is PartnerAction.FINISH:
         partner.finish(partner_activation_id)
     else:
