@@ -23,6 +23,7 @@ from tests.browser.helpers import (
     new_email,
     open_route,
     sign_in_page,
+    verified_user,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -56,6 +57,34 @@ def test_every_page__renders_without_sideways_scrolling(viewport: str, request: 
     expect(page.locator("#phone")).to_have_text(re.compile(r"^\+1\d{10}$"))
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     shot(page, "activation")
+
+
+@pytest.fixture(scope="module")
+def long_worded(stack: Stack) -> User:
+    """A user whose every value is as long as the API takes, in one word: what people and bots type is not prose."""
+    user = verified_user(stack.app_url, stack.outbox, "x" * 50)  # a 61-character local part
+    for method, path, body in [
+        ("POST", "/v1/api-keys", {"label": "L" * 100}),
+        ("PUT", "/v1/webhook", {"url": "https://bots.example.com/" + "a" * 400}),
+        ("POST", "/v1/support/tickets", {"subject": "S" * 200, "message": "M" * 2000}),
+    ]:
+        api(stack.app_url, method, path, user.token, json=body).raise_for_status()
+    return user
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_every_signed_in_page__fits_the_screen_with_the_longest_single_word_values(
+        viewport: str, request: pytest.FixtureRequest, stack: Stack, long_worded: User) -> None:
+    page: Page = request.getfixturevalue(viewport)
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    # Given a signed-in user with a long email address, key name, webhook URL and ticket subject, each one word
+    open_route(page, stack.app_url, "/login")
+    page.evaluate("([key, token]) => sessionStorage.setItem(key, token)", [SESSION_KEY, long_worded.token])
+    for route in SIGNED_IN_ROUTES:
+        # When they open each page
+        open_route(page, stack.app_url, route)
+        # Then it fits the screen's width: the long words break instead of widening the page
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{route} scrolls sideways"
 
 
 def _shot_name(route: str) -> str:
