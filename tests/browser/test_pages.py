@@ -23,8 +23,10 @@ from tests.browser.helpers import (
     new_email,
     open_route,
     sign_in_page,
+    top_up,
     verified_user,
 )
+from tests.support import deliver_sms, eventually, sms_only_on_demand
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -70,6 +72,36 @@ def long_worded(stack: Stack) -> User:
     ]:
         api(stack.app_url, method, path, user.token, json=body).raise_for_status()
     return user
+
+
+@pytest.fixture(scope="module")
+def long_sms(stack: Stack) -> tuple[User, int]:
+    """A user whose number received an SMS of one 600-character word: its sender, not we, decides what it says."""
+    user = verified_user(stack.app_url, stack.outbox, "long-sms")
+    top_up(stack.app_url, stack.stripe_url, user, 500)
+    with sms_only_on_demand(stack):
+        activation = api(stack.app_url, "POST", "/v1/activations", user.token,
+                         json={"service": "tg", "country": 187}).json()
+        deliver_sms(stack, activation["phone"], "Your code is 482913 " + "W" * 600)
+        eventually(lambda: api(stack.app_url, "GET", f"/v1/activations/{activation['id']}", user.token).json(),
+                   lambda shown: shown["status"] == "RECEIVED", seconds=30)
+    return user, int(activation["id"])
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_activation_page__an_sms_of_one_long_word_fits_the_screen(viewport: str, request: pytest.FixtureRequest,
+                                                                  stack: Stack, long_sms: tuple[User, int]) -> None:
+    page: Page = request.getfixturevalue(viewport)
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    user, activation_id = long_sms
+    # Given a signed-in user whose number received an SMS of one very long word
+    open_route(page, stack.app_url, "/login")
+    page.evaluate("([key, token]) => sessionStorage.setItem(key, token)", [SESSION_KEY, user.token])
+    # When they open the number's page
+    open_route(page, stack.app_url, f"/activation/{activation_id}")
+    expect(page.locator(".sms-text").first).to_contain_text("482913")
+    # Then the SMS is shown whole and the page fits the screen's width
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
