@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
 from chalicelib.domain.accounts import Account
@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 MAX_LIST_LIMIT = 100
 
 
+def _built_on_first_use(builder: str) -> functools.cached_property[Any]:
+    """A part the facade was handed as a builder (its attribute `builder`): built by its first use, then kept."""
+    return functools.cached_property(lambda facade: getattr(facade, builder)())
+
+
 class Activations:
     """Built by the composition root (chalicelib/wiring.py) from parts that share the partners and the wallet.
 
@@ -57,21 +62,10 @@ class Activations:
         self._build_batches = batches
         self._build_webhooks = webhooks
 
-    @functools.cached_property
-    def intake(self) -> SmsIntake:
-        return self._build_intake()
-
-    @functools.cached_property
-    def reactivations(self) -> Reactivations:
-        return self._build_reactivations()
-
-    @functools.cached_property
-    def batches(self) -> BatchOrdering:
-        return self._build_batches()
-
-    @functools.cached_property
-    def webhooks(self) -> UserWebhooks:
-        return self._build_webhooks()
+    intake: functools.cached_property[SmsIntake] = _built_on_first_use("_build_intake")
+    reactivations: functools.cached_property[Reactivations] = _built_on_first_use("_build_reactivations")
+    batches: functools.cached_property[BatchOrdering] = _built_on_first_use("_build_batches")
+    webhooks: functools.cached_property[UserWebhooks] = _built_on_first_use("_build_webhooks")
 
     # The price list ----------------------------------------------------------------------------------------
     def price_list(self, service: str | None = None, country: int | None = None) -> list[CatalogItem]:
