@@ -117,10 +117,20 @@ _ERRORS: list[tuple[type[e.DomainError], int, str]] = [
 _INVALID_FIELDS = {"service": "no product", "country": "bad country", "operator": "bad operator"}
 
 
-class _Refused(Exception):
+class PlainTextRefusal(Exception):
+    """Answered as 5sim answers: a status and a plain-text line."""
+
     def __init__(self, status: int, text: str) -> None:
         super().__init__(text)
         self.status, self.text = status, text
+
+
+class _Refused(PlainTextRefusal):
+    """A refusal of this module's routes (an unknown order in `_move` becomes 5sim's 400)."""
+
+
+class HostingRefused(PlainTextRefusal):
+    """A refusal of a hosting order (fivesim_hosting), defined here so catching it does not load that module."""
 
 
 def route(path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -133,7 +143,7 @@ def route(path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 if runtime_settings.maintenance().on:
                     return _text(503, "server offline", {"Retry-After": "300"})
                 return Response(body=p.dumps(view(**params)), headers={"Content-Type": "application/json"})
-            except (_Refused, fivesim_hosting.HostingRefused) as refusal:
+            except PlainTextRefusal as refusal:
                 return _text(refusal.status, refusal.text)
             except e.DomainError as error:
                 return _error(error)
@@ -297,13 +307,15 @@ def check(order_id: str) -> dict[str, Any]:
 
 @route("/user/finish/{order_id}")
 def finish(order_id: str) -> dict[str, Any]:
-    return _move(order_id, wiring.activations().finish, fivesim_hosting.finish)
+    return _move(order_id, wiring.activations().finish,
+                 lambda account_id, number, word: fivesim_hosting.finish(account_id, number, word))
 
 
 @route("/user/cancel/{order_id}")
 def cancel(order_id: str) -> dict[str, Any]:
     """During our early-cancel window 5sim's own words: 400 `you need to wait time` (fivesim's CANCEL_NEEDS_TIME)."""
-    return _move(order_id, wiring.activations().cancel, fivesim_hosting.cancel)
+    return _move(order_id, wiring.activations().cancel,
+                 lambda account_id, number, word: fivesim_hosting.cancel(account_id, number, word))
 
 
 @route("/user/ban/{order_id}")

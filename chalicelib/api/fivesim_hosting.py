@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib import wiring
+from chalicelib.api.fivesim_api import HostingRefused
 from chalicelib.api.handler_protocol import Major
 from chalicelib.domain import errors as e
 from chalicelib.domain.accounts import Account
@@ -32,12 +33,6 @@ _STATUSES = {RentalStatus.PENDING: "PENDING", RentalStatus.ACTIVE: "RECEIVED", R
 _SMS_LISTED = 100
 
 CountryWord = Callable[[int], str]
-
-
-class HostingRefused(Exception):
-    def __init__(self, status: int, text: str) -> None:
-        super().__init__(text)
-        self.status, self.text = status, text
 
 
 def buy(account: Account, country: int, operator: str | None, product: str, word: CountryWord) -> dict[str, Any]:
