@@ -45,7 +45,7 @@ def security_headers(event: Any, get_response: Callable[[Any], Response]) -> Res
     headers = response.headers
     present = {name.lower() for name in headers}
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    request_id = (getattr(event, "context", None) or {}).get("requestId")
+    request_id = _request_id(event)
     if isinstance(request_id, str):
         headers.setdefault("X-Request-Id", request_id)  # what support and the user can quote
     if "cache-control" not in present or _carries_credential(event):
@@ -55,6 +55,11 @@ def security_headers(event: Any, get_response: Callable[[Any], Response]) -> Res
     if get_environment_settings().stage != "local":
         headers["Strict-Transport-Security"] = HSTS
     return response
+
+
+def _request_id(event: Any) -> Any:
+    """API Gateway's id of this request (what support and the user can quote), when the event has one."""
+    return (getattr(event, "context", None) or {}).get("requestId")
 
 
 def _carries_credential(event: Any) -> bool:
@@ -85,7 +90,7 @@ def unexpected_errors_as_envelope(event: Any, get_response: Callable[[Any], Resp
 
 
 def internal_error(event: Any) -> Response:
-    request_id = (getattr(event, "context", None) or {}).get("requestId") or "unknown"
+    request_id = _request_id(event) or "unknown"
     return Response(body=error_body("INTERNAL_ERROR", "Something failed on our side. If it happens again, contact "
                                     f"support and quote request id {request_id}."), status_code=500,
                     headers={"Content-Type": "application/json"})
