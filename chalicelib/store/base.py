@@ -113,6 +113,11 @@ def connection() -> Connection:
     return shared
 
 
+def client_built() -> bool:
+    """Whether this process has built its DynamoDB client (chalicelib/startup.py builds it as a container starts)."""
+    return any(shared._client is not None for shared in _shared.values())
+
+
 def _new_connection(host: str | None, region: str) -> SharedConnection:
     # DynamoDB Local and moto accept any credentials; give them some so no AWS account is needed.
     local = "local" if host else None
@@ -156,9 +161,10 @@ def add_missing_indexes(cls: type[Model]) -> list[str]:
     return added
 
 
-def joined(writes: Iterable[JoinedWrite]) -> JoinedWrite:
-    """Several writes as one, in order, for a transaction another store opens (the wallet's)."""
-    items = list(writes)
+def joined(writes: Iterable[JoinedWrite | None]) -> JoinedWrite:
+    """Several writes as one, in order, for a transaction another store opens (the wallet's); None is nothing to write,
+    as `transaction.commit` takes it."""
+    items = [write for write in writes if write is not None]
 
     def join(tx: TransactWrite) -> None:
         for write in items:

@@ -33,7 +33,7 @@ print(json.dumps({"services": loaded("chalicelib.services."), "store": loaded("c
                   "domain": loaded("chalicelib.domain."),
                   "api_helpers": [name for name in loaded("chalicelib.api.") if not hasattr(sys.modules[name], "bp")],
                   "routes": len(app.app.routes), "schedules": len(app.app.event_sources),
-                  "client_built": bool(base and any(c._client for c in base._shared.values())),
+                  "client_built": bool(base and base.client_built()),
                   "collecting": gc.isenabled(), "frozen": gc.get_freeze_count(),
                   "collections_during_start": len(collections)}))
 '''
