@@ -292,7 +292,7 @@ def _refused(exc: TransactWriteError) -> CommitRefused:
     seen = None
     for reason in reasons:
         # The account's ALL_OLD image: the only item of such a transaction carrying an email.
-        if reason.code == "ConditionalCheckFailed" and reason.raw_item and "email" in reason.raw_item:
+        if reason.code == transaction.CONDITION_FAILED and reason.raw_item and "email" in reason.raw_item:
             seen = funds_of(Account.from_raw_data(reason.raw_item))
     return CommitRefused(conflict=any(r.code in transaction.RETRYABLE for r in reasons), seen=seen)
 

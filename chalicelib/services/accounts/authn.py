@@ -76,8 +76,9 @@ def authenticate(secret: str | None, clock: Clock, *, ip: str | None = None,
     if credential is None:
         raise Unauthenticated("The token or API key is not valid.")
     now = clock.now()
-    if credential.expires_at is not None and credential.expires_at <= now:
-        raise Unauthenticated("The session has expired. Please sign in again.")
+    expired = _expired(credential, now)
+    if expired is not None:
+        raise expired  # before the account's read, which it saves
     # Strongly consistent: this read is also the one an order's debit starts from (Wallet.post's `known`).
     account = account_repo.read(credential.account_id)
     if account is None:
@@ -107,12 +108,16 @@ class Standing(CutOffs, Protocol):
     def status(self) -> str: ...
 
 
+def _expired(credential: Credential, now: float) -> Unauthenticated | None:
+    if credential.expires_at is not None and credential.expires_at <= now:
+        return Unauthenticated("The session has expired. Please sign in again.")
+    return None
+
+
 def credential_refusal(credential: Credential, account: Standing, now: float) -> DomainError | None:
     """Why `credential` of `account` no longer signs in at `now` (expired, the account refused, revoked by "sign out
     everywhere" or "revoke every key"); None when it does. Requests and live-update pushes ask the same."""
-    if credential.expires_at is not None and credential.expires_at <= now:
-        return Unauthenticated("The session has expired. Please sign in again.")
-    refused = refusal(account.status)
+    refused = _expired(credential, now) or refusal(account.status)
     if refused is not None:
         return refused
     if revoked_by_account(account, credential.kind, credential.created_at):
