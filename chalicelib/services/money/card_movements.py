@@ -68,11 +68,10 @@ def apply_card_movement(wallet: Wallet, topup: TopUp, movement: CardMovement, me
                            topup.payment_intent_id, movement.refund_request_id)
     recorded = payment_repo.recording_movement(record, topup.topup_id, movement.refunded_cents,
                                                movement.disputed_cents)
-    refund_claim = movement.refund_claim
-    with_record = joined([recorded, *([claiming(refund_claim, cause_key(movement.kind, movement.cause_id), now)]
-                                      if refund_claim else [])])
+    refund_claim, cause = movement.refund_claim, cause_key(movement.kind, movement.cause_id)
+    with_record = joined([recorded, claiming(refund_claim, cause, now) if refund_claim else None])
 
-    if claimed(cause_key(movement.kind, movement.cause_id)) or (refund_claim and claimed(refund_claim)):
+    if claimed(cause) or (refund_claim and claimed(refund_claim)):
         return False
     try:
         wallet.post(topup.account_id, movement.amount_cents, movement.kind, movement.cause_id, memo=memo,
